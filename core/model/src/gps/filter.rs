@@ -1,0 +1,1 @@
+//! GPS noise filter and filtered path length (owned by the detector work).

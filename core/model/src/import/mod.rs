@@ -1,0 +1,1 @@
+//! Track importers: GPX, NMEA 0183, GeoJSON and CSV into pings.

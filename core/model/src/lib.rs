@@ -1,0 +1,18 @@
+//! Tacho's sans-I/O domain model, shared by every client and the relay:
+//! typed ids, the hybrid logical clock, the op format, the entities, the
+//! trip detector state machine, GPS maths, track importers and report maths.
+//!
+//! Nothing here touches a file, a socket or the system clock: callers pass
+//! `now` in, which keeps every rule deterministic and testable.
+
+pub mod car;
+pub mod detector;
+pub mod gps;
+pub mod hlc;
+pub mod id;
+pub mod import;
+pub mod op;
+pub mod place;
+pub mod report;
+pub mod trip;
+pub mod work;

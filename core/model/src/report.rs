@@ -1,0 +1,1 @@
+//! Report maths: odometer chain, mileage totals, work-time rounding and sums.

@@ -1,0 +1,198 @@
+//! Work time: projects, time entries and rounding.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::id::{EntryId, ProjectId, TripId};
+
+/// How a project's entries are rounded in views and reports; stored times
+/// are never rounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "mode", content = "minutes", rename_all = "snake_case")]
+pub enum Rounding {
+    /// Exact durations.
+    None,
+    /// Up to the next multiple of N minutes.
+    Up(u32),
+    /// Down to the previous multiple of N minutes.
+    Down(u32),
+    /// To the nearest multiple of N minutes (halves round up).
+    Nearest(u32),
+}
+
+impl Rounding {
+    /// Rounds a duration according to the rule.
+    pub fn apply(self, d: Duration) -> Duration {
+        let step = match self {
+            Self::None => return d,
+            Self::Up(m) | Self::Down(m) | Self::Nearest(m) => i64::from(m.max(1)) * 60,
+        };
+        let secs = d.num_seconds().max(0);
+        let rounded = match self {
+            Self::None => secs,
+            Self::Up(_) => (secs + step - 1) / step * step,
+            Self::Down(_) => secs / step * step,
+            Self::Nearest(_) => (secs + step / 2) / step * step,
+        };
+        Duration::seconds(rounded)
+    }
+}
+
+impl std::fmt::Display for Rounding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::None => write!(f, "none"),
+            Self::Up(m) => write!(f, "up:{m}"),
+            Self::Down(m) => write!(f, "down:{m}"),
+            Self::Nearest(m) => write!(f, "nearest:{m}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Rounding {
+    type Err = String;
+    /// Parses `none`, `up:15`, `down:6`, `nearest:15`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim().to_ascii_lowercase();
+        if s == "none" {
+            return Ok(Self::None);
+        }
+        let (mode, minutes) = s
+            .split_once(':')
+            .ok_or_else(|| format!("bad rounding `{s}` (expected none, up:N, down:N or nearest:N)"))?;
+        let minutes: u32 = minutes
+            .parse()
+            .ok()
+            .filter(|m| (1..=1440).contains(m))
+            .ok_or_else(|| format!("bad rounding minutes `{minutes}` (expected 1..=1440)"))?;
+        match mode {
+            "up" => Ok(Self::Up(minutes)),
+            "down" => Ok(Self::Down(minutes)),
+            "nearest" => Ok(Self::Nearest(minutes)),
+            _ => Err(format!("bad rounding mode `{mode}` (expected up, down or nearest)")),
+        }
+    }
+}
+
+/// Something time is booked on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    /// Identity.
+    pub id: ProjectId,
+    /// Display name.
+    pub name: String,
+    /// Client billed.
+    pub client: Option<String>,
+    /// Whether entries are billable by default.
+    pub billable: bool,
+    /// Rounding applied in views and reports.
+    pub rounding: Rounding,
+}
+
+/// How a time entry came to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntrySource {
+    /// Started and stopped with the timer.
+    Timer,
+    /// Typed in afterwards.
+    Manual,
+    /// Travel time taken from a trip.
+    Trip,
+}
+
+/// A span of worked time. At most one entry is running (no stop) at a time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimeEntry {
+    /// Identity.
+    pub id: EntryId,
+    /// Project booked on.
+    pub project_id: Option<ProjectId>,
+    /// What was done.
+    pub description: String,
+    /// Start instant, never rounded.
+    pub start: DateTime<Utc>,
+    /// Stop instant; `None` while the timer runs.
+    pub stop: Option<DateTime<Utc>>,
+    /// Free tags.
+    pub tags: Vec<String>,
+    /// Billable flag.
+    pub billable: bool,
+    /// Origin.
+    pub source: EntrySource,
+    /// The trip this entry records travel time for.
+    pub trip_id: Option<TripId>,
+}
+
+impl TimeEntry {
+    /// Raw duration up to `now` for a running entry.
+    pub fn duration(&self, now: DateTime<Utc>) -> Duration {
+        self.stop.unwrap_or(now) - self.start
+    }
+}
+
+/// Ids of entries overlapping another entry, for flagging (overlaps are allowed).
+pub fn overlapping(entries: &[TimeEntry], now: DateTime<Utc>) -> Vec<EntryId> {
+    let mut spans: Vec<(DateTime<Utc>, DateTime<Utc>, EntryId)> = entries
+        .iter()
+        .map(|e| (e.start, e.stop.unwrap_or(now), e.id))
+        .collect();
+    spans.sort_by_key(|s| (s.0, s.1));
+    let mut flagged = std::collections::BTreeSet::new();
+    let mut reach: Option<(DateTime<Utc>, EntryId)> = None;
+    for (start, stop, id) in spans {
+        if let Some((end, owner)) = reach {
+            if start < end {
+                flagged.insert(owner);
+                flagged.insert(id);
+            }
+            if stop > end {
+                reach = Some((stop, id));
+            }
+        } else {
+            reach = Some((stop, id));
+        }
+    }
+    flagged.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn rounding_rules() {
+        let d = Duration::minutes(61);
+        assert_eq!(Rounding::Up(15).apply(d), Duration::minutes(75));
+        assert_eq!(Rounding::Down(15).apply(d), Duration::minutes(60));
+        assert_eq!(Rounding::Nearest(15).apply(d), Duration::minutes(60));
+        assert_eq!(Rounding::Nearest(15).apply(Duration::minutes(68)), Duration::minutes(75));
+        assert_eq!(Rounding::None.apply(d), d);
+        assert_eq!("up:15".parse::<Rounding>().unwrap(), Rounding::Up(15));
+        assert!("up:0".parse::<Rounding>().is_err());
+        assert!("sideways:5".parse::<Rounding>().is_err());
+    }
+
+    #[test]
+    fn overlaps_are_flagged_not_refused() {
+        let t = |h: u32, m: u32| Utc.with_ymd_and_hms(2026, 3, 2, h, m, 0).unwrap();
+        let entry = |start, stop| TimeEntry {
+            id: EntryId::new(),
+            project_id: None,
+            description: String::new(),
+            start,
+            stop: Some(stop),
+            tags: vec![],
+            billable: false,
+            source: EntrySource::Manual,
+            trip_id: None,
+        };
+        let a = entry(t(9, 0), t(10, 0));
+        let b = entry(t(9, 30), t(11, 0));
+        let c = entry(t(11, 0), t(12, 0));
+        let flagged = overlapping(&[a.clone(), b.clone(), c.clone()], t(13, 0));
+        assert!(flagged.contains(&a.id) && flagged.contains(&b.id));
+        assert!(!flagged.contains(&c.id), "touching is not overlapping");
+    }
+}
