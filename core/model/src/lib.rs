@@ -6,6 +6,7 @@
 //! `now` in, which keeps every rule deterministic and testable.
 
 pub mod car;
+pub mod clock;
 pub mod detector;
 pub mod gps;
 pub mod hlc;

@@ -135,8 +135,14 @@ mod tests {
     fn home_to_office_and_back_is_commute() {
         let home = place("Home", PlaceKind::Home, 52.0, 5.0);
         let office = place("Office", PlaceKind::Office, 52.1, 5.1);
-        assert_eq!(classify(Some(&home), Some(&office)).purpose, Some(Purpose::Commute));
-        assert_eq!(classify(Some(&office), Some(&home)).purpose, Some(Purpose::Commute));
+        assert_eq!(
+            classify(Some(&home), Some(&office)).purpose,
+            Some(Purpose::Commute)
+        );
+        assert_eq!(
+            classify(Some(&office), Some(&home)).purpose,
+            Some(Purpose::Commute)
+        );
         assert_eq!(classify(Some(&home), Some(&home)).purpose, None);
     }
 
@@ -144,7 +150,10 @@ mod tests {
     fn a_client_at_either_end_makes_business_with_that_partner() {
         let home = place("Home", PlaceKind::Home, 52.0, 5.0);
         let acme = place("ACME BV", PlaceKind::Client, 52.2, 5.2);
-        for c in [classify(Some(&home), Some(&acme)), classify(Some(&acme), None)] {
+        for c in [
+            classify(Some(&home), Some(&acme)),
+            classify(Some(&acme), None),
+        ] {
             assert_eq!(c.purpose, Some(Purpose::Business));
             assert_eq!(c.business_partner.as_deref(), Some("ACME BV"));
         }
@@ -162,8 +171,24 @@ mod tests {
         let a = place("A", PlaceKind::Other, 52.0, 5.0);
         let b = place("B", PlaceKind::Other, 52.0005, 5.0);
         let places = vec![a, b];
-        let hit = place_at(&places, LatLon { lat: 52.0004, lon: 5.0 }).unwrap();
+        let hit = place_at(
+            &places,
+            LatLon {
+                lat: 52.0004,
+                lon: 5.0,
+            },
+        )
+        .unwrap();
         assert_eq!(hit.name, "B");
-        assert!(place_at(&places, LatLon { lat: 53.0, lon: 5.0 }).is_none());
+        assert!(
+            place_at(
+                &places,
+                LatLon {
+                    lat: 53.0,
+                    lon: 5.0
+                }
+            )
+            .is_none()
+        );
     }
 }

@@ -57,9 +57,9 @@ impl std::str::FromStr for Rounding {
         if s == "none" {
             return Ok(Self::None);
         }
-        let (mode, minutes) = s
-            .split_once(':')
-            .ok_or_else(|| format!("bad rounding `{s}` (expected none, up:N, down:N or nearest:N)"))?;
+        let (mode, minutes) = s.split_once(':').ok_or_else(|| {
+            format!("bad rounding `{s}` (expected none, up:N, down:N or nearest:N)")
+        })?;
         let minutes: u32 = minutes
             .parse()
             .ok()
@@ -69,7 +69,9 @@ impl std::str::FromStr for Rounding {
             "up" => Ok(Self::Up(minutes)),
             "down" => Ok(Self::Down(minutes)),
             "nearest" => Ok(Self::Nearest(minutes)),
-            _ => Err(format!("bad rounding mode `{mode}` (expected up, down or nearest)")),
+            _ => Err(format!(
+                "bad rounding mode `{mode}` (expected up, down or nearest)"
+            )),
         }
     }
 }
@@ -167,7 +169,10 @@ mod tests {
         assert_eq!(Rounding::Up(15).apply(d), Duration::minutes(75));
         assert_eq!(Rounding::Down(15).apply(d), Duration::minutes(60));
         assert_eq!(Rounding::Nearest(15).apply(d), Duration::minutes(60));
-        assert_eq!(Rounding::Nearest(15).apply(Duration::minutes(68)), Duration::minutes(75));
+        assert_eq!(
+            Rounding::Nearest(15).apply(Duration::minutes(68)),
+            Duration::minutes(75)
+        );
         assert_eq!(Rounding::None.apply(d), d);
         assert_eq!("up:15".parse::<Rounding>().unwrap(), Rounding::Up(15));
         assert!("up:0".parse::<Rounding>().is_err());

@@ -1,1 +1,223 @@
-//! Local SQLite store.
+//! Tacho's local store: one SQLite file per device (WAL mode), append-only
+//! migrations, and an outbox that records every domain write as an
+//! [`Op`](tacho_model::op::Op) in the same transaction.
+//!
+//! Reads are methods on [`Store`]; writes go through [`Store::write`], which
+//! hands a [`Writer`] to a closure and commits everything it did, domain rows
+//! and outbox ops together, or nothing.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use tacho_model::clock::Clock;
+use tacho_model::hlc::{Hlc, HlcClock};
+use tacho_model::id::DeviceId;
+
+mod cars;
+mod error;
+mod outbox;
+mod places;
+mod recorder;
+mod row;
+mod schema;
+mod trips;
+mod work;
+
+pub use error::StoreError;
+pub use outbox::OutboxEntry;
+pub use recorder::RecorderState;
+pub use schema::{SCHEMA_VERSION, migrate_partially, schema_fingerprint};
+pub use trips::month_of;
+pub use trips::{TripFilter, TripPoint};
+pub use work::EntryFilter;
+
+/// Result alias for store operations.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// An open local database.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    device: DeviceId,
+    hlc: HlcClock,
+    next_seq: u64,
+    clock: Arc<dyn Clock>,
+}
+
+impl Store {
+    /// Opens (creating or migrating as needed) the database at `path`.
+    ///
+    /// A file that SQLite reports as corrupt or not a database is moved aside
+    /// to `<path>.corrupt-<unix time>` (never deleted) and
+    /// [`StoreError::Corrupt`] names where it went; the next open starts fresh.
+    pub fn open(path: impl AsRef<Path>, clock: Arc<dyn Clock>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        match Self::open_unchecked(&path, clock) {
+            Err(StoreError::Sqlite(e)) if error::is_corruption(&e) => {
+                let quarantined = error::quarantine(&path, &e)?;
+                Err(StoreError::Corrupt { path, quarantined })
+            }
+            other => other,
+        }
+    }
+
+    /// Opens a throw-away in-memory database (tests, previews).
+    pub fn open_in_memory(clock: Arc<dyn Clock>) -> Result<Self> {
+        let conn = Connection::open_in_memory()?;
+        Self::init(conn, PathBuf::from(":memory:"), clock)
+    }
+
+    fn open_unchecked(path: &Path, clock: Arc<dyn Clock>) -> Result<Self> {
+        let conn = Connection::open(path)?;
+        Self::init(conn, path.to_path_buf(), clock)
+    }
+
+    fn init(conn: Connection, path: PathBuf, clock: Arc<dyn Clock>) -> Result<Self> {
+        configure(&conn)?;
+        schema::migrate(&conn)?;
+        let device = match meta_get(&conn, "device_id")? {
+            Some(id) => id.parse().map_err(|_| StoreError::Invalid {
+                message: format!("stored device id `{id}` is not a UUID"),
+            })?,
+            None => {
+                let id = DeviceId::new();
+                meta_set(&conn, "device_id", &id.to_string())?;
+                id
+            }
+        };
+        let last_hlc = meta_get(&conn, "hlc")?
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        let last_seq = meta_get(&conn, "device_seq")?
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        Ok(Self {
+            conn,
+            path,
+            device,
+            hlc: HlcClock::resume(Hlc(last_hlc)),
+            next_seq: last_seq + 1,
+            clock,
+        })
+    }
+
+    /// Where the database lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// This installation's device id, made on first open.
+    pub fn device(&self) -> DeviceId {
+        self.device
+    }
+
+    /// The injected clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Runs `f` in one IMMEDIATE transaction. Domain rows and their outbox
+    /// ops commit together; an error anywhere rolls all of it back.
+    pub fn write<T>(&mut self, f: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
+        let now = self.clock.now();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut writer = Writer {
+            tx,
+            device: self.device,
+            hlc: self.hlc,
+            next_seq: self.next_seq,
+            now,
+            ops_written: 0,
+        };
+        let out = f(&mut writer)?;
+        if writer.ops_written > 0 {
+            meta_set(&writer.tx, "hlc", &writer.hlc.last().0.to_string())?;
+            meta_set(&writer.tx, "device_seq", &(writer.next_seq - 1).to_string())?;
+        }
+        let (hlc, next_seq) = (writer.hlc, writer.next_seq);
+        writer.tx.commit()?;
+        self.hlc = hlc;
+        self.next_seq = next_seq;
+        Ok(out)
+    }
+
+    /// Full `PRAGMA integrity_check`; returns the problems found (empty = healthy).
+    pub fn integrity_check(&self) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        let problems: Vec<String> = rows
+            .collect::<rusqlite::Result<Vec<String>>>()?
+            .into_iter()
+            .filter(|s| s != "ok")
+            .collect();
+        Ok(problems)
+    }
+
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+/// One write transaction; see [`Store::write`].
+#[derive(Debug)]
+pub struct Writer<'s> {
+    tx: rusqlite::Transaction<'s>,
+    device: DeviceId,
+    hlc: HlcClock,
+    next_seq: u64,
+    now: chrono::DateTime<chrono::Utc>,
+    ops_written: u64,
+}
+
+impl Writer<'_> {
+    /// The instant this transaction started, used for every timestamp in it.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.now
+    }
+
+    /// This device's id.
+    pub fn device(&self) -> DeviceId {
+        self.device
+    }
+
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.tx
+    }
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    // WAL lets readers run during a write and makes each commit one append;
+    // NORMAL sync is durable across app crashes (not power loss mid-commit),
+    // the usual trade-off for a phone database.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(())
+}
+
+fn meta_get(conn: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
+        .optional()?)
+}
+
+fn meta_set(conn: &Connection, key: &str, value: &str) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute([key, value])?;
+    Ok(())
+}

@@ -18,7 +18,10 @@ impl LatLon {
     /// Great-circle distance in metres (haversine, mean Earth radius 6 371 008.8 m).
     pub fn distance_m(self, other: LatLon) -> f64 {
         use geo::{Distance, Haversine, Point};
-        Haversine.distance(Point::new(self.lon, self.lat), Point::new(other.lon, other.lat))
+        Haversine.distance(
+            Point::new(self.lon, self.lat),
+            Point::new(other.lon, other.lat),
+        )
     }
 }
 

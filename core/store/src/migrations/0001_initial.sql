@@ -1,0 +1,137 @@
+-- 0001: the first schema. Migrations are append-only: never edit a released one.
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE car (
+    id             TEXT PRIMARY KEY,
+    name           TEXT NOT NULL,
+    make           TEXT,
+    model          TEXT,
+    plate          TEXT NOT NULL,
+    available_from TEXT,
+    available_to   TEXT,
+    connect_hint   TEXT,
+    deleted        INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE place (
+    id       TEXT PRIMARY KEY,
+    name     TEXT NOT NULL,
+    kind     TEXT NOT NULL,
+    lat      REAL NOT NULL,
+    lon      REAL NOT NULL,
+    radius_m REAL NOT NULL,
+    address  TEXT,
+    deleted  INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE trip (
+    id               TEXT PRIMARY KEY,
+    car_id           TEXT,
+    state            TEXT NOT NULL,
+    source           TEXT NOT NULL,
+    car_hint         TEXT,
+    started_at       INTEGER NOT NULL,
+    ended_at         INTEGER,
+    time_zone        TEXT NOT NULL,
+    start_lat        REAL,
+    start_lon        REAL,
+    end_lat          REAL,
+    end_lon          REAL,
+    start_address    TEXT,
+    end_address      TEXT,
+    start_place      TEXT,
+    end_place        TEXT,
+    distance_m       REAL NOT NULL DEFAULT 0,
+    point_count      INTEGER NOT NULL DEFAULT 0,
+    purpose          TEXT,
+    purpose_by       TEXT,
+    business_partner TEXT,
+    note             TEXT,
+    recovered        INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX trip_by_start ON trip (started_at);
+
+CREATE TABLE trip_point (
+    trip_id     TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    at          INTEGER NOT NULL,
+    lat         REAL NOT NULL,
+    lon         REAL NOT NULL,
+    accuracy_m  REAL,
+    speed_mps   REAL,
+    heading_deg REAL,
+    altitude_m  REAL,
+    counted     INTEGER NOT NULL,
+    PRIMARY KEY (trip_id, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE trip_edit (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    trip_id   TEXT NOT NULL,
+    field     TEXT NOT NULL,
+    old_value TEXT,
+    new_value TEXT,
+    at        INTEGER NOT NULL,
+    device    TEXT NOT NULL
+);
+CREATE INDEX trip_edit_by_trip ON trip_edit (trip_id, id);
+
+CREATE TABLE odometer_reading (
+    id         TEXT PRIMARY KEY,
+    car_id     TEXT NOT NULL,
+    at         INTEGER NOT NULL,
+    odometer_m INTEGER NOT NULL,
+    source     TEXT NOT NULL,
+    trip_id    TEXT,
+    trip_end   TEXT
+);
+CREATE INDEX reading_by_car ON odometer_reading (car_id, at);
+
+CREATE TABLE project (
+    id       TEXT PRIMARY KEY,
+    name     TEXT NOT NULL,
+    client   TEXT,
+    billable INTEGER NOT NULL,
+    rounding TEXT NOT NULL,
+    deleted  INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE time_entry (
+    id          TEXT PRIMARY KEY,
+    project_id  TEXT,
+    description TEXT NOT NULL,
+    start       INTEGER NOT NULL,
+    stop        INTEGER,
+    tags        TEXT NOT NULL,
+    billable    INTEGER NOT NULL,
+    source      TEXT NOT NULL,
+    trip_id     TEXT,
+    deleted     INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX one_running_timer ON time_entry (stop IS NULL) WHERE stop IS NULL AND deleted = 0;
+
+CREATE TABLE period_lock (
+    month     TEXT PRIMARY KEY,
+    locked_at INTEGER NOT NULL,
+    device    TEXT NOT NULL
+);
+
+CREATE TABLE outbox (
+    device_seq INTEGER PRIMARY KEY,
+    op_id      TEXT NOT NULL UNIQUE,
+    hlc        INTEGER NOT NULL,
+    entity     TEXT NOT NULL,
+    entity_id  TEXT NOT NULL,
+    body       TEXT NOT NULL
+);
+
+CREATE TABLE recorder (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    trip_id     TEXT,
+    next_seq    INTEGER NOT NULL,
+    chunked_seq INTEGER NOT NULL,
+    detector    TEXT NOT NULL
+);

@@ -1,0 +1,582 @@
+//! Trips, their GPS points, their edit history and period locks.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Row, params};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tacho_model::car::TripEnd;
+use tacho_model::gps::{LatLon, Ping};
+use tacho_model::id::{CarId, PlaceId, TripId};
+use tacho_model::op::{EntityKind, OpKind};
+use tacho_model::trip::{Decider, Purpose, Trip, TripEdit, TripField, TripState};
+
+use crate::row::{enum_from, enum_str, from_ms, ms, opt_from_ms, parse};
+use crate::{Result, Store, StoreError, Writer};
+
+const TRIP_COLUMNS: &str = "id, car_id, state, source, car_hint, started_at, ended_at, time_zone, \
+     start_lat, start_lon, end_lat, end_lon, start_address, end_address, start_place, end_place, \
+     distance_m, point_count, purpose, purpose_by, business_partner, note, recovered";
+
+fn lat_lon(lat: Option<f64>, lon: Option<f64>) -> Option<LatLon> {
+    Some(LatLon {
+        lat: lat?,
+        lon: lon?,
+    })
+}
+
+fn opt_parse<T: std::str::FromStr>(s: Option<String>) -> rusqlite::Result<Option<T>> {
+    s.as_deref().map(parse).transpose()
+}
+
+fn opt_enum<T: serde::de::DeserializeOwned>(s: Option<String>) -> rusqlite::Result<Option<T>> {
+    s.as_deref().map(enum_from).transpose()
+}
+
+fn trip_from_row(r: &Row<'_>) -> rusqlite::Result<Trip> {
+    Ok(Trip {
+        id: parse(&r.get::<_, String>(0)?)?,
+        car_id: opt_parse(r.get(1)?)?,
+        state: enum_from(&r.get::<_, String>(2)?)?,
+        source: enum_from(&r.get::<_, String>(3)?)?,
+        car_hint: r.get(4)?,
+        started_at: from_ms(r.get(5)?)?,
+        ended_at: opt_from_ms(r.get(6)?)?,
+        time_zone: r.get(7)?,
+        start: lat_lon(r.get(8)?, r.get(9)?),
+        end: lat_lon(r.get(10)?, r.get(11)?),
+        start_address: r.get(12)?,
+        end_address: r.get(13)?,
+        start_place: opt_parse(r.get(14)?)?,
+        end_place: opt_parse(r.get(15)?)?,
+        distance_m: r.get(16)?,
+        point_count: r.get(17)?,
+        purpose: opt_enum(r.get(18)?)?,
+        purpose_by: opt_enum(r.get(19)?)?,
+        business_partner: r.get(20)?,
+        note: r.get(21)?,
+        recovered: r.get(22)?,
+    })
+}
+
+/// One stored GPS point of a trip.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TripPoint {
+    /// Position within the trip, from 0, gap-free.
+    pub seq: u32,
+    /// The fix.
+    pub ping: Ping,
+    /// Whether it counted toward the distance (false = poor accuracy).
+    pub counted: bool,
+}
+
+/// Which trips to list.
+#[derive(Debug, Clone, Default)]
+pub struct TripFilter {
+    /// Only trips starting at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Only trips starting before this instant.
+    pub until: Option<DateTime<Utc>>,
+    /// Only this car's trips.
+    pub car: Option<CarId>,
+    /// Include discarded trips.
+    pub include_discarded: bool,
+    /// At most this many (newest first when set).
+    pub limit: Option<usize>,
+}
+
+/// The accounting month (`YYYY-MM`) an instant falls in, used for locks.
+///
+/// Months are taken in UTC so every device agrees on them whatever its zone.
+pub fn month_of(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m").to_string()
+}
+
+impl Writer<'_> {
+    /// Refuses the write when `at` falls in a locked month.
+    pub fn ensure_unlocked(&self, at: DateTime<Utc>) -> Result<()> {
+        let month = month_of(at);
+        let locked: Option<i64> = self
+            .conn()
+            .prepare_cached("SELECT 1 FROM period_lock WHERE month = ?1")?
+            .query_row([&month], |r| r.get(0))
+            .optional()?;
+        match locked {
+            Some(_) => Err(StoreError::Locked { month }),
+            None => Ok(()),
+        }
+    }
+
+    /// Locks a month (`YYYY-MM`); later edits inside it are refused. Locking
+    /// twice is harmless; a month with an active trip can't be locked.
+    pub fn lock_period(&mut self, month: &str) -> Result<bool> {
+        let valid = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").is_ok()
+            && month.len() == 7;
+        if !valid {
+            return Err(StoreError::invalid(format!(
+                "`{month}` is not a month; use YYYY-MM, e.g. 2026-03"
+            )));
+        }
+        let active: i64 = self.conn().query_row(
+            "SELECT count(*) FROM trip WHERE state = 'active'",
+            [],
+            |r| r.get(0),
+        )?;
+        let active_in_month = active > 0
+            && self
+                .conn()
+                .query_row(
+                    "SELECT started_at FROM trip WHERE state = 'active'",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()?
+                .and_then(|t| DateTime::from_timestamp_millis(t))
+                .is_some_and(|t| month_of(t) == month);
+        if active_in_month {
+            return Err(StoreError::Conflict {
+                message: format!(
+                    "a trip in {month} is still being recorded; end it before locking"
+                ),
+            });
+        }
+        let now = self.now();
+        let device = self.device();
+        let inserted = self.conn().execute(
+            "INSERT INTO period_lock (month, locked_at, device) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+            params![month, ms(now), device.to_string()],
+        )?;
+        if inserted > 0 {
+            let id = uuid::Uuid::new_v5(
+                &uuid::Uuid::NAMESPACE_OID,
+                format!("tacho-period-{month}").as_bytes(),
+            );
+            self.record_field(EntityKind::PeriodLock, id, "month", Value::from(month))?;
+        }
+        Ok(inserted > 0)
+    }
+
+    /// Stores a new trip header.
+    pub fn insert_trip(&mut self, trip: &Trip) -> Result<()> {
+        self.ensure_unlocked(trip.started_at)?;
+        self.write_trip_row(trip, "INSERT")?;
+        self.record_upsert(EntityKind::Trip, trip.id.0, trip)
+    }
+
+    fn write_trip_row(&self, t: &Trip, verb: &str) -> Result<()> {
+        self.conn()
+            .prepare_cached(&format!(
+                "{verb} INTO trip ({TRIP_COLUMNS}) VALUES
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)"
+            ))?
+            .execute(params![
+                t.id.to_string(),
+                t.car_id.map(|c| c.to_string()),
+                enum_str(&t.state)?,
+                enum_str(&t.source)?,
+                t.car_hint,
+                ms(t.started_at),
+                t.ended_at.map(ms),
+                t.time_zone,
+                t.start.map(|p| p.lat),
+                t.start.map(|p| p.lon),
+                t.end.map(|p| p.lat),
+                t.end.map(|p| p.lon),
+                t.start_address,
+                t.end_address,
+                t.start_place.map(|p| p.to_string()),
+                t.end_place.map(|p| p.to_string()),
+                t.distance_m,
+                t.point_count,
+                t.purpose.map(|p| enum_str(&p)).transpose()?,
+                t.purpose_by.map(|p| enum_str(&p)).transpose()?,
+                t.business_partner,
+                t.note,
+                t.recovered,
+            ])?;
+        Ok(())
+    }
+
+    /// Replaces a trip's row as the recorder finishes it (state, times,
+    /// distance, ends, places, rule classification) and records the upsert.
+    pub fn finish_trip(&mut self, trip: &Trip) -> Result<()> {
+        self.write_trip_row(trip, "INSERT OR REPLACE")?;
+        self.record_upsert(EntityKind::Trip, trip.id.0, trip)
+    }
+
+    /// Appends one GPS point to a trip (no op: points travel in chunks, see
+    /// [`Writer::record_point_chunk`]).
+    pub fn insert_point(&mut self, trip: TripId, point: &TripPoint) -> Result<()> {
+        let p = &point.ping;
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO trip_point (trip_id, seq, at, lat, lon, accuracy_m, speed_mps, heading_deg, altitude_m, counted)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                trip.to_string(),
+                point.seq,
+                ms(p.at),
+                p.lat,
+                p.lon,
+                p.accuracy_m,
+                p.speed_mps,
+                p.heading_deg,
+                p.altitude_m,
+                point.counted
+            ])?;
+        Ok(())
+    }
+
+    /// Records an append op carrying the points `from_seq..=to_seq` of a trip.
+    pub fn record_point_chunk(&mut self, trip: TripId, from_seq: u32, to_seq: u32) -> Result<()> {
+        let points = points_between(self.conn(), trip, from_seq, to_seq)?;
+        if points.is_empty() {
+            return Ok(());
+        }
+        let items = points
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.record_op(EntityKind::TripPoints, trip.0, OpKind::Append { items })
+    }
+
+    /// Changes one editable field of a trip. Changes to an ended trip are kept
+    /// in its append-only history; a trip in a locked month can't be changed.
+    /// Returns false when the value was already that.
+    pub fn edit_trip(
+        &mut self,
+        id: TripId,
+        field: TripField,
+        value: Option<String>,
+    ) -> Result<bool> {
+        let trip = trip_by_id(self.conn(), id)?;
+        self.ensure_unlocked(trip.started_at)?;
+        if trip.state == TripState::Discarded {
+            return Err(StoreError::Conflict {
+                message: format!("trip {id} was discarded and can't be edited"),
+            });
+        }
+        let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let (old, column) = match field {
+            TripField::Purpose => (trip.purpose.map(|p| p.as_str().to_owned()), "purpose"),
+            TripField::BusinessPartner => (trip.business_partner.clone(), "business_partner"),
+            TripField::Note => (trip.note.clone(), "note"),
+            TripField::StartAddress => (trip.start_address.clone(), "start_address"),
+            TripField::EndAddress => (trip.end_address.clone(), "end_address"),
+            TripField::Car => (trip.car_id.map(|c| c.to_string()), "car_id"),
+            TripField::OdometerStart | TripField::OdometerEnd => {
+                return Err(StoreError::invalid(
+                    "odometer values are set with set_trip_odometer",
+                ));
+            }
+        };
+        if old == value {
+            return Ok(false);
+        }
+        let stored = match field {
+            TripField::Purpose => {
+                let purpose = value
+                    .as_deref()
+                    .map(str::parse::<Purpose>)
+                    .transpose()
+                    .map_err(StoreError::invalid)?;
+                let by = purpose.map(|_| Decider::User);
+                self.conn().execute(
+                    "UPDATE trip SET purpose = ?2, purpose_by = ?3 WHERE id = ?1",
+                    params![
+                        id.to_string(),
+                        purpose.map(|p| enum_str(&p)).transpose()?,
+                        by.map(|b| enum_str(&b)).transpose()?
+                    ],
+                )?;
+                self.record_field(
+                    EntityKind::Trip,
+                    id.0,
+                    "purpose_by",
+                    serde_json::to_value(by)?,
+                )?;
+                serde_json::to_value(purpose)?
+            }
+            TripField::Car => {
+                let car = value
+                    .as_deref()
+                    .map(str::parse::<CarId>)
+                    .transpose()
+                    .map_err(|e| StoreError::invalid(e.to_string()))?;
+                serde_json::to_value(car)?
+            }
+            _ => Value::from(value.clone()),
+        };
+        if field != TripField::Purpose {
+            self.conn().execute(
+                &format!("UPDATE trip SET {column} = ?2 WHERE id = ?1"),
+                params![id.to_string(), value],
+            )?;
+        }
+        self.record_field(EntityKind::Trip, id.0, column, stored)?;
+        if trip.state == TripState::Ended {
+            self.record_edit(id, field, old, value)?;
+        }
+        Ok(true)
+    }
+
+    /// Attaches an odometer reading (metres) to one end of a trip, keeping the
+    /// change in the history when the trip has ended.
+    pub fn set_trip_odometer(&mut self, id: TripId, end: TripEnd, odometer_m: i64) -> Result<()> {
+        let trip = trip_by_id(self.conn(), id)?;
+        self.ensure_unlocked(trip.started_at)?;
+        let car_id = trip.car_id.ok_or_else(|| {
+            StoreError::invalid(format!(
+                "trip {id} has no car; set its car before its odometer"
+            ))
+        })?;
+        let field = match end {
+            TripEnd::Start => TripField::OdometerStart,
+            TripEnd::End => TripField::OdometerEnd,
+        };
+        let old: Option<i64> = self
+            .conn()
+            .query_row(
+                "SELECT odometer_m FROM odometer_reading WHERE trip_id = ?1 AND trip_end = ?2",
+                params![id.to_string(), enum_str(&end)?],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if old == Some(odometer_m) {
+            return Ok(());
+        }
+        let at = match end {
+            TripEnd::Start => trip.started_at,
+            TripEnd::End => trip.ended_at.unwrap_or(trip.started_at),
+        };
+        self.add_reading(&tacho_model::car::OdometerReading {
+            id: tacho_model::id::ReadingId::new(),
+            car_id,
+            at,
+            odometer_m,
+            source: tacho_model::car::ReadingSource::Manual,
+            trip: Some((id, end)),
+        })?;
+        if trip.state == TripState::Ended {
+            self.record_edit(id, field, old.map(km_text), Some(km_text(odometer_m)))?;
+        }
+        Ok(())
+    }
+
+    /// Marks a trip discarded (it stays as a tombstone).
+    pub fn discard_trip(&mut self, id: TripId) -> Result<()> {
+        let trip = trip_by_id(self.conn(), id)?;
+        self.ensure_unlocked(trip.started_at)?;
+        self.conn().execute(
+            "UPDATE trip SET state = 'discarded' WHERE id = ?1",
+            [id.to_string()],
+        )?;
+        self.record_op(EntityKind::Trip, id.0, OpKind::Delete)
+    }
+
+    fn record_edit(
+        &mut self,
+        trip_id: TripId,
+        field: TripField,
+        old_value: Option<String>,
+        new_value: Option<String>,
+    ) -> Result<()> {
+        let edit = TripEdit {
+            trip_id,
+            field,
+            old_value,
+            new_value,
+            at: self.now(),
+            device: self.device(),
+        };
+        self.conn().execute(
+            "INSERT INTO trip_edit (trip_id, field, old_value, new_value, at, device) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                trip_id.to_string(),
+                field.as_str(),
+                edit.old_value,
+                edit.new_value,
+                ms(edit.at),
+                edit.device.to_string()
+            ],
+        )?;
+        self.record_op(
+            EntityKind::TripEdit,
+            trip_id.0,
+            OpKind::Append {
+                items: vec![serde_json::to_value(&edit)?],
+            },
+        )
+    }
+}
+
+/// Odometer metres as the km text shown in the history (one decimal).
+fn km_text(m: i64) -> String {
+    format!("{}.{} km", m / 1000, (m % 1000).abs() / 100)
+}
+
+fn trip_by_id(conn: &rusqlite::Connection, id: TripId) -> Result<Trip> {
+    conn.prepare_cached(&format!("SELECT {TRIP_COLUMNS} FROM trip WHERE id = ?1"))?
+        .query_row([id.to_string()], trip_from_row)
+        .optional()?
+        .ok_or_else(|| StoreError::not_found("trip", id))
+}
+
+fn point_from_row(r: &Row<'_>) -> rusqlite::Result<TripPoint> {
+    Ok(TripPoint {
+        seq: r.get(0)?,
+        ping: Ping {
+            at: from_ms(r.get(1)?)?,
+            lat: r.get(2)?,
+            lon: r.get(3)?,
+            accuracy_m: r.get(4)?,
+            speed_mps: r.get(5)?,
+            heading_deg: r.get(6)?,
+            altitude_m: r.get(7)?,
+        },
+        counted: r.get(8)?,
+    })
+}
+
+fn points_between(
+    conn: &rusqlite::Connection,
+    trip: TripId,
+    from_seq: u32,
+    to_seq: u32,
+) -> Result<Vec<TripPoint>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, at, lat, lon, accuracy_m, speed_mps, heading_deg, altitude_m, counted
+         FROM trip_point WHERE trip_id = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq",
+    )?;
+    Ok(stmt
+        .query_map(params![trip.to_string(), from_seq, to_seq], point_from_row)?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+impl Store {
+    /// One trip.
+    pub fn trip(&self, id: TripId) -> Result<Trip> {
+        trip_by_id(self.conn(), id)
+    }
+
+    /// A trip by full id or by a unique prefix of it (as the CLI shows ids).
+    pub fn find_trip(&self, key: &str) -> Result<Trip> {
+        if let Ok(id) = key.parse::<TripId>() {
+            return self.trip(id);
+        }
+        let prefix = key.trim().to_ascii_lowercase();
+        if prefix.len() < 4 || !prefix.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Err(StoreError::not_found("trip", key));
+        }
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT {TRIP_COLUMNS} FROM trip WHERE id LIKE ?1 || '%' LIMIT 2"
+        ))?;
+        let mut found: Vec<Trip> = stmt
+            .query_map([&prefix], trip_from_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        match found.len() {
+            1 => Ok(found.remove(0)),
+            0 => Err(StoreError::not_found("trip", key)),
+            _ => Err(StoreError::invalid(format!(
+                "trip id prefix `{key}` is ambiguous; give more characters"
+            ))),
+        }
+    }
+
+    /// The trip being recorded, if any.
+    pub fn active_trip(&self) -> Result<Option<Trip>> {
+        Ok(self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {TRIP_COLUMNS} FROM trip WHERE state = 'active' ORDER BY started_at DESC LIMIT 1"
+            ))?
+            .query_row([], trip_from_row)
+            .optional()?)
+    }
+
+    /// Trips by start time (oldest first, or newest first with a limit).
+    pub fn trips(&self, filter: &TripFilter) -> Result<Vec<Trip>> {
+        let order = if filter.limit.is_some() {
+            "DESC"
+        } else {
+            "ASC"
+        };
+        let sql = format!(
+            "SELECT {TRIP_COLUMNS} FROM trip
+             WHERE (?1 IS NULL OR started_at >= ?1) AND (?2 IS NULL OR started_at < ?2)
+               AND (?3 IS NULL OR car_id = ?3) AND (?4 OR state != 'discarded')
+             ORDER BY started_at {order} LIMIT ?5"
+        );
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let limit = filter
+            .limit
+            .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+        let mut trips: Vec<Trip> = stmt
+            .query_map(
+                params![
+                    filter.from.map(ms),
+                    filter.until.map(ms),
+                    filter.car.map(|c| c.to_string()),
+                    filter.include_discarded,
+                    limit
+                ],
+                trip_from_row,
+            )?
+            .collect::<rusqlite::Result<_>>()?;
+        if filter.limit.is_some() {
+            trips.reverse();
+        }
+        Ok(trips)
+    }
+
+    /// All points of a trip in order.
+    pub fn trip_points(&self, id: TripId) -> Result<Vec<TripPoint>> {
+        points_between(self.conn(), id, 0, u32::MAX)
+    }
+
+    /// Number of points stored for a trip.
+    pub fn point_count(&self, id: TripId) -> Result<u32> {
+        Ok(self.conn().query_row(
+            "SELECT count(*) FROM trip_point WHERE trip_id = ?1",
+            [id.to_string()],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// A trip's edit history, oldest first.
+    pub fn trip_edits(&self, id: TripId) -> Result<Vec<TripEdit>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT trip_id, field, old_value, new_value, at, device FROM trip_edit WHERE trip_id = ?1 ORDER BY id",
+        )?;
+        Ok(stmt
+            .query_map([id.to_string()], edit_from_row)?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Locked months, oldest first.
+    pub fn locked_periods(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT month FROM period_lock ORDER BY month")?;
+        Ok(stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The place ids a trip starts and ends at.
+    pub fn trip_places(&self, id: TripId) -> Result<(Option<PlaceId>, Option<PlaceId>)> {
+        let t = self.trip(id)?;
+        Ok((t.start_place, t.end_place))
+    }
+}
+
+fn edit_from_row(r: &Row<'_>) -> rusqlite::Result<TripEdit> {
+    Ok(TripEdit {
+        trip_id: parse(&r.get::<_, String>(0)?)?,
+        field: enum_from(&r.get::<_, String>(1)?)?,
+        old_value: r.get(2)?,
+        new_value: r.get(3)?,
+        at: from_ms(r.get(4)?)?,
+        device: parse(&r.get::<_, String>(5)?)?,
+    })
+}
