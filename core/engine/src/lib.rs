@@ -1,1 +1,502 @@
-//! Async facade.
+//! The async facade over Tacho's local store: what the CLI, the phone app
+//! (flutter_rust_bridge) and the watch app (uniffi) call.
+//!
+//! [`Core`] owns one database. Every method is a complete unit of work: it
+//! validates, writes the domain rows and their outbox ops in one transaction,
+//! and then announces the change on the [`CoreEvent`] stream.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tacho_model::car::{Car, OdometerReading, TripEnd};
+use tacho_model::clock::{Clock, SystemClock};
+use tacho_model::detector::{DetectorConfig, DetectorInput};
+use tacho_model::gps::Ping;
+use tacho_model::id::{CarId, TripId};
+use tacho_model::place::Place;
+use tacho_model::trip::{Purpose, Trip, TripEdit, TripField, TripSource};
+use tacho_model::work::{Project, TimeEntry};
+use tacho_store::{Store, TripFilter, TripPoint};
+use tokio::sync::broadcast;
+
+mod error;
+pub mod import;
+mod recording;
+mod work;
+
+pub use error::{CoreError, Result};
+pub use import::{ImportOptions, ImportProgress, ImportSummary};
+pub use recording::FeedOutcome;
+pub use tacho_store::EntryFilter;
+pub use work::{NewEntry, TimerStatus};
+
+/// How a [`Core`] is set up.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// The SQLite file (created if missing).
+    pub db_path: PathBuf,
+    /// Trip detector tunables (grace period, recovery time, filters).
+    pub detector: DetectorConfig,
+    /// IANA time zone new trips and entries are recorded in.
+    pub time_zone: String,
+}
+
+impl CoreConfig {
+    /// Defaults for a database at `db_path`, in UTC.
+    pub fn new(db_path: impl Into<PathBuf>) -> Self {
+        Self {
+            db_path: db_path.into(),
+            detector: DetectorConfig::default(),
+            time_zone: "UTC".into(),
+        }
+    }
+}
+
+/// A change a UI may want to refresh for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum CoreEvent {
+    /// A trip started recording.
+    TripStarted {
+        /// The trip.
+        trip: TripId,
+    },
+    /// A trip ended.
+    TripEnded {
+        /// The trip.
+        trip: TripId,
+    },
+    /// New points were stored for the open trip.
+    TripProgress {
+        /// The trip.
+        trip: TripId,
+        /// Live distance in metres.
+        distance_m: f64,
+    },
+    /// A trip's details changed (classification, edits, odometer).
+    TripChanged {
+        /// The trip.
+        trip: TripId,
+    },
+    /// The running timer started, stopped or switched.
+    TimerChanged,
+    /// Reference data (cars, places, projects, entries, locks) changed.
+    DataChanged,
+}
+
+/// Everything about one trip, for a detail view.
+#[derive(Debug, Clone, Serialize)]
+pub struct TripDetail {
+    /// The header.
+    pub trip: Trip,
+    /// Points stored.
+    pub point_count: u32,
+    /// Odometer reading at the start, if any.
+    pub odometer_start: Option<OdometerReading>,
+    /// Odometer reading at the end, if any.
+    pub odometer_end: Option<OdometerReading>,
+    /// Every change made after the trip ended.
+    pub history: Vec<TripEdit>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    pub(crate) recorder: recording::Recorder,
+    pub(crate) cars: Vec<Car>,
+    pub(crate) places: Vec<Place>,
+    pub(crate) config: CoreConfig,
+}
+
+impl Inner {
+    fn refresh_reference(&mut self) -> Result<()> {
+        self.cars = self.store.cars()?;
+        self.places = self.store.places()?;
+        Ok(())
+    }
+
+    /// Feeds the recorder in one transaction; the in-memory recorder only
+    /// advances when the transaction committed.
+    fn feed(&mut self, input: Option<DetectorInput>, force_end: Option<DateTime<Utc>>) -> Result<FeedOutcome> {
+        let now = self.store.clock().now();
+        let mut next = self.recorder.clone();
+        let ctx = recording::Context {
+            cars: &self.cars,
+            places: &self.places,
+            time_zone: &self.config.time_zone,
+        };
+        let outcome = self.store.write(|w| {
+            let mut outcome = match input {
+                Some(input) => next.feed(w, &ctx, input, now)?,
+                None => FeedOutcome::default(),
+            };
+            if let Some(at) = force_end {
+                let ended = next.force_end(w, &ctx, at)?;
+                outcome.ended.extend(ended.ended);
+                outcome.points += ended.points;
+            }
+            Ok::<_, CoreError>(outcome)
+        });
+        let outcome = outcome?;
+        self.recorder = next;
+        Ok(outcome)
+    }
+}
+
+/// Tacho's core: one local database and the live trip recorder.
+#[derive(Clone)]
+pub struct Core {
+    inner: Arc<Mutex<Inner>>,
+    events: broadcast::Sender<CoreEvent>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core").finish_non_exhaustive()
+    }
+}
+
+/// A new car, as people enter it.
+#[derive(Debug, Clone, Default)]
+pub struct NewCar {
+    /// Short name.
+    pub name: String,
+    /// Licence plate.
+    pub plate: String,
+    /// Manufacturer.
+    pub make: Option<String>,
+    /// Model / type.
+    pub model: Option<String>,
+    /// First day available.
+    pub available_from: Option<chrono::NaiveDate>,
+    /// Last day available.
+    pub available_to: Option<chrono::NaiveDate>,
+    /// Bluetooth / CarPlay name of the car.
+    pub connect_hint: Option<String>,
+}
+
+impl Core {
+    /// Opens (or creates) the database and resumes the recorder, closing a
+    /// trip whose grace period or recovery time ran out while the app was
+    /// not running.
+    pub async fn open(config: CoreConfig) -> Result<Self> {
+        Self::open_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// [`Core::open`] with an injected clock (tests, replays).
+    pub async fn open_with_clock(config: CoreConfig, clock: Arc<dyn Clock>) -> Result<Self> {
+        let store = Store::open(&config.db_path, clock.clone())?;
+        let recorder = recording::Recorder::load(&store, config.detector)?;
+        let mut inner = Inner {
+            store,
+            recorder,
+            cars: Vec::new(),
+            places: Vec::new(),
+            config,
+        };
+        inner.refresh_reference()?;
+        let (events, _) = broadcast::channel(256);
+        let core = Self {
+            inner: Arc::new(Mutex::new(inner)),
+            events,
+            clock,
+        };
+        core.tick().await?;
+        Ok(core)
+    }
+
+    /// A stream of change notifications; slow listeners miss old events
+    /// (they should then reload), they never block writers.
+    pub fn subscribe(&self) -> broadcast::Receiver<CoreEvent> {
+        self.events.subscribe()
+    }
+
+    pub(crate) fn lock(&self) -> Result<MutexGuard<'_, Inner>> {
+        self.inner.lock().map_err(|_| CoreError::Storage {
+            reason: "the core is unusable after an earlier panic".into(),
+        })
+    }
+
+    pub(crate) fn emit(&self, event: CoreEvent) {
+        // No listeners is fine.
+        let _ = self.events.send(event);
+    }
+
+    fn announce(&self, outcome: &FeedOutcome, open: Option<(TripId, f64)>) {
+        for trip in &outcome.started {
+            self.emit(CoreEvent::TripStarted { trip: *trip });
+        }
+        if outcome.points > 0 {
+            if let Some((trip, distance_m)) = open {
+                self.emit(CoreEvent::TripProgress { trip, distance_m });
+            }
+        }
+        for trip in &outcome.ended {
+            self.emit(CoreEvent::TripEnded { trip: *trip });
+        }
+    }
+
+    fn feed(&self, input: Option<DetectorInput>, force_end: Option<DateTime<Utc>>) -> Result<FeedOutcome> {
+        let mut inner = self.lock()?;
+        let outcome = inner.feed(input, force_end)?;
+        let open = inner
+            .recorder
+            .open_trip()
+            .map(|t| (t, inner.recorder.open_distance_m().unwrap_or(0.0)));
+        drop(inner);
+        self.announce(&outcome, open);
+        Ok(outcome)
+    }
+
+    /// The current instant from the injected clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    // ---- trips -------------------------------------------------------------
+
+    /// A connect event (CarPlay, Bluetooth, a hook, or a person pressing
+    /// start). Within the grace period after a disconnect it continues the
+    /// same trip.
+    pub async fn connect(&self, source: TripSource, car_hint: Option<String>) -> Result<FeedOutcome> {
+        let at = self.now();
+        self.feed(
+            Some(DetectorInput::Connect {
+                at,
+                source,
+                car_hint,
+            }),
+            None,
+        )
+    }
+
+    /// A disconnect event: the trip ends once the grace period passes without
+    /// a reconnect.
+    pub async fn disconnect(&self) -> Result<FeedOutcome> {
+        let at = self.now();
+        self.feed(Some(DetectorInput::Disconnect { at }), None)
+    }
+
+    /// Ends the open trip now, without a grace period.
+    pub async fn end_trip(&self) -> Result<FeedOutcome> {
+        let at = self.now();
+        let open = self.lock()?.recorder.open_trip();
+        if open.is_none() {
+            return Err(CoreError::Conflict {
+                reason: "no trip is being recorded".into(),
+            });
+        }
+        self.feed(None, Some(at))
+    }
+
+    /// One GPS fix. A refused fix is a [`CoreError::BadInput`] naming why;
+    /// duplicates and out-of-order fixes are ignored and reported in the outcome.
+    pub async fn ping(&self, ping: Ping) -> Result<FeedOutcome> {
+        let outcome = self.feed(Some(DetectorInput::Ping(ping)), None)?;
+        match outcome.rejected {
+            Some(reason) => Err(CoreError::bad_input(format!("GPS fix refused: {reason}"))),
+            None => Ok(outcome),
+        }
+    }
+
+    /// Lets time pass: ends trips whose grace period or recovery time ran out.
+    pub async fn tick(&self) -> Result<FeedOutcome> {
+        let now = self.now();
+        self.feed(Some(DetectorInput::Tick { now }), None)
+    }
+
+    /// The trip being recorded and its live distance.
+    pub async fn active_trip(&self) -> Result<Option<(Trip, f64)>> {
+        let inner = self.lock()?;
+        let Some(id) = inner.recorder.open_trip() else {
+            return Ok(None);
+        };
+        let trip = inner.store.trip(id)?;
+        Ok(Some((trip, inner.recorder.open_distance_m().unwrap_or(0.0))))
+    }
+
+    /// Trips matching `filter`.
+    pub async fn trips(&self, filter: TripFilter) -> Result<Vec<Trip>> {
+        Ok(self.lock()?.store.trips(&filter)?)
+    }
+
+    /// A trip by id or unique id prefix.
+    pub async fn trip(&self, key: &str) -> Result<TripDetail> {
+        let inner = self.lock()?;
+        let trip = inner.store.find_trip(key)?;
+        Ok(TripDetail {
+            point_count: inner.store.point_count(trip.id)?,
+            odometer_start: inner.store.trip_reading(trip.id, TripEnd::Start)?,
+            odometer_end: inner.store.trip_reading(trip.id, TripEnd::End)?,
+            history: inner.store.trip_edits(trip.id)?,
+            trip,
+        })
+    }
+
+    /// A trip's stored GPS points.
+    pub async fn trip_points(&self, key: &str) -> Result<Vec<TripPoint>> {
+        let inner = self.lock()?;
+        let trip = inner.store.find_trip(key)?;
+        Ok(inner.store.trip_points(trip.id)?)
+    }
+
+    /// Sets a trip's purpose (and partner); the person's choice always wins
+    /// over the place rules.
+    pub async fn classify_trip(
+        &self,
+        key: &str,
+        purpose: Purpose,
+        business_partner: Option<String>,
+    ) -> Result<Trip> {
+        let mut inner = self.lock()?;
+        let id = inner.store.find_trip(key)?.id;
+        inner.store.write(|w| {
+            w.edit_trip(id, TripField::Purpose, Some(purpose.as_str().to_owned()))?;
+            if let Some(partner) = business_partner {
+                w.edit_trip(id, TripField::BusinessPartner, Some(partner))?;
+            }
+            Ok::<_, CoreError>(())
+        })?;
+        let trip = inner.store.trip(id)?;
+        drop(inner);
+        self.emit(CoreEvent::TripChanged { trip: id });
+        Ok(trip)
+    }
+
+    /// Changes one field of a trip; on an ended trip the change is kept in
+    /// its history. `None` clears the field.
+    pub async fn edit_trip(&self, key: &str, field: TripField, value: Option<String>) -> Result<Trip> {
+        let mut inner = self.lock()?;
+        let id = inner.store.find_trip(key)?.id;
+        let value = match (field, value) {
+            (TripField::Car, Some(car)) => Some(inner.store.find_car(&car)?.id.to_string()),
+            (_, v) => v,
+        };
+        inner.store.write(|w| w.edit_trip(id, field, value))?;
+        let trip = inner.store.trip(id)?;
+        drop(inner);
+        self.emit(CoreEvent::TripChanged { trip: id });
+        Ok(trip)
+    }
+
+    /// Records the odometer (in km, as read off the dashboard) at one end of a trip.
+    pub async fn set_trip_odometer(&self, key: &str, end: TripEnd, km: f64) -> Result<TripDetail> {
+        if !(km.is_finite() && (0.0..10_000_000.0).contains(&km)) {
+            return Err(CoreError::bad_input(format!(
+                "odometer {km} km is not a plausible reading (0 to 10 million km)"
+            )));
+        }
+        let metres = (km * 1000.0).round() as i64;
+        {
+            let mut inner = self.lock()?;
+            let id = inner.store.find_trip(key)?.id;
+            inner.store.write(|w| w.set_trip_odometer(id, end, metres))?;
+        }
+        let detail = self.trip(key).await?;
+        self.emit(CoreEvent::TripChanged {
+            trip: detail.trip.id,
+        });
+        Ok(detail)
+    }
+
+    /// Throws a trip away (kept as a tombstone for sync).
+    pub async fn discard_trip(&self, key: &str) -> Result<()> {
+        let mut inner = self.lock()?;
+        let id = inner.store.find_trip(key)?.id;
+        if inner.recorder.open_trip() == Some(id) {
+            return Err(CoreError::Conflict {
+                reason: "the trip is still being recorded; end it first".into(),
+            });
+        }
+        inner.store.write(|w| w.discard_trip(id))?;
+        drop(inner);
+        self.emit(CoreEvent::TripChanged { trip: id });
+        Ok(())
+    }
+
+    // ---- cars and places ---------------------------------------------------
+
+    /// Adds a car.
+    pub async fn add_car(&self, new: NewCar) -> Result<Car> {
+        let car = Car {
+            id: CarId::new(),
+            name: new.name.trim().to_owned(),
+            make: new.make,
+            model: new.model,
+            plate: new.plate.trim().to_owned(),
+            available_from: new.available_from,
+            available_to: new.available_to,
+            connect_hint: new.connect_hint,
+        };
+        let mut inner = self.lock()?;
+        inner.store.write(|w| w.add_car(&car))?;
+        inner.refresh_reference()?;
+        drop(inner);
+        self.emit(CoreEvent::DataChanged);
+        Ok(car)
+    }
+
+    /// All cars.
+    pub async fn cars(&self) -> Result<Vec<Car>> {
+        Ok(self.lock()?.store.cars()?)
+    }
+
+    /// A car by id, name or plate.
+    pub async fn find_car(&self, key: &str) -> Result<Car> {
+        Ok(self.lock()?.store.find_car(key)?)
+    }
+
+    /// Adds a place.
+    pub async fn add_place(&self, place: Place) -> Result<Place> {
+        let mut inner = self.lock()?;
+        inner.store.write(|w| w.add_place(&place))?;
+        inner.refresh_reference()?;
+        drop(inner);
+        self.emit(CoreEvent::DataChanged);
+        Ok(place)
+    }
+
+    /// All places.
+    pub async fn places(&self) -> Result<Vec<Place>> {
+        Ok(self.lock()?.store.places()?)
+    }
+
+    /// Locks a month (`YYYY-MM`) against edits; returns false if it already was.
+    pub async fn lock_period(&self, month: &str) -> Result<bool> {
+        let locked = self.lock()?.store.write(|w| w.lock_period(month.trim()))?;
+        self.emit(CoreEvent::DataChanged);
+        Ok(locked)
+    }
+
+    /// Locked months.
+    pub async fn locked_periods(&self) -> Result<Vec<String>> {
+        Ok(self.lock()?.store.locked_periods()?)
+    }
+
+    /// Full integrity check of the database file.
+    pub async fn integrity_check(&self) -> Result<Vec<String>> {
+        Ok(self.lock()?.store.integrity_check()?)
+    }
+
+    /// Projects.
+    pub async fn projects(&self) -> Result<Vec<Project>> {
+        Ok(self.lock()?.store.projects()?)
+    }
+
+    /// Entries matching `filter`.
+    pub async fn entries(&self, filter: EntryFilter) -> Result<Vec<TimeEntry>> {
+        Ok(self.lock()?.store.entries(&filter)?)
+    }
+
+    /// The device id of this database.
+    pub fn device(&self) -> Result<tacho_model::id::DeviceId> {
+        Ok(self.lock()?.store.device())
+    }
+
+    /// Ops waiting to be pushed (count).
+    pub async fn outbox_len(&self) -> Result<u64> {
+        Ok(self.lock()?.store.outbox_len()?)
+    }
+}

@@ -126,11 +126,16 @@ impl Store {
 
     /// Runs `f` in one IMMEDIATE transaction. Domain rows and their outbox
     /// ops commit together; an error anywhere rolls all of it back.
-    pub fn write<T>(&mut self, f: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
+    /// The closure may use its own error type as long as store errors convert into it.
+    pub fn write<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&mut Writer<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
         let now = self.clock.now();
         let tx = self
             .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
         let mut writer = Writer {
             tx,
             device: self.device,
@@ -145,7 +150,7 @@ impl Store {
             meta_set(&writer.tx, "device_seq", &(writer.next_seq - 1).to_string())?;
         }
         let (hlc, next_seq) = (writer.hlc, writer.next_seq);
-        writer.tx.commit()?;
+        writer.tx.commit().map_err(StoreError::from)?;
         self.hlc = hlc;
         self.next_seq = next_seq;
         Ok(out)

@@ -155,6 +155,11 @@ impl Writer<'_> {
         Ok(inserted > 0)
     }
 
+    /// Reads a trip inside this transaction.
+    pub fn trip(&self, id: TripId) -> Result<Trip> {
+        trip_by_id(self.conn(), id)
+    }
+
     /// Stores a new trip header.
     pub fn insert_trip(&mut self, trip: &Trip) -> Result<()> {
         self.ensure_unlocked(trip.started_at)?;
@@ -459,17 +464,18 @@ impl Store {
         trip_by_id(self.conn(), id)
     }
 
-    /// A trip by full id or by a unique prefix of it (as the CLI shows ids).
+    /// A trip by full id, or by a unique prefix or suffix of it (the CLI
+    /// shows the random 8-character tail).
     pub fn find_trip(&self, key: &str) -> Result<Trip> {
         if let Ok(id) = key.parse::<TripId>() {
             return self.trip(id);
         }
         let prefix = key.trim().to_ascii_lowercase();
-        if prefix.len() < 4 || !prefix.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        if prefix.len() < 6 || !prefix.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
             return Err(StoreError::not_found("trip", key));
         }
         let mut stmt = self.conn().prepare_cached(&format!(
-            "SELECT {TRIP_COLUMNS} FROM trip WHERE id LIKE ?1 || '%' LIMIT 2"
+            "SELECT {TRIP_COLUMNS} FROM trip WHERE id LIKE ?1 || '%' OR id LIKE '%' || ?1 LIMIT 2"
         ))?;
         let mut found: Vec<Trip> = stmt
             .query_map([&prefix], trip_from_row)?
@@ -478,7 +484,7 @@ impl Store {
             1 => Ok(found.remove(0)),
             0 => Err(StoreError::not_found("trip", key)),
             _ => Err(StoreError::invalid(format!(
-                "trip id prefix `{key}` is ambiguous; give more characters"
+                "trip id `{key}` matches several trips; give more characters"
             ))),
         }
     }

@@ -1,0 +1,714 @@
+//! One function per command group: parse arguments into core calls, print.
+
+use std::io::{IsTerminal, Write};
+
+use anyhow::Context as _;
+use serde_json::json;
+use tacho_core::{Core, EntryFilter, ImportOptions, NewCar, NewEntry};
+use tacho_model::car::TripEnd;
+use tacho_model::gps::{LatLon, Ping};
+use tacho_model::id::PlaceId;
+use tacho_model::place::{Place, PlaceKind};
+use tacho_model::trip::{Purpose, Trip, TripField, TripSource};
+use tacho_model::work::{Rounding, overlapping};
+use tacho_store::TripFilter;
+
+use crate::args::*;
+use crate::output::{self, hm, km, short};
+use crate::time::{parse_date, parse_instant};
+
+fn bad(message: impl Into<String>) -> anyhow::Error {
+    InputError(message.into()).into()
+}
+
+pub async fn dispatch(core: &Core, cli: Cli) -> anyhow::Result<()> {
+    let json = cli.json;
+    match cli.command {
+        Command::Car(cmd) => car(core, cmd, json).await,
+        Command::Place(cmd) => place(core, cmd, json).await,
+        Command::Trip(cmd) => trip(core, cmd, json).await,
+        Command::Import(args) => import(core, args, json).await,
+        Command::Timer(cmd) => timer(core, cmd, json).await,
+        Command::Entry(cmd) => entry(core, cmd, json).await,
+        Command::Project(cmd) => project(core, cmd, json).await,
+        Command::Period(cmd) => period(core, cmd, json).await,
+        Command::Report(cmd) => report(core, cmd).await,
+        Command::Db(cmd) => db(core, cmd, json).await,
+    }
+}
+
+async fn car(core: &Core, cmd: CarCmd, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        CarCmd::Add {
+            name,
+            plate,
+            make,
+            model,
+            from,
+            to,
+            hint,
+        } => {
+            let car = core
+                .add_car(NewCar {
+                    name,
+                    plate,
+                    make,
+                    model,
+                    available_from: from.as_deref().map(parse_date).transpose()?,
+                    available_to: to.as_deref().map(parse_date).transpose()?,
+                    connect_hint: hint,
+                })
+                .await?;
+            if json {
+                output::json(&car)?;
+            } else {
+                println!("added car {} ({}) {}", car.name, car.plate, car.id);
+            }
+        }
+        CarCmd::List => {
+            let cars = core.cars().await?;
+            if json {
+                output::json(&cars)?;
+            } else {
+                for c in cars {
+                    println!(
+                        "{:<16} {:<12} {} {}  {}",
+                        c.name,
+                        c.plate,
+                        c.make.unwrap_or_default(),
+                        c.model.unwrap_or_default(),
+                        c.id
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn place(core: &Core, cmd: PlaceCmd, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        PlaceCmd::Add {
+            name,
+            kind,
+            lat,
+            lon,
+            radius,
+            address,
+        } => {
+            let kind = match kind {
+                PlaceKindArg::Home => PlaceKind::Home,
+                PlaceKindArg::Office => PlaceKind::Office,
+                PlaceKindArg::Client => PlaceKind::Client,
+                PlaceKindArg::Other => PlaceKind::Other,
+            };
+            let place = core
+                .add_place(Place {
+                    id: PlaceId::new(),
+                    name,
+                    kind,
+                    center: LatLon { lat, lon },
+                    radius_m: radius,
+                    address,
+                })
+                .await?;
+            if json {
+                output::json(&place)?;
+            } else {
+                println!("added {} place {} {}", place.kind.as_str(), place.name, place.id);
+            }
+        }
+        PlaceCmd::List => {
+            let places = core.places().await?;
+            if json {
+                output::json(&places)?;
+            } else {
+                for p in places {
+                    println!(
+                        "{:<20} {:<7} {:.5},{:.5} r={}m",
+                        p.name,
+                        p.kind.as_str(),
+                        p.center.lat,
+                        p.center.lon,
+                        p.radius_m
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The JSON shape of a trip in lists: the stored trip plus its id fields
+/// flattened, so scripts get `id`, `started_at`, `ended_at`, `distance_m`,
+/// `purpose`, `point_count` at the top level.
+fn trip_json(t: &Trip) -> serde_json::Value {
+    serde_json::to_value(t).unwrap_or_else(|_| json!({ "id": t.id.to_string() }))
+}
+
+fn trip_line(t: &Trip) -> String {
+    format!(
+        "{}  {}  {:>5}  {:>9}  {:<12} {}{}",
+        short(t.id),
+        t.started_at.format("%Y-%m-%d %H:%M"),
+        t.ended_at
+            .map(|e| hm((e - t.started_at).num_seconds()))
+            .unwrap_or_else(|| "…".into()),
+        km(t.distance_m),
+        t.purpose.map_or("unclassified", Purpose::as_str),
+        t.business_partner.as_deref().unwrap_or(""),
+        if t.recovered { " (recovered)" } else { "" }
+    )
+}
+
+async fn trip(core: &Core, cmd: TripCmd, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        TripCmd::Start { source, car } => {
+            let source = match source {
+                SourceArg::Manual => TripSource::Manual,
+                SourceArg::Carplay => TripSource::Carplay,
+                SourceArg::Bluetooth => TripSource::Bluetooth,
+                SourceArg::Hook => TripSource::Hook,
+            };
+            let outcome = core.connect(source, car).await?;
+            let active = core.active_trip().await?;
+            if json {
+                output::json(&json!({ "outcome": outcome, "active": active.map(|(t, d)| json!({"trip": t, "distance_m": d})) }))?;
+            } else if outcome.resumed {
+                println!("reconnected within the grace period: the trip continues");
+            } else if let Some(id) = outcome.started.first() {
+                println!("trip {} started", id);
+            } else {
+                println!("a trip is already being recorded");
+            }
+        }
+        TripCmd::Ping {
+            lat,
+            lon,
+            time,
+            accuracy,
+            speed,
+            heading,
+            altitude,
+        } => {
+            let at = match time {
+                Some(t) => parse_instant(&t, core.now())?,
+                None => core.now(),
+            };
+            let outcome = core
+                .ping(Ping {
+                    at,
+                    lat,
+                    lon,
+                    accuracy_m: accuracy,
+                    speed_mps: speed,
+                    heading_deg: heading,
+                    altitude_m: altitude,
+                })
+                .await?;
+            if json {
+                output::json(&outcome)?;
+            } else if let Some(reason) = outcome.dropped {
+                println!("fix ignored ({reason:?})");
+            } else {
+                for id in &outcome.started {
+                    println!("trip {id} started (movement detected)");
+                }
+                for id in &outcome.ended {
+                    println!("trip {id} ended");
+                }
+            }
+        }
+        TripCmd::End { grace } => {
+            let outcome = if grace {
+                core.disconnect().await?
+            } else {
+                core.end_trip().await?
+            };
+            if json {
+                output::json(&outcome)?;
+            } else if outcome.ended.is_empty() {
+                println!("disconnected: the trip ends unless it reconnects within the grace period");
+            } else {
+                for id in &outcome.ended {
+                    let t = core.trip(&id.to_string()).await?.trip;
+                    println!("trip ended: {}", trip_line(&t));
+                }
+            }
+        }
+        TripCmd::Tick => {
+            let outcome = core.tick().await?;
+            if json {
+                output::json(&outcome)?;
+            } else {
+                println!("{} trip(s) closed", outcome.ended.len());
+            }
+        }
+        TripCmd::List {
+            from,
+            to,
+            car,
+            limit,
+            all,
+        } => {
+            let car = match car {
+                Some(c) => Some(core.find_car(&c).await?.id),
+                None => None,
+            };
+            let day = |d: Option<String>| -> anyhow::Result<_> {
+                Ok(d.as_deref()
+                    .map(parse_date)
+                    .transpose()?
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .map(|d| d.and_utc()))
+            };
+            let trips = core
+                .trips(TripFilter {
+                    from: day(from)?,
+                    until: day(to)?,
+                    car,
+                    include_discarded: all,
+                    limit,
+                })
+                .await?;
+            if json {
+                output::json(&trips.iter().map(trip_json).collect::<Vec<_>>())?;
+            } else if trips.is_empty() {
+                println!("no trips");
+            } else {
+                for t in &trips {
+                    println!("{}", trip_line(t));
+                }
+            }
+        }
+        TripCmd::Show { id, points } => {
+            let detail = core.trip(&id).await?;
+            let pts = if points {
+                Some(core.trip_points(&id).await?)
+            } else {
+                None
+            };
+            if json {
+                output::json(&json!({ "detail": detail, "points": pts }))?;
+            } else {
+                let t = &detail.trip;
+                println!("trip       {}", t.id);
+                println!("state      {:?}  source {}", t.state, t.source.as_str());
+                println!(
+                    "time       {} → {}",
+                    t.started_at.to_rfc3339(),
+                    t.ended_at.map(|e| e.to_rfc3339()).unwrap_or_else(|| "(recording)".into())
+                );
+                println!("distance   {}  ({} points)", km(t.distance_m), detail.point_count);
+                println!(
+                    "purpose    {}{}",
+                    t.purpose.map_or("unclassified", Purpose::as_str),
+                    t.business_partner.as_deref().map(|p| format!(" — {p}")).unwrap_or_default()
+                );
+                if let Some(s) = t.start {
+                    println!("from       {}", t.start_address.clone().unwrap_or(format!("{:.5},{:.5}", s.lat, s.lon)));
+                }
+                if let Some(e) = t.end {
+                    println!("to         {}", t.end_address.clone().unwrap_or(format!("{:.5},{:.5}", e.lat, e.lon)));
+                }
+                if let Some(n) = &t.note {
+                    println!("note       {n}");
+                }
+                for (label, r) in [("odo start", &detail.odometer_start), ("odo end", &detail.odometer_end)] {
+                    if let Some(r) = r {
+                        println!("{label:<10} {:.1} km", r.odometer_m as f64 / 1000.0);
+                    }
+                }
+                if t.recovered {
+                    println!("note       closed by recovery after a long silence");
+                }
+                if !detail.history.is_empty() {
+                    println!("history:");
+                    for e in &detail.history {
+                        println!(
+                            "  {}  {:<16} {} → {}  (device {})",
+                            e.at.format("%Y-%m-%d %H:%M:%S"),
+                            e.field.as_str(),
+                            e.old_value.as_deref().unwrap_or("—"),
+                            e.new_value.as_deref().unwrap_or("—"),
+                            short(e.device)
+                        );
+                    }
+                }
+                for p in pts.unwrap_or_default() {
+                    println!(
+                        "  {:>5} {} {:.6},{:.6}{}",
+                        p.seq,
+                        p.ping.at.format("%H:%M:%S"),
+                        p.ping.lat,
+                        p.ping.lon,
+                        if p.counted { "" } else { " (not counted: poor accuracy)" }
+                    );
+                }
+            }
+        }
+        TripCmd::Classify {
+            id,
+            purpose,
+            partner,
+        } => {
+            let purpose: Purpose = purpose.parse().map_err(bad)?;
+            let t = core.classify_trip(&id, purpose, partner).await?;
+            if json {
+                output::json(&t)?;
+            } else {
+                println!("{}", trip_line(&t));
+            }
+        }
+        TripCmd::Edit {
+            id,
+            field,
+            value,
+            clear,
+        } => {
+            let field = match field {
+                FieldArg::Purpose => TripField::Purpose,
+                FieldArg::Partner => TripField::BusinessPartner,
+                FieldArg::Note => TripField::Note,
+                FieldArg::StartAddress => TripField::StartAddress,
+                FieldArg::EndAddress => TripField::EndAddress,
+                FieldArg::Car => TripField::Car,
+            };
+            let value = if clear { None } else { value };
+            let t = core.edit_trip(&id, field, value).await?;
+            if json {
+                output::json(&t)?;
+            } else {
+                println!("{}", trip_line(&t));
+            }
+        }
+        TripCmd::Odometer { id, start, end } => {
+            if start.is_none() && end.is_none() {
+                return Err(bad("give --start KM and/or --end KM"));
+            }
+            let mut detail = None;
+            if let Some(km) = start {
+                detail = Some(core.set_trip_odometer(&id, TripEnd::Start, km).await?);
+            }
+            if let Some(km) = end {
+                detail = Some(core.set_trip_odometer(&id, TripEnd::End, km).await?);
+            }
+            if let Some(d) = detail {
+                if json {
+                    output::json(&d)?;
+                } else {
+                    println!("odometer recorded for trip {}", d.trip.id);
+                }
+            }
+        }
+        TripCmd::Discard { id } => {
+            core.discard_trip(&id).await?;
+            if json {
+                output::json(&json!({ "discarded": id }))?;
+            } else {
+                println!("trip discarded");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn import(core: &Core, args: ImportArgs, json: bool) -> anyhow::Result<()> {
+    let format = args
+        .format
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|e: String| bad(e))?;
+    let show_bar = !json && std::io::stderr().is_terminal();
+    let bar = indicatif::ProgressBar::new(0);
+    if show_bar {
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} importing [{bar:30}] {pos}/{len} points ({eta})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+    } else {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let summary = core
+        .import_file(
+            &args.file,
+            ImportOptions {
+                format,
+                car: args.car,
+                allow_overlap: args.allow_overlap,
+            },
+            |p| {
+                bar.set_length(p.total as u64);
+                bar.set_position(p.done as u64);
+            },
+        )
+        .await;
+    bar.finish_and_clear();
+    let summary = summary.with_context(|| format!("importing {}", args.file.display()))?;
+    if json {
+        output::json(&summary)?;
+    } else {
+        println!(
+            "imported {} trip(s) from {} points ({} stored, {} ignored, {} outliers dropped)",
+            summary.trips.len(),
+            summary.points_in_file,
+            summary.points_stored,
+            summary.points_ignored,
+            summary.outliers
+        );
+        for id in &summary.trips {
+            let t = core.trip(&id.to_string()).await?.trip;
+            println!("  {}", trip_line(&t));
+        }
+    }
+    Ok(())
+}
+
+async fn timer(core: &Core, cmd: TimerCmd, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        TimerCmd::Start {
+            project,
+            description,
+            tags,
+        } => {
+            let e = core.start_timer(project.as_deref(), &description, tags).await?;
+            if json {
+                output::json(&e)?;
+            } else {
+                println!("timer started at {}", e.start.format("%H:%M:%S"));
+            }
+        }
+        TimerCmd::Stop => {
+            let e = core.stop_timer().await?;
+            if json {
+                output::json(&e)?;
+            } else {
+                let secs = e.stop.map_or(0, |s| (s - e.start).num_seconds());
+                println!("timer stopped after {}", hm(secs));
+            }
+        }
+        TimerCmd::Status => {
+            let s = core.timer_status().await?;
+            if json {
+                output::json(&s)?;
+            } else {
+                match &s.running {
+                    Some(e) => println!(
+                        "running {} on {}{}",
+                        hm(s.elapsed_s),
+                        s.project.as_ref().map_or("(no project)", |p| p.name.as_str()),
+                        if e.description.is_empty() { String::new() } else { format!(": {}", e.description) }
+                    ),
+                    None => println!("no timer running"),
+                }
+                println!("today {} (rounded {})", hm(s.today_s), hm(s.today_rounded_s));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn entry(core: &Core, cmd: EntryCmd, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        EntryCmd::Add {
+            project,
+            start,
+            stop,
+            description,
+            tags,
+            trip,
+            billable,
+        } => {
+            let now = core.now();
+            let e = core
+                .add_entry(NewEntry {
+                    project,
+                    description,
+                    start: start.as_deref().map(|s| parse_instant(s, now)).transpose()?,
+                    stop: stop.as_deref().map(|s| parse_instant(s, now)).transpose()?,
+                    tags,
+                    billable,
+                    trip,
+                })
+                .await?;
+            if json {
+                output::json(&e)?;
+            } else {
+                println!("entry added {}", e.id);
+            }
+        }
+        EntryCmd::List { from, to, project } => {
+            let project = match project {
+                Some(p) => Some(core.projects().await?.into_iter().find(|x| x.name.eq_ignore_ascii_case(&p) || x.id.to_string() == p).ok_or_else(|| tacho_core::CoreError::NotFound { kind: "project".into(), id: p.clone() })?.id),
+                None => None,
+            };
+            let day = |d: Option<String>| -> anyhow::Result<_> {
+                Ok(d.as_deref()
+                    .map(parse_date)
+                    .transpose()?
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .map(|d| d.and_utc()))
+            };
+            let entries = core
+                .entries(EntryFilter {
+                    from: day(from)?,
+                    until: day(to)?,
+                    project,
+                })
+                .await?;
+            let flagged = overlapping(&entries, core.now());
+            if json {
+                let items: Vec<_> = entries
+                    .iter()
+                    .map(|e| {
+                        let mut v = serde_json::to_value(e).unwrap_or_default();
+                        v["overlaps"] = json!(flagged.contains(&e.id));
+                        v
+                    })
+                    .collect();
+                output::json(&items)?;
+            } else {
+                let projects = core.projects().await?;
+                for e in &entries {
+                    let name = e
+                        .project_id
+                        .and_then(|id| projects.iter().find(|p| p.id == id))
+                        .map_or("(no project)", |p| p.name.as_str());
+                    println!(
+                        "{}  {} → {}  {:>6}  {:<16} {}{}",
+                        short(e.id),
+                        e.start.format("%Y-%m-%d %H:%M"),
+                        e.stop.map(|s| s.format("%H:%M").to_string()).unwrap_or_else(|| "running".into()),
+                        hm(e.duration(core.now()).num_seconds()),
+                        name,
+                        e.description,
+                        if flagged.contains(&e.id) { "  ⚠ overlaps" } else { "" }
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn project(core: &Core, cmd: ProjectCmd, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        ProjectCmd::Add {
+            name,
+            client,
+            billable,
+            rounding,
+        } => {
+            let rounding: Rounding = rounding.parse().map_err(bad)?;
+            let p = core.add_project(&name, client, billable, rounding).await?;
+            if json {
+                output::json(&p)?;
+            } else {
+                println!("added project {} {}", p.name, p.id);
+            }
+        }
+        ProjectCmd::List => {
+            let projects = core.projects().await?;
+            if json {
+                output::json(&projects)?;
+            } else {
+                for p in projects {
+                    println!(
+                        "{:<20} {:<16} {:<9} rounding {}",
+                        p.name,
+                        p.client.unwrap_or_default(),
+                        if p.billable { "billable" } else { "" },
+                        p.rounding
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn period(core: &Core, cmd: PeriodCmd, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        PeriodCmd::Lock { month } => {
+            let newly = core.lock_period(&month).await?;
+            if json {
+                output::json(&json!({ "month": month, "newly_locked": newly }))?;
+            } else if newly {
+                println!("{month} locked");
+            } else {
+                println!("{month} was already locked");
+            }
+        }
+        PeriodCmd::List => {
+            let months = core.locked_periods().await?;
+            if json {
+                output::json(&months)?;
+            } else {
+                for m in months {
+                    println!("{m}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn report(core: &Core, cmd: ReportCmd) -> anyhow::Result<()> {
+    let (bytes, output) = match cmd {
+        ReportCmd::Mileage {
+            car,
+            period,
+            format,
+            output,
+        } => (core.mileage_report(&car, &period, format.into()).await?, output),
+        ReportCmd::Hours {
+            period,
+            format,
+            output,
+        } => (core.hours_report(&period, format.into()).await?, output),
+    };
+    match output {
+        Some(path) => std::fs::write(&path, &bytes)
+            .with_context(|| format!("writing {}", path.display()))?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&bytes)?;
+            out.flush()?;
+        }
+    }
+    Ok(())
+}
+
+async fn db(core: &Core, cmd: DbCmd, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        DbCmd::Check => {
+            let problems = core.integrity_check().await?;
+            if json {
+                output::json(&json!({ "ok": problems.is_empty(), "problems": problems }))?;
+            } else if problems.is_empty() {
+                println!("ok");
+            } else {
+                for p in &problems {
+                    println!("{p}");
+                }
+            }
+            if !problems.is_empty() {
+                anyhow::bail!("the database failed its integrity check");
+            }
+        }
+        DbCmd::Info => {
+            let info = json!({
+                "device": core.device()?.to_string(),
+                "outbox_ops": core.outbox_len().await?,
+            });
+            if json {
+                output::json(&info)?;
+            } else {
+                println!("device {}", info["device"]);
+                println!("outbox {} op(s) waiting to sync", info["outbox_ops"]);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! The one error type callers of the core see: small, stable, and mapped
+//! from the store's and the model's internal errors.
+
+use tacho_store::StoreError;
+
+/// What went wrong, in categories a UI or the FFI layer can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// The input was refused; `reason` says why in words for people.
+    #[error("{reason}")]
+    BadInput {
+        /// Why the input was refused.
+        reason: String,
+    },
+    /// Something asked for does not exist.
+    #[error("{kind} {id} not found")]
+    NotFound {
+        /// Entity kind.
+        kind: String,
+        /// The id or name asked for.
+        id: String,
+    },
+    /// The request conflicts with the current state (e.g. a timer already runs).
+    #[error("{reason}")]
+    Conflict {
+        /// What conflicts.
+        reason: String,
+    },
+    /// The change falls in a locked period.
+    #[error("the period {month} is locked; changes to it are refused")]
+    LockedPeriod {
+        /// The locked month, `YYYY-MM`.
+        month: String,
+    },
+    /// The database could not be used; stored data was not changed.
+    #[error("{reason}")]
+    Storage {
+        /// What happened.
+        reason: String,
+    },
+    /// An import file was malformed; nothing from it was stored.
+    #[error("import failed, nothing was imported: {0}")]
+    Import(#[from] tacho_model::import::ImportError),
+    /// A report could not be written.
+    #[error("report failed: {reason}")]
+    Report {
+        /// What happened.
+        reason: String,
+    },
+}
+
+impl CoreError {
+    pub(crate) fn bad_input(reason: impl Into<String>) -> Self {
+        Self::BadInput {
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<StoreError> for CoreError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Invalid { message } => Self::BadInput { reason: message },
+            StoreError::NotFound { kind, id } => Self::NotFound {
+                kind: kind.into(),
+                id,
+            },
+            StoreError::Conflict { message } => Self::Conflict { reason: message },
+            StoreError::Locked { month } => Self::LockedPeriod { month },
+            other => Self::Storage {
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
+/// Result alias for core operations.
+pub type Result<T, E = CoreError> = std::result::Result<T, E>;

@@ -1,0 +1,202 @@
+//! Importing GPS track files (GPX, NMEA, GeoJSON, CSV) as trips, through the
+//! same detector as live recording, in one transaction: a file either
+//! imports completely or not at all.
+
+use std::path::Path;
+
+use serde::Serialize;
+use tacho_model::detector::DetectorInput;
+use tacho_model::import::{self, TrackFormat};
+use tacho_model::id::TripId;
+use tacho_model::trip::TripSource;
+use tacho_store::TripFilter;
+
+use crate::recording::{Context, Recorder};
+use crate::{Core, CoreError, CoreEvent, Result};
+
+/// How to import.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// Force a format instead of detecting it from the name and content.
+    pub format: Option<TrackFormat>,
+    /// The car driven (id, name or plate).
+    pub car: Option<String>,
+    /// Import even when the track overlaps trips already stored.
+    pub allow_overlap: bool,
+}
+
+/// Progress of a long import, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ImportProgress {
+    /// Points processed.
+    pub done: usize,
+    /// Points in the file.
+    pub total: usize,
+}
+
+/// What an import stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImportSummary {
+    /// The format read.
+    pub format: TrackFormat,
+    /// Trips created, in time order.
+    pub trips: Vec<TripId>,
+    /// Points in the file.
+    pub points_in_file: usize,
+    /// Points stored.
+    pub points_stored: usize,
+    /// Duplicate or out-of-order points ignored.
+    pub points_ignored: usize,
+    /// Wild outliers dropped.
+    pub outliers: usize,
+}
+
+/// How often progress is reported, in points.
+const PROGRESS_EVERY: usize = 500;
+
+impl Core {
+    /// Imports a track file; see [`Core::import_str`].
+    pub async fn import_file(
+        &self,
+        path: &Path,
+        options: ImportOptions,
+        progress: impl FnMut(ImportProgress) + Send,
+    ) -> Result<ImportSummary> {
+        let content = std::fs::read_to_string(path).map_err(|e| {
+            CoreError::bad_input(format!("can't read {}: {e}", path.display()))
+        })?;
+        let extension = path.extension().and_then(|e| e.to_str());
+        self.import_str(extension, &content, options, progress).await
+    }
+
+    /// Imports a track held in memory. `extension` helps detect the format.
+    /// Each track segment becomes a connect/pings/end sequence through the
+    /// detector, so imports follow the live recording rules (filtering,
+    /// grace periods, classification).
+    pub async fn import_str(
+        &self,
+        extension: Option<&str>,
+        content: &str,
+        options: ImportOptions,
+        mut progress: impl FnMut(ImportProgress) + Send,
+    ) -> Result<ImportSummary> {
+        let format = match options.format {
+            Some(f) => f,
+            None => TrackFormat::detect(extension, content).ok_or_else(|| {
+                CoreError::bad_input("can't tell the file's format; pass it explicitly (gpx, nmea, geojson, csv)")
+            })?,
+        };
+        let track = import::parse(format, content)?;
+        let total = track.point_count();
+        if total == 0 {
+            return Err(CoreError::bad_input("the file has no GPS points"));
+        }
+        let now = self.now();
+        let mut inner = self.lock()?;
+        let car = options
+            .car
+            .as_deref()
+            .map(|c| inner.store.find_car(c))
+            .transpose()?;
+        if !options.allow_overlap {
+            check_overlap(&inner.store, &track)?;
+        }
+        let config = inner.config.detector;
+        let time_zone = inner.config.time_zone.clone();
+        let cars = match &car {
+            Some(c) => vec![c.clone()],
+            None => inner.cars.clone(),
+        };
+        let places = inner.places.clone();
+        let ctx = Context {
+            cars: &cars,
+            places: &places,
+            time_zone: &time_zone,
+        };
+        let car_hint = car.as_ref().map(|c| c.name.clone());
+        let summary = inner.store.write(|w| {
+            let mut recorder = Recorder::transient(config);
+            let mut summary = ImportSummary {
+                format,
+                trips: Vec::new(),
+                points_in_file: total,
+                points_stored: 0,
+                points_ignored: 0,
+                outliers: 0,
+            };
+            let mut done = 0;
+            progress(ImportProgress { done, total });
+            for segment in track.segments.iter().filter(|s| !s.is_empty()) {
+                let (Some(first), Some(last)) = (segment.first(), segment.last()) else {
+                    continue;
+                };
+                let mut events = vec![recorder.feed(
+                    w,
+                    &ctx,
+                    DetectorInput::Connect {
+                        at: first.at,
+                        source: TripSource::Import,
+                        car_hint: car_hint.clone(),
+                    },
+                    now,
+                )?];
+                for ping in segment {
+                    let outcome = recorder.feed(w, &ctx, DetectorInput::Ping(*ping), now)?;
+                    if let Some(reason) = outcome.rejected {
+                        return Err(CoreError::bad_input(format!(
+                            "point {} of the file ({}, {:.6}, {:.6}) is invalid: {reason}; nothing was imported",
+                            done + 1,
+                            ping.at.to_rfc3339(),
+                            ping.lat,
+                            ping.lon
+                        )));
+                    }
+                    events.push(outcome);
+                    done += 1;
+                    if done % PROGRESS_EVERY == 0 {
+                        progress(ImportProgress { done, total });
+                    }
+                }
+                events.push(recorder.force_end(w, &ctx, last.at)?);
+                for e in events {
+                    summary.trips.extend(e.ended);
+                    summary.points_stored += e.points as usize;
+                    summary.points_ignored += usize::from(e.dropped.is_some());
+                    summary.outliers += e.outliers as usize;
+                }
+            }
+            progress(ImportProgress { done: total, total });
+            Ok::<_, CoreError>(summary)
+        })?;
+        drop(inner);
+        for trip in &summary.trips {
+            self.emit(CoreEvent::TripEnded { trip: *trip });
+        }
+        Ok(summary)
+    }
+}
+
+fn check_overlap(store: &tacho_store::Store, track: &import::Track) -> Result<()> {
+    let times = track.segments.iter().flatten().map(|p| p.at);
+    let (Some(first), Some(last)) = (times.clone().min(), times.max()) else {
+        return Ok(());
+    };
+    let nearby = store.trips(&TripFilter {
+        from: Some(first - chrono::Duration::days(2)),
+        until: Some(last),
+        ..Default::default()
+    })?;
+    if let Some(clash) = nearby
+        .iter()
+        .find(|t| t.started_at <= last && t.ended_at.unwrap_or(t.started_at) >= first)
+    {
+        return Err(CoreError::Conflict {
+            reason: format!(
+                "the track ({first} to {last}) overlaps trip {} that is already stored (imported before?); \
+                 pass --allow-overlap to import anyway",
+                clash.id
+            ),
+        });
+    }
+    Ok(())
+}

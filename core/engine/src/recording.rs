@@ -1,0 +1,330 @@
+//! Live trip recording: feeds connect/ping/disconnect/tick events through the
+//! pure detector and turns its verdicts into stored trips and points, all in
+//! the caller's transaction together with the detector's new state.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tacho_model::car::Car;
+use tacho_model::detector::{
+    DetectorConfig, DetectorInput, DetectorOutput, DropReason, PingRejection, TripSummary, Detector,
+};
+use tacho_model::gps::filter::PointKind;
+use tacho_model::id::TripId;
+use tacho_model::place::{Place, classify, place_at};
+use tacho_model::trip::{Decider, Trip, TripSource, TripState};
+use tacho_store::{RecorderState, Store, TripPoint, Writer};
+
+use crate::Result;
+
+/// How many points travel in one sync chunk.
+pub(crate) const POINT_CHUNK: u32 = 100;
+
+/// What one event did, for callers and the events stream.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FeedOutcome {
+    /// Trips that started.
+    pub started: Vec<TripId>,
+    /// Trips that ended.
+    pub ended: Vec<TripId>,
+    /// Points stored.
+    pub points: u32,
+    /// Why a ping was refused, if it was.
+    pub rejected: Option<PingRejection>,
+    /// Why a ping was ignored, if it was.
+    pub dropped: Option<DropReason>,
+    /// Wild fixes dropped as outliers.
+    pub outliers: u32,
+    /// A reconnect continued the open trip.
+    pub resumed: bool,
+}
+
+/// Reference data the recorder needs to name and classify trips.
+pub(crate) struct Context<'a> {
+    pub cars: &'a [Car],
+    pub places: &'a [Place],
+    pub time_zone: &'a str,
+}
+
+/// The detector plus where its output goes.
+#[derive(Debug, Clone)]
+pub(crate) struct Recorder {
+    detector: Detector,
+    trip: Option<TripId>,
+    next_seq: u32,
+    chunked_seq: u32,
+    /// False for imports, which must not overwrite the live recorder's row.
+    persist: bool,
+}
+
+impl Recorder {
+    pub(crate) fn new(config: DetectorConfig) -> Self {
+        Self {
+            detector: Detector::new(config),
+            trip: None,
+            next_seq: 0,
+            chunked_seq: 0,
+            persist: true,
+        }
+    }
+
+    /// A recorder for a one-off run (an import) that keeps no state.
+    pub(crate) fn transient(config: DetectorConfig) -> Self {
+        Self {
+            persist: false,
+            ..Self::new(config)
+        }
+    }
+
+    /// Resumes the recorder saved in the store, or a fresh one. A saved
+    /// detector that can't be read (older format) restarts empty; the trip it
+    /// was recording is then closed by [`Recorder::close_orphan`].
+    pub(crate) fn load(store: &Store, config: DetectorConfig) -> Result<Self> {
+        let Some(saved) = store.recorder()? else {
+            return Ok(Self::new(config));
+        };
+        match serde_json::from_str::<Detector>(&saved.detector) {
+            Ok(mut detector) => {
+                detector.set_config(config);
+                Ok(Self {
+                    detector,
+                    trip: saved.trip,
+                    next_seq: saved.next_seq,
+                    chunked_seq: saved.chunked_seq,
+                    persist: true,
+                })
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "saved detector state unreadable; starting a fresh one");
+                Ok(Self {
+                    detector: Detector::new(config),
+                    trip: saved.trip,
+                    next_seq: saved.next_seq,
+                    chunked_seq: saved.chunked_seq,
+                    persist: true,
+                })
+            }
+        }
+    }
+
+    /// The open trip, if any.
+    pub(crate) fn open_trip(&self) -> Option<TripId> {
+        self.trip
+    }
+
+    /// Live distance of the open trip.
+    pub(crate) fn open_distance_m(&self) -> Option<f64> {
+        self.detector.open_trip_distance_m()
+    }
+
+    /// Feeds one event; on error nothing changes (callers use a clone).
+    pub(crate) fn feed(
+        &mut self,
+        w: &mut Writer<'_>,
+        ctx: &Context<'_>,
+        input: DetectorInput,
+        now: DateTime<Utc>,
+    ) -> Result<FeedOutcome> {
+        let outputs = self.detector.handle(input, now);
+        let outcome = self.apply(w, ctx, outputs)?;
+        self.save(w)?;
+        Ok(outcome)
+    }
+
+    /// Ends the open trip at `at` without a grace period.
+    pub(crate) fn force_end(
+        &mut self,
+        w: &mut Writer<'_>,
+        ctx: &Context<'_>,
+        at: DateTime<Utc>,
+    ) -> Result<FeedOutcome> {
+        let outputs = self.detector.force_end(at);
+        let outcome = self.apply(w, ctx, outputs)?;
+        self.save(w)?;
+        Ok(outcome)
+    }
+
+    fn save(&self, w: &mut Writer<'_>) -> Result<()> {
+        if !self.persist {
+            return Ok(());
+        }
+        w.save_recorder(&RecorderState {
+            trip: self.trip,
+            next_seq: self.next_seq,
+            chunked_seq: self.chunked_seq,
+            detector: serde_json::to_string(&self.detector).map_err(|e| {
+                crate::CoreError::Storage {
+                    reason: format!("can't save detector state: {e}"),
+                }
+            })?,
+        })?;
+        Ok(())
+    }
+
+    fn apply(
+        &mut self,
+        w: &mut Writer<'_>,
+        ctx: &Context<'_>,
+        outputs: Vec<DetectorOutput>,
+    ) -> Result<FeedOutcome> {
+        let mut out = FeedOutcome::default();
+        for output in outputs {
+            match output {
+                DetectorOutput::TripStarted {
+                    at,
+                    source,
+                    car_hint,
+                } => {
+                    let id = self.start_trip(w, ctx, at, source, car_hint)?;
+                    out.started.push(id);
+                }
+                DetectorOutput::TripResumed { .. } => out.resumed = true,
+                DetectorOutput::Point { ping, kind } => {
+                    let Some(trip) = self.trip else { continue };
+                    let point = TripPoint {
+                        seq: self.next_seq,
+                        ping,
+                        counted: kind == PointKind::Counted,
+                    };
+                    w.insert_point(trip, &point)?;
+                    self.next_seq += 1;
+                    out.points += 1;
+                    if self.next_seq - self.chunked_seq >= POINT_CHUNK {
+                        self.flush_chunk(w, trip)?;
+                    }
+                }
+                DetectorOutput::PingRejected { reason, .. } => out.rejected = Some(reason),
+                DetectorOutput::PingDropped { reason, .. } => out.dropped = Some(reason),
+                DetectorOutput::OutlierDropped { .. } => out.outliers += 1,
+                DetectorOutput::TripEnded { summary } => {
+                    if let Some(id) = self.finish_trip(w, ctx, &summary)? {
+                        out.ended.push(id);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn start_trip(
+        &mut self,
+        w: &mut Writer<'_>,
+        ctx: &Context<'_>,
+        at: DateTime<Utc>,
+        source: TripSource,
+        car_hint: Option<String>,
+    ) -> Result<TripId> {
+        let car_id = pick_car(ctx.cars, car_hint.as_deref(), at);
+        let trip = Trip {
+            id: TripId::new(),
+            car_id,
+            state: TripState::Active,
+            source,
+            car_hint,
+            started_at: at,
+            ended_at: None,
+            time_zone: ctx.time_zone.to_owned(),
+            start: None,
+            end: None,
+            start_address: None,
+            end_address: None,
+            start_place: None,
+            end_place: None,
+            distance_m: 0.0,
+            point_count: 0,
+            purpose: None,
+            purpose_by: None,
+            business_partner: None,
+            note: None,
+            recovered: false,
+        };
+        w.insert_trip(&trip)?;
+        self.trip = Some(trip.id);
+        self.next_seq = 0;
+        self.chunked_seq = 0;
+        Ok(trip.id)
+    }
+
+    fn flush_chunk(&mut self, w: &mut Writer<'_>, trip: TripId) -> Result<()> {
+        if self.next_seq > self.chunked_seq {
+            w.record_point_chunk(trip, self.chunked_seq, self.next_seq - 1)?;
+            self.chunked_seq = self.next_seq;
+        }
+        Ok(())
+    }
+
+    fn finish_trip(
+        &mut self,
+        w: &mut Writer<'_>,
+        ctx: &Context<'_>,
+        summary: &TripSummary,
+    ) -> Result<Option<TripId>> {
+        let Some(id) = self.trip.take() else {
+            return Ok(None);
+        };
+        self.flush_chunk(w, id)?;
+        let mut trip = w.trip(id)?;
+        finish(&mut trip, summary, ctx.places);
+        w.finish_trip(&trip)?;
+        self.next_seq = 0;
+        self.chunked_seq = 0;
+        Ok(Some(id))
+    }
+}
+
+/// Closes a trip header with the detector's summary: end time, distance,
+/// ends, places, and the place rules' classification unless the person has
+/// already decided.
+pub(crate) fn finish(trip: &mut Trip, summary: &TripSummary, places: &[Place]) {
+    trip.state = TripState::Ended;
+    trip.ended_at = Some(summary.ended_at.max(trip.started_at));
+    trip.distance_m = summary.distance_m;
+    trip.start = summary.start;
+    trip.end = summary.end;
+    trip.point_count = summary.point_count;
+    trip.recovered = summary.recovered;
+    let start_place = summary.start.and_then(|p| place_at(places, p));
+    let end_place = summary.end.and_then(|p| place_at(places, p));
+    trip.start_place = start_place.map(|p| p.id);
+    trip.end_place = end_place.map(|p| p.id);
+    if trip.start_address.is_none() {
+        trip.start_address = start_place.and_then(|p| p.address.clone());
+    }
+    if trip.end_address.is_none() {
+        trip.end_address = end_place.and_then(|p| p.address.clone());
+    }
+    if trip.purpose_by != Some(Decider::User) {
+        let rule = classify(start_place, end_place);
+        if rule.purpose.is_some() {
+            trip.purpose = rule.purpose;
+            trip.purpose_by = Some(Decider::Rule);
+            trip.business_partner = rule.business_partner.or(trip.business_partner.take());
+        }
+    }
+}
+
+/// The car a trip was driven in: the one whose connect hint matches, else
+/// the only car available that day, else unknown.
+pub(crate) fn pick_car(
+    cars: &[Car],
+    hint: Option<&str>,
+    at: DateTime<Utc>,
+) -> Option<tacho_model::id::CarId> {
+    if let Some(hint) = hint.map(str::trim).filter(|h| !h.is_empty()) {
+        let matches = |c: &&Car| {
+            c.connect_hint
+                .as_deref()
+                .is_some_and(|h| h.eq_ignore_ascii_case(hint))
+                || c.name.eq_ignore_ascii_case(hint)
+                || c.plate.eq_ignore_ascii_case(hint)
+        };
+        if let Some(car) = cars.iter().find(matches) {
+            return Some(car.id);
+        }
+    }
+    let day = at.date_naive();
+    let mut available = cars.iter().filter(|c| c.available_on(day));
+    match (available.next(), available.next()) {
+        (Some(only), None) => Some(only.id),
+        _ => None,
+    }
+}
