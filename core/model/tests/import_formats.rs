@@ -570,6 +570,9 @@ fn csv_time_forms_and_header_aliases() {
     );
     close_opt(first(&track).heading_deg, 10.0);
 
+    let track = csv::parse("\n\nlat;lon;time\n53;8;2024-05-01 10:00:00+02:00\n").unwrap();
+    assert_eq!(first(&track).at, t("2024-05-01T08:00:00Z"));
+
     let track = csv::parse("lon,lat,time\r\n8,53,2024-05-01T08:00:00.250Z\r\n").unwrap();
     assert_eq!(first(&track).at, t("2024-05-01T08:00:00.25Z"));
     close(first(&track).lat, 53.0);

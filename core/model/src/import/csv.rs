@@ -44,7 +44,7 @@ struct Columns {
 /// Parses delimited text with a header row into one segment of fixes.
 pub fn parse(input: &str) -> Result<Track, ImportError> {
     let input = strip_bom(input);
-    let header_line = input.lines().next().unwrap_or("");
+    let header_line = input.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     let delimiter = sniff_delimiter(header_line);
     let mut records = Records::new(input, delimiter);
 

@@ -158,7 +158,7 @@ pub enum Location {
     },
 }
 
-/// Reads as the middle of an error message: "line 12, element <trkpt>".
+/// Reads as the middle of an error message: `line 12, element <trkpt>`.
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
