@@ -43,6 +43,8 @@ pub struct ImportSummary {
     pub trips: Vec<TripId>,
     /// Points in the file.
     pub points_in_file: usize,
+    /// Track segments skipped because the same trips were imported before.
+    pub segments_already_imported: usize,
     /// Points stored.
     pub points_stored: usize,
     /// Duplicate or out-of-order points ignored.
@@ -98,9 +100,12 @@ impl Core {
             .as_deref()
             .map(|c| inner.store.find_car(c))
             .transpose()?;
-        if !options.allow_overlap {
-            check_overlap(&inner.store, &track)?;
-        }
+        let mut track = track;
+        let already = if options.allow_overlap {
+            0
+        } else {
+            skip_imported(&inner.store, &mut track)?
+        };
         let config = inner.config.detector;
         let time_zone = inner.config.time_zone.clone();
         let cars = match &car {
@@ -120,6 +125,7 @@ impl Core {
                 format,
                 trips: Vec::new(),
                 points_in_file: total,
+                segments_already_imported: already,
                 points_stored: 0,
                 points_ignored: 0,
                 outliers: 0,
@@ -176,27 +182,44 @@ impl Core {
     }
 }
 
-fn check_overlap(store: &tacho_store::Store, track: &import::Track) -> Result<()> {
-    let times = track.segments.iter().flatten().map(|p| p.at);
-    let (Some(first), Some(last)) = (times.clone().min(), times.max()) else {
-        return Ok(());
-    };
-    let nearby = store.trips(&TripFilter {
-        from: Some(first - chrono::Duration::days(2)),
-        until: Some(last),
-        ..Default::default()
-    })?;
-    if let Some(clash) = nearby
-        .iter()
-        .find(|t| t.started_at <= last && t.ended_at.unwrap_or(t.started_at) >= first)
-    {
-        return Err(CoreError::Conflict {
-            reason: format!(
-                "the track ({first} to {last}) overlaps trip {} that is already stored (imported before?); \
-                 pass --allow-overlap to import anyway",
-                clash.id
-            ),
-        });
+/// Drops segments imported before (an imported trip starting at the
+/// segment's first fix) so importing a file twice changes nothing, and
+/// refuses a segment that overlaps any other stored trip.
+fn skip_imported(store: &tacho_store::Store, track: &mut import::Track) -> Result<usize> {
+    let mut skipped = 0;
+    let mut kept = Vec::with_capacity(track.segments.len());
+    for segment in std::mem::take(&mut track.segments) {
+        let times = segment.iter().map(|p| p.at);
+        let (Some(first), Some(last)) = (times.clone().min(), times.max()) else {
+            continue;
+        };
+        let nearby = store.trips(&TripFilter {
+            from: Some(first - chrono::Duration::days(2)),
+            until: Some(last + chrono::Duration::seconds(1)),
+            ..Default::default()
+        })?;
+        let overlapping: Vec<_> = nearby
+            .iter()
+            .filter(|t| t.started_at <= last && t.ended_at.unwrap_or(t.started_at) >= first)
+            .collect();
+        if overlapping
+            .iter()
+            .any(|t| t.source == TripSource::Import && t.started_at == first)
+        {
+            skipped += 1;
+            continue;
+        }
+        if let Some(clash) = overlapping.first() {
+            return Err(CoreError::Conflict {
+                reason: format!(
+                    "the track ({first} to {last}) overlaps trip {} that is already stored; \
+                     pass --allow-overlap to import anyway",
+                    clash.id
+                ),
+            });
+        }
+        kept.push(segment);
     }
-    Ok(())
+    track.segments = kept;
+    Ok(skipped)
 }

@@ -118,7 +118,11 @@ impl Inner {
 
     /// Feeds the recorder in one transaction; the in-memory recorder only
     /// advances when the transaction committed.
-    fn feed(&mut self, input: Option<DetectorInput>, force_end: Option<DateTime<Utc>>) -> Result<FeedOutcome> {
+    fn feed(
+        &mut self,
+        inputs: Vec<DetectorInput>,
+        force_end: Option<DateTime<Utc>>,
+    ) -> Result<FeedOutcome> {
         let now = self.store.clock().now();
         let mut next = self.recorder.clone();
         let ctx = recording::Context {
@@ -127,14 +131,9 @@ impl Inner {
             time_zone: &self.config.time_zone,
         };
         let outcome = self.store.write(|w| {
-            let mut outcome = match input {
-                Some(input) => next.feed(w, &ctx, input, now)?,
-                None => FeedOutcome::default(),
-            };
+            let mut outcome = next.feed_many(w, &ctx, inputs, now)?;
             if let Some(at) = force_end {
-                let ended = next.force_end(w, &ctx, at)?;
-                outcome.ended.extend(ended.ended);
-                outcome.points += ended.points;
+                outcome.merge(next.force_end(w, &ctx, at)?);
             }
             Ok::<_, CoreError>(outcome)
         });
@@ -238,9 +237,13 @@ impl Core {
         }
     }
 
-    fn feed(&self, input: Option<DetectorInput>, force_end: Option<DateTime<Utc>>) -> Result<FeedOutcome> {
+    fn feed(
+        &self,
+        inputs: Vec<DetectorInput>,
+        force_end: Option<DateTime<Utc>>,
+    ) -> Result<FeedOutcome> {
         let mut inner = self.lock()?;
-        let outcome = inner.feed(input, force_end)?;
+        let outcome = inner.feed(inputs, force_end)?;
         let open = inner
             .recorder
             .open_trip()
@@ -263,11 +266,11 @@ impl Core {
     pub async fn connect(&self, source: TripSource, car_hint: Option<String>) -> Result<FeedOutcome> {
         let at = self.now();
         self.feed(
-            Some(DetectorInput::Connect {
+            vec![DetectorInput::Connect {
                 at,
                 source,
                 car_hint,
-            }),
+            }],
             None,
         )
     }
@@ -276,7 +279,7 @@ impl Core {
     /// a reconnect.
     pub async fn disconnect(&self) -> Result<FeedOutcome> {
         let at = self.now();
-        self.feed(Some(DetectorInput::Disconnect { at }), None)
+        self.feed(vec![DetectorInput::Disconnect { at }], None)
     }
 
     /// Ends the open trip now, without a grace period.
@@ -288,23 +291,30 @@ impl Core {
                 reason: "no trip is being recorded".into(),
             });
         }
-        self.feed(None, Some(at))
+        self.feed(Vec::new(), Some(at))
     }
 
     /// One GPS fix. A refused fix is a [`CoreError::BadInput`] naming why;
     /// duplicates and out-of-order fixes are ignored and reported in the outcome.
     pub async fn ping(&self, ping: Ping) -> Result<FeedOutcome> {
-        let outcome = self.feed(Some(DetectorInput::Ping(ping)), None)?;
+        let outcome = self.feed(vec![DetectorInput::Ping(ping)], None)?;
         match outcome.rejected {
             Some(reason) => Err(CoreError::bad_input(format!("GPS fix refused: {reason}"))),
             None => Ok(outcome),
         }
     }
 
+    /// Several fixes in one transaction (a phone's background location
+    /// delivery). Refused fixes are counted in the outcome, not fatal: one bad
+    /// fix must not lose the rest of the batch.
+    pub async fn ping_batch(&self, pings: Vec<Ping>) -> Result<FeedOutcome> {
+        self.feed(pings.into_iter().map(DetectorInput::Ping).collect(), None)
+    }
+
     /// Lets time pass: ends trips whose grace period or recovery time ran out.
     pub async fn tick(&self) -> Result<FeedOutcome> {
         let now = self.now();
-        self.feed(Some(DetectorInput::Tick { now }), None)
+        self.feed(vec![DetectorInput::Tick { now }], None)
     }
 
     /// The trip being recorded and its live distance.

@@ -36,6 +36,25 @@ pub struct FeedOutcome {
     pub outliers: u32,
     /// A reconnect continued the open trip.
     pub resumed: bool,
+    /// Fixes refused in a batch (see `rejected` for the last reason).
+    pub rejected_count: u32,
+    /// Fixes ignored in a batch as duplicates or out of order.
+    pub dropped_count: u32,
+}
+
+impl FeedOutcome {
+    /// Folds the outcome of a later event into this one.
+    pub fn merge(&mut self, later: FeedOutcome) {
+        self.started.extend(later.started);
+        self.ended.extend(later.ended);
+        self.points += later.points;
+        self.rejected = later.rejected.or(self.rejected);
+        self.dropped = later.dropped.or(self.dropped);
+        self.outliers += later.outliers;
+        self.resumed |= later.resumed;
+        self.rejected_count += later.rejected_count;
+        self.dropped_count += later.dropped_count;
+    }
 }
 
 /// Reference data the recorder needs to name and classify trips.
@@ -130,6 +149,23 @@ impl Recorder {
         Ok(outcome)
     }
 
+    /// Feeds several events and saves the state once (batched pings).
+    pub(crate) fn feed_many(
+        &mut self,
+        w: &mut Writer<'_>,
+        ctx: &Context<'_>,
+        inputs: Vec<DetectorInput>,
+        now: DateTime<Utc>,
+    ) -> Result<FeedOutcome> {
+        let mut outcome = FeedOutcome::default();
+        for input in inputs {
+            let outputs = self.detector.handle(input, now);
+            outcome.merge(self.apply(w, ctx, outputs)?);
+        }
+        self.save(w)?;
+        Ok(outcome)
+    }
+
     /// Ends the open trip at `at` without a grace period.
     pub(crate) fn force_end(
         &mut self,
@@ -192,8 +228,14 @@ impl Recorder {
                         self.flush_chunk(w, trip)?;
                     }
                 }
-                DetectorOutput::PingRejected { reason, .. } => out.rejected = Some(reason),
-                DetectorOutput::PingDropped { reason, .. } => out.dropped = Some(reason),
+                DetectorOutput::PingRejected { reason, .. } => {
+                    out.rejected = Some(reason);
+                    out.rejected_count += 1;
+                }
+                DetectorOutput::PingDropped { reason, .. } => {
+                    out.dropped = Some(reason);
+                    out.dropped_count += 1;
+                }
                 DetectorOutput::OutlierDropped { .. } => out.outliers += 1,
                 DetectorOutput::TripEnded { summary } => {
                     if let Some(id) = self.finish_trip(w, ctx, &summary)? {

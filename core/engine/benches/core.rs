@@ -1,0 +1,222 @@
+//! Benchmarks of the core against raw SQLite baselines measured in the same
+//! run, so each figure reads as a ratio (see `print_ratios`).
+//!
+//! Run: `cargo bench -p tacho-core`. Targets (issue 2): per-ping-commit ingest
+//! at least half the raw rate; finalize of 10 000 points under 5 ms; opening
+//! a database under 20 ms.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use criterion::{BatchSize, Criterion};
+use tacho_core::{Core, CoreConfig};
+use tacho_model::clock::ManualClock;
+use tacho_model::gps::Ping;
+use tacho_model::gps::filter::{FilterConfig, path_stats};
+use tacho_model::trip::TripSource;
+
+fn drive(n: usize, start_s: i64) -> Vec<Ping> {
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 2, 8, 0, 0).unwrap();
+    (0..n)
+        .map(|i| {
+            let i = i as i64 + start_s;
+            let mut p = Ping::at(
+                t0 + chrono::Duration::seconds(i),
+                48.0 + i as f64 * 0.000_1,
+                11.5 + (i as f64 * 0.01).sin() * 0.000_5,
+            );
+            p.accuracy_m = Some(5.0);
+            p
+        })
+        .collect()
+}
+
+fn raw_conn(path: &Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "synchronous", "NORMAL").unwrap();
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS p (trip TEXT, seq INTEGER, at INTEGER, lat REAL, lon REAL, acc REAL,
+         PRIMARY KEY (trip, seq)) WITHOUT ROWID",
+    )
+    .unwrap();
+    conn
+}
+
+fn raw_insert(conn: &rusqlite::Connection, seq: i64, p: &Ping) {
+    conn.prepare_cached("INSERT INTO p VALUES ('0197a3b4-0000-7000-8000-000000000000', ?1, ?2, ?3, ?4, ?5)")
+        .unwrap()
+        .execute(rusqlite::params![seq, p.at.timestamp_millis(), p.lat, p.lon, p.accuracy_m])
+        .unwrap();
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+async fn core_at(path: &Path, clock: Arc<ManualClock>) -> Core {
+    Core::open_with_clock(CoreConfig::new(path), clock).await.unwrap()
+}
+
+fn ping_ingest(c: &mut Criterion) {
+    let mut g = c.benchmark_group("ping_ingest");
+    g.measurement_time(Duration::from_secs(4));
+    let dir = tempfile::tempdir().unwrap();
+
+    let conn = raw_conn(&dir.path().join("raw.db"));
+    let pings = drive(1_000_000, 0);
+    let mut i = 0usize;
+    g.bench_function("raw_sqlite_commit_per_row", |b| {
+        b.iter(|| {
+            raw_insert(&conn, i as i64, &pings[i % pings.len()]);
+            i += 1;
+        })
+    });
+
+    let rt = rt();
+    let clock = Arc::new(ManualClock::new(pings[0].at));
+    let core = rt.block_on(core_at(&dir.path().join("core.db"), clock.clone()));
+    rt.block_on(core.connect(TripSource::Manual, None)).unwrap();
+    let mut j = 0usize;
+    g.bench_function("core_commit_per_ping", |b| {
+        b.iter(|| {
+            let p = pings[j];
+            clock.set(p.at);
+            rt.block_on(core.ping(p)).unwrap();
+            j += 1;
+        })
+    });
+
+    let conn = raw_conn(&dir.path().join("raw_batch.db"));
+    let mut k = 0i64;
+    g.bench_function("raw_sqlite_batch_of_100", |b| {
+        b.iter(|| {
+            conn.execute_batch("BEGIN").unwrap();
+            for p in &pings[..100] {
+                raw_insert(&conn, k, p);
+                k += 1;
+            }
+            conn.execute_batch("COMMIT").unwrap();
+        })
+    });
+    let clock = Arc::new(ManualClock::new(pings[0].at));
+    let core = rt.block_on(core_at(&dir.path().join("core_batch.db"), clock.clone()));
+    rt.block_on(core.connect(TripSource::Manual, None)).unwrap();
+    let mut m = 0usize;
+    g.bench_function("core_batch_of_100", |b| {
+        b.iter(|| {
+            let batch = pings[m..m + 100].to_vec();
+            m += 100;
+            clock.set(batch[99].at);
+            rt.block_on(core.ping_batch(batch)).unwrap();
+        })
+    });
+    g.finish();
+}
+
+fn finalize(c: &mut Criterion) {
+    let mut g = c.benchmark_group("finalize_10k");
+    let pings = drive(10_000, 0);
+    g.bench_function("path_stats_pure", |b| b.iter(|| path_stats(&pings, FilterConfig::default())));
+
+    let rt = rt();
+    g.sample_size(20);
+    g.bench_function("core_end_trip", |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().unwrap();
+                let clock = Arc::new(ManualClock::new(pings[0].at));
+                let core = rt.block_on(core_at(&dir.path().join("t.db"), clock.clone()));
+                rt.block_on(core.connect(TripSource::Manual, None)).unwrap();
+                clock.set(pings[9_999].at);
+                rt.block_on(core.ping_batch(pings.clone())).unwrap();
+                (dir, core)
+            },
+            |(dir, core)| {
+                rt.block_on(core.end_trip()).unwrap();
+                (dir, core)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+fn open_db(c: &mut Criterion) {
+    let mut g = c.benchmark_group("open_db");
+    let rt = rt();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("existing.db");
+    let pings = drive(20_000, 0);
+    {
+        let clock = Arc::new(ManualClock::new(pings[0].at));
+        let core = rt.block_on(core_at(&path, clock.clone()));
+        for chunk in pings.chunks(2_000) {
+            rt.block_on(core.connect(TripSource::Manual, None)).unwrap();
+            clock.set(chunk[chunk.len() - 1].at);
+            rt.block_on(core.ping_batch(chunk.to_vec())).unwrap();
+            rt.block_on(core.end_trip()).unwrap();
+        }
+    }
+    let raw_path = dir.path().join("raw.db");
+    {
+        let conn = raw_conn(&raw_path);
+        for (i, p) in pings.iter().enumerate() {
+            raw_insert(&conn, i as i64, p);
+        }
+    }
+    g.bench_function("raw_sqlite_open_and_query", |b| {
+        b.iter(|| {
+            let conn = raw_conn(&raw_path);
+            let n: i64 = conn.query_row("SELECT count(*) FROM p", [], |r| r.get(0)).unwrap();
+            n
+        })
+    });
+    let clock = Arc::new(ManualClock::new(pings[19_999].at));
+    g.bench_function("core_open_existing", |b| {
+        b.iter(|| rt.block_on(core_at(&path, clock.clone())))
+    });
+    g.finish();
+}
+
+/// Reads criterion's estimates and prints each core figure next to its baseline.
+fn print_ratios() {
+    let root = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
+        .join("criterion");
+    let mean_ns = |group: &str, bench: &str| -> Option<f64> {
+        let raw = std::fs::read_to_string(root.join(group).join(bench).join("new/estimates.json")).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&raw).ok()?;
+        v["mean"]["point_estimate"].as_f64()
+    };
+    println!("\n== figures (mean; ratio = baseline time / core time, so 1.0 = as fast as raw SQLite)");
+    for (group, core, base, per) in [
+        ("ping_ingest", "core_commit_per_ping", "raw_sqlite_commit_per_row", 1.0),
+        ("ping_ingest", "core_batch_of_100", "raw_sqlite_batch_of_100", 100.0),
+        ("open_db", "core_open_existing", "raw_sqlite_open_and_query", 1.0),
+        ("finalize_10k", "core_end_trip", "path_stats_pure", 1.0),
+    ] {
+        if let (Some(c), Some(b)) = (mean_ns(group, core), mean_ns(group, base)) {
+            println!(
+                "{group}/{core}: {:.1} µs ({:.0}/s per item) vs {base}: {:.1} µs → ratio {:.2}",
+                c / 1e3,
+                per * 1e9 / c,
+                b / 1e3,
+                b / c
+            );
+        }
+    }
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    ping_ingest(&mut c);
+    finalize(&mut c);
+    open_db(&mut c);
+    c.final_summary();
+    print_ratios();
+}

@@ -1,0 +1,223 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+//! The core end to end on a real SQLite file: connect, pings from a real
+//! drive, disconnect, grace period, classification, restart mid-trip.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use tacho_core::{Core, CoreConfig, CoreError, CoreEvent, NewCar};
+use tacho_model::clock::ManualClock;
+use tacho_model::gps::{LatLon, Ping};
+use tacho_model::id::PlaceId;
+use tacho_model::place::{Place, PlaceKind};
+use tacho_model::trip::{Purpose, TripSource, TripState};
+use tacho_store::TripFilter;
+
+/// The barefoot Munich drive (Apache-2.0, BMW Car IT; see testdata/gps/NOTICE).
+fn munich() -> Vec<Ping> {
+    let raw = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/gps/x0001-001.json")).unwrap();
+    let items: Vec<serde_json::Value> = serde_json::from_str(&raw).unwrap();
+    items
+        .iter()
+        .map(|v| {
+            let point = v["point"].as_str().unwrap();
+            let inner = point.trim_start_matches("POINT(").trim_end_matches(')');
+            let (lon, lat) = inner.split_once(' ').unwrap();
+            let at = DateTime::parse_from_str(v["time"].as_str().unwrap(), "%Y-%m-%d %H:%M:%S%z")
+                .unwrap()
+                .with_timezone(&Utc);
+            Ping::at(at, lat.parse().unwrap(), lon.parse().unwrap())
+        })
+        .collect()
+}
+
+async fn open(dir: &std::path::Path, clock: Arc<ManualClock>) -> Core {
+    let mut config = CoreConfig::new(dir.join("tacho.db"));
+    config.time_zone = "Europe/Berlin".into();
+    Core::open_with_clock(config, clock).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_carplay_drive_is_recorded_classified_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let pings = munich();
+    let first = pings[0];
+    let last = *pings.last().unwrap();
+    let clock = Arc::new(ManualClock::new(first.at));
+    let core = open(dir.path(), clock.clone()).await;
+    let mut events = core.subscribe();
+    core.add_car(NewCar {
+        name: "i3".into(),
+        plate: "M-BW 1234".into(),
+        make: Some("BMW".into()),
+        model: Some("i3".into()),
+        connect_hint: Some("BMW 12345".into()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    core.add_car(NewCar {
+        name: "Polo".into(),
+        plate: "M-XY 1".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let home = Place {
+        id: PlaceId::new(),
+        name: "Home".into(),
+        kind: PlaceKind::Home,
+        center: first.position(),
+        radius_m: 150.0,
+        address: Some("Leopoldstraße 1, München".into()),
+    };
+    let client = Place {
+        id: PlaceId::new(),
+        name: "ACME GmbH".into(),
+        kind: PlaceKind::Client,
+        center: LatLon { lat: last.lat, lon: last.lon },
+        radius_m: 200.0,
+        address: None,
+    };
+    core.add_place(home).await.unwrap();
+    core.add_place(client).await.unwrap();
+
+    let started = core.connect(TripSource::Carplay, Some("BMW 12345".into())).await.unwrap();
+    assert_eq!(started.started.len(), 1);
+    let trip_id = started.started[0];
+    let (half_a, half_b) = pings.split_at(pings.len() / 2);
+    for p in half_a {
+        clock.set(p.at);
+        core.ping(*p).await.unwrap();
+    }
+    // The app is killed mid-drive; a new Core on the same file carries on.
+    drop(core);
+    let core = open(dir.path(), clock.clone()).await;
+    let (active, live_distance) = core.active_trip().await.unwrap().expect("still recording");
+    assert_eq!(active.id, trip_id);
+    assert!(live_distance > 4_000.0, "{live_distance}");
+    for p in half_b {
+        clock.set(p.at);
+        core.ping(*p).await.unwrap();
+    }
+    clock.set(last.at + Duration::seconds(5));
+    let out = core.disconnect().await.unwrap();
+    assert!(out.ended.is_empty(), "grace period first");
+    clock.set(last.at + Duration::minutes(10));
+    let out = core.tick().await.unwrap();
+    assert_eq!(out.ended, vec![trip_id]);
+
+    let detail = core.trip(&trip_id.to_string()).await.unwrap();
+    let t = &detail.trip;
+    assert_eq!(t.state, TripState::Ended);
+    assert!((t.distance_m - 13_647.1).abs() / 13_647.1 < 0.01, "{}", t.distance_m);
+    assert_eq!(t.purpose, Some(Purpose::Business), "ends at a client");
+    assert_eq!(t.business_partner.as_deref(), Some("ACME GmbH"));
+    assert_eq!(t.start_address.as_deref(), Some("Leopoldstraße 1, München"));
+    let cars = core.cars().await.unwrap();
+    let i3 = cars.iter().find(|c| c.name == "i3").unwrap();
+    assert_eq!(t.car_id, Some(i3.id), "picked by the Bluetooth name");
+    assert_eq!(detail.point_count as usize, pings.len());
+    assert!(t.ended_at.unwrap() >= last.at);
+
+    // The user's choice wins and is kept in the history.
+    core.classify_trip(&trip_id.to_string(), Purpose::Private, None).await.unwrap();
+    let detail = core.trip(&trip_id.to_string()).await.unwrap();
+    assert_eq!(detail.trip.purpose, Some(Purpose::Private));
+    assert_eq!(detail.history.len(), 1);
+    assert_eq!(detail.history[0].old_value.as_deref(), Some("business"));
+
+    // Events reached a subscriber that was listening before the restart.
+    let mut seen = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        seen.push(e);
+    }
+    assert!(seen.contains(&CoreEvent::TripStarted { trip: trip_id }), "{seen:?}");
+}
+
+#[tokio::test]
+async fn a_reconnect_within_the_grace_period_continues_the_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 2, 8, 0, 0).unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let core = open(dir.path(), clock.clone()).await;
+    let drive = |core: &Core, start: DateTime<Utc>, lat0: f64| {
+        let core = core.clone();
+        let clock = clock.clone();
+        async move {
+            for i in 0..60 {
+                let at = start + Duration::seconds(i * 2);
+                clock.set(at);
+                core.ping(Ping::at(at, lat0 + i as f64 * 0.0003, 11.5)).await.unwrap();
+            }
+        }
+    };
+    core.connect(TripSource::Bluetooth, None).await.unwrap();
+    drive(&core, t0, 48.0).await;
+    clock.set(t0 + Duration::minutes(3));
+    core.disconnect().await.unwrap();
+    clock.set(t0 + Duration::minutes(5));
+    let resumed = core.connect(TripSource::Bluetooth, None).await.unwrap();
+    assert!(resumed.resumed && resumed.started.is_empty());
+    drive(&core, t0 + Duration::minutes(5), 48.02).await;
+    core.end_trip().await.unwrap();
+    let trips = core.trips(TripFilter::default()).await.unwrap();
+    assert_eq!(trips.len(), 1, "a fuel stop is not a new trip");
+
+    // After the grace period a connect starts a new trip.
+    let t1 = t0 + Duration::hours(1);
+    clock.set(t1);
+    core.connect(TripSource::Bluetooth, None).await.unwrap();
+    drive(&core, t1, 48.1).await;
+    clock.set(t1 + Duration::minutes(2));
+    core.disconnect().await.unwrap();
+    clock.set(t1 + Duration::minutes(30));
+    let again = core.connect(TripSource::Bluetooth, None).await.unwrap();
+    assert_eq!(again.ended.len(), 1);
+    assert_eq!(again.started.len(), 1);
+    assert_eq!(core.trips(TripFilter::default()).await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_bad_fix_is_a_typed_error_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 2, 8, 0, 0).unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let core = open(dir.path(), clock.clone()).await;
+    core.connect(TripSource::Manual, None).await.unwrap();
+    let ops_before = core.outbox_len().await.unwrap();
+    for bad in [
+        Ping::at(t0, f64::NAN, 11.0),
+        Ping::at(t0, 48.0, 181.0),
+        Ping::at(t0 + Duration::hours(2), 48.0, 11.0),
+    ] {
+        let err = core.ping(bad).await.unwrap_err();
+        assert!(matches!(err, CoreError::BadInput { .. }), "{err:?}");
+    }
+    assert_eq!(core.outbox_len().await.unwrap(), ops_before);
+    let (trip, _) = core.active_trip().await.unwrap().unwrap();
+    assert_eq!(core.trip(&trip.id.to_string()).await.unwrap().point_count, 0);
+}
+
+#[tokio::test]
+async fn a_trip_left_open_for_hours_is_recovered_when_the_app_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 2, 8, 0, 0).unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let core = open(dir.path(), clock.clone()).await;
+    core.connect(TripSource::Hook, None).await.unwrap();
+    let mut last = t0;
+    for i in 0..30 {
+        last = t0 + Duration::seconds(i * 5);
+        clock.set(last);
+        core.ping(Ping::at(last, 48.0 + i as f64 * 0.0005, 11.5)).await.unwrap();
+    }
+    drop(core);
+    clock.set(t0 + Duration::hours(5));
+    let core = open(dir.path(), clock.clone()).await;
+    assert!(core.active_trip().await.unwrap().is_none());
+    let trips = core.trips(TripFilter::default()).await.unwrap();
+    assert_eq!(trips.len(), 1);
+    assert!(trips[0].recovered);
+    assert_eq!(trips[0].ended_at, Some(last));
+}
