@@ -62,6 +62,149 @@ pub enum PointKind {
     Outlier,
 }
 
+/// Serde for the floats of persisted state, written as decimal strings.
+///
+/// serde_json prints the shortest representation that round-trips, but
+/// without its `float_roundtrip` feature it may parse a 17-digit number one
+/// ulp off, and then a restored detector would differ from the stored one.
+/// A string is parsed by `str::parse`, which rounds correctly. Plain numbers
+/// are accepted too, for hand-written state.
+pub(crate) mod exact {
+    use serde::de::{self, Visitor};
+    use serde::{Deserializer, Serializer};
+    use std::fmt;
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.collect_str(v)
+        } else {
+            // Never produced by the filter; JSON has no NaN, so store null-ish 0.
+            s.serialize_f64(0.0)
+        }
+    }
+
+    struct F64Visitor;
+
+    impl Visitor<'_> for F64Visitor {
+        type Value = f64;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a number or a decimal string")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<f64, E> {
+            v.parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| E::custom("not a finite decimal"))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
+            Ok(v as f64)
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
+            Ok(v as f64)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        d.deserialize_any(F64Visitor)
+    }
+
+    /// The same for optional values; pair with `default` and
+    /// `skip_serializing_if = "Option::is_none"`.
+    pub mod opt {
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        #[derive(Deserialize)]
+        struct Wrap(#[serde(with = "super")] f64);
+
+        pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+            match v {
+                Some(x) => super::serialize(x, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+            Ok(Option::<Wrap>::deserialize(d)?.map(|w| w.0))
+        }
+    }
+}
+
+/// A [`Ping`] as held in persisted state, with exact float round trips.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub(crate) struct StoredPing {
+    at: DateTime<Utc>,
+    #[serde(with = "exact")]
+    lat: f64,
+    #[serde(with = "exact")]
+    lon: f64,
+    #[serde(default, with = "exact::opt", skip_serializing_if = "Option::is_none")]
+    acc: Option<f64>,
+    #[serde(default, with = "exact::opt", skip_serializing_if = "Option::is_none")]
+    spd: Option<f64>,
+    #[serde(default, with = "exact::opt", skip_serializing_if = "Option::is_none")]
+    hdg: Option<f64>,
+    #[serde(default, with = "exact::opt", skip_serializing_if = "Option::is_none")]
+    alt: Option<f64>,
+}
+
+impl From<Ping> for StoredPing {
+    fn from(p: Ping) -> Self {
+        Self {
+            at: p.at,
+            lat: p.lat,
+            lon: p.lon,
+            acc: p.accuracy_m,
+            spd: p.speed_mps,
+            hdg: p.heading_deg,
+            alt: p.altitude_m,
+        }
+    }
+}
+
+impl From<StoredPing> for Ping {
+    fn from(p: StoredPing) -> Self {
+        Self {
+            at: p.at,
+            lat: p.lat,
+            lon: p.lon,
+            accuracy_m: p.acc,
+            speed_mps: p.spd,
+            heading_deg: p.hdg,
+            altitude_m: p.alt,
+        }
+    }
+}
+
+/// A position in persisted state, with exact float round trips.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub(crate) struct StoredPos {
+    #[serde(with = "exact")]
+    lat: f64,
+    #[serde(with = "exact")]
+    lon: f64,
+}
+
+impl From<LatLon> for StoredPos {
+    fn from(p: LatLon) -> Self {
+        Self {
+            lat: p.lat,
+            lon: p.lon,
+        }
+    }
+}
+
+impl From<StoredPos> for LatLon {
+    fn from(p: StoredPos) -> Self {
+        Self {
+            lat: p.lat,
+            lon: p.lon,
+        }
+    }
+}
+
 /// Positions closer than this are treated as the same (a frozen receiver
 /// repeats its last fix bit for bit; this only absorbs float dust).
 const FROZEN_EPS_M: f64 = 0.01;
@@ -69,12 +212,14 @@ const FROZEN_EPS_M: f64 = 0.01;
 /// The last counted fix, against which new fixes are judged.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct Anchor {
+    #[serde(with = "exact")]
     lat: f64,
+    #[serde(with = "exact")]
     lon: f64,
     at: DateTime<Utc>,
     /// When the receiver first reported this exact position (tunnel freeze).
     since: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, with = "exact::opt", skip_serializing_if = "Option::is_none")]
     acc: Option<f64>,
 }
 
@@ -98,18 +243,19 @@ pub struct PathFilter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     anchor: Option<Anchor>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    suspect: Option<Ping>,
+    suspect: Option<StoredPing>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_at: Option<DateTime<Utc>>,
+    #[serde(with = "exact")]
     distance_m: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    first: Option<LatLon>,
+    first: Option<StoredPos>,
     /// First and last kept fix of poor accuracy: the fallback ends of a
     /// track that never had a good fix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    poor_first: Option<LatLon>,
+    poor_first: Option<StoredPos>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    poor_last: Option<LatLon>,
+    poor_last: Option<StoredPos>,
 }
 
 impl PathFilter {
@@ -152,7 +298,7 @@ impl PathFilter {
         }
         self.last_at = Some(ping.at);
 
-        if let Some(suspect) = self.suspect.take() {
+        if let Some(suspect) = self.suspect.take().map(Ping::from) {
             let verdict = self.resolve_suspect(&suspect, &ping);
             if verdict == PointKind::Counted {
                 self.count(&suspect);
@@ -170,7 +316,7 @@ impl PathFilter {
     /// The filter stays usable afterwards.
     pub fn finish(&mut self) -> Vec<(Ping, PointKind)> {
         let mut out = Vec::new();
-        if let Some(suspect) = self.suspect.take() {
+        if let Some(suspect) = self.suspect.take().map(Ping::from) {
             let ok = self
                 .anchor
                 .is_none_or(|a| self.plausible(a.pos(), a.acc, a.since, &suspect));
@@ -194,13 +340,15 @@ impl PathFilter {
     /// First counted position (else the first poor-accuracy one): the start
     /// to show and geocode.
     pub fn first(&self) -> Option<LatLon> {
-        self.first.or(self.poor_first)
+        self.first.or(self.poor_first).map(LatLon::from)
     }
 
     /// Last counted position (else the last poor-accuracy one): the end to
     /// show and geocode.
     pub fn last(&self) -> Option<LatLon> {
-        self.anchor.map(|a| a.pos()).or(self.poor_last)
+        self.anchor
+            .map(|a| a.pos())
+            .or(self.poor_last.map(LatLon::from))
     }
 
     /// Whether a fix is being held back for the next one's verdict.
@@ -219,13 +367,13 @@ impl PathFilter {
             if wild {
                 return Some(PointKind::Outlier);
             }
-            self.poor_first.get_or_insert(ping.position());
-            self.poor_last = Some(ping.position());
+            self.poor_first.get_or_insert(ping.position().into());
+            self.poor_last = Some(ping.position().into());
             return Some(PointKind::PoorAccuracy);
         }
         match self.anchor {
             Some(a) if !self.plausible(a.pos(), a.acc, a.at, ping) => {
-                self.suspect = Some(*ping);
+                self.suspect = Some((*ping).into());
                 None
             }
             _ => {
@@ -267,7 +415,7 @@ impl PathFilter {
             }
             None => ping.at,
         };
-        self.first.get_or_insert(pos);
+        self.first.get_or_insert(pos.into());
         self.anchor = Some(Anchor {
             lat: ping.lat,
             lon: ping.lon,
