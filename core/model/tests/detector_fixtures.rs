@@ -309,6 +309,37 @@ fn auto_trip_starts_at_first_buffered_fix() {
 }
 
 #[test]
+fn snapshot_stays_under_1_kib_on_every_fixture() {
+    // enviroCar fixes carry accuracy, speed and altitude too.
+    for name in [
+        "x0001-001.json",
+        "trackData2.json",
+        "trackData9.json",
+        "trackData8.json",
+    ] {
+        let pings = load(name);
+        let mut det = Detector::new(DetectorConfig::default());
+        let mut largest = String::new();
+        for input in connected_drive(&pings, TripSource::Carplay) {
+            let now = input_time(&input);
+            det.handle(input, now);
+            let json = serde_json::to_string(&det).unwrap();
+            if det.is_trip_open() && json.len() > largest.len() {
+                largest = json;
+            }
+        }
+        eprintln!(
+            "{name}: largest snapshot {} bytes: {largest}",
+            largest.len()
+        );
+        assert!(
+            !largest.is_empty() && largest.len() < 1024,
+            "{name}: {largest}"
+        );
+    }
+}
+
+#[test]
 fn snapshot_stays_under_1_kib_during_the_munich_drive() {
     let pings = barefoot("x0001-001.json");
     let mut det = Detector::new(DetectorConfig::default());

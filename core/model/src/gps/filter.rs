@@ -76,9 +76,12 @@ pub(crate) mod exact {
 
     pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
         if v.is_finite() {
-            s.collect_str(v)
+            // Debug is the shortest round-trip form, with an exponent for
+            // huge or tiny values (Display would print hundreds of digits).
+            s.collect_str(&format_args!("{v:?}"))
         } else {
-            // Never produced by the filter; JSON has no NaN, so store null-ish 0.
+            // The detector rejects such fixes before they reach any state;
+            // JSON has no NaN, so a standalone filter fed one stores 0.
             s.serialize_f64(0.0)
         }
     }
