@@ -115,7 +115,12 @@ async fn place(core: &Core, cmd: PlaceCmd, json: bool) -> anyhow::Result<()> {
             if json {
                 output::json(&place)?;
             } else {
-                println!("added {} place {} {}", place.kind.as_str(), place.name, place.id);
+                println!(
+                    "added {} place {} {}",
+                    place.kind.as_str(),
+                    place.name,
+                    place.id
+                );
             }
         }
         PlaceCmd::List => {
@@ -173,7 +178,9 @@ async fn trip(core: &Core, cmd: TripCmd, json: bool) -> anyhow::Result<()> {
             let outcome = core.connect(source, car).await?;
             let active = core.active_trip().await?;
             if json {
-                output::json(&json!({ "outcome": outcome, "active": active.map(|(t, d)| json!({"trip": t, "distance_m": d})) }))?;
+                output::json(
+                    &json!({ "outcome": outcome, "active": active.map(|(t, d)| json!({"trip": t, "distance_m": d})) }),
+                )?;
             } else if outcome.resumed {
                 println!("reconnected within the grace period: the trip continues");
             } else if let Some(id) = outcome.started.first() {
@@ -228,7 +235,9 @@ async fn trip(core: &Core, cmd: TripCmd, json: bool) -> anyhow::Result<()> {
             if json {
                 output::json(&outcome)?;
             } else if outcome.ended.is_empty() {
-                println!("disconnected: the trip ends unless it reconnects within the grace period");
+                println!(
+                    "disconnected: the trip ends unless it reconnects within the grace period"
+                );
             } else {
                 for id in &outcome.ended {
                     let t = core.trip(&id.to_string()).await?.trip;
@@ -297,24 +306,46 @@ async fn trip(core: &Core, cmd: TripCmd, json: bool) -> anyhow::Result<()> {
                 println!(
                     "time       {} → {}",
                     t.started_at.to_rfc3339(),
-                    t.ended_at.map(|e| e.to_rfc3339()).unwrap_or_else(|| "(recording)".into())
+                    t.ended_at
+                        .map(|e| e.to_rfc3339())
+                        .unwrap_or_else(|| "(recording)".into())
                 );
-                println!("distance   {}  ({} points)", km(t.distance_m), detail.point_count);
+                println!(
+                    "distance   {}  ({} points)",
+                    km(t.distance_m),
+                    detail.point_count
+                );
                 println!(
                     "purpose    {}{}",
                     t.purpose.map_or("unclassified", Purpose::as_str),
-                    t.business_partner.as_deref().map(|p| format!(" — {p}")).unwrap_or_default()
+                    t.business_partner
+                        .as_deref()
+                        .map(|p| format!(" — {p}"))
+                        .unwrap_or_default()
                 );
                 if let Some(s) = t.start {
-                    println!("from       {}", t.start_address.clone().unwrap_or(format!("{:.5},{:.5}", s.lat, s.lon)));
+                    println!(
+                        "from       {}",
+                        t.start_address
+                            .clone()
+                            .unwrap_or(format!("{:.5},{:.5}", s.lat, s.lon))
+                    );
                 }
                 if let Some(e) = t.end {
-                    println!("to         {}", t.end_address.clone().unwrap_or(format!("{:.5},{:.5}", e.lat, e.lon)));
+                    println!(
+                        "to         {}",
+                        t.end_address
+                            .clone()
+                            .unwrap_or(format!("{:.5},{:.5}", e.lat, e.lon))
+                    );
                 }
                 if let Some(n) = &t.note {
                     println!("note       {n}");
                 }
-                for (label, r) in [("odo start", &detail.odometer_start), ("odo end", &detail.odometer_end)] {
+                for (label, r) in [
+                    ("odo start", &detail.odometer_start),
+                    ("odo end", &detail.odometer_end),
+                ] {
                     if let Some(r) = r {
                         println!("{label:<10} {:.1} km", r.odometer_m as f64 / 1000.0);
                     }
@@ -342,7 +373,11 @@ async fn trip(core: &Core, cmd: TripCmd, json: bool) -> anyhow::Result<()> {
                         p.ping.at.format("%H:%M:%S"),
                         p.ping.lat,
                         p.ping.lon,
-                        if p.counted { "" } else { " (not counted: poor accuracy)" }
+                        if p.counted {
+                            ""
+                        } else {
+                            " (not counted: poor accuracy)"
+                        }
                     );
                 }
             }
@@ -419,13 +454,15 @@ async fn import(core: &Core, args: ImportArgs, json: bool) -> anyhow::Result<()>
         .as_deref()
         .map(str::parse)
         .transpose()
-        .map_err(|e: String| bad(e))?;
+        .map_err(|e: tacho_model::import::UnknownTrackFormat| bad(e.to_string()))?;
     let show_bar = !json && std::io::stderr().is_terminal();
     let bar = indicatif::ProgressBar::new(0);
     if show_bar {
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} importing [{bar:30}] {pos}/{len} points ({eta})")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{spinner} importing [{bar:30}] {pos}/{len} points ({eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
     } else {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
@@ -472,7 +509,9 @@ async fn timer(core: &Core, cmd: TimerCmd, json: bool) -> anyhow::Result<()> {
             description,
             tags,
         } => {
-            let e = core.start_timer(project.as_deref(), &description, tags).await?;
+            let e = core
+                .start_timer(project.as_deref(), &description, tags)
+                .await?;
             if json {
                 output::json(&e)?;
             } else {
@@ -497,12 +536,22 @@ async fn timer(core: &Core, cmd: TimerCmd, json: bool) -> anyhow::Result<()> {
                     Some(e) => println!(
                         "running {} on {}{}",
                         hm(s.elapsed_s),
-                        s.project.as_ref().map_or("(no project)", |p| p.name.as_str()),
-                        if e.description.is_empty() { String::new() } else { format!(": {}", e.description) }
+                        s.project
+                            .as_ref()
+                            .map_or("(no project)", |p| p.name.as_str()),
+                        if e.description.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {}", e.description)
+                        }
                     ),
                     None => println!("no timer running"),
                 }
-                println!("today {} (rounded {})", hm(s.today_s), hm(s.today_rounded_s));
+                println!(
+                    "today {} (rounded {})",
+                    hm(s.today_s),
+                    hm(s.today_rounded_s)
+                );
             }
         }
     }
@@ -525,7 +574,10 @@ async fn entry(core: &Core, cmd: EntryCmd, json: bool) -> anyhow::Result<()> {
                 .add_entry(NewEntry {
                     project,
                     description,
-                    start: start.as_deref().map(|s| parse_instant(s, now)).transpose()?,
+                    start: start
+                        .as_deref()
+                        .map(|s| parse_instant(s, now))
+                        .transpose()?,
                     stop: stop.as_deref().map(|s| parse_instant(s, now)).transpose()?,
                     tags,
                     billable,
@@ -540,7 +592,17 @@ async fn entry(core: &Core, cmd: EntryCmd, json: bool) -> anyhow::Result<()> {
         }
         EntryCmd::List { from, to, project } => {
             let project = match project {
-                Some(p) => Some(core.projects().await?.into_iter().find(|x| x.name.eq_ignore_ascii_case(&p) || x.id.to_string() == p).ok_or_else(|| tacho_core::CoreError::NotFound { kind: "project".into(), id: p.clone() })?.id),
+                Some(p) => Some(
+                    core.projects()
+                        .await?
+                        .into_iter()
+                        .find(|x| x.name.eq_ignore_ascii_case(&p) || x.id.to_string() == p)
+                        .ok_or_else(|| tacho_core::CoreError::NotFound {
+                            kind: "project".into(),
+                            id: p.clone(),
+                        })?
+                        .id,
+                ),
                 None => None,
             };
             let day = |d: Option<String>| -> anyhow::Result<_> {
@@ -579,11 +641,17 @@ async fn entry(core: &Core, cmd: EntryCmd, json: bool) -> anyhow::Result<()> {
                         "{}  {} → {}  {:>6}  {:<16} {}{}",
                         short(e.id),
                         e.start.format("%Y-%m-%d %H:%M"),
-                        e.stop.map(|s| s.format("%H:%M").to_string()).unwrap_or_else(|| "running".into()),
+                        e.stop
+                            .map(|s| s.format("%H:%M").to_string())
+                            .unwrap_or_else(|| "running".into()),
                         hm(e.duration(core.now()).num_seconds()),
                         name,
                         e.description,
-                        if flagged.contains(&e.id) { "  ⚠ overlaps" } else { "" }
+                        if flagged.contains(&e.id) {
+                            "  ⚠ overlaps"
+                        } else {
+                            ""
+                        }
                     );
                 }
             }
@@ -661,7 +729,10 @@ async fn report(core: &Core, cmd: ReportCmd) -> anyhow::Result<()> {
             period,
             format,
             output,
-        } => (core.mileage_report(&car, &period, format.into()).await?, output),
+        } => (
+            core.mileage_report(&car, &period, format.into()).await?,
+            output,
+        ),
         ReportCmd::Hours {
             period,
             format,
@@ -669,8 +740,9 @@ async fn report(core: &Core, cmd: ReportCmd) -> anyhow::Result<()> {
         } => (core.hours_report(&period, format.into()).await?, output),
     };
     match output {
-        Some(path) => std::fs::write(&path, &bytes)
-            .with_context(|| format!("writing {}", path.display()))?,
+        Some(path) => {
+            std::fs::write(&path, &bytes).with_context(|| format!("writing {}", path.display()))?
+        }
         None => {
             let mut out = std::io::stdout().lock();
             out.write_all(&bytes)?;

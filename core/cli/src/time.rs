@@ -14,7 +14,12 @@ pub fn parse_instant(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Input
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
-    for fmt in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
             return Ok(t.and_utc());
         }
@@ -39,7 +44,10 @@ mod tests {
     fn instants_in_several_spellings() {
         let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         let want = Utc.with_ymd_and_hms(2026, 3, 10, 8, 0, 0).unwrap();
-        assert_eq!(parse_instant("2026-03-10T09:00:00+01:00", now).unwrap(), want);
+        assert_eq!(
+            parse_instant("2026-03-10T09:00:00+01:00", now).unwrap(),
+            want
+        );
         assert_eq!(parse_instant("2026-03-10 08:00", now).unwrap(), want);
         assert_eq!(parse_instant("now", now).unwrap(), now);
         assert!(parse_instant("yesterday-ish", now).is_err());

@@ -47,18 +47,31 @@ fn raw_conn(path: &Path) -> rusqlite::Connection {
 }
 
 fn raw_insert(conn: &rusqlite::Connection, seq: i64, p: &Ping) {
-    conn.prepare_cached("INSERT INTO p VALUES ('0197a3b4-0000-7000-8000-000000000000', ?1, ?2, ?3, ?4, ?5)")
-        .unwrap()
-        .execute(rusqlite::params![seq, p.at.timestamp_millis(), p.lat, p.lon, p.accuracy_m])
-        .unwrap();
+    conn.prepare_cached(
+        "INSERT INTO p VALUES ('0197a3b4-0000-7000-8000-000000000000', ?1, ?2, ?3, ?4, ?5)",
+    )
+    .unwrap()
+    .execute(rusqlite::params![
+        seq,
+        p.at.timestamp_millis(),
+        p.lat,
+        p.lon,
+        p.accuracy_m
+    ])
+    .unwrap();
 }
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 async fn core_at(path: &Path, clock: Arc<ManualClock>) -> Core {
-    Core::open_with_clock(CoreConfig::new(path), clock).await.unwrap()
+    Core::open_with_clock(CoreConfig::new(path), clock)
+        .await
+        .unwrap()
 }
 
 fn ping_ingest(c: &mut Criterion) {
@@ -120,7 +133,9 @@ fn ping_ingest(c: &mut Criterion) {
 fn finalize(c: &mut Criterion) {
     let mut g = c.benchmark_group("finalize_10k");
     let pings = drive(10_000, 0);
-    g.bench_function("path_stats_pure", |b| b.iter(|| path_stats(&pings, FilterConfig::default())));
+    g.bench_function("path_stats_pure", |b| {
+        b.iter(|| path_stats(&pings, FilterConfig::default()))
+    });
 
     let rt = rt();
     g.sample_size(20);
@@ -171,7 +186,9 @@ fn open_db(c: &mut Criterion) {
     g.bench_function("raw_sqlite_open_and_query", |b| {
         b.iter(|| {
             let conn = raw_conn(&raw_path);
-            let n: i64 = conn.query_row("SELECT count(*) FROM p", [], |r| r.get(0)).unwrap();
+            let n: i64 = conn
+                .query_row("SELECT count(*) FROM p", [], |r| r.get(0))
+                .unwrap();
             n
         })
     });
@@ -189,15 +206,33 @@ fn print_ratios() {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
         .join("criterion");
     let mean_ns = |group: &str, bench: &str| -> Option<f64> {
-        let raw = std::fs::read_to_string(root.join(group).join(bench).join("new/estimates.json")).ok()?;
+        let raw = std::fs::read_to_string(root.join(group).join(bench).join("new/estimates.json"))
+            .ok()?;
         let v: serde_json::Value = serde_json::from_str(&raw).ok()?;
         v["mean"]["point_estimate"].as_f64()
     };
-    println!("\n== figures (mean; ratio = baseline time / core time, so 1.0 = as fast as raw SQLite)");
+    println!(
+        "\n== figures (mean; ratio = baseline time / core time, so 1.0 = as fast as raw SQLite)"
+    );
     for (group, core, base, per) in [
-        ("ping_ingest", "core_commit_per_ping", "raw_sqlite_commit_per_row", 1.0),
-        ("ping_ingest", "core_batch_of_100", "raw_sqlite_batch_of_100", 100.0),
-        ("open_db", "core_open_existing", "raw_sqlite_open_and_query", 1.0),
+        (
+            "ping_ingest",
+            "core_commit_per_ping",
+            "raw_sqlite_commit_per_row",
+            1.0,
+        ),
+        (
+            "ping_ingest",
+            "core_batch_of_100",
+            "raw_sqlite_batch_of_100",
+            100.0,
+        ),
+        (
+            "open_db",
+            "core_open_existing",
+            "raw_sqlite_open_and_query",
+            1.0,
+        ),
         ("finalize_10k", "core_end_trip", "path_stats_pure", 1.0),
     ] {
         if let (Some(c), Some(b)) = (mean_ns(group, core), mean_ns(group, base)) {

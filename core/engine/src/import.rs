@@ -6,8 +6,8 @@ use std::path::Path;
 
 use serde::Serialize;
 use tacho_model::detector::DetectorInput;
-use tacho_model::import::{self, TrackFormat};
 use tacho_model::id::TripId;
+use tacho_model::import::{self, TrackFormat};
 use tacho_model::trip::TripSource;
 use tacho_store::TripFilter;
 
@@ -64,11 +64,11 @@ impl Core {
         options: ImportOptions,
         progress: impl FnMut(ImportProgress) + Send,
     ) -> Result<ImportSummary> {
-        let content = std::fs::read_to_string(path).map_err(|e| {
-            CoreError::bad_input(format!("can't read {}: {e}", path.display()))
-        })?;
+        let content = std::fs::read_to_string(path)
+            .map_err(|e| CoreError::bad_input(format!("can't read {}: {e}", path.display())))?;
         let extension = path.extension().and_then(|e| e.to_str());
-        self.import_str(extension, &content, options, progress).await
+        self.import_str(extension, &content, options, progress)
+            .await
     }
 
     /// Imports a track held in memory. `extension` helps detect the format.
@@ -85,7 +85,9 @@ impl Core {
         let format = match options.format {
             Some(f) => f,
             None => TrackFormat::detect(extension, content).ok_or_else(|| {
-                CoreError::bad_input("can't tell the file's format; pass it explicitly (gpx, nmea, geojson, csv)")
+                CoreError::bad_input(
+                    "can't tell the file's format; pass it explicitly (gpx, nmea, geojson, csv)",
+                )
             })?,
         };
         let track = import::parse(format, content)?;

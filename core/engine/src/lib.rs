@@ -263,7 +263,11 @@ impl Core {
     /// A connect event (CarPlay, Bluetooth, a hook, or a person pressing
     /// start). Within the grace period after a disconnect it continues the
     /// same trip.
-    pub async fn connect(&self, source: TripSource, car_hint: Option<String>) -> Result<FeedOutcome> {
+    pub async fn connect(
+        &self,
+        source: TripSource,
+        car_hint: Option<String>,
+    ) -> Result<FeedOutcome> {
         let at = self.now();
         self.feed(
             vec![DetectorInput::Connect {
@@ -324,7 +328,10 @@ impl Core {
             return Ok(None);
         };
         let trip = inner.store.trip(id)?;
-        Ok(Some((trip, inner.recorder.open_distance_m().unwrap_or(0.0))))
+        Ok(Some((
+            trip,
+            inner.recorder.open_distance_m().unwrap_or(0.0),
+        )))
     }
 
     /// Trips matching `filter`.
@@ -377,7 +384,12 @@ impl Core {
 
     /// Changes one field of a trip; on an ended trip the change is kept in
     /// its history. `None` clears the field.
-    pub async fn edit_trip(&self, key: &str, field: TripField, value: Option<String>) -> Result<Trip> {
+    pub async fn edit_trip(
+        &self,
+        key: &str,
+        field: TripField,
+        value: Option<String>,
+    ) -> Result<Trip> {
         let mut inner = self.lock()?;
         let id = inner.store.find_trip(key)?.id;
         let value = match (field, value) {
@@ -402,7 +414,9 @@ impl Core {
         {
             let mut inner = self.lock()?;
             let id = inner.store.find_trip(key)?.id;
-            inner.store.write(|w| w.set_trip_odometer(id, end, metres))?;
+            inner
+                .store
+                .write(|w| w.set_trip_odometer(id, end, metres))?;
         }
         let detail = self.trip(key).await?;
         self.emit(CoreEvent::TripChanged {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tacho_model::car::Car;
 use tacho_model::detector::{
-    DetectorConfig, DetectorInput, DetectorOutput, DropReason, PingRejection, TripSummary, Detector,
+    Detector, DetectorConfig, DetectorInput, DetectorOutput, DropReason, PingRejection, TripSummary,
 };
 use tacho_model::gps::filter::PointKind;
 use tacho_model::id::TripId;

@@ -134,7 +134,9 @@ impl Core {
             .and_then(|e| e.project_id)
             .and_then(|id| projects.iter().find(|p| p.id == id).cloned());
         Ok(TimerStatus {
-            elapsed_s: running.as_ref().map_or(0, |e| e.duration(now).num_seconds()),
+            elapsed_s: running
+                .as_ref()
+                .map_or(0, |e| e.duration(now).num_seconds()),
             running,
             project,
             today_s,
@@ -162,9 +164,15 @@ impl Core {
         let stop = new
             .stop
             .or(trip.as_ref().and_then(|t| t.ended_at))
-            .ok_or_else(|| CoreError::bad_input("an entry needs a stop time (use the timer for running entries)"))?;
+            .ok_or_else(|| {
+                CoreError::bad_input(
+                    "an entry needs a stop time (use the timer for running entries)",
+                )
+            })?;
         if stop - start > Duration::hours(24) {
-            return Err(CoreError::bad_input("an entry can't be longer than 24 hours"));
+            return Err(CoreError::bad_input(
+                "an entry can't be longer than 24 hours",
+            ));
         }
         let entry = TimeEntry {
             id: EntryId::new(),

@@ -15,7 +15,11 @@ use tacho_store::TripFilter;
 
 /// The barefoot Munich drive (Apache-2.0, BMW Car IT; see testdata/gps/NOTICE).
 fn munich() -> Vec<Ping> {
-    let raw = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/gps/x0001-001.json")).unwrap();
+    let raw = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/gps/x0001-001.json"
+    ))
+    .unwrap();
     let items: Vec<serde_json::Value> = serde_json::from_str(&raw).unwrap();
     items
         .iter()
@@ -75,14 +79,20 @@ async fn a_carplay_drive_is_recorded_classified_and_survives_a_restart() {
         id: PlaceId::new(),
         name: "ACME GmbH".into(),
         kind: PlaceKind::Client,
-        center: LatLon { lat: last.lat, lon: last.lon },
+        center: LatLon {
+            lat: last.lat,
+            lon: last.lon,
+        },
         radius_m: 200.0,
         address: None,
     };
     core.add_place(home).await.unwrap();
     core.add_place(client).await.unwrap();
 
-    let started = core.connect(TripSource::Carplay, Some("BMW 12345".into())).await.unwrap();
+    let started = core
+        .connect(TripSource::Carplay, Some("BMW 12345".into()))
+        .await
+        .unwrap();
     assert_eq!(started.started.len(), 1);
     let trip_id = started.started[0];
     let (half_a, half_b) = pings.split_at(pings.len() / 2);
@@ -110,7 +120,11 @@ async fn a_carplay_drive_is_recorded_classified_and_survives_a_restart() {
     let detail = core.trip(&trip_id.to_string()).await.unwrap();
     let t = &detail.trip;
     assert_eq!(t.state, TripState::Ended);
-    assert!((t.distance_m - 13_647.1).abs() / 13_647.1 < 0.01, "{}", t.distance_m);
+    assert!(
+        (t.distance_m - 13_647.1).abs() / 13_647.1 < 0.01,
+        "{}",
+        t.distance_m
+    );
     assert_eq!(t.purpose, Some(Purpose::Business), "ends at a client");
     assert_eq!(t.business_partner.as_deref(), Some("ACME GmbH"));
     assert_eq!(t.start_address.as_deref(), Some("Leopoldstraße 1, München"));
@@ -121,18 +135,43 @@ async fn a_carplay_drive_is_recorded_classified_and_survives_a_restart() {
     assert!(t.ended_at.unwrap() >= last.at);
 
     // The user's choice wins and is kept in the history.
-    core.classify_trip(&trip_id.to_string(), Purpose::Private, None).await.unwrap();
+    core.classify_trip(&trip_id.to_string(), Purpose::Private, None)
+        .await
+        .unwrap();
     let detail = core.trip(&trip_id.to_string()).await.unwrap();
     assert_eq!(detail.trip.purpose, Some(Purpose::Private));
     assert_eq!(detail.history.len(), 1);
     assert_eq!(detail.history[0].old_value.as_deref(), Some("business"));
 
-    // Events reached a subscriber that was listening before the restart.
+    // A subscriber of the first Core saw the start, then live progress; a
+    // slow subscriber is told it lagged instead of blocking the recorder.
     let mut seen = Vec::new();
-    while let Ok(e) = events.try_recv() {
-        seen.push(e);
+    let mut lagged = false;
+    loop {
+        match events.try_recv() {
+            Ok(e) => seen.push(e),
+            Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => lagged = true,
+            Err(_) => break,
+        }
     }
-    assert!(seen.contains(&CoreEvent::TripStarted { trip: trip_id }), "{seen:?}");
+    assert!(lagged, "more progress events than the channel holds");
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, CoreEvent::TripProgress { trip, .. } if *trip == trip_id)),
+        "{seen:?}"
+    );
+    let mut fresh = core.subscribe();
+    core.edit_trip(
+        &trip_id.to_string(),
+        tacho_model::trip::TripField::Note,
+        Some("x".into()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        fresh.try_recv().unwrap(),
+        CoreEvent::TripChanged { trip: trip_id }
+    );
 }
 
 #[tokio::test]
@@ -148,7 +187,9 @@ async fn a_reconnect_within_the_grace_period_continues_the_trip() {
             for i in 0..60 {
                 let at = start + Duration::seconds(i * 2);
                 clock.set(at);
-                core.ping(Ping::at(at, lat0 + i as f64 * 0.0003, 11.5)).await.unwrap();
+                core.ping(Ping::at(at, lat0 + i as f64 * 0.0003, 11.5))
+                    .await
+                    .unwrap();
             }
         }
     };
@@ -196,7 +237,10 @@ async fn a_bad_fix_is_a_typed_error_and_changes_nothing() {
     }
     assert_eq!(core.outbox_len().await.unwrap(), ops_before);
     let (trip, _) = core.active_trip().await.unwrap().unwrap();
-    assert_eq!(core.trip(&trip.id.to_string()).await.unwrap().point_count, 0);
+    assert_eq!(
+        core.trip(&trip.id.to_string()).await.unwrap().point_count,
+        0
+    );
 }
 
 #[tokio::test]
@@ -210,7 +254,9 @@ async fn a_trip_left_open_for_hours_is_recovered_when_the_app_comes_back() {
     for i in 0..30 {
         last = t0 + Duration::seconds(i * 5);
         clock.set(last);
-        core.ping(Ping::at(last, 48.0 + i as f64 * 0.0005, 11.5)).await.unwrap();
+        core.ping(Ping::at(last, 48.0 + i as f64 * 0.0005, 11.5))
+            .await
+            .unwrap();
     }
     drop(core);
     clock.set(t0 + Duration::hours(5));

@@ -414,6 +414,14 @@ impl Detector {
         &self.config
     }
 
+    /// Changes the rules of a restored detector (settings may change between
+    /// runs). Grace, recovery and future tolerance apply at once; the noise
+    /// filter of a trip already open keeps the settings it started with, so
+    /// one trip is never measured by two rules.
+    pub fn set_config(&mut self, config: DetectorConfig) {
+        self.config = Self::new(config).config;
+    }
+
     /// Processes one input. `now` is the caller's wall clock (the model never
     /// reads the system clock); it only bounds how far in the future a ping,
     /// connect or tick may be dated. Deadlines are judged by the input's own
