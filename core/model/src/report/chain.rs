@@ -233,13 +233,27 @@ pub fn odometer_chain(
                 break;
             }
             next_standalone += 1;
-            check_gap(&mut rows, last.as_ref(), r.at, r.odometer_m, Some(trip.id), options);
+            check_gap(
+                &mut rows,
+                last.as_ref(),
+                r.at,
+                r.odometer_m,
+                Some(trip.id),
+                options,
+            );
             last = Some(Last::from_standalone(r, last.as_ref().and_then(|l| l.trip)));
         }
 
         let start = match attached.get(&(trip.id, TripEnd::Start)) {
             Some(r) => {
-                check_gap(&mut rows, last.as_ref(), trip.started_at, r.odometer_m, Some(trip.id), options);
+                check_gap(
+                    &mut rows,
+                    last.as_ref(),
+                    trip.started_at,
+                    r.odometer_m,
+                    Some(trip.id),
+                    options,
+                );
                 Some((real(r), 0))
             }
             None => last.as_ref().map(|l| {
@@ -326,8 +340,8 @@ fn check_gap(
 ) {
     let Some(last) = last else { return };
     let distance_m = odometer_m - last.m;
-    let tolerance =
-        options.gap_tolerance_m.max(0) + last.gps_since_real_m * options.gps_slack_per_mille.max(0) / 1000;
+    let tolerance = options.gap_tolerance_m.max(0)
+        + last.gps_since_real_m * options.gps_slack_per_mille.max(0) / 1000;
     if distance_m.abs() <= tolerance {
         return;
     }

@@ -324,7 +324,9 @@ pub fn mileage_log_with(input: &MileageInput, options: ChainOptions) -> MileageL
     for (row, zone) in chain.rows.iter().zip(zones) {
         match row {
             ChainRow::Trip(odo) => {
-                let Some(trip) = by_id.get(&odo.trip_id) else { continue };
+                let Some(trip) = by_id.get(&odo.trip_id) else {
+                    continue;
+                };
                 let ended_at = trip.ended_at.unwrap_or(trip.started_at);
                 let (start_local, known) = local_datetime(trip.started_at, &trip.time_zone);
                 let (end_local, _) = local_datetime(ended_at, &trip.time_zone);
@@ -458,7 +460,9 @@ fn place_label(
         .filter(|a| !a.trim().is_empty())
         .or_else(|| place.and_then(|p| p.address.as_deref()))
         .filter(|a| !a.trim().is_empty());
-    let name = place.map(|p| p.name.as_str()).filter(|n| !n.trim().is_empty());
+    let name = place
+        .map(|p| p.name.as_str())
+        .filter(|n| !n.trim().is_empty());
     match (name, address) {
         (Some(n), Some(a)) => format!("{n}, {a}"),
         (Some(n), None) => n.to_owned(),

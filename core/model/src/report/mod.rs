@@ -13,8 +13,8 @@ mod timesheet;
 pub mod tz;
 
 pub use chain::{
-    ChainOptions, ChainRow, DEFAULT_GAP_TOLERANCE_M, DEFAULT_GPS_SLACK_PER_MILLE, Gap, OdometerBasis,
-    OdometerChain, OdometerValue, TripOdometer, odometer_chain,
+    ChainOptions, ChainRow, DEFAULT_GAP_TOLERANCE_M, DEFAULT_GPS_SLACK_PER_MILLE, Gap,
+    OdometerBasis, OdometerChain, OdometerValue, TripOdometer, odometer_chain,
 };
 pub use mileage::{
     CarInfo, EditRow, GapRow, LogRow, MileageInput, MileageLog, MileageTotals, PRIVATE_LIMIT_M,

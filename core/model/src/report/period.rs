@@ -134,5 +134,6 @@ fn parse_number(s: &str) -> Option<i32> {
 }
 
 fn parse_date(s: &str) -> Result<NaiveDate, PeriodError> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| PeriodError::Date(s.chars().take(64).collect()))
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| PeriodError::Date(s.chars().take(64).collect()))
 }

@@ -197,7 +197,10 @@ pub fn timesheet(input: &TimesheetInput) -> Timesheet {
     // Group by (name, id) so the listing is alphabetical and stable.
     let mut groups: BTreeMap<(Option<String>, Option<ProjectId>), Vec<&TimeRow>> = BTreeMap::new();
     for r in &rows {
-        groups.entry((r.project.clone(), r.project_id)).or_default().push(r);
+        groups
+            .entry((r.project.clone(), r.project_id))
+            .or_default()
+            .push(r);
     }
     let sum = |rows: &[&TimeRow], f: &dyn Fn(&TimeRow) -> Option<i64>| -> i64 {
         rows.iter().filter_map(|r| f(r)).sum()

@@ -171,7 +171,10 @@ fn parse_offset(s: &str) -> Option<i32> {
     }
     let (h, m) = match digits.len() {
         1 | 2 => (digits.parse::<i32>().ok()?, 0),
-        4 => (digits[..2].parse::<i32>().ok()?, digits[2..].parse::<i32>().ok()?),
+        4 => (
+            digits[..2].parse::<i32>().ok()?,
+            digits[2..].parse::<i32>().ok()?,
+        ),
         _ => return None,
     };
     if h > 18 || m > 59 {
@@ -228,8 +231,16 @@ mod tests {
     #[test]
     fn london_and_helsinki_and_fixed_offsets() {
         let t = utc(2026, 7, 1, 12, 0);
-        assert_eq!(Zone::from_name("Europe/London").unwrap().offset_seconds(t), 3600);
-        assert_eq!(Zone::from_name("Europe/Helsinki").unwrap().offset_seconds(t), 3 * 3600);
+        assert_eq!(
+            Zone::from_name("Europe/London").unwrap().offset_seconds(t),
+            3600
+        );
+        assert_eq!(
+            Zone::from_name("Europe/Helsinki")
+                .unwrap()
+                .offset_seconds(t),
+            3 * 3600
+        );
         assert_eq!(Zone::from_name("+05:30"), Some(Zone::Fixed(19800)));
         assert_eq!(Zone::from_name("UTC-3"), Some(Zone::Fixed(-10800)));
         assert_eq!(Zone::from_name("Etc/UTC"), Some(Zone::Fixed(0)));
