@@ -1,1 +1,3 @@
 //! Async facade.
+
+pub mod report;
