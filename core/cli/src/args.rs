@@ -449,3 +449,13 @@ pub enum DbCmd {
     /// Show the database path, device id and outbox size.
     Info,
 }
+
+impl From<FormatArg> for tacho_core::report::ReportFormat {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Csv => Self::Csv,
+            FormatArg::Xlsx => Self::Xlsx,
+            FormatArg::Json => Self::Json,
+        }
+    }
+}

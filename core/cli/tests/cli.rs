@@ -56,15 +56,47 @@ fn fixture(name: &str) -> String {
 #[test]
 fn import_list_classify_edit_lock_and_report() {
     let t = Tacho::new();
-    t.ok(&["car", "add", "--name", "Skoda", "--plate", "C-EV 2020", "--make", "Skoda", "--model", "Citigo"]);
-    t.ok(&["place", "add", "--name", "Depot", "--kind", "office", "--lat", "50.834655", "--lon", "12.914731"]);
+    t.ok(&[
+        "car",
+        "add",
+        "--name",
+        "Skoda",
+        "--plate",
+        "C-EV 2020",
+        "--make",
+        "Skoda",
+        "--model",
+        "Citigo",
+    ]);
+    t.ok(&[
+        "place",
+        "add",
+        "--name",
+        "Depot",
+        "--kind",
+        "office",
+        "--lat",
+        "50.834655",
+        "--lon",
+        "12.914731",
+    ]);
     let summary = t.json(&["import", &fixture("trackData9.json"), "--car", "Skoda"]);
     assert_eq!(summary["trips"].as_array().unwrap().len(), 1);
 
     let trips = t.json(&["trip", "list"]);
     let trip = &trips[0];
-    for key in ["id", "started_at", "ended_at", "distance_m", "purpose", "point_count"] {
-        assert!(trip.get(key).is_some(), "trip list item lacks {key}: {trip}");
+    for key in [
+        "id",
+        "started_at",
+        "ended_at",
+        "distance_m",
+        "purpose",
+        "point_count",
+    ] {
+        assert!(
+            trip.get(key).is_some(),
+            "trip list item lacks {key}: {trip}"
+        );
     }
     assert_eq!(trip["point_count"], 177);
     let d = trip["distance_m"].as_f64().unwrap();
@@ -72,30 +104,68 @@ fn import_list_classify_edit_lock_and_report() {
     let id = trip["id"].as_str().unwrap().to_owned();
     let tail = &id[id.len() - 8..];
 
-    t.ok(&["trip", "classify", tail, "business", "--partner", "Stadtwerke"]);
-    t.ok(&["trip", "edit", tail, "--field", "note", "--value", "Umleitung B95"]);
-    t.ok(&["trip", "odometer", tail, "--start", "10000", "--end", "10005.2"]);
+    t.ok(&[
+        "trip",
+        "classify",
+        tail,
+        "business",
+        "--partner",
+        "Stadtwerke",
+    ]);
+    t.ok(&[
+        "trip",
+        "edit",
+        tail,
+        "--field",
+        "note",
+        "--value",
+        "Umleitung B95",
+    ]);
+    t.ok(&[
+        "trip", "odometer", tail, "--start", "10000", "--end", "10005.2",
+    ]);
     let shown = t.ok(&["trip", "show", tail]);
     assert!(shown.contains("history:"), "{shown}");
     assert!(shown.contains("Umleitung B95"), "{shown}");
     let detail = t.json(&["trip", "show", tail]);
-    assert_eq!(detail["detail"]["history"].as_array().unwrap().len(), 5, "{detail}");
+    assert_eq!(
+        detail["detail"]["history"].as_array().unwrap().len(),
+        5,
+        "{detail}"
+    );
 
     t.ok(&["period", "lock", "2020-03"]);
-    let refused = t.run(&["trip", "edit", tail, "--field", "note", "--value", "too late"]);
+    let refused = t.run(&[
+        "trip", "edit", tail, "--field", "note", "--value", "too late",
+    ]);
     assert_eq!(refused.status.code(), Some(5));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("2020-03 is locked"));
     let json_err = t.run(&["--json", "trip", "classify", tail, "private"]);
     let body: serde_json::Value = serde_json::from_slice(&json_err.stderr).unwrap();
     assert_eq!(body["error"]["code"], "locked_period");
 
-    let csv = t.ok(&["report", "mileage", "--car", "Skoda", "--period", "2020-03", "--format", "csv"]);
+    let csv = t.ok(&[
+        "report", "mileage", "--car", "Skoda", "--period", "2020-03", "--format", "csv",
+    ]);
     assert!(csv.contains("C-EV 2020"), "{csv}");
     assert!(csv.contains("Stadtwerke"), "{csv}");
-    let json = t.json(&["report", "mileage", "--car", "Skoda", "--period", "2020-03", "--format", "json"]);
+    let json = t.json(&[
+        "report", "mileage", "--car", "Skoda", "--period", "2020-03", "--format", "json",
+    ]);
     assert!(json.is_object());
     let out = t.db.with_file_name("log.xlsx");
-    t.ok(&["report", "mileage", "--car", "Skoda", "--period", "2020-03", "--format", "xlsx", "-o", out.to_str().unwrap()]);
+    t.ok(&[
+        "report",
+        "mileage",
+        "--car",
+        "Skoda",
+        "--period",
+        "2020-03",
+        "--format",
+        "xlsx",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(&std::fs::read(&out).unwrap()[..4], b"PK\x03\x04");
 }
 
@@ -105,8 +175,17 @@ fn live_recording_and_the_timer_from_the_command_line() {
     let now = chrono::Utc::now();
     t.ok(&["trip", "start", "--source", "carplay"]);
     for i in 0..20 {
-        let at = (now - chrono::Duration::seconds(60 - i * 2)).to_rfc3339();
-        t.ok(&["trip", "ping", "--lat", &format!("{}", 52.0 + i as f64 * 0.0004), "--lon", "5.0", "--time", &at]);
+        let at = (now + chrono::Duration::seconds(1 + i * 2)).to_rfc3339();
+        t.ok(&[
+            "trip",
+            "ping",
+            "--lat",
+            &format!("{}", 52.0 + i as f64 * 0.0004),
+            "--lon",
+            "5.0",
+            "--time",
+            &at,
+        ]);
     }
     let ended = t.json(&["trip", "end"]);
     assert_eq!(ended["ended"].as_array().unwrap().len(), 1);
@@ -114,16 +193,40 @@ fn live_recording_and_the_timer_from_the_command_line() {
     assert_eq!(trips[0]["point_count"], 20);
     assert_eq!(trips[0]["source"], "carplay");
 
-    t.ok(&["project", "add", "Support", "--billable", "--rounding", "up:15"]);
+    t.ok(&[
+        "project",
+        "add",
+        "Support",
+        "--billable",
+        "--rounding",
+        "up:15",
+    ]);
     t.ok(&["timer", "start", "Support", "-d", "ticket 1"]);
     t.ok(&["timer", "start", "Support", "-d", "ticket 2"]);
     let status = t.json(&["timer", "status"]);
     assert_eq!(status["running"]["description"], "ticket 2");
     t.ok(&["timer", "stop"]);
     let entries = t.json(&["entry", "list"]);
-    assert_eq!(entries.as_array().unwrap().len(), 2, "the switch stopped the first timer");
-    assert!(entries.as_array().unwrap().iter().all(|e| !e["stop"].is_null()));
-    let hours = t.ok(&["report", "hours", "--period", &now.format("%Y").to_string(), "--format", "csv"]);
+    assert_eq!(
+        entries.as_array().unwrap().len(),
+        2,
+        "the switch stopped the first timer"
+    );
+    assert!(
+        entries
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| !e["stop"].is_null())
+    );
+    let hours = t.ok(&[
+        "report",
+        "hours",
+        "--period",
+        &now.format("%Y").to_string(),
+        "--format",
+        "csv",
+    ]);
     assert!(hours.contains("Support"), "{hours}");
 }
 
@@ -134,8 +237,19 @@ fn bad_input_is_a_clear_error_with_a_non_zero_exit() {
     assert!(out.status.success());
     let out = t.run(&["trip", "ping", "--lat", "95", "--lon", "5"]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("latitude"), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = t.run(&["entry", "add", "--start", "2026-03-10 10:00", "--stop", "2026-03-10 09:00"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("latitude"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = t.run(&[
+        "entry",
+        "add",
+        "--start",
+        "2026-03-10 10:00",
+        "--stop",
+        "2026-03-10 09:00",
+    ]);
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("before it starts"));
     let out = t.run(&["trip", "show", "deadbeef"]);

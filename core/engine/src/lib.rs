@@ -24,6 +24,8 @@ use tokio::sync::broadcast;
 mod error;
 pub mod import;
 mod recording;
+pub mod report;
+mod reports;
 mod work;
 
 pub use error::{CoreError, Result};
@@ -186,7 +188,14 @@ impl Core {
 
     /// [`Core::open`] with an injected clock (tests, replays).
     pub async fn open_with_clock(config: CoreConfig, clock: Arc<dyn Clock>) -> Result<Self> {
-        let store = Store::open(&config.db_path, clock.clone())?;
+        if !tacho_model::report::tz::is_known(&config.time_zone) {
+            return Err(CoreError::bad_input(format!(
+                "unknown time zone `{}`; use an IANA name such as Europe/Amsterdam",
+                config.time_zone
+            )));
+        }
+        let mut store = Store::open(&config.db_path, clock.clone())?;
+        store.set_time_zone(&config.time_zone);
         let recorder = recording::Recorder::load(&store, config.detector)?;
         let mut inner = Inner {
             store,

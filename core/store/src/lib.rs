@@ -28,7 +28,6 @@ pub use error::StoreError;
 pub use outbox::OutboxEntry;
 pub use recorder::RecorderState;
 pub use schema::{SCHEMA_VERSION, migrate_partially, schema_fingerprint};
-pub use trips::month_of;
 pub use trips::{TripFilter, TripPoint};
 pub use work::EntryFilter;
 
@@ -44,6 +43,7 @@ pub struct Store {
     hlc: HlcClock,
     next_seq: u64,
     clock: Arc<dyn Clock>,
+    time_zone: String,
 }
 
 impl Store {
@@ -106,6 +106,7 @@ impl Store {
             hlc: HlcClock::resume(Hlc(last_hlc)),
             next_seq: last_seq + 1,
             clock,
+            time_zone: "UTC".into(),
         })
     }
 
@@ -117,6 +118,12 @@ impl Store {
     /// This installation's device id, made on first open.
     pub fn device(&self) -> DeviceId {
         self.device
+    }
+
+    /// Sets the IANA zone whose local months period locks use for time
+    /// entries (trips carry their own zone).
+    pub fn set_time_zone(&mut self, time_zone: &str) {
+        self.time_zone = time_zone.to_owned();
     }
 
     /// The injected clock.
@@ -143,6 +150,7 @@ impl Store {
             next_seq: self.next_seq,
             now,
             ops_written: 0,
+            time_zone: &self.time_zone,
         };
         let out = f(&mut writer)?;
         if writer.ops_written > 0 {
@@ -182,6 +190,7 @@ pub struct Writer<'s> {
     next_seq: u64,
     now: chrono::DateTime<chrono::Utc>,
     ops_written: u64,
+    time_zone: &'s str,
 }
 
 impl Writer<'_> {
@@ -197,6 +206,11 @@ impl Writer<'_> {
 
     pub(crate) fn conn(&self) -> &Connection {
         &self.tx
+    }
+
+    /// The device's IANA zone, for local months of time entries.
+    pub fn time_zone(&self) -> &str {
+        self.time_zone
     }
 }
 

@@ -8,6 +8,7 @@ use tacho_model::car::TripEnd;
 use tacho_model::gps::{LatLon, Ping};
 use tacho_model::id::{CarId, PlaceId, TripId};
 use tacho_model::op::{EntityKind, OpKind};
+use tacho_model::report::tz::local_month;
 use tacho_model::trip::{Decider, Purpose, Trip, TripEdit, TripField, TripState};
 
 use crate::row::{enum_from, enum_str, from_ms, ms, opt_from_ms, parse};
@@ -84,17 +85,11 @@ pub struct TripFilter {
     pub limit: Option<usize>,
 }
 
-/// The accounting month (`YYYY-MM`) an instant falls in, used for locks.
-///
-/// Months are taken in UTC so every device agrees on them whatever its zone.
-pub fn month_of(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m").to_string()
-}
-
 impl Writer<'_> {
-    /// Refuses the write when `at` falls in a locked month.
-    pub fn ensure_unlocked(&self, at: DateTime<Utc>) -> Result<()> {
-        let month = month_of(at);
+    /// Refuses the write when `at` falls in a locked month, taken in
+    /// `time_zone` (the trip's zone; `None` = the device's zone).
+    pub fn ensure_unlocked(&self, at: DateTime<Utc>, time_zone: Option<&str>) -> Result<()> {
+        let month = local_month(at, time_zone.unwrap_or(self.time_zone()));
         let locked: Option<i64> = self
             .conn()
             .prepare_cached("SELECT 1 FROM period_lock WHERE month = ?1")?
@@ -116,22 +111,15 @@ impl Writer<'_> {
                 "`{month}` is not a month; use YYYY-MM, e.g. 2026-03"
             )));
         }
-        let active: i64 = self.conn().query_row(
-            "SELECT count(*) FROM trip WHERE state = 'active'",
-            [],
-            |r| r.get(0),
-        )?;
-        let active_in_month = active > 0
-            && self
-                .conn()
-                .query_row(
-                    "SELECT started_at FROM trip WHERE state = 'active'",
-                    [],
-                    |r| r.get::<_, i64>(0),
-                )
-                .optional()?
-                .and_then(|t| DateTime::from_timestamp_millis(t))
-                .is_some_and(|t| month_of(t) == month);
+        let mut active = self
+            .conn()
+            .prepare("SELECT started_at, time_zone FROM trip WHERE state = 'active'")?;
+        let active_months: Vec<String> = active
+            .query_map([], |r| Ok((from_ms(r.get(0)?)?, r.get::<_, String>(1)?)))?
+            .map(|row| row.map(|(at, tz)| local_month(at, &tz)))
+            .collect::<rusqlite::Result<_>>()?;
+        drop(active);
+        let active_in_month = active_months.iter().any(|m| m == month);
         if active_in_month {
             return Err(StoreError::Conflict {
                 message: format!(
@@ -162,7 +150,7 @@ impl Writer<'_> {
 
     /// Stores a new trip header.
     pub fn insert_trip(&mut self, trip: &Trip) -> Result<()> {
-        self.ensure_unlocked(trip.started_at)?;
+        self.ensure_unlocked(trip.started_at, Some(&trip.time_zone))?;
         self.write_trip_row(trip, "INSERT")?;
         self.record_upsert(EntityKind::Trip, trip.id.0, trip)
     }
@@ -255,7 +243,7 @@ impl Writer<'_> {
         value: Option<String>,
     ) -> Result<bool> {
         let trip = trip_by_id(self.conn(), id)?;
-        self.ensure_unlocked(trip.started_at)?;
+        self.ensure_unlocked(trip.started_at, Some(&trip.time_zone))?;
         if trip.state == TripState::Discarded {
             return Err(StoreError::Conflict {
                 message: format!("trip {id} was discarded and can't be edited"),
@@ -329,7 +317,7 @@ impl Writer<'_> {
     /// change in the history when the trip has ended.
     pub fn set_trip_odometer(&mut self, id: TripId, end: TripEnd, odometer_m: i64) -> Result<()> {
         let trip = trip_by_id(self.conn(), id)?;
-        self.ensure_unlocked(trip.started_at)?;
+        self.ensure_unlocked(trip.started_at, Some(&trip.time_zone))?;
         let car_id = trip.car_id.ok_or_else(|| {
             StoreError::invalid(format!(
                 "trip {id} has no car; set its car before its odometer"
@@ -371,7 +359,7 @@ impl Writer<'_> {
     /// Marks a trip discarded (it stays as a tombstone).
     pub fn discard_trip(&mut self, id: TripId) -> Result<()> {
         let trip = trip_by_id(self.conn(), id)?;
-        self.ensure_unlocked(trip.started_at)?;
+        self.ensure_unlocked(trip.started_at, Some(&trip.time_zone))?;
         self.conn().execute(
             "UPDATE trip SET state = 'discarded' WHERE id = ?1",
             [id.to_string()],

@@ -94,7 +94,7 @@ impl Writer<'_> {
     /// (no stop) is only allowed when no other entry runs.
     pub fn add_entry(&mut self, entry: &TimeEntry) -> Result<()> {
         validate_entry(entry)?;
-        self.ensure_unlocked(entry.start)?;
+        self.ensure_unlocked(entry.start, None)?;
         if entry.stop.is_none() && running(self.conn())?.is_some() {
             return Err(StoreError::Conflict {
                 message: "a timer is already running; stop it first".into(),
@@ -128,7 +128,7 @@ impl Writer<'_> {
                 entry.start
             )));
         }
-        self.ensure_unlocked(at)?;
+        self.ensure_unlocked(entry.start, None)?;
         self.conn().execute(
             "UPDATE time_entry SET stop = ?2 WHERE id = ?1",
             params![entry.id.to_string(), ms(at)],

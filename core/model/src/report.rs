@@ -1,1 +1,0 @@
-//! Report maths: odometer chain, mileage totals, work-time rounding and sums.
