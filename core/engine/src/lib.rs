@@ -236,10 +236,10 @@ impl Core {
         for trip in &outcome.started {
             self.emit(CoreEvent::TripStarted { trip: *trip });
         }
-        if outcome.points > 0 {
-            if let Some((trip, distance_m)) = open {
-                self.emit(CoreEvent::TripProgress { trip, distance_m });
-            }
+        if outcome.points > 0
+            && let Some((trip, distance_m)) = open
+        {
+            self.emit(CoreEvent::TripProgress { trip, distance_m });
         }
         for trip in &outcome.ended {
             self.emit(CoreEvent::TripEnded { trip: *trip });

@@ -48,12 +48,12 @@ impl Writer<'_> {
         if car.name.trim().is_empty() || car.plate.trim().is_empty() {
             return Err(StoreError::invalid("a car needs a name and a plate"));
         }
-        if let (Some(from), Some(to)) = (car.available_from, car.available_to) {
-            if to < from {
-                return Err(StoreError::invalid(format!(
-                    "car availability ends ({to}) before it starts ({from})"
-                )));
-            }
+        if let (Some(from), Some(to)) = (car.available_from, car.available_to)
+            && to < from
+        {
+            return Err(StoreError::invalid(format!(
+                "car availability ends ({to}) before it starts ({from})"
+            )));
         }
         let clash: Option<String> = self
             .conn()

@@ -145,13 +145,13 @@ impl Writer<'_> {
 }
 
 fn validate_entry(entry: &TimeEntry) -> Result<()> {
-    if let Some(stop) = entry.stop {
-        if stop < entry.start {
-            return Err(StoreError::invalid(format!(
-                "the entry stops ({stop}) before it starts ({})",
-                entry.start
-            )));
-        }
+    if let Some(stop) = entry.stop
+        && stop < entry.start
+    {
+        return Err(StoreError::invalid(format!(
+            "the entry stops ({stop}) before it starts ({})",
+            entry.start
+        )));
     }
     if entry.tags.iter().any(|t| t.trim().is_empty()) {
         return Err(StoreError::invalid("tags can't be empty"));

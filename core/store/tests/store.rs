@@ -301,7 +301,7 @@ fn trips_list_by_filter_and_resolve_by_prefix() {
     let mut store = Store::open_in_memory(clock()).unwrap();
     let a = trip(TripState::Ended, None);
     let mut b = trip(TripState::Ended, None);
-    b.started_at = b.started_at + chrono::Duration::hours(2);
+    b.started_at += chrono::Duration::hours(2);
     store
         .write(|w| {
             w.insert_trip(&a)?;

@@ -130,10 +130,10 @@ fn resolve_dates(epochs: &[Epoch]) -> Result<Vec<NaiveDate>, ImportError> {
         let tod = epoch.tod();
         if let Some(d) = epoch.rmc_date() {
             date = Some(d);
-        } else if let (Some(d), Some(prev), Some(now)) = (date, last_tod, tod) {
-            if wrapped(prev, now) {
-                date = d.succ_opt();
-            }
+        } else if let (Some(d), Some(prev), Some(now)) = (date, last_tod, tod)
+            && wrapped(prev, now)
+        {
+            date = d.succ_opt();
         }
         dates[i] = date;
         last_tod = tod;
@@ -143,10 +143,10 @@ fn resolve_dates(epochs: &[Epoch]) -> Result<Vec<NaiveDate>, ImportError> {
     let mut next_tod = epochs[first_rmc].tod();
     for i in (0..first_rmc).rev() {
         let tod = epochs[i].tod();
-        if let (Some(d), Some(next), Some(now)) = (date, next_tod, tod) {
-            if wrapped(now, next) {
-                date = d.pred_opt();
-            }
+        if let (Some(d), Some(next), Some(now)) = (date, next_tod, tod)
+            && wrapped(now, next)
+        {
+            date = d.pred_opt();
         }
         dates[i] = date;
         next_tod = tod;
