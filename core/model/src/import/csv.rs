@@ -46,6 +46,7 @@ pub fn parse(input: &str) -> Result<Track, ImportError> {
     let input = strip_bom(input);
     let header_line = input.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     let delimiter = sniff_delimiter(header_line);
+    check_quotes(input)?;
     let mut records = Records::new(input, delimiter);
 
     let names: Vec<String> = match records.next_record()? {
@@ -88,109 +89,79 @@ pub fn parse(input: &str) -> Result<Track, ImportError> {
     })
 }
 
-/// An RFC 4180 record splitter that knows the line each record starts on.
-///
-/// Fields are trimmed; a field may be quoted (`"a; ""b"""`), and a quoted
-/// field may span lines. Blank lines are skipped.
+/// Records from the `csv` crate, each with the line it starts on (a quoted
+/// field may span lines). Fields are trimmed; blank lines are skipped.
 struct Records<'a> {
-    chars: std::iter::Peekable<std::str::Chars<'a>>,
-    delimiter: char,
-    line: usize,
+    reader: ::csv::Reader<&'a [u8]>,
+    record: ::csv::StringRecord,
 }
 
 impl<'a> Records<'a> {
     fn new(input: &'a str, delimiter: char) -> Self {
+        let reader = ::csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .trim(::csv::Trim::All)
+            .delimiter(u8::try_from(delimiter).unwrap_or(b','))
+            .from_reader(input.as_bytes());
         Self {
-            chars: input.chars().peekable(),
-            delimiter,
-            line: 1,
+            reader,
+            record: ::csv::StringRecord::new(),
         }
     }
 
-    /// The next non-blank record and its starting line, or `None` at the end.
     fn next_record(&mut self) -> Result<Option<(usize, Vec<String>)>, ImportError> {
-        loop {
-            if self.chars.peek().is_none() {
-                return Ok(None);
+        match self.reader.read_record(&mut self.record) {
+            Ok(false) => Ok(None),
+            Ok(true) => {
+                let line = self
+                    .record
+                    .position()
+                    .map_or(1, |p| usize::try_from(p.line()).unwrap_or(usize::MAX));
+                Ok(Some((
+                    line,
+                    self.record.iter().map(str::to_owned).collect(),
+                )))
             }
-            let start = self.line;
-            let mut fields = Vec::new();
-            loop {
-                let (field, more) = self.field(start)?;
-                fields.push(field);
-                if !more {
-                    break;
-                }
+            Err(e) => {
+                let line = e
+                    .position()
+                    .map_or(1, |p| usize::try_from(p.line()).unwrap_or(usize::MAX));
+                Err(ImportError::new(
+                    TrackFormat::Csv,
+                    Location::Line(line),
+                    format!("unreadable CSV: {e}"),
+                ))
             }
-            if fields.len() == 1 && fields.first().is_some_and(String::is_empty) {
-                continue;
-            }
-            return Ok(Some((start, fields)));
         }
     }
+}
 
-    /// One field; `true` when another field of the same record follows.
-    fn field(&mut self, start: usize) -> Result<(String, bool), ImportError> {
-        let delimiter = self.delimiter;
-        let blank = |c: &char| *c == ' ' || (*c == '\t' && delimiter != '\t');
-        while self.chars.next_if(blank).is_some() {}
-        let mut out = String::new();
-        if self.chars.next_if_eq(&'"').is_some() {
-            loop {
-                match self.chars.next() {
-                    None => {
-                        return Err(ImportError::new(
-                            TrackFormat::Csv,
-                            Location::Line(start),
-                            "unterminated quoted field",
-                        ));
-                    }
-                    Some('"') => {
-                        if self.chars.next_if_eq(&'"').is_some() {
-                            out.push('"');
-                        } else {
-                            break;
-                        }
-                    }
-                    Some(c) => {
-                        if c == '\n' {
-                            self.line += 1;
-                        }
-                        out.push(c);
-                    }
+/// A file cut off inside a quoted field (a truncated download) is an error;
+/// the `csv` crate would quietly end the field at the end of the input.
+fn check_quotes(input: &str) -> Result<(), ImportError> {
+    let mut open_line = None;
+    let mut line = 1;
+    for c in input.chars() {
+        match c {
+            '"' => {
+                open_line = if open_line.is_some() {
+                    None
+                } else {
+                    Some(line)
                 }
             }
-            loop {
-                match self.chars.next() {
-                    None => return Ok((out, false)),
-                    Some('\n') => {
-                        self.line += 1;
-                        return Ok((out, false));
-                    }
-                    Some(c) if c == self.delimiter => return Ok((out, true)),
-                    Some(c) if c.is_whitespace() => {}
-                    Some(c) => {
-                        return Err(ImportError::new(
-                            TrackFormat::Csv,
-                            Location::Line(self.line),
-                            format!("unexpected {c:?} after a closing quote"),
-                        ));
-                    }
-                }
-            }
+            '\n' => line += 1,
+            _ => {}
         }
-        let more = loop {
-            match self.chars.next() {
-                None => break false,
-                Some('\n') => {
-                    self.line += 1;
-                    break false;
-                }
-                Some(c) if c == self.delimiter => break true,
-                Some(c) => out.push(c),
-            }
-        };
-        Ok((out.trim().to_owned(), more))
+    }
+    match open_line {
+        Some(line) => Err(ImportError::new(
+            TrackFormat::Csv,
+            Location::Line(line),
+            "unterminated quoted field (is the file cut off?)",
+        )),
+        None => Ok(()),
     }
 }
 
