@@ -17,6 +17,15 @@ use crate::args::*;
 use crate::output::{self, hm, km, short};
 use crate::time::{parse_date, parse_instant};
 
+/// Midnight UTC of an optional `YYYY-MM-DD` argument.
+fn day_start(day: Option<&str>) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    Ok(day
+        .map(parse_date)
+        .transpose()?
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc()))
+}
+
 fn bad(message: impl Into<String>) -> anyhow::Error {
     InputError(message.into()).into()
 }
@@ -264,17 +273,10 @@ async fn trip(core: &Core, cmd: TripCmd, json: bool) -> anyhow::Result<()> {
                 Some(c) => Some(core.find_car(&c).await?.id),
                 None => None,
             };
-            let day = |d: Option<String>| -> anyhow::Result<_> {
-                Ok(d.as_deref()
-                    .map(parse_date)
-                    .transpose()?
-                    .and_then(|d| d.and_hms_opt(0, 0, 0))
-                    .map(|d| d.and_utc()))
-            };
             let trips = core
                 .trips(TripFilter {
-                    from: day(from)?,
-                    until: day(to)?,
+                    from: day_start(from.as_deref())?,
+                    until: day_start(to.as_deref())?,
                     car,
                     include_discarded: all,
                     limit,
@@ -592,30 +594,13 @@ async fn entry(core: &Core, cmd: EntryCmd, json: bool) -> anyhow::Result<()> {
         }
         EntryCmd::List { from, to, project } => {
             let project = match project {
-                Some(p) => Some(
-                    core.projects()
-                        .await?
-                        .into_iter()
-                        .find(|x| x.name.eq_ignore_ascii_case(&p) || x.id.to_string() == p)
-                        .ok_or_else(|| tacho_core::CoreError::NotFound {
-                            kind: "project".into(),
-                            id: p.clone(),
-                        })?
-                        .id,
-                ),
+                Some(p) => Some(core.find_project(&p).await?.id),
                 None => None,
-            };
-            let day = |d: Option<String>| -> anyhow::Result<_> {
-                Ok(d.as_deref()
-                    .map(parse_date)
-                    .transpose()?
-                    .and_then(|d| d.and_hms_opt(0, 0, 0))
-                    .map(|d| d.and_utc()))
             };
             let entries = core
                 .entries(EntryFilter {
-                    from: day(from)?,
-                    until: day(to)?,
+                    from: day_start(from.as_deref())?,
+                    until: day_start(to.as_deref())?,
                     project,
                 })
                 .await?;

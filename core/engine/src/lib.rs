@@ -518,6 +518,11 @@ impl Core {
         Ok(self.lock()?.store.projects()?)
     }
 
+    /// A project by id or name.
+    pub async fn find_project(&self, key: &str) -> Result<Project> {
+        Ok(self.lock()?.store.find_project(key)?)
+    }
+
     /// Entries matching `filter`.
     pub async fn entries(&self, filter: EntryFilter) -> Result<Vec<TimeEntry>> {
         Ok(self.lock()?.store.entries(&filter)?)
