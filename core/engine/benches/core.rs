@@ -23,9 +23,13 @@ fn drive(n: usize, start_s: i64) -> Vec<Ping> {
     (0..n)
         .map(|i| {
             let i = i as i64 + start_s;
+            // Back and forth along a 10° meridian arc at ~40 km/h, so any
+            // number of fixes stays on the map and plausible.
+            let leg = i % 200_000;
+            let along = if leg < 100_000 { leg } else { 200_000 - leg };
             let mut p = Ping::at(
                 t0 + chrono::Duration::seconds(i),
-                48.0 + i as f64 * 0.000_1,
+                45.0 + along as f64 * 0.000_1,
                 11.5 + (i as f64 * 0.01).sin() * 0.000_5,
             );
             p.accuracy_m = Some(5.0);
@@ -80,12 +84,30 @@ fn ping_ingest(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
 
     let conn = raw_conn(&dir.path().join("raw.db"));
-    let pings = drive(1_000_000, 0);
+    let pings = drive(2_000_000, 0);
     let mut i = 0usize;
     g.bench_function("raw_sqlite_commit_per_row", |b| {
         b.iter(|| {
             raw_insert(&conn, i as i64, &pings[i % pings.len()]);
             i += 1;
+        })
+    });
+    // Not a target baseline: what a second row update per commit costs raw.
+    let conn = raw_conn(&dir.path().join("raw2.db"));
+    conn.execute_batch("CREATE TABLE s (id INTEGER PRIMARY KEY, v TEXT)")
+        .unwrap();
+    let state = "x".repeat(700);
+    let mut i2 = 0usize;
+    g.bench_function("raw_sqlite_commit_per_row_plus_state_row", |b| {
+        b.iter(|| {
+            conn.execute_batch("BEGIN").unwrap();
+            raw_insert(&conn, i2 as i64, &pings[i2 % pings.len()]);
+            conn.prepare_cached("INSERT OR REPLACE INTO s VALUES (1, ?1)")
+                .unwrap()
+                .execute([&state])
+                .unwrap();
+            conn.execute_batch("COMMIT").unwrap();
+            i2 += 1;
         })
     });
 
@@ -98,7 +120,8 @@ fn ping_ingest(c: &mut Criterion) {
         b.iter(|| {
             let p = pings[j];
             clock.set(p.at);
-            rt.block_on(core.ping(p)).unwrap();
+            let out = rt.block_on(core.ping(p)).unwrap();
+            assert_eq!((out.dropped_count, out.outliers), (0, 0), "{out:?}");
             j += 1;
         })
     });
@@ -121,10 +144,15 @@ fn ping_ingest(c: &mut Criterion) {
     let mut m = 0usize;
     g.bench_function("core_batch_of_100", |b| {
         b.iter(|| {
-            let batch = pings[m..m + 100].to_vec();
+            let batch = drive(100, m as i64);
             m += 100;
             clock.set(batch[99].at);
-            rt.block_on(core.ping_batch(batch)).unwrap();
+            let out = rt.block_on(core.ping_batch(batch)).unwrap();
+            assert_eq!(
+                (out.rejected_count, out.dropped_count, out.outliers),
+                (0, 0, 0),
+                "{out:?}"
+            );
         })
     });
     g.finish();

@@ -118,30 +118,38 @@ impl Inner {
         Ok(())
     }
 
-    /// Feeds the recorder in one transaction; the in-memory recorder only
-    /// advances when the transaction committed.
+    /// Feeds the recorder in one transaction. When the transaction fails the
+    /// recorder is reloaded from the store, which still holds the state from
+    /// before the failed events, so memory and disk never disagree.
     fn feed(
         &mut self,
         inputs: Vec<DetectorInput>,
         force_end: Option<DateTime<Utc>>,
     ) -> Result<FeedOutcome> {
-        let now = self.store.clock().now();
-        let mut next = self.recorder.clone();
+        let Self {
+            store,
+            recorder,
+            cars,
+            places,
+            config,
+        } = self;
+        let now = store.clock().now();
         let ctx = recording::Context {
-            cars: &self.cars,
-            places: &self.places,
-            time_zone: &self.config.time_zone,
+            cars,
+            places,
+            time_zone: &config.time_zone,
         };
-        let outcome = self.store.write(|w| {
-            let mut outcome = next.feed_many(w, &ctx, inputs, now)?;
+        let outcome = store.write(|w| {
+            let mut outcome = recorder.feed_many(w, &ctx, inputs, now)?;
             if let Some(at) = force_end {
-                outcome.merge(next.force_end(w, &ctx, at)?);
+                outcome.merge(recorder.force_end(w, &ctx, at)?);
             }
             Ok::<_, CoreError>(outcome)
         });
-        let outcome = outcome?;
-        self.recorder = next;
-        Ok(outcome)
+        if outcome.is_err() {
+            *recorder = recording::Recorder::load(store, config.detector)?;
+        }
+        outcome
     }
 }
 
@@ -531,6 +539,17 @@ impl Core {
     /// The device id of this database.
     pub fn device(&self) -> Result<tacho_model::id::DeviceId> {
         Ok(self.lock()?.store.device())
+    }
+
+    /// Ops in the outbox after `after_seq`, oldest first (what sync will push).
+    pub async fn outbox(&self, after_seq: u64, limit: usize) -> Result<Vec<tacho_model::op::Op>> {
+        Ok(self
+            .lock()?
+            .store
+            .outbox(after_seq, limit)?
+            .into_iter()
+            .map(|e| e.op)
+            .collect())
     }
 
     /// Ops waiting to be pushed (count).

@@ -134,6 +134,35 @@ async fn a_carplay_drive_is_recorded_classified_and_survives_a_restart() {
     assert_eq!(detail.point_count as usize, pings.len());
     assert!(t.ended_at.unwrap() >= last.at);
 
+    // The points travel as append chunks of at most 100, in order, each
+    // point exactly once, across the restart.
+    let ops = core.outbox(0, 10_000).await.unwrap();
+    let chunks: Vec<&Vec<serde_json::Value>> = ops
+        .iter()
+        .filter(|op| op.entity == tacho_model::op::EntityKind::TripPoints)
+        .map(|op| match &op.kind {
+            tacho_model::op::OpKind::Append { items } => items,
+            other => panic!("points must be appended, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(chunks.len(), pings.len().div_ceil(100));
+    assert!(chunks.iter().all(|c| c.len() <= 100));
+    let seqs: Vec<u64> = chunks
+        .iter()
+        .flat_map(|c| c.iter())
+        .map(|p| p[0].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, (0..pings.len() as u64).collect::<Vec<_>>());
+    let first_wire = &chunks[0][0];
+    assert_eq!(first_wire[1].as_i64().unwrap(), first.at.timestamp_millis());
+    assert_eq!(first_wire[2].as_f64().unwrap(), first.lat);
+    let device_seqs: Vec<u64> = ops.iter().map(|op| op.device_seq).collect();
+    assert_eq!(
+        device_seqs,
+        (1..=ops.len() as u64).collect::<Vec<_>>(),
+        "gap-free"
+    );
+
     // The user's choice wins and is kept in the history.
     core.classify_trip(&trip_id.to_string(), Purpose::Private, None)
         .await

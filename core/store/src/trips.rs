@@ -70,6 +70,27 @@ pub struct TripPoint {
     pub counted: bool,
 }
 
+impl TripPoint {
+    /// The compact wire form used in `trip_points` append ops:
+    /// `[seq, at_ms, lat, lon, accuracy_m, speed_mps, heading_deg, altitude_m, counted]`
+    /// with `null` for unknown values. Arrays keep chunks of 100 points small.
+    pub fn to_wire(&self) -> Value {
+        let p = &self.ping;
+        let opt = |v: Option<f64>| v.map_or(Value::Null, Value::from);
+        Value::Array(vec![
+            Value::from(self.seq),
+            Value::from(p.at.timestamp_millis()),
+            Value::from(p.lat),
+            Value::from(p.lon),
+            opt(p.accuracy_m),
+            opt(p.speed_mps),
+            opt(p.heading_deg),
+            opt(p.altitude_m),
+            Value::from(u8::from(self.counted)),
+        ])
+    }
+}
+
 /// Which trips to list.
 #[derive(Debug, Clone, Default)]
 pub struct TripFilter {
@@ -226,10 +247,7 @@ impl Writer<'_> {
         if points.is_empty() {
             return Ok(());
         }
-        let items = points
-            .iter()
-            .map(serde_json::to_value)
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = points.iter().map(TripPoint::to_wire).collect();
         self.record_op(EntityKind::TripPoints, trip.0, OpKind::Append { items })
     }
 
