@@ -488,6 +488,12 @@ async fn import(core: &Core, args: ImportArgs, json: bool) -> anyhow::Result<()>
     if json {
         output::json(&summary)?;
     } else {
+        if summary.segments_already_imported > 0 {
+            println!(
+                "{} track(s) in this file were imported before; skipped",
+                summary.segments_already_imported
+            );
+        }
         println!(
             "imported {} trip(s) from {} points ({} stored, {} ignored, {} outliers dropped)",
             summary.trips.len(),

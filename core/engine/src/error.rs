@@ -40,7 +40,7 @@ pub enum CoreError {
     },
     /// An import file was malformed; nothing from it was stored.
     #[error("import failed, nothing was imported: {0}")]
-    Import(#[from] tacho_model::import::ImportError),
+    Import(tacho_model::import::ImportError),
     /// A report could not be written.
     #[error("report failed: {reason}")]
     Report {
@@ -54,6 +54,14 @@ impl CoreError {
         Self::BadInput {
             reason: reason.into(),
         }
+    }
+}
+
+// Not `#[from]`: that would also make the ImportError the error's source and
+// print its message twice in `{:#}` chains.
+impl From<tacho_model::import::ImportError> for CoreError {
+    fn from(e: tacho_model::import::ImportError) -> Self {
+        Self::Import(e)
     }
 }
 
