@@ -8,6 +8,7 @@ use tacho_model::car::Car;
 use tacho_model::detector::{
     Detector, DetectorConfig, DetectorInput, DetectorOutput, DropReason, PingRejection, TripSummary,
 };
+use tacho_model::gps::Ping;
 use tacho_model::gps::filter::PointKind;
 use tacho_model::id::TripId;
 use tacho_model::place::{Place, classify, place_at};
@@ -18,6 +19,10 @@ use crate::Result;
 
 /// How many points travel in one sync chunk.
 pub(crate) const POINT_CHUNK: u32 = 100;
+
+/// At most this many plain pings between two saves of the detector; the
+/// points stored since are replayed on load (bounds the work at start-up).
+pub(crate) const SNAPSHOT_EVERY: u32 = 32;
 
 /// What one event did, for callers and the events stream.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -73,6 +78,8 @@ pub(crate) struct Recorder {
     chunked_seq: u32,
     /// False for imports, which must not overwrite the live recorder's row.
     persist: bool,
+    /// Plain pings handled since the detector was last saved.
+    unsaved: u32,
 }
 
 impl Recorder {
@@ -83,6 +90,7 @@ impl Recorder {
             next_seq: 0,
             chunked_seq: 0,
             persist: true,
+            unsaved: 0,
         }
     }
 
@@ -94,35 +102,64 @@ impl Recorder {
         }
     }
 
-    /// Resumes the recorder saved in the store, or a fresh one. A saved
-    /// detector that can't be read (older format) restarts empty; the trip it
-    /// was recording is then closed by [`Recorder::close_orphan`].
+    /// Resumes the recorder saved in the store, or a fresh one.
+    ///
+    /// The detector is saved at most every [`SNAPSHOT_EVERY`] plain pings
+    /// (see [`Recorder::needs_snapshot`]); the points stored after the
+    /// snapshot are replayed into it here, so the resumed detector has seen
+    /// every stored point exactly once. A snapshot that can't be read (an
+    /// older format) is rebuilt by replaying the open trip from its start.
     pub(crate) fn load(store: &Store, config: DetectorConfig) -> Result<Self> {
         let Some(saved) = store.recorder()? else {
             return Ok(Self::new(config));
         };
-        match serde_json::from_str::<Detector>(&saved.detector) {
+        let (mut detector, replay_from) = match serde_json::from_str::<Detector>(&saved.detector) {
             Ok(mut detector) => {
                 detector.set_config(config);
-                Ok(Self {
-                    detector,
-                    trip: saved.trip,
-                    next_seq: saved.next_seq,
-                    chunked_seq: saved.chunked_seq,
-                    persist: true,
-                })
+                (detector, saved.next_seq)
             }
             Err(e) => {
-                tracing::warn!(error = %e, "saved detector state unreadable; starting a fresh one");
-                Ok(Self {
-                    detector: Detector::new(config),
-                    trip: saved.trip,
-                    next_seq: saved.next_seq,
-                    chunked_seq: saved.chunked_seq,
-                    persist: true,
-                })
+                tracing::warn!(error = %e, "saved detector state unreadable; rebuilding it from the stored points");
+                let mut detector = Detector::new(config);
+                if let Some(id) = saved.trip {
+                    let trip = store.trip(id)?;
+                    detector.handle(
+                        DetectorInput::Connect {
+                            at: trip.started_at,
+                            source: trip.source,
+                            car_hint: trip.car_hint,
+                        },
+                        trip.started_at,
+                    );
+                }
+                (detector, 0)
+            }
+        };
+        let mut next_seq = saved.next_seq;
+        if let Some(trip) = saved.trip {
+            for point in store.trip_points_from(trip, replay_from)? {
+                // Already stored: only the detector's memory needs them.
+                let outputs = detector.handle(DetectorInput::Ping(point.ping), point.ping.at);
+                if outputs
+                    .iter()
+                    .any(|o| !matches!(o, DetectorOutput::Point { .. }))
+                {
+                    tracing::warn!(
+                        ?outputs,
+                        "replaying a stored point produced more than a point"
+                    );
+                }
+                next_seq = point.seq + 1;
             }
         }
+        Ok(Self {
+            detector,
+            trip: saved.trip,
+            next_seq,
+            chunked_seq: saved.chunked_seq,
+            persist: true,
+            unsaved: 0,
+        })
     }
 
     /// The open trip, if any.
@@ -135,7 +172,7 @@ impl Recorder {
         self.detector.open_trip_distance_m()
     }
 
-    /// Feeds one event; on error nothing changes (callers use a clone).
+    /// Feeds one event (see [`Recorder::feed_many`]).
     pub(crate) fn feed(
         &mut self,
         w: &mut Writer<'_>,
@@ -143,13 +180,12 @@ impl Recorder {
         input: DetectorInput,
         now: DateTime<Utc>,
     ) -> Result<FeedOutcome> {
-        let outputs = self.detector.handle(input, now);
-        let outcome = self.apply(w, ctx, outputs)?;
-        self.save(w)?;
-        Ok(outcome)
+        self.feed_many(w, ctx, vec![input], now)
     }
 
-    /// Feeds several events and saves the state once (batched pings).
+    /// Feeds events in order and saves the detector when
+    /// [`Recorder::needs_snapshot`] says the stored points alone could not
+    /// bring it back. On error the caller reloads the recorder from the store.
     pub(crate) fn feed_many(
         &mut self,
         w: &mut Writer<'_>,
@@ -158,12 +194,38 @@ impl Recorder {
         now: DateTime<Utc>,
     ) -> Result<FeedOutcome> {
         let mut outcome = FeedOutcome::default();
+        let mut snapshot = false;
         for input in inputs {
+            let ping = match &input {
+                DetectorInput::Ping(p) => Some(*p),
+                _ => None,
+            };
+            let chunked_before = self.chunked_seq;
             let outputs = self.detector.handle(input, now);
+            snapshot |= self.needs_snapshot(ping, &outputs);
             outcome.merge(self.apply(w, ctx, outputs)?);
+            snapshot |= self.chunked_seq != chunked_before;
         }
-        self.save(w)?;
+        if snapshot || self.unsaved >= SNAPSHOT_EVERY {
+            self.save(w)?;
+        }
         Ok(outcome)
+    }
+
+    /// Whether the detector must be saved after this event. Only a ping that
+    /// was stored at once as a point of the open trip, with nothing held back
+    /// or dropped, can be skipped: replaying the stored points from the last
+    /// snapshot then reproduces the detector exactly.
+    fn needs_snapshot(&mut self, ping: Option<Ping>, outputs: &[DetectorOutput]) -> bool {
+        let replayable = self.trip.is_some()
+            && !self.detector.is_in_grace()
+            && matches!((ping, outputs), (Some(input), [DetectorOutput::Point { ping, .. }]) if *ping == input);
+        if replayable {
+            self.unsaved += 1;
+            false
+        } else {
+            true
+        }
     }
 
     /// Ends the open trip at `at` without a grace period.
@@ -179,10 +241,11 @@ impl Recorder {
         Ok(outcome)
     }
 
-    fn save(&self, w: &mut Writer<'_>) -> Result<()> {
+    fn save(&mut self, w: &mut Writer<'_>) -> Result<()> {
         if !self.persist {
             return Ok(());
         }
+        self.unsaved = 0;
         w.save_recorder(&RecorderState {
             trip: self.trip,
             next_seq: self.next_seq,

@@ -546,6 +546,11 @@ impl Store {
         points_between(self.conn(), id, 0, u32::MAX)
     }
 
+    /// Points of a trip from sequence `from_seq` on, in order.
+    pub fn trip_points_from(&self, id: TripId, from_seq: u32) -> Result<Vec<TripPoint>> {
+        points_between(self.conn(), id, from_seq, u32::MAX)
+    }
+
     /// Number of points stored for a trip.
     pub fn point_count(&self, id: TripId) -> Result<u32> {
         Ok(self.conn().query_row(
