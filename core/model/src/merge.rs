@@ -421,13 +421,20 @@ impl SpaceState {
     /// whether anything changed. A refused op leaves the state untouched.
     /// The clock-ahead rule is not checked here: it needs `now` (see [`validate`]).
     pub fn apply(&mut self, op: &Op) -> Result<bool, InvalidOp> {
-        let of_kind = self.entities.entry(op.entity).or_default();
-        if let Some(entity) = of_kind.get_mut(&op.entity_id) {
+        if let Some(entity) = self
+            .entities
+            .get_mut(&op.entity)
+            .and_then(|of_kind| of_kind.get_mut(&op.entity_id))
+        {
             return entity.apply(op);
         }
+        // Build the entity aside so a refused op leaves no empty entry behind.
         let mut entity = EntityState::default();
         let changed = entity.apply(op)?;
-        of_kind.insert(op.entity_id, entity);
+        self.entities
+            .entry(op.entity)
+            .or_default()
+            .insert(op.entity_id, entity);
         Ok(changed)
     }
 
