@@ -315,7 +315,11 @@ pub struct EntityState {
     /// One record per applied append, sorted like `items`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub appends: Vec<AppendRecord>,
-    /// For `trip_points`: the device whose chunk was applied first; only it may append.
+    /// For `trip_points`: the device whose chunk this state applied first;
+    /// only it may append. First *applied*, not lowest stamp: the relay
+    /// refuses foreign chunks in its log order, so every replica that pulls
+    /// sees the same writer first (a client holding a foreign chunk of its
+    /// own is already a bug, which the relay's 422 surfaces).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub writer: Option<DeviceId>,
 }

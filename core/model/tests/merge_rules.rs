@@ -439,3 +439,19 @@ fn equal_starts_are_decided_by_entry_id() {
     assert_eq!(stops[&high], None);
     assert_eq!(stops[&low], Some(t(9, 0)));
 }
+
+#[test]
+fn a_reused_clock_value_still_converges() {
+    // One device writing twice with the same HLC is a bug, but replicas must
+    // still agree on a value.
+    let a = dev(1);
+    let x = upsert(a, 1, at(1_000), entity_id(), json!({"name": "x"}));
+    let y = upsert(a, 2, at(1_000), entity_id(), json!({"name": "y"}));
+    let mut e = EntityState::default();
+    e.apply(&x).unwrap();
+    e.apply(&y).unwrap();
+    let mut f = EntityState::default();
+    f.apply(&y).unwrap();
+    f.apply(&x).unwrap();
+    assert_eq!(e, f);
+}
