@@ -12,6 +12,7 @@ pub mod gps;
 pub mod hlc;
 pub mod id;
 pub mod import;
+pub mod merge;
 pub mod op;
 pub mod place;
 pub mod report;
