@@ -72,6 +72,34 @@ pub enum Command {
     /// Database maintenance.
     #[command(subcommand)]
     Db(DbCmd),
+    /// Create an account on a relay and sign this database in.
+    Signup(SignInArgs),
+    /// Sign this database in to an existing relay account.
+    Login(SignInArgs),
+    /// Sync with the relay: once (exit code non-zero if it failed), or keep syncing.
+    Sync(SyncArgs),
+}
+
+/// `tacho signup|login`
+#[derive(Debug, Args)]
+pub struct SignInArgs {
+    /// Relay base URL, e.g. http://127.0.0.1:8787.
+    #[arg(long, env = "TACHO_RELAY")]
+    pub relay: String,
+    /// Account email.
+    #[arg(long)]
+    pub email: String,
+}
+
+/// `tacho sync`
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Keep syncing: long-poll the relay and push new changes until stopped.
+    #[arg(long)]
+    pub watch: bool,
+    /// Show the sign-in state, the queue and parked ops instead of syncing.
+    #[arg(long, conflicts_with = "watch")]
+    pub status: bool,
 }
 
 /// `tacho car …`

@@ -43,6 +43,9 @@ pub async fn dispatch(core: &Core, cli: Cli) -> anyhow::Result<()> {
         Command::Period(cmd) => period(core, cmd, json).await,
         Command::Report(cmd) => report(core, cmd).await,
         Command::Db(cmd) => db(core, cmd, json).await,
+        Command::Signup(args) => sign_in(core, args, true, json).await,
+        Command::Login(args) => sign_in(core, args, false, json).await,
+        Command::Sync(args) => sync(core, args, json).await,
     }
 }
 
@@ -772,6 +775,104 @@ async fn db(core: &Core, cmd: DbCmd, json: bool) -> anyhow::Result<()> {
                 println!("outbox {} op(s) waiting to sync", info["outbox_ops"]);
             }
         }
+    }
+    Ok(())
+}
+
+/// The password from `TACHO_PASSWORD`, else a prompt on the terminal.
+fn password() -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var("TACHO_PASSWORD") {
+        return Ok(p);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(bad(
+            "no password: set TACHO_PASSWORD or run in a terminal to be asked",
+        ));
+    }
+    Ok(rpassword::prompt_password("password: ")?)
+}
+
+async fn sign_in(core: &Core, args: SignInArgs, signup: bool, json: bool) -> anyhow::Result<()> {
+    let password = password()?;
+    let status = if signup {
+        core.signup(&args.relay, &args.email, &password).await?
+    } else {
+        core.login(&args.relay, &args.email, &password).await?
+    };
+    if json {
+        output::json(&status)?;
+    } else {
+        println!(
+            "signed in to {} as {} ({} change(s) waiting to sync)",
+            args.relay, args.email, status.pending_ops
+        );
+    }
+    Ok(())
+}
+
+async fn sync(core: &Core, args: SyncArgs, json: bool) -> anyhow::Result<()> {
+    if args.status {
+        let status = core.sync_status().await?;
+        let parked = core.parked_ops().await?;
+        if json {
+            let parked: Vec<_> = parked
+                .iter()
+                .map(|p| json!({ "op": p.op, "code": p.code, "message": p.message, "parked_at": p.parked_at }))
+                .collect();
+            output::json(&json!({ "status": status, "parked": parked }))?;
+        } else {
+            match &status.relay_url {
+                Some(url) => println!("relay      {url}"),
+                None => println!("not signed in"),
+            }
+            println!("waiting    {} change(s)", status.pending_ops);
+            if let Some(at) = status.last_sync_at {
+                println!("last sync  {}", at.to_rfc3339());
+            }
+            if let Some(e) = &status.last_error {
+                println!("last error {e}");
+            }
+            for p in &parked {
+                println!(
+                    "parked     {} {} #{}: {} ({})",
+                    p.op.entity.as_str(),
+                    short(p.op.entity_id),
+                    p.op.device_seq,
+                    p.message,
+                    p.code
+                );
+            }
+        }
+        return Ok(());
+    }
+    if args.watch {
+        if !json {
+            eprintln!("syncing continuously; press Ctrl-C to stop");
+        }
+        tokio::select! {
+            r = core.sync_forever(25) => r?,
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        return Ok(());
+    }
+    let report = core.sync_once().await?;
+    if json {
+        output::json(&report)?;
+    } else {
+        println!(
+            "synced: pushed {}, pulled {} ({} changed here){}",
+            report.pushed,
+            report.pulled,
+            report.changed,
+            if report.parked > 0 {
+                format!(
+                    ", {} refused by the relay and parked (see `tacho sync --status`)",
+                    report.parked
+                )
+            } else {
+                String::new()
+            }
+        );
     }
     Ok(())
 }

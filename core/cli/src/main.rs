@@ -71,13 +71,15 @@ fn init_logging(verbose: u8) {
 }
 
 /// Exit codes scripts can branch on: 1 other, 3 bad input, 4 not found,
-/// 5 conflict or locked period, 6 storage.
+/// 5 conflict or locked period, 6 storage, 7 sign-in, 8 network.
 fn exit_code(err: &anyhow::Error) -> u8 {
     match err.downcast_ref::<CoreError>() {
         Some(CoreError::BadInput { .. } | CoreError::Import(_)) => 3,
         Some(CoreError::NotFound { .. }) => 4,
         Some(CoreError::Conflict { .. } | CoreError::LockedPeriod { .. }) => 5,
         Some(CoreError::Storage { .. }) => 6,
+        Some(CoreError::Auth { .. }) => 7,
+        Some(CoreError::Network { .. }) => 8,
         _ => match err.downcast_ref::<args::InputError>() {
             Some(_) => 3,
             None => 1,

@@ -20,6 +20,8 @@ pub fn print_error(err: &anyhow::Error, as_json: bool) {
             Some(CoreError::LockedPeriod { .. }) => "locked_period",
             Some(CoreError::Storage { .. }) => "storage",
             Some(CoreError::Report { .. }) => "report",
+            Some(CoreError::Auth { .. }) => "auth",
+            Some(CoreError::Network { .. }) => "network",
             None if err.downcast_ref::<crate::args::InputError>().is_some() => "bad_input",
             None => "error",
         };

@@ -41,6 +41,18 @@ pub enum CoreError {
     /// An import file was malformed; nothing from it was stored.
     #[error("import failed, nothing was imported: {0}")]
     Import(tacho_model::import::ImportError),
+    /// Signing in failed or the session is gone; sign in again.
+    #[error("{reason}")]
+    Auth {
+        /// What happened.
+        reason: String,
+    },
+    /// The relay could not be reached or answered unexpectedly; try again later.
+    #[error("network: {reason}")]
+    Network {
+        /// What happened.
+        reason: String,
+    },
     /// A report could not be written.
     #[error("report failed: {reason}")]
     Report {

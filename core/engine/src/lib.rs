@@ -26,11 +26,13 @@ pub mod import;
 mod recording;
 pub mod report;
 mod reports;
+mod sync;
 mod work;
 
 pub use error::{CoreError, Result};
 pub use import::{ImportOptions, ImportProgress, ImportSummary};
 pub use recording::FeedOutcome;
+pub use sync::{SyncReport, SyncStatus};
 pub use tacho_store::EntryFilter;
 pub use work::{NewEntry, TimerStatus};
 

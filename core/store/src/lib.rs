@@ -21,6 +21,7 @@ mod places;
 mod recorder;
 mod row;
 mod schema;
+mod sync;
 mod trips;
 mod work;
 
@@ -28,6 +29,7 @@ pub use error::StoreError;
 pub use outbox::OutboxEntry;
 pub use recorder::RecorderState;
 pub use schema::{SCHEMA_VERSION, migrate_partially, schema_fingerprint};
+pub use sync::{Applied, ParkedOp, SyncSession};
 pub use trips::{TripFilter, TripPoint};
 pub use work::EntryFilter;
 

@@ -53,7 +53,7 @@ impl Writer<'_> {
             ])?;
         self.next_seq += 1;
         self.ops_written += 1;
-        Ok(())
+        self.merge_local(&op)
     }
 
     /// Records an upsert of `fields` (a serialisable struct; `id` is dropped).

@@ -12,6 +12,7 @@ use crate::{Result, StoreError};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_route_distance_and_entry_index.sql"),
+    include_str!("migrations/0003_sync.sql"),
 ];
 
 const FRESH: &str = include_str!("schema.sql");

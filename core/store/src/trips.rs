@@ -89,6 +89,38 @@ impl TripPoint {
             Value::from(u8::from(self.counted)),
         ])
     }
+
+    /// Reads the wire form back; `None` when the shape or a value is wrong.
+    pub fn from_wire(v: &Value) -> Option<Self> {
+        let a = v.as_array()?;
+        if a.len() != 9 {
+            return None;
+        }
+        let opt = |i: usize| -> Option<Option<f64>> {
+            match a.get(i)? {
+                Value::Null => Some(None),
+                other => other.as_f64().filter(|x| x.is_finite()).map(Some),
+            }
+        };
+        let lat = a.get(2)?.as_f64().filter(|x| (-90.0..=90.0).contains(x))?;
+        let lon = a
+            .get(3)?
+            .as_f64()
+            .filter(|x| (-180.0..=180.0).contains(x))?;
+        Some(Self {
+            seq: u32::try_from(a.first()?.as_u64()?).ok()?,
+            ping: Ping {
+                at: chrono::DateTime::from_timestamp_millis(a.get(1)?.as_i64()?)?,
+                lat,
+                lon,
+                accuracy_m: opt(4)?,
+                speed_mps: opt(5)?,
+                heading_deg: opt(6)?,
+                altitude_m: opt(7)?,
+            },
+            counted: a.get(8)?.as_u64()? == 1,
+        })
+    }
 }
 
 /// Which trips to list.
@@ -176,7 +208,7 @@ impl Writer<'_> {
         self.record_upsert(EntityKind::Trip, trip.id.0, trip)
     }
 
-    fn write_trip_row(&self, t: &Trip, verb: &str) -> Result<()> {
+    pub(crate) fn write_trip_row(&self, t: &Trip, verb: &str) -> Result<()> {
         self.conn()
             .prepare_cached(&format!(
                 "{verb} INTO trip ({TRIP_COLUMNS}) VALUES

@@ -1,0 +1,433 @@
+//! The sync client: signs in to a relay, pushes the outbox in batches, pulls
+//! and applies pages of other devices' ops. See docs/sync-protocol.md.
+//!
+//! Network calls never hold the core's lock; each result is applied in one
+//! store transaction (ops and cursor together), so a crash or a lost
+//! response at any point is repaired by simply syncing again.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tacho_model::op::Op;
+use tacho_store::SyncSession;
+
+use crate::{Core, CoreError, CoreEvent, Result};
+
+/// Ops per push request (the relay accepts up to 1 000).
+const PUSH_BATCH: usize = 500;
+/// Ops per pull page.
+const PULL_LIMIT: usize = 1_000;
+/// Refresh the access token when it has less than this left.
+const REFRESH_MARGIN_S: i64 = 60;
+
+/// What one sync run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    /// Own ops the relay confirmed in this run.
+    pub pushed: usize,
+    /// Ops pulled from the relay.
+    pub pulled: usize,
+    /// Pulled ops that changed local data.
+    pub changed: usize,
+    /// Own ops the relay refused as invalid and that were parked.
+    pub parked: usize,
+    /// The pull cursor after the run.
+    pub cursor: u64,
+}
+
+/// Sign-in state, for a settings screen.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SyncStatus {
+    /// Relay URL, when signed in.
+    pub relay_url: Option<String>,
+    /// Account id, when signed in.
+    pub account_id: Option<String>,
+    /// Own ops not yet confirmed by the relay.
+    pub pending_ops: u64,
+    /// Ops parked as invalid.
+    pub parked_ops: usize,
+    /// Last successful sync.
+    pub last_sync_at: Option<DateTime<Utc>>,
+    /// Last error.
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SessionBody {
+    account_id: String,
+    space_id: String,
+    access_token: String,
+    access_expires_at: DateTime<Utc>,
+    refresh_token: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct PullBody {
+    ops: Vec<Value>,
+    cursor: u64,
+    has_more: bool,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct ErrorBody {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    expected_seq: Option<u64>,
+    #[serde(default)]
+    op_id: Option<String>,
+    #[serde(default)]
+    index: Option<usize>,
+}
+
+fn http() -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| CoreError::Network {
+            reason: format!("can't build the HTTP client: {e}"),
+        })
+}
+
+fn network(e: reqwest::Error) -> CoreError {
+    CoreError::Network {
+        reason: e.to_string(),
+    }
+}
+
+fn url(base: &str, path: &str) -> String {
+    format!("{}{path}", base.trim_end_matches('/'))
+}
+
+async fn error_of(resp: reqwest::Response) -> (reqwest::StatusCode, ErrorBody) {
+    let status = resp.status();
+    let body = resp.json::<ErrorBody>().await.unwrap_or_default();
+    (status, body)
+}
+
+fn relay_error(status: reqwest::StatusCode, body: &ErrorBody) -> CoreError {
+    let reason = if body.message.is_empty() {
+        format!("the relay answered {status}")
+    } else {
+        format!("{} ({})", body.message, body.code)
+    };
+    match status.as_u16() {
+        401 | 403 => CoreError::Auth { reason },
+        409 => CoreError::Conflict { reason },
+        400 | 413 | 415 | 422 => CoreError::BadInput { reason },
+        _ => CoreError::Network { reason },
+    }
+}
+
+impl Core {
+    /// Creates an account on `relay_url` and signs this device in.
+    pub async fn signup(&self, relay_url: &str, email: &str, password: &str) -> Result<SyncStatus> {
+        self.sign_in("/v1/auth/signup", relay_url, email, password)
+            .await
+    }
+
+    /// Signs this device in to an existing account.
+    pub async fn login(&self, relay_url: &str, email: &str, password: &str) -> Result<SyncStatus> {
+        self.sign_in("/v1/auth/login", relay_url, email, password)
+            .await
+    }
+
+    async fn sign_in(
+        &self,
+        path: &str,
+        relay_url: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<SyncStatus> {
+        let relay_url = relay_url.trim().trim_end_matches('/').to_owned();
+        if !(relay_url.starts_with("http://") || relay_url.starts_with("https://")) {
+            return Err(CoreError::bad_input(format!(
+                "`{relay_url}` is not a relay URL (expected http:// or https://)"
+            )));
+        }
+        let device = self.device()?;
+        let resp = http()?
+            .post(url(&relay_url, path))
+            .json(&json!({
+                "email": email.trim(),
+                "password": password,
+                "device_id": device.to_string(),
+                "device_name": device_name(),
+            }))
+            .send()
+            .await
+            .map_err(network)?;
+        if !resp.status().is_success() {
+            let (status, body) = error_of(resp).await;
+            return Err(relay_error(status, &body));
+        }
+        let body: SessionBody = resp.json().await.map_err(network)?;
+        let mut inner = self.lock()?;
+        let previous = inner.store.session()?;
+        let session = SyncSession {
+            relay_url,
+            account_id: body.account_id,
+            space_id: body.space_id,
+            access_token: body.access_token,
+            access_expires_at: body.access_expires_at,
+            refresh_token: body.refresh_token,
+            pull_cursor: previous.as_ref().map_or(0, |s| s.pull_cursor),
+            pushed_seq: previous.as_ref().map_or(0, |s| s.pushed_seq),
+            last_sync_at: None,
+            last_error: None,
+        };
+        inner.store.write(|w| w.save_session(&session))?;
+        drop(inner);
+        self.sync_status().await
+    }
+
+    /// Sign-in and queue state.
+    pub async fn sync_status(&self) -> Result<SyncStatus> {
+        let inner = self.lock()?;
+        let session = inner.store.session()?;
+        let pushed = session.as_ref().map_or(0, |s| s.pushed_seq);
+        let pending = inner.store.outbox(pushed, usize::MAX)?.len() as u64;
+        let parked = inner.store.parked_ops()?.len();
+        Ok(SyncStatus {
+            relay_url: session.as_ref().map(|s| s.relay_url.clone()),
+            account_id: session.as_ref().map(|s| s.account_id.clone()),
+            pending_ops: pending.saturating_sub(parked as u64),
+            parked_ops: parked,
+            last_sync_at: session.as_ref().and_then(|s| s.last_sync_at),
+            last_error: session.and_then(|s| s.last_error),
+        })
+    }
+
+    /// Ops the relay refused as invalid, with its reasons.
+    pub async fn parked_ops(&self) -> Result<Vec<tacho_store::ParkedOp>> {
+        Ok(self.lock()?.store.parked_ops()?)
+    }
+
+    fn session(&self) -> Result<SyncSession> {
+        self.lock()?.store.session()?.ok_or_else(|| CoreError::Auth {
+            reason: "this database is not signed in to a relay; run `tacho login` or `tacho signup` first".into(),
+        })
+    }
+
+    /// A valid access token, refreshing (and storing the rotated refresh
+    /// token) when it is about to expire.
+    async fn access_token(&self, force_refresh: bool) -> Result<SyncSession> {
+        let session = self.session()?;
+        let fresh =
+            session.access_expires_at - self.now() > chrono::Duration::seconds(REFRESH_MARGIN_S);
+        if fresh && !force_refresh {
+            return Ok(session);
+        }
+        let resp = http()?
+            .post(url(&session.relay_url, "/v1/auth/refresh"))
+            .json(&json!({ "refresh_token": session.refresh_token }))
+            .send()
+            .await
+            .map_err(network)?;
+        if !resp.status().is_success() {
+            let (status, body) = error_of(resp).await;
+            return Err(relay_error(status, &body));
+        }
+        let body: SessionBody = resp.json().await.map_err(network)?;
+        let updated = SyncSession {
+            access_token: body.access_token,
+            access_expires_at: body.access_expires_at,
+            refresh_token: body.refresh_token,
+            ..session
+        };
+        self.lock()?.store.write(|w| w.save_session(&updated))?;
+        Ok(updated)
+    }
+
+    /// One full sync: push everything pending, then pull until caught up.
+    /// Safe to repeat after any failure; returns an error if any step failed
+    /// (the error is also recorded for [`Core::sync_status`]).
+    pub async fn sync_once(&self) -> Result<SyncReport> {
+        let result = self.sync_inner(0).await;
+        let message = result.as_ref().err().map(ToString::to_string);
+        self.lock()?
+            .store
+            .write(|w| w.record_sync_result(message.as_deref()))?;
+        let report = result?;
+        if report.changed > 0 {
+            self.reload_reference()?;
+            self.emit(CoreEvent::DataChanged);
+        }
+        Ok(report)
+    }
+
+    /// Syncs, then keeps long-polling the relay and pushing new local ops
+    /// until the task is dropped. Errors back off exponentially (1 s to 60 s).
+    pub async fn sync_forever(&self, wait_s: u64) -> Result<()> {
+        let mut backoff = 1u64;
+        loop {
+            match self.sync_inner(wait_s.min(30)).await {
+                Ok(report) => {
+                    backoff = 1;
+                    if report.changed > 0 {
+                        self.reload_reference()?;
+                        self.emit(CoreEvent::DataChanged);
+                    }
+                    self.lock()?.store.write(|w| w.record_sync_result(None))?;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, backoff_s = backoff, "sync failed; retrying");
+                    let message = e.to_string();
+                    self.lock()?
+                        .store
+                        .write(|w| w.record_sync_result(Some(&message)))?;
+                    tokio::time::sleep(Duration::from_secs(backoff)).await;
+                    backoff = (backoff * 2).min(60);
+                }
+            }
+        }
+    }
+
+    fn reload_reference(&self) -> Result<()> {
+        let mut inner = self.lock()?;
+        inner.cars = inner.store.cars()?;
+        inner.places = inner.store.places()?;
+        Ok(())
+    }
+
+    async fn sync_inner(&self, wait_s: u64) -> Result<SyncReport> {
+        let mut report = SyncReport::default();
+        let mut session = self.access_token(false).await?;
+        let client = http()?;
+        let mut refreshed = false;
+        // Push.
+        let mut gap_retries = 0;
+        loop {
+            let (ops, parked) = {
+                let inner = self.lock()?;
+                let parked: Vec<_> = inner
+                    .store
+                    .parked_ops()?
+                    .into_iter()
+                    .map(|p| p.op.op_id)
+                    .collect();
+                let ops: Vec<Op> = inner
+                    .store
+                    .outbox(session.pushed_seq, PUSH_BATCH)?
+                    .into_iter()
+                    .map(|e| e.op)
+                    .filter(|op| !parked.contains(&op.op_id))
+                    .collect();
+                (ops, parked.len())
+            };
+            let _ = parked;
+            let Some(last) = ops.last().map(|op| op.device_seq) else {
+                break;
+            };
+            let resp = client
+                .post(url(&session.relay_url, "/v1/push"))
+                .bearer_auth(&session.access_token)
+                .json(&json!({ "ops": ops }))
+                .send()
+                .await
+                .map_err(network)?;
+            let status = resp.status();
+            if status.is_success() {
+                self.lock()?.store.write(|w| w.set_pushed_seq(last))?;
+                session.pushed_seq = last;
+                report.pushed += ops.len();
+                continue;
+            }
+            let (status, body) = error_of(resp).await;
+            match (status.as_u16(), body.code.as_str()) {
+                (401, _) if !refreshed => {
+                    session = self.access_token(true).await?;
+                    refreshed = true;
+                }
+                (409, "seq_gap") if gap_retries < 3 => {
+                    // The relay has everything before `expected_seq` (a lost
+                    // response) or lost the tail: resume from where it is.
+                    let expected = body.expected_seq.unwrap_or(1).max(1);
+                    session.pushed_seq = expected - 1;
+                    self.lock()?
+                        .store
+                        .write(|w| w.set_pushed_seq(expected - 1))?;
+                    gap_retries += 1;
+                }
+                (422, "invalid_op") => {
+                    let index = body.index.unwrap_or(0).min(ops.len() - 1);
+                    let bad = &ops[index];
+                    if body
+                        .op_id
+                        .as_deref()
+                        .is_some_and(|id| id != bad.op_id.to_string())
+                    {
+                        return Err(relay_error(status, &body));
+                    }
+                    // The relay stored the ops before it and consumed its
+                    // sequence number; park it so the queue moves on.
+                    let confirmed = bad.device_seq;
+                    self.lock()?.store.write(|w| {
+                        w.park_op(bad, &body.code, &body.message)?;
+                        w.set_pushed_seq(confirmed)
+                    })?;
+                    session.pushed_seq = confirmed;
+                    report.pushed += index;
+                    report.parked += 1;
+                }
+                _ => return Err(relay_error(status, &body)),
+            }
+        }
+        // Pull.
+        let mut cursor = session.pull_cursor;
+        let mut first = true;
+        loop {
+            let wait = if first { wait_s } else { 0 };
+            first = false;
+            let resp = client
+                .get(url(&session.relay_url, "/v1/pull"))
+                .bearer_auth(&session.access_token)
+                .query(&[
+                    ("cursor", cursor),
+                    ("limit", PULL_LIMIT as u64),
+                    ("wait", wait),
+                ])
+                .timeout(Duration::from_secs(wait + 30))
+                .send()
+                .await
+                .map_err(network)?;
+            if !resp.status().is_success() {
+                let (status, body) = error_of(resp).await;
+                return Err(relay_error(status, &body));
+            }
+            let page: PullBody = resp.json().await.map_err(network)?;
+            let ops: Vec<Op> = page
+                .ops
+                .into_iter()
+                .map(serde_json::from_value)
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|e| CoreError::Network {
+                    reason: format!("the relay sent an op this build can't read: {e}"),
+                })?;
+            let applied = self
+                .lock()?
+                .store
+                .write(|w| w.apply_remote(&ops, page.cursor))?;
+            report.pulled += ops.len();
+            report.changed += applied.changed;
+            cursor = page.cursor.max(cursor);
+            if !page.has_more {
+                break;
+            }
+        }
+        report.cursor = cursor;
+        Ok(report)
+    }
+}
+
+fn device_name() -> String {
+    std::env::var("TACHO_DEVICE_NAME")
+        .ok()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| format!("tacho-cli on {}", std::env::consts::OS))
+}

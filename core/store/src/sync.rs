@@ -1,0 +1,491 @@
+//! The client side of sync in the store: the relay session, cursors, parked
+//! ops, and applying ops pulled from the relay through the shared merge code
+//! into the typed tables.
+//!
+//! Every synced entity has an `entity_state` row holding its merged state
+//! ([`EntityState`]: field values with their clocks, tombstones). Local writes
+//! update it as they record their op; remote ops are merged into it and the
+//! typed row is rewritten from the merged fields, so local and remote changes
+//! go through the same last-writer-wins rules.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+use serde_json::Value;
+use tacho_model::car::{Car, OdometerReading};
+use tacho_model::merge::EntityState;
+use tacho_model::op::{EntityKind, Op, OpKind};
+use tacho_model::place::Place;
+use tacho_model::trip::{Trip, TripEdit, TripState};
+use tacho_model::work::{Project, TimeEntry};
+use uuid::Uuid;
+
+use crate::row::{date, enum_str, from_ms, ms};
+use crate::{Result, Store, StoreError, TripPoint, Writer};
+
+/// The relay session and sync progress of this database.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncSession {
+    /// Base URL of the relay, e.g. `http://127.0.0.1:8787`.
+    pub relay_url: String,
+    /// Account signed in.
+    pub account_id: String,
+    /// The account's space.
+    pub space_id: String,
+    /// Short-lived access token.
+    pub access_token: String,
+    /// When the access token expires.
+    pub access_expires_at: DateTime<Utc>,
+    /// Rotating refresh token.
+    pub refresh_token: String,
+    /// Last relay cursor applied locally.
+    pub pull_cursor: u64,
+    /// Highest own `device_seq` the relay has confirmed.
+    pub pushed_seq: u64,
+    /// When the last full sync succeeded.
+    pub last_sync_at: Option<DateTime<Utc>>,
+    /// The last sync error, for the UI.
+    pub last_error: Option<String>,
+}
+
+/// An op the relay refused as invalid, kept aside so the queue moves on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParkedOp {
+    /// The op.
+    pub op: Op,
+    /// The relay's error code.
+    pub code: String,
+    /// The relay's message.
+    pub message: String,
+    /// When it was parked.
+    pub parked_at: DateTime<Utc>,
+}
+
+fn u(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn load_state(conn: &rusqlite::Connection, kind: EntityKind, id: Uuid) -> Result<EntityState> {
+    let raw: Option<String> = conn
+        .prepare_cached("SELECT state FROM entity_state WHERE entity = ?1 AND entity_id = ?2")?
+        .query_row(params![kind.as_str(), id.to_string()], |r| r.get(0))
+        .optional()?;
+    Ok(match raw {
+        Some(raw) => serde_json::from_str(&raw)?,
+        None => EntityState::default(),
+    })
+}
+
+fn save_state(
+    conn: &rusqlite::Connection,
+    kind: EntityKind,
+    id: Uuid,
+    state: &EntityState,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO entity_state (entity, entity_id, state) VALUES (?1, ?2, ?3)
+         ON CONFLICT (entity, entity_id) DO UPDATE SET state = excluded.state",
+    )?
+    .execute(params![
+        kind.as_str(),
+        id.to_string(),
+        serde_json::to_string(state)?
+    ])?;
+    Ok(())
+}
+
+fn is_append_only(kind: EntityKind) -> bool {
+    matches!(kind, EntityKind::TripPoints | EntityKind::TripEdit)
+}
+
+/// What applying a page of remote ops changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Ops that changed something.
+    pub changed: usize,
+    /// Ops already known (own echoes, re-deliveries, older values).
+    pub unchanged: usize,
+    /// Ops that could not be merged (kept out; logged).
+    pub invalid: usize,
+}
+
+impl Writer<'_> {
+    /// Folds a locally made op into the entity's merged state so later remote
+    /// ops are compared against it.
+    pub(crate) fn merge_local(&mut self, op: &Op) -> Result<()> {
+        if is_append_only(op.entity) {
+            return Ok(());
+        }
+        let mut state = load_state(self.conn(), op.entity, op.entity_id)?;
+        state
+            .apply(op)
+            .map_err(|e| StoreError::invalid(format!("local op can't be merged: {e}")))?;
+        save_state(self.conn(), op.entity, op.entity_id, &state)
+    }
+
+    /// Applies ops pulled from the relay and moves the pull cursor to
+    /// `cursor`, in this one transaction.
+    pub fn apply_remote(&mut self, ops: &[Op], cursor: u64) -> Result<Applied> {
+        let mut applied = Applied::default();
+        for op in ops {
+            self.observe_remote_clock(op);
+            if op.device == self.device() {
+                applied.unchanged += 1;
+                continue;
+            }
+            match self.apply_one(op) {
+                Ok(true) => applied.changed += 1,
+                Ok(false) => applied.unchanged += 1,
+                Err(StoreError::Invalid { message }) => {
+                    tracing::warn!(op_id = %op.op_id, %message, "remote op could not be merged");
+                    applied.invalid += 1;
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        self.conn().execute(
+            "UPDATE sync_state SET pull_cursor = max(pull_cursor, ?1) WHERE id = 1",
+            [u(cursor)],
+        )?;
+        Ok(applied)
+    }
+
+    fn apply_one(&mut self, op: &Op) -> Result<bool> {
+        if let OpKind::Append { items } = &op.kind {
+            return self.apply_append(op, items);
+        }
+        let mut state = load_state(self.conn(), op.entity, op.entity_id)?;
+        let changed = state
+            .apply(op)
+            .map_err(|e| StoreError::invalid(e.to_string()))?;
+        save_state(self.conn(), op.entity, op.entity_id, &state)?;
+        if changed {
+            self.project(op.entity, op.entity_id, &state)?;
+        }
+        Ok(changed)
+    }
+
+    fn apply_append(&mut self, op: &Op, items: &[Value]) -> Result<bool> {
+        let trip = tacho_model::id::TripId(op.entity_id);
+        let mut changed = false;
+        match op.entity {
+            EntityKind::TripPoints => {
+                for item in items {
+                    let point = TripPoint::from_wire(item)
+                        .ok_or_else(|| StoreError::invalid("malformed trip point in a chunk"))?;
+                    let n = self.conn().execute(
+                        "INSERT INTO trip_point (trip_id, seq, at, lat, lon, accuracy_m, speed_mps, heading_deg, altitude_m, counted)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING",
+                        params![
+                            trip.to_string(),
+                            point.seq,
+                            ms(point.ping.at),
+                            point.ping.lat,
+                            point.ping.lon,
+                            point.ping.accuracy_m,
+                            point.ping.speed_mps,
+                            point.ping.heading_deg,
+                            point.ping.altitude_m,
+                            point.counted
+                        ],
+                    )?;
+                    changed |= n > 0;
+                }
+            }
+            EntityKind::TripEdit => {
+                for item in items {
+                    let edit: TripEdit = serde_json::from_value(item.clone())
+                        .map_err(|e| StoreError::invalid(format!("malformed trip edit: {e}")))?;
+                    let n = self.conn().execute(
+                        "INSERT INTO trip_edit (trip_id, field, old_value, new_value, at, device)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+                        params![
+                            edit.trip_id.to_string(),
+                            edit.field.as_str(),
+                            edit.old_value,
+                            edit.new_value,
+                            ms(edit.at),
+                            edit.device.to_string()
+                        ],
+                    )?;
+                    changed |= n > 0;
+                }
+            }
+            other => {
+                return Err(StoreError::invalid(format!(
+                    "append on {} which is not append-only",
+                    other.as_str()
+                )));
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Rewrites the typed row of an entity from its merged state.
+    fn project(&mut self, kind: EntityKind, id: Uuid, state: &EntityState) -> Result<()> {
+        let mut fields = state.fields.clone();
+        fields.insert("id".into(), Value::from(id.to_string()));
+        let value = Value::Object(fields);
+        let deleted = state.is_deleted();
+        // A first op of another device may arrive before the op that created
+        // the entity only if the log was tampered with; keep the state and
+        // wait for the rest rather than writing half a row.
+        macro_rules! decode {
+            ($t:ty) => {
+                match serde_json::from_value::<$t>(value.clone()) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        tracing::warn!(entity = kind.as_str(), %id, error = %e, "merged fields incomplete; not projected yet");
+                        return Ok(());
+                    }
+                }
+            };
+        }
+        let conn = self.conn();
+        match kind {
+            EntityKind::Car => {
+                let car = decode!(Car);
+                conn.execute(
+                    "INSERT INTO car (id, name, make, model, plate, available_from, available_to, connect_hint, deleted)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, make = excluded.make, model = excluded.model,
+                       plate = excluded.plate, available_from = excluded.available_from, available_to = excluded.available_to,
+                       connect_hint = excluded.connect_hint, deleted = excluded.deleted",
+                    params![car.id.to_string(), car.name, car.make, car.model, car.plate,
+                        date(car.available_from), date(car.available_to), car.connect_hint, deleted],
+                )?;
+            }
+            EntityKind::Place => {
+                let p = decode!(Place);
+                conn.execute(
+                    "INSERT INTO place (id, name, kind, lat, lon, radius_m, address, deleted)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, lat = excluded.lat,
+                       lon = excluded.lon, radius_m = excluded.radius_m, address = excluded.address, deleted = excluded.deleted",
+                    params![p.id.to_string(), p.name, enum_str(&p.kind)?, p.center.lat, p.center.lon, p.radius_m, p.address, deleted],
+                )?;
+            }
+            EntityKind::Trip => {
+                let mut trip = decode!(Trip);
+                if deleted {
+                    trip.state = TripState::Discarded;
+                }
+                self.write_trip_row(&trip, "INSERT OR REPLACE")?;
+            }
+            EntityKind::OdometerReading => {
+                let r = decode!(OdometerReading);
+                if deleted {
+                    conn.execute(
+                        "DELETE FROM odometer_reading WHERE id = ?1",
+                        [r.id.to_string()],
+                    )?;
+                } else {
+                    conn.execute(
+                        "INSERT INTO odometer_reading (id, car_id, at, odometer_m, source, trip_id, trip_end)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                         ON CONFLICT (id) DO UPDATE SET car_id = excluded.car_id, at = excluded.at,
+                           odometer_m = excluded.odometer_m, source = excluded.source, trip_id = excluded.trip_id,
+                           trip_end = excluded.trip_end",
+                        params![r.id.to_string(), r.car_id.to_string(), ms(r.at), r.odometer_m, enum_str(&r.source)?,
+                            r.trip.map(|(t, _)| t.to_string()), r.trip.map(|(_, e)| enum_str(&e)).transpose()?],
+                    )?;
+                }
+            }
+            EntityKind::Project => {
+                let p = decode!(Project);
+                conn.execute(
+                    "INSERT INTO project (id, name, client, billable, rounding, deleted) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, client = excluded.client,
+                       billable = excluded.billable, rounding = excluded.rounding, deleted = excluded.deleted",
+                    params![p.id.to_string(), p.name, p.client, p.billable, p.rounding.to_string(), deleted],
+                )?;
+            }
+            EntityKind::TimeEntry => {
+                let e = decode!(TimeEntry);
+                self.project_entry(&e, deleted)?;
+            }
+            EntityKind::PeriodLock => {
+                if let Some(month) = state.fields.get("month").and_then(Value::as_str) {
+                    conn.execute(
+                        "INSERT INTO period_lock (month, locked_at, device) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                        params![month, ms(self.now()), self.device().to_string()],
+                    )?;
+                }
+            }
+            EntityKind::TripPoints | EntityKind::TripEdit => {}
+        }
+        Ok(())
+    }
+
+    /// Writes a time entry under the running-timer rule: when two devices
+    /// started timers offline, the later start keeps running and the other
+    /// is shown stopped at that start (every replica decides the same).
+    fn project_entry(&mut self, e: &TimeEntry, deleted: bool) -> Result<()> {
+        let mut stop = e.stop;
+        if e.stop.is_none() && !deleted {
+            let other: Option<(String, i64)> = self
+                .conn()
+                .query_row(
+                    "SELECT id, start FROM time_entry WHERE stop IS NULL AND deleted = 0 AND id != ?1",
+                    [e.id.to_string()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((other_id, other_start)) = other {
+                let other_start = from_ms(other_start)?;
+                if (other_start, other_id.as_str()) > (e.start, e.id.to_string().as_str()) {
+                    stop = Some(other_start.max(e.start));
+                } else {
+                    self.conn().execute(
+                        "UPDATE time_entry SET stop = ?2 WHERE id = ?1",
+                        params![other_id, ms(e.start.max(other_start))],
+                    )?;
+                }
+            }
+        }
+        self.conn().execute(
+            "INSERT INTO time_entry (id, project_id, description, start, stop, tags, billable, source, trip_id, deleted)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT (id) DO UPDATE SET project_id = excluded.project_id, description = excluded.description,
+               start = excluded.start, stop = excluded.stop, tags = excluded.tags, billable = excluded.billable,
+               source = excluded.source, trip_id = excluded.trip_id, deleted = excluded.deleted",
+            params![
+                e.id.to_string(),
+                e.project_id.map(|p| p.to_string()),
+                e.description,
+                ms(e.start),
+                stop.map(ms),
+                serde_json::to_string(&e.tags)?,
+                e.billable,
+                enum_str(&e.source)?,
+                e.trip_id.map(|t| t.to_string()),
+                deleted
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Stores (or replaces) the relay session after sign-in or a refresh.
+    pub fn save_session(&mut self, s: &SyncSession) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO sync_state (id, relay_url, account_id, space_id, access_token, access_expires_at, refresh_token, pull_cursor, pushed_seq)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (id) DO UPDATE SET relay_url = excluded.relay_url, account_id = excluded.account_id,
+               space_id = excluded.space_id, access_token = excluded.access_token,
+               access_expires_at = excluded.access_expires_at, refresh_token = excluded.refresh_token",
+            params![s.relay_url, s.account_id, s.space_id, s.access_token, ms(s.access_expires_at), s.refresh_token,
+                u(s.pull_cursor), u(s.pushed_seq)],
+        )?;
+        Ok(())
+    }
+
+    /// Records the highest own op the relay confirmed.
+    pub fn set_pushed_seq(&mut self, seq: u64) -> Result<()> {
+        self.conn().execute(
+            "UPDATE sync_state SET pushed_seq = ?1 WHERE id = 1",
+            [u(seq)],
+        )?;
+        Ok(())
+    }
+
+    /// Records the outcome of a sync run for the UI.
+    pub fn record_sync_result(&mut self, error: Option<&str>) -> Result<()> {
+        let now = self.now();
+        match error {
+            None => self.conn().execute(
+                "UPDATE sync_state SET last_sync_at = ?1, last_error = NULL WHERE id = 1",
+                [ms(now)],
+            )?,
+            Some(e) => self
+                .conn()
+                .execute("UPDATE sync_state SET last_error = ?1 WHERE id = 1", [e])?,
+        };
+        Ok(())
+    }
+
+    /// Parks an op the relay refused as invalid so the queue moves on; it
+    /// stays visible (and in the outbox) for the person to see.
+    pub fn park_op(&mut self, op: &Op, code: &str, message: &str) -> Result<()> {
+        let now = self.now();
+        self.conn().execute(
+            "INSERT INTO parked_op (op_id, device_seq, body, code, message, parked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT DO NOTHING",
+            params![op.op_id.to_string(), u(op.device_seq), serde_json::to_string(op)?, code, message, ms(now)],
+        )?;
+        Ok(())
+    }
+}
+
+impl Writer<'_> {
+    fn observe_remote_clock(&mut self, op: &Op) {
+        self.hlc.observe(op.hlc);
+    }
+}
+
+impl Store {
+    /// The relay session, if this database is signed in.
+    pub fn session(&self) -> Result<Option<SyncSession>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT relay_url, account_id, space_id, access_token, access_expires_at, refresh_token,
+                        pull_cursor, pushed_seq, last_sync_at, last_error FROM sync_state WHERE id = 1",
+                [],
+                |r| {
+                    Ok(SyncSession {
+                        relay_url: r.get(0)?,
+                        account_id: r.get(1)?,
+                        space_id: r.get(2)?,
+                        access_token: r.get(3)?,
+                        access_expires_at: from_ms(r.get(4)?)?,
+                        refresh_token: r.get(5)?,
+                        pull_cursor: u64::try_from(r.get::<_, i64>(6)?).unwrap_or(0),
+                        pushed_seq: u64::try_from(r.get::<_, i64>(7)?).unwrap_or(0),
+                        last_sync_at: r.get::<_, Option<i64>>(8)?.map(from_ms).transpose()?,
+                        last_error: r.get(9)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Ops the relay refused, oldest first.
+    pub fn parked_ops(&self) -> Result<Vec<ParkedOp>> {
+        let mut stmt = self
+            .conn()
+            .prepare("SELECT body, code, message, parked_at FROM parked_op ORDER BY device_seq")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(body, code, message, at)| {
+                Ok(ParkedOp {
+                    op: serde_json::from_str(&body)?,
+                    code,
+                    message,
+                    parked_at: from_ms(at)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The merged state of one entity (tests, debugging, convergence checks).
+    pub fn entity_state(&self, kind: EntityKind, id: Uuid) -> Result<Option<EntityState>> {
+        let raw: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT state FROM entity_state WHERE entity = ?1 AND entity_id = ?2",
+                params![kind.as_str(), id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        raw.map(|r| serde_json::from_str(&r).map_err(StoreError::from))
+            .transpose()
+    }
+}
