@@ -378,6 +378,19 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Stores a session after sign-in; `reset` also rewinds the cursors
+    /// (a different account or relay starts from the beginning).
+    pub fn save_session_reset(&mut self, s: &SyncSession, reset: bool) -> Result<()> {
+        self.save_session(s)?;
+        if reset {
+            self.conn().execute(
+                "UPDATE sync_state SET pull_cursor = 0, pushed_seq = 0 WHERE id = 1",
+                [],
+            )?;
+        }
+        Ok(())
+    }
+
     /// Records the highest own op the relay confirmed.
     pub fn set_pushed_seq(&mut self, seq: u64) -> Result<()> {
         self.conn().execute(
