@@ -57,7 +57,7 @@ fn sigkill_during_writes_loses_nothing_committed_and_never_corrupts() {
         trial += 1;
         let at = (start + chrono::Duration::seconds(i64::from(trial) + 1)).to_rfc3339();
         let lat = format!("{}", 52.0 + f64::from(trial) * 0.0002);
-        let is_timer = trial % 3 == 0;
+        let is_timer = trial.is_multiple_of(3);
         let mut cmd = if is_timer {
             tacho(
                 &db,
