@@ -1,0 +1,1 @@
+//! Tacho relay.
