@@ -298,9 +298,12 @@ pub async fn push_ops(
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "seq_gap",
-                format!("op {index} has device_seq {device_seq}, the relay expects {expected}; nothing was stored"),
+                format!(
+                    "op {index} has device_seq {device_seq} where {expected} was due; nothing of the batch was stored"
+                ),
             )
-            .with("expected_seq", expected));
+            // Nothing was stored, so the device must resume right after what the relay has.
+            .with("expected_seq", last_seq + 1));
         }
         next += 1;
         let body = serde_json::to_string(raw).map_err(ApiError::internal)?;
