@@ -107,7 +107,11 @@ pub async fn signup(
     let allowed = match state.config.registration {
         Registration::Open => true,
         Registration::Closed => false,
-        Registration::Allowlist => state.config.allow_emails.iter().any(|a| *a == email),
+        Registration::Allowlist => state
+            .config
+            .allow_emails
+            .iter()
+            .any(|a| a.trim().eq_ignore_ascii_case(&email)),
     };
     if !allowed {
         return Err(ApiError::new(

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::openapi::ErrorBody;
-use crate::storage::now_ms;
+use crate::storage::{is_unique_violation, now_ms};
 use crate::tokens::{Auth, Claims};
 
 /// PostgreSQL channel on which instances announce pushes (`<space>:<head>`).
@@ -56,7 +56,7 @@ impl<'de> Deserialize<'de> for IncomingOp {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PushRequest {
     /// Ops of the token's device, in `device_seq` order.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::openapi::OpDoc>)]
     pub ops: Vec<IncomingOp>,
 }
 
@@ -88,7 +88,7 @@ pub struct PullQuery {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PullResult {
     /// Ops after the cursor, each the op as pushed plus its `cursor`.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::openapi::RelayOpDoc>)]
     pub ops: Vec<Value>,
     /// Cursor to pass next time.
     pub cursor: i64,
@@ -102,7 +102,7 @@ pub struct SnapshotResult {
     /// Head of the space; pull from here on.
     pub cursor: i64,
     /// Every op up to `cursor`.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::openapi::RelayOpDoc>)]
     pub ops: Vec<Value>,
 }
 
@@ -111,7 +111,7 @@ pub struct SnapshotResult {
 pub struct SyncRequest {
     /// Ops to push first (may be empty).
     #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::openapi::OpDoc>)]
     pub ops: Vec<IncomingOp>,
     /// Last cursor seen.
     #[serde(default)]
@@ -322,7 +322,16 @@ pub async fn push_ops(
         .bind(body)
         .bind(received_at)
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(|e| {
+            // Lost a race with another space storing the same op_id (the space lock doesn't
+            // cover other spaces).
+            if is_unique_violation(&e) {
+                invalid_op(index, op, "op_id already used by another device")
+            } else {
+                e.into()
+            }
+        })?;
         expected += 1;
         accepted += 1;
     }

@@ -192,6 +192,10 @@ pub async fn spend_refresh_token(conn: &mut sqlx::AnyConnection, token: &str) ->
     let spent: i64 = row.try_get("spent")?;
     let revoked: i64 = row.try_get("revoked")?;
     let expires_at: i64 = row.try_get("expires_at")?;
+    // A spent token is evidence of theft even if its family is already revoked: say so.
+    if spent != 0 {
+        return Err(reused());
+    }
     if revoked != 0 || expires_at <= now_ms() {
         return Err(bad());
     }
@@ -199,7 +203,7 @@ pub async fn spend_refresh_token(conn: &mut sqlx::AnyConnection, token: &str) ->
         .bind(&hash)
         .execute(&mut *conn)
         .await?;
-    if spent != 0 || updated.rows_affected() != 1 {
+    if updated.rows_affected() != 1 {
         return Err(reused());
     }
     let parse = |s: String| Uuid::parse_str(&s).map_err(ApiError::internal);

@@ -473,6 +473,10 @@ async fn bad_pushes_store_nothing(db: TestDb) {
     let (s, b) = relay.push(&t, &[empty]).await;
     assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "invalid_op");
 
+    let too_many: Vec<Value> = (2..=1002).map(|seq| op(device, seq)).collect();
+    let (s, b) = relay.push(&t, &too_many).await;
+    assert_error(s, &b, StatusCode::PAYLOAD_TOO_LARGE, "too_many_ops");
+
     let snap = relay.snapshot(&t).await;
     assert_eq!(snap["cursor"], 1, "{snap}");
     assert_eq!(snap["ops"].as_array().expect("ops").len(), 1);
@@ -718,6 +722,20 @@ async fn health_readiness_and_openapi(db: TestDb) {
         );
     }
 
+    for schema in [
+        "Session",
+        "PushResult",
+        "PullResult",
+        "OpDoc",
+        "RelayOpDoc",
+        "ErrorBody",
+    ] {
+        assert!(
+            doc["components"]["schemas"][schema].is_object(),
+            "schema {schema} missing"
+        );
+    }
+
     // Storage gone: not ready, but still alive.
     relay.state.db.pool.close().await;
     let (s, b) = relay.get("/readyz", None).await;
@@ -797,4 +815,48 @@ async fn two_instances_share_wakeups_through_postgres() {
         took < Duration::from_secs(5),
         "cross-instance wake took {took:?}"
     );
+}
+
+/// Shutdown ends waiting long-polls at once instead of holding the drain for up to 30 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_ends_long_polls() {
+    let db = TestDb::sqlite();
+    let state = AppState::new(Config::new(db.url.clone()))
+        .await
+        .expect("relay starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(tacho_relay::serve(listener, state.clone(), async {
+        let _ = stopped.await;
+    }));
+    let relay = Relay {
+        base,
+        http: reqwest::Client::new(),
+        state,
+    };
+    let t = token(&relay.signup("max@example.org", Uuid::now_v7()).await);
+    let poll = {
+        let (http, url) = (
+            relay.http.clone(),
+            format!("{}/v1/pull?cursor=0&wait=30", relay.base),
+        );
+        tokio::spawn(async move {
+            answer(http.get(url).bearer_auth(t).send().await.expect("send")).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    stop.send(()).expect("stop");
+    let (s, page) = poll.await.expect("poll");
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(page["ops"], json!([]));
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("server stops promptly")
+        .expect("join")
+        .expect("serve");
+    assert!(started.elapsed() < Duration::from_secs(5));
 }
