@@ -326,7 +326,8 @@ pub async fn push_ops(
         .map_err(|e| {
             // Lost a race with another space storing the same op_id (the space lock doesn't
             // cover other spaces).
-            if is_unique_violation(&e) {
+            let on_op_id = matches!(&e, sqlx::Error::Database(d) if d.message().contains("op_id"));
+            if is_unique_violation(&e) && on_op_id {
                 invalid_op(index, op, "op_id already used by another device")
             } else {
                 e.into()

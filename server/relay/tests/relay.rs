@@ -92,6 +92,7 @@ impl Drop for TestDb {
 }
 
 /// A running relay and an HTTP client for it.
+#[derive(Clone)]
 struct Relay {
     base: String,
     http: reqwest::Client,
@@ -232,6 +233,7 @@ on_both_databases!(
     accounts_are_isolated,
     expired_and_forged_tokens_are_refused,
     long_poll_wakes_on_push,
+    concurrent_pushes_get_gap_free_cursors,
     health_readiness_and_openapi,
 );
 
@@ -682,6 +684,53 @@ async fn long_poll_wakes_on_push(db: TestDb) {
     assert_eq!(page["ops"].as_array().expect("ops").len(), 1, "{page}");
     assert_eq!(page["cursor"], 1);
     assert!(took < Duration::from_secs(5), "long-poll took {took:?}");
+}
+
+async fn concurrent_pushes_get_gap_free_cursors(db: TestDb) {
+    let relay = start(&db).await;
+    let phone = Uuid::now_v7();
+    let pt = token(&relay.signup("ned@example.org", phone).await);
+    let watch = Uuid::now_v7();
+    let (_, ws) = relay
+        .post(
+            "/v1/devices/session",
+            Some(&pt),
+            &json!({"device_id": watch}),
+        )
+        .await;
+    let writers = [(phone, pt.clone()), (watch, token(&ws))].map(|(device, t)| {
+        let relay = relay.clone();
+        tokio::spawn(async move {
+            for seq in 1..=15 {
+                let (s, b) = relay.push(&t, &[op(device, seq)]).await;
+                assert_eq!(s, StatusCode::OK, "{b}");
+                assert_eq!(b["accepted"], 1, "{b}");
+            }
+        })
+    });
+    for w in writers {
+        w.await.expect("writer");
+    }
+    let snap = relay.snapshot(&pt).await;
+    let ops = snap["ops"].as_array().expect("ops");
+    assert_eq!(snap["cursor"], 30);
+    let cursors: Vec<i64> = ops
+        .iter()
+        .map(|o| o["cursor"].as_i64().expect("cursor"))
+        .collect();
+    assert_eq!(
+        cursors,
+        (1..=30).collect::<Vec<_>>(),
+        "gap-free and ordered"
+    );
+    for device in [phone, watch] {
+        let seqs: Vec<u64> = ops
+            .iter()
+            .filter(|o| o["device"] == device.to_string())
+            .map(|o| o["device_seq"].as_u64().expect("seq"))
+            .collect();
+        assert_eq!(seqs, (1..=15).collect::<Vec<_>>());
+    }
 }
 
 async fn health_readiness_and_openapi(db: TestDb) {
