@@ -203,14 +203,14 @@ pub async fn login(
         .bind(&email)
         .fetch_optional(&state.db.pool)
         .await?;
-    let (found, hash) = match &row {
-        Some(row) => (true, row.try_get::<String, _>("password_hash")?),
-        // Verify against a dummy hash so unknown addresses take as long as wrong passwords.
-        None => (false, state.dummy_hash.clone()),
+    // Unknown addresses verify against a dummy hash so they take as long as wrong passwords.
+    let hash = match &row {
+        Some(row) => row.try_get::<String, _>("password_hash")?,
+        None => state.dummy_hash.clone(),
     };
     let password = req.password;
     let ok = blocking(move || verify_password(&password, &hash)).await?;
-    let Some(row) = row.filter(|_| ok && found) else {
+    let Some(row) = row.filter(|_| ok) else {
         return Err(bad_credentials());
     };
     let parse = |s: String| Uuid::parse_str(&s).map_err(ApiError::internal);

@@ -570,6 +570,12 @@ async fn accounts_are_isolated(db: TestDb) {
     assert_eq!(relay.snapshot(&bt).await, json!({"cursor": 0, "ops": []}));
     let (s, b) = relay.push(&bt, &[op(a_dev, 3)]).await;
     assert_error(s, &b, StatusCode::FORBIDDEN, "wrong_device");
+    // Re-using one of A's op ids is not a "duplicate" for B: it is refused.
+    let (_, a_ops) = relay.get("/v1/pull?cursor=0", Some(&token(&a))).await;
+    let mut copy = op(b_dev, 1);
+    copy["op_id"] = a_ops["ops"][0]["op_id"].clone();
+    let (s, b) = relay.push(&bt, &[copy]).await;
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "invalid_op");
 
     // A's device id can't be claimed by B in any way.
     let (s, b) = relay
