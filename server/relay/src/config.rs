@@ -1,0 +1,57 @@
+//! Runtime configuration of a relay instance, independent of how it was read (flags, env, tests).
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Who may create an account.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Registration {
+    /// Anyone may sign up (the default: a personal relay is usually private by network).
+    #[default]
+    Open,
+    /// Nobody may sign up; existing accounts keep working.
+    Closed,
+    /// Only the configured e-mail addresses may sign up.
+    Allowlist,
+}
+
+/// Everything a relay instance needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `sqlite://…` (embedded, default) or `postgres://…`.
+    pub database_url: String,
+    /// Sign-up policy.
+    pub registration: Registration,
+    /// Lower-cased addresses allowed to sign up under [`Registration::Allowlist`].
+    pub allow_emails: Vec<String>,
+    /// Lifetime of access tokens (15 minutes per the contract; shorter in tests).
+    pub access_ttl: Duration,
+    /// Lifetime of an unused refresh token.
+    pub refresh_ttl: Duration,
+}
+
+impl Config {
+    /// A configuration with the contract's defaults for the given database.
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            registration: Registration::Open,
+            allow_emails: Vec::new(),
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(90 * 24 * 3600),
+        }
+    }
+
+    /// The default database: a SQLite file under the user's data directory, created on demand.
+    pub fn default_database_url() -> String {
+        let dir = dirs::data_dir().unwrap_or_else(|| std::path::PathBuf::from("."));
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.join("tacho").join("relay.db").display()
+        )
+    }
+}

@@ -1,0 +1,113 @@
+//! Devices: the client's own ids, bound to one account on first use, plus sessions minted for
+//! another device of the same account (the phone signs in its watch).
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use sqlx::Row as _;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::storage::{is_unique_violation, now_ms};
+use crate::tokens::{Auth, Session, Subject, issue_session};
+
+/// Longest accepted device name, in characters.
+const MAX_NAME: usize = 100;
+
+/// Body of `POST /v1/devices/session`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct DeviceSessionRequest {
+    /// The other device's own id.
+    pub device_id: Uuid,
+    /// A label for people.
+    #[serde(default)]
+    pub device_name: String,
+}
+
+/// The error for a device id bound to someone else.
+pub fn device_taken() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "device_taken",
+        "this device id belongs to another account",
+    )
+}
+
+/// Binds `device` to the account on first use (or renames it); refuses ids of other accounts.
+pub async fn bind_device(
+    conn: &mut sqlx::AnyConnection,
+    subject: Subject,
+    name: &str,
+) -> ApiResult<()> {
+    let name: String = name.trim().chars().take(MAX_NAME).collect();
+    let row = sqlx::query("SELECT account_id FROM devices WHERE id = $1")
+        .bind(subject.device.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    match row {
+        Some(row) => {
+            let owner: String = row.try_get("account_id")?;
+            if owner != subject.account.to_string() {
+                return Err(device_taken());
+            }
+            if !name.is_empty() {
+                sqlx::query("UPDATE devices SET name = $1 WHERE id = $2")
+                    .bind(name)
+                    .bind(subject.device.to_string())
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+        None => {
+            sqlx::query(
+                "INSERT INTO devices (id, account_id, space_id, name, last_seq, created_at) \
+                 VALUES ($1, $2, $3, $4, 0, $5)",
+            )
+            .bind(subject.device.to_string())
+            .bind(subject.account.to_string())
+            .bind(subject.space.to_string())
+            .bind(name)
+            .bind(now_ms())
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    device_taken()
+                } else {
+                    e.into()
+                }
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// `POST /v1/devices/session`: a session for another device of the caller's account.
+#[utoipa::path(post, path = "/v1/devices/session", tag = "devices",
+    request_body = DeviceSessionRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = Session),
+        (status = 401, body = crate::openapi::ErrorBody),
+        (status = 409, description = "device_taken", body = crate::openapi::ErrorBody),
+    ))]
+pub async fn device_session(
+    State(state): State<AppState>,
+    Auth(claims): Auth,
+    body: Result<Json<DeviceSessionRequest>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Session>)> {
+    let Json(req) = body?;
+    let subject = Subject {
+        account: claims.account,
+        space: claims.space,
+        device: req.device_id,
+    };
+    let mut tx = state.db.begin_write().await?;
+    bind_device(&mut tx, subject, &req.device_name).await?;
+    let session = issue_session(&state, &mut tx, subject, None).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(session)))
+}

@@ -1,0 +1,550 @@
+//! The op log of a space: idempotent, gap-checked pushes that hand out gap-free cursors, pulls
+//! (optionally long-polling), snapshots, and the combined sync call.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+use sqlx::Row as _;
+use tacho_model::op::{Op, OpKind};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::openapi::ErrorBody;
+use crate::storage::{is_unique_violation, now_ms};
+use crate::tokens::{Auth, Claims};
+
+/// PostgreSQL channel on which instances announce pushes (`<space>:<head>`).
+pub const PG_CHANNEL: &str = "tacho_push";
+/// Most ops one push may carry.
+pub const MAX_PUSH_OPS: usize = 1000;
+/// Most ops one pull returns (also the default).
+pub const MAX_PULL_OPS: i64 = 1000;
+/// Longest long-poll, in seconds.
+pub const LONG_POLL_MAX_S: u64 = 30;
+/// How far ahead of the relay's clock an op may be dated.
+pub const MAX_FUTURE_MS: i64 = 10 * 60 * 1000;
+
+/// An op as received: typed to validate it, raw to store it verbatim, so fields a newer client
+/// adds survive the relay.
+#[derive(Debug, Clone)]
+pub struct IncomingOp {
+    /// The decoded op.
+    pub op: Op,
+    /// The JSON object as sent.
+    pub raw: Map<String, Value>,
+}
+
+impl<'de> Deserialize<'de> for IncomingOp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut raw = Map::deserialize(d)?;
+        raw.remove("cursor");
+        let op = Op::deserialize(&Value::Object(raw.clone())).map_err(serde::de::Error::custom)?;
+        Ok(Self { op, raw })
+    }
+}
+
+/// Body of `POST /v1/push`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct PushRequest {
+    /// Ops of the token's device, in `device_seq` order.
+    #[schema(value_type = Vec<crate::openapi::OpDoc>)]
+    pub ops: Vec<IncomingOp>,
+}
+
+/// Answer of a push.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PushResult {
+    /// Ops stored by this call.
+    pub accepted: u64,
+    /// Ops already stored before (same `op_id`), skipped.
+    pub duplicates: u64,
+    /// The space's head cursor after the push.
+    pub head: i64,
+}
+
+/// Query of `GET /v1/pull`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct PullQuery {
+    /// Last cursor seen (0 at first).
+    #[serde(default)]
+    pub cursor: i64,
+    /// Most ops to return (default and maximum 1000).
+    pub limit: Option<i64>,
+    /// Seconds to wait for new ops when there are none (maximum 30).
+    #[serde(default)]
+    pub wait: u64,
+}
+
+/// Answer of a pull.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PullResult {
+    /// Ops after the cursor, each the op as pushed plus its `cursor`.
+    #[schema(value_type = Vec<crate::openapi::RelayOpDoc>)]
+    pub ops: Vec<Value>,
+    /// Cursor to pass next time.
+    pub cursor: i64,
+    /// Whether more ops follow right away.
+    pub has_more: bool,
+}
+
+/// Answer of `GET /v1/snapshot`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SnapshotResult {
+    /// Head of the space; pull from here on.
+    pub cursor: i64,
+    /// Every op up to `cursor`.
+    #[schema(value_type = Vec<crate::openapi::RelayOpDoc>)]
+    pub ops: Vec<Value>,
+}
+
+/// Body of `POST /v1/sync`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct SyncRequest {
+    /// Ops to push first (may be empty).
+    #[serde(default)]
+    #[schema(value_type = Vec<crate::openapi::OpDoc>)]
+    pub ops: Vec<IncomingOp>,
+    /// Last cursor seen.
+    #[serde(default)]
+    pub cursor: i64,
+    /// Most ops to pull.
+    pub limit: Option<i64>,
+    /// Long-poll seconds.
+    #[serde(default)]
+    pub wait: u64,
+}
+
+/// Answer of `POST /v1/sync`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SyncResult {
+    /// What the push did.
+    pub push: PushResult,
+    /// What the pull found.
+    pub pull: PullResult,
+}
+
+/// Wakes long-polls when their space's head moves: in-process through a watch channel per
+/// space, across instances through PostgreSQL `NOTIFY` feeding [`Hub::wake`].
+#[derive(Debug, Clone)]
+pub struct Hub {
+    spaces: Arc<Mutex<HashMap<Uuid, watch::Sender<i64>>>>,
+    closing: watch::Sender<bool>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self {
+            spaces: Arc::default(),
+            closing: watch::channel(false).0,
+        }
+    }
+}
+
+impl Hub {
+    /// A receiver that changes on the next push to `space`; take it before reading the log so
+    /// no push between the read and the wait is missed.
+    pub fn subscribe(&self, space: Uuid) -> watch::Receiver<i64> {
+        let mut spaces = self.spaces.lock().unwrap_or_else(PoisonError::into_inner);
+        spaces
+            .entry(space)
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe()
+    }
+
+    /// Announces a new head of `space` to its long-polls.
+    pub fn wake(&self, space: Uuid, head: i64) {
+        let mut spaces = self.spaces.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(tx) = spaces.get(&space) {
+            if tx.receiver_count() == 0 {
+                spaces.remove(&space);
+            } else {
+                tx.send_replace(head);
+            }
+        }
+    }
+
+    /// Wakes every long-poll (after the cross-instance listener reconnected and may have missed
+    /// notifications); they re-read the log.
+    pub fn wake_all(&self) {
+        let spaces = self.spaces.lock().unwrap_or_else(PoisonError::into_inner);
+        for tx in spaces.values() {
+            tx.send_modify(|_| {});
+        }
+    }
+
+    /// Ends all long-polls now and any started later, so graceful shutdown isn't held up.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+}
+
+fn invalid_op(index: usize, op: &Op, why: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_op",
+        format!("op {index}: {why}"),
+    )
+    .with("op_id", op.op_id.to_string())
+    .with("index", index)
+}
+
+/// Checks what can be checked without the database, so bad batches never take the lock.
+fn validate(claims: &Claims, ops: &[IncomingOp]) -> ApiResult<()> {
+    if ops.len() > MAX_PUSH_OPS {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_ops",
+            format!("at most {MAX_PUSH_OPS} ops per push"),
+        ));
+    }
+    if let Some(op) = ops.iter().find(|o| o.op.device.0 != claims.device) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "wrong_device",
+            format!(
+                "op {} was made by another device than this token's",
+                op.op.op_id
+            ),
+        ));
+    }
+    let horizon = now_ms().saturating_add(MAX_FUTURE_MS);
+    for (index, IncomingOp { op, .. }) in ops.iter().enumerate() {
+        if op.device_seq == 0 || i64::try_from(op.device_seq).is_err() {
+            return Err(invalid_op(
+                index,
+                op,
+                "device_seq must be between 1 and 2^63-1",
+            ));
+        }
+        let millis = i64::try_from(op.hlc.millis()).unwrap_or(i64::MAX);
+        if millis > horizon || i64::try_from(op.hlc.0).is_err() {
+            return Err(invalid_op(
+                index,
+                op,
+                "dated more than 10 minutes ahead of the relay's clock",
+            ));
+        }
+        if matches!(&op.kind, OpKind::Upsert { fields } if fields.is_empty()) {
+            return Err(invalid_op(
+                index,
+                op,
+                "an upsert must set at least one field",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Stores the new ops of a batch in one transaction under the space's lock and wakes pulls.
+pub async fn push_ops(
+    state: &AppState,
+    claims: &Claims,
+    ops: &[IncomingOp],
+) -> ApiResult<PushResult> {
+    validate(claims, ops)?;
+    let space = claims.space.to_string();
+    let device = claims.device.to_string();
+    let (mut tx, head) = state.db.begin_space_write(&space).await?;
+    let last_seq: i64 = sqlx::query("SELECT last_seq FROM devices WHERE id = $1 AND space_id = $2")
+        .bind(&device)
+        .bind(&space)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "wrong_device",
+                "this device is not bound to the space",
+            )
+        })?
+        .try_get("last_seq")?;
+    let (mut expected, mut next) = (last_seq + 1, head);
+    let (mut accepted, mut duplicates) = (0_u64, 0_u64);
+    let mut seen = HashSet::new();
+    let received_at = now_ms();
+    for (index, IncomingOp { op, raw }) in ops.iter().enumerate() {
+        let op_id = op.op_id.to_string();
+        if !seen.insert(op_id.clone()) {
+            duplicates += 1;
+            continue;
+        }
+        let existing = sqlx::query("SELECT device_id FROM ops WHERE op_id = $1")
+            .bind(&op_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(row) = existing {
+            let by: String = row.try_get("device_id")?;
+            if by != device {
+                return Err(invalid_op(
+                    index,
+                    op,
+                    "op_id already used by another device",
+                ));
+            }
+            duplicates += 1;
+            continue;
+        }
+        let device_seq = i64::try_from(op.device_seq).unwrap_or(i64::MAX);
+        if device_seq != expected {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "seq_gap",
+                format!(
+                    "op {index} has device_seq {device_seq} where {expected} was due; nothing of the batch was stored"
+                ),
+            )
+            // Nothing was stored, so the device must resume right after what the relay has.
+            .with("expected_seq", last_seq + 1));
+        }
+        next += 1;
+        let body = serde_json::to_string(raw).map_err(ApiError::internal)?;
+        sqlx::query(
+            "INSERT INTO ops (space_id, seq, op_id, device_id, device_seq, hlc, entity, entity_id, body, received_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&space)
+        .bind(next)
+        .bind(&op_id)
+        .bind(&device)
+        .bind(device_seq)
+        .bind(i64::try_from(op.hlc.0).unwrap_or(i64::MAX))
+        .bind(op.entity.as_str())
+        .bind(op.entity_id.to_string())
+        .bind(body)
+        .bind(received_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            // Lost a race with another space storing the same op_id (the space lock doesn't
+            // cover other spaces).
+            let on_op_id = matches!(&e, sqlx::Error::Database(d) if d.message().contains("op_id"));
+            if is_unique_violation(&e) && on_op_id {
+                invalid_op(index, op, "op_id already used by another device")
+            } else {
+                e.into()
+            }
+        })?;
+        expected += 1;
+        accepted += 1;
+    }
+    if accepted > 0 {
+        sqlx::query("UPDATE spaces SET head = $1 WHERE id = $2")
+            .bind(next)
+            .bind(&space)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE devices SET last_seq = $1 WHERE id = $2")
+            .bind(expected - 1)
+            .bind(&device)
+            .execute(&mut *tx)
+            .await?;
+        state.db.notify_push(&mut tx, &space, next).await?;
+    }
+    tx.commit().await?;
+    if accepted > 0 {
+        state.hub.wake(claims.space, next);
+    }
+    Ok(PushResult {
+        accepted,
+        duplicates,
+        head: next,
+    })
+}
+
+fn relay_op(row: &sqlx::any::AnyRow) -> ApiResult<Value> {
+    let seq: i64 = row.try_get("seq")?;
+    let body: String = row.try_get("body")?;
+    let mut op: Map<String, Value> = serde_json::from_str(&body).map_err(ApiError::internal)?;
+    op.insert("cursor".into(), Value::from(seq));
+    Ok(Value::Object(op))
+}
+
+async fn read_page(
+    state: &AppState,
+    space: &str,
+    cursor: i64,
+    limit: i64,
+) -> ApiResult<PullResult> {
+    let rows = sqlx::query(
+        "SELECT seq, body FROM ops WHERE space_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+    )
+    .bind(space)
+    .bind(cursor)
+    .bind(limit + 1)
+    .fetch_all(&state.db.pool)
+    .await?;
+    let has_more = rows.len() as i64 > limit;
+    let ops = rows
+        .iter()
+        .take(usize::try_from(limit).unwrap_or(0))
+        .map(relay_op)
+        .collect::<ApiResult<Vec<_>>>()?;
+    let cursor = ops
+        .last()
+        .and_then(|op| op["cursor"].as_i64())
+        .unwrap_or(cursor);
+    Ok(PullResult {
+        ops,
+        cursor,
+        has_more,
+    })
+}
+
+/// Reads ops after `cursor`; with `wait` > 0 and nothing new, waits for a push to the space.
+pub async fn pull_ops(
+    state: &AppState,
+    space: Uuid,
+    cursor: i64,
+    limit: Option<i64>,
+    wait: u64,
+) -> ApiResult<PullResult> {
+    let limit = limit.unwrap_or(MAX_PULL_OPS).clamp(1, MAX_PULL_OPS);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(wait.min(LONG_POLL_MAX_S));
+    let space_id = space.to_string();
+    let mut pushed = state.hub.subscribe(space);
+    let mut closing = state.hub.closing.subscribe();
+    loop {
+        let page = read_page(state, &space_id, cursor, limit).await?;
+        if !page.ops.is_empty() || *closing.borrow_and_update() {
+            return Ok(page);
+        }
+        tokio::select! {
+            changed = pushed.changed() => if changed.is_err() { return Ok(page) },
+            _ = closing.changed() => return Ok(page),
+            () = tokio::time::sleep_until(deadline) => return Ok(page),
+        }
+    }
+}
+
+/// `POST /v1/push`: appends the calling device's ops to its space.
+#[utoipa::path(post, path = "/v1/push", tag = "sync",
+    request_body = PushRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = PushResult),
+        (status = 403, description = "wrong_device", body = ErrorBody),
+        (status = 409, description = "seq_gap, with expected_seq", body = ErrorBody),
+        (status = 422, description = "invalid_op, with op_id and index", body = ErrorBody),
+    ))]
+pub async fn push(
+    State(state): State<AppState>,
+    Auth(claims): Auth,
+    body: Result<Json<PushRequest>, JsonRejection>,
+) -> ApiResult<Json<PushResult>> {
+    let Json(req) = body?;
+    push_ops(&state, &claims, &req.ops).await.map(Json)
+}
+
+/// `GET /v1/pull`: ops after a cursor, optionally long-polling.
+#[utoipa::path(get, path = "/v1/pull", tag = "sync",
+    params(PullQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = PullResult), (status = 401, body = ErrorBody)))]
+pub async fn pull(
+    State(state): State<AppState>,
+    Auth(claims): Auth,
+    query: Result<Query<PullQuery>, QueryRejection>,
+) -> ApiResult<Json<PullResult>> {
+    let Query(q) = query?;
+    pull_ops(&state, claims.space, q.cursor, q.limit, q.wait)
+        .await
+        .map(Json)
+}
+
+/// `GET /v1/snapshot`: every op of the space up to its head.
+#[utoipa::path(get, path = "/v1/snapshot", tag = "sync",
+    security(("bearer" = [])),
+    responses((status = 200, body = SnapshotResult), (status = 401, body = ErrorBody)))]
+pub async fn snapshot(
+    State(state): State<AppState>,
+    Auth(claims): Auth,
+) -> ApiResult<Json<SnapshotResult>> {
+    let space = claims.space.to_string();
+    let head: i64 = sqlx::query("SELECT head FROM spaces WHERE id = $1")
+        .bind(&space)
+        .fetch_one(&state.db.pool)
+        .await?
+        .try_get("head")?;
+    let rows =
+        sqlx::query("SELECT seq, body FROM ops WHERE space_id = $1 AND seq <= $2 ORDER BY seq")
+            .bind(&space)
+            .bind(head)
+            .fetch_all(&state.db.pool)
+            .await?;
+    let ops = rows.iter().map(relay_op).collect::<ApiResult<Vec<_>>>()?;
+    Ok(Json(SnapshotResult { cursor: head, ops }))
+}
+
+/// `POST /v1/sync`: a push followed by a pull, in one round trip.
+#[utoipa::path(post, path = "/v1/sync", tag = "sync",
+    request_body = SyncRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = SyncResult),
+        (status = 403, description = "wrong_device", body = ErrorBody),
+        (status = 409, description = "seq_gap", body = ErrorBody),
+        (status = 422, description = "invalid_op", body = ErrorBody),
+    ))]
+pub async fn sync(
+    State(state): State<AppState>,
+    Auth(claims): Auth,
+    body: Result<Json<SyncRequest>, JsonRejection>,
+) -> ApiResult<Json<SyncResult>> {
+    let Json(req) = body?;
+    let push = if req.ops.is_empty() {
+        let head: i64 = sqlx::query("SELECT head FROM spaces WHERE id = $1")
+            .bind(claims.space.to_string())
+            .fetch_one(&state.db.pool)
+            .await?
+            .try_get("head")?;
+        PushResult {
+            accepted: 0,
+            duplicates: 0,
+            head,
+        }
+    } else {
+        push_ops(&state, &claims, &req.ops).await?
+    };
+    let pull = pull_ops(&state, claims.space, req.cursor, req.limit, req.wait).await?;
+    Ok(Json(SyncResult { push, pull }))
+}
+
+/// Subscribes to pushes announced by other instances on the same PostgreSQL database and feeds
+/// them to `hub`. Returns once `LISTEN` is in effect, so pushes after it are never missed.
+pub async fn spawn_pg_listener(
+    url: &str,
+    hub: Hub,
+) -> Result<tokio::task::AbortHandle, sqlx::Error> {
+    let mut listener = sqlx::postgres::PgListener::connect(url).await?;
+    listener.listen(PG_CHANNEL).await?;
+    let task = tokio::spawn(async move {
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(n)) => {
+                    let parsed = n.payload().split_once(':').and_then(|(space, head)| {
+                        Some((Uuid::parse_str(space).ok()?, head.parse::<i64>().ok()?))
+                    });
+                    if let Some((space, head)) = parsed {
+                        hub.wake(space, head);
+                    }
+                }
+                // The connection dropped and was re-established; anything sent meanwhile is lost.
+                Ok(None) => hub.wake_all(),
+                Err(err) => {
+                    tracing::warn!(%err, "push listener failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    });
+    Ok(task.abort_handle())
+}

@@ -1,0 +1,917 @@
+//! End-to-end tests: the real relay on a loopback port, spoken to over HTTP with reqwest.
+//!
+//! Every storage scenario runs twice: against a temporary SQLite file and against a fresh
+//! PostgreSQL database `tacho_test_<random>` made through the `postgres` database on
+//! 127.0.0.1:5432 (override with `TACHO_TEST_PG_URL`) and dropped afterwards. If PostgreSQL is
+//! unreachable the PostgreSQL variants fail; they never skip.
+
+// Test helpers may panic on broken fixtures; that is a test failure, not a bug in the relay.
+#![allow(clippy::expect_used, clippy::panic)]
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::{AssertSqlSafe, Connection as _};
+use tacho_relay::{AppState, Config};
+use uuid::Uuid;
+
+const DEFAULT_PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A throwaway database, removed on drop (even when the test panicked).
+struct TestDb {
+    url: String,
+    pg_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("TACHO_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_ADMIN.to_owned())
+}
+
+impl TestDb {
+    fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("relay.db").display()
+        );
+        Self {
+            url,
+            pg_name: None,
+            _dir: Some(dir),
+        }
+    }
+
+    async fn postgres() -> Self {
+        let admin = pg_admin_url();
+        let name = format!("tacho_test_{}", Uuid::now_v7().simple());
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL must be reachable at {admin}: {e}"));
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        Self {
+            url: format!("{base}/{name}"),
+            pg_name: Some(name),
+            _dir: None,
+        }
+    }
+
+    fn is_postgres(&self) -> bool {
+        self.pg_name.is_some()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.pg_name.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime; do the async cleanup on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
+                    let _ = sqlx::query(AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut conn)
+                    .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A running relay and an HTTP client for it.
+#[derive(Clone)]
+struct Relay {
+    base: String,
+    http: reqwest::Client,
+    state: AppState,
+}
+
+async fn start_with(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> Relay {
+    let mut config = Config::new(db.url.clone());
+    tweak(&mut config);
+    let state = AppState::new(config).await.expect("relay starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(tacho_relay::serve(
+        listener,
+        state.clone(),
+        std::future::pending(),
+    ));
+    Relay {
+        base,
+        http: reqwest::Client::new(),
+        state,
+    }
+}
+
+async fn start(db: &TestDb) -> Relay {
+    start_with(db, |_| {}).await
+}
+
+async fn answer(res: reqwest::Response) -> (StatusCode, Value) {
+    let status = res.status();
+    let text = res.text().await.expect("body");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON answer {status}: {text}"))
+    };
+    (status, body)
+}
+
+impl Relay {
+    async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> (StatusCode, Value) {
+        let mut req = self.http.post(format!("{}{path}", self.base)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        answer(req.send().await.expect("send")).await
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        answer(req.send().await.expect("send")).await
+    }
+
+    async fn signup(&self, email: &str, device: Uuid) -> Value {
+        let (status, session) = self
+            .post("/v1/auth/signup", None, &creds(email, device))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{session}");
+        session
+    }
+
+    async fn push(&self, token: &str, ops: &[Value]) -> (StatusCode, Value) {
+        self.post("/v1/push", Some(token), &json!({ "ops": ops }))
+            .await
+    }
+
+    async fn snapshot(&self, token: &str) -> Value {
+        let (status, snap) = self.get("/v1/snapshot", Some(token)).await;
+        assert_eq!(status, StatusCode::OK, "{snap}");
+        snap
+    }
+}
+
+fn creds(email: &str, device: Uuid) -> Value {
+    json!({"email": email, "password": "correct horse battery", "device_id": device, "device_name": "test"})
+}
+
+fn token(session: &Value) -> String {
+    session["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned()
+}
+
+fn now_hlc() -> u64 {
+    let ms = u64::try_from(chrono::Utc::now().timestamp_millis()).expect("ms");
+    ms << 16
+}
+
+fn op(device: Uuid, seq: u64) -> Value {
+    json!({
+        "op_id": Uuid::now_v7(),
+        "device": device,
+        "device_seq": seq,
+        "hlc": now_hlc() + seq,
+        "entity": "trip",
+        "entity_id": Uuid::now_v7(),
+        "kind": "upsert",
+        "fields": {"purpose": "business", "n": seq},
+        "schema": 1,
+    })
+}
+
+fn assert_error(status: StatusCode, body: &Value, want_status: StatusCode, want_code: &str) {
+    assert_eq!(status, want_status, "{body}");
+    assert_eq!(body["code"], want_code, "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+}
+
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::TestDb::sqlite()).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(super::TestDb::postgres().await).await;
+            }
+        }
+    )*};
+}
+
+on_both_databases!(
+    signup_login_refresh_rotation_and_reuse,
+    second_device_pulls_with_cursors_and_duplicates_change_nothing,
+    bad_pushes_store_nothing,
+    malformed_requests_get_json_errors,
+    accounts_are_isolated,
+    expired_and_forged_tokens_are_refused,
+    long_poll_wakes_on_push,
+    concurrent_pushes_get_gap_free_cursors,
+    health_readiness_and_openapi,
+);
+
+async fn signup_login_refresh_rotation_and_reuse(db: TestDb) {
+    let relay = start(&db).await;
+    let device = Uuid::now_v7();
+    let session = relay.signup("Ann@Example.org", device).await;
+    assert_eq!(session["device_id"], device.to_string());
+    for key in [
+        "account_id",
+        "space_id",
+        "access_token",
+        "access_expires_at",
+        "refresh_token",
+    ] {
+        assert!(session[key].is_string(), "{key} missing in {session}");
+    }
+
+    let (s, b) = relay
+        .post(
+            "/v1/auth/signup",
+            None,
+            &creds("ann@example.org", Uuid::now_v7()),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::CONFLICT, "email_taken");
+    let mut weak = creds("bob@example.org", Uuid::now_v7());
+    weak["password"] = json!("short");
+    let (s, b) = relay.post("/v1/auth/signup", None, &weak).await;
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "weak_password");
+    let (s, b) = relay
+        .post(
+            "/v1/auth/signup",
+            None,
+            &creds("no-at-sign", Uuid::now_v7()),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "bad_email");
+
+    let mut wrong = creds("ann@example.org", device);
+    wrong["password"] = json!("incorrect horse battery");
+    let (s, b) = relay.post("/v1/auth/login", None, &wrong).await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "bad_credentials");
+    let (s, b) = relay
+        .post("/v1/auth/login", None, &creds("nobody@example.org", device))
+        .await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "bad_credentials");
+    let (s, login) = relay
+        .post("/v1/auth/login", None, &creds("ANN@example.org", device))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{login}");
+    assert_eq!(login["account_id"], session["account_id"]);
+    assert_eq!(login["space_id"], session["space_id"]);
+
+    // Rotation: each refresh spends the token and hands out a new one.
+    let r0 = session["refresh_token"].clone();
+    let (s, next) = relay
+        .post("/v1/auth/refresh", None, &json!({"refresh_token": r0}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{next}");
+    assert_ne!(next["refresh_token"], r0);
+    assert_eq!(next["device_id"], device.to_string());
+    assert_eq!(
+        relay.get("/v1/snapshot", Some(&token(&next))).await.0,
+        StatusCode::OK
+    );
+    let r1 = next["refresh_token"].clone();
+    let (s, next2) = relay
+        .post("/v1/auth/refresh", None, &json!({"refresh_token": r1}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{next2}");
+    let r2 = next2["refresh_token"].clone();
+
+    // Replaying a spent token revokes the whole family, including the newest token.
+    let (s, b) = relay
+        .post("/v1/auth/refresh", None, &json!({"refresh_token": r0}))
+        .await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "refresh_reused");
+    let (s, b) = relay
+        .post("/v1/auth/refresh", None, &json!({"refresh_token": r2}))
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{b}");
+    let (s, b) = relay
+        .post(
+            "/v1/auth/refresh",
+            None,
+            &json!({"refresh_token": "garbage"}),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "bad_token");
+
+    // The login's family is separate and still alive until logout.
+    let lr = login["refresh_token"].clone();
+    let (s, after) = relay
+        .post("/v1/auth/refresh", None, &json!({"refresh_token": lr}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{after}");
+    let (s, b) = relay
+        .post("/v1/auth/logout", Some(&token(&after)), &json!({}))
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
+    let (s, b) = relay
+        .post(
+            "/v1/auth/refresh",
+            None,
+            &json!({"refresh_token": after["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{b}");
+}
+
+async fn second_device_pulls_with_cursors_and_duplicates_change_nothing(db: TestDb) {
+    let relay = start(&db).await;
+    let phone = Uuid::now_v7();
+    let watch = Uuid::now_v7();
+    let session = relay.signup("cara@example.org", phone).await;
+    let phone_token = token(&session);
+    let (s, ws) = relay
+        .post(
+            "/v1/devices/session",
+            Some(&phone_token),
+            &json!({"device_id": watch, "device_name": "watch"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{ws}");
+    assert_eq!(ws["account_id"], session["account_id"]);
+    assert_eq!(ws["space_id"], session["space_id"]);
+    assert_eq!(ws["device_id"], watch.to_string());
+    let watch_token = token(&ws);
+
+    let batch: Vec<Value> = (1..=5).map(|seq| op(phone, seq)).collect();
+    let (s, pushed) = relay.push(&phone_token, &batch).await;
+    assert_eq!(s, StatusCode::OK, "{pushed}");
+    assert_eq!(pushed, json!({"accepted": 5, "duplicates": 0, "head": 5}));
+
+    let mut cursor = 0;
+    let mut seen = Vec::new();
+    for (want, more) in [(2, true), (2, true), (1, false)] {
+        let (s, page) = relay
+            .get(
+                &format!("/v1/pull?cursor={cursor}&limit=2"),
+                Some(&watch_token),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{page}");
+        let ops = page["ops"].as_array().expect("ops");
+        assert_eq!(ops.len(), want, "{page}");
+        assert_eq!(page["has_more"], more, "{page}");
+        for o in ops {
+            cursor += 1;
+            assert_eq!(o["cursor"], cursor, "cursors are gap-free: {page}");
+        }
+        assert_eq!(page["cursor"], cursor);
+        seen.extend(ops.iter().cloned());
+    }
+    for (got, sent) in seen.iter().zip(&batch) {
+        let mut got = got.clone();
+        got.as_object_mut().expect("object").remove("cursor");
+        assert_eq!(&got, sent, "ops come back as pushed");
+    }
+    let (s, empty) = relay.get("/v1/pull?cursor=5", Some(&watch_token)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(empty, json!({"ops": [], "cursor": 5, "has_more": false}));
+
+    // The same batch again: all duplicates, nothing changes.
+    let (s, again) = relay.push(&phone_token, &batch).await;
+    assert_eq!(s, StatusCode::OK, "{again}");
+    assert_eq!(again, json!({"accepted": 0, "duplicates": 5, "head": 5}));
+    let snap = relay.snapshot(&watch_token).await;
+    assert_eq!(snap["cursor"], 5);
+    assert_eq!(snap["ops"].as_array().expect("ops").len(), 5);
+
+    // A duplicate prefix followed by new ops: the new ones continue the sequences.
+    let mut mixed = batch[3..].to_vec();
+    mixed.push(op(phone, 6));
+    let (s, r) = relay.push(&phone_token, &mixed).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r, json!({"accepted": 1, "duplicates": 2, "head": 6}));
+
+    // The watch writes too, with its own sequence, through /v1/sync.
+    let (s, synced) = relay
+        .post(
+            "/v1/sync",
+            Some(&watch_token),
+            &json!({"ops": [op(watch, 1)], "cursor": 5}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{synced}");
+    assert_eq!(
+        synced["push"],
+        json!({"accepted": 1, "duplicates": 0, "head": 7})
+    );
+    let pulled: Vec<i64> = synced["pull"]["ops"]
+        .as_array()
+        .expect("ops")
+        .iter()
+        .map(|o| o["cursor"].as_i64().expect("cursor"))
+        .collect();
+    assert_eq!(pulled, vec![6, 7]);
+    assert_eq!(synced["pull"]["cursor"], 7);
+    assert_eq!(synced["pull"]["ops"][1]["device"], watch.to_string());
+}
+
+async fn bad_pushes_store_nothing(db: TestDb) {
+    let relay = start(&db).await;
+    let device = Uuid::now_v7();
+    let t = token(&relay.signup("dan@example.org", device).await);
+    let (s, b) = relay.push(&t, &[op(device, 1)]).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+
+    // A gap: the relay expects 2.
+    let (s, b) = relay.push(&t, &[op(device, 3)]).await;
+    assert_error(s, &b, StatusCode::CONFLICT, "seq_gap");
+    assert_eq!(b["expected_seq"], 2);
+    // A gap inside a batch stores none of it, not even the valid prefix.
+    let (s, b) = relay.push(&t, &[op(device, 2), op(device, 4)]).await;
+    assert_error(s, &b, StatusCode::CONFLICT, "seq_gap");
+    assert_eq!(b["expected_seq"], 2);
+
+    // Somebody else's op.
+    let (s, b) = relay.push(&t, &[op(Uuid::now_v7(), 2)]).await;
+    assert_error(s, &b, StatusCode::FORBIDDEN, "wrong_device");
+
+    // An op dated an hour ahead, after a valid one.
+    let mut future = op(device, 3);
+    future["hlc"] = json!(now_hlc() + (3_600_000 << 16));
+    let (s, b) = relay.push(&t, &[op(device, 2), future.clone()]).await;
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "invalid_op");
+    assert_eq!(b["op_id"], future["op_id"]);
+    assert_eq!(b["index"], 1);
+
+    let mut zero = op(device, 0);
+    zero["device_seq"] = json!(0);
+    let (s, b) = relay.push(&t, &[zero]).await;
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "invalid_op");
+    assert_eq!(b["index"], 0);
+    let mut empty = op(device, 2);
+    empty["fields"] = json!({});
+    let (s, b) = relay.push(&t, &[empty]).await;
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "invalid_op");
+
+    let too_many: Vec<Value> = (2..=1002).map(|seq| op(device, seq)).collect();
+    let (s, b) = relay.push(&t, &too_many).await;
+    assert_error(s, &b, StatusCode::PAYLOAD_TOO_LARGE, "too_many_ops");
+
+    let snap = relay.snapshot(&t).await;
+    assert_eq!(snap["cursor"], 1, "{snap}");
+    assert_eq!(snap["ops"].as_array().expect("ops").len(), 1);
+    // And the device's sequence did not move: 2 is still next.
+    let (s, b) = relay.push(&t, &[op(device, 2)]).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["head"], 2);
+}
+
+async fn malformed_requests_get_json_errors(db: TestDb) {
+    let relay = start(&db).await;
+    let device = Uuid::now_v7();
+    let t = token(&relay.signup("eve@example.org", device).await);
+    let url = format!("{}/v1/push", relay.base);
+    let send =
+        |req: reqwest::RequestBuilder| async move { answer(req.send().await.expect("send")).await };
+
+    let (s, b) = send(
+        relay
+            .http
+            .post(&url)
+            .bearer_auth(&t)
+            .header("content-type", "application/json")
+            .body("{\"ops\": ["),
+    )
+    .await;
+    assert!(s.is_client_error(), "{s}");
+    assert_error(s, &b, s, "malformed_json");
+
+    let (s, b) = send(
+        relay
+            .http
+            .post(&url)
+            .bearer_auth(&t)
+            .header("content-type", "text/plain")
+            .body("{}"),
+    )
+    .await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
+
+    let big = format!(
+        "{{\"ops\": [], \"pad\": \"{}\"}}",
+        "x".repeat(5 * 1024 * 1024)
+    );
+    let (s, b) = send(
+        relay
+            .http
+            .post(&url)
+            .bearer_auth(&t)
+            .header("content-type", "application/json")
+            .body(big),
+    )
+    .await;
+    assert_error(s, &b, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
+
+    let mut unknown = op(device, 1);
+    unknown["entity"] = json!("spaceship");
+    let (s, b) = relay.push(&t, &[unknown]).await;
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+
+    let (s, b) = relay.get("/v1/pull?cursor=abc", Some(&t)).await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "bad_query");
+    let (s, b) = relay.get("/v1/nothing-here", Some(&t)).await;
+    assert_error(s, &b, StatusCode::NOT_FOUND, "not_found");
+    let (s, b) = relay.get("/v1/push", Some(&t)).await;
+    assert_error(s, &b, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    assert_eq!(relay.snapshot(&t).await["cursor"], 0);
+}
+
+async fn accounts_are_isolated(db: TestDb) {
+    let relay = start(&db).await;
+    let a_dev = Uuid::now_v7();
+    let a = relay.signup("fay@example.org", a_dev).await;
+    let (s, b) = relay.push(&token(&a), &[op(a_dev, 1), op(a_dev, 2)]).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+
+    let b_dev = Uuid::now_v7();
+    let bs = relay.signup("gus@example.org", b_dev).await;
+    let bt = token(&bs);
+    assert_ne!(bs["space_id"], a["space_id"]);
+    let (s, page) = relay.get("/v1/pull?cursor=0", Some(&bt)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(page["ops"], json!([]), "B must not see A's ops");
+    assert_eq!(relay.snapshot(&bt).await, json!({"cursor": 0, "ops": []}));
+    let (s, b) = relay.push(&bt, &[op(a_dev, 3)]).await;
+    assert_error(s, &b, StatusCode::FORBIDDEN, "wrong_device");
+    // Re-using one of A's op ids is not a "duplicate" for B: it is refused.
+    let (_, a_ops) = relay.get("/v1/pull?cursor=0", Some(&token(&a))).await;
+    let mut copy = op(b_dev, 1);
+    copy["op_id"] = a_ops["ops"][0]["op_id"].clone();
+    let (s, b) = relay.push(&bt, &[copy]).await;
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "invalid_op");
+
+    // A's device id can't be claimed by B in any way.
+    let (s, b) = relay
+        .post(
+            "/v1/devices/session",
+            Some(&bt),
+            &json!({"device_id": a_dev}),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::CONFLICT, "device_taken");
+    let (s, b) = relay
+        .post("/v1/auth/login", None, &creds("gus@example.org", a_dev))
+        .await;
+    assert_error(s, &b, StatusCode::CONFLICT, "device_taken");
+    let (s, b) = relay
+        .post("/v1/auth/signup", None, &creds("hal@example.org", a_dev))
+        .await;
+    assert_error(s, &b, StatusCode::CONFLICT, "device_taken");
+    assert_eq!(relay.snapshot(&token(&a)).await["cursor"], 2);
+}
+
+async fn expired_and_forged_tokens_are_refused(db: TestDb) {
+    let relay = start_with(&db, |c| c.access_ttl = Duration::from_millis(800)).await;
+    let device = Uuid::now_v7();
+    let session = relay.signup("ivy@example.org", device).await;
+    let t = token(&session);
+    assert_eq!(relay.get("/v1/snapshot", Some(&t)).await.0, StatusCode::OK);
+
+    let (s, b) = relay.get("/v1/snapshot", None).await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "missing_token");
+    // Flip the last signature character.
+    let mut forged = t.clone();
+    let last = forged.pop().expect("char");
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    let (s, b) = relay.get("/v1/snapshot", Some(&forged)).await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "bad_token");
+    // Another account's claims under this token's signature.
+    let other = relay.signup("jon@example.org", Uuid::now_v7()).await;
+    let (_, sig) = t.rsplit_once('.').expect("sig");
+    let (payload, _) = token(&other)
+        .rsplit_once('.')
+        .map(|(p, s)| (p.to_owned(), s.to_owned()))
+        .expect("parts");
+    let (s, b) = relay
+        .get("/v1/snapshot", Some(&format!("{payload}.{sig}")))
+        .await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "bad_token");
+
+    // A second instance on the same database accepts the first one's tokens (shared key).
+    let twin = start(&db).await;
+    assert_eq!(twin.get("/v1/snapshot", Some(&t)).await.0, StatusCode::OK);
+
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let (s, b) = relay.get("/v1/snapshot", Some(&t)).await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "token_expired");
+    // The refresh token still buys a fresh access token.
+    let (s, fresh) = relay
+        .post(
+            "/v1/auth/refresh",
+            None,
+            &json!({"refresh_token": session["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{fresh}");
+    assert_eq!(
+        relay.get("/v1/snapshot", Some(&token(&fresh))).await.0,
+        StatusCode::OK
+    );
+}
+
+async fn long_poll_wakes_on_push(db: TestDb) {
+    let relay = start(&db).await;
+    let phone = Uuid::now_v7();
+    let pt = token(&relay.signup("kim@example.org", phone).await);
+    let (_, ws) = relay
+        .post(
+            "/v1/devices/session",
+            Some(&pt),
+            &json!({"device_id": Uuid::now_v7()}),
+        )
+        .await;
+    let wt = token(&ws);
+
+    // Nothing new: the poll ends at its wait.
+    let started = Instant::now();
+    let (s, page) = relay.get("/v1/pull?cursor=0&wait=1", Some(&wt)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(page["ops"], json!([]));
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let poll = {
+        let (http, url, wt) = (
+            relay.http.clone(),
+            format!("{}/v1/pull?cursor=0&wait=20", relay.base),
+            wt.clone(),
+        );
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let res = answer(http.get(url).bearer_auth(wt).send().await.expect("send")).await;
+            (res, started.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (s, b) = relay.push(&pt, &[op(phone, 1)]).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let ((s, page), took) = poll.await.expect("poll");
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(page["ops"].as_array().expect("ops").len(), 1, "{page}");
+    assert_eq!(page["cursor"], 1);
+    assert!(took < Duration::from_secs(5), "long-poll took {took:?}");
+}
+
+async fn concurrent_pushes_get_gap_free_cursors(db: TestDb) {
+    let relay = start(&db).await;
+    let phone = Uuid::now_v7();
+    let pt = token(&relay.signup("ned@example.org", phone).await);
+    let watch = Uuid::now_v7();
+    let (_, ws) = relay
+        .post(
+            "/v1/devices/session",
+            Some(&pt),
+            &json!({"device_id": watch}),
+        )
+        .await;
+    let writers = [(phone, pt.clone()), (watch, token(&ws))].map(|(device, t)| {
+        let relay = relay.clone();
+        tokio::spawn(async move {
+            for seq in 1..=15 {
+                let (s, b) = relay.push(&t, &[op(device, seq)]).await;
+                assert_eq!(s, StatusCode::OK, "{b}");
+                assert_eq!(b["accepted"], 1, "{b}");
+            }
+        })
+    });
+    for w in writers {
+        w.await.expect("writer");
+    }
+    let snap = relay.snapshot(&pt).await;
+    let ops = snap["ops"].as_array().expect("ops");
+    assert_eq!(snap["cursor"], 30);
+    let cursors: Vec<i64> = ops
+        .iter()
+        .map(|o| o["cursor"].as_i64().expect("cursor"))
+        .collect();
+    assert_eq!(
+        cursors,
+        (1..=30).collect::<Vec<_>>(),
+        "gap-free and ordered"
+    );
+    for device in [phone, watch] {
+        let seqs: Vec<u64> = ops
+            .iter()
+            .filter(|o| o["device"] == device.to_string())
+            .map(|o| o["device_seq"].as_u64().expect("seq"))
+            .collect();
+        assert_eq!(seqs, (1..=15).collect::<Vec<_>>());
+    }
+}
+
+async fn health_readiness_and_openapi(db: TestDb) {
+    let relay = start(&db).await;
+    assert_eq!(relay.get("/healthz", None).await.0, StatusCode::OK);
+    assert_eq!(relay.get("/readyz", None).await.0, StatusCode::OK);
+    let (s, caps) = relay.get("/v1/capabilities", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        caps,
+        json!({"api": 1, "schema": 1, "registration": "open", "max_push_ops": 1000, "max_pull_ops": 1000, "long_poll_max_s": 30})
+    );
+
+    let (s, doc) = relay.get("/v1/openapi.json", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with('3')),
+        "{doc}"
+    );
+    let contract = [
+        ("get", "/v1/capabilities"),
+        ("post", "/v1/auth/signup"),
+        ("post", "/v1/auth/login"),
+        ("post", "/v1/auth/refresh"),
+        ("post", "/v1/devices/session"),
+        ("post", "/v1/auth/logout"),
+        ("post", "/v1/push"),
+        ("get", "/v1/pull"),
+        ("get", "/v1/snapshot"),
+        ("post", "/v1/sync"),
+        ("get", "/healthz"),
+        ("get", "/readyz"),
+    ];
+    for (method, path) in contract {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} missing from the OpenAPI document"
+        );
+    }
+
+    for schema in [
+        "Session",
+        "PushResult",
+        "PullResult",
+        "OpDoc",
+        "RelayOpDoc",
+        "ErrorBody",
+    ] {
+        assert!(
+            doc["components"]["schemas"][schema].is_object(),
+            "schema {schema} missing"
+        );
+    }
+
+    // Storage gone: not ready, but still alive.
+    relay.state.db.pool.close().await;
+    let (s, b) = relay.get("/readyz", None).await;
+    assert_error(s, &b, StatusCode::SERVICE_UNAVAILABLE, "not_ready");
+    assert_eq!(relay.get("/healthz", None).await.0, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_policies() {
+    let db = TestDb::sqlite();
+    let closed = start_with(&db, |c| c.registration = tacho_relay::Registration::Closed).await;
+    let (s, b) = closed
+        .post(
+            "/v1/auth/signup",
+            None,
+            &creds("x@example.org", Uuid::now_v7()),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::FORBIDDEN, "registration_closed");
+    let listed = start_with(&db, |c| {
+        c.registration = tacho_relay::Registration::Allowlist;
+        c.allow_emails = vec!["ok@example.org".into()];
+    })
+    .await;
+    let (s, b) = listed
+        .post(
+            "/v1/auth/signup",
+            None,
+            &creds("no@example.org", Uuid::now_v7()),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::FORBIDDEN, "registration_closed");
+    listed.signup("OK@example.org", Uuid::now_v7()).await;
+    assert_eq!(
+        listed.get("/v1/capabilities", None).await.1["registration"],
+        "allowlist"
+    );
+}
+
+/// Two instances on one PostgreSQL database: a long-poll on B wakes when a device pushes to A.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_wakeups_through_postgres() {
+    let db = TestDb::postgres().await;
+    assert!(db.is_postgres());
+    let a = start(&db).await;
+    let b = start(&db).await;
+    let phone = Uuid::now_v7();
+    let pt = token(&a.signup("lea@example.org", phone).await);
+    let (s, ws) = b
+        .post(
+            "/v1/devices/session",
+            Some(&pt),
+            &json!({"device_id": Uuid::now_v7()}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "tokens of A work on B: {ws}");
+    let wt = token(&ws);
+
+    let poll = {
+        let (http, url) = (
+            b.http.clone(),
+            format!("{}/v1/pull?cursor=0&wait=25", b.base),
+        );
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let res = answer(http.get(url).bearer_auth(wt).send().await.expect("send")).await;
+            (res, started.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (s, r) = a.push(&pt, &[op(phone, 1), op(phone, 2)]).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let ((s, page), took) = poll.await.expect("poll");
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(page["ops"].as_array().expect("ops").len(), 2, "{page}");
+    assert!(
+        took < Duration::from_secs(5),
+        "cross-instance wake took {took:?}"
+    );
+}
+
+/// Shutdown ends waiting long-polls at once instead of holding the drain for up to 30 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_ends_long_polls() {
+    let db = TestDb::sqlite();
+    let state = AppState::new(Config::new(db.url.clone()))
+        .await
+        .expect("relay starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(tacho_relay::serve(listener, state.clone(), async {
+        let _ = stopped.await;
+    }));
+    let relay = Relay {
+        base,
+        http: reqwest::Client::new(),
+        state,
+    };
+    let t = token(&relay.signup("max@example.org", Uuid::now_v7()).await);
+    let poll = {
+        let (http, url) = (
+            relay.http.clone(),
+            format!("{}/v1/pull?cursor=0&wait=30", relay.base),
+        );
+        tokio::spawn(async move {
+            answer(http.get(url).bearer_auth(t).send().await.expect("send")).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    stop.send(()).expect("stop");
+    let (s, page) = poll.await.expect("poll");
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(page["ops"], json!([]));
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("server stops promptly")
+        .expect("join")
+        .expect("serve");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

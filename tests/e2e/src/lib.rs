@@ -1,0 +1,143 @@
+//! Test harness: starts a real relay on a loopback port over a fresh SQLite
+//! file or a fresh PostgreSQL database, and opens cores ("phone", "watch")
+//! on their own SQLite files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tacho_core::{Core, CoreConfig};
+use tacho_model::clock::Clock;
+use tokio::sync::oneshot;
+
+/// Which storage a relay under test uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A temporary SQLite file.
+    Sqlite,
+    /// A fresh database on the PostgreSQL server at 127.0.0.1:5432.
+    Postgres,
+}
+
+/// Both backends, for tests that must pass on each.
+pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+
+/// The PostgreSQL server the tests use (trust auth).
+pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A database for one test; a PostgreSQL one is dropped when this is.
+pub struct TestDb {
+    /// URL to give the relay.
+    pub url: String,
+    pg_name: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestDb {
+    /// A fresh database of the given kind. PostgreSQL being down is an error.
+    pub async fn new(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        match backend {
+            Backend::Sqlite => Self {
+                url: format!("sqlite://{}?mode=rwc", dir.path().join("relay.db").display()),
+                pg_name: None,
+                _dir: dir,
+            },
+            Backend::Postgres => {
+                let name = format!("tacho_e2e_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(PG_ADMIN_URL)
+                    .await
+                    .expect("PostgreSQL must be running on 127.0.0.1:5432 for these tests");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                Self {
+                    url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+                    pg_name: Some(name),
+                    _dir: dir,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = self.pg_name.take() {
+            // Best effort, on a thread of its own (Drop can't be async).
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                if let Ok(rt) = rt {
+                    rt.block_on(async {
+                        if let Ok(mut conn) =
+                            <sqlx::PgConnection as sqlx::Connection>::connect(PG_ADMIN_URL).await
+                        {
+                            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&mut conn)
+                                .await;
+                        }
+                    });
+                }
+            })
+            .join();
+        }
+    }
+}
+
+/// A relay serving on 127.0.0.1; stops when dropped.
+pub struct Relay {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Relay {
+    /// Starts a relay over `database_url` on a free loopback port.
+    pub async fn start(database_url: &str) -> Self {
+        let state = tacho_relay::AppState::new(tacho_relay::Config::new(database_url))
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            tacho_relay::serve(listener, state, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        Self {
+            url,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the relay and waits for it to finish (a restart test starts a new one).
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Opens a core on `dir/name.db`.
+pub async fn core(dir: &Path, name: &str, clock: Arc<dyn Clock>) -> Core {
+    Core::open_with_clock(CoreConfig::new(dir.join(format!("{name}.db"))), clock)
+        .await
+        .unwrap()
+}

@@ -1,0 +1,106 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+//! A phone and a watch of one person converge through a real relay, on
+//! SQLite and on PostgreSQL.
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use tacho_core::{Core, NewCar};
+use tacho_e2e::{BACKENDS, Backend, Relay, TestDb, core};
+use tacho_model::clock::SystemClock;
+use tacho_model::gps::Ping;
+use tacho_model::trip::{Purpose, TripSource};
+use tacho_store::TripFilter;
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn drive(core: &Core) -> tacho_model::id::TripId {
+    let start = core.now();
+    let started = core.connect(TripSource::Carplay, None).await.unwrap();
+    let id = started.started[0];
+    let pings: Vec<Ping> = (0..250)
+        .map(|i| {
+            let mut p = Ping::at(start + Duration::milliseconds(i * 200), 52.0 + i as f64 * 0.00002, 5.0);
+            p.accuracy_m = Some(5.0);
+            p
+        })
+        .collect();
+    core.ping_batch(pings).await.unwrap();
+    core.end_trip().await.unwrap();
+    id
+}
+
+async fn converge(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let relay = Relay::start(&db.url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(SystemClock);
+    let phone = core(dir.path(), "phone", clock.clone()).await;
+    let watch = core(dir.path(), "watch", clock.clone()).await;
+
+    // Changes made before signing in sync too.
+    phone
+        .add_car(NewCar {
+            name: "Golf".into(),
+            plate: "AB-123-C".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    phone.signup(&relay.url, "ann@example.org", PASSWORD).await.unwrap();
+    watch.login(&relay.url, "ann@example.org", PASSWORD).await.unwrap();
+    let trip = drive(&phone).await;
+    phone.add_project("Support", None, true, tacho_model::work::Rounding::Up(15)).await.unwrap();
+
+    let pushed = phone.sync_once().await.unwrap();
+    assert!(pushed.pushed > 5, "{pushed:?}");
+    let pulled = watch.sync_once().await.unwrap();
+    assert!(pulled.changed > 0, "{pulled:?}");
+    let on_watch = watch.trip(&trip.to_string()).await.unwrap();
+    assert_eq!(on_watch.point_count, 250, "every point crossed over once");
+    assert_eq!(watch.cars().await.unwrap()[0].plate, "AB-123-C");
+
+    // The watch classifies the trip and starts a timer; the phone sees both.
+    watch.classify_trip(&trip.to_string(), Purpose::Business, Some("ACME".into())).await.unwrap();
+    watch.start_timer(Some("Support"), "on site", vec![]).await.unwrap();
+    watch.sync_once().await.unwrap();
+    phone.sync_once().await.unwrap();
+    let on_phone = phone.trip(&trip.to_string()).await.unwrap();
+    assert_eq!(on_phone.trip.purpose, Some(Purpose::Business));
+    assert_eq!(on_phone.trip.business_partner.as_deref(), Some("ACME"));
+    assert_eq!(on_phone.history.len(), 2, "the watch's edits are in the phone's history");
+    assert!(phone.timer_status().await.unwrap().running.is_some());
+
+    // Syncing again moves nothing and changes nothing.
+    let again = phone.sync_once().await.unwrap();
+    assert_eq!((again.pushed, again.changed), (0, 0), "{again:?}");
+    let trips_phone = phone.trips(TripFilter::default()).await.unwrap();
+    let trips_watch = watch.trips(TripFilter::default()).await.unwrap();
+    assert_eq!(trips_phone, trips_watch);
+    let status = phone.sync_status().await.unwrap();
+    assert_eq!(status.pending_ops, 0);
+    assert!(status.last_sync_at.is_some());
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phone_and_watch_converge_on_sqlite_and_postgres() {
+    for backend in BACKENDS {
+        converge(backend).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_and_a_missing_session_are_auth_errors() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let relay = Relay::start(&db.url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let phone = core(dir.path(), "phone", Arc::new(SystemClock)).await;
+    let err = phone.sync_once().await.unwrap_err();
+    assert!(matches!(err, tacho_core::CoreError::Auth { .. }), "{err:?}");
+    phone.signup(&relay.url, "bob@example.org", PASSWORD).await.unwrap();
+    let other = core(dir.path(), "other", Arc::new(SystemClock)).await;
+    let err = other.login(&relay.url, "bob@example.org", "wrong password!").await.unwrap_err();
+    assert!(matches!(err, tacho_core::CoreError::Auth { .. }), "{err:?}");
+    let _ = Utc::now();
+}
