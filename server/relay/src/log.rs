@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use sqlx::Row as _;
-use tacho_model::op::{Op, OpKind};
+use tacho_model::op::Op;
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -216,31 +216,6 @@ fn validate(claims: &Claims, ops: &[IncomingOp]) -> ApiResult<()> {
             ),
         ));
     }
-    let horizon = now_ms().saturating_add(MAX_FUTURE_MS);
-    for (index, IncomingOp { op, .. }) in ops.iter().enumerate() {
-        if op.device_seq == 0 || i64::try_from(op.device_seq).is_err() {
-            return Err(invalid_op(
-                index,
-                op,
-                "device_seq must be between 1 and 2^63-1",
-            ));
-        }
-        let millis = i64::try_from(op.hlc.millis()).unwrap_or(i64::MAX);
-        if millis > horizon || i64::try_from(op.hlc.0).is_err() {
-            return Err(invalid_op(
-                index,
-                op,
-                "dated more than 10 minutes ahead of the relay's clock",
-            ));
-        }
-        if matches!(&op.kind, OpKind::Upsert { fields } if fields.is_empty()) {
-            return Err(invalid_op(
-                index,
-                op,
-                "an upsert must set at least one field",
-            ));
-        }
-    }
     Ok(())
 }
 
@@ -277,10 +252,13 @@ pub async fn push_ops(
             duplicates += 1;
             continue;
         }
-        let existing = sqlx::query("SELECT device_id FROM ops WHERE op_id = $1")
-            .bind(&op_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let existing = sqlx::query(
+            "SELECT device_id FROM ops WHERE op_id = $1 \
+             UNION ALL SELECT device_id FROM rejected_ops WHERE op_id = $1",
+        )
+        .bind(&op_id)
+        .fetch_optional(&mut *tx)
+        .await?;
         if let Some(row) = existing {
             let by: String = row.try_get("device_id")?;
             if by != device {
@@ -290,10 +268,48 @@ pub async fn push_ops(
                     "op_id already used by another device",
                 ));
             }
+            // Stored (or refused) before: a replayed request.
             duplicates += 1;
             continue;
         }
         let device_seq = i64::try_from(op.device_seq).unwrap_or(i64::MAX);
+        // The shared merge code decides what is invalid. An invalid op is
+        // recorded as refused and consumes its device_seq, the ops before it
+        // stay stored, and the device parks it and carries on after it.
+        let refusal =
+            match tacho_model::merge::validate(op, u64::try_from(received_at).unwrap_or(0)) {
+                Err(e) => Some(e.to_string()),
+                Ok(()) if device_seq == expected => {
+                    check_points_owner(&mut tx, &space, &device, op).await?
+                }
+                Ok(()) => None,
+            };
+        if let Some(why) = &refusal
+            && device_seq != expected
+        {
+            // Refused and out of sequence: nothing of the batch is kept.
+            return Err(invalid_op(index, op, why));
+        }
+        if let Some(why) = refusal {
+            sqlx::query(
+                "INSERT INTO rejected_ops (op_id, space_id, device_id, device_seq, reason, received_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&op_id)
+            .bind(&space)
+            .bind(&device)
+            .bind(device_seq)
+            .bind(&why)
+            .bind(received_at)
+            .execute(&mut *tx)
+            .await?;
+            finish_push(state, &mut tx, &space, &device, next, device_seq, accepted).await?;
+            tx.commit().await?;
+            if accepted > 0 {
+                state.hub.wake(claims.space, next);
+            }
+            return Err(invalid_op(index, op, &why).with("accepted", accepted));
+        }
         if device_seq != expected {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
@@ -333,22 +349,20 @@ pub async fn push_ops(
                 e.into()
             }
         })?;
+        materialise(&mut tx, &space, op).await?;
         expected += 1;
         accepted += 1;
     }
-    if accepted > 0 {
-        sqlx::query("UPDATE spaces SET head = $1 WHERE id = $2")
-            .bind(next)
-            .bind(&space)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE devices SET last_seq = $1 WHERE id = $2")
-            .bind(expected - 1)
-            .bind(&device)
-            .execute(&mut *tx)
-            .await?;
-        state.db.notify_push(&mut tx, &space, next).await?;
-    }
+    finish_push(
+        state,
+        &mut tx,
+        &space,
+        &device,
+        next,
+        expected - 1,
+        accepted,
+    )
+    .await?;
     tx.commit().await?;
     if accepted > 0 {
         state.hub.wake(claims.space, next);
@@ -358,6 +372,128 @@ pub async fn push_ops(
         duplicates,
         head: next,
     })
+}
+
+/// Moves the space's head and the device's sequence after a push, and tells
+/// other instances.
+async fn finish_push(
+    state: &AppState,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    space: &str,
+    device: &str,
+    head: i64,
+    last_seq: i64,
+    accepted: u64,
+) -> ApiResult<()> {
+    if accepted > 0 {
+        sqlx::query("UPDATE spaces SET head = $1 WHERE id = $2")
+            .bind(head)
+            .bind(space)
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query("UPDATE devices SET last_seq = $1 WHERE id = $2 AND last_seq < $1")
+        .bind(last_seq)
+        .bind(device)
+        .execute(&mut **tx)
+        .await?;
+    if accepted > 0 {
+        state.db.notify_push(tx, space, head).await?;
+    }
+    Ok(())
+}
+
+/// GPS points of a trip are written only by the device that recorded its
+/// first chunk; `Some(reason)` refuses a chunk from any other device.
+async fn check_points_owner(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    space: &str,
+    device: &str,
+    op: &Op,
+) -> ApiResult<Option<String>> {
+    if op.entity != tacho_model::op::EntityKind::TripPoints {
+        return Ok(None);
+    }
+    let trip = op.entity_id.to_string();
+    let owner: Option<String> =
+        sqlx::query("SELECT device_id FROM point_writers WHERE space_id = $1 AND trip_id = $2")
+            .bind(space)
+            .bind(&trip)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| r.try_get("device_id"))
+            .transpose()?;
+    match owner {
+        Some(owner) if owner != device => Ok(Some(format!(
+            "the points of trip {trip} are recorded by device {owner}; only it may append them"
+        ))),
+        Some(_) => Ok(None),
+        None => {
+            sqlx::query(
+                "INSERT INTO point_writers (space_id, trip_id, device_id) VALUES ($1, $2, $3)",
+            )
+            .bind(space)
+            .bind(&trip)
+            .bind(device)
+            .execute(&mut **tx)
+            .await?;
+            Ok(None)
+        }
+    }
+}
+
+/// Folds an accepted op into the space's merged state with the same merge
+/// code the devices run (GPS point chunks stay in the log only: their merged
+/// form is the log itself, and re-writing a growing list per chunk would be
+/// quadratic).
+async fn materialise(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    space: &str,
+    op: &Op,
+) -> ApiResult<()> {
+    if tacho_model::merge::is_append_only(op.entity) {
+        return Ok(());
+    }
+    let kind = op.entity.as_str();
+    let id = op.entity_id.to_string();
+    let current: Option<String> = sqlx::query(
+        "SELECT state FROM entity_state WHERE space_id = $1 AND entity = $2 AND entity_id = $3",
+    )
+    .bind(space)
+    .bind(kind)
+    .bind(&id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .map(|r| r.try_get("state"))
+    .transpose()?;
+    let mut state: tacho_model::merge::EntityState = match &current {
+        Some(raw) => serde_json::from_str(raw).map_err(ApiError::internal)?,
+        None => tacho_model::merge::EntityState::default(),
+    };
+    let changed = state.apply(op).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_op",
+            e.to_string(),
+        )
+    })?;
+    if !changed && current.is_some() {
+        return Ok(());
+    }
+    let raw = serde_json::to_string(&state).map_err(ApiError::internal)?;
+    let sql = if current.is_some() {
+        "UPDATE entity_state SET state = $4 WHERE space_id = $1 AND entity = $2 AND entity_id = $3"
+    } else {
+        "INSERT INTO entity_state (space_id, entity, entity_id, state) VALUES ($1, $2, $3, $4)"
+    };
+    sqlx::query(sql)
+        .bind(space)
+        .bind(kind)
+        .bind(&id)
+        .bind(raw)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 fn relay_op(row: &sqlx::any::AnyRow) -> ApiResult<Value> {

@@ -13,8 +13,14 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{Any, AnyConnection, AnyPool, Row as _, SqlStr, Transaction};
 
 /// The append-only schema migrations, embedded so the binary needs no files next to it.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (
+        2,
+        "materialised_state",
+        include_str!("../migrations/0002_materialised_state.sql"),
+    ),
+];
 
 /// The settings key of the access-token signing key (base64 of 32 random bytes).
 const TOKEN_KEY: &str = "token_signing_key";

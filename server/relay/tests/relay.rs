@@ -228,7 +228,7 @@ macro_rules! on_both_databases {
 on_both_databases!(
     signup_login_refresh_rotation_and_reuse,
     second_device_pulls_with_cursors_and_duplicates_change_nothing,
-    bad_pushes_store_nothing,
+    bad_ops_are_refused_and_the_queue_moves_on,
     malformed_requests_get_json_errors,
     accounts_are_isolated,
     expired_and_forged_tokens_are_refused,
@@ -437,7 +437,7 @@ async fn second_device_pulls_with_cursors_and_duplicates_change_nothing(db: Test
     assert_eq!(synced["pull"]["ops"][1]["device"], watch.to_string());
 }
 
-async fn bad_pushes_store_nothing(db: TestDb) {
+async fn bad_ops_are_refused_and_the_queue_moves_on(db: TestDb) {
     let relay = start(&db).await;
     let device = Uuid::now_v7();
     let t = token(&relay.signup("dan@example.org", device).await);
@@ -457,35 +457,53 @@ async fn bad_pushes_store_nothing(db: TestDb) {
     let (s, b) = relay.push(&t, &[op(Uuid::now_v7(), 2)]).await;
     assert_error(s, &b, StatusCode::FORBIDDEN, "wrong_device");
 
-    // An op dated an hour ahead, after a valid one.
+    // An op dated an hour ahead, after a valid one: the valid one is kept,
+    // the bad one is refused and consumes its sequence number so the
+    // device's queue can move on (the device parks it).
     let mut future = op(device, 3);
     future["hlc"] = json!(now_hlc() + (3_600_000 << 16));
     let (s, b) = relay.push(&t, &[op(device, 2), future.clone()]).await;
     assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "invalid_op");
     assert_eq!(b["op_id"], future["op_id"]);
     assert_eq!(b["index"], 1);
+    assert_eq!(b["accepted"], 1);
+    // Sending the refused op again is a duplicate, not a new refusal.
+    let (s, b) = relay.push(&t, &[future.clone()]).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["duplicates"], 1);
 
+    // Invalid and out of sequence: refused, nothing consumed.
     let mut zero = op(device, 0);
     zero["device_seq"] = json!(0);
     let (s, b) = relay.push(&t, &[zero]).await;
     assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "invalid_op");
     assert_eq!(b["index"], 0);
-    let mut empty = op(device, 2);
+    let mut empty = op(device, 4);
     empty["fields"] = json!({});
     let (s, b) = relay.push(&t, &[empty]).await;
     assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "invalid_op");
+    assert_eq!(b["accepted"], 0);
+    let mut far = op(device, 5);
+    far["entity"] = json!("place");
+    far["fields"] = json!({"center": {"lat": 95.0, "lon": 5.0}});
+    let (s, b) = relay.push(&t, &[far]).await;
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "invalid_op");
+    assert!(
+        b["message"].as_str().unwrap_or_default().contains("lat"),
+        "{b}"
+    );
 
-    let too_many: Vec<Value> = (2..=1002).map(|seq| op(device, seq)).collect();
+    let too_many: Vec<Value> = (6..=1006).map(|seq| op(device, seq)).collect();
     let (s, b) = relay.push(&t, &too_many).await;
     assert_error(s, &b, StatusCode::PAYLOAD_TOO_LARGE, "too_many_ops");
 
     let snap = relay.snapshot(&t).await;
-    assert_eq!(snap["cursor"], 1, "{snap}");
-    assert_eq!(snap["ops"].as_array().expect("ops").len(), 1);
-    // And the device's sequence did not move: 2 is still next.
-    let (s, b) = relay.push(&t, &[op(device, 2)]).await;
+    assert_eq!(snap["cursor"], 2, "{snap}");
+    assert_eq!(snap["ops"].as_array().expect("ops").len(), 2);
+    // 3, 4 and 5 were consumed by refusals: 6 is next.
+    let (s, b) = relay.push(&t, &[op(device, 6)]).await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    assert_eq!(b["head"], 2);
+    assert_eq!(b["head"], 3);
 }
 
 async fn malformed_requests_get_json_errors(db: TestDb) {
@@ -524,19 +542,51 @@ async fn malformed_requests_get_json_errors(db: TestDb) {
         "unsupported_media_type",
     );
 
-    let big = format!(
-        "{{\"ops\": [], \"pad\": \"{}\"}}",
-        "x".repeat(5 * 1024 * 1024)
-    );
-    let (s, b) = send(
-        relay
-            .http
-            .post(&url)
-            .bearer_auth(&t)
-            .header("content-type", "application/json")
-            .body(big),
-    )
-    .await;
+    // An oversized body, over a raw socket: the relay answers 413 from the
+    // declared length and may close before the rest is sent, which an HTTP
+    // client library would report as a broken request instead of the answer.
+    let (s, b) = {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = relay.base.trim_start_matches("http://").to_owned();
+        let sock = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        let (mut rd, mut wr) = sock.into_split();
+        let len = 5 * 1024 * 1024;
+        let head = format!(
+            "POST /v1/push HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {t}\r\n\
+             Content-Type: application/json\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+        );
+        // The writer may be cut off once the relay has answered: that's fine.
+        let writer = tokio::spawn(async move {
+            let _ = wr.write_all(head.as_bytes()).await;
+            let _ = wr.write_all(&vec![b' '; len]).await;
+        });
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(Ok(n)) =
+            tokio::time::timeout(std::time::Duration::from_secs(5), rd.read(&mut buf)).await
+        {
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&buf[..n]);
+        }
+        writer.abort();
+        let text = String::from_utf8_lossy(&raw).to_string();
+        let status: u16 = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("no status line in {text:?}"));
+        let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+        let json_start = body.find('{').unwrap_or(0);
+        let json_end = body.rfind('}').map_or(body.len(), |i| i + 1);
+        (
+            StatusCode::from_u16(status).expect("status"),
+            serde_json::from_str::<Value>(&body[json_start..json_end]).unwrap_or(Value::Null),
+        )
+    };
     assert_error(s, &b, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
 
     let mut unknown = op(device, 1);

@@ -39,16 +39,19 @@ impl TestDb {
         let dir = tempfile::tempdir().unwrap();
         match backend {
             Backend::Sqlite => Self {
-                url: format!("sqlite://{}?mode=rwc", dir.path().join("relay.db").display()),
+                url: format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("relay.db").display()
+                ),
                 pg_name: None,
                 _dir: dir,
             },
             Backend::Postgres => {
-                let name = format!("tacho_e2e_{}", uuid::Uuid::new_v4().simple());
+                let name = format!("tacho_e2e_{}", uuid::Uuid::now_v7().simple());
                 let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(PG_ADMIN_URL)
                     .await
                     .expect("PostgreSQL must be running on 127.0.0.1:5432 for these tests");
-                sqlx::query(&format!("CREATE DATABASE {name}"))
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                     .execute(&mut conn)
                     .await
                     .unwrap();
@@ -67,15 +70,19 @@ impl Drop for TestDb {
         if let Some(name) = self.pg_name.take() {
             // Best effort, on a thread of its own (Drop can't be async).
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
                 if let Ok(rt) = rt {
                     rt.block_on(async {
                         if let Ok(mut conn) =
                             <sqlx::PgConnection as sqlx::Connection>::connect(PG_ADMIN_URL).await
                         {
-                            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                                .execute(&mut conn)
-                                .await;
+                            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            )))
+                            .execute(&mut conn)
+                            .await;
                         }
                     });
                 }
