@@ -142,3 +142,89 @@ async fn a_wrong_password_and_a_missing_session_are_auth_errors() {
     assert!(matches!(err, tacho_core::CoreError::Auth { .. }), "{err:?}");
     let _ = Utc::now();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_op_the_relay_refuses_is_parked_and_the_queue_moves_on() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let relay = Relay::start(&db.url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let phone = core(dir.path(), "phone", Arc::new(SystemClock)).await;
+    phone
+        .signup(&relay.url, "cy@example.org", PASSWORD)
+        .await
+        .unwrap();
+    phone
+        .add_car(NewCar {
+            name: "Polo".into(),
+            plate: "P-1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let device = phone.device().unwrap();
+    drop(phone);
+    // Plant an op no relay accepts (a place at latitude 95) as the device's
+    // next op, the way an older or buggy build might have written it.
+    {
+        let conn = rusqlite_conn(&dir.path().join("phone.db"));
+        let seq: i64 = conn
+            .query_row("SELECT max(device_seq) FROM outbox", [], |r| r.get(0))
+            .unwrap();
+        let hlc: i64 = conn
+            .query_row("SELECT max(hlc) FROM outbox", [], |r| r.get(0))
+            .unwrap();
+        let op = serde_json::json!({
+            "op_id": uuid::Uuid::now_v7(), "device": device, "device_seq": seq + 1, "hlc": hlc + 1,
+            "entity": "place", "entity_id": uuid::Uuid::now_v7(), "kind": "upsert",
+            "fields": {"name": "Nowhere", "kind": "other", "center": {"lat": 95.0, "lon": 5.0}, "radius_m": 100.0, "address": null},
+            "schema": 1
+        });
+        conn.execute(
+            "INSERT INTO outbox (device_seq, op_id, hlc, entity, entity_id, body) VALUES (?1, ?2, ?3, 'place', ?4, ?5)",
+            rusqlite::params![seq + 1, op["op_id"].as_str().unwrap(), hlc + 1, op["entity_id"].as_str().unwrap(), op.to_string()],
+        )
+        .unwrap();
+        conn.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'device_seq'",
+            [(seq + 1).to_string()],
+        )
+        .unwrap();
+        conn.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'hlc'",
+            [(hlc + 1).to_string()],
+        )
+        .unwrap();
+    }
+    let phone = core(dir.path(), "phone", Arc::new(SystemClock)).await;
+    phone
+        .add_project("After", None, false, tacho_model::work::Rounding::None)
+        .await
+        .unwrap();
+    let report = phone.sync_once().await.unwrap();
+    assert_eq!(report.parked, 1, "{report:?}");
+    let parked = phone.parked_ops().await.unwrap();
+    assert_eq!(parked.len(), 1);
+    assert!(parked[0].message.contains("lat"), "{}", parked[0].message);
+    let status = phone.sync_status().await.unwrap();
+    assert_eq!((status.pending_ops, status.parked_ops), (0, 1));
+    // The op after the parked one reached another device.
+    let watch = core(dir.path(), "watch", Arc::new(SystemClock)).await;
+    watch
+        .login(&relay.url, "cy@example.org", PASSWORD)
+        .await
+        .unwrap();
+    watch.sync_once().await.unwrap();
+    let names: Vec<String> = watch
+        .projects()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(names, ["After"]);
+    assert!(watch.places().await.unwrap().is_empty());
+}
+
+fn rusqlite_conn(path: &std::path::Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(path).unwrap()
+}
