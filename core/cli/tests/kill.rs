@@ -172,3 +172,145 @@ fn sigkill_during_writes_loses_nothing_committed_and_never_corrupts() {
     .unwrap();
     assert!(info["outbox_ops"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn sigkill_during_sync_never_duplicates_or_loses_ops_and_never_corrupts() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let relay_db = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("relay.db").display()
+    );
+    let (url, stop) = rt.block_on(async {
+        let state = tacho_relay::AppState::new(tacho_relay::Config::new(&relay_db))
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(tacho_relay::serve(listener, state, async {
+            let _ = stopped.await;
+        }));
+        (url, stop)
+    });
+    let db = dir.path().join("phone.db");
+    let run = |args: &[&str]| {
+        let out = tacho(&db, args)
+            .env("TACHO_PASSWORD", "correct horse battery")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["signup", "--relay", &url, "--email", "kim@example.org"]);
+    let mut rng = Lcg(0x5eed_0002);
+    let mut killed = 0;
+    let mut trial = 0u32;
+    while killed < 20 && trial < 300 {
+        trial += 1;
+        // New local changes, then a sync killed at a random moment.
+        run(&["project", "add", &format!("p{trial}")]);
+        let mut child = tacho(&db, &["sync"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_micros(rng.next(60_000));
+        let mut done = false;
+        while Instant::now() < deadline {
+            if child.try_wait().unwrap().is_some() {
+                done = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(300));
+        }
+        if !done {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            killed += 1;
+        }
+        let check = tacho(&db, &["--json", "db", "check"]).output().unwrap();
+        assert!(
+            check.status.success(),
+            "trial {trial}: {}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+    }
+    assert!(
+        killed >= 20,
+        "only {killed} syncs were interrupted in {trial} trials"
+    );
+    // A clean sync afterwards delivers everything exactly once.
+    run(&["sync"]);
+    let status: serde_json::Value = serde_json::from_slice(
+        &tacho(&db, &["--json", "sync", "--status"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(status["status"]["pending_ops"], 0, "{status}");
+    let info: serde_json::Value = serde_json::from_slice(
+        &tacho(&db, &["--json", "db", "info"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let local_ops = info["outbox_ops"].as_u64().unwrap();
+    let snapshot: serde_json::Value = rt.block_on(async {
+        let http = reqwest::Client::new();
+        let login: serde_json::Value = http
+            .post(format!("{url}/v1/auth/login"))
+            .json(
+                &serde_json::json!({"email": "kim@example.org", "password": "correct horse battery",
+                "device_id": uuid_like(), "device_name": "checker"}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = login["access_token"].as_str().unwrap().to_owned();
+        http.get(format!("{url}/v1/snapshot"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    let ops = snapshot["ops"].as_array().unwrap();
+    let mut ids: Vec<&str> = ops.iter().map(|o| o["op_id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), ops.len(), "no op stored twice");
+    assert_eq!(
+        ops.len() as u64,
+        local_ops,
+        "every committed op reached the relay"
+    );
+    let _ = stop.send(());
+}
+
+/// A fresh UUIDv7 string for a checker device.
+fn uuid_like() -> String {
+    let ms = chrono::Utc::now().timestamp_millis() as u64;
+    format!(
+        "{:08x}-{:04x}-7{:03x}-8{:03x}-{:012x}",
+        ms >> 16,
+        ms & 0xffff,
+        std::process::id() & 0xfff,
+        0x123,
+        0xabcdef012345u64
+    )
+}
