@@ -233,9 +233,9 @@ fn sigkill_during_sync_never_duplicates_or_loses_ops_and_never_corrupts() {
         }
         if !done {
             child.kill().unwrap();
-            child.wait().unwrap();
             killed += 1;
         }
+        child.wait().unwrap();
         let check = tacho(&db, &["--json", "db", "check"]).output().unwrap();
         assert!(
             check.status.success(),
