@@ -32,7 +32,7 @@ mod work;
 pub use error::{CoreError, Result};
 pub use import::{ImportOptions, ImportProgress, ImportSummary};
 pub use recording::FeedOutcome;
-pub use sync::{SyncReport, SyncStatus};
+pub use sync::{DeviceHandoff, SyncReport, SyncStatus};
 pub use tacho_store::EntryFilter;
 pub use work::{NewEntry, TimerStatus};
 

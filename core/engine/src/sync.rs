@@ -37,6 +37,27 @@ pub struct SyncReport {
     pub cursor: u64,
 }
 
+/// A signed-in session for another device of the same account, minted by
+/// the phone and handed to the watch (e.g. over WatchConnectivity) so the
+/// watch never needs the password.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceHandoff {
+    /// Relay base URL.
+    pub relay_url: String,
+    /// Account.
+    pub account_id: String,
+    /// The account's space.
+    pub space_id: String,
+    /// The device the session is for (the watch's own device id).
+    pub device_id: String,
+    /// Access token of that device.
+    pub access_token: String,
+    /// Its expiry.
+    pub access_expires_at: DateTime<Utc>,
+    /// Its refresh token (rotates on first use).
+    pub refresh_token: String,
+}
+
 /// Sign-in state, for a settings screen.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SyncStatus {
@@ -182,6 +203,78 @@ impl Core {
                 access_token: body.access_token,
                 access_expires_at: body.access_expires_at,
                 refresh_token: body.refresh_token,
+                pull_cursor: previous.as_ref().map_or(0, |s| s.pull_cursor),
+                pushed_seq: previous.as_ref().map_or(0, |s| s.pushed_seq),
+                last_sync_at: None,
+                last_error: None,
+            };
+            inner
+                .store
+                .write(|w| w.save_session_reset(&session, previous.is_none()))?;
+        }
+        self.sync_status().await
+    }
+
+    /// Mints a session on the relay for another device of this account
+    /// (`device_id` is that device's own id, see [`Core::device`]).
+    pub async fn mint_device_session(
+        &self,
+        device_id: &str,
+        device_name: &str,
+    ) -> Result<DeviceHandoff> {
+        let device: tacho_model::id::DeviceId = device_id
+            .parse()
+            .map_err(|e: tacho_model::id::ParseIdError| CoreError::bad_input(e.to_string()))?;
+        if device == self.device()? {
+            return Err(CoreError::bad_input(
+                "that is this device's own id; mint a session for another device",
+            ));
+        }
+        let session = self.access_token(false).await?;
+        let resp = http()?
+            .post(url(&session.relay_url, "/v1/devices/session"))
+            .bearer_auth(&session.access_token)
+            .json(&json!({ "device_id": device.to_string(), "device_name": device_name }))
+            .send()
+            .await
+            .map_err(network)?;
+        if !resp.status().is_success() {
+            let (status, body) = error_of(resp).await;
+            return Err(relay_error(status, &body));
+        }
+        let body: SessionBody = resp.json().await.map_err(network)?;
+        Ok(DeviceHandoff {
+            relay_url: session.relay_url,
+            account_id: body.account_id,
+            space_id: body.space_id,
+            device_id: device.to_string(),
+            access_token: body.access_token,
+            access_expires_at: body.access_expires_at,
+            refresh_token: body.refresh_token,
+        })
+    }
+
+    /// Signs this device in with a session another device minted for it.
+    pub async fn adopt_device_session(&self, handoff: DeviceHandoff) -> Result<SyncStatus> {
+        if handoff.device_id != self.device()?.to_string() {
+            return Err(CoreError::bad_input(format!(
+                "this session was minted for device {}, not for this one",
+                handoff.device_id
+            )));
+        }
+        {
+            let mut inner = self.lock()?;
+            let previous = inner
+                .store
+                .session()?
+                .filter(|p| p.relay_url == handoff.relay_url && p.account_id == handoff.account_id);
+            let session = SyncSession {
+                relay_url: handoff.relay_url,
+                account_id: handoff.account_id,
+                space_id: handoff.space_id,
+                access_token: handoff.access_token,
+                access_expires_at: handoff.access_expires_at,
+                refresh_token: handoff.refresh_token,
                 pull_cursor: previous.as_ref().map_or(0, |s| s.pull_cursor),
                 pushed_seq: previous.as_ref().map_or(0, |s| s.pushed_seq),
                 last_sync_at: None,

@@ -228,3 +228,47 @@ async fn an_op_the_relay_refuses_is_parked_and_the_queue_moves_on() {
 fn rusqlite_conn(path: &std::path::Path) -> rusqlite::Connection {
     rusqlite::Connection::open(path).unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_phone_hands_the_watch_a_session_without_the_password() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let relay = Relay::start(&db.url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let phone = core(dir.path(), "phone", Arc::new(SystemClock)).await;
+    let watch = core(dir.path(), "watch", Arc::new(SystemClock)).await;
+    phone
+        .signup(&relay.url, "dee@example.org", PASSWORD)
+        .await
+        .unwrap();
+    phone
+        .add_project("Support", None, true, tacho_model::work::Rounding::None)
+        .await
+        .unwrap();
+    phone.sync_once().await.unwrap();
+    let watch_id = watch.device().unwrap().to_string();
+    let handoff = phone
+        .mint_device_session(&watch_id, "Apple Watch")
+        .await
+        .unwrap();
+    // A session for another device is refused by the wrong device.
+    let stranger = core(dir.path(), "stranger", Arc::new(SystemClock)).await;
+    let err = stranger
+        .adopt_device_session(handoff.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, tacho_core::CoreError::BadInput { .. }),
+        "{err:?}"
+    );
+    watch.adopt_device_session(handoff).await.unwrap();
+    watch.sync_once().await.unwrap();
+    assert_eq!(watch.projects().await.unwrap()[0].name, "Support");
+    watch
+        .start_timer(Some("Support"), "from the wrist", vec![])
+        .await
+        .unwrap();
+    watch.sync_once().await.unwrap();
+    phone.sync_once().await.unwrap();
+    let running = phone.timer_status().await.unwrap().running.unwrap();
+    assert_eq!(running.description, "from the wrist");
+}
