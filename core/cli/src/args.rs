@@ -78,6 +78,28 @@ pub enum Command {
     Login(SignInArgs),
     /// Sync with the relay: once (exit code non-zero if it failed), or keep syncing.
     Sync(SyncArgs),
+    /// Hand a signed-in session to another device (the phone to the watch).
+    #[command(subcommand)]
+    Session(SessionCmd),
+}
+
+/// `tacho session …`
+#[derive(Debug, Subcommand)]
+pub enum SessionCmd {
+    /// Mint a session for another device of this account; prints it as JSON.
+    Mint {
+        /// The other device's id (`tacho db info` on that device).
+        #[arg(long)]
+        device: String,
+        /// A name for it.
+        #[arg(long, default_value = "watch")]
+        name: String,
+    },
+    /// Sign this device in with a minted session (a JSON file, or - for stdin).
+    Adopt {
+        /// The file written by `session mint`.
+        file: PathBuf,
+    },
 }
 
 /// `tacho signup|login`

@@ -46,6 +46,7 @@ pub async fn dispatch(core: &Core, cli: Cli) -> anyhow::Result<()> {
         Command::Signup(args) => sign_in(core, args, true, json).await,
         Command::Login(args) => sign_in(core, args, false, json).await,
         Command::Sync(args) => sync(core, args, json).await,
+        Command::Session(cmd) => session(core, cmd, json).await,
     }
 }
 
@@ -873,6 +874,35 @@ async fn sync(core: &Core, args: SyncArgs, json: bool) -> anyhow::Result<()> {
                 String::new()
             }
         );
+    }
+    Ok(())
+}
+
+async fn session(core: &Core, cmd: SessionCmd, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        SessionCmd::Mint { device, name } => {
+            let handoff = core.mint_device_session(&device, &name).await?;
+            // The session is the output, with or without --json.
+            output::json(&handoff)?;
+        }
+        SessionCmd::Adopt { file } => {
+            let raw = if file.as_os_str() == "-" {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+                s
+            } else {
+                std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading {}", file.display()))?
+            };
+            let handoff: tacho_core::DeviceHandoff = serde_json::from_str(&raw)
+                .map_err(|e| bad(format!("not a session from `tacho session mint`: {e}")))?;
+            let status = core.adopt_device_session(handoff).await?;
+            if json {
+                output::json(&status)?;
+            } else {
+                println!("signed in to {}", status.relay_url.unwrap_or_default());
+            }
+        }
     }
     Ok(())
 }
