@@ -117,7 +117,7 @@ impl Store {
     /// All cars, by name.
     pub fn cars(&self) -> Result<Vec<Car>> {
         let mut stmt = self.conn().prepare_cached(&format!(
-            "SELECT {CAR_COLUMNS} FROM car WHERE deleted = 0 ORDER BY name"
+            "SELECT {CAR_COLUMNS} FROM car WHERE deleted = 0 ORDER BY name, id"
         ))?;
         Ok(stmt
             .query_map([], car_from_row)?
@@ -164,7 +164,7 @@ impl Store {
     pub fn readings(&self, car: CarId) -> Result<Vec<OdometerReading>> {
         let mut stmt = self.conn().prepare_cached(
             "SELECT id, car_id, at, odometer_m, source, trip_id, trip_end
-             FROM odometer_reading WHERE car_id = ?1 ORDER BY at, odometer_m",
+             FROM odometer_reading WHERE car_id = ?1 ORDER BY at, odometer_m, id",
         )?;
         Ok(stmt
             .query_map([car.to_string()], reading_from_row)?

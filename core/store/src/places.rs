@@ -65,7 +65,7 @@ impl Store {
     /// All places, by name.
     pub fn places(&self) -> Result<Vec<Place>> {
         let mut stmt = self.conn().prepare_cached(
-            "SELECT id, name, kind, lat, lon, radius_m, address FROM place WHERE deleted = 0 ORDER BY name",
+            "SELECT id, name, kind, lat, lon, radius_m, address FROM place WHERE deleted = 0 ORDER BY name, id",
         )?;
         Ok(stmt
             .query_map([], place_from_row)?

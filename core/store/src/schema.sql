@@ -170,4 +170,4 @@ CREATE TABLE parked_op (
     parked_at  INTEGER NOT NULL
 );
 
-CREATE UNIQUE INDEX trip_edit_once ON trip_edit (trip_id, field, at, device);
+CREATE UNIQUE INDEX trip_edit_once ON trip_edit (trip_id, field, at, device, ifnull(new_value, ''));

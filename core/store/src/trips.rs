@@ -549,7 +549,7 @@ impl Store {
             "SELECT {TRIP_COLUMNS} FROM trip
              WHERE (?1 IS NULL OR started_at >= ?1) AND (?2 IS NULL OR started_at < ?2)
                AND (?3 IS NULL OR car_id = ?3) AND (?4 OR state != 'discarded')
-             ORDER BY started_at {order} LIMIT ?5"
+             ORDER BY started_at {order}, id {order} LIMIT ?5"
         );
         let mut stmt = self.conn().prepare_cached(&sql)?;
         let limit = filter
@@ -595,7 +595,7 @@ impl Store {
     /// A trip's edit history, oldest first.
     pub fn trip_edits(&self, id: TripId) -> Result<Vec<TripEdit>> {
         let mut stmt = self.conn().prepare_cached(
-            "SELECT trip_id, field, old_value, new_value, at, device FROM trip_edit WHERE trip_id = ?1 ORDER BY id",
+            "SELECT trip_id, field, old_value, new_value, at, device FROM trip_edit WHERE trip_id = ?1 ORDER BY at, device, field, id",
         )?;
         Ok(stmt
             .query_map([id.to_string()], edit_from_row)?

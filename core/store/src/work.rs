@@ -172,7 +172,7 @@ impl Store {
     /// All projects, by name.
     pub fn projects(&self) -> Result<Vec<Project>> {
         let mut stmt = self.conn().prepare_cached(
-            "SELECT id, name, client, billable, rounding FROM project WHERE deleted = 0 ORDER BY name",
+            "SELECT id, name, client, billable, rounding FROM project WHERE deleted = 0 ORDER BY name, id",
         )?;
         Ok(stmt
             .query_map([], project_from_row)?
@@ -213,7 +213,7 @@ impl Store {
             "SELECT {ENTRY_COLUMNS} FROM time_entry
              WHERE deleted = 0 AND (?1 IS NULL OR start >= ?1) AND (?2 IS NULL OR start < ?2)
                AND (?3 IS NULL OR project_id = ?3)
-             ORDER BY start"
+             ORDER BY start, id"
         ))?;
         Ok(stmt
             .query_map(

@@ -183,7 +183,17 @@ fn every_write_leaves_one_gap_free_op_and_failed_writes_leave_none() {
 
 #[test]
 fn edits_to_ended_trips_are_kept_as_history_and_locked_months_refuse_edits() {
-    let mut store = Store::open_in_memory(clock()).unwrap();
+    let clock = clock();
+    let mut store = Store::open_in_memory(clock.clone()).unwrap();
+    let tick = {
+        let clock = clock.clone();
+        let mut at = Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap();
+        move || {
+            at += chrono::Duration::seconds(1);
+            clock.set(at);
+        }
+    };
+    let mut tick = tick;
     let golf = car("Golf", "AB-123-C");
     let ended = trip(TripState::Ended, Some(golf.id));
     let active = trip(TripState::Active, Some(golf.id));
@@ -194,17 +204,20 @@ fn edits_to_ended_trips_are_kept_as_history_and_locked_months_refuse_edits() {
             w.insert_trip(&active)
         })
         .unwrap();
+    tick();
     assert!(
         store
             .write(|w| w.edit_trip(ended.id, TripField::Purpose, Some("business".into())))
             .unwrap()
     );
+    tick();
     store
         .write(|w| w.edit_trip(ended.id, TripField::BusinessPartner, Some("ACME".into())))
         .unwrap();
     store
         .write(|w| w.edit_trip(active.id, TripField::Note, Some("hi".into())))
         .unwrap();
+    tick();
     store
         .write(|w| w.set_trip_odometer(ended.id, TripEnd::End, 100_500))
         .unwrap();
