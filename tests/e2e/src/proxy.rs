@@ -164,6 +164,7 @@ struct Shared {
     plan: Mutex<FaultPlan>,
     rng: Mutex<SplitMix64>,
     blocked: AtomicBool,
+    budget: Mutex<Option<(String, usize)>>,
     log: Mutex<Vec<(String, Fault)>>,
 }
 
@@ -186,6 +187,7 @@ impl FaultProxy {
             plan: Mutex::new(plan),
             rng: Mutex::new(SplitMix64::new(seed)),
             blocked: AtomicBool::new(false),
+            budget: Mutex::new(None),
             log: Mutex::new(Vec::new()),
         });
         let accepting = shared.clone();
@@ -216,7 +218,15 @@ impl FaultProxy {
     /// While blocked, every request is answered by closing the connection
     /// without forwarding it (the relay is unreachable).
     pub fn block(&self, blocked: bool) {
+        *lock(&self.shared.budget) = None;
         self.shared.blocked.store(blocked, Ordering::SeqCst);
+    }
+
+    /// Lets `n` more requests whose path starts with `prefix` through, then
+    /// blocks (as [`FaultProxy::block`]) from the next such request on: a
+    /// relay that dies in the middle of a multi-batch push.
+    pub fn block_after(&self, prefix: &str, n: usize) {
+        *lock(&self.shared.budget) = Some((prefix.to_owned(), n));
     }
 
     /// Every request seen so far: its request line and the fault applied.
@@ -252,6 +262,19 @@ fn host_port(url: &str) -> anyhow::Result<&str> {
 
 async fn handle(mut client: TcpStream, shared: &Shared) -> anyhow::Result<()> {
     let request = read_request(&mut client).await?;
+    {
+        let mut budget = lock(&shared.budget);
+        if let Some((prefix, left)) = budget.as_mut()
+            && request.path.starts_with(prefix.as_str())
+        {
+            if *left == 0 {
+                shared.blocked.store(true, Ordering::SeqCst);
+                *budget = None;
+            } else {
+                *left -= 1;
+            }
+        }
+    }
     if shared.blocked.load(Ordering::SeqCst) {
         return Ok(());
     }
@@ -378,11 +401,7 @@ pub async fn http_json(
     let response = forward(host, request.as_bytes()).await?;
     let head_len = header_end(&response).context("response without headers")?;
     let head = std::str::from_utf8(&response[..head_len])?;
-    let status: u16 = head
-        .split(' ')
-        .nth(1)
-        .context("no status code")?
-        .parse()?;
+    let status: u16 = head.split(' ').nth(1).context("no status code")?.parse()?;
     let chunked = head.lines().any(|l| {
         let l = l.to_ascii_lowercase();
         l.starts_with("transfer-encoding:") && l.contains("chunked")
