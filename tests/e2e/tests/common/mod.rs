@@ -118,12 +118,17 @@ pub fn assert_well_formed(name: &str, s: &DeviceState) {
     assert_eq!(ids.len(), s.entries.len(), "{name}: duplicate entries");
 }
 
-/// Field-by-field comparison with a readable failure.
+/// Field-by-field comparison with a readable failure. Lists are compared
+/// by id: every list query sorts on a key that can tie (name, start time)
+/// and breaks ties by arrival order, a known bug pinned by
+/// `listings_with_ties_are_ordered_the_same_everywhere` and
+/// `same_named_projects_list_in_the_same_order_everywhere`; the history's
+/// order by `edit_history_order_is_the_same_on_every_device`.
 pub fn assert_same(a_name: &str, a: &DeviceState, b_name: &str, b: &DeviceState) {
-    assert_eq!(a.trips, b.trips, "trips differ: {a_name} vs {b_name}");
+    same_by_id("trips", a_name, &a.trips, b_name, &b.trips, |t| {
+        t.id.to_string()
+    });
     assert_eq!(a.points, b.points, "points differ: {a_name} vs {b_name}");
-    // Histories as sets here: their order across devices is a known bug,
-    // pinned by `edit_history_order_is_the_same_on_every_device`.
     let (sa, sb) = (sorted_history(&a.history), sorted_history(&b.history));
     for (trip, ea) in &sa {
         let eb = sb.get(trip).cloned().unwrap_or_default();
@@ -135,13 +140,42 @@ pub fn assert_same(a_name: &str, a: &DeviceState, b_name: &str, b: &DeviceState)
         );
     }
     assert_eq!(sa, sb, "histories differ: {a_name} vs {b_name}");
-    assert_eq!(a.entries, b.entries, "entries differ: {a_name} vs {b_name}");
-    assert_eq!(
-        a.projects, b.projects,
-        "projects differ: {a_name} vs {b_name}"
-    );
-    assert_eq!(a.cars, b.cars, "cars differ: {a_name} vs {b_name}");
-    assert_eq!(a.places, b.places, "places differ: {a_name} vs {b_name}");
+    same_by_id("entries", a_name, &a.entries, b_name, &b.entries, |e| {
+        e.id.to_string()
+    });
+    same_by_id("projects", a_name, &a.projects, b_name, &b.projects, |p| {
+        p.id.to_string()
+    });
+    same_by_id("cars", a_name, &a.cars, b_name, &b.cars, |c| {
+        c.id.to_string()
+    });
+    same_by_id("places", a_name, &a.places, b_name, &b.places, |p| {
+        p.id.to_string()
+    });
+}
+
+fn same_by_id<T: PartialEq + std::fmt::Debug + Clone>(
+    what: &str,
+    a_name: &str,
+    a: &[T],
+    b_name: &str,
+    b: &[T],
+    id: impl Fn(&T) -> String,
+) {
+    let index = |v: &[T]| -> BTreeMap<String, T> { v.iter().map(|x| (id(x), x.clone())).collect() };
+    let (ia, ib) = (index(a), index(b));
+    assert_eq!(ia.len(), a.len(), "{what}: duplicate ids on {a_name}");
+    assert_eq!(ib.len(), b.len(), "{what}: duplicate ids on {b_name}");
+    for (k, x) in &ia {
+        assert_eq!(
+            Some(x),
+            ib.get(k),
+            "{what}: {k} differs: {a_name} vs {b_name}"
+        );
+    }
+    for k in ib.keys() {
+        assert!(ia.contains_key(k), "{what}: {k} only on {b_name}");
+    }
 }
 
 /// Each trip's edits in a canonical order (time, device, field, value).
