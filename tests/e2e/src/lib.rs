@@ -3,6 +3,8 @@
 //! on their own SQLite files.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod proxy;
+
 use std::path::Path;
 use std::sync::Arc;
 

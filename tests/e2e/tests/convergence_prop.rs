@@ -1,0 +1,429 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+//! Property: whatever 2–3 devices of one account do, in whatever order they
+//! sync, through whatever faults and core restarts, once every device has
+//! synced over a clean path until quiet they all show exactly the same data.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::Duration;
+use common::*;
+use proptest::prelude::*;
+use tacho_core::{Core, CoreError, NewCar, NewEntry};
+use tacho_e2e::proxy::{FaultPlan, FaultProxy};
+use tacho_e2e::{Backend, Relay, TestDb, core};
+use tacho_model::clock::SystemClock;
+use tacho_model::gps::LatLon;
+use tacho_model::id::PlaceId;
+use tacho_model::place::{Place, PlaceKind};
+use tacho_model::trip::{Purpose, TripField};
+use tacho_model::work::Rounding;
+
+const PROJECTS: [&str; 3] = ["Alpha", "Beta", "Gamma"];
+
+#[derive(Debug, Clone)]
+enum Action {
+    AddCar,
+    AddPlace(u8),
+    AddProject(u8),
+    StartTimer(Option<u8>),
+    StopTimer,
+    Drive(u8),
+    Classify {
+        trip: u8,
+        purpose: u8,
+    },
+    EditNote {
+        trip: u8,
+        text: u8,
+    },
+    SetCar {
+        trip: u8,
+        car: u8,
+    },
+    AddEntry {
+        project: Option<u8>,
+        minutes_ago: u16,
+    },
+    Sync {
+        faulty: bool,
+    },
+    Restart,
+}
+
+fn action() -> impl Strategy<Value = Action> {
+    prop_oneof![
+        1 => Just(Action::AddCar),
+        1 => any::<u8>().prop_map(Action::AddPlace),
+        2 => (0..3_u8).prop_map(Action::AddProject),
+        2 => proptest::option::of(0..3_u8).prop_map(Action::StartTimer),
+        1 => Just(Action::StopTimer),
+        2 => (3..40_u8).prop_map(Action::Drive),
+        2 => (any::<u8>(), 0..3_u8).prop_map(|(trip, purpose)| Action::Classify { trip, purpose }),
+        2 => (any::<u8>(), any::<u8>()).prop_map(|(trip, text)| Action::EditNote { trip, text }),
+        1 => (any::<u8>(), any::<u8>()).prop_map(|(trip, car)| Action::SetCar { trip, car }),
+        2 => (proptest::option::of(0..3_u8), 10..2000_u16)
+            .prop_map(|(project, minutes_ago)| Action::AddEntry { project, minutes_ago }),
+        5 => any::<bool>().prop_map(|faulty| Action::Sync { faulty }),
+        1 => Just(Action::Restart),
+    ]
+}
+
+fn scenario() -> impl Strategy<Value = (usize, Vec<(usize, Action)>, u64)> {
+    (2..=3_usize).prop_flat_map(|devices| {
+        (
+            Just(devices),
+            proptest::collection::vec((0..devices, action()), 8..40),
+            any::<u64>(),
+        )
+    })
+}
+
+/// Errors a person can cause (no trip to classify, no timer running, a
+/// duplicate project name, …) are fine; storage or sync-state errors are not.
+fn tolerate<T>(what: &Action, r: Result<T, CoreError>) {
+    match r {
+        Ok(_)
+        | Err(
+            CoreError::BadInput { .. }
+            | CoreError::NotFound { .. }
+            | CoreError::Conflict { .. }
+            | CoreError::LockedPeriod { .. },
+        ) => {}
+        Err(e) => panic!("{what:?} failed: {e:?}"),
+    }
+}
+
+async fn trip_key(c: &Core, pick: u8) -> Option<String> {
+    let trips = c.trips(Default::default()).await.unwrap();
+    (!trips.is_empty()).then(|| trips[pick as usize % trips.len()].id.to_string())
+}
+
+async fn act(c: &Core, a: &Action, n: usize) {
+    match a {
+        Action::AddCar => tolerate(
+            a,
+            c.add_car(NewCar {
+                name: format!("Car {n}"),
+                plate: format!("T-{n}"),
+                ..Default::default()
+            })
+            .await,
+        ),
+        Action::AddPlace(k) => tolerate(
+            a,
+            c.add_place(Place {
+                id: PlaceId::new(),
+                name: format!("Place {n}"),
+                kind: [PlaceKind::Home, PlaceKind::Office, PlaceKind::Client][*k as usize % 3],
+                center: LatLon {
+                    lat: 40.0 + f64::from(*k) * 0.01,
+                    lon: 4.0,
+                },
+                radius_m: 150.0,
+                address: None,
+            })
+            .await,
+        ),
+        Action::AddProject(p) => tolerate(
+            a,
+            c.add_project(PROJECTS[*p as usize], None, p % 2 == 0, Rounding::Up(15))
+                .await,
+        ),
+        Action::StartTimer(p) => tolerate(
+            a,
+            c.start_timer(
+                p.map(|p| PROJECTS[p as usize]),
+                &format!("timer {n}"),
+                vec![],
+            )
+            .await,
+        ),
+        Action::StopTimer => tolerate(a, c.stop_timer().await),
+        Action::Drive(points) => {
+            if c.active_trip().await.unwrap().is_none() {
+                drive(c, i64::from(*points), 45.0 + n as f64 * 0.01).await;
+            }
+        }
+        Action::Classify { trip, purpose } => {
+            if let Some(key) = trip_key(c, *trip).await {
+                let purpose =
+                    [Purpose::Business, Purpose::Private, Purpose::Commute][*purpose as usize % 3];
+                let partner = (purpose == Purpose::Business).then(|| format!("Client {n}"));
+                tolerate(a, c.classify_trip(&key, purpose, partner).await);
+            }
+        }
+        Action::EditNote { trip, text } => {
+            if let Some(key) = trip_key(c, *trip).await {
+                let value = (*text % 5 != 0).then(|| format!("note {text} by #{n}"));
+                tolerate(a, c.edit_trip(&key, TripField::Note, value).await);
+            }
+        }
+        Action::SetCar { trip, car } => {
+            let cars = c.cars().await.unwrap();
+            if let (Some(key), false) = (trip_key(c, *trip).await, cars.is_empty()) {
+                let car = cars[*car as usize % cars.len()].id.to_string();
+                tolerate(a, c.edit_trip(&key, TripField::Car, Some(car)).await);
+            }
+        }
+        Action::AddEntry {
+            project,
+            minutes_ago,
+        } => {
+            let start = c.now() - Duration::minutes(i64::from(*minutes_ago));
+            tolerate(
+                a,
+                c.add_entry(NewEntry {
+                    project: project.map(|p| PROJECTS[p as usize].to_owned()),
+                    description: format!("entry {n}"),
+                    start: Some(start),
+                    stop: Some(start + Duration::minutes(7)),
+                    ..Default::default()
+                })
+                .await,
+            );
+        }
+        Action::Sync { .. } | Action::Restart => unreachable!("handled by the runner"),
+    }
+}
+
+/// Runs a scenario. With `timers_everywhere` false, timer actions of any
+/// device run on device 0 only (see `the_running_timer_rule_converges`).
+async fn run(devices: usize, actions: Vec<(usize, Action)>, seed: u64, timers_everywhere: bool) {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let relay = Relay::start(&db.url).await;
+    let proxy = FaultProxy::start(&relay.url, FaultPlan::clean(), seed)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (0..devices).map(|i| format!("device{i}")).collect();
+    let open = |dir: &Path, name: &str| {
+        let (dir, name) = (dir.to_owned(), name.to_owned());
+        async move { core(&dir, &name, Arc::new(SystemClock)).await }
+    };
+    let mut cores = Vec::new();
+    for name in &names {
+        cores.push(open(dir.path(), name).await);
+    }
+    let email = email("prop");
+    cores[0].signup(&proxy.url, &email, PASSWORD).await.unwrap();
+    for c in &cores[1..] {
+        c.login(&proxy.url, &email, PASSWORD).await.unwrap();
+    }
+    for (n, (d, a)) in actions.iter().enumerate() {
+        match a {
+            Action::Sync { faulty } => {
+                proxy.set_plan(if *faulty {
+                    heavy_faults()
+                } else {
+                    FaultPlan::clean()
+                });
+                match cores[*d].sync_once().await {
+                    Ok(_) => {}
+                    Err(e) if *faulty => assert!(
+                        matches!(e, CoreError::Network { .. }),
+                        "a faulty sync failed with a non-network error: {e:?}"
+                    ),
+                    Err(e) => panic!("a clean sync failed: {e:?}"),
+                }
+            }
+            Action::Restart => {
+                let old = std::mem::replace(&mut cores[*d], open(dir.path(), "scratch").await);
+                drop(old);
+                cores[*d] = open(dir.path(), &names[*d]).await;
+            }
+            Action::StartTimer(_) | Action::StopTimer if !timers_everywhere => {
+                act(&cores[0], a, n).await;
+            }
+            other => {
+                if matches!(
+                    other,
+                    Action::Classify { .. } | Action::EditNote { .. } | Action::SetCar { .. }
+                ) {
+                    // Two edits of one field by one device in the same
+                    // millisecond fail (a known bug, pinned by
+                    // `two_edits_of_a_field_in_one_millisecond_both_count`);
+                    // keep them apart here so this test looks further.
+                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                }
+                act(&cores[*d], other, n).await;
+            }
+        }
+    }
+    proxy.set_plan(FaultPlan::clean());
+    let restarts = actions
+        .iter()
+        .filter(|(_, a)| matches!(a, Action::Restart))
+        .count();
+    eprintln!(
+        "case: {devices} devices, {} actions, {restarts} restarts, requests {:?}",
+        actions.len(),
+        proxy.counts()
+    );
+    let refs: Vec<&Core> = cores.iter().collect();
+    settle(&refs).await;
+    // Two more quiet rounds.
+    for _ in 0..2 {
+        for c in &refs {
+            let r = c.sync_once().await.unwrap();
+            assert_eq!((r.pushed, r.changed), (0, 0), "not quiet: {r:?}");
+        }
+    }
+    let first = state(refs[0]).await;
+    assert_well_formed(&names[0], &first);
+    for (i, c) in refs.iter().enumerate().skip(1) {
+        let s = state(c).await;
+        assert_well_formed(&names[i], &s);
+        assert_same(&names[0], &first, &names[i], &s);
+    }
+    for c in &refs {
+        let st = c.sync_status().await.unwrap();
+        assert_eq!((st.pending_ops, st.parked_ops), (0, 0), "{st:?}");
+    }
+    let token = inspector_token(&relay.url, &email).await;
+    let ops = snapshot(&relay.url, &token).await;
+    assert_snapshot_exact(&ops, &refs).await;
+    relay.stop().await;
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 24,
+        max_shrink_iters: 40,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Everything but concurrent timers (those hit a known bug, see below).
+    #[test]
+    fn devices_converge_whatever_they_do((devices, actions, seed) in scenario()) {
+        runtime().block_on(run(devices, actions, seed, false));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        max_shrink_iters: 40,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// The same with timers started and stopped on every device (more cases:
+    /// not every scenario runs two timers across devices; it is ignored, so
+    /// its run time doesn't count).
+    #[test]
+    #[ignore = "bug: the running-timer rule is stored on apply (tacho-store `project_entry` \
+                UPDATEs the other entry's stop) in arrival order, so replicas diverge; \
+                see `a_remote_timer_stopped_later_does_not_stop_ours_on_one_device_only`"]
+    fn devices_converge_with_timers_on_every_device((devices, actions, seed) in scenario()) {
+        runtime().block_on(run(devices, actions, seed, true));
+    }
+}
+
+/// Half of a faulty sync's requests go wrong: 20 % dropped answers, 15 %
+/// duplicated, 10 % truncated, 5 % delayed.
+fn heavy_faults() -> FaultPlan {
+    FaultPlan {
+        drop_response: 0.20,
+        duplicate: 0.15,
+        truncate: 0.10,
+        delay: 0.05,
+        max_delay_ms: 30,
+        ..FaultPlan::clean()
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The first case the property found (shrunk): two offline timers, a manual
+/// entry, faulty syncs. Kept as a fixed regression case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "bug: running-timer rule stored in arrival order; see \
+            `a_remote_timer_stopped_later_does_not_stop_ours_on_one_device_only`"]
+async fn found_case_offline_timers_and_faulty_syncs() {
+    use Action::*;
+    let actions = vec![
+        (1, StopTimer),
+        (1, Sync { faulty: true }),
+        (1, StartTimer(None)),
+        (0, StartTimer(None)),
+        (0, Sync { faulty: true }),
+        (
+            0,
+            AddEntry {
+                project: Some(2),
+                minutes_ago: 1706,
+            },
+        ),
+        (0, Sync { faulty: true }),
+        (
+            1,
+            Classify {
+                trip: 175,
+                purpose: 2,
+            },
+        ),
+        (0, Sync { faulty: false }),
+        (0, StartTimer(Some(1))),
+        (0, AddCar),
+        (
+            0,
+            EditNote {
+                trip: 11,
+                text: 250,
+            },
+        ),
+        (1, Drive(10)),
+        (1, StopTimer),
+        (1, AddCar),
+    ];
+    run(2, actions, 16940656089537121722, true).await;
+}
+
+/// Device 0 starts a timer; device 1 starts one a little later, offline, and
+/// stops it again before it ever syncs. Device 1's timer never ran at the same
+/// time as device 0's on any replica that saw the stop, so device 0's timer
+/// must still be running everywhere. Device 0 applies device 1's "started"
+/// op first, stores its own timer as stopped, and never undoes that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "bug: tacho-store `project_entry` stores the running-timer rule (UPDATE of the other \
+            entry's stop) when a remote running entry arrives; the entry's later stop op does not \
+            undo it, so the device that saw the start before the stop keeps its own timer stopped \
+            while the others show it running"]
+async fn a_remote_timer_stopped_later_does_not_stop_ours_on_one_device_only() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let relay = Relay::start(&db.url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let d0 = core(dir.path(), "d0", Arc::new(SystemClock)).await;
+    let d1 = core(dir.path(), "d1", Arc::new(SystemClock)).await;
+    let email = email("timer");
+    d0.signup(&relay.url, &email, PASSWORD).await.unwrap();
+    d1.login(&relay.url, &email, PASSWORD).await.unwrap();
+    let ours = d0.start_timer(None, "d0", vec![]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    d1.start_timer(None, "d1", vec![]).await.unwrap();
+    d0.sync_once().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    d1.stop_timer().await.unwrap();
+    settle(&[&d1, &d0]).await;
+    let s0 = state(&d0).await;
+    let s1 = state(&d1).await;
+    let on = |s: &DeviceState| s.entries.iter().find(|e| e.id == ours.id).unwrap().stop;
+    assert_eq!(on(&s1), None, "d1 shows d0's timer running");
+    assert_eq!(
+        on(&s0),
+        None,
+        "d0 stopped its own timer because of d1's (already stopped) one"
+    );
+    assert_same("d0", &s0, "d1", &s1);
+    relay.stop().await;
+}
