@@ -184,7 +184,7 @@ impl Store {
         self.conn()
             .prepare_cached(
                 "SELECT id, name, client, billable, rounding FROM project
-                 WHERE deleted = 0 AND (id = ?1 OR lower(name) = lower(?1))",
+                 WHERE deleted = 0 AND (id = ?1 OR lower(name) = lower(?1)) ORDER BY id LIMIT 1",
             )?
             .query_row([key.trim()], project_from_row)
             .optional()?

@@ -415,8 +415,6 @@ async fn replayed_pushes_and_pulls_change_nothing() {
 /// Offline edits of one trip on two devices: every device must show the
 /// trip's history in the same order (the protocol orders appends by stamp).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: tacho-store `trip_edits` orders by local rowid (arrival order), so replicas that \
-            received concurrent edits in a different order show different histories"]
 async fn edit_history_order_is_the_same_on_every_device() {
     let db = TestDb::new(Backend::Sqlite).await;
     let relay = Relay::start(&db.url).await;
@@ -449,8 +447,6 @@ async fn edit_history_order_is_the_same_on_every_device() {
 /// Two devices each add a project called "Beta" while offline. After sync
 /// both devices must list the projects identically.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: same-named projects made offline on two devices both survive the merge and \
-            `projects()` (ORDER BY name) lists them in each replica's arrival order"]
 async fn same_named_projects_list_in_the_same_order_everywhere() {
     let db = TestDb::new(Backend::Sqlite).await;
     let relay = Relay::start(&db.url).await;
@@ -489,8 +485,6 @@ async fn same_named_projects_list_in_the_same_order_everywhere() {
 /// `trip_edit_once (trip_id, field, at, device)` index, and a replica that
 /// received both would keep only the first (ON CONFLICT DO NOTHING).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: tacho-store's `trip_edit_once` unique index (trip_id, field, at ms, device) makes \
-            the second edit of a field within one millisecond fail with a Storage error"]
 async fn two_edits_of_a_field_in_one_millisecond_both_count() {
     let dir = tempfile::tempdir().unwrap();
     let phone = core(dir.path(), "phone", Arc::new(SystemClock)).await;
@@ -518,9 +512,6 @@ async fn two_edits_of_a_field_in_one_millisecond_both_count() {
 /// the millisecond; the same happens with imports of one source). Both
 /// devices must list the trips in the same order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: tacho-store list queries (trips by started_at, entries by start, projects, \
-            cars and places by name) have no unique tie-breaker, so ties list in each \
-            replica's arrival order"]
 async fn listings_with_ties_are_ordered_the_same_everywhere() {
     let db = TestDb::new(Backend::Sqlite).await;
     let relay = Relay::start(&db.url).await;
