@@ -253,8 +253,8 @@ pub async fn push_ops(
             continue;
         }
         let existing = sqlx::query(
-            "SELECT device_id FROM ops WHERE op_id = $1 \
-             UNION ALL SELECT device_id FROM rejected_ops WHERE op_id = $1",
+            "SELECT device_id, '' AS reason, 0 AS refused FROM ops WHERE op_id = $1 \
+             UNION ALL SELECT device_id, reason, 1 AS refused FROM rejected_ops WHERE op_id = $1",
         )
         .bind(&op_id)
         .fetch_optional(&mut *tx)
@@ -268,7 +268,20 @@ pub async fn push_ops(
                     "op_id already used by another device",
                 ));
             }
-            // Stored (or refused) before: a replayed request.
+            let refused: i64 = row.try_get("refused")?;
+            if refused == 1 {
+                // Refused before and the answer may have been lost: refuse it
+                // again (its sequence number stays consumed) so the device
+                // parks it instead of taking it for delivered.
+                let why: String = row.try_get("reason")?;
+                finish_push(state, &mut tx, &space, &device, next, expected - 1, accepted).await?;
+                tx.commit().await?;
+                if accepted > 0 {
+                    state.hub.wake(claims.space, next);
+                }
+                return Err(invalid_op(index, op, &why).with("accepted", accepted));
+            }
+            // Stored before: a replayed request.
             duplicates += 1;
             continue;
         }

@@ -467,10 +467,12 @@ async fn bad_ops_are_refused_and_the_queue_moves_on(db: TestDb) {
     assert_eq!(b["op_id"], future["op_id"]);
     assert_eq!(b["index"], 1);
     assert_eq!(b["accepted"], 1);
-    // Sending the refused op again is a duplicate, not a new refusal.
+    // Sending the refused op again (its answer may have been lost) refuses it
+    // again, without consuming anything more.
     let (s, b) = relay.push(&t, &[future.clone()]).await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    assert_eq!(b["duplicates"], 1);
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "invalid_op");
+    assert_eq!(b["op_id"], future["op_id"]);
+    assert_eq!(b["accepted"], 0);
 
     // Invalid and out of sequence: refused, nothing consumed.
     let mut zero = op(device, 0);

@@ -55,9 +55,6 @@ fn plant_invalid_place(db: &std::path::Path, device: &str) {
 /// it pushed and never parks it: the change stays on this device only and
 /// `sync_status` says everything is synced.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: a refused op whose 422 answer was lost is later answered as a duplicate (200) \
-            by the relay (push_ops counts rejected_ops hits as duplicates), so the client never \
-            parks it and the refusal is silently lost"]
 async fn a_refusal_whose_answer_was_lost_is_still_parked() {
     let db = TestDb::new(Backend::Sqlite).await;
     let relay = Relay::start(&db.url).await;
