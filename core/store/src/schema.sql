@@ -115,7 +115,6 @@ CREATE TABLE time_entry (
     deleted     INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX time_entry_by_start ON time_entry (start);
-CREATE UNIQUE INDEX one_running_timer ON time_entry (stop IS NULL) WHERE stop IS NULL AND deleted = 0;
 
 CREATE TABLE period_lock (
     month     TEXT PRIMARY KEY,

@@ -316,32 +316,13 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// Writes a time entry under the running-timer rule: when two devices
-    /// started timers offline, the later start keeps running and the other
-    /// is shown stopped at that start (every replica decides the same).
+    /// Writes a time entry from its merged fields, then enforces the
+    /// running-timer rule: when several entries run (timers started offline
+    /// on different devices), the latest start keeps running and each other
+    /// one is stopped where the next one started. The stops are recorded as
+    /// ops of this device, so they reach every replica and merge like any
+    /// edit (every device that notices computes the same values).
     fn project_entry(&mut self, e: &TimeEntry, deleted: bool) -> Result<()> {
-        let mut stop = e.stop;
-        if e.stop.is_none() && !deleted {
-            let other: Option<(String, i64)> = self
-                .conn()
-                .query_row(
-                    "SELECT id, start FROM time_entry WHERE stop IS NULL AND deleted = 0 AND id != ?1",
-                    [e.id.to_string()],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            if let Some((other_id, other_start)) = other {
-                let other_start = from_ms(other_start)?;
-                if (other_start, other_id.as_str()) > (e.start, e.id.to_string().as_str()) {
-                    stop = Some(other_start.max(e.start));
-                } else {
-                    self.conn().execute(
-                        "UPDATE time_entry SET stop = ?2 WHERE id = ?1",
-                        params![other_id, ms(e.start.max(other_start))],
-                    )?;
-                }
-            }
-        }
         self.conn().execute(
             "INSERT INTO time_entry (id, project_id, description, start, stop, tags, billable, source, trip_id, deleted)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
@@ -353,7 +334,7 @@ impl Writer<'_> {
                 e.project_id.map(|p| p.to_string()),
                 e.description,
                 ms(e.start),
-                stop.map(ms),
+                e.stop.map(ms),
                 serde_json::to_string(&e.tags)?,
                 e.billable,
                 enum_str(&e.source)?,
@@ -361,6 +342,30 @@ impl Writer<'_> {
                 deleted
             ],
         )?;
+        if e.stop.is_some() || deleted {
+            return Ok(());
+        }
+        let running: Vec<(String, i64)> = {
+            let mut stmt = self.conn().prepare(
+                "SELECT id, start FROM time_entry WHERE stop IS NULL AND deleted = 0 ORDER BY start, id",
+            )?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        for pair in running.windows(2) {
+            let [(loser, loser_start), (_, next_start)] = pair else {
+                continue;
+            };
+            let stop = from_ms((*next_start).max(*loser_start))?;
+            let id: Uuid = loser
+                .parse()
+                .map_err(|_| StoreError::Decode(format!("bad entry id {loser}")))?;
+            self.conn().execute(
+                "UPDATE time_entry SET stop = ?2 WHERE id = ?1",
+                params![loser, ms(stop)],
+            )?;
+            self.record_field(EntityKind::TimeEntry, id, "stop", serde_json::to_value(stop)?)?;
+        }
         Ok(())
     }
 

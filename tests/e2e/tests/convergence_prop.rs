@@ -315,9 +315,6 @@ proptest! {
     /// not every scenario runs two timers across devices; it is ignored, so
     /// its run time doesn't count).
     #[test]
-    #[ignore = "bug: the running-timer rule is stored on apply (tacho-store `project_entry` \
-                UPDATEs the other entry's stop) in arrival order, so replicas diverge; \
-                see `a_remote_timer_stopped_later_does_not_stop_ours_on_one_device_only`"]
     fn devices_converge_with_timers_on_every_device((devices, actions, seed) in scenario()) {
         runtime().block_on(run(devices, actions, seed, true));
     }
@@ -347,8 +344,6 @@ fn runtime() -> tokio::runtime::Runtime {
 /// The first case the property found (shrunk): two offline timers, a manual
 /// entry, faulty syncs. Kept as a fixed regression case.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: running-timer rule stored in arrival order; see \
-            `a_remote_timer_stopped_later_does_not_stop_ours_on_one_device_only`"]
 async fn found_case_offline_timers_and_faulty_syncs() {
     use Action::*;
     let actions = vec![
@@ -390,16 +385,13 @@ async fn found_case_offline_timers_and_faulty_syncs() {
 }
 
 /// Device 0 starts a timer; device 1 starts one a little later, offline, and
-/// stops it again before it ever syncs. Device 1's timer never ran at the same
-/// time as device 0's on any replica that saw the stop, so device 0's timer
-/// must still be running everywhere. Device 0 applies device 1's "started"
-/// op first, stores its own timer as stopped, and never undoes that.
+/// stops it again before it ever syncs. The two ran at the same time, so by
+/// the running-timer rule (the later start wins, the loser is stopped at the
+/// winner's start) device 0's timer ends at device 1's start — on every
+/// device, not only on the one that happened to see both running (which was
+/// the bug: the stop was written locally without an op).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: tacho-store `project_entry` stores the running-timer rule (UPDATE of the other \
-            entry's stop) when a remote running entry arrives; the entry's later stop op does not \
-            undo it, so the device that saw the start before the stop keeps its own timer stopped \
-            while the others show it running"]
-async fn a_remote_timer_stopped_later_does_not_stop_ours_on_one_device_only() {
+async fn a_timer_stopped_by_the_running_rule_is_stopped_on_every_device() {
     let db = TestDb::new(Backend::Sqlite).await;
     let relay = Relay::start(&db.url).await;
     let dir = tempfile::tempdir().unwrap();
@@ -410,20 +402,19 @@ async fn a_remote_timer_stopped_later_does_not_stop_ours_on_one_device_only() {
     d1.login(&relay.url, &email, PASSWORD).await.unwrap();
     let ours = d0.start_timer(None, "d0", vec![]).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    d1.start_timer(None, "d1", vec![]).await.unwrap();
+    let theirs = d1.start_timer(None, "d1", vec![]).await.unwrap();
     d0.sync_once().await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     d1.stop_timer().await.unwrap();
     settle(&[&d1, &d0]).await;
     let s0 = state(&d0).await;
     let s1 = state(&d1).await;
-    let on = |s: &DeviceState| s.entries.iter().find(|e| e.id == ours.id).unwrap().stop;
-    assert_eq!(on(&s1), None, "d1 shows d0's timer running");
-    assert_eq!(
-        on(&s0),
-        None,
-        "d0 stopped its own timer because of d1's (already stopped) one"
-    );
+    let on = |s: &DeviceState| {
+        s.entries.iter().find(|e| e.id == ours.id).unwrap().stop.map(|t| t.timestamp_millis())
+    };
+    let want = Some(theirs.start.timestamp_millis());
+    assert_eq!(on(&s0), want, "d0: stopped at d1's start");
+    assert_eq!(on(&s1), want, "d1: the same");
     assert_same("d0", &s0, "d1", &s1);
     relay.stop().await;
 }
