@@ -364,7 +364,12 @@ impl Writer<'_> {
                 "UPDATE time_entry SET stop = ?2 WHERE id = ?1",
                 params![loser, ms(stop)],
             )?;
-            self.record_field(EntityKind::TimeEntry, id, "stop", serde_json::to_value(stop)?)?;
+            self.record_field(
+                EntityKind::TimeEntry,
+                id,
+                "stop",
+                serde_json::to_value(stop)?,
+            )?;
         }
         Ok(())
     }

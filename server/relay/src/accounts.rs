@@ -239,7 +239,13 @@ pub async fn refresh(
 ) -> ApiResult<Json<Session>> {
     let Json(req) = body?;
     let mut tx = state.db.begin_write().await?;
-    let spent = match spend_refresh_token(&mut tx, &req.refresh_token).await {
+    let spent = match spend_refresh_token(
+        &mut tx,
+        &req.refresh_token,
+        i64::try_from(state.config.refresh_reuse_grace.as_millis()).unwrap_or(i64::MAX),
+    )
+    .await
+    {
         Ok(spent) => spent,
         Err(err) => {
             tx.rollback().await?;

@@ -32,6 +32,11 @@ pub struct Config {
     pub access_ttl: Duration,
     /// Lifetime of an unused refresh token.
     pub refresh_ttl: Duration,
+    /// How long after its use a refresh token may be presented again as a
+    /// retry (a lost answer on a flaky network) instead of counting as reuse,
+    /// which revokes the family. The trade-off: a stolen token replayed
+    /// within this window is not caught.
+    pub refresh_reuse_grace: Duration,
 }
 
 impl Config {
@@ -43,6 +48,7 @@ impl Config {
             allow_emails: Vec::new(),
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(90 * 24 * 3600),
+            refresh_reuse_grace: Duration::from_secs(30),
         }
     }
 

@@ -274,7 +274,16 @@ pub async fn push_ops(
                 // again (its sequence number stays consumed) so the device
                 // parks it instead of taking it for delivered.
                 let why: String = row.try_get("reason")?;
-                finish_push(state, &mut tx, &space, &device, next, expected - 1, accepted).await?;
+                finish_push(
+                    state,
+                    &mut tx,
+                    &space,
+                    &device,
+                    next,
+                    expected - 1,
+                    accepted,
+                )
+                .await?;
                 tx.commit().await?;
                 if accepted > 0 {
                     state.hub.wake(claims.space, next);

@@ -177,7 +177,11 @@ pub struct Spent {
 }
 
 /// Spends a refresh token inside `conn`'s transaction, or explains why it can't be.
-pub async fn spend_refresh_token(conn: &mut sqlx::AnyConnection, token: &str) -> ApiResult<Spent> {
+pub async fn spend_refresh_token(
+    conn: &mut sqlx::AnyConnection,
+    token: &str,
+    grace_ms: i64,
+) -> ApiResult<Spent> {
     let bad = || ApiError::unauthorized("bad_token", "refresh token is not valid");
     let hash = hash_refresh_token(token);
     let row = sqlx::query(
@@ -192,19 +196,27 @@ pub async fn spend_refresh_token(conn: &mut sqlx::AnyConnection, token: &str) ->
     let spent: i64 = row.try_get("spent")?;
     let revoked: i64 = row.try_get("revoked")?;
     let expires_at: i64 = row.try_get("expires_at")?;
-    // A spent token is evidence of theft even if its family is already revoked: say so.
-    if spent != 0 {
+    let now = now_ms();
+    // `spent` holds when the token was used (0 = unused). Presenting it again
+    // within the grace period is a client retrying after a lost answer or a
+    // duplicated request, not theft: it gets a fresh session in the same
+    // family. Later, a spent token is evidence of theft (even if its family
+    // is already revoked): say so, and the caller revokes the family.
+    let retry = spent != 0 && revoked == 0 && now.saturating_sub(spent) <= grace_ms;
+    if spent != 0 && !retry {
         return Err(reused());
     }
-    if revoked != 0 || expires_at <= now_ms() {
+    if revoked != 0 || expires_at <= now {
         return Err(bad());
     }
-    let updated = sqlx::query("UPDATE refresh_tokens SET spent = 1 WHERE hash = $1 AND spent = 0")
-        .bind(&hash)
-        .execute(&mut *conn)
-        .await?;
-    if updated.rows_affected() != 1 {
-        return Err(reused());
+    if !retry {
+        // A concurrent duplicate may have spent it a moment ago: that is a
+        // retry too, within the grace period by construction.
+        sqlx::query("UPDATE refresh_tokens SET spent = $2 WHERE hash = $1 AND spent = 0")
+            .bind(&hash)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
     }
     let parse = |s: String| Uuid::parse_str(&s).map_err(ApiError::internal);
     Ok(Spent {

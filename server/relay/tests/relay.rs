@@ -227,6 +227,7 @@ macro_rules! on_both_databases {
 
 on_both_databases!(
     signup_login_refresh_rotation_and_reuse,
+    a_refresh_retried_within_the_grace_period_is_not_reuse,
     second_device_pulls_with_cursors_and_duplicates_change_nothing,
     bad_ops_are_refused_and_the_queue_moves_on,
     malformed_requests_get_json_errors,
@@ -238,7 +239,8 @@ on_both_databases!(
 );
 
 async fn signup_login_refresh_rotation_and_reuse(db: TestDb) {
-    let relay = start(&db).await;
+    // No retry grace here: any second use of a refresh token is reuse.
+    let relay = start_with(&db, |c| c.refresh_reuse_grace = Duration::ZERO).await;
     let device = Uuid::now_v7();
     let session = relay.signup("Ann@Example.org", device).await;
     assert_eq!(session["device_id"], device.to_string());
@@ -966,4 +968,41 @@ async fn graceful_shutdown_ends_long_polls() {
         .expect("join")
         .expect("serve");
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+async fn a_refresh_retried_within_the_grace_period_is_not_reuse(db: TestDb) {
+    let relay = start_with(&db, |c| c.refresh_reuse_grace = Duration::from_millis(400)).await;
+    let device = Uuid::now_v7();
+    let session = relay.signup("gus@example.org", device).await;
+    let refresh = session["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    let (s, first) = relay
+        .post("/v1/auth/refresh", None, &json!({"refresh_token": refresh}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{first}");
+    // The answer was lost: the client retries with the same token.
+    let (s, retry) = relay
+        .post("/v1/auth/refresh", None, &json!({"refresh_token": refresh}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{retry}");
+    assert_ne!(retry["refresh_token"], first["refresh_token"]);
+    // Both successors work once each; the family is alive.
+    let (s, b) = relay
+        .post(
+            "/v1/auth/refresh",
+            None,
+            &json!({"refresh_token": retry["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    // After the grace period the same old token is reuse, and revokes the family.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (s, b) = relay
+        .post("/v1/auth/refresh", None, &json!({"refresh_token": refresh}))
+        .await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "refresh_reused");
+    let (s, b) = relay.post("/v1/auth/refresh", None, &json!({"refresh_token": b.get("x").cloned().unwrap_or(first["refresh_token"].clone())})).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{b}");
 }

@@ -410,7 +410,12 @@ async fn a_timer_stopped_by_the_running_rule_is_stopped_on_every_device() {
     let s0 = state(&d0).await;
     let s1 = state(&d1).await;
     let on = |s: &DeviceState| {
-        s.entries.iter().find(|e| e.id == ours.id).unwrap().stop.map(|t| t.timestamp_millis())
+        s.entries
+            .iter()
+            .find(|e| e.id == ours.id)
+            .unwrap()
+            .stop
+            .map(|t| t.timestamp_millis())
     };
     let want = Some(theirs.start.timestamp_millis());
     assert_eq!(on(&s0), want, "d0: stopped at d1's start");

@@ -105,9 +105,6 @@ async fn a_refusal_whose_answer_was_lost_is_still_parked() {
 /// the spent token; presenting it again revokes the whole family, so one lost
 /// answer signs the device out for good.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug (protocol): refresh-token rotation without a grace period or idempotent retry — \
-            one lost /v1/auth/refresh answer makes the next refresh `refresh_reused`, which \
-            revokes the device's session; an offline-first client on a flaky network is signed out"]
 async fn a_lost_refresh_answer_does_not_sign_the_device_out() {
     let db = TestDb::new(Backend::Sqlite).await;
     let relay = Relay::start(&db.url).await;
