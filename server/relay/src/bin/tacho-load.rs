@@ -414,6 +414,8 @@ struct DeviceGen {
     point_seq: u64,
     timer: Uuid,
     edits: u64,
+    /// Where each trip starts; a trip covers 0.1 degree at most, so points stay in range.
+    home: (f64, f64),
     lat: f64,
     lon: f64,
 }
@@ -430,6 +432,7 @@ impl DeviceGen {
             point_seq: 0,
             timer: Uuid::now_v7(),
             edits: 0,
+            home: (48.0 + f, 11.0 + f),
             lat: 48.0 + f,
             lon: 11.0 + f,
         }
@@ -468,6 +471,7 @@ impl DeviceGen {
             self.trip = Uuid::now_v7();
             self.chunks_in_trip = 0;
             self.point_seq = 0;
+            (self.lat, self.lon) = self.home;
         }
         self.chunks_in_trip += 1;
         let at = now_ms();
@@ -530,16 +534,19 @@ fn push_body(ops: &[OpRow]) -> String {
     body
 }
 
-/// After a failed push: resume at the relay's expected sequence when it said so, else assume
-/// nothing was stored and reuse the batch's sequence numbers.
+/// After a failed push: resume at the relay's expected sequence when it said so; after a refused
+/// op that the relay recorded (it answers how many ops before it were `accepted`), after that op;
+/// else assume nothing was stored and reuse the batch's sequence numbers.
 fn resync(generator: &mut DeviceGen, answer: &Answer, first_seq_of_batch: u64) {
-    let expected = match answer {
-        Answer::Status(_, v) => v.get("expected_seq").and_then(Value::as_u64),
+    let field = |name: &str| match answer {
+        Answer::Status(_, v) => v.get(name).and_then(Value::as_u64),
         Answer::Failed(_) => None,
     };
-    generator.seq = expected.map_or(first_seq_of_batch.saturating_sub(1), |e| {
-        e.saturating_sub(1)
-    });
+    generator.seq = match (field("expected_seq"), field("accepted")) {
+        (Some(expected), _) => expected.saturating_sub(1),
+        (None, Some(accepted)) => first_seq_of_batch + accepted,
+        (None, None) => first_seq_of_batch.saturating_sub(1),
+    };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -598,6 +605,13 @@ fn print_counts(title: &str, counts: &BTreeMap<String, u64>) {
     }
 }
 
+fn print_examples(examples: &BTreeMap<String, String>) {
+    for (label, body) in examples {
+        let short: String = body.chars().take(300).collect();
+        println!("    first {label}: {short}");
+    }
+}
+
 /// CPU seconds this process has used (user + system), from `/proc/self/stat`, assuming the usual
 /// 100 clock ticks per second. `None` where that file does not exist.
 fn cpu_seconds() -> Option<f64> {
@@ -637,6 +651,8 @@ impl CpuMeter {
 struct PushOutcome {
     latencies_ms: Vec<f64>,
     errors: BTreeMap<String, u64>,
+    /// The first answer seen for each kind of error.
+    examples: BTreeMap<String, String>,
     pushes_ok: u64,
     ops_accepted: u64,
     /// Accepted ops, one group per push (for the baseline).
@@ -649,6 +665,9 @@ impl PushOutcome {
         self.latencies_ms.extend(other.latencies_ms);
         for (k, v) in other.errors {
             *self.errors.entry(k).or_default() += v;
+        }
+        for (k, v) in other.examples {
+            self.examples.entry(k).or_insert(v);
         }
         self.pushes_ok += other.pushes_ok;
         self.ops_accepted += other.ops_accepted;
@@ -682,7 +701,23 @@ impl PushOutcome {
                 }
             }
             other => {
-                *self.errors.entry(error_label(other)).or_default() += 1;
+                let label = error_label(other);
+                // A refused op keeps the ops before it.
+                let kept = match other {
+                    Answer::Status(_, v) => v.get("accepted").and_then(Value::as_u64),
+                    Answer::Failed(_) => None,
+                };
+                if let Some(kept) = kept.filter(|k| *k > 0) {
+                    self.ops_accepted += kept;
+                    let kept = usize::try_from(kept).unwrap_or(0).min(ops.len());
+                    self.accepted.push(ops[..kept].to_vec());
+                }
+                if let Answer::Status(_, v) = other {
+                    self.examples
+                        .entry(label.clone())
+                        .or_insert_with(|| v.to_string());
+                }
+                *self.errors.entry(label).or_default() += 1;
                 resync(generator, other, first_seq);
             }
         }
@@ -818,6 +853,7 @@ async fn devices_scenario(api: &Api, args: &Args) -> Result<DevicesRun> {
         outcome.ops_accepted as f64 / secs
     );
     print_counts("push errors by status", &outcome.errors);
+    print_examples(&outcome.examples);
     let d = dist(outcome.latencies_ms.clone());
     println!("  push latency (from scheduled send): {d}");
     println!(
@@ -966,6 +1002,7 @@ async fn throughput_scenario(api: &Api, args: &Args) -> Result<ThroughputRun> {
         outcome.ops_accepted as f64 / push_secs
     );
     print_counts("push errors by status", &outcome.errors);
+    print_examples(&outcome.examples);
     println!("  push latency: {}", dist(outcome.latencies_ms.clone()));
     println!(
         "  pulled on the other device: {ops_pulled} ops in {pulls} pulls; last op arrived {e2e_secs:.1} s after the start"
