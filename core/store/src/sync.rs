@@ -142,6 +142,12 @@ impl Writer<'_> {
                 Err(other) => return Err(other),
             }
         }
+        if ops
+            .iter()
+            .any(|op| op.entity == EntityKind::TimeEntry && op.device != self.device())
+        {
+            self.resolve_running_timers()?;
+        }
         self.conn().execute(
             "UPDATE sync_state SET pull_cursor = max(pull_cursor, ?1) WHERE id = 1",
             [u(cursor)],
@@ -316,12 +322,8 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// Writes a time entry from its merged fields, then enforces the
-    /// running-timer rule: when several entries run (timers started offline
-    /// on different devices), the latest start keeps running and each other
-    /// one is stopped where the next one started. The stops are recorded as
-    /// ops of this device, so they reach every replica and merge like any
-    /// edit (every device that notices computes the same values).
+    /// Writes a time entry from its merged fields (the running-timer rule is
+    /// applied after the whole page, see `resolve_running_timers`).
     fn project_entry(&mut self, e: &TimeEntry, deleted: bool) -> Result<()> {
         self.conn().execute(
             "INSERT INTO time_entry (id, project_id, description, start, stop, tags, billable, source, trip_id, deleted)
@@ -342,9 +344,17 @@ impl Writer<'_> {
                 deleted
             ],
         )?;
-        if e.stop.is_some() || deleted {
-            return Ok(());
-        }
+        Ok(())
+    }
+
+    /// The running-timer rule, applied once after a pulled page: when
+    /// several entries still run (timers started offline on different
+    /// devices), the latest start keeps running and each other one is
+    /// stopped where the next one started. The stops are recorded as ops of
+    /// this device so they reach every replica and merge like any edit;
+    /// checking after the whole page (not per op) means a stop already in
+    /// the log is seen first and no redundant op is made.
+    fn resolve_running_timers(&mut self) -> Result<()> {
         let running: Vec<(String, i64)> = {
             let mut stmt = self.conn().prepare(
                 "SELECT id, start FROM time_entry WHERE stop IS NULL AND deleted = 0 ORDER BY start, id",
