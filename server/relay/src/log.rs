@@ -246,34 +246,29 @@ pub async fn push_ops(
     let (mut accepted, mut duplicates) = (0_u64, 0_u64);
     let mut seen = HashSet::new();
     let received_at = now_ms();
+    let known = known_ops(&mut tx, ops).await?;
+    let mut owners: HashMap<Uuid, String> = HashMap::new();
+    let mut rows: Vec<NewRow> = Vec::with_capacity(ops.len());
     for (index, IncomingOp { op, raw }) in ops.iter().enumerate() {
         let op_id = op.op_id.to_string();
         if !seen.insert(op_id.clone()) {
             duplicates += 1;
             continue;
         }
-        let existing = sqlx::query(
-            "SELECT device_id, '' AS reason, 0 AS refused FROM ops WHERE op_id = $1 \
-             UNION ALL SELECT device_id, reason, 1 AS refused FROM rejected_ops WHERE op_id = $1",
-        )
-        .bind(&op_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(row) = existing {
-            let by: String = row.try_get("device_id")?;
-            if by != device {
+        if let Some(row) = known.get(&op_id) {
+            if row.device != device {
                 return Err(invalid_op(
                     index,
                     op,
                     "op_id already used by another device",
                 ));
             }
-            let refused: i64 = row.try_get("refused")?;
-            if refused == 1 {
+            if row.refused {
                 // Refused before and the answer may have been lost: refuse it
                 // again (its sequence number stays consumed) so the device
                 // parks it instead of taking it for delivered.
-                let why: String = row.try_get("reason")?;
+                let why = row.reason.clone();
+                insert_rows(&mut tx, &space, &device, &mut rows, received_at).await?;
                 finish_push(
                     state,
                     &mut tx,
@@ -302,7 +297,7 @@ pub async fn push_ops(
             match tacho_model::merge::validate(op, u64::try_from(received_at).unwrap_or(0)) {
                 Err(e) => Some(e.to_string()),
                 Ok(()) if device_seq == expected => {
-                    check_points_owner(&mut tx, &space, &device, op).await?
+                    check_points_owner(&mut tx, &mut owners, &space, &device, op).await?
                 }
                 Ok(()) => None,
             };
@@ -325,6 +320,7 @@ pub async fn push_ops(
             .bind(received_at)
             .execute(&mut *tx)
             .await?;
+            insert_rows(&mut tx, &space, &device, &mut rows, received_at).await?;
             finish_push(state, &mut tx, &space, &device, next, device_seq, accepted).await?;
             tx.commit().await?;
             if accepted > 0 {
@@ -345,36 +341,24 @@ pub async fn push_ops(
         }
         next += 1;
         let body = serde_json::to_string(raw).map_err(ApiError::internal)?;
-        sqlx::query(
-            "INSERT INTO ops (space_id, seq, op_id, device_id, device_seq, hlc, entity, entity_id, body, received_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(&space)
-        .bind(next)
-        .bind(&op_id)
-        .bind(&device)
-        .bind(device_seq)
-        .bind(i64::try_from(op.hlc.0).unwrap_or(i64::MAX))
-        .bind(op.entity.as_str())
-        .bind(op.entity_id.to_string())
-        .bind(body)
-        .bind(received_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| {
-            // Lost a race with another space storing the same op_id (the space lock doesn't
-            // cover other spaces).
-            let on_op_id = matches!(&e, sqlx::Error::Database(d) if d.message().contains("op_id"));
-            if is_unique_violation(&e) && on_op_id {
-                invalid_op(index, op, "op_id already used by another device")
-            } else {
-                e.into()
-            }
-        })?;
+        rows.push(NewRow {
+            seq: next,
+            op_id,
+            device_seq,
+            hlc: i64::try_from(op.hlc.0).unwrap_or(i64::MAX),
+            entity: op.entity.as_str(),
+            entity_id: op.entity_id.to_string(),
+            body,
+            index,
+        });
+        if rows.len() >= INSERT_ROWS {
+            insert_rows(&mut tx, &space, &device, &mut rows, received_at).await?;
+        }
         materialise(&mut tx, &space, op).await?;
         expected += 1;
         accepted += 1;
     }
+    insert_rows(&mut tx, &space, &device, &mut rows, received_at).await?;
     finish_push(
         state,
         &mut tx,
@@ -394,6 +378,120 @@ pub async fn push_ops(
         duplicates,
         head: next,
     })
+}
+
+/// Rows per multi-row `INSERT` (10 parameters each, well under both
+/// databases' limits).
+const INSERT_ROWS: usize = 200;
+
+/// An accepted op waiting for the batch insert.
+struct NewRow {
+    seq: i64,
+    op_id: String,
+    device_seq: i64,
+    hlc: i64,
+    entity: &'static str,
+    entity_id: String,
+    body: String,
+    index: usize,
+}
+
+/// An op id already in the log (or refused before).
+struct Known {
+    device: String,
+    refused: bool,
+    reason: String,
+}
+
+/// Looks up every op id of a batch at once (stored or refused before), so a
+/// push costs a few round trips rather than one per op.
+async fn known_ops(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    ops: &[IncomingOp],
+) -> ApiResult<HashMap<String, Known>> {
+    let mut known = HashMap::new();
+    for chunk in ops.chunks(INSERT_ROWS) {
+        let list = (1..=chunk.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT op_id, device_id, '' AS reason, 0 AS refused FROM ops WHERE op_id IN ({list}) \
+             UNION ALL SELECT op_id, device_id, reason, 1 AS refused FROM rejected_ops WHERE op_id IN ({list})"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for incoming in chunk {
+            query = query.bind(incoming.op.op_id.to_string());
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            let refused: i64 = row.try_get("refused")?;
+            known.insert(
+                row.try_get("op_id")?,
+                Known {
+                    device: row.try_get("device_id")?,
+                    refused: refused == 1,
+                    reason: row.try_get("reason")?,
+                },
+            );
+        }
+    }
+    Ok(known)
+}
+
+/// Writes the buffered accepted ops with one multi-row `INSERT`.
+async fn insert_rows(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    space: &str,
+    device: &str,
+    rows: &mut Vec<NewRow>,
+    received_at: i64,
+) -> ApiResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let values = (0..rows.len())
+        .map(|r| {
+            let cols: Vec<String> = (1..=10).map(|c| format!("${}", r * 10 + c)).collect();
+            format!("({})", cols.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "INSERT INTO ops (space_id, seq, op_id, device_id, device_seq, hlc, entity, entity_id, body, received_at) \
+         VALUES {values}"
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for row in rows.iter() {
+        query = query
+            .bind(space.to_owned())
+            .bind(row.seq)
+            .bind(row.op_id.clone())
+            .bind(device.to_owned())
+            .bind(row.device_seq)
+            .bind(row.hlc)
+            .bind(row.entity)
+            .bind(row.entity_id.clone())
+            .bind(row.body.clone())
+            .bind(received_at);
+    }
+    let first = rows.first().map_or(0, |r| r.index);
+    query.execute(&mut **tx).await.map_err(|e| {
+        // Lost a race with another space storing the same op_id (the space
+        // lock doesn't cover other spaces).
+        let on_op_id = matches!(&e, sqlx::Error::Database(d) if d.message().contains("op_id"));
+        if is_unique_violation(&e) && on_op_id {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_op",
+                format!("an op id of this batch (from index {first} on) is already used by another device"),
+            )
+            .with("index", first)
+        } else {
+            e.into()
+        }
+    })?;
+    rows.clear();
+    Ok(())
 }
 
 /// Moves the space's head and the device's sequence after a push, and tells
@@ -429,12 +527,21 @@ async fn finish_push(
 /// first chunk; `Some(reason)` refuses a chunk from any other device.
 async fn check_points_owner(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    owners: &mut HashMap<Uuid, String>,
     space: &str,
     device: &str,
     op: &Op,
 ) -> ApiResult<Option<String>> {
     if op.entity != tacho_model::op::EntityKind::TripPoints {
         return Ok(None);
+    }
+    if let Some(owner) = owners.get(&op.entity_id) {
+        return Ok((owner != device).then(|| {
+            format!(
+                "the points of trip {} are recorded by device {owner}; only it may append them",
+                op.entity_id
+            )
+        }));
     }
     let trip = op.entity_id.to_string();
     let owner: Option<String> =
