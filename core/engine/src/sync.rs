@@ -188,30 +188,7 @@ impl Core {
             return Err(relay_error(status, &body));
         }
         let body: SessionBody = resp.json().await.map_err(network)?;
-        {
-            let mut inner = self.lock()?;
-            // Signing in again to the same account keeps the sync progress;
-            // another account or relay starts from the beginning.
-            let previous = inner
-                .store
-                .session()?
-                .filter(|p| p.relay_url == relay_url && p.account_id == body.account_id);
-            let session = SyncSession {
-                relay_url,
-                account_id: body.account_id,
-                space_id: body.space_id,
-                access_token: body.access_token,
-                access_expires_at: body.access_expires_at,
-                refresh_token: body.refresh_token,
-                pull_cursor: previous.as_ref().map_or(0, |s| s.pull_cursor),
-                pushed_seq: previous.as_ref().map_or(0, |s| s.pushed_seq),
-                last_sync_at: None,
-                last_error: None,
-            };
-            inner
-                .store
-                .write(|w| w.save_session_reset(&session, previous.is_none()))?;
-        }
+        self.store_session(relay_url, body)?;
         self.sync_status().await
     }
 
@@ -262,29 +239,44 @@ impl Core {
                 handoff.device_id
             )));
         }
-        {
-            let mut inner = self.lock()?;
-            let previous = inner
-                .store
-                .session()?
-                .filter(|p| p.relay_url == handoff.relay_url && p.account_id == handoff.account_id);
-            let session = SyncSession {
-                relay_url: handoff.relay_url,
+        self.store_session(
+            handoff.relay_url,
+            SessionBody {
                 account_id: handoff.account_id,
                 space_id: handoff.space_id,
                 access_token: handoff.access_token,
                 access_expires_at: handoff.access_expires_at,
                 refresh_token: handoff.refresh_token,
-                pull_cursor: previous.as_ref().map_or(0, |s| s.pull_cursor),
-                pushed_seq: previous.as_ref().map_or(0, |s| s.pushed_seq),
-                last_sync_at: None,
-                last_error: None,
-            };
-            inner
-                .store
-                .write(|w| w.save_session_reset(&session, previous.is_none()))?;
-        }
+            },
+        )?;
         self.sync_status().await
+    }
+
+    /// Stores a session after sign-in or a handoff. Signing in again to the
+    /// same account on the same relay keeps the sync progress; another
+    /// account or relay starts from the beginning.
+    fn store_session(&self, relay_url: String, body: SessionBody) -> Result<()> {
+        let mut inner = self.lock()?;
+        let previous = inner
+            .store
+            .session()?
+            .filter(|p| p.relay_url == relay_url && p.account_id == body.account_id);
+        let session = SyncSession {
+            relay_url,
+            account_id: body.account_id,
+            space_id: body.space_id,
+            access_token: body.access_token,
+            access_expires_at: body.access_expires_at,
+            refresh_token: body.refresh_token,
+            pull_cursor: previous.as_ref().map_or(0, |s| s.pull_cursor),
+            pushed_seq: previous.as_ref().map_or(0, |s| s.pushed_seq),
+            last_sync_at: None,
+            last_error: None,
+        };
+        inner
+            .store
+            .write(|w| w.save_session_reset(&session, previous.is_none()))?;
+        Ok(())
     }
 
     /// Sign-in and queue state.
