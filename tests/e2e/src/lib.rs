@@ -150,3 +150,37 @@ pub async fn core(dir: &Path, name: &str, clock: Arc<dyn Clock>) -> Core {
         .await
         .unwrap()
 }
+
+/// Plants an op no relay accepts (a place at latitude 95) as the device's
+/// next op in the database at `db`, the way an older or buggy build might
+/// have written it; the core must be closed while this runs.
+pub fn plant_invalid_place(db: &Path, device: &str) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let seq: i64 = conn
+        .query_row("SELECT max(device_seq) FROM outbox", [], |r| r.get(0))
+        .unwrap();
+    let hlc: i64 = conn
+        .query_row("SELECT max(hlc) FROM outbox", [], |r| r.get(0))
+        .unwrap();
+    let op = serde_json::json!({
+        "op_id": uuid::Uuid::now_v7(), "device": device, "device_seq": seq + 1, "hlc": hlc + 1,
+        "entity": "place", "entity_id": uuid::Uuid::now_v7(), "kind": "upsert",
+        "fields": {"name": "Nowhere", "kind": "other", "center": {"lat": 95.0, "lon": 5.0}, "radius_m": 100.0, "address": null},
+        "schema": 1
+    });
+    conn.execute(
+        "INSERT INTO outbox (device_seq, op_id, hlc, entity, entity_id, body) VALUES (?1, ?2, ?3, 'place', ?4, ?5)",
+        rusqlite::params![seq + 1, op["op_id"].as_str().unwrap(), hlc + 1, op["entity_id"].as_str().unwrap(), op.to_string()],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'device_seq'",
+        [(seq + 1).to_string()],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'hlc'",
+        [(hlc + 1).to_string()],
+    )
+    .unwrap();
+}

@@ -238,16 +238,6 @@ async fn run(devices: usize, actions: Vec<(usize, Action)>, seed: u64, timers_ev
                 act(&cores[0], a, n).await;
             }
             other => {
-                if matches!(
-                    other,
-                    Action::Classify { .. } | Action::EditNote { .. } | Action::SetCar { .. }
-                ) {
-                    // Two edits of one field by one device in the same
-                    // millisecond fail (a known bug, pinned by
-                    // `two_edits_of_a_field_in_one_millisecond_both_count`);
-                    // keep them apart here so this test looks further.
-                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-                }
                 act(&cores[*d], other, n).await;
             }
         }
@@ -296,7 +286,7 @@ proptest! {
         ..ProptestConfig::default()
     })]
 
-    /// Everything but concurrent timers (those hit a known bug, see below).
+    /// Everything but concurrent timers (covered by the next property).
     #[test]
     fn devices_converge_whatever_they_do((devices, actions, seed) in scenario()) {
         runtime().block_on(run(devices, actions, seed, false));
@@ -312,8 +302,7 @@ proptest! {
     })]
 
     /// The same with timers started and stopped on every device (more cases:
-    /// not every scenario runs two timers across devices; it is ignored, so
-    /// its run time doesn't count).
+    /// not every scenario runs two timers across devices).
     #[test]
     fn devices_converge_with_timers_on_every_device((devices, actions, seed) in scenario()) {
         runtime().block_on(run(devices, actions, seed, true));

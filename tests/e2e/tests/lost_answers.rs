@@ -11,49 +11,15 @@ use chrono::Duration;
 use common::*;
 use tacho_core::{CoreError, NewCar};
 use tacho_e2e::proxy::{FaultPlan, FaultProxy};
-use tacho_e2e::{Backend, Relay, TestDb, core};
+use tacho_e2e::{Backend, Relay, TestDb, core, plant_invalid_place};
 use tacho_model::clock::{ManualClock, SystemClock};
 use tacho_model::trip::TripField;
 use tacho_model::work::Rounding;
 
-/// Plants an op no relay accepts (a place at latitude 95) as the device's
-/// next op, as `phone_and_watch.rs` does.
-fn plant_invalid_place(db: &std::path::Path, device: &str) {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let seq: i64 = conn
-        .query_row("SELECT max(device_seq) FROM outbox", [], |r| r.get(0))
-        .unwrap();
-    let hlc: i64 = conn
-        .query_row("SELECT max(hlc) FROM outbox", [], |r| r.get(0))
-        .unwrap();
-    let op = serde_json::json!({
-        "op_id": uuid::Uuid::now_v7(), "device": device, "device_seq": seq + 1, "hlc": hlc + 1,
-        "entity": "place", "entity_id": uuid::Uuid::now_v7(), "kind": "upsert",
-        "fields": {"name": "Nowhere", "kind": "other", "center": {"lat": 95.0, "lon": 5.0}, "radius_m": 100.0, "address": null},
-        "schema": 1
-    });
-    conn.execute(
-        "INSERT INTO outbox (device_seq, op_id, hlc, entity, entity_id, body) VALUES (?1, ?2, ?3, 'place', ?4, ?5)",
-        rusqlite::params![seq + 1, op["op_id"].as_str().unwrap(), hlc + 1, op["entity_id"].as_str().unwrap(), op.to_string()],
-    )
-    .unwrap();
-    conn.execute(
-        "UPDATE meta SET value = ?1 WHERE key = 'device_seq'",
-        [(seq + 1).to_string()],
-    )
-    .unwrap();
-    conn.execute(
-        "UPDATE meta SET value = ?1 WHERE key = 'hlc'",
-        [(hlc + 1).to_string()],
-    )
-    .unwrap();
-}
-
 /// The relay refuses an op (422 `invalid_op`), records the refusal and
-/// consumes its sequence number, but the answer is lost. On the retry the
-/// relay reports the refused op as a *duplicate* (200), so the device marks
-/// it pushed and never parks it: the change stays on this device only and
-/// `sync_status` says everything is synced.
+/// consumes its sequence number, but the answer is lost. The retry must be
+/// refused again (not taken for a duplicate), so the device parks the op
+/// instead of marking it pushed and reporting everything synced.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refusal_whose_answer_was_lost_is_still_parked() {
     let db = TestDb::new(Backend::Sqlite).await;
@@ -102,8 +68,8 @@ async fn a_refusal_whose_answer_was_lost_is_still_parked() {
 
 /// The access token is about to expire, the device refreshes it, the relay
 /// rotates the refresh token and the answer is lost. The device still holds
-/// the spent token; presenting it again revokes the whole family, so one lost
-/// answer signs the device out for good.
+/// the spent token; presenting it again within the relay's retry grace must
+/// not revoke the family (one lost answer must not sign the device out).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_refresh_answer_does_not_sign_the_device_out() {
     let db = TestDb::new(Backend::Sqlite).await;

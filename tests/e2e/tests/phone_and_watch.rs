@@ -165,36 +165,7 @@ async fn an_op_the_relay_refuses_is_parked_and_the_queue_moves_on() {
     drop(phone);
     // Plant an op no relay accepts (a place at latitude 95) as the device's
     // next op, the way an older or buggy build might have written it.
-    {
-        let conn = rusqlite_conn(&dir.path().join("phone.db"));
-        let seq: i64 = conn
-            .query_row("SELECT max(device_seq) FROM outbox", [], |r| r.get(0))
-            .unwrap();
-        let hlc: i64 = conn
-            .query_row("SELECT max(hlc) FROM outbox", [], |r| r.get(0))
-            .unwrap();
-        let op = serde_json::json!({
-            "op_id": uuid::Uuid::now_v7(), "device": device, "device_seq": seq + 1, "hlc": hlc + 1,
-            "entity": "place", "entity_id": uuid::Uuid::now_v7(), "kind": "upsert",
-            "fields": {"name": "Nowhere", "kind": "other", "center": {"lat": 95.0, "lon": 5.0}, "radius_m": 100.0, "address": null},
-            "schema": 1
-        });
-        conn.execute(
-            "INSERT INTO outbox (device_seq, op_id, hlc, entity, entity_id, body) VALUES (?1, ?2, ?3, 'place', ?4, ?5)",
-            rusqlite::params![seq + 1, op["op_id"].as_str().unwrap(), hlc + 1, op["entity_id"].as_str().unwrap(), op.to_string()],
-        )
-        .unwrap();
-        conn.execute(
-            "UPDATE meta SET value = ?1 WHERE key = 'device_seq'",
-            [(seq + 1).to_string()],
-        )
-        .unwrap();
-        conn.execute(
-            "UPDATE meta SET value = ?1 WHERE key = 'hlc'",
-            [(hlc + 1).to_string()],
-        )
-        .unwrap();
-    }
+    tacho_e2e::plant_invalid_place(&dir.path().join("phone.db"), &device.to_string());
     let phone = core(dir.path(), "phone", Arc::new(SystemClock)).await;
     phone
         .add_project("After", None, false, tacho_model::work::Rounding::None)
@@ -223,10 +194,6 @@ async fn an_op_the_relay_refuses_is_parked_and_the_queue_moves_on() {
         .collect();
     assert_eq!(names, ["After"]);
     assert!(watch.places().await.unwrap().is_empty());
-}
-
-fn rusqlite_conn(path: &std::path::Path) -> rusqlite::Connection {
-    rusqlite::Connection::open(path).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
