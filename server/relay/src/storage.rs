@@ -3,7 +3,9 @@
 //! lock, cross-instance notification, file-level setup).
 
 use std::borrow::Cow;
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -11,6 +13,7 @@ use rand::RngCore as _;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{Any, AnyConnection, AnyPool, Row as _, SqlStr, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// The append-only schema migrations, embedded so the binary needs no files next to it.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -73,6 +76,44 @@ pub struct Db {
     pub backend: Backend,
     /// The URL it was opened with (the PostgreSQL listener opens its own connection).
     pub url: String,
+    /// SQLite allows one writer per file. Writers queue here, in order, instead of spinning in
+    /// SQLite's busy handler (sleep and retry), which under contention added seconds of latency
+    /// and left the disk idle. `None` on PostgreSQL, whose row locks queue writers themselves.
+    write_gate: Option<Arc<Mutex<()>>>,
+}
+
+/// A write transaction. On SQLite it also holds this process's writer slot until it commits or
+/// is dropped; it derefs to the connection, so queries run on it as on a `Transaction`.
+#[derive(Debug)]
+pub struct WriteTx {
+    // Dropped first: the rollback of an abandoned transaction is queued before the slot frees.
+    tx: Transaction<'static, Any>,
+    _slot: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    /// Commits (and then frees the writer slot).
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    /// Rolls back (and then frees the writer slot).
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl Deref for WriteTx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
 }
 
 impl Db {
@@ -100,6 +141,7 @@ impl Db {
             pool,
             backend,
             url: url.to_owned(),
+            write_gate: (backend == Backend::Sqlite).then(Arc::default),
         };
         db.migrate().await?;
         Ok(db)
@@ -129,11 +171,16 @@ impl Db {
     /// Starts a transaction that will write. On SQLite it takes the write lock up front
     /// (`BEGIN IMMEDIATE`, waiting on the busy timeout) so a read-then-write can't fail with
     /// `SQLITE_BUSY` when upgrading; PostgreSQL needs nothing special.
-    pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
-        match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
-        }
+    pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
+        let slot = match &self.write_gate {
+            Some(gate) => Some(Arc::clone(gate).lock_owned().await),
+            None => None,
+        };
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(WriteTx { tx, _slot: slot })
     }
 
     /// Starts a transaction that already holds the write lock on `space_id`, so pushes to one
@@ -141,10 +188,7 @@ impl Db {
     ///
     /// SQLite has no row locks: `BEGIN IMMEDIATE` takes the database write lock up front (waiting
     /// on the busy timeout) instead of failing on upgrade later. PostgreSQL locks the row.
-    pub async fn begin_space_write(
-        &self,
-        space_id: &str,
-    ) -> Result<(Transaction<'static, Any>, i64), sqlx::Error> {
+    pub async fn begin_space_write(&self, space_id: &str) -> Result<(WriteTx, i64), sqlx::Error> {
         let mut tx = self.begin_write().await?;
         let sql = match self.backend {
             Backend::Sqlite => "SELECT head FROM spaces WHERE id = $1",
