@@ -140,3 +140,27 @@ Map<String, Object?> _feed(FeedResult r) => {
       'points': r.points,
       'rejected': r.rejectedCount,
     };
+
+/// Android only: which paired Bluetooth devices are cars, so the Bluetooth
+/// receiver starts trips for them and not for headsets.
+class CarBluetooth {
+  const CarBluetooth([this.channel = const MethodChannel(channelName)]);
+
+  final MethodChannel channel;
+
+  /// Paired devices as (name, address).
+  Future<List<(String, String)>> pairedDevices() async {
+    final list = await channel.invokeListMethod<Map<Object?, Object?>>('bondedDevices') ?? const [];
+    return [
+      for (final d in list) ((d['name'] as String?) ?? '?', d['address'] as String),
+    ];
+  }
+
+  /// The addresses currently treated as cars.
+  Future<Set<String>> chosen() async =>
+      (await channel.invokeListMethod<String>('carBluetoothAddresses') ?? const []).toSet();
+
+  /// Replaces the set of car addresses.
+  Future<void> choose(Set<String> addresses) =>
+      channel.invokeMethod<void>('setCarBluetoothAddresses', {'addresses': addresses.toList()});
+}

@@ -2,9 +2,11 @@
 // detail screen (start or end), which is what closes the mileage log's
 // chain; this screen lists them per car.
 
+import 'package:flutter/foundation.dart';
 import 'package:flutter/material.dart';
 
 import '../format.dart';
+import '../native_bridge.dart';
 import '../src/rust/api/session.dart';
 import '../src/rust/api/types.dart';
 import 'common.dart';
@@ -38,7 +40,17 @@ class _CarsScreenState extends CoreListState<CarsScreen> {
   @override
   Widget build(BuildContext context) {
     return Scaffold(
-      appBar: AppBar(title: const Text('Cars')),
+      appBar: AppBar(
+        title: const Text('Cars'),
+        actions: [
+          if (defaultTargetPlatform == TargetPlatform.android)
+            IconButton(
+              tooltip: 'Car Bluetooth devices',
+              icon: const Icon(Icons.bluetooth),
+              onPressed: () => guarded(context, () => _chooseBluetooth(context)),
+            ),
+        ],
+      ),
       body: ListView(
         children: [
           for (final c in _cars)
@@ -99,6 +111,46 @@ class _CarsScreenState extends CoreListState<CarsScreen> {
       await reload();
     });
   }
+}
+
+/// Android: pick which paired devices start trips when they connect.
+Future<void> _chooseBluetooth(BuildContext context) async {
+  const bt = CarBluetooth();
+  final devices = await bt.pairedDevices();
+  final chosen = await bt.chosen();
+  if (!context.mounted) return;
+  final result = await showDialog<Set<String>>(
+    context: context,
+    builder: (context) => StatefulBuilder(
+      builder: (context, setState) => AlertDialog(
+        title: const Text('Which devices are cars?'),
+        content: SingleChildScrollView(
+          child: Column(
+            mainAxisSize: MainAxisSize.min,
+            children: [
+              for (final (name, address) in devices)
+                CheckboxListTile(
+                  title: Text(name),
+                  subtitle: Text(address),
+                  value: chosen.contains(address),
+                  onChanged: (on) => setState(() {
+                    if (on ?? false) {
+                      chosen.add(address);
+                    } else {
+                      chosen.remove(address);
+                    }
+                  }),
+                ),
+            ],
+          ),
+        ),
+        actions: [
+          FilledButton(onPressed: () => Navigator.pop(context, chosen), child: const Text('Save')),
+        ],
+      ),
+    ),
+  );
+  if (result != null) await bt.choose(result);
 }
 
 class _Readings extends StatelessWidget {

@@ -32,7 +32,10 @@ class CarBluetoothReceiver : BroadcastReceiver() {
         }
     }
 
-    private fun carAddresses(context: Context): Set<String> =
-        context.getSharedPreferences("tacho", Context.MODE_PRIVATE)
-            .getStringSet("car_bluetooth_addresses", emptySet()) ?: emptySet()
+    companion object {
+        /** The addresses chosen on the Cars screen. */
+        fun carAddresses(context: Context): Set<String> =
+            context.getSharedPreferences("tacho", Context.MODE_PRIVATE)
+                .getStringSet("car_bluetooth_addresses", emptySet()) ?: emptySet()
+    }
 }

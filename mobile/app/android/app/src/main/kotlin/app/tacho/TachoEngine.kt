@@ -3,6 +3,7 @@
 // opens the database: it calls Dart's NativeBridge over "tacho/native".
 package app.tacho
 
+import android.bluetooth.BluetoothManager
 import android.content.Context
 import android.os.Handler
 import android.os.Looper
@@ -35,6 +36,15 @@ object TachoEngine {
                 }
                 "tripStarted" -> TripLocationService.start(app)
                 "tripEnded" -> TripLocationService.stop(app)
+                // The Cars screen picks which paired devices are cars.
+                "bondedDevices" -> return@setMethodCallHandler result.success(bondedDevices(app))
+                "carBluetoothAddresses" ->
+                    return@setMethodCallHandler result.success(CarBluetoothReceiver.carAddresses(app).toList())
+                "setCarBluetoothAddresses" -> {
+                    val addresses = (args["addresses"] as? List<*>)?.filterIsInstance<String>() ?: emptyList()
+                    app.getSharedPreferences("tacho", Context.MODE_PRIVATE).edit()
+                        .putStringSet("car_bluetooth_addresses", addresses.toSet()).apply()
+                }
             }
             result.success(null)
         }
@@ -42,6 +52,16 @@ object TachoEngine {
         engine = e
         channel = ch
         return e
+    }
+
+    /** Paired Bluetooth devices as name/address maps (empty without permission). */
+    private fun bondedDevices(context: Context): List<Map<String, String?>> {
+        val manager = context.getSystemService(BluetoothManager::class.java) ?: return emptyList()
+        return try {
+            manager.adapter?.bondedDevices.orEmpty().map { mapOf("name" to it.name, "address" to it.address) }
+        } catch (e: SecurityException) {
+            emptyList()
+        }
     }
 
     /** Calls a Dart handler once Dart has opened the core; errors are logged. */
