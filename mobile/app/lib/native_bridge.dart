@@ -25,12 +25,20 @@ class NativeBridge {
   final TachoCore core;
   final MethodChannel channel;
   StreamSubscription<CoreEventInfo>? _events;
+  Timer? _ticker;
 
   /// Starts handling platform calls and forwarding trip events, then tells
   /// the platform Dart is ready (App Intents wait for this on a cold start).
   Future<void> start() async {
     channel.setMethodCallHandler(_handle);
     _events = core.watchEvents().listen(_forward);
+    // The core ends a disconnected trip only when time is reported to it:
+    // tick while the process runs (it keeps running in the background while
+    // a trip records, for the location updates).
+    _ticker = Timer.periodic(const Duration(seconds: 30), (_) {
+      // A failed tick is retried by the next one.
+      unawaited(core.tick().then<void>((_) {}, onError: (Object _) {}));
+    });
     final active = await core.activeTrip();
     await channel.invokeMethod<void>('dartReady', {
       'activeTripId': active?.trip.id,
@@ -41,6 +49,7 @@ class NativeBridge {
   /// Stops handling calls.
   Future<void> stop() async {
     channel.setMethodCallHandler(null);
+    _ticker?.cancel();
     await _events?.cancel();
   }
 

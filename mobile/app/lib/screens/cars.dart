@@ -25,6 +25,9 @@ class _CarsScreenState extends CoreListState<CarsScreen> {
   @override
   TachoCore get core => widget.core;
 
+  @override
+  bool wants(CoreEventInfo event) => event.kind != CoreEventKind.tripProgress;
+
   List<CarInfo> _cars = const [];
 
   @override

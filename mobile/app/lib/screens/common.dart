@@ -32,10 +32,14 @@ abstract class CoreListState<T extends StatefulWidget> extends State<T> {
   /// Loads what the screen shows.
   Future<void> reload();
 
+  /// Whether [event] can change what the screen shows; live trip progress
+  /// arrives with every GPS batch, so screens that do not show it skip it.
+  bool wants(CoreEventInfo event) => true;
+
   @override
   void initState() {
     super.initState();
-    _sub = core.watchEvents().listen((_) => reload());
+    _sub = core.watchEvents().where(wants).listen((_) => reload());
     reload();
   }
 

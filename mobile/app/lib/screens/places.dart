@@ -21,6 +21,9 @@ class _PlacesScreenState extends CoreListState<PlacesScreen> {
   @override
   TachoCore get core => widget.core;
 
+  @override
+  bool wants(CoreEventInfo event) => event.kind != CoreEventKind.tripProgress;
+
   List<PlaceInfo> _places = const [];
 
   @override

@@ -22,6 +22,9 @@ class _SettingsScreenState extends CoreListState<SettingsScreen> {
   @override
   TachoCore get core => widget.core;
 
+  @override
+  bool wants(CoreEventInfo event) => event.kind != CoreEventKind.tripProgress;
+
   final _relay = TextEditingController(text: 'https://');
   final _email = TextEditingController();
   final _password = TextEditingController();

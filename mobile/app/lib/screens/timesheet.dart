@@ -22,6 +22,9 @@ class _TimesheetScreenState extends CoreListState<TimesheetScreen> {
   @override
   TachoCore get core => widget.core;
 
+  @override
+  bool wants(CoreEventInfo event) => event.kind != CoreEventKind.tripProgress;
+
   List<TimeEntryInfo> _entries = const [];
   Map<String, String> _projectNames = const {};
 

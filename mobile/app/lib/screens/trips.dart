@@ -25,6 +25,9 @@ class _TripsScreenState extends CoreListState<TripsScreen> {
   @override
   TachoCore get core => widget.core;
 
+  @override
+  bool wants(CoreEventInfo event) => event.kind != CoreEventKind.tripProgress;
+
   List<TripInfo> _trips = const [];
 
   @override
@@ -86,6 +89,9 @@ class TripDetailScreen extends StatefulWidget {
 class _TripDetailScreenState extends CoreListState<TripDetailScreen> {
   @override
   TachoCore get core => widget.core;
+
+  @override
+  bool wants(CoreEventInfo event) => event.kind != CoreEventKind.tripProgress;
 
   TripDetail? _detail;
   List<ll.LatLng> _route = const [];
