@@ -53,7 +53,9 @@ struct EndTripIntent: AppIntent {
     @MainActor
     func perform() async throws -> some IntentResult & ProvidesDialog {
         _ = try await TachoChannel.shared.call(immediately ? "endTrip" : "disconnect")
-        return .result(dialog: immediately ? "Trip ended." : "Trip ends unless the car reconnects.")
+        let dialog: IntentDialog =
+            immediately ? "Trip ended." : "The trip ends unless the car reconnects."
+        return .result(dialog: dialog)
     }
 }
 
