@@ -1,0 +1,133 @@
+// Settings: the relay to sync with, sign-in, sync status and the changes
+// the relay refused (parked), plus pairing the watch.
+
+import 'package:flutter/material.dart';
+
+import '../format.dart';
+import '../src/rust/api/session.dart';
+import '../src/rust/api/types.dart';
+import 'common.dart';
+
+/// Sync settings and status.
+class SettingsScreen extends StatefulWidget {
+  const SettingsScreen({super.key, required this.core});
+
+  final TachoCore core;
+
+  @override
+  State<SettingsScreen> createState() => _SettingsScreenState();
+}
+
+class _SettingsScreenState extends CoreListState<SettingsScreen> {
+  @override
+  TachoCore get core => widget.core;
+
+  @override
+  bool wants(CoreEventInfo event) => event.kind != CoreEventKind.tripProgress;
+
+  final _relay = TextEditingController(text: 'https://');
+  final _email = TextEditingController();
+  final _password = TextEditingController();
+  SyncStatusInfo? _status;
+  List<ParkedOpInfo> _parked = const [];
+  bool _busy = false;
+
+  @override
+  Future<void> reload() async {
+    try {
+      final status = await core.syncStatus();
+      final parked = await core.parkedOps();
+      if (!mounted) return;
+      setState(() {
+        _status = status;
+        _parked = parked;
+        if (status.relayUrl != null) _relay.text = status.relayUrl!;
+      });
+    } catch (e) {
+      if (mounted) showError(context, e);
+    }
+  }
+
+  Future<void> _run(Future<void> Function() action) async {
+    setState(() => _busy = true);
+    await guarded(context, action);
+    if (mounted) setState(() => _busy = false);
+    await reload();
+  }
+
+  @override
+  Widget build(BuildContext context) {
+    final status = _status;
+    final signedIn = status?.accountId != null;
+    return Scaffold(
+      appBar: AppBar(title: const Text('Settings')),
+      body: ListView(
+        padding: const EdgeInsets.all(16),
+        children: [
+          TextField(controller: _relay, decoration: const InputDecoration(labelText: 'Relay URL')),
+          if (!signedIn) ...[
+            TextField(controller: _email, decoration: const InputDecoration(labelText: 'Email')),
+            TextField(
+              controller: _password,
+              obscureText: true,
+              decoration: const InputDecoration(labelText: 'Password'),
+            ),
+            const SizedBox(height: 12),
+            Row(
+              children: [
+                FilledButton(
+                  onPressed: _busy
+                      ? null
+                      : () => _run(() => core.login(
+                            relayUrl: _relay.text,
+                            email: _email.text,
+                            password: _password.text,
+                          )),
+                  child: const Text('Sign in'),
+                ),
+                const SizedBox(width: 12),
+                OutlinedButton(
+                  onPressed: _busy
+                      ? null
+                      : () => _run(() => core.signup(
+                            relayUrl: _relay.text,
+                            email: _email.text,
+                            password: _password.text,
+                          )),
+                  child: const Text('Create account'),
+                ),
+              ],
+            ),
+          ],
+          const Divider(height: 32),
+          ListTile(
+            title: Text(signedIn ? 'Signed in' : 'Not signed in'),
+            subtitle: Text(status == null
+                ? ''
+                : '${status.pendingOps} changes waiting · ${status.parkedOps} parked'
+                    '${status.lastSyncAtMs == null ? '' : ' · last sync ${when(status.lastSyncAtMs!)}'}'
+                    '${status.lastError == null ? '' : '\nLast error: ${status.lastError}'}'),
+            trailing: FilledButton.tonal(
+              onPressed: _busy || !signedIn ? null : () => _run(() => core.syncNow()),
+              child: const Text('Sync now'),
+            ),
+          ),
+          if (_parked.isNotEmpty) ...[
+            const ListTile(title: Text('Changes the relay refused')),
+            for (final p in _parked)
+              ListTile(
+                dense: true,
+                title: Text('${p.entity} ${p.entityId.substring(0, 8)}: ${p.code}'),
+                subtitle: Text('${p.message} · ${when(p.parkedAtMs)}'),
+              ),
+          ],
+          const Divider(height: 32),
+          ListTile(
+            title: const Text('This device'),
+            subtitle: Text(core.deviceId()),
+          ),
+        ],
+      ),
+    );
+  }
+}

@@ -1,0 +1,606 @@
+//! Plain data the Dart side reads and writes. Each mirrors a core type with
+//! Dart-friendly fields: ids as strings, instants as unix milliseconds.
+
+/// What told Tacho a trip started; recorded on the trip and in reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TripSource {
+    /// CarPlay connected (App Intent run by a Shortcuts automation).
+    Carplay,
+    /// The car's Bluetooth connected.
+    Bluetooth,
+    /// The person pressed start.
+    Manual,
+    /// A relay automation hook.
+    Hook,
+    /// A car manufacturer API.
+    CarApi,
+    /// A GPS track file.
+    Import,
+    /// Pings alone started it.
+    Auto,
+}
+
+/// Where a trip is in its life; only ended trips go into reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TripState {
+    /// Still recording.
+    Active,
+    /// Finished; later edits are kept in its history.
+    Ended,
+    /// Thrown away (kept as a tombstone for sync).
+    Discarded,
+}
+
+/// The tax category of a trip, the main thing a person sets on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Driven for work.
+    Business,
+    /// Private use.
+    Private,
+    /// Home to the regular workplace.
+    Commute,
+}
+
+/// Who chose a trip's purpose, so the UI can show "suggested" vs "chosen".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decider {
+    /// The place rules.
+    Rule,
+    /// The person.
+    User,
+}
+
+/// The trip fields a person may edit; each edit of an ended trip is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TripField {
+    /// Business, private or commute (`business`, `private`, `commute`).
+    Purpose,
+    /// The client visited.
+    BusinessPartner,
+    /// A free note, e.g. why the route deviated.
+    Note,
+    /// Start address.
+    StartAddress,
+    /// End address.
+    EndAddress,
+    /// Odometer at the start, in km.
+    OdometerStart,
+    /// Odometer at the end, in km.
+    OdometerEnd,
+    /// The car (id, name or plate).
+    Car,
+}
+
+/// Which end of a trip an odometer reading belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TripEnd {
+    /// When it started.
+    Start,
+    /// When it ended.
+    End,
+}
+
+/// Where an odometer reading came from, shown next to the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadingSource {
+    /// Typed in.
+    Manual,
+    /// From the car maker's API.
+    CarApi,
+}
+
+/// The role of a place in classifying trips.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlaceKind {
+    /// Home.
+    Home,
+    /// The regular workplace.
+    Office,
+    /// A client: trips to or from it are business.
+    Client,
+    /// Anything else worth naming.
+    Other,
+}
+
+/// How a time entry came to be, shown as an icon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntrySource {
+    /// The timer.
+    Timer,
+    /// Typed in afterwards.
+    Manual,
+    /// Travel time taken from a trip.
+    Trip,
+}
+
+/// How a project's durations are rounded in views and reports (stored
+/// times never are).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoundingMode {
+    /// Exact.
+    None,
+    /// Up to the next multiple.
+    Up,
+    /// Down to the previous multiple.
+    Down,
+    /// To the nearest multiple.
+    Nearest,
+}
+
+/// A rounding rule: mode plus step; `minutes` is ignored for `none`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoundingRule {
+    /// The mode.
+    pub mode: RoundingMode,
+    /// The step in minutes (1 to 1440).
+    pub minutes: u32,
+}
+
+/// File format of an exported report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// CSV, for spreadsheets and scripts.
+    Csv,
+    /// An Excel workbook, for people and tax advisers.
+    Xlsx,
+    /// JSON, for machines.
+    Json,
+}
+
+/// A position, for map markers and polylines.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LatLng {
+    /// Latitude in degrees.
+    pub lat: f64,
+    /// Longitude in degrees.
+    pub lon: f64,
+}
+
+/// A trip as lists and headers show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TripInfo {
+    /// Trip id.
+    pub id: String,
+    /// The car driven, when known.
+    pub car_id: Option<String>,
+    /// Lifecycle state.
+    pub state: TripState,
+    /// What started it.
+    pub source: TripSource,
+    /// Car hint from the connect event (e.g. a Bluetooth device name).
+    pub car_hint: Option<String>,
+    /// Start, unix ms.
+    pub started_at_ms: i64,
+    /// End, unix ms, once ended.
+    pub ended_at_ms: Option<i64>,
+    /// IANA zone the trip was recorded in (for local dates).
+    pub time_zone: String,
+    /// First position.
+    pub start: Option<LatLng>,
+    /// Last position.
+    pub end: Option<LatLng>,
+    /// Start address.
+    pub start_address: Option<String>,
+    /// End address.
+    pub end_address: Option<String>,
+    /// Known place at the start.
+    pub start_place_id: Option<String>,
+    /// Known place at the end.
+    pub end_place_id: Option<String>,
+    /// Filtered GPS distance in metres.
+    pub distance_m: f64,
+    /// Points recorded.
+    pub point_count: u32,
+    /// Purpose; `None` while unclassified.
+    pub purpose: Option<Purpose>,
+    /// Who set the purpose.
+    pub purpose_by: Option<Decider>,
+    /// Business partner visited.
+    pub business_partner: Option<String>,
+    /// Free note.
+    pub note: Option<String>,
+    /// Closed by recovery after a long silence rather than a disconnect.
+    pub recovered: bool,
+}
+
+/// The trip being recorded, for the Today screen and the Live Activity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActiveTrip {
+    /// The trip header.
+    pub trip: TripInfo,
+    /// Live distance in metres (the recorder's, newer than the header's).
+    pub live_distance_m: f64,
+    /// Seconds since it started.
+    pub duration_s: i64,
+}
+
+/// One change to an ended trip, shown in its history (Fahrtenbuch rule).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TripEditInfo {
+    /// The field changed.
+    pub field: TripField,
+    /// Value before, as shown to people.
+    pub old_value: Option<String>,
+    /// Value after.
+    pub new_value: Option<String>,
+    /// When, unix ms.
+    pub at_ms: i64,
+    /// The device that made it.
+    pub device_id: String,
+}
+
+/// An odometer reading, for the car screen and the trip detail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OdometerReadingInfo {
+    /// Reading id.
+    pub id: String,
+    /// The car.
+    pub car_id: String,
+    /// When it was read, unix ms.
+    pub at_ms: i64,
+    /// Value in whole metres (exact).
+    pub odometer_m: i64,
+    /// Value in km, for display.
+    pub odometer_km: f64,
+    /// Where it came from.
+    pub source: ReadingSource,
+    /// The trip it belongs to, if any.
+    pub trip_id: Option<String>,
+    /// Which end of that trip.
+    pub trip_end: Option<TripEnd>,
+}
+
+/// Everything about one trip, for the detail screen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TripDetail {
+    /// The header.
+    pub trip: TripInfo,
+    /// Points stored.
+    pub point_count: u32,
+    /// Odometer at the start.
+    pub odometer_start: Option<OdometerReadingInfo>,
+    /// Odometer at the end.
+    pub odometer_end: Option<OdometerReadingInfo>,
+    /// Every change made after the trip ended, oldest first.
+    pub history: Vec<TripEditInfo>,
+}
+
+/// One stored GPS point, for drawing the route on the map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TripPointInfo {
+    /// Position within the trip.
+    pub seq: u32,
+    /// When, unix ms.
+    pub at_ms: i64,
+    /// Latitude.
+    pub lat: f64,
+    /// Longitude.
+    pub lon: f64,
+    /// Accuracy radius in metres, if known.
+    pub accuracy_m: Option<f64>,
+    /// Whether it counted toward the distance (false = poor accuracy).
+    pub counted: bool,
+}
+
+/// Filter for the trip list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TripQuery {
+    /// Trips starting at or after this instant (unix ms).
+    pub from_ms: Option<i64>,
+    /// Trips starting before this instant (unix ms).
+    pub until_ms: Option<i64>,
+    /// Only this car (id, name or plate).
+    pub car: Option<String>,
+    /// Include discarded trips.
+    pub include_discarded: bool,
+    /// At most this many, newest first.
+    pub limit: Option<u32>,
+}
+
+/// One GPS fix from the phone's location service.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PingInput {
+    /// When the fix was taken, unix ms.
+    pub at_ms: i64,
+    /// Latitude in degrees.
+    pub lat: f64,
+    /// Longitude in degrees.
+    pub lon: f64,
+    /// Horizontal accuracy in metres, if known.
+    pub accuracy_m: Option<f64>,
+    /// Speed in m/s, if known.
+    pub speed_mps: Option<f64>,
+    /// Course in degrees from north, if known.
+    pub heading_deg: Option<f64>,
+    /// Altitude in metres, if known.
+    pub altitude_m: Option<f64>,
+}
+
+/// What a connect, ping, disconnect or tick did, so the caller can update
+/// the Live Activity or notification without another call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedResult {
+    /// Trips that started.
+    pub started_trip_ids: Vec<String>,
+    /// Trips that ended.
+    pub ended_trip_ids: Vec<String>,
+    /// Points stored.
+    pub points: u32,
+    /// Why a fix was refused, if one was.
+    pub rejected: Option<String>,
+    /// Why a fix was ignored (`duplicate`, `out_of_order`), if one was.
+    pub dropped: Option<String>,
+    /// Wild fixes dropped as outliers.
+    pub outliers: u32,
+    /// A reconnect continued the open trip.
+    pub resumed: bool,
+    /// Fixes refused in a batch.
+    pub rejected_count: u32,
+    /// Fixes ignored in a batch.
+    pub dropped_count: u32,
+}
+
+/// A car, for pickers and the cars screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CarInfo {
+    /// Car id.
+    pub id: String,
+    /// Short name.
+    pub name: String,
+    /// Manufacturer.
+    pub make: Option<String>,
+    /// Model.
+    pub model: Option<String>,
+    /// Licence plate.
+    pub plate: String,
+    /// First day available, `YYYY-MM-DD`.
+    pub available_from: Option<String>,
+    /// Last day available, `YYYY-MM-DD`.
+    pub available_to: Option<String>,
+    /// Bluetooth / CarPlay name, used to pick the car on connect.
+    pub connect_hint: Option<String>,
+}
+
+/// A new car as a form enters it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewCarInput {
+    /// Short name.
+    pub name: String,
+    /// Licence plate.
+    pub plate: String,
+    /// Manufacturer.
+    pub make: Option<String>,
+    /// Model.
+    pub model: Option<String>,
+    /// First day available, `YYYY-MM-DD`.
+    pub available_from: Option<String>,
+    /// Last day available, `YYYY-MM-DD`.
+    pub available_to: Option<String>,
+    /// Bluetooth / CarPlay name.
+    pub connect_hint: Option<String>,
+}
+
+/// A known place, for the places screen and the map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlaceInfo {
+    /// Place id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Role in classification.
+    pub kind: PlaceKind,
+    /// Centre.
+    pub center: LatLng,
+    /// Radius in metres.
+    pub radius_m: f64,
+    /// Address.
+    pub address: Option<String>,
+}
+
+/// A new place as a form enters it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPlaceInput {
+    /// Name.
+    pub name: String,
+    /// Role in classification.
+    pub kind: PlaceKind,
+    /// Centre latitude.
+    pub lat: f64,
+    /// Centre longitude.
+    pub lon: f64,
+    /// Radius in metres.
+    pub radius_m: f64,
+    /// Address.
+    pub address: Option<String>,
+}
+
+/// A project time is booked on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectInfo {
+    /// Project id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Client billed.
+    pub client: Option<String>,
+    /// Billable by default.
+    pub billable: bool,
+    /// Rounding in views and reports.
+    pub rounding: RoundingRule,
+}
+
+/// A new project as a form enters it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewProjectInput {
+    /// Name (unique).
+    pub name: String,
+    /// Client billed.
+    pub client: Option<String>,
+    /// Billable by default.
+    pub billable: bool,
+    /// Rounding in views and reports.
+    pub rounding: RoundingRule,
+}
+
+/// A span of worked time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeEntryInfo {
+    /// Entry id.
+    pub id: String,
+    /// Project.
+    pub project_id: Option<String>,
+    /// What was done.
+    pub description: String,
+    /// Start, unix ms.
+    pub start_ms: i64,
+    /// Stop, unix ms; `None` while the timer runs.
+    pub stop_ms: Option<i64>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Billable.
+    pub billable: bool,
+    /// Origin.
+    pub source: EntrySource,
+    /// The trip it records travel time for.
+    pub trip_id: Option<String>,
+}
+
+/// A finished entry typed in afterwards, or travel time for a trip.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewEntryInput {
+    /// Project (id or name).
+    pub project: Option<String>,
+    /// What was done.
+    pub description: String,
+    /// Start, unix ms (defaults to the trip's start).
+    pub start_ms: Option<i64>,
+    /// Stop, unix ms (defaults to the trip's end).
+    pub stop_ms: Option<i64>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Billable; defaults to the project's setting.
+    pub billable: Option<bool>,
+    /// The trip (id or prefix) this is travel time for.
+    pub trip: Option<String>,
+}
+
+/// Filter for the timesheet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntryQuery {
+    /// Entries starting at or after this instant (unix ms).
+    pub from_ms: Option<i64>,
+    /// Entries starting before this instant (unix ms).
+    pub until_ms: Option<i64>,
+    /// Only this project (id or name).
+    pub project: Option<String>,
+}
+
+/// The timer as the Today screen and the watch show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimerStatusInfo {
+    /// The running entry.
+    pub running: Option<TimeEntryInfo>,
+    /// Its project.
+    pub project: Option<ProjectInfo>,
+    /// Seconds elapsed on the running entry.
+    pub elapsed_s: i64,
+    /// Raw seconds worked today (UTC day).
+    pub today_s: i64,
+    /// Rounded seconds worked today.
+    pub today_rounded_s: i64,
+}
+
+/// Sign-in and queue state, for the settings screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncStatusInfo {
+    /// Relay URL, when signed in.
+    pub relay_url: Option<String>,
+    /// Account id, when signed in.
+    pub account_id: Option<String>,
+    /// Own changes not yet confirmed by the relay.
+    pub pending_ops: i64,
+    /// Changes the relay refused as invalid (parked).
+    pub parked_ops: i64,
+    /// Last successful sync, unix ms.
+    pub last_sync_at_ms: Option<i64>,
+    /// Last error.
+    pub last_error: Option<String>,
+}
+
+/// What one "sync now" did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncReportInfo {
+    /// Own changes the relay confirmed.
+    pub pushed: i64,
+    /// Changes pulled.
+    pub pulled: i64,
+    /// Pulled changes that changed local data.
+    pub changed: i64,
+    /// Own changes refused and parked.
+    pub parked: i64,
+    /// Pull cursor after the run.
+    pub cursor: i64,
+}
+
+/// A change the relay refused as invalid; shown so the person knows what
+/// did not sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParkedOpInfo {
+    /// The change's id.
+    pub op_id: String,
+    /// Which kind of entity (`trip`, `car`, ...).
+    pub entity: String,
+    /// Which entity.
+    pub entity_id: String,
+    /// The relay's error code.
+    pub code: String,
+    /// The relay's message.
+    pub message: String,
+    /// When it was parked, unix ms.
+    pub parked_at_ms: i64,
+}
+
+/// A session minted for the watch. `json` is exactly what the watch's
+/// `adopt_device_session` reads; send it unchanged over WatchConnectivity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchHandoff {
+    /// The handoff as JSON (contains tokens: never log it).
+    pub json: String,
+    /// The watch's device id it was minted for.
+    pub device_id: String,
+    /// The relay.
+    pub relay_url: String,
+    /// When the access token expires, unix ms (the refresh token outlives it).
+    pub access_expires_at_ms: i64,
+}
+
+/// What changed, so a screen knows whether to reload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CoreEventKind {
+    /// A trip started recording.
+    TripStarted,
+    /// A trip ended.
+    TripEnded,
+    /// New points for the open trip (`distance_m` is set).
+    TripProgress,
+    /// A trip's details changed.
+    TripChanged,
+    /// The timer started, stopped or switched.
+    TimerChanged,
+    /// Cars, places, projects, entries or locks changed.
+    DataChanged,
+    /// This listener fell behind and missed events: reload everything.
+    Missed,
+}
+
+/// One change notification from the core.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CoreEventInfo {
+    /// What changed.
+    pub kind: CoreEventKind,
+    /// The trip concerned, for trip events.
+    pub trip_id: Option<String>,
+    /// Live distance in metres, for `trip_progress`.
+    pub distance_m: Option<f64>,
+}
