@@ -184,10 +184,14 @@ mod tests {
         }
     }
 
-    #[tokio::test]
     #[allow(clippy::panic)] // the panic is the point of the test
+    fn explode() -> u8 {
+        panic!("boom")
+    }
+
+    #[tokio::test]
     async fn a_panicking_task_becomes_an_internal_error() {
-        let joined = tokio::spawn(async { panic!("boom") }).await;
+        let joined = tokio::spawn(async { explode() }).await;
         let Err(e) = joined else {
             unreachable!("the task panicked")
         };

@@ -171,6 +171,11 @@ impl Drop for Runtime {
 mod tests {
     use super::*;
 
+    #[allow(clippy::panic)] // the panic is the point of the test
+    fn explode() -> u8 {
+        panic!("boom")
+    }
+
     #[test]
     fn both_kinds_run_work_and_report_panics() {
         for kind in [RuntimeKind::MultiThread, RuntimeKind::CurrentThread] {
@@ -185,13 +190,7 @@ mod tests {
                 Ok(true)
             });
             assert_eq!(slept, Ok(true));
-            let panicked: Result<(), TachoError> = rt.block_on(async {
-                #[allow(clippy::panic)] // the panic is the point of the test
-                if true {
-                    panic!("boom");
-                }
-                Ok(())
-            });
+            let panicked: Result<u8, TachoError> = rt.block_on(async { Ok(explode()) });
             assert!(
                 matches!(panicked, Err(TachoError::Internal { .. })),
                 "{kind:?}: {panicked:?}"
