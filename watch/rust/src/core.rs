@@ -198,11 +198,13 @@ impl Core {
     /// The most recent ended trip, for the watch's one-tap classification.
     pub async fn last_ended_trip(&self) -> Result<Option<Trip>> {
         self.run(|core| async move {
-            // Newest first; at most one trip is active, discarded ones are
-            // excluded, so the newest ended trip is within the first two.
+            // Newest first, discarded ones excluded. Only active trips can
+            // sit above the newest ended one: this device's own and, after a
+            // sync, ones another device is recording, so a few suffice. (A
+            // state filter in the core's TripFilter would make this exact.)
             let trips = core
                 .trips(tacho_store::TripFilter {
-                    limit: Some(2),
+                    limit: Some(8),
                     ..Default::default()
                 })
                 .await?;
@@ -620,4 +622,95 @@ fn write_atomically(path: &str, bytes: &[u8]) -> Result<u64> {
         storage(e)
     })?;
     Ok(bytes.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(dir: &tempfile::TempDir, zone: &str) -> Result<Arc<Core>> {
+        let path = dir.path().join("t.db").to_string_lossy().into_owned();
+        Core::new(path, zone.into(), RuntimeKind::CurrentThread)
+    }
+
+    #[test]
+    fn opening_checks_its_arguments() {
+        let Ok(dir) = tempfile::tempdir() else {
+            unreachable!("a temp dir")
+        };
+        assert!(matches!(
+            open(&dir, "Mars/Olympus_Mons"),
+            Err(TachoError::BadInput { reason }) if reason.contains("time zone")
+        ));
+        assert!(matches!(
+            Core::new(" ".into(), "UTC".into(), RuntimeKind::MultiThread),
+            Err(TachoError::BadInput { .. })
+        ));
+        let core = open(&dir, "Europe/Amsterdam");
+        assert!(core.is_ok(), "{core:?}");
+    }
+
+    #[test]
+    fn calls_map_core_errors_and_convert_results() {
+        let Ok(dir) = tempfile::tempdir() else {
+            unreachable!("a temp dir")
+        };
+        let Ok(core) = open(&dir, "UTC") else {
+            unreachable!("the core opens")
+        };
+        let Ok(foreign) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            unreachable!("a runtime")
+        };
+        foreign.block_on(async {
+            assert!(matches!(
+                core.trip("0190d5e2-0000-7000-8000-00000000abcd".into()).await,
+                Err(TachoError::NotFound { kind, .. }) if kind == "trip"
+            ));
+            assert!(matches!(
+                core.stop_timer().await,
+                Err(TachoError::Conflict { .. })
+            ));
+            let started = core.start_timer(None, " focus ".into(), vec![]).await;
+            assert!(matches!(&started, Ok(e) if e.description == "focus" && e.stop_ms.is_none()));
+            let status = core.timer_status().await;
+            assert!(matches!(status, Ok(s) if s.running.is_some()));
+            assert!(matches!(core.last_ended_trip().await, Ok(None)));
+            assert!(matches!(
+                core.ping(Ping {
+                    at_ms: -1,
+                    lat: 0.0,
+                    lon: 0.0,
+                    accuracy_m: None,
+                    speed_mps: None,
+                    heading_deg: None,
+                    altitude_m: None,
+                })
+                .await,
+                Err(TachoError::BadInput { .. })
+            ));
+        });
+    }
+
+    #[test]
+    fn reports_are_written_atomically() {
+        let Ok(dir) = tempfile::tempdir() else {
+            unreachable!("a temp dir")
+        };
+        let path = dir.path().join("r.csv");
+        let path_str = path.to_string_lossy().into_owned();
+        assert_eq!(write_atomically(&path_str, b"a,b\n"), Ok(4));
+        assert_eq!(write_atomically(&path_str, b"c\n"), Ok(2));
+        assert_eq!(std::fs::read(&path).ok(), Some(b"c\n".to_vec()));
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert_eq!(names, vec![std::ffi::OsString::from("r.csv")]);
+        assert!(matches!(
+            write_atomically(&dir.path().join("missing/r.csv").to_string_lossy(), b"x"),
+            Err(TachoError::Storage { .. })
+        ));
+    }
 }
