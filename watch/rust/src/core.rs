@@ -1,0 +1,716 @@
+//! The exported `Core` object: one database, one runtime, every call the
+//! watch and the iOS extensions make. Each method converts its arguments
+//! with checks, runs the core call on the `Core`'s runtime, and converts the
+//! result; nothing else lives here, so the behaviour is the core's.
+
+use std::sync::Arc;
+
+use tacho_model::clock::{Clock, SystemClock};
+
+use crate::clock::{ClockSource, ForeignClock};
+use crate::error::TachoError;
+use crate::events::{CoreListener, TaskHandle, spawn_listener};
+use crate::runtime::{Runtime, RuntimeKind};
+use crate::types::{
+    ActiveTrip, Car, DeviceHandoff, EntryFilter, FeedOutcome, NewCar, NewEntry, NewPlace, ParkedOp,
+    Ping, Place, Project, Purpose, ReportFormat, Rounding, SyncReport, SyncStatus, TimeEntry,
+    TimerStatus, Trip, TripDetail, TripEnd, TripField, TripFilter, TripPoint, instant_opt, millis,
+};
+
+/// Result of every exported call.
+type Result<T, E = TachoError> = std::result::Result<T, E>;
+
+/// Tacho's core for foreign code: a local SQLite database with the live trip
+/// recorder, timers, reports and the sync client. Thread-safe; share one per
+/// database. Async methods run on the `Core`'s own runtime (see
+/// [`RuntimeKind`]), so they can be awaited from any executor.
+#[derive(uniffi::Object)]
+pub struct Core {
+    inner: tacho_core::Core,
+    // Declared last so it is dropped last: in-flight work holds clones of
+    // `inner`, never the runtime.
+    runtime: Runtime,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("runtime", &self.runtime)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Core {
+    fn open_with(
+        db_path: String,
+        time_zone: String,
+        runtime: RuntimeKind,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Self>> {
+        if db_path.trim().is_empty() {
+            return Err(TachoError::bad_input("the database path is empty"));
+        }
+        let runtime = Runtime::new(runtime)?;
+        let mut config = tacho_core::CoreConfig::new(db_path.clone());
+        config.time_zone = time_zone.trim().to_owned();
+        let inner = runtime
+            .block_on(async move { Ok(tacho_core::Core::open_with_clock(config, clock).await?) })?;
+        tracing::info!(db = %db_path, runtime = ?runtime.kind(), "opened the tacho database");
+        Ok(Arc::new(Self { inner, runtime }))
+    }
+
+    /// Runs `work` with a clone of the core on the runtime.
+    async fn run<T, F, Fut>(&self, work: F) -> Result<T>
+    where
+        F: FnOnce(tacho_core::Core) -> Fut,
+        Fut: std::future::Future<Output = Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.runtime.run(work(self.inner.clone())).await
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl Core {
+    /// Opens (or creates) the database at `db_path`, recording new trips and
+    /// entries in the IANA `time_zone` (e.g. `Europe/Amsterdam`), on a
+    /// runtime of kind `runtime` (the watch passes `CurrentThread`). Blocks
+    /// while SQLite opens and migrates the file: call it off the main thread.
+    /// A trip whose grace period ran out while the app was not running is
+    /// closed here.
+    #[uniffi::constructor]
+    pub fn new(db_path: String, time_zone: String, runtime: RuntimeKind) -> Result<Arc<Self>> {
+        Self::open_with(db_path, time_zone, runtime, Arc::new(SystemClock))
+    }
+
+    /// [`Core::new`] with time from `clock` instead of the system clock:
+    /// for replaying a recorded drive and for tests.
+    #[uniffi::constructor]
+    pub fn with_clock(
+        db_path: String,
+        time_zone: String,
+        runtime: RuntimeKind,
+        clock: Arc<dyn ClockSource>,
+    ) -> Result<Arc<Self>> {
+        Self::open_with(db_path, time_zone, runtime, Arc::new(ForeignClock(clock)))
+    }
+
+    /// The runtime kind this core was opened with.
+    pub fn runtime_kind(&self) -> RuntimeKind {
+        self.runtime.kind()
+    }
+
+    /// The core's "now" in Unix ms (the injected clock, if any).
+    pub fn now_ms(&self) -> i64 {
+        millis(self.inner.now())
+    }
+
+    /// This database's device id: what the phone needs to mint a session for it.
+    pub fn device_id(&self) -> Result<String> {
+        Ok(self.inner.device()?.to_string())
+    }
+
+    // ---- events ----------------------------------------------------------
+
+    /// Calls `listener` for every change from now on, on a core thread, until
+    /// the returned handle is cancelled or dropped. Subscribing is
+    /// synchronous, so a change made right after this call is never missed.
+    pub fn subscribe(&self, listener: Arc<dyn CoreListener>) -> Arc<TaskHandle> {
+        Arc::new(spawn_listener(
+            self.runtime.handle(),
+            self.inner.subscribe(),
+            listener,
+        ))
+    }
+
+    // ---- trips -----------------------------------------------------------
+
+    /// A connect event (CarPlay, Bluetooth, a Shortcut): starts a trip, or
+    /// continues the last one within its grace period (a fuel stop).
+    pub async fn connect(
+        &self,
+        source: crate::types::TripSource,
+        car_hint: Option<String>,
+    ) -> Result<FeedOutcome> {
+        self.run(|core| async move { Ok(core.connect(source.into(), car_hint).await?.into()) })
+            .await
+    }
+
+    /// A disconnect event: the trip ends once the grace period passes
+    /// without a reconnect (see [`Core::tick`]).
+    pub async fn disconnect(&self) -> Result<FeedOutcome> {
+        self.run(|core| async move { Ok(core.disconnect().await?.into()) })
+            .await
+    }
+
+    /// Ends the open trip now, without a grace period (a "stop" button).
+    /// `Conflict` if no trip is recording.
+    pub async fn end_trip(&self) -> Result<FeedOutcome> {
+        self.run(|core| async move { Ok(core.end_trip().await?.into()) })
+            .await
+    }
+
+    /// Lets time pass: ends trips whose grace period or recovery time ran
+    /// out. Call it when the app wakes.
+    pub async fn tick(&self) -> Result<FeedOutcome> {
+        self.run(|core| async move { Ok(core.tick().await?.into()) })
+            .await
+    }
+
+    /// One GPS fix. A refused fix (NaN, out of range, from the future) is
+    /// `BadInput` naming why; duplicates and late fixes are ignored and
+    /// reported in the outcome.
+    pub async fn ping(&self, ping: Ping) -> Result<FeedOutcome> {
+        let ping = tacho_model::gps::Ping::try_from(ping)?;
+        self.run(|core| async move { Ok(core.ping(ping).await?.into()) })
+            .await
+    }
+
+    /// Several fixes in one transaction (Core Location's batched delivery).
+    /// Refused fixes are counted in the outcome, not fatal; a fix with an
+    /// impossible timestamp fails the whole batch as `BadInput` before
+    /// anything is stored.
+    pub async fn ping_batch(&self, pings: Vec<Ping>) -> Result<FeedOutcome> {
+        let pings = pings
+            .into_iter()
+            .map(tacho_model::gps::Ping::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        self.run(|core| async move { Ok(core.ping_batch(pings).await?.into()) })
+            .await
+    }
+
+    /// The trip being recorded with its live distance and duration, if any.
+    pub async fn active_trip(&self) -> Result<Option<ActiveTrip>> {
+        self.run(|core| async move {
+            let now = core.now();
+            Ok(core
+                .active_trip()
+                .await?
+                .map(|(trip, distance_m)| ActiveTrip {
+                    duration_s: (now - trip.started_at).num_seconds().max(0),
+                    trip: trip.into(),
+                    distance_m,
+                }))
+        })
+        .await
+    }
+
+    /// The most recent ended trip, for the watch's one-tap classification.
+    pub async fn last_ended_trip(&self) -> Result<Option<Trip>> {
+        self.run(|core| async move {
+            // Newest first, discarded ones excluded. Only active trips can
+            // sit above the newest ended one: this device's own and, after a
+            // sync, ones another device is recording, so a few suffice. (A
+            // state filter in the core's TripFilter would make this exact.)
+            let trips = core
+                .trips(tacho_store::TripFilter {
+                    limit: Some(8),
+                    ..Default::default()
+                })
+                .await?;
+            Ok(trips
+                .into_iter()
+                .find(|t| t.state == tacho_model::trip::TripState::Ended)
+                .map(Into::into))
+        })
+        .await
+    }
+
+    /// Trips matching `filter`, newest first when a limit is set.
+    pub async fn trips(&self, filter: TripFilter) -> Result<Vec<Trip>> {
+        let from = instant_opt(filter.from_ms, "`from` time")?;
+        let until = instant_opt(filter.until_ms, "`until` time")?;
+        self.run(|core| async move {
+            let car = match filter.car {
+                Some(key) => Some(core.find_car(&key).await?.id),
+                None => None,
+            };
+            let trips = core
+                .trips(tacho_store::TripFilter {
+                    from,
+                    until,
+                    car,
+                    include_discarded: filter.include_discarded,
+                    limit: filter.limit.map(|l| l as usize),
+                })
+                .await?;
+            Ok(trips.into_iter().map(Into::into).collect())
+        })
+        .await
+    }
+
+    /// One trip by id or unique id prefix, with odometer readings and history.
+    pub async fn trip(&self, key: String) -> Result<TripDetail> {
+        self.run(|core| async move { Ok(core.trip(&key).await?.into()) })
+            .await
+    }
+
+    /// A trip's stored GPS points, for drawing its path.
+    pub async fn trip_points(&self, key: String) -> Result<Vec<TripPoint>> {
+        self.run(|core| async move {
+            Ok(core
+                .trip_points(&key)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+        .await
+    }
+
+    /// Sets a trip's purpose (and business partner); the person's choice
+    /// always wins over the place rules. On an ended trip it is kept in the
+    /// history.
+    pub async fn classify_trip(
+        &self,
+        key: String,
+        purpose: Purpose,
+        business_partner: Option<String>,
+    ) -> Result<Trip> {
+        self.run(|core| async move {
+            Ok(core
+                .classify_trip(&key, purpose.into(), business_partner)
+                .await?
+                .into())
+        })
+        .await
+    }
+
+    /// Changes one field of a trip (`None` clears it); kept in the history
+    /// of an ended trip.
+    pub async fn edit_trip(
+        &self,
+        key: String,
+        field: TripField,
+        value: Option<String>,
+    ) -> Result<Trip> {
+        self.run(|core| async move { Ok(core.edit_trip(&key, field.into(), value).await?.into()) })
+            .await
+    }
+
+    /// Records the odometer (km, as read off the dashboard) at one end of a trip.
+    pub async fn set_trip_odometer(
+        &self,
+        key: String,
+        end: TripEnd,
+        km: f64,
+    ) -> Result<TripDetail> {
+        self.run(
+            |core| async move { Ok(core.set_trip_odometer(&key, end.into(), km).await?.into()) },
+        )
+        .await
+    }
+
+    /// Throws a trip away (a tombstone for sync). `Conflict` while recording.
+    pub async fn discard_trip(&self, key: String) -> Result<()> {
+        self.run(|core| async move { Ok(core.discard_trip(&key).await?) })
+            .await
+    }
+
+    // ---- cars, places, locks ---------------------------------------------
+
+    /// Adds a car.
+    pub async fn add_car(&self, car: NewCar) -> Result<Car> {
+        let car = tacho_core::NewCar::try_from(car)?;
+        self.run(|core| async move { Ok(core.add_car(car).await?.into()) })
+            .await
+    }
+
+    /// All cars.
+    pub async fn cars(&self) -> Result<Vec<Car>> {
+        self.run(|core| async move { Ok(core.cars().await?.into_iter().map(Into::into).collect()) })
+            .await
+    }
+
+    /// Adds a place (home, office, client) used to classify trips.
+    pub async fn add_place(&self, place: NewPlace) -> Result<Place> {
+        let place = tacho_model::place::Place::from(place);
+        self.run(|core| async move { Ok(core.add_place(place).await?.into()) })
+            .await
+    }
+
+    /// All places.
+    pub async fn places(&self) -> Result<Vec<Place>> {
+        self.run(
+            |core| async move { Ok(core.places().await?.into_iter().map(Into::into).collect()) },
+        )
+        .await
+    }
+
+    /// Locks a month (`YYYY-MM`) against edits; false if it already was.
+    pub async fn lock_period(&self, month: String) -> Result<bool> {
+        self.run(|core| async move { Ok(core.lock_period(&month).await?) })
+            .await
+    }
+
+    /// Locked months.
+    pub async fn locked_periods(&self) -> Result<Vec<String>> {
+        self.run(|core| async move { Ok(core.locked_periods().await?) })
+            .await
+    }
+
+    // ---- work time -------------------------------------------------------
+
+    /// Adds a project.
+    pub async fn add_project(
+        &self,
+        name: String,
+        client: Option<String>,
+        billable: bool,
+        rounding: Rounding,
+    ) -> Result<Project> {
+        let rounding = tacho_model::work::Rounding::try_from(rounding)?;
+        self.run(|core| async move {
+            Ok(core
+                .add_project(&name, client, billable, rounding)
+                .await?
+                .into())
+        })
+        .await
+    }
+
+    /// All projects.
+    pub async fn projects(&self) -> Result<Vec<Project>> {
+        self.run(
+            |core| async move { Ok(core.projects().await?.into_iter().map(Into::into).collect()) },
+        )
+        .await
+    }
+
+    /// Starts the timer on `project` (name or id, or none); a running timer
+    /// is stopped at the same instant first, so at most one ever runs.
+    pub async fn start_timer(
+        &self,
+        project: Option<String>,
+        description: String,
+        tags: Vec<String>,
+    ) -> Result<TimeEntry> {
+        self.run(|core| async move {
+            Ok(core
+                .start_timer(project.as_deref(), &description, tags)
+                .await?
+                .into())
+        })
+        .await
+    }
+
+    /// Switches the running timer to another project: the watch's one tap.
+    /// The same as [`Core::start_timer`], named for what the person does.
+    pub async fn switch_project(&self, project: String, description: String) -> Result<TimeEntry> {
+        self.start_timer(Some(project), description, Vec::new())
+            .await
+    }
+
+    /// Stops the running timer. `Conflict` if none runs.
+    pub async fn stop_timer(&self) -> Result<TimeEntry> {
+        self.run(|core| async move { Ok(core.stop_timer().await?.into()) })
+            .await
+    }
+
+    /// The running timer and today's totals.
+    pub async fn timer_status(&self) -> Result<TimerStatus> {
+        self.run(|core| async move { Ok(core.timer_status().await?.into()) })
+            .await
+    }
+
+    /// Adds a finished entry typed in afterwards, or travel time for a trip.
+    pub async fn add_entry(&self, entry: NewEntry) -> Result<TimeEntry> {
+        let entry = tacho_core::NewEntry::try_from(entry)?;
+        self.run(|core| async move { Ok(core.add_entry(entry).await?.into()) })
+            .await
+    }
+
+    /// Entries matching `filter`.
+    pub async fn entries(&self, filter: EntryFilter) -> Result<Vec<TimeEntry>> {
+        let from = instant_opt(filter.from_ms, "`from` time")?;
+        let until = instant_opt(filter.until_ms, "`until` time")?;
+        self.run(|core| async move {
+            let project = match filter.project {
+                Some(key) => Some(core.find_project(&key).await?.id),
+                None => None,
+            };
+            let entries = core
+                .entries(tacho_core::EntryFilter {
+                    from,
+                    until,
+                    project,
+                })
+                .await?;
+            Ok(entries.into_iter().map(Into::into).collect())
+        })
+        .await
+    }
+
+    // ---- reports ---------------------------------------------------------
+
+    /// The mileage log of one car (id, name or plate) for a period
+    /// (`2026-03`, `2026`, `2026-03-01..2026-03-31`) as file bytes.
+    pub async fn mileage_report(
+        &self,
+        car: String,
+        period: String,
+        format: ReportFormat,
+    ) -> Result<Vec<u8>> {
+        self.run(|core| async move { Ok(core.mileage_report(&car, &period, format.into()).await?) })
+            .await
+    }
+
+    /// The timesheet (raw and rounded hours, the year's total) for a period
+    /// as file bytes.
+    pub async fn hours_report(&self, period: String, format: ReportFormat) -> Result<Vec<u8>> {
+        self.run(|core| async move { Ok(core.hours_report(&period, format.into()).await?) })
+            .await
+    }
+
+    /// [`Core::mileage_report`] written to `path` (replaced atomically, so a
+    /// share sheet never sees half a file). Returns the bytes written.
+    pub async fn write_mileage_report(
+        &self,
+        car: String,
+        period: String,
+        format: ReportFormat,
+        path: String,
+    ) -> Result<u64> {
+        self.run(|core| async move {
+            let bytes = core.mileage_report(&car, &period, format.into()).await?;
+            write_atomically(&path, &bytes)
+        })
+        .await
+    }
+
+    /// [`Core::hours_report`] written to `path` atomically. Returns the bytes written.
+    pub async fn write_hours_report(
+        &self,
+        period: String,
+        format: ReportFormat,
+        path: String,
+    ) -> Result<u64> {
+        self.run(|core| async move {
+            let bytes = core.hours_report(&period, format.into()).await?;
+            write_atomically(&path, &bytes)
+        })
+        .await
+    }
+
+    // ---- sync ------------------------------------------------------------
+
+    /// Creates an account on the relay at `relay_url` and signs this device in.
+    pub async fn signup(
+        &self,
+        relay_url: String,
+        email: String,
+        password: String,
+    ) -> Result<SyncStatus> {
+        self.run(|core| async move { Ok(core.signup(&relay_url, &email, &password).await?.into()) })
+            .await
+    }
+
+    /// Signs this device in to an existing account.
+    pub async fn login(
+        &self,
+        relay_url: String,
+        email: String,
+        password: String,
+    ) -> Result<SyncStatus> {
+        self.run(|core| async move { Ok(core.login(&relay_url, &email, &password).await?.into()) })
+            .await
+    }
+
+    /// Whether this database is signed in to a relay.
+    pub async fn is_signed_in(&self) -> Result<bool> {
+        Ok(self.sync_status().await?.signed_in)
+    }
+
+    /// Sign-in state, pending and parked ops, last sync and last error.
+    pub async fn sync_status(&self) -> Result<SyncStatus> {
+        self.run(|core| async move { Ok(core.sync_status().await?.into()) })
+            .await
+    }
+
+    /// Ops the relay refused as invalid, with its reasons.
+    pub async fn parked_ops(&self) -> Result<Vec<ParkedOp>> {
+        self.run(|core| async move {
+            Ok(core
+                .parked_ops()
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+        .await
+    }
+
+    /// One full sync: push everything pending, pull until caught up. Safe to
+    /// repeat after any failure (the watch calls it on each wake-up).
+    pub async fn sync_once(&self) -> Result<SyncReport> {
+        self.run(|core| async move {
+            let report = core.sync_once().await?;
+            tracing::info!(
+                pushed = report.pushed,
+                pulled = report.pulled,
+                "sync finished"
+            );
+            Ok(report.into())
+        })
+        .await
+    }
+
+    /// Keeps syncing in the background (long-poll, backoff on errors) until
+    /// the returned handle is cancelled or dropped: for the foreground phone app.
+    pub fn start_sync_loop(&self, wait_s: u32) -> Arc<TaskHandle> {
+        let core = self.inner.clone();
+        let cancelled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let task = self.runtime.handle().spawn(async move {
+            if let Err(e) = core.sync_forever(u64::from(wait_s)).await {
+                tracing::warn!(error = %e, "the sync loop stopped");
+            }
+        });
+        Arc::new(TaskHandle::new(task.abort_handle(), cancelled))
+    }
+
+    /// On the phone: mints a session for another device of this account
+    /// (`device_id` is that device's [`Core::device_id`]) to hand over, e.g.
+    /// via WatchConnectivity, so the watch never needs the password.
+    pub async fn mint_device_session(
+        &self,
+        device_id: String,
+        device_name: String,
+    ) -> Result<DeviceHandoff> {
+        self.run(|core| async move {
+            Ok(core
+                .mint_device_session(&device_id, &device_name)
+                .await?
+                .into())
+        })
+        .await
+    }
+
+    /// On the watch: signs in with a session the phone minted for it.
+    pub async fn adopt_device_session(&self, handoff: DeviceHandoff) -> Result<SyncStatus> {
+        let handoff = tacho_core::DeviceHandoff::try_from(handoff)?;
+        self.run(|core| async move { Ok(core.adopt_device_session(handoff).await?.into()) })
+            .await
+    }
+
+    /// Ops waiting in the outbox (for a "not yet synced" badge).
+    pub async fn outbox_len(&self) -> Result<u64> {
+        self.run(|core| async move { Ok(core.outbox_len().await?) })
+            .await
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory
+/// and a rename, so readers see the old file or the new one, never half.
+fn write_atomically(path: &str, bytes: &[u8]) -> Result<u64> {
+    let path = std::path::Path::new(path);
+    let storage = |e: std::io::Error| TachoError::Storage {
+        reason: format!("can't write {}: {e}", path.display()),
+    };
+    let Some(name) = path.file_name() else {
+        return Err(TachoError::bad_input(format!(
+            "`{}` is not a file path",
+            path.display()
+        )));
+    };
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(".partial");
+    let tmp = path.with_file_name(tmp_name);
+    std::fs::write(&tmp, bytes).map_err(storage)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        storage(e)
+    })?;
+    Ok(bytes.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(dir: &tempfile::TempDir, zone: &str) -> Result<Arc<Core>> {
+        let path = dir.path().join("t.db").to_string_lossy().into_owned();
+        Core::new(path, zone.into(), RuntimeKind::CurrentThread)
+    }
+
+    #[test]
+    fn opening_checks_its_arguments() {
+        let Ok(dir) = tempfile::tempdir() else {
+            unreachable!("a temp dir")
+        };
+        assert!(matches!(
+            open(&dir, "Mars/Olympus_Mons"),
+            Err(TachoError::BadInput { reason }) if reason.contains("time zone")
+        ));
+        assert!(matches!(
+            Core::new(" ".into(), "UTC".into(), RuntimeKind::MultiThread),
+            Err(TachoError::BadInput { .. })
+        ));
+        let core = open(&dir, "Europe/Amsterdam");
+        assert!(core.is_ok(), "{core:?}");
+    }
+
+    #[test]
+    fn calls_map_core_errors_and_convert_results() {
+        let Ok(dir) = tempfile::tempdir() else {
+            unreachable!("a temp dir")
+        };
+        let Ok(core) = open(&dir, "UTC") else {
+            unreachable!("the core opens")
+        };
+        let Ok(foreign) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            unreachable!("a runtime")
+        };
+        foreign.block_on(async {
+            assert!(matches!(
+                core.trip("0190d5e2-0000-7000-8000-00000000abcd".into()).await,
+                Err(TachoError::NotFound { kind, .. }) if kind == "trip"
+            ));
+            assert!(matches!(
+                core.stop_timer().await,
+                Err(TachoError::Conflict { .. })
+            ));
+            let started = core.start_timer(None, " focus ".into(), vec![]).await;
+            assert!(matches!(&started, Ok(e) if e.description == "focus" && e.stop_ms.is_none()));
+            let status = core.timer_status().await;
+            assert!(matches!(status, Ok(s) if s.running.is_some()));
+            assert!(matches!(core.last_ended_trip().await, Ok(None)));
+            assert!(matches!(
+                core.ping(Ping {
+                    at_ms: -1,
+                    lat: 0.0,
+                    lon: 0.0,
+                    accuracy_m: None,
+                    speed_mps: None,
+                    heading_deg: None,
+                    altitude_m: None,
+                })
+                .await,
+                Err(TachoError::BadInput { .. })
+            ));
+        });
+    }
+
+    #[test]
+    fn reports_are_written_atomically() {
+        let Ok(dir) = tempfile::tempdir() else {
+            unreachable!("a temp dir")
+        };
+        let path = dir.path().join("r.csv");
+        let path_str = path.to_string_lossy().into_owned();
+        assert_eq!(write_atomically(&path_str, b"a,b\n"), Ok(4));
+        assert_eq!(write_atomically(&path_str, b"c\n"), Ok(2));
+        assert_eq!(std::fs::read(&path).ok(), Some(b"c\n".to_vec()));
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert_eq!(names, vec![std::ffi::OsString::from("r.csv")]);
+        assert!(matches!(
+            write_atomically(&dir.path().join("missing/r.csv").to_string_lossy(), b"x"),
+            Err(TachoError::Storage { .. })
+        ));
+    }
+}
