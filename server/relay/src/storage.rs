@@ -3,9 +3,7 @@
 //! lock, cross-instance notification, file-level setup).
 
 use std::borrow::Cow;
-use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -13,7 +11,6 @@ use rand::RngCore as _;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{Any, AnyConnection, AnyPool, Row as _, SqlStr, Transaction};
-use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// The append-only schema migrations, embedded so the binary needs no files next to it.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -76,45 +73,16 @@ pub struct Db {
     pub backend: Backend,
     /// The URL it was opened with (the PostgreSQL listener opens its own connection).
     pub url: String,
-    /// SQLite allows one writer per file. Writers queue here, in order, instead of spinning in
-    /// SQLite's busy handler (sleep and retry), which under contention added seconds of latency
-    /// and left the disk idle. `None` on PostgreSQL, whose row locks queue writers themselves.
-    write_gate: Option<Arc<Mutex<()>>>,
+    /// SQLite allows one writer per file, so write transactions get their own pool of one
+    /// connection: writers queue for it in order instead of spinning in SQLite's busy handler
+    /// (sleep and retry, which left the disk idle and added seconds under contention), and they
+    /// never wait behind long-poll reads for a connection of the shared pool. `None` on
+    /// PostgreSQL, whose row locks queue writers themselves.
+    writer: Option<AnyPool>,
 }
 
-/// A write transaction. On SQLite it also holds this process's writer slot until it commits or
-/// is dropped; it derefs to the connection, so queries run on it as on a `Transaction`.
-#[derive(Debug)]
-pub struct WriteTx {
-    // Dropped first: the rollback of an abandoned transaction is queued before the slot frees.
-    tx: Transaction<'static, Any>,
-    _slot: Option<OwnedMutexGuard<()>>,
-}
-
-impl WriteTx {
-    /// Commits (and then frees the writer slot).
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
-    }
-
-    /// Rolls back (and then frees the writer slot).
-    pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        self.tx.rollback().await
-    }
-}
-
-impl Deref for WriteTx {
-    type Target = AnyConnection;
-    fn deref(&self) -> &AnyConnection {
-        &self.tx
-    }
-}
-
-impl DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut AnyConnection {
-        &mut self.tx
-    }
-}
+/// A write transaction (see [`Db::begin_write`]).
+pub type WriteTx = Transaction<'static, Any>;
 
 impl Db {
     /// Opens (creating if needed) and migrates the database at `url`.
@@ -137,11 +105,21 @@ impl Db {
                 .fetch_optional(&pool)
                 .await?;
         }
+        let writer = match backend {
+            Backend::Sqlite => Some(
+                AnyPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(AnyConnectOptions::from_str(url)?)
+                    .await?,
+            ),
+            Backend::Postgres => None,
+        };
         let db = Self {
             pool,
             backend,
             url: url.to_owned(),
-            write_gate: (backend == Backend::Sqlite).then(Arc::default),
+            writer,
         };
         db.migrate().await?;
         Ok(db)
@@ -168,19 +146,14 @@ impl Db {
         Ok(())
     }
 
-    /// Starts a transaction that will write. On SQLite it takes the write lock up front
-    /// (`BEGIN IMMEDIATE`, waiting on the busy timeout) so a read-then-write can't fail with
+    /// Starts a transaction that will write. On SQLite it runs on the one writer connection and
+    /// takes the write lock up front (`BEGIN IMMEDIATE`), so a read-then-write can't fail with
     /// `SQLITE_BUSY` when upgrading; PostgreSQL needs nothing special.
     pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
-        let slot = match &self.write_gate {
-            Some(gate) => Some(Arc::clone(gate).lock_owned().await),
-            None => None,
-        };
-        let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
-        Ok(WriteTx { tx, _slot: slot })
+        match &self.writer {
+            Some(writer) => writer.begin_with("BEGIN IMMEDIATE").await,
+            None => self.pool.begin().await,
+        }
     }
 
     /// Starts a transaction that already holds the write lock on `space_id`, so pushes to one
