@@ -2,11 +2,18 @@
 //! Property: whatever 2–3 devices of one account do, in whatever order they
 //! sync, through whatever faults and core restarts, once every device has
 //! synced over a clean path until quiet they all show exactly the same data.
+//!
+//! Every case is a fresh account (its own space) on one relay per test binary,
+//! reached over real loopback HTTP through a fault proxy of its own. The first
+//! device signs up with a password; the others join the way the watch does,
+//! with a device session the first one mints, which keeps password hashing
+//! (deliberately slow) out of all but one request per case, so thousands of
+//! cases fit in the test run. `TACHO_PROP_CASES` scales every property.
 
 mod common;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::Duration;
 use common::*;
@@ -191,10 +198,14 @@ async fn act(c: &Core, a: &Action, n: usize) {
 
 /// Runs a scenario. With `timers_everywhere` false, timer actions of any
 /// device run on device 0 only (see `the_running_timer_rule_converges`).
-async fn run(devices: usize, actions: Vec<(usize, Action)>, seed: u64, timers_everywhere: bool) {
-    let db = TestDb::new(Backend::Sqlite).await;
-    let relay = Relay::start(&db.url).await;
-    let proxy = FaultProxy::start(&relay.url, FaultPlan::clean(), seed)
+async fn run(
+    relay_url: &str,
+    devices: usize,
+    actions: Vec<(usize, Action)>,
+    seed: u64,
+    timers_everywhere: bool,
+) {
+    let proxy = FaultProxy::start(relay_url, FaultPlan::clean(), seed)
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -209,8 +220,10 @@ async fn run(devices: usize, actions: Vec<(usize, Action)>, seed: u64, timers_ev
     }
     let email = email("prop");
     cores[0].signup(&proxy.url, &email, PASSWORD).await.unwrap();
-    for c in &cores[1..] {
-        c.login(&proxy.url, &email, PASSWORD).await.unwrap();
+    for (c, name) in cores[1..].iter().zip(&names[1..]) {
+        let device = c.device().unwrap().to_string();
+        let handoff = cores[0].mint_device_session(&device, name).await.unwrap();
+        c.adopt_device_session(handoff).await.unwrap();
     }
     for (n, (d, a)) in actions.iter().enumerate() {
         match a {
@@ -272,15 +285,66 @@ async fn run(devices: usize, actions: Vec<(usize, Action)>, seed: u64, timers_ev
         let st = c.sync_status().await.unwrap();
         assert_eq!((st.pending_ops, st.parked_ops), (0, 0), "{st:?}");
     }
-    let token = inspector_token(&relay.url, &email).await;
-    let ops = snapshot(&relay.url, &token).await;
+    let inspector = uuid::Uuid::now_v7().to_string();
+    let token = cores[0]
+        .mint_device_session(&inspector, "inspector")
+        .await
+        .unwrap()
+        .access_token;
+    let ops = snapshot(relay_url, &token).await;
     assert_snapshot_exact(&ops, &refs).await;
-    relay.stop().await;
+}
+
+/// The runtime and relay every case of this binary shares (a static never
+/// dropped: the relay lives as long as the test process).
+struct Shared {
+    runtime: tokio::runtime::Runtime,
+    relay_url: String,
+    _relay: Relay,
+    _db: TestDb,
+}
+
+fn shared() -> &'static Shared {
+    static SHARED: OnceLock<Shared> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let runtime = runtime();
+        let (db, relay) = runtime.block_on(async {
+            let db = TestDb::new(Backend::Sqlite).await;
+            let relay = Relay::start(&db.url).await;
+            (db, relay)
+        });
+        Shared {
+            relay_url: relay.url.clone(),
+            runtime,
+            _relay: relay,
+            _db: db,
+        }
+    })
+}
+
+/// Runs one case on the shared relay.
+fn run_case(devices: usize, actions: Vec<(usize, Action)>, seed: u64, timers_everywhere: bool) {
+    let shared = shared();
+    shared.runtime.block_on(run(
+        &shared.relay_url,
+        devices,
+        actions,
+        seed,
+        timers_everywhere,
+    ));
+}
+
+/// Cases per property: `TACHO_PROP_CASES` or `default`.
+fn cases(default: u32) -> u32 {
+    std::env::var("TACHO_PROP_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 24,
+        cases: cases(CASES),
         max_shrink_iters: 40,
         failure_persistence: None,
         ..ProptestConfig::default()
@@ -289,25 +353,27 @@ proptest! {
     /// Everything but concurrent timers (covered by the next property).
     #[test]
     fn devices_converge_whatever_they_do((devices, actions, seed) in scenario()) {
-        runtime().block_on(run(devices, actions, seed, false));
+        run_case(devices, actions, seed, false);
     }
 }
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 64,
+        cases: cases(CASES),
         max_shrink_iters: 40,
         failure_persistence: None,
         ..ProptestConfig::default()
     })]
 
-    /// The same with timers started and stopped on every device (more cases:
-    /// not every scenario runs two timers across devices).
+    /// The same with timers started and stopped on every device.
     #[test]
     fn devices_converge_with_timers_on_every_device((devices, actions, seed) in scenario()) {
-        runtime().block_on(run(devices, actions, seed, true));
+        run_case(devices, actions, seed, true);
     }
 }
+
+/// Cases per property in the README's test command (two properties).
+const CASES: u32 = 1000;
 
 /// Half of a faulty sync's requests go wrong: 20 % dropped answers, 15 %
 /// duplicated, 10 % truncated, 5 % delayed.
@@ -332,8 +398,8 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// The first case the property found (shrunk): two offline timers, a manual
 /// entry, faulty syncs. Kept as a fixed regression case.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn found_case_offline_timers_and_faulty_syncs() {
+#[test]
+fn found_case_offline_timers_and_faulty_syncs() {
     use Action::*;
     let actions = vec![
         (1, StopTimer),
@@ -370,7 +436,7 @@ async fn found_case_offline_timers_and_faulty_syncs() {
         (1, StopTimer),
         (1, AddCar),
     ];
-    run(2, actions, 16940656089537121722, true).await;
+    run_case(2, actions, 16940656089537121722, true);
 }
 
 /// Device 0 starts a timer; device 1 starts one a little later, offline, and
