@@ -424,12 +424,32 @@ impl Writer<'_> {
         old_value: Option<String>,
         new_value: Option<String>,
     ) -> Result<()> {
+        // An edit is identified by (trip, field, time, device, new value). Two edits of one
+        // field within a millisecond that land on the same value (a note cleared, set, and
+        // cleared again) would share that identity, so a device's edits of a field get strictly
+        // increasing times: at most a millisecond later than the clock, never out of order.
+        let last: Option<i64> = self.conn().query_row(
+            "SELECT max(at) FROM trip_edit WHERE trip_id = ?1 AND field = ?2 AND device = ?3",
+            params![
+                trip_id.to_string(),
+                field.as_str(),
+                self.device().to_string()
+            ],
+            |row| row.get(0),
+        )?;
+        let mut at = self.now();
+        if let Some(last) = last
+            && ms(at) <= last
+            && let Some(after) = chrono::DateTime::from_timestamp_millis(last + 1)
+        {
+            at = after;
+        }
         let edit = TripEdit {
             trip_id,
             field,
             old_value,
             new_value,
-            at: self.now(),
+            at,
             device: self.device(),
         };
         self.conn().execute(

@@ -337,3 +337,35 @@ fn trips_list_by_filter_and_resolve_by_prefix() {
         Err(StoreError::NotFound { .. })
     ));
 }
+
+/// Found by the convergence property: a note set, cleared, set and cleared
+/// again within one millisecond gave two edits the same identity and the
+/// fourth write failed on the `trip_edit_once` index.
+#[test]
+fn the_same_value_twice_within_a_millisecond_is_two_edits() {
+    let clock = clock();
+    let mut store = Store::open_in_memory(clock.clone()).unwrap();
+    let ended = trip(TripState::Ended, None);
+    store.write(|w| w.insert_trip(&ended)).unwrap();
+    for value in [Some("a"), None, Some("b"), None] {
+        assert!(
+            store
+                .write(|w| w.edit_trip(ended.id, TripField::Note, value.map(String::from)))
+                .unwrap()
+        );
+    }
+    let history = store.trip_edits(ended.id).unwrap();
+    let values: Vec<_> = history.iter().map(|e| e.new_value.as_deref()).collect();
+    assert_eq!(values, [Some("a"), None, Some("b"), None]);
+    let times: Vec<_> = history.iter().map(|e| e.at).collect();
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+    assert_eq!(
+        times[0],
+        Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap()
+    );
+    assert_eq!(
+        store.trip(ended.id).unwrap().note,
+        None,
+        "the last edit wins"
+    );
+}
