@@ -35,7 +35,8 @@ pub struct TimerStatus {
     pub project: Option<Project>,
     /// Raw elapsed seconds.
     pub elapsed_s: i64,
-    /// Raw seconds worked today (UTC day) including the running entry.
+    /// Raw seconds worked today (the local day in the core's time zone) including the running
+    /// entry.
     pub today_s: i64,
     /// Rounded seconds worked today, per the projects' rounding rules.
     pub today_rounded_s: i64,
@@ -110,11 +111,7 @@ impl Core {
         let inner = self.lock()?;
         let running = inner.store.running_entry()?;
         let projects = inner.store.projects()?;
-        let day_start = now
-            .date_naive()
-            .and_hms_opt(0, 0, 0)
-            .map(|d| d.and_utc())
-            .unwrap_or(now);
+        let day_start = tacho_model::report::tz::local_day_start(now, &inner.config.time_zone);
         let today = inner.store.entries(&crate::EntryFilter {
             from: Some(day_start),
             ..Default::default()

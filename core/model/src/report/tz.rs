@@ -27,10 +27,51 @@ pub fn local_month(at: DateTime<Utc>, time_zone: &str) -> String {
     local_datetime(at, time_zone).0.format("%Y-%m").to_string()
 }
 
+/// The instant the local day of `at` began in `time_zone` (UTC if unknown): "today" for a
+/// person's hours is their calendar day, not UTC's. Where DST skips midnight, the day starts at
+/// the first local time that exists.
+pub fn local_day_start(at: DateTime<Utc>, time_zone: &str) -> DateTime<Utc> {
+    let Ok(tz) = time_zone.trim().parse::<Tz>() else {
+        return at
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .map_or(at, |midnight| midnight.and_utc());
+    };
+    let day = at.with_timezone(&tz).date_naive();
+    (0..=3)
+        .filter_map(|hour| day.and_hms_opt(hour, 0, 0))
+        .find_map(|local| local.and_local_timezone(tz).earliest())
+        .map_or(at, |start| start.with_timezone(&Utc))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn the_local_day_starts_at_local_midnight() {
+        // 23:30 UTC on 9 March is 00:30 on 10 March in Amsterdam (UTC+1).
+        let at = Utc.with_ymd_and_hms(2026, 3, 9, 23, 30, 0).unwrap();
+        assert_eq!(
+            local_day_start(at, "Europe/Amsterdam"),
+            Utc.with_ymd_and_hms(2026, 3, 9, 23, 0, 0).unwrap()
+        );
+        assert_eq!(
+            local_day_start(at, "UTC"),
+            Utc.with_ymd_and_hms(2026, 3, 9, 0, 0, 0).unwrap()
+        );
+        assert_eq!(
+            local_day_start(at, "Not/AZone"),
+            Utc.with_ymd_and_hms(2026, 3, 9, 0, 0, 0).unwrap()
+        );
+        // Santiago skips 00:00–01:00 local on 6 Sep 2026 (DST starts at midnight).
+        let at = Utc.with_ymd_and_hms(2026, 9, 6, 12, 0, 0).unwrap();
+        assert_eq!(
+            local_day_start(at, "America/Santiago"),
+            Utc.with_ymd_and_hms(2026, 9, 6, 4, 0, 0).unwrap()
+        );
+    }
 
     #[test]
     fn amsterdam_switches_to_summer_time_on_the_last_sunday_of_march() {
