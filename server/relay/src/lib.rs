@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod config;
 pub mod devices;
 pub mod error;
+pub mod feed;
 pub mod log;
 pub mod openapi;
 pub mod storage;
@@ -42,7 +43,7 @@ pub struct Inner {
     /// Key that signs access tokens, shared through the database.
     pub token_key: Vec<u8>,
     /// Long-poll wake-ups.
-    pub hub: log::Hub,
+    pub hub: feed::Hub,
     /// A password hash to verify against for unknown e-mails, so they cost as much as known ones.
     pub dummy_hash: String,
     listener: Option<tokio::task::AbortHandle>,
@@ -80,7 +81,7 @@ impl AppState {
     pub async fn new(config: Config) -> Result<Self, StartError> {
         let db = Db::connect(&config.database_url).await?;
         let token_key = db.token_key().await.map_err(StorageError::from)?;
-        let hub = log::Hub::default();
+        let hub = feed::Hub::default();
         let listener = match db.backend {
             Backend::Postgres => Some(
                 log::spawn_pg_listener(&db.url, hub.clone())

@@ -2,7 +2,6 @@
 //! (optionally long-polling), snapshots, and the combined sync call.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::Json;
@@ -14,11 +13,11 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use sqlx::Row as _;
 use tacho_model::op::Op;
-use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::feed::Hub;
 use crate::openapi::ErrorBody;
 use crate::storage::{Backend, WriteTx, is_unique_violation, now_ms};
 use crate::tokens::{Auth, Claims};
@@ -154,61 +153,6 @@ pub struct SyncResult {
     pub pull: PullResult,
 }
 
-/// Wakes long-polls when their space's head moves: in-process through a watch channel per
-/// space, across instances through PostgreSQL `NOTIFY` feeding [`Hub::wake`].
-#[derive(Debug, Clone)]
-pub struct Hub {
-    spaces: Arc<Mutex<HashMap<Uuid, watch::Sender<i64>>>>,
-    closing: watch::Sender<bool>,
-}
-
-impl Default for Hub {
-    fn default() -> Self {
-        Self {
-            spaces: Arc::default(),
-            closing: watch::channel(false).0,
-        }
-    }
-}
-
-impl Hub {
-    /// A receiver that changes on the next push to `space`; take it before reading the log so
-    /// no push between the read and the wait is missed.
-    pub fn subscribe(&self, space: Uuid) -> watch::Receiver<i64> {
-        let mut spaces = self.spaces.lock().unwrap_or_else(PoisonError::into_inner);
-        spaces
-            .entry(space)
-            .or_insert_with(|| watch::channel(0).0)
-            .subscribe()
-    }
-
-    /// Announces a new head of `space` to its long-polls.
-    pub fn wake(&self, space: Uuid, head: i64) {
-        let mut spaces = self.spaces.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(tx) = spaces.get(&space) {
-            if tx.receiver_count() == 0 {
-                spaces.remove(&space);
-            } else {
-                tx.send_replace(head);
-            }
-        }
-    }
-
-    /// Wakes every long-poll (after the cross-instance listener reconnected and may have missed
-    /// notifications); they re-read the log.
-    pub fn wake_all(&self) {
-        let spaces = self.spaces.lock().unwrap_or_else(PoisonError::into_inner);
-        for tx in spaces.values() {
-            tx.send_modify(|_| {});
-        }
-    }
-
-    /// Ends all long-polls now and any started later, so graceful shutdown isn't held up.
-    pub fn close(&self) {
-        self.closing.send_replace(true);
-    }
-}
-
 fn invalid_op(index: usize, op: &Op, why: &str) -> ApiError {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -274,6 +218,9 @@ pub async fn push_ops(
     let mut rows: Vec<NewRow> = Vec::with_capacity(ops.len());
     // Accepted ops that change merged state, folded in once per batch.
     let mut merged: Vec<&Op> = Vec::new();
+    // Accepted ops as pulled, for long-polls waiting on this space (if any).
+    let listened = state.hub.is_listened(claims.space);
+    let mut published: Vec<(i64, String)> = Vec::new();
     for (index, IncomingOp { op, body }) in ops.iter().enumerate() {
         let op_id = op.op_id.to_string();
         if !seen.insert(op_id.clone()) {
@@ -307,7 +254,7 @@ pub async fn push_ops(
                 .await?;
                 tx.commit().await?;
                 if accepted > 0 {
-                    state.hub.wake(claims.space, next);
+                    state.hub.publish(claims.space, published, next);
                 }
                 return Err(invalid_op(index, op, &why).with("accepted", accepted));
             }
@@ -351,7 +298,7 @@ pub async fn push_ops(
             finish_push(state, &mut tx, &space, &device, next, device_seq, accepted).await?;
             tx.commit().await?;
             if accepted > 0 {
-                state.hub.wake(claims.space, next);
+                state.hub.publish(claims.space, published, next);
             }
             return Err(invalid_op(index, op, &why).with("accepted", accepted));
         }
@@ -367,6 +314,9 @@ pub async fn push_ops(
             .with("expected_seq", last_seq + 1));
         }
         next += 1;
+        if listened && let Some(rest) = body.strip_prefix('{') {
+            published.push((next, format!("{{\"cursor\":{next},{rest}")));
+        }
         rows.push(NewRow {
             seq: next,
             op_id,
@@ -400,7 +350,7 @@ pub async fn push_ops(
     .await?;
     tx.commit().await?;
     if accepted > 0 {
-        state.hub.wake(claims.space, next);
+        state.hub.publish(claims.space, published, next);
     }
     Ok(PushResult {
         accepted,
@@ -712,7 +662,7 @@ async fn read_page(
     space: &str,
     cursor: i64,
     limit: i64,
-) -> ApiResult<PullResult> {
+) -> ApiResult<(PullResult, Option<i64>)> {
     let sql = format!(
         "SELECT {PAGE_AGGREGATE}, (SELECT head FROM spaces WHERE id = $1) AS head \
          FROM (SELECT seq, body FROM ops WHERE space_id = $1 AND seq > $2 ORDER BY seq LIMIT $3) AS p"
@@ -726,12 +676,13 @@ async fn read_page(
     let (count, last, ops) = page_of(&row)?;
     let head: Option<i64> = row.try_get("head")?;
     let cursor = last.unwrap_or(cursor);
-    Ok(PullResult {
+    let page = PullResult {
         ops,
         cursor,
         has_more: head.is_some_and(|head| head > cursor),
         count,
-    })
+    };
+    Ok((page, head))
 }
 
 /// Reads the aggregate of [`PAGE_AGGREGATE`]: how many ops, the last cursor, the array.
@@ -755,19 +706,45 @@ pub async fn pull_ops(
     let limit = limit.unwrap_or(MAX_PULL_OPS).clamp(1, MAX_PULL_OPS);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait.min(LONG_POLL_MAX_S));
     let space_id = space.to_string();
-    let mut pushed = state.hub.subscribe(space);
+    let mut feed = state.hub.subscribe(space);
     let mut closing = state.hub.closing.subscribe();
     loop {
-        let page = read_page(state, &space_id, cursor, limit).await?;
-        if page.count > 0 || *closing.borrow_and_update() {
+        let known = feed.known_head();
+        if let Some(page) = state.hub.recent_page(space, cursor, limit) {
             return Ok(page);
         }
+        // Caught up with the newest head this instance knows of: every newer commit is
+        // announced to the feed, so there is nothing to read until it changes.
+        let caught_up = known == Some(cursor);
+        if !caught_up {
+            let (page, head) = read_page(state, &space_id, cursor, limit).await?;
+            if let Some(head) = head {
+                state.hub.observe(space, &feed, head);
+            }
+            if page.count > 0 || *closing.borrow_and_update() {
+                return Ok(page);
+            }
+        }
+        let nothing = || empty_page(cursor);
+        if *closing.borrow_and_update() {
+            return nothing();
+        }
         tokio::select! {
-            changed = pushed.changed() => if changed.is_err() { return Ok(page) },
-            _ = closing.changed() => return Ok(page),
-            () = tokio::time::sleep_until(deadline) => return Ok(page),
+            changed = feed.head.changed() => if changed.is_err() { return nothing() },
+            _ = closing.changed() => return nothing(),
+            () = tokio::time::sleep_until(deadline) => return nothing(),
         }
     }
+}
+
+/// No ops after `cursor`.
+fn empty_page(cursor: i64) -> ApiResult<PullResult> {
+    Ok(PullResult {
+        ops: RawValue::from_string("[]".to_owned()).map_err(ApiError::internal)?,
+        cursor,
+        has_more: false,
+        count: 0,
+    })
 }
 
 /// `POST /v1/push`: appends the calling device's ops to its space.

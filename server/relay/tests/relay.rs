@@ -234,6 +234,7 @@ on_both_databases!(
     accounts_are_isolated,
     expired_and_forged_tokens_are_refused,
     long_poll_wakes_on_push,
+    many_long_polls_of_one_space_follow_the_log_exactly,
     concurrent_pushes_get_gap_free_cursors,
     health_readiness_and_openapi,
 );
@@ -744,6 +745,63 @@ async fn long_poll_wakes_on_push(db: TestDb) {
     assert_eq!(page["ops"].as_array().expect("ops").len(), 1, "{page}");
     assert_eq!(page["cursor"], 1);
     assert!(took < Duration::from_secs(5), "long-poll took {took:?}");
+}
+
+/// Forty devices of one space keep long-polling while the phone pushes 60
+/// ops in 12 batches; each follows the log exactly (every op once, in cursor
+/// order, bodies as pushed), whether its page came from the database or from
+/// the space's recent ops in memory, including after it falls behind.
+async fn many_long_polls_of_one_space_follow_the_log_exactly(db: TestDb) {
+    let relay = start(&db).await;
+    let phone = Uuid::now_v7();
+    let pt = token(&relay.signup("fleet@example.org", phone).await);
+    let mut pollers = Vec::new();
+    for i in 0..40_u64 {
+        let (_, ws) = relay
+            .post(
+                "/v1/devices/session",
+                Some(&pt),
+                &json!({"device_id": Uuid::now_v7()}),
+            )
+            .await;
+        let (http, base, wt) = (relay.http.clone(), relay.base.clone(), token(&ws));
+        pollers.push(tokio::spawn(async move {
+            let (mut cursor, mut seen) = (0_i64, Vec::new());
+            while seen.len() < 60 {
+                // Some devices fall behind and catch up with small pages.
+                if i % 4 == 0 {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                let limit = if i % 3 == 0 { 7 } else { 1000 };
+                let url = format!("{base}/v1/pull?cursor={cursor}&limit={limit}&wait=10");
+                let (s, page) =
+                    answer(http.get(url).bearer_auth(&wt).send().await.expect("send")).await;
+                assert_eq!(s, StatusCode::OK, "{page}");
+                for op in page["ops"].as_array().expect("ops") {
+                    cursor += 1;
+                    assert_eq!(op["cursor"], cursor, "poller {i}: {page}");
+                    seen.push(op["fields"]["n"].as_u64().expect("n"));
+                }
+                assert_eq!(page["cursor"], cursor, "poller {i}");
+            }
+            seen
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for batch in 0..12_u64 {
+        let ops: Vec<Value> = (1..=5).map(|k| op(phone, batch * 5 + k)).collect();
+        let (s, b) = relay.push(&pt, &ops).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let want: Vec<u64> = (1..=60).collect();
+    for poller in pollers {
+        let seen = tokio::time::timeout(Duration::from_secs(30), poller)
+            .await
+            .expect("a poller stalled")
+            .expect("poller");
+        assert_eq!(seen, want);
+    }
 }
 
 async fn concurrent_pushes_get_gap_free_cursors(db: TestDb) {
