@@ -63,13 +63,16 @@ impl fmt::Debug for MasterKeys {
 }
 
 impl MasterKeys {
-    /// Parses `v2:<base64>,v1:<base64>` (newest first; commas, whitespace or newlines separate).
+    /// Parses `v2:<base64>,v1:<base64>` (newest first; commas, whitespace or newlines separate;
+    /// `#` starts a comment to the end of the line).
     pub fn parse(text: &str) -> Result<Self, SecretError> {
         let b64 = base64::engine::general_purpose::STANDARD;
         let mut keys: Vec<(u32, [u8; 32])> = Vec::new();
         for item in text
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|s| !s.is_empty() && !s.starts_with('#'))
+            .lines()
+            .map(|line| line.split('#').next().unwrap_or_default())
+            .flat_map(|line| line.split(|c: char| c == ',' || c.is_whitespace()))
+            .filter(|s| !s.is_empty())
         {
             let (version, key) = item
                 .split_once(':')
@@ -384,6 +387,12 @@ mod tests {
         ));
         assert_eq!(k.newest_version(), 2);
         assert_eq!(format!("{k:?}"), "MasterKeys(v2,v1)");
+        let file = format!(
+            "# rotated 2026-11\n{} # new\n\n{}\n",
+            MasterKeys::generate_line(3),
+            MasterKeys::generate_line(2)
+        );
+        assert_eq!(keys(&file).newest_version(), 3);
         assert!(MasterKeys::parse("").is_err());
         assert!(MasterKeys::parse("v1:AAAA").is_err());
         assert!(MasterKeys::parse("x1:AAAA").is_err());
