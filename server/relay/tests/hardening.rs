@@ -248,6 +248,7 @@ on_both_databases!(
     zammad_connections_and_signed_webhooks,
     rate_limits_per_class_and_key,
     headers_cors_and_time_limit,
+    migrations_accept_a_gap_filled_later,
 );
 
 async fn sealed_secrets_bind_their_row_and_rotate(db: TestDb) {
@@ -866,4 +867,46 @@ async fn rotate_subcommand_and_key_file_mode() {
     let store = Db::connect(&db.url).await.expect("db");
     let got = secrets::get(&store.pool, &keys(&v2), "b", "toggl", "api_token").await;
     assert_eq!(got.expect("opens with v2 alone"), Some("t".to_owned()));
+}
+
+/// The relay registers migration 4 while version 3 lives on another branch: sqlx applies a gapped
+/// list, and a version 3 that arrives later is applied on a database already at 4. Checked on
+/// both engines with stand-in migrations.
+async fn migrations_accept_a_gap_filled_later(db: TestDb) {
+    use sqlx::migrate::{Migration, MigrationType, Migrator};
+    use std::borrow::Cow;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.expect("pool");
+    let migration = |version: i64, sql: &'static str| {
+        Migration::new(
+            version,
+            Cow::Owned(format!("m{version}")),
+            MigrationType::Simple,
+            sqlx::SqlStr::from_static(sql),
+            false,
+        )
+    };
+    let gapped = vec![
+        migration(1, "CREATE TABLE m1 (x BIGINT)"),
+        migration(2, "CREATE TABLE m2 (x BIGINT)"),
+        migration(4, "CREATE TABLE m4 (x BIGINT)"),
+    ];
+    Migrator::with_migrations(gapped)
+        .run(&pool)
+        .await
+        .expect("a gapped list migrates");
+    let filled = vec![
+        migration(1, "CREATE TABLE m1 (x BIGINT)"),
+        migration(2, "CREATE TABLE m2 (x BIGINT)"),
+        migration(3, "CREATE TABLE m3 (x BIGINT)"),
+        migration(4, "CREATE TABLE m4 (x BIGINT)"),
+    ];
+    Migrator::with_migrations(filled)
+        .run(&pool)
+        .await
+        .expect("the late version 3 is applied");
+    sqlx::query("SELECT COUNT(*) FROM m3")
+        .fetch_one(&pool)
+        .await
+        .expect("m3 exists");
 }
