@@ -468,6 +468,12 @@ async fn zammad_connections_and_signed_webhooks(db: TestDb) {
         )
         .await;
     assert_error(s, &b, StatusCode::UNAUTHORIZED, "bad_signature");
+    // Bodies over the 4 MiB limit are refused before anything else.
+    let huge = vec![b' '; tacho_relay::MAX_BODY_BYTES + 1];
+    let (s, b) = relay
+        .hook(&id, &huge, Some(&sign(secret, &huge)), Some("job-big"))
+        .await;
+    assert_error(s, &b, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
     // Signed, but no delivery id, or not JSON: 400, nothing stored.
     let (s, b) = relay.hook(&id, body, Some(&good), None).await;
     assert_error(s, &b, StatusCode::BAD_REQUEST, "missing_delivery");
