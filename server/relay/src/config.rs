@@ -37,6 +37,18 @@ pub struct Config {
     /// which revokes the family. The trade-off: a stolen token replayed
     /// within this window is not caught.
     pub refresh_reuse_grace: Duration,
+    /// Master keys sealing third-party secrets; `None` refuses to store them (see `secrets`).
+    pub master_keys: Option<crate::secrets::MasterKeys>,
+    /// Rate limits per class (see `limits`).
+    pub rate_limits: crate::limits::RateLimits,
+    /// Origins allowed by CORS, exactly as browsers send them (`https://app.example.org`);
+    /// empty (the default) sends no CORS headers at all.
+    pub cors_origins: Vec<String>,
+    /// Send `Strict-Transport-Security` (only when clients reach the relay over TLS).
+    pub hsts: bool,
+    /// Longest a request may take, body upload included; longer ones get 408. Must exceed the
+    /// long-poll maximum.
+    pub request_timeout: Duration,
 }
 
 impl Config {
@@ -49,6 +61,11 @@ impl Config {
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(90 * 24 * 3600),
             refresh_reuse_grace: Duration::from_secs(30),
+            master_keys: None,
+            rate_limits: crate::limits::RateLimits::default(),
+            cors_origins: Vec::new(),
+            hsts: false,
+            request_timeout: Duration::from_secs(crate::log::LONG_POLL_MAX_S + 30),
         }
     }
 

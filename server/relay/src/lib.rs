@@ -6,10 +6,13 @@ pub mod config;
 pub mod devices;
 pub mod error;
 pub mod feed;
+pub mod limits;
 pub mod log;
 pub mod openapi;
+pub mod secrets;
 pub mod storage;
 pub mod tokens;
+pub mod zammad;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -18,6 +21,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -46,6 +50,8 @@ pub struct Inner {
     pub hub: feed::Hub,
     /// A password hash to verify against for unknown e-mails, so they cost as much as known ones.
     pub dummy_hash: String,
+    /// Rate limiters per class (see [`limits`]).
+    pub limiters: limits::Limiters,
     listener: Option<tokio::task::AbortHandle>,
 }
 
@@ -95,7 +101,9 @@ impl AppState {
                 .await
                 .map_err(|e| StartError::Hash(e.to_string()))?
                 .map_err(|e| StartError::Hash(e.to_string()))?;
+        let limiters = limits::Limiters::new(&config.rate_limits);
         Ok(Self(Arc::new(Inner {
+            limiters,
             config,
             db,
             token_key,
@@ -106,9 +114,12 @@ impl AppState {
     }
 }
 
-/// All routes of the API with their state, body limit and request tracing.
+/// All routes of the API with their state, body limit, time limit, rate limits, CORS, security
+/// headers and request tracing. Rate limits key anonymous requests by the peer address, so serve
+/// it with `into_make_service_with_connect_info::<SocketAddr>()` (as [`serve`] does).
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let cors = limits::cors(&state.config.cors_origins);
+    let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/v1/capabilities", get(capabilities))
@@ -122,14 +133,31 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/pull", get(log::pull))
         .route("/v1/snapshot", get(log::snapshot))
         .route("/v1/sync", post(log::sync))
+        .route("/v1/connections/zammad", post(zammad::create))
+        .route(
+            "/v1/connections/zammad/{id}",
+            get(zammad::show).delete(zammad::delete),
+        )
+        .route("/v1/hooks/zammad/{connection}", post(zammad::hook))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Layers wrap what is above them: the body limit and time limit sit closest to the
+        // handlers, the rate limit before them, and headers/CORS outermost so every answer
+        // (429 and 408 included) carries them.
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(from_fn_with_state(state.clone(), limits::time_limit))
+        .layer(from_fn_with_state(state.clone(), limits::rate_limit))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
+        );
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router
+        .layer(from_fn_with_state(state.clone(), limits::security_headers))
         .with_state(state)
 }
 
@@ -141,12 +169,15 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let hub = state.hub.clone();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            hub.close();
-        })
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        hub.close();
+    })
+    .await
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

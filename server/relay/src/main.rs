@@ -1,19 +1,28 @@
 //! `tacho-relay`: runs the sync relay. Starts with no setup: by default it listens on
 //! 127.0.0.1:8787 and keeps its data in a SQLite file under the user's data directory.
+//! `tacho-relay secrets rotate` re-seals stored third-party secrets under the newest master key.
 
-use clap::Parser;
-use tacho_relay::{AppState, Config, Registration};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use tacho_relay::limits::{ClassLimit, RateLimits};
+use tacho_relay::secrets::MasterKeys;
+use tacho_relay::{AppState, Config, Db, Registration};
 use tracing_subscriber::EnvFilter;
 
 /// Command line, each flag with an environment fallback for containers.
 #[derive(Debug, Parser)]
 #[command(version, about = "Tacho sync relay")]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Address to listen on.
     #[arg(long, env = "TACHO_LISTEN", default_value = "127.0.0.1:8787")]
     listen: String,
     /// `sqlite://…?mode=rwc` or `postgres://…`; defaults to a SQLite file in the data directory.
-    #[arg(long, env = "TACHO_DATABASE_URL")]
+    #[arg(long, env = "TACHO_DATABASE_URL", global = true)]
     database_url: Option<String>,
     /// Who may sign up.
     #[arg(long, env = "TACHO_REGISTRATION", value_enum, default_value_t = Registration::Open)]
@@ -25,6 +34,75 @@ struct Args {
         value_delimiter = ','
     )]
     allow_emails: Vec<String>,
+    /// Master keys sealing third-party secrets, newest first: `v2:<base64 32 bytes>,v1:<…>`.
+    /// Without a key (here or in --master-key-file) the relay refuses to store such secrets.
+    #[arg(long, env = "TACHO_MASTER_KEYS", hide_env_values = true, global = true)]
+    master_keys: Option<String>,
+    /// File holding the master keys in the same format (mode 0600); used if TACHO_MASTER_KEYS is unset.
+    #[arg(long, env = "TACHO_MASTER_KEY_FILE", global = true)]
+    master_key_file: Option<PathBuf>,
+    /// Origins allowed by CORS (repeat or comma-separate), e.g. `https://app.example.org`.
+    /// Default: none, no CORS headers.
+    #[arg(
+        long = "cors-origin",
+        env = "TACHO_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    cors_origins: Vec<String>,
+    /// Send Strict-Transport-Security (set when clients reach the relay through TLS).
+    #[arg(long, env = "TACHO_HSTS")]
+    hsts: bool,
+    /// Longest a request may take, in seconds (must exceed the 30 s long-poll).
+    #[arg(long, env = "TACHO_REQUEST_TIMEOUT_S", default_value_t = 60)]
+    request_timeout_s: u64,
+    /// Requests per hour without a valid token, per peer IP address (0 = no limit).
+    #[arg(long, env = "TACHO_LIMIT_ANONYMOUS", default_value_t = 100)]
+    limit_anonymous: u32,
+    /// Authenticated requests per hour per account (0 = no limit).
+    #[arg(long, env = "TACHO_LIMIT_AUTHENTICATED", default_value_t = 1000)]
+    limit_authenticated: u32,
+    /// Approval actions per hour per account (0 = no limit).
+    #[arg(long, env = "TACHO_LIMIT_APPROVALS", default_value_t = 10)]
+    limit_approvals: u32,
+    /// Exports per hour per account (0 = no limit).
+    #[arg(long, env = "TACHO_LIMIT_EXPORTS", default_value_t = 20)]
+    limit_exports: u32,
+    /// Sync requests (push, pull, sync, snapshot) per hour per device (0 = no limit).
+    #[arg(long, env = "TACHO_LIMIT_SYNC", default_value_t = 36_000)]
+    limit_sync: u32,
+    /// Sync requests a device may send back to back before the hourly rate applies.
+    #[arg(long, env = "TACHO_LIMIT_SYNC_BURST", default_value_t = 1_200)]
+    limit_sync_burst: u32,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Manage sealed third-party secrets.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretsCommand {
+    /// Re-seal every stored secret under the newest master key (one transaction); afterwards
+    /// older keys can be removed from the configuration.
+    Rotate,
+    /// Print a fresh random key line `v<VERSION>:<base64>` to prepend to the key list.
+    GenerateKey {
+        /// Version number of the new key (one above the newest in use).
+        #[arg(long)]
+        version: u32,
+    },
+}
+
+fn master_keys(args: &Args) -> anyhow::Result<Option<MasterKeys>> {
+    if let Some(text) = args.master_keys.as_deref().filter(|t| !t.trim().is_empty()) {
+        return Ok(Some(MasterKeys::parse(text)?));
+    }
+    if let Some(path) = &args.master_key_file {
+        return Ok(Some(MasterKeys::from_file(path)?));
+    }
+    Ok(None)
 }
 
 #[tokio::main]
@@ -35,10 +113,35 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
-    let mut config = Config::new(
-        args.database_url
-            .unwrap_or_else(Config::default_database_url),
-    );
+    let database_url = args
+        .database_url
+        .clone()
+        .unwrap_or_else(Config::default_database_url);
+    let keys = master_keys(&args)?;
+    match &args.command {
+        Some(Command::Secrets(SecretsCommand::GenerateKey { version })) => {
+            println!("{}", MasterKeys::generate_line(*version));
+            return Ok(());
+        }
+        Some(Command::Secrets(SecretsCommand::Rotate)) => {
+            let keys = keys.context(
+                "secrets rotate needs the master keys (TACHO_MASTER_KEYS or --master-key-file), \
+                 newest first",
+            )?;
+            let db = Db::connect(&database_url).await?;
+            let report = tacho_relay::secrets::rotate(&db, &keys).await?;
+            println!(
+                "rotated to key v{}: {} secrets, {} re-sealed, {} already current",
+                keys.newest_version(),
+                report.total,
+                report.resealed,
+                report.current
+            );
+            return Ok(());
+        }
+        None => {}
+    }
+    let mut config = Config::new(database_url);
     config.registration = args.registration;
     config.allow_emails = args
         .allow_emails
@@ -46,6 +149,34 @@ async fn main() -> anyhow::Result<()> {
         .map(|e| e.trim().to_lowercase())
         .filter(|e| !e.is_empty())
         .collect();
+    match &keys {
+        Some(k) => {
+            tracing::info!(keys = ?k, "master keys loaded; third-party secrets can be stored")
+        }
+        None => tracing::warn!(
+            "no master key (TACHO_MASTER_KEYS / --master-key-file): connections that need stored \
+             credentials (Zammad) are refused"
+        ),
+    }
+    config.master_keys = keys;
+    config.cors_origins = args
+        .cors_origins
+        .iter()
+        .map(|o| o.trim().to_owned())
+        .filter(|o| !o.is_empty())
+        .collect();
+    config.hsts = args.hsts;
+    config.request_timeout = Duration::from_secs(args.request_timeout_s.max(1));
+    config.rate_limits = RateLimits {
+        anonymous: ClassLimit::per_hour(args.limit_anonymous),
+        authenticated: ClassLimit::per_hour(args.limit_authenticated),
+        approvals: ClassLimit::per_hour(args.limit_approvals),
+        exports: ClassLimit::per_hour(args.limit_exports),
+        sync: ClassLimit {
+            per_hour: args.limit_sync,
+            burst: args.limit_sync_burst,
+        },
+    };
     let state = AppState::new(config).await?;
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     tracing::info!(addr = %listener.local_addr()?, backend = ?state.db.backend, "tacho-relay listening");

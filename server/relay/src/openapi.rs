@@ -138,8 +138,20 @@ impl Modify for BearerAuth {
         crate::log::pull,
         crate::log::snapshot,
         crate::log::sync,
+        crate::zammad::create,
+        crate::zammad::show,
+        crate::zammad::delete,
+        crate::zammad::hook,
     ),
-    components(schemas(ErrorBody, Capabilities, OpDoc, RelayOpDoc)),
+    components(schemas(
+        ErrorBody,
+        Capabilities,
+        OpDoc,
+        RelayOpDoc,
+        crate::zammad::NewZammadConnection,
+        crate::zammad::ZammadConnection,
+        crate::zammad::HookAccepted,
+    )),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -20,6 +20,13 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "materialised_state",
         include_str!("../migrations/0002_materialised_state.sql"),
     ),
+    // Version 3 is the automation-hooks migration (another branch); sqlx applies missing
+    // versions in order and does not mind the gap.
+    (
+        4,
+        "secrets_zammad",
+        include_str!("../migrations/0004_secrets_zammad.sql"),
+    ),
 ];
 
 /// The settings key of the access-token signing key (base64 of 32 random bytes).

@@ -105,9 +105,11 @@ pub struct Relay {
 impl Relay {
     /// Starts a relay over `database_url` on a free loopback port.
     pub async fn start(database_url: &str) -> Self {
-        let state = tacho_relay::AppState::new(tacho_relay::Config::new(database_url))
-            .await
-            .unwrap();
+        // Rate limits off: these scenarios exercise clients (retries, fault proxies), not the
+        // relay's limiter, which has its own tests.
+        let mut config = tacho_relay::Config::new(database_url);
+        config.rate_limits = tacho_relay::limits::RateLimits::unlimited();
+        let state = tacho_relay::AppState::new(config).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();

@@ -1,0 +1,918 @@
+//! End-to-end tests of the hardening work: sealed secrets at rest and their rotation, Zammad
+//! connections and signed webhooks, rate limits per class, the request time limit, CORS and
+//! security headers. Same set-up as `relay.rs` (a temporary SQLite file and a fresh PostgreSQL
+//! database per scenario), kept in its own file so parallel work on `relay.rs` merges cleanly.
+
+// Test helpers may panic on broken fixtures; that is a test failure, not a bug in the relay.
+#![allow(clippy::expect_used, clippy::panic)]
+
+use std::io::{Read as _, Write as _};
+use std::time::Duration;
+
+use hmac::{Hmac, Mac as _};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::{AssertSqlSafe, Connection as _, Row as _};
+use tacho_relay::limits::{ClassLimit, RateLimits};
+use tacho_relay::secrets::{self, MasterKeys, SecretError};
+use tacho_relay::{AppState, Config, Db};
+use uuid::Uuid;
+
+const DEFAULT_PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A throwaway database, removed on drop (even when the test panicked).
+struct TestDb {
+    url: String,
+    pg_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("TACHO_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_ADMIN.to_owned())
+}
+
+impl TestDb {
+    fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("relay.db").display()
+        );
+        Self {
+            url,
+            pg_name: None,
+            _dir: Some(dir),
+        }
+    }
+
+    async fn postgres() -> Self {
+        let admin = pg_admin_url();
+        let name = format!("tacho_test_{}", Uuid::now_v7().simple());
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL must be reachable at {admin}: {e}"));
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        Self {
+            url: format!("{base}/{name}"),
+            pg_name: Some(name),
+            _dir: None,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.pg_name.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime; do the async cleanup on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
+                    let _ = sqlx::query(AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut conn)
+                    .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A running relay and an HTTP client for it.
+#[derive(Clone)]
+struct Relay {
+    base: String,
+    http: reqwest::Client,
+    state: AppState,
+}
+
+async fn start_with(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> Relay {
+    let mut config = Config::new(db.url.clone());
+    tweak(&mut config);
+    let state = AppState::new(config).await.expect("relay starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(tacho_relay::serve(
+        listener,
+        state.clone(),
+        std::future::pending(),
+    ));
+    Relay {
+        base,
+        http: reqwest::Client::new(),
+        state,
+    }
+}
+
+async fn start(db: &TestDb) -> Relay {
+    start_with(db, |_| {}).await
+}
+
+async fn answer(res: reqwest::Response) -> (StatusCode, Value) {
+    let status = res.status();
+    let text = res.text().await.expect("body");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON answer {status}: {text}"))
+    };
+    (status, body)
+}
+
+impl Relay {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> (StatusCode, Value) {
+        let mut req = self.http.post(self.url(path)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        answer(req.send().await.expect("send")).await
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        let mut req = self.http.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        answer(req.send().await.expect("send")).await
+    }
+
+    async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        answer(
+            self.http
+                .delete(self.url(path))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("send"),
+        )
+        .await
+    }
+
+    /// Signs up a fresh account; returns its access token.
+    async fn signup(&self, email: &str) -> String {
+        let (status, session) = self
+            .post(
+                "/v1/auth/signup",
+                None,
+                &json!({"email": email, "password": "correct horse battery",
+                    "device_id": Uuid::now_v7(), "device_name": "test"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{session}");
+        session["access_token"].as_str().expect("token").to_owned()
+    }
+
+    /// Sends a Zammad delivery with the given raw body and headers.
+    async fn hook(
+        &self,
+        connection: &str,
+        body: &[u8],
+        signature: Option<&str>,
+        delivery: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .post(self.url(&format!("/v1/hooks/zammad/{connection}")))
+            .header("content-type", "application/json")
+            .header("x-zammad-trigger", "time accounted")
+            .body(body.to_vec());
+        if let Some(s) = signature {
+            req = req.header("x-hub-signature", s);
+        }
+        if let Some(d) = delivery {
+            req = req.header("x-zammad-delivery", d);
+        }
+        answer(req.send().await.expect("send")).await
+    }
+}
+
+fn assert_error(status: StatusCode, body: &Value, want_status: StatusCode, want_code: &str) {
+    assert_eq!(status, want_status, "{body}");
+    assert_eq!(body["code"], want_code, "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+}
+
+fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).expect("hmac key");
+    mac.update(body);
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha1={hex}")
+}
+
+fn keys(text: &str) -> MasterKeys {
+    MasterKeys::parse(text).expect("keys")
+}
+
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::TestDb::sqlite()).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(super::TestDb::postgres().await).await;
+            }
+        }
+    )*};
+}
+
+on_both_databases!(
+    sealed_secrets_bind_their_row_and_rotate,
+    zammad_connections_and_signed_webhooks,
+    rate_limits_per_class_and_key,
+    headers_cors_and_time_limit,
+    migrations_accept_a_gap_filled_later,
+);
+
+async fn sealed_secrets_bind_their_row_and_rotate(db: TestDb) {
+    let store = Db::connect(&db.url).await.expect("db");
+    let v1 = MasterKeys::generate_line(1);
+    let old = keys(&v1);
+    let mut conn = store.pool.acquire().await.expect("conn");
+    for owner in ["acct-a", "acct-b"] {
+        secrets::put(
+            &mut conn,
+            &old,
+            owner,
+            "tempo",
+            "api_token",
+            &format!("{owner}-token"),
+        )
+        .await
+        .expect("put");
+    }
+    secrets::put(
+        &mut conn,
+        &old,
+        "acct-a",
+        "tesla",
+        "refresh_token",
+        "tesla-refresh",
+    )
+    .await
+    .expect("put");
+    drop(conn);
+    let got = secrets::get(&store.pool, &old, "acct-a", "tempo", "api_token").await;
+    assert_eq!(got.expect("get"), Some("acct-a-token".to_owned()));
+
+    // Copy A's sealed value into B's row (and into A's other provider's row): neither opens.
+    let a_sealed: String = sqlx::query(
+        "SELECT sealed FROM sealed_secrets WHERE owner = 'acct-a' AND provider = 'tempo'",
+    )
+    .fetch_one(&store.pool)
+    .await
+    .expect("row")
+    .try_get("sealed")
+    .expect("sealed");
+    assert!(a_sealed.starts_with("tk1.v1."), "{a_sealed}");
+    for (owner, provider, field) in [
+        ("acct-b", "tempo", "api_token"),
+        ("acct-a", "tesla", "refresh_token"),
+    ] {
+        sqlx::query(
+            "UPDATE sealed_secrets SET sealed = $1 WHERE owner = $2 AND provider = $3 AND field = $4",
+        )
+        .bind(&a_sealed)
+        .bind(owner)
+        .bind(provider)
+        .bind(field)
+        .execute(&store.pool)
+        .await
+        .expect("copy");
+        let res = secrets::get(&store.pool, &old, owner, provider, field).await;
+        assert!(matches!(res, Err(SecretError::Open)), "{res:?}");
+        let mut conn = store.pool.acquire().await.expect("conn");
+        secrets::put(&mut conn, &old, owner, provider, field, "restored")
+            .await
+            .expect("restore");
+    }
+
+    // Rotation: v2 becomes the newest; everything is re-sealed; v1 can then go.
+    let v2 = MasterKeys::generate_line(2);
+    let both = keys(&format!("{v2},{v1}"));
+    let report = secrets::rotate(&store, &both).await.expect("rotate");
+    assert_eq!((report.total, report.resealed, report.current), (3, 3, 0));
+    let v2_only = keys(&v2);
+    for (owner, provider, field, want) in [
+        ("acct-a", "tempo", "api_token", "acct-a-token"),
+        ("acct-b", "tempo", "api_token", "restored"),
+        ("acct-a", "tesla", "refresh_token", "restored"),
+    ] {
+        let got = secrets::get(&store.pool, &v2_only, owner, provider, field).await;
+        assert_eq!(got.expect("opens under v2 alone"), Some(want.to_owned()));
+    }
+    let versions: Vec<i64> = sqlx::query("SELECT key_version FROM sealed_secrets")
+        .fetch_all(&store.pool)
+        .await
+        .expect("rows")
+        .iter()
+        .map(|r| r.try_get("key_version").expect("version"))
+        .collect();
+    assert_eq!(versions, vec![2, 2, 2]);
+    let again = secrets::rotate(&store, &v2_only)
+        .await
+        .expect("rotate again");
+    assert_eq!((again.total, again.resealed, again.current), (3, 0, 3));
+    // A rotation that meets a value under a key it lacks changes nothing.
+    let v3_only = keys(&MasterKeys::generate_line(3));
+    let mut conn = store.pool.acquire().await.expect("conn");
+    secrets::put(&mut conn, &v3_only, "acct-c", "tempo", "api_token", "c")
+        .await
+        .expect("put");
+    drop(conn);
+    let res = secrets::rotate(&store, &v2_only).await;
+    assert!(matches!(res, Err(SecretError::UnknownKey(3))), "{res:?}");
+}
+
+async fn zammad_connections_and_signed_webhooks(db: TestDb) {
+    // Without a master key the relay refuses to take credentials.
+    let keyless = start(&db).await;
+    let ann = keyless.signup("ann@example.org").await;
+    let new_conn = json!({
+        "base_url": "https://helpdesk.example.org/",
+        "api_token": "zammad-api-token-PLAINTEXT-1",
+        "webhook_secret": "zammad-hook-secret-PLAINTEXT-2",
+    });
+    let (s, b) = keyless
+        .post("/v1/connections/zammad", Some(&ann), &new_conn)
+        .await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "secrets_unavailable",
+    );
+
+    let relay = start_with(&db, |c| {
+        c.master_keys = Some(keys(&MasterKeys::generate_line(1)));
+    })
+    .await;
+    let bob = relay.signup("bob@example.org").await;
+    let (s, b) = relay.post("/v1/connections/zammad", None, &new_conn).await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "missing_token");
+    let (s, b) = relay
+        .post(
+            "/v1/connections/zammad",
+            Some(&ann),
+            &json!({"base_url": "ftp://x", "api_token": "a", "webhook_secret": "b"}),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    let (s, conn) = relay
+        .post("/v1/connections/zammad", Some(&ann), &new_conn)
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{conn}");
+    let id = conn["id"].as_str().expect("id").to_owned();
+    assert_eq!(conn["base_url"], "https://helpdesk.example.org");
+    assert_eq!(conn["webhook_path"], format!("/v1/hooks/zammad/{id}"));
+    assert!(!conn.to_string().contains("PLAINTEXT"), "{conn}");
+
+    // Object-level authorization: the owner sees it, anyone else gets 404.
+    let path = format!("/v1/connections/zammad/{id}");
+    let (s, shown) = relay.get(&path, Some(&ann)).await;
+    assert_eq!(s, StatusCode::OK, "{shown}");
+    assert_eq!(shown["id"], id.as_str());
+    assert!(!shown.to_string().contains("PLAINTEXT"), "{shown}");
+    let (s, b) = relay.get(&path, Some(&bob)).await;
+    assert_error(s, &b, StatusCode::NOT_FOUND, "not_found");
+    let (s, b) = relay.delete(&path, &bob).await;
+    assert_error(s, &b, StatusCode::NOT_FOUND, "not_found");
+    let (s, b) = relay
+        .get("/v1/connections/zammad/not-a-uuid", Some(&ann))
+        .await;
+    assert_error(s, &b, StatusCode::NOT_FOUND, "not_found");
+
+    // A delivery signed over the raw bytes (odd spacing on purpose: no re-serialisation).
+    let secret = "zammad-hook-secret-PLAINTEXT-2";
+    let body = br#"{ "ticket" : {"id": 42, "title":"Printer"},  "article": {"id": 7} }"#;
+    let good = sign(secret, body);
+    let (s, b) = relay.hook(&id, body, Some(&good), Some("job-1")).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b, json!({"delivery": "job-1", "duplicate": false}));
+    // Zammad's retry of the same delivery: 2xx, stored once.
+    let (s, b) = relay.hook(&id, body, Some(&good), Some("job-1")).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["duplicate"], true);
+    let count = || async {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, MAX(ticket_id) AS t FROM zammad_events WHERE connection_id = $1",
+        )
+        .bind(&id)
+        .fetch_one(&relay.state.db.pool)
+        .await
+        .expect("count");
+        (
+            row.try_get::<i64, _>("n").expect("n"),
+            row.try_get::<Option<i64>, _>("t").expect("t"),
+        )
+    };
+    assert_eq!(count().await, (1, Some(42)));
+    let stored: String = sqlx::query("SELECT body FROM zammad_events WHERE connection_id = $1")
+        .bind(&id)
+        .fetch_one(&relay.state.db.pool)
+        .await
+        .expect("row")
+        .try_get("body")
+        .expect("body");
+    assert_eq!(stored.as_bytes(), body);
+
+    // Missing, wrong, or for other bytes: 401 JSON, nothing stored.
+    let (s, b) = relay.hook(&id, body, None, Some("job-2")).await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "missing_signature");
+    let (s, b) = relay
+        .hook(&id, body, Some(&sign("other secret", body)), Some("job-2"))
+        .await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "bad_signature");
+    let (s, b) = relay
+        .hook(&id, br#"{"ticket":{"id":43}}"#, Some(&good), Some("job-2"))
+        .await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "bad_signature");
+    let (s, b) = relay
+        .hook(&id, body, Some("sha1=nothex"), Some("job-2"))
+        .await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "bad_signature");
+    // Unknown connection: the same answer as a wrong signature (no probing of ids).
+    let (s, b) = relay
+        .hook(
+            &Uuid::now_v7().to_string(),
+            body,
+            Some(&good),
+            Some("job-2"),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "bad_signature");
+    // Bodies over the 4 MiB limit are refused before anything else.
+    let huge = vec![b' '; tacho_relay::MAX_BODY_BYTES + 1];
+    let (s, b) = relay
+        .hook(&id, &huge, Some(&sign(secret, &huge)), Some("job-big"))
+        .await;
+    assert_error(s, &b, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
+    // Signed, but no delivery id, or not JSON: 400, nothing stored.
+    let (s, b) = relay.hook(&id, body, Some(&good), None).await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "missing_delivery");
+    let junk = b"not json";
+    let (s, b) = relay
+        .hook(&id, junk, Some(&sign(secret, junk)), Some("job-3"))
+        .await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "malformed_json");
+    assert_eq!(count().await, (1, Some(42)));
+    // A second delivery is stored.
+    let other = br#"{"ticket":{"id":43}}"#;
+    let (s, b) = relay
+        .hook(&id, other, Some(&sign(secret, other)), Some("job-4"))
+        .await;
+    assert_eq!((s, &b["duplicate"]), (StatusCode::OK, &json!(false)), "{b}");
+    assert_eq!(count().await.0, 2);
+
+    // Deleting removes the connection, its events and its sealed secrets; hooks then fail.
+    let (s, _) = relay.delete(&path, &ann).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, b) = relay.get(&path, Some(&ann)).await;
+    assert_error(s, &b, StatusCode::NOT_FOUND, "not_found");
+    let (s, b) = relay.hook(&id, body, Some(&good), Some("job-5")).await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "bad_signature");
+    assert_eq!(count().await.0, 0);
+    let left: i64 = sqlx::query("SELECT COUNT(*) AS n FROM sealed_secrets")
+        .fetch_one(&relay.state.db.pool)
+        .await
+        .expect("count")
+        .try_get("n")
+        .expect("n");
+    assert_eq!(left, 0);
+}
+
+/// The raw SQLite files (database and WAL) hold no plaintext secret, only sealed values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_file_holds_no_plaintext_secret() {
+    let db = TestDb::sqlite();
+    let relay = start_with(&db, |c| {
+        c.master_keys = Some(keys(&MasterKeys::generate_line(1)));
+    })
+    .await;
+    let ann = relay.signup("ann@example.org").await;
+    let (s, b) = relay
+        .post(
+            "/v1/connections/zammad",
+            Some(&ann),
+            &json!({
+                "base_url": "https://visible-helpdesk.example.org",
+                "api_token": "API-TOKEN-MUST-NOT-LEAK-9f3a",
+                "webhook_secret": "HOOK-SECRET-MUST-NOT-LEAK-51c2",
+            }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let path = db.url.trim_start_matches("sqlite://");
+    let path = path.split('?').next().expect("path").to_owned();
+    let mut bytes = Vec::new();
+    for file in [path.clone(), format!("{path}-wal")] {
+        if let Ok(mut f) = std::fs::File::open(&file) {
+            f.read_to_end(&mut bytes).expect("read");
+        }
+    }
+    let has = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+    // The reading works: the non-secret base URL and the sealed form are there.
+    assert!(has("visible-helpdesk.example.org"));
+    assert!(has("tk1.v1."));
+    for secret in [
+        "API-TOKEN-MUST-NOT-LEAK-9f3a",
+        "HOOK-SECRET-MUST-NOT-LEAK-51c2",
+    ] {
+        assert!(!has(secret), "{secret} found in the database files");
+    }
+}
+
+async fn rate_limits_per_class_and_key(db: TestDb) {
+    let relay = start_with(&db, |c| {
+        c.rate_limits = RateLimits {
+            anonymous: ClassLimit::per_hour(5),
+            authenticated: ClassLimit::per_hour(3),
+            approvals: ClassLimit::per_hour(2),
+            exports: ClassLimit::per_hour(2),
+            sync: ClassLimit {
+                per_hour: 4,
+                burst: 4,
+            },
+        };
+    })
+    .await;
+    // Two sign-ups are two anonymous requests from 127.0.0.1.
+    let ann = relay.signup("ann@example.org").await;
+    let bob = relay.signup("bob@example.org").await;
+    let limited = |res: reqwest::Response| async move {
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        let retry: u64 = res
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .expect("Retry-After seconds");
+        assert!(retry >= 1, "{retry}");
+        assert_eq!(
+            res.headers()
+                .get("x-content-type-options")
+                .map(|v| v.as_bytes()),
+            Some(&b"nosniff"[..])
+        );
+        let (s, b) = answer(res).await;
+        assert_error(s, &b, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+        assert_eq!(b["retry_after_s"], retry);
+    };
+
+    // Anonymous: 3 more, then 429; a forged X-Forwarded-For does not make a new key.
+    for _ in 0..3 {
+        let (s, _) = relay.get("/v1/capabilities", None).await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    limited(
+        relay
+            .http
+            .get(relay.url("/v1/capabilities"))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    let forged = relay
+        .http
+        .get(relay.url("/v1/capabilities"))
+        .header("x-forwarded-for", "203.0.113.7")
+        .header("x-real-ip", "203.0.113.8")
+        .header("forwarded", "for=203.0.113.9")
+        .send()
+        .await
+        .expect("send");
+    limited(forged).await;
+    // Health checks are not limited.
+    assert_eq!(relay.get("/healthz", None).await.0, StatusCode::OK);
+
+    // Authenticated (per account): Ann's exhaustion leaves Bob alone.
+    let some = format!("/v1/connections/zammad/{}", Uuid::now_v7());
+    for _ in 0..3 {
+        assert_eq!(relay.get(&some, Some(&ann)).await.0, StatusCode::NOT_FOUND);
+    }
+    limited(
+        relay
+            .http
+            .get(relay.url(&some))
+            .bearer_auth(&ann)
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(relay.get(&some, Some(&bob)).await.0, StatusCode::NOT_FOUND);
+
+    // Exports and approvals have budgets of their own (routes may not exist yet: 404 until
+    // the budget is spent, then 429).
+    for (path, n) in [("/v1/account/export", 2), ("/v1/approvals/x/approve", 2)] {
+        for _ in 0..n {
+            let (s, b) = relay.post(path, Some(&bob), &json!({})).await;
+            assert_ne!(s, StatusCode::TOO_MANY_REQUESTS, "{path}: {b}");
+        }
+        limited(
+            relay
+                .http
+                .post(relay.url(path))
+                .bearer_auth(&bob)
+                .json(&json!({}))
+                .send()
+                .await
+                .expect("send"),
+        )
+        .await;
+    }
+
+    // Sync (per device): Ann's device gets 4, Bob's is unaffected; sync is not Ann's
+    // authenticated budget, which is spent.
+    for _ in 0..4 {
+        assert_eq!(
+            relay.get("/v1/pull?cursor=0", Some(&ann)).await.0,
+            StatusCode::OK
+        );
+    }
+    limited(
+        relay
+            .http
+            .get(relay.url("/v1/pull?cursor=0"))
+            .bearer_auth(&ann)
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(
+        relay.get("/v1/pull?cursor=0", Some(&bob)).await.0,
+        StatusCode::OK
+    );
+}
+
+async fn headers_cors_and_time_limit(db: TestDb) {
+    let relay = start_with(&db, |c| {
+        c.cors_origins = vec!["https://app.example.org".to_owned()];
+        c.hsts = true;
+        c.request_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let res = relay
+        .http
+        .get(relay.url("/v1/capabilities"))
+        .header("origin", "https://app.example.org")
+        .send()
+        .await
+        .expect("send");
+    let h = res.headers();
+    for (name, want) in [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        (
+            "content-security-policy",
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+        ("access-control-allow-origin", "https://app.example.org"),
+    ] {
+        assert_eq!(
+            h.get(name).and_then(|v| v.to_str().ok()),
+            Some(want),
+            "{name}"
+        );
+    }
+    assert!(h.get("strict-transport-security").is_some());
+    let res = relay
+        .http
+        .get(relay.url("/v1/capabilities"))
+        .header("origin", "https://evil.example.net")
+        .send()
+        .await
+        .expect("send");
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+    let preflight = relay
+        .http
+        .request(reqwest::Method::OPTIONS, relay.url("/v1/push"))
+        .header("origin", "https://app.example.org")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type",
+        )
+        .send()
+        .await
+        .expect("send");
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(
+        preflight
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("https://app.example.org")
+    );
+    // Auth answers are not cached; errors carry the headers too.
+    let res = relay
+        .http
+        .post(relay.url("/v1/auth/login"))
+        .json(&json!({"email": "nobody@example.org", "password": "x", "device_id": Uuid::now_v7(), "device_name": "t"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        res.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    assert_eq!(
+        res.headers()
+            .get("x-frame-options")
+            .and_then(|v| v.to_str().ok()),
+        Some("DENY")
+    );
+
+    // A body that never finishes arriving: 408 JSON after the time limit.
+    let addr = relay.base.trim_start_matches("http://").to_owned();
+    let raw = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        s.write_all(
+            b"POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"email\":",
+        )
+        .expect("write");
+        let mut buf = [0_u8; 4096];
+        let n = s.read(&mut buf).expect("read an answer before the client gives up");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    })
+    .await
+    .expect("join");
+    assert!(raw.starts_with("HTTP/1.1 408"), "{raw}");
+    assert!(raw.contains("request_timeout"), "{raw}");
+    assert!(
+        raw.to_lowercase()
+            .contains("x-content-type-options: nosniff"),
+        "{raw}"
+    );
+
+    // Without configuration: no CORS headers, no HSTS.
+    let plain = start(&db).await;
+    let res = plain
+        .http
+        .get(plain.url("/healthz"))
+        .header("origin", "https://app.example.org")
+        .send()
+        .await
+        .expect("send");
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+    assert!(res.headers().get("strict-transport-security").is_none());
+    assert_eq!(
+        res.headers()
+            .get("x-content-type-options")
+            .and_then(|v| v.to_str().ok()),
+        Some("nosniff")
+    );
+}
+
+/// The OpenAPI document lists the new routes and schemas.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_lists_connections_and_hooks() {
+    let db = TestDb::sqlite();
+    let relay = start(&db).await;
+    let (s, doc) = relay.get("/v1/openapi.json", None).await;
+    assert_eq!(s, StatusCode::OK);
+    for path in [
+        "/v1/connections/zammad",
+        "/v1/connections/zammad/{id}",
+        "/v1/hooks/zammad/{connection}",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} missing");
+    }
+    for schema in ["NewZammadConnection", "ZammadConnection", "HookAccepted"] {
+        assert!(
+            doc["components"]["schemas"][schema].is_object(),
+            "{schema} missing"
+        );
+    }
+}
+
+/// `tacho-relay secrets rotate` re-seals under the newest key and reports counts; a key file
+/// readable by others is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotate_subcommand_and_key_file_mode() {
+    let db = TestDb::sqlite();
+    let v1 = MasterKeys::generate_line(1);
+    let v2 = MasterKeys::generate_line(2);
+    {
+        let store = Db::connect(&db.url).await.expect("db");
+        let mut conn = store.pool.acquire().await.expect("conn");
+        for owner in ["a", "b"] {
+            secrets::put(&mut conn, &keys(&v1), owner, "toggl", "api_token", "t")
+                .await
+                .expect("put");
+        }
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let key_file = dir.path().join("keys");
+    std::fs::write(&key_file, format!("{v2}\n{v1}\n")).expect("write");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        assert!(matches!(
+            MasterKeys::from_file(&key_file),
+            Err(SecretError::KeyFile(_))
+        ));
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tacho-relay"))
+        .args([
+            "secrets",
+            "rotate",
+            "--database-url",
+            &db.url,
+            "--master-key-file",
+        ])
+        .arg(&key_file)
+        .env_remove("TACHO_MASTER_KEYS")
+        .output()
+        .expect("run tacho-relay");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("rotated to key v2: 2 secrets, 2 re-sealed, 0 already current"),
+        "{stdout}"
+    );
+    let store = Db::connect(&db.url).await.expect("db");
+    let got = secrets::get(&store.pool, &keys(&v2), "b", "toggl", "api_token").await;
+    assert_eq!(got.expect("opens with v2 alone"), Some("t".to_owned()));
+}
+
+/// The relay registers migration 4 while version 3 lives on another branch: sqlx applies a gapped
+/// list, and a version 3 that arrives later is applied on a database already at 4. Checked on
+/// both engines with stand-in migrations.
+async fn migrations_accept_a_gap_filled_later(db: TestDb) {
+    use sqlx::migrate::{Migration, MigrationType, Migrator};
+    use std::borrow::Cow;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.expect("pool");
+    let migration = |version: i64, sql: &'static str| {
+        Migration::new(
+            version,
+            Cow::Owned(format!("m{version}")),
+            MigrationType::Simple,
+            sqlx::SqlStr::from_static(sql),
+            false,
+        )
+    };
+    let gapped = vec![
+        migration(1, "CREATE TABLE m1 (x BIGINT)"),
+        migration(2, "CREATE TABLE m2 (x BIGINT)"),
+        migration(4, "CREATE TABLE m4 (x BIGINT)"),
+    ];
+    Migrator::with_migrations(gapped)
+        .run(&pool)
+        .await
+        .expect("a gapped list migrates");
+    let filled = vec![
+        migration(1, "CREATE TABLE m1 (x BIGINT)"),
+        migration(2, "CREATE TABLE m2 (x BIGINT)"),
+        migration(3, "CREATE TABLE m3 (x BIGINT)"),
+        migration(4, "CREATE TABLE m4 (x BIGINT)"),
+    ];
+    Migrator::with_migrations(filled)
+        .run(&pool)
+        .await
+        .expect("the late version 3 is applied");
+    sqlx::query("SELECT COUNT(*) FROM m3")
+        .fetch_one(&pool)
+        .await
+        .expect("m3 exists");
+}
