@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod config;
 pub mod devices;
 pub mod error;
+pub mod hooks;
 pub mod log;
 pub mod openapi;
 pub mod storage;
@@ -17,7 +18,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use utoipa::OpenApi as _;
@@ -121,6 +122,14 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/pull", get(log::pull))
         .route("/v1/snapshot", get(log::snapshot))
         .route("/v1/sync", post(log::sync))
+        .route(
+            "/v1/hooks/tokens",
+            post(hooks::create_token).get(hooks::list_tokens),
+        )
+        .route("/v1/hooks/tokens/{id}", delete(hooks::revoke_token))
+        .route("/v1/hooks/trip/start", post(hooks::trip_start))
+        .route("/v1/hooks/trip/ping", post(hooks::trip_ping))
+        .route("/v1/hooks/trip/end", post(hooks::trip_end))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -117,6 +117,15 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        components.add_security_scheme(
+            "hook",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("tho_ hook token")
+                    .build(),
+            ),
+        );
     }
 }
 
@@ -138,8 +147,25 @@ impl Modify for BearerAuth {
         crate::log::pull,
         crate::log::snapshot,
         crate::log::sync,
+        crate::hooks::create_token,
+        crate::hooks::list_tokens,
+        crate::hooks::revoke_token,
+        crate::hooks::trip_start,
+        crate::hooks::trip_ping,
+        crate::hooks::trip_end,
     ),
-    components(schemas(ErrorBody, Capabilities, OpDoc, RelayOpDoc)),
+    components(schemas(
+        ErrorBody,
+        Capabilities,
+        OpDoc,
+        RelayOpDoc,
+        crate::hooks::CreateHookToken,
+        crate::hooks::CreatedHookToken,
+        crate::hooks::HookTokenInfo,
+        crate::hooks::HookTokenList,
+        crate::hooks::HookEvent,
+        crate::hooks::HookAnswer,
+    )),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -20,6 +20,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "materialised_state",
         include_str!("../migrations/0002_materialised_state.sql"),
     ),
+    (
+        3,
+        "hooks_privacy",
+        include_str!("../migrations/0003_hooks_privacy.sql"),
+    ),
 ];
 
 /// The settings key of the access-token signing key (base64 of 32 random bytes).
