@@ -37,6 +37,9 @@ pub struct Config {
     /// which revokes the family. The trade-off: a stolen token replayed
     /// within this window is not caught.
     pub refresh_reuse_grace: Duration,
+    /// Days after a trip's end that its raw GPS points stay in the log; `None` keeps them
+    /// forever (the default). See `privacy::purge_old_points`.
+    pub gps_retention_days: Option<u32>,
 }
 
 impl Config {
@@ -49,6 +52,7 @@ impl Config {
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(90 * 24 * 3600),
             refresh_reuse_grace: Duration::from_secs(30),
+            gps_retention_days: None,
         }
     }
 

@@ -8,6 +8,7 @@ pub mod error;
 pub mod hooks;
 pub mod log;
 pub mod openapi;
+pub mod privacy;
 pub mod storage;
 pub mod tokens;
 
@@ -130,6 +131,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/hooks/trip/start", post(hooks::trip_start))
         .route("/v1/hooks/trip/ping", post(hooks::trip_ping))
         .route("/v1/hooks/trip/end", post(hooks::trip_end))
+        .route("/v1/account", delete(privacy::delete_account))
+        .route("/v1/account/export", get(privacy::export))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -25,6 +25,10 @@ struct Args {
         value_delimiter = ','
     )]
     allow_emails: Vec<String>,
+    /// Delete the raw GPS points of trips that ended more than this many days ago (checked
+    /// hourly); trips keep their distance and ends. Default: keep points forever.
+    #[arg(long, env = "TACHO_GPS_RETENTION_DAYS")]
+    gps_retention_days: Option<u32>,
 }
 
 #[tokio::main]
@@ -46,7 +50,16 @@ async fn main() -> anyhow::Result<()> {
         .map(|e| e.trim().to_lowercase())
         .filter(|e| !e.is_empty())
         .collect();
+    config.gps_retention_days = args.gps_retention_days;
     let state = AppState::new(config).await?;
+    if let Some(days) = state.config.gps_retention_days {
+        tracing::info!(days, "raw GPS retention enabled");
+        tacho_relay::privacy::spawn_retention(
+            state.clone(),
+            days,
+            std::time::Duration::from_secs(3600),
+        );
+    }
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     tracing::info!(addr = %listener.local_addr()?, backend = ?state.db.backend, "tacho-relay listening");
     tacho_relay::serve(listener, state, tacho_relay::shutdown_signal()).await?;

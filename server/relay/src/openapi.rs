@@ -153,6 +153,8 @@ impl Modify for BearerAuth {
         crate::hooks::trip_start,
         crate::hooks::trip_ping,
         crate::hooks::trip_end,
+        crate::privacy::export,
+        crate::privacy::delete_account,
     ),
     components(schemas(
         ErrorBody,
@@ -165,6 +167,7 @@ impl Modify for BearerAuth {
         crate::hooks::HookTokenList,
         crate::hooks::HookEvent,
         crate::hooks::HookAnswer,
+        crate::privacy::DeleteAccount,
     )),
     modifiers(&BearerAuth)
 )]

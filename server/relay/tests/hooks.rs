@@ -308,6 +308,8 @@ async fn new_routes_are_in_the_openapi_document(db: TestDb) {
         ("post", "/v1/hooks/trip/start"),
         ("post", "/v1/hooks/trip/ping"),
         ("post", "/v1/hooks/trip/end"),
+        ("get", "/v1/account/export"),
+        ("delete", "/v1/account"),
     ] {
         assert!(
             doc["paths"][path][method].is_object(),
@@ -662,4 +664,265 @@ async fn car_scoped_tokens_stay_on_their_car(db: TestDb) {
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["points"], 1);
+}
+
+on_both_databases!(
+    export_is_one_zip_with_json_per_kind_and_gpx_per_trip,
+    deleting_an_account_removes_everything_in_it,
+    gps_retention_deletes_old_points_and_keeps_trip_summaries,
+);
+
+/// Signs up, records a hook trip of four points along a meridian and returns
+/// (access token, hook token, trip id).
+async fn account_with_a_trip(relay: &Relay, email: &str, end: bool) -> (String, String, String) {
+    let phone = Uuid::now_v7();
+    let access = token(&relay.signup(email, phone).await);
+    let (s, b) = relay
+        .push(&access, &[car_op(phone, 1, Uuid::now_v7(), "Golf")])
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, hook) = relay.new_hook_token(&access, &json!({})).await;
+    let (s, b) = relay.hook("start", &hook, &ev_at("s", 52.0, 4.0, 40)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let trip = b["trip_id"].as_str().expect("trip").to_owned();
+    for (i, lat) in [52.001, 52.002, 52.003].iter().enumerate() {
+        let secs = 30 - 10 * i64::try_from(i).expect("i");
+        let (s, b) = relay
+            .hook("ping", &hook, &ev_at(&format!("p{i}"), *lat, 4.0, secs))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    if end {
+        let (s, b) = relay.hook("end", &hook, &ev("e")).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    (access, hook, trip)
+}
+
+async fn export_is_one_zip_with_json_per_kind_and_gpx_per_trip(db: TestDb) {
+    use std::io::Read as _;
+    let relay = start(&db).await;
+    let (access, _, trip) = account_with_a_trip(&relay, "fay@example.com", true).await;
+    let (other, _, other_trip) = account_with_a_trip(&relay, "gus@example.com", true).await;
+
+    let res = relay
+        .http
+        .get(format!("{}/v1/account/export", relay.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = relay
+        .http
+        .get(format!("{}/v1/account/export", relay.base))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()["content-type"].to_str().expect("type"),
+        "application/zip"
+    );
+    let bytes = res.bytes().await.expect("bytes");
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("a zip");
+    let mut names: Vec<String> = zip
+        .file_names()
+        .map(|n| n.expect("name").into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "account.json".to_owned(),
+            "car.json".to_owned(),
+            "devices.json".to_owned(),
+            format!("gpx/{trip}.gpx"),
+            "trip.json".to_owned(),
+        ]
+    );
+    let mut read = |name: &str| {
+        let mut s = String::new();
+        zip.by_name(name)
+            .expect("entry")
+            .read_to_string(&mut s)
+            .expect("utf-8");
+        s
+    };
+    let account: Value = serde_json::from_str(&read("account.json")).expect("json");
+    assert_eq!(account["email"], "fay@example.com");
+    let devices: Value = serde_json::from_str(&read("devices.json")).expect("json");
+    assert_eq!(devices.as_array().map(Vec::len), Some(2), "{devices}");
+    let trips: Value = serde_json::from_str(&read("trip.json")).expect("json");
+    assert_eq!(trips[0]["id"], trip.as_str());
+    assert_eq!(trips[0]["fields"]["state"], "ended");
+    assert_eq!(trips[0]["fields"]["source"], "hook");
+    let cars: Value = serde_json::from_str(&read("car.json")).expect("json");
+    assert_eq!(cars[0]["fields"]["name"], "Golf");
+    let gpx = read(&format!("gpx/{trip}.gpx"));
+    assert!(gpx.starts_with("<?xml"), "{gpx}");
+    assert_eq!(gpx.matches("<trkpt ").count(), 4, "{gpx}");
+    assert!(gpx.contains("lat=\"52.003\" lon=\"4\""), "{gpx}");
+    let all = format!("{account}{devices}{trips}{cars}{gpx}");
+    assert!(!all.contains(&other_trip) && !all.contains("gus@"));
+    let _ = other;
+}
+
+async fn deleting_an_account_removes_everything_in_it(db: TestDb) {
+    let relay = start(&db).await;
+    let (access, hook, _) = account_with_a_trip(&relay, "hal@example.com", false).await;
+    let (other, other_hook, other_trip) =
+        account_with_a_trip(&relay, "ida@example.com", false).await;
+    let (_, session) = relay.get("/v1/snapshot", Some(&access)).await;
+    assert!(session["cursor"].as_i64().is_some_and(|c| c > 0));
+    let space = {
+        use sqlx::Row as _;
+        sqlx::query("SELECT space_id FROM accounts WHERE email = 'hal@example.com'")
+            .fetch_one(&relay.state.db.pool)
+            .await
+            .expect("account")
+            .try_get::<String, _>("space_id")
+            .expect("space")
+    };
+
+    let (s, b) = relay
+        .delete(
+            "/v1/account",
+            Some(&access),
+            Some(&json!({"password": "wrong password!"})),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "bad_credentials");
+    let (s, b) = relay
+        .delete("/v1/account", None, Some(&json!({"password": "x"})))
+        .await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "missing_token");
+    let (s, _) = relay.get("/v1/pull", Some(&access)).await;
+    assert_eq!(s, StatusCode::OK);
+
+    let (s, b) = relay
+        .delete(
+            "/v1/account",
+            Some(&access),
+            Some(&json!({"password": "correct horse battery"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
+
+    // Its tokens fail at once.
+    let (s, b) = relay.get("/v1/pull", Some(&access)).await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "bad_token");
+    let (s, b) = relay
+        .hook("ping", &hook, &ev_at("late", 52.0, 4.0, 0))
+        .await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "bad_token");
+    let (s, b) = relay
+        .post(
+            "/v1/auth/login",
+            None,
+            &creds("hal@example.com", Uuid::now_v7()),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "bad_credentials");
+
+    // Nothing of it is left.
+    for table in ["ops", "rejected_ops", "point_writers", "entity_state"] {
+        let n = relay
+            .count(
+                &format!("SELECT count(*) FROM {table} WHERE space_id = $1"),
+                &space,
+            )
+            .await;
+        assert_eq!(n, 0, "{table}");
+    }
+    assert_eq!(
+        relay
+            .count("SELECT count(*) FROM spaces WHERE id = $1", &space)
+            .await,
+        0
+    );
+    for table in [
+        "devices",
+        "refresh_tokens",
+        "hook_tokens",
+        "hook_events",
+        "hook_trips",
+        "automation_devices",
+    ] {
+        let n = relay
+            .count(
+                &format!(
+                    "SELECT count(*) FROM {table} WHERE account_id NOT IN \
+                     (SELECT id FROM accounts) OR account_id = $1"
+                ),
+                "none",
+            )
+            .await;
+        assert_eq!(n, 0, "{table}");
+    }
+
+    // The other account is untouched.
+    let (s, b) = relay
+        .hook("ping", &other_hook, &ev_at("p9", 52.004, 4.0, 0))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["trip_id"], other_trip.as_str());
+    let snap = relay.snapshot(&other).await;
+    assert_eq!(snap["ops"].as_array().map(Vec::len), Some(1 + 1 + 4 + 1));
+}
+
+async fn gps_retention_deletes_old_points_and_keeps_trip_summaries(db: TestDb) {
+    let relay = start(&db).await;
+    let (access, hook, ended) = account_with_a_trip(&relay, "jo@example.com", true).await;
+    let (s, b) = relay.hook("start", &hook, &ev_at("s2", 52.1, 4.0, 5)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let running = b["trip_id"].as_str().expect("trip").to_owned();
+    let points = "SELECT count(*) FROM ops WHERE entity = 'trip_points' AND entity_id = $1";
+    assert_eq!(relay.count(points, &ended).await, 4);
+    assert_eq!(relay.count(points, &running).await, 1);
+    let before = relay.snapshot(&access).await;
+
+    // Within the retention period nothing goes.
+    let now = chrono::Utc::now().timestamp_millis();
+    let gone = tacho_relay::privacy::purge_old_points(&relay.state, 30, now)
+        .await
+        .expect("purge");
+    assert_eq!(gone, 0);
+    assert_eq!(relay.count(points, &ended).await, 4);
+
+    // 31 days later the ended trip's points go; the running trip's stay; the summary stays.
+    let later = now + 31 * 24 * 3600 * 1000;
+    let gone = tacho_relay::privacy::purge_old_points(&relay.state, 30, later)
+        .await
+        .expect("purge");
+    assert_eq!(gone, 4);
+    assert_eq!(relay.count(points, &ended).await, 0);
+    assert_eq!(relay.count(points, &running).await, 1);
+    let again = tacho_relay::privacy::purge_old_points(&relay.state, 30, later)
+        .await
+        .expect("purge");
+    assert_eq!(again, 0);
+
+    let after = relay.snapshot(&access).await;
+    assert_eq!(after["cursor"], before["cursor"], "the head does not move");
+    let ops = after["ops"].as_array().expect("ops");
+    assert!(
+        ops.iter()
+            .all(|o| !(o["entity_id"] == ended.as_str() && o["entity"] == "trip_points"))
+    );
+    let header = ops
+        .iter()
+        .rfind(|o| o["entity_id"] == ended.as_str())
+        .expect("trip header");
+    assert_eq!(header["fields"]["state"], "ended");
+    assert!(
+        header["fields"]["distance_m"]
+            .as_f64()
+            .is_some_and(|d| d > 300.0)
+    );
+    // A pull from 0 skips the gaps and ends at the same head.
+    let (s, pulled) = relay.get("/v1/pull?cursor=0", Some(&access)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(pulled["cursor"], before["cursor"]);
+    assert_eq!(pulled["has_more"], false);
 }
