@@ -39,3 +39,8 @@ CREATE TABLE hook_events (
     received_at BIGINT NOT NULL,
     PRIMARY KEY (account_id, event_id)
 );
+
+-- A trip's point chunks, read when a hook trip ends (its distance), by the GPS retention job and
+-- by the export. Partial, so only point chunks pay for it on insert; queries name the entity
+-- literally so both engines use it.
+CREATE INDEX ops_trip_points ON ops (space_id, entity_id) WHERE entity = 'trip_points';

@@ -571,10 +571,10 @@ async fn automation_device(state: &AppState, auth: &HookAuth) -> ApiResult<(Uuid
 /// Reads the stored positions of a trip's point chunks (the core's wire arrays).
 async fn trip_pings(state: &AppState, space: Uuid, trip: Uuid) -> ApiResult<Vec<(u64, Ping)>> {
     let rows = sqlx::query(
-        "SELECT body FROM ops WHERE space_id = $1 AND entity = $2 AND entity_id = $3 ORDER BY seq",
+        // Unordered so the planner takes the partial index; points are sorted by their seq below.
+        "SELECT body FROM ops WHERE space_id = $1 AND entity = 'trip_points' AND entity_id = $2",
     )
     .bind(space.to_string())
-    .bind(EntityKind::TripPoints.as_str())
     .bind(trip.to_string())
     .fetch_all(&state.db.pool)
     .await?;

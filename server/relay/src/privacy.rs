@@ -262,12 +262,10 @@ pub async fn purge_old_points(state: &AppState, days: u32, now_ms: i64) -> ApiRe
     let cutoff = now_ms.saturating_sub(i64::from(days).saturating_mul(24 * 3600 * 1000));
     // Trips whose points are still in the log.
     let rows = sqlx::query(
-        "SELECT e.space_id, e.entity_id, e.state FROM entity_state e WHERE e.entity = $1 \
-         AND EXISTS (SELECT 1 FROM ops o WHERE o.space_id = e.space_id AND o.entity = $2 \
-                     AND o.entity_id = e.entity_id)",
+        "SELECT e.space_id, e.entity_id, e.state FROM entity_state e WHERE e.entity = 'trip' \
+         AND EXISTS (SELECT 1 FROM ops o WHERE o.space_id = e.space_id \
+                     AND o.entity = 'trip_points' AND o.entity_id = e.entity_id)",
     )
-    .bind(EntityKind::Trip.as_str())
-    .bind(EntityKind::TripPoints.as_str())
     .fetch_all(&state.db.pool)
     .await?;
     let mut expired = Vec::new();
@@ -294,10 +292,9 @@ pub async fn purge_old_points(state: &AppState, days: u32, now_ms: i64) -> ApiRe
         let mut tx = state.db.begin_write().await?;
         for (space, trip) in chunk {
             gone += sqlx::query(
-                "DELETE FROM ops WHERE space_id = $1 AND entity = $2 AND entity_id = $3",
+                "DELETE FROM ops WHERE space_id = $1 AND entity = 'trip_points' AND entity_id = $2",
             )
             .bind(space)
-            .bind(EntityKind::TripPoints.as_str())
             .bind(trip)
             .execute(&mut *tx)
             .await?
