@@ -295,7 +295,54 @@ on_both_databases!(
     hook_events_are_checked,
     car_scoped_tokens_stay_on_their_car,
     new_routes_are_in_the_openapi_document,
+    concurrent_events_keep_the_automation_device_gap_free,
 );
+
+async fn concurrent_events_keep_the_automation_device_gap_free(db: TestDb) {
+    let relay = start(&db).await;
+    let access = token(&relay.signup("kai@example.com", Uuid::now_v7()).await);
+    let (_, hook) = relay.new_hook_token(&access, &json!({})).await;
+    let (s, b) = relay
+        .hook("start", &hook, &ev_at("s", 52.0, 4.0, 100))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    // Twenty pings at once, each sent twice.
+    let calls: Vec<_> = (0..40_i32)
+        .map(|i| {
+            let relay = relay.clone();
+            let hook = hook.clone();
+            let n = i % 20;
+            tokio::spawn(async move {
+                let body = ev_at(
+                    &format!("p{n}"),
+                    52.0 + 0.0001 * f64::from(n + 1),
+                    4.0,
+                    90 - i64::from(n),
+                );
+                relay.hook("ping", &hook, &body).await
+            })
+        })
+        .collect();
+    let mut duplicates = 0;
+    for call in calls {
+        let (s, b) = call.await.expect("task");
+        assert_eq!(s, StatusCode::OK, "{b}");
+        duplicates += usize::from(b["duplicate"] == true);
+    }
+    assert_eq!(duplicates, 20);
+    let snap = relay.snapshot(&access).await;
+    let ops: Vec<&Value> = snap["ops"].as_array().expect("ops").iter().collect();
+    assert_eq!(ops.len(), 1 + 1 + 20, "{snap}");
+    let mut point_seqs: Vec<u64> = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        assert_eq!(op["device_seq"], i + 1, "gap-free device_seq");
+        if op["entity"] == "trip_points" {
+            point_seqs.push(op["items"][0][0].as_u64().expect("seq"));
+        }
+    }
+    point_seqs.sort_unstable();
+    assert_eq!(point_seqs, (0..21).collect::<Vec<u64>>());
+}
 
 async fn new_routes_are_in_the_openapi_document(db: TestDb) {
     let relay = start(&db).await;
@@ -771,6 +818,15 @@ async fn export_is_one_zip_with_json_per_kind_and_gpx_per_trip(db: TestDb) {
 async fn deleting_an_account_removes_everything_in_it(db: TestDb) {
     let relay = start(&db).await;
     let (access, hook, _) = account_with_a_trip(&relay, "hal@example.com", false).await;
+    let (s, login) = relay
+        .post(
+            "/v1/auth/login",
+            None,
+            &creds("hal@example.com", Uuid::now_v7()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{login}");
+    let refresh = login["refresh_token"].clone();
     let (other, other_hook, other_trip) =
         account_with_a_trip(&relay, "ida@example.com", false).await;
     let (_, session) = relay.get("/v1/snapshot", Some(&access)).await;
@@ -824,6 +880,16 @@ async fn deleting_an_account_removes_everything_in_it(db: TestDb) {
         )
         .await;
     assert_error(s, &b, StatusCode::UNAUTHORIZED, "bad_credentials");
+    let (s, b) = relay
+        .post(
+            "/v1/auth/refresh",
+            None,
+            &json!({ "refresh_token": refresh }),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "bad_token");
+    let (s, b) = relay.get("/v1/pull", Some(&token(&login))).await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "bad_token");
 
     // Nothing of it is left.
     for table in ["ops", "rejected_ops", "point_writers", "entity_state"] {
