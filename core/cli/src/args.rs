@@ -81,6 +81,9 @@ pub enum Command {
     /// Hand a signed-in session to another device (the phone to the watch).
     #[command(subcommand)]
     Session(SessionCmd),
+    /// Automation hook tokens for iPhone Shortcuts (CarPlay / Bluetooth), see docs/shortcuts.md.
+    #[command(subcommand)]
+    Hook(crate::hooks::HookCmd),
 }
 
 /// `tacho session …`

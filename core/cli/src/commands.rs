@@ -47,6 +47,7 @@ pub async fn dispatch(core: &Core, cli: Cli) -> anyhow::Result<()> {
         Command::Login(args) => sign_in(core, args, false, json).await,
         Command::Sync(args) => sync(core, args, json).await,
         Command::Session(cmd) => session(core, cmd, json).await,
+        Command::Hook(cmd) => crate::hooks::run(core, cmd, json).await,
     }
 }
 

@@ -9,6 +9,7 @@ use tacho_core::{Core, CoreConfig, CoreError};
 
 mod args;
 mod commands;
+mod hooks;
 mod output;
 mod time;
 

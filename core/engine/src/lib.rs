@@ -22,6 +22,7 @@ use tacho_store::{Store, TripFilter, TripPoint};
 use tokio::sync::broadcast;
 
 mod error;
+mod hooks;
 pub mod import;
 mod recording;
 pub mod report;
@@ -30,6 +31,7 @@ mod sync;
 mod work;
 
 pub use error::{CoreError, Result};
+pub use hooks::{HookToken, HookTokenInfo};
 pub use import::{ImportOptions, ImportProgress, ImportSummary};
 pub use recording::FeedOutcome;
 pub use sync::{DeviceHandoff, SyncReport, SyncStatus};

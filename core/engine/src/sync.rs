@@ -92,7 +92,7 @@ struct PullBody {
 }
 
 #[derive(Debug, Deserialize, Default)]
-struct ErrorBody {
+pub(crate) struct ErrorBody {
     #[serde(default)]
     code: String,
     #[serde(default)]
@@ -105,7 +105,7 @@ struct ErrorBody {
     index: Option<usize>,
 }
 
-fn http() -> Result<reqwest::Client> {
+pub(crate) fn http() -> Result<reqwest::Client> {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(60))
@@ -115,23 +115,23 @@ fn http() -> Result<reqwest::Client> {
         })
 }
 
-fn network(e: reqwest::Error) -> CoreError {
+pub(crate) fn network(e: reqwest::Error) -> CoreError {
     CoreError::Network {
         reason: e.to_string(),
     }
 }
 
-fn url(base: &str, path: &str) -> String {
+pub(crate) fn url(base: &str, path: &str) -> String {
     format!("{}{path}", base.trim_end_matches('/'))
 }
 
-async fn error_of(resp: reqwest::Response) -> (reqwest::StatusCode, ErrorBody) {
+pub(crate) async fn error_of(resp: reqwest::Response) -> (reqwest::StatusCode, ErrorBody) {
     let status = resp.status();
     let body = resp.json::<ErrorBody>().await.unwrap_or_default();
     (status, body)
 }
 
-fn relay_error(status: reqwest::StatusCode, body: &ErrorBody) -> CoreError {
+pub(crate) fn relay_error(status: reqwest::StatusCode, body: &ErrorBody) -> CoreError {
     let reason = if body.message.is_empty() {
         format!("the relay answered {status}")
     } else {
@@ -309,7 +309,7 @@ impl Core {
 
     /// A valid access token, refreshing (and storing the rotated refresh
     /// token) when it is about to expire.
-    async fn access_token(&self, force_refresh: bool) -> Result<SyncSession> {
+    pub(crate) async fn access_token(&self, force_refresh: bool) -> Result<SyncSession> {
         let session = self.session()?;
         let fresh =
             session.access_expires_at - self.now() > chrono::Duration::seconds(REFRESH_MARGIN_S);

@@ -49,6 +49,9 @@ pub struct Config {
     /// Longest a request may take, body upload included; longer ones get 408. Must exceed the
     /// long-poll maximum.
     pub request_timeout: Duration,
+    /// Days after a trip's end that its raw GPS points stay in the log; `None` keeps them
+    /// forever (the default). See `privacy::purge_old_points`.
+    pub gps_retention_days: Option<u32>,
 }
 
 impl Config {
@@ -66,6 +69,7 @@ impl Config {
             cors_origins: Vec::new(),
             hsts: false,
             request_timeout: Duration::from_secs(crate::log::LONG_POLL_MAX_S + 30),
+            gps_retention_days: None,
         }
     }
 

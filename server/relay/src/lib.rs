@@ -6,9 +6,11 @@ pub mod config;
 pub mod devices;
 pub mod error;
 pub mod feed;
+pub mod hooks;
 pub mod limits;
 pub mod log;
 pub mod openapi;
+pub mod privacy;
 pub mod secrets;
 pub mod storage;
 pub mod tokens;
@@ -22,7 +24,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use utoipa::OpenApi as _;
@@ -139,6 +141,16 @@ pub fn router(state: AppState) -> Router {
             get(zammad::show).delete(zammad::delete),
         )
         .route("/v1/hooks/zammad/{connection}", post(zammad::hook))
+        .route(
+            "/v1/hooks/tokens",
+            post(hooks::create_token).get(hooks::list_tokens),
+        )
+        .route("/v1/hooks/tokens/{id}", delete(hooks::revoke_token))
+        .route("/v1/hooks/trip/start", post(hooks::trip_start))
+        .route("/v1/hooks/trip/ping", post(hooks::trip_ping))
+        .route("/v1/hooks/trip/end", post(hooks::trip_end))
+        .route("/v1/account", delete(privacy::delete_account))
+        .route("/v1/account/export", get(privacy::export))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Layers wrap what is above them: the body limit and time limit sit closest to the

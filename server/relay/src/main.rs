@@ -73,6 +73,10 @@ struct Args {
     /// Sync requests a device may send back to back before the hourly rate applies.
     #[arg(long, env = "TACHO_LIMIT_SYNC_BURST", default_value_t = 1_200)]
     limit_sync_burst: u32,
+    /// Delete the raw GPS points of trips that ended more than this many days ago (checked
+    /// hourly); trips keep their distance and ends. Default: keep points forever.
+    #[arg(long, env = "TACHO_GPS_RETENTION_DAYS")]
+    gps_retention_days: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -177,7 +181,16 @@ async fn main() -> anyhow::Result<()> {
             burst: args.limit_sync_burst,
         },
     };
+    config.gps_retention_days = args.gps_retention_days;
     let state = AppState::new(config).await?;
+    if let Some(days) = state.config.gps_retention_days {
+        tracing::info!(days, "raw GPS retention enabled");
+        tacho_relay::privacy::spawn_retention(
+            state.clone(),
+            days,
+            std::time::Duration::from_secs(3600),
+        );
+    }
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     tracing::info!(addr = %listener.local_addr()?, backend = ?state.db.backend, "tacho-relay listening");
     tacho_relay::serve(listener, state, tacho_relay::shutdown_signal()).await?;

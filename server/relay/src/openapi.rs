@@ -117,6 +117,15 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        components.add_security_scheme(
+            "hook",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("tho_ hook token")
+                    .build(),
+            ),
+        );
     }
 }
 
@@ -142,6 +151,14 @@ impl Modify for BearerAuth {
         crate::zammad::show,
         crate::zammad::delete,
         crate::zammad::hook,
+        crate::hooks::create_token,
+        crate::hooks::list_tokens,
+        crate::hooks::revoke_token,
+        crate::hooks::trip_start,
+        crate::hooks::trip_ping,
+        crate::hooks::trip_end,
+        crate::privacy::export,
+        crate::privacy::delete_account,
     ),
     components(schemas(
         ErrorBody,
@@ -151,6 +168,13 @@ impl Modify for BearerAuth {
         crate::zammad::NewZammadConnection,
         crate::zammad::ZammadConnection,
         crate::zammad::HookAccepted,
+        crate::hooks::CreateHookToken,
+        crate::hooks::CreatedHookToken,
+        crate::hooks::HookTokenInfo,
+        crate::hooks::HookTokenList,
+        crate::hooks::HookEvent,
+        crate::hooks::HookAnswer,
+        crate::privacy::DeleteAccount,
     )),
     modifiers(&BearerAuth)
 )]

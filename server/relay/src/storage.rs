@@ -20,8 +20,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "materialised_state",
         include_str!("../migrations/0002_materialised_state.sql"),
     ),
-    // Version 3 is the automation-hooks migration (another branch); sqlx applies missing
-    // versions in order and does not mind the gap.
+    (
+        3,
+        "hooks_privacy",
+        include_str!("../migrations/0003_hooks_privacy.sql"),
+    ),
     (
         4,
         "secrets_zammad",

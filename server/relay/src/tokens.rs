@@ -274,7 +274,21 @@ impl FromRequestParts<AppState> for Auth {
                     "expected a Bearer token",
                 )
             })?;
-        verify(&state.token_key, token.trim(), now_ms()).map(Auth)
+        let claims = verify(&state.token_key, token.trim(), now_ms())?;
+        // Access tokens are stateless; this one lookup makes them die with their device or
+        // account (`DELETE /v1/account`) instead of living out their 15 minutes.
+        let live = sqlx::query("SELECT 1 AS one FROM devices WHERE id = $1 AND account_id = $2")
+            .bind(claims.device.to_string())
+            .bind(claims.account.to_string())
+            .fetch_optional(&state.db.pool)
+            .await?;
+        if live.is_none() {
+            return Err(ApiError::unauthorized(
+                "bad_token",
+                "the account or device of this token no longer exists",
+            ));
+        }
+        Ok(Auth(claims))
     }
 }
 

@@ -1,0 +1,104 @@
+//! Automation hook tokens on the relay (`/v1/hooks/tokens`, docs/hooks.md), managed with this
+//! database's signed-in session: make one for an iPhone Shortcut, list them, revoke one.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::sync::{error_of, http, network, relay_error, url};
+use crate::{Core, CoreError, Result};
+
+/// A freshly made hook token; `token` is shown only this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookToken {
+    /// Id, for revoking.
+    pub id: String,
+    /// The secret (`tho_…`) for the Shortcut's `Authorization: Bearer` header.
+    pub token: String,
+}
+
+/// A hook token as listed (without the secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookTokenInfo {
+    /// Id.
+    pub id: String,
+    /// Label.
+    pub label: String,
+    /// The car it is limited to.
+    pub car_id: Option<String>,
+    /// That car's name.
+    pub car_name: Option<String>,
+    /// When it was made (RFC 3339).
+    pub created_at: String,
+    /// When it was last used (RFC 3339).
+    pub last_used_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TokenList {
+    tokens: Vec<HookTokenInfo>,
+}
+
+impl Core {
+    /// Makes a hook token on the relay, optionally limited to one car (id, name or connect hint
+    /// as synced; sync first so the relay knows the car).
+    pub async fn create_hook_token(
+        &self,
+        car: Option<&str>,
+        label: Option<&str>,
+    ) -> Result<HookToken> {
+        let session = self.access_token(false).await?;
+        let resp = http()?
+            .post(url(&session.relay_url, "/v1/hooks/tokens"))
+            .bearer_auth(&session.access_token)
+            .json(&json!({ "car": car, "label": label }))
+            .send()
+            .await
+            .map_err(network)?;
+        if !resp.status().is_success() {
+            let (status, body) = error_of(resp).await;
+            return Err(relay_error(status, &body));
+        }
+        resp.json().await.map_err(network)
+    }
+
+    /// The account's hook tokens (never the secrets).
+    pub async fn hook_tokens(&self) -> Result<Vec<HookTokenInfo>> {
+        let session = self.access_token(false).await?;
+        let resp = http()?
+            .get(url(&session.relay_url, "/v1/hooks/tokens"))
+            .bearer_auth(&session.access_token)
+            .send()
+            .await
+            .map_err(network)?;
+        if !resp.status().is_success() {
+            let (status, body) = error_of(resp).await;
+            return Err(relay_error(status, &body));
+        }
+        Ok(resp.json::<TokenList>().await.map_err(network)?.tokens)
+    }
+
+    /// Revokes a hook token; it stops working at once.
+    pub async fn revoke_hook_token(&self, id: &str) -> Result<()> {
+        let session = self.access_token(false).await?;
+        let resp = http()?
+            .delete(url(
+                &session.relay_url,
+                &format!("/v1/hooks/tokens/{}", id.trim()),
+            ))
+            .bearer_auth(&session.access_token)
+            .send()
+            .await
+            .map_err(network)?;
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            return Err(CoreError::NotFound {
+                kind: "hook token".into(),
+                id: id.trim().to_owned(),
+            });
+        }
+        if !resp.status().is_success() {
+            let (status, body) = error_of(resp).await;
+            return Err(relay_error(status, &body));
+        }
+        Ok(())
+    }
+}

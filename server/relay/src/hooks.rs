@@ -1,0 +1,973 @@
+//! Automation hooks: per-person random tokens that iPhone Shortcuts (CarPlay / Bluetooth
+//! automations) use to start, ping and end trips without the app.
+//!
+//! A hook token is `tho_` + 32 random bytes in base64url, shown once and stored only as its
+//! SHA-256 hash. It is scoped to trip events and optionally to one car. Each event becomes ops of
+//! the account's "automation" device (registered like any device), pushed through the ordinary
+//! push path ([`crate::log::push_ops`]) with a gap-free `device_seq` and an HLC, in exactly the
+//! shapes the core writes: a `trip` upsert of the whole header at start and at end, and one
+//! `trip_points` append chunk (the core's 9-element point arrays) per position. Phones and
+//! watches see the trip after their next sync. See `docs/hooks.md`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use rand::RngCore as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sqlx::Row as _;
+use tacho_model::gps::Ping;
+use tacho_model::gps::filter::{FilterConfig, path_stats};
+use tacho_model::hlc::Hlc;
+use tacho_model::id::{CarId, DeviceId, OpId, TripId};
+use tacho_model::op::{EntityKind, Op, OpKind, SCHEMA_VERSION};
+use tacho_model::trip::{Trip, TripSource, TripState};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::log::{IncomingOp, MAX_FUTURE_MS, push_ops};
+use crate::openapi::ErrorBody;
+use crate::storage::now_ms;
+use crate::tokens::{Auth, Claims, hash_refresh_token};
+
+/// Prefix that makes hook tokens recognisable (secret scanners, people).
+pub const TOKEN_PREFIX: &str = "tho_";
+/// How far an event's `at` may be from the relay's clock, either way.
+pub const EVENT_WINDOW_MS: i64 = MAX_FUTURE_MS;
+/// Name of the per-account device that writes hook events.
+pub const AUTOMATION_DEVICE_NAME: &str = "automation";
+/// Longest accepted `event_id`, label or car hint.
+const MAX_TEXT: usize = 200;
+
+/// Body of `POST /v1/hooks/tokens`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct CreateHookToken {
+    /// A label for people ("CarPlay Golf").
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Restrict the token to one car: its id, name or connect hint as synced from the devices.
+    #[serde(default)]
+    pub car: Option<String>,
+}
+
+/// A hook token as listed (never the token itself).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HookTokenInfo {
+    /// Token id (for revoking).
+    pub id: Uuid,
+    /// Label.
+    pub label: String,
+    /// The car the token is limited to, if any.
+    pub car_id: Option<Uuid>,
+    /// That car's name when the token was made.
+    pub car_name: Option<String>,
+    /// When it was made (RFC 3339).
+    pub created_at: String,
+    /// When it was last used (RFC 3339).
+    pub last_used_at: Option<String>,
+}
+
+/// Answer of `POST /v1/hooks/tokens`: the token, shown this once.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CreatedHookToken {
+    /// Token id.
+    pub id: Uuid,
+    /// The secret, `tho_…`; only its hash is stored.
+    pub token: String,
+    /// What was stored.
+    pub info: HookTokenInfo,
+}
+
+/// Answer of `GET /v1/hooks/tokens`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HookTokenList {
+    /// The caller's live tokens, oldest first.
+    pub tokens: Vec<HookTokenInfo>,
+}
+
+/// Body of the hook event routes.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct HookEvent {
+    /// The caller's id of this event; a repeated id is answered `duplicate: true` and changes
+    /// nothing. Shortcuts can use its "Current Date" formatted with seconds plus a word.
+    pub event_id: String,
+    /// When it happened (RFC 3339); defaults to now; must be within 10 minutes of the relay clock.
+    #[serde(default)]
+    pub at: Option<DateTime<Utc>>,
+    /// Car hint (id, name or connect hint), e.g. the Bluetooth device name.
+    #[serde(default)]
+    pub car: Option<String>,
+    /// Latitude, decimal degrees (required for pings).
+    #[serde(default)]
+    pub lat: Option<f64>,
+    /// Longitude, decimal degrees (required for pings).
+    #[serde(default)]
+    pub lon: Option<f64>,
+    /// Horizontal accuracy in metres.
+    #[serde(default)]
+    pub accuracy: Option<f64>,
+    /// IANA time zone for a start (default `UTC`).
+    #[serde(default)]
+    pub time_zone: Option<String>,
+}
+
+/// Answer of a hook event.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HookAnswer {
+    /// The event id.
+    pub event_id: String,
+    /// The trip the event belongs to.
+    pub trip_id: Uuid,
+    /// `true` when this event id was seen before; nothing was changed.
+    pub duplicate: bool,
+    /// `active` or `ended`.
+    pub state: String,
+    /// Points recorded so far.
+    pub points: u32,
+    /// Filtered GPS distance in metres (set at the end).
+    pub distance_m: f64,
+    /// A start while a trip of the same scope was open continues it (CarPlay and Bluetooth both
+    /// firing, or a quick reconnect).
+    #[serde(default)]
+    pub already_active: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Token management (authenticated with the person's access token).
+
+fn new_hook_token() -> String {
+    let mut bytes = [0_u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The stored form of a hook token (hex SHA-256; the token has 256 random bits).
+pub fn hash_hook_token(token: &str) -> String {
+    hash_refresh_token(token)
+}
+
+fn clean(s: Option<&str>) -> Option<String> {
+    s.map(|s| s.trim().chars().take(MAX_TEXT).collect::<String>())
+        .filter(|s| !s.is_empty())
+}
+
+/// A car as synced: id, name, connect hint.
+struct CarRef {
+    id: Uuid,
+    name: String,
+    hint: Option<String>,
+}
+
+async fn cars_of(state: &AppState, space: &str) -> ApiResult<Vec<CarRef>> {
+    let rows = sqlx::query(
+        "SELECT entity_id, state FROM entity_state WHERE space_id = $1 AND entity = $2",
+    )
+    .bind(space)
+    .bind(EntityKind::Car.as_str())
+    .fetch_all(&state.db.pool)
+    .await?;
+    let mut cars = Vec::new();
+    for row in rows {
+        let raw: String = row.try_get("state")?;
+        let id: String = row.try_get("entity_id")?;
+        let Ok(st) = serde_json::from_str::<tacho_model::merge::EntityState>(&raw) else {
+            continue;
+        };
+        let (Ok(id), false) = (Uuid::parse_str(&id), st.is_deleted()) else {
+            continue;
+        };
+        let text = |k: &str| st.fields.get(k).and_then(Value::as_str).map(str::to_owned);
+        cars.push(CarRef {
+            id,
+            name: text("name").unwrap_or_default(),
+            hint: text("connect_hint"),
+        });
+    }
+    Ok(cars)
+}
+
+/// Finds a car by id, name or connect hint (case-insensitive).
+fn resolve<'a>(cars: &'a [CarRef], key: &str) -> Option<&'a CarRef> {
+    let key = key.trim();
+    if let Ok(id) = Uuid::parse_str(key) {
+        return cars.iter().find(|c| c.id == id);
+    }
+    cars.iter()
+        .find(|c| c.name.eq_ignore_ascii_case(key))
+        .or_else(|| {
+            cars.iter().find(|c| {
+                c.hint
+                    .as_deref()
+                    .is_some_and(|h| h.eq_ignore_ascii_case(key))
+            })
+        })
+}
+
+fn info_of(row: &sqlx::any::AnyRow) -> ApiResult<HookTokenInfo> {
+    let id: String = row.try_get("id")?;
+    let car: Option<String> = row.try_get("car_id")?;
+    let last: Option<i64> = row.try_get("last_used_at")?;
+    Ok(HookTokenInfo {
+        id: Uuid::parse_str(&id).map_err(ApiError::internal)?,
+        label: row.try_get("label")?,
+        car_id: car.as_deref().and_then(|c| Uuid::parse_str(c).ok()),
+        car_name: row.try_get("car_name")?,
+        created_at: crate::tokens::rfc3339(row.try_get("created_at")?),
+        last_used_at: last.map(crate::tokens::rfc3339),
+    })
+}
+
+/// `POST /v1/hooks/tokens`: makes a hook token; the answer is the only time it is shown.
+#[utoipa::path(post, path = "/v1/hooks/tokens", tag = "hooks",
+    request_body = CreateHookToken,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = CreatedHookToken),
+        (status = 401, body = ErrorBody),
+        (status = 422, description = "unknown_car", body = ErrorBody),
+    ))]
+pub async fn create_token(
+    State(state): State<AppState>,
+    Auth(claims): Auth,
+    body: Result<Json<CreateHookToken>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<CreatedHookToken>)> {
+    let Json(req) = body?;
+    let (car_id, car_name) = match clean(req.car.as_deref()) {
+        None => (None, None),
+        Some(key) => {
+            let cars = cars_of(&state, &claims.space.to_string()).await?;
+            let car = resolve(&cars, &key).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unknown_car",
+                    format!("no car `{key}` in this account (sync the device that made it first)"),
+                )
+            })?;
+            (Some(car.id), Some(car.name.clone()))
+        }
+    };
+    let label = clean(req.label.as_deref())
+        .or_else(|| car_name.as_ref().map(|n| format!("hook for {n}")))
+        .unwrap_or_else(|| "hook".to_owned());
+    let id = Uuid::now_v7();
+    let token = new_hook_token();
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO hook_tokens (id, account_id, hash, label, car_id, car_name, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id.to_string())
+    .bind(claims.account.to_string())
+    .bind(hash_hook_token(&token))
+    .bind(&label)
+    .bind(car_id.map(|c| c.to_string()))
+    .bind(car_name.clone())
+    .bind(now)
+    .execute(&state.db.pool)
+    .await?;
+    let info = HookTokenInfo {
+        id,
+        label,
+        car_id,
+        car_name,
+        created_at: crate::tokens::rfc3339(now),
+        last_used_at: None,
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedHookToken { id, token, info }),
+    ))
+}
+
+/// `GET /v1/hooks/tokens`: the caller's hook tokens (never the secrets).
+#[utoipa::path(get, path = "/v1/hooks/tokens", tag = "hooks",
+    security(("bearer" = [])),
+    responses((status = 200, body = HookTokenList), (status = 401, body = ErrorBody)))]
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    Auth(claims): Auth,
+) -> ApiResult<Json<HookTokenList>> {
+    let rows = sqlx::query(
+        "SELECT id, label, car_id, car_name, created_at, last_used_at FROM hook_tokens \
+         WHERE account_id = $1 ORDER BY created_at, id",
+    )
+    .bind(claims.account.to_string())
+    .fetch_all(&state.db.pool)
+    .await?;
+    let tokens = rows.iter().map(info_of).collect::<ApiResult<_>>()?;
+    Ok(Json(HookTokenList { tokens }))
+}
+
+/// `DELETE /v1/hooks/tokens/{id}`: revokes a hook token at once. Another account's id is 404.
+#[utoipa::path(delete, path = "/v1/hooks/tokens/{id}", tag = "hooks",
+    params(("id" = Uuid, Path, description = "token id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "not_found (also for other accounts' ids)", body = ErrorBody),
+    ))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Auth(claims): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let gone = sqlx::query("DELETE FROM hook_tokens WHERE id = $1 AND account_id = $2")
+        .bind(id.trim())
+        .bind(claims.account.to_string())
+        .execute(&state.db.pool)
+        .await?
+        .rows_affected();
+    if gone == 0 {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such hook token",
+        ));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events (authenticated with a hook token).
+
+/// The caller of a hook event route: a live hook token from `Authorization: Bearer`. Tokens in
+/// the query string are refused (they end up in logs and browser histories).
+#[derive(Debug, Clone)]
+pub struct HookAuth {
+    /// Token id.
+    pub token_id: String,
+    /// Owner.
+    pub account: Uuid,
+    /// Owner's space.
+    pub space: Uuid,
+    /// The car the token is limited to.
+    pub car: Option<Uuid>,
+}
+
+impl FromRequestParts<AppState> for HookAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        if let Some(q) = parts.uri.query().filter(|q| !q.is_empty()) {
+            let looks_like_token = q.contains(TOKEN_PREFIX) || q.to_lowercase().contains("token");
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                if looks_like_token {
+                    "token_in_query"
+                } else {
+                    "unexpected_query"
+                },
+                "hook routes take no query string; send the token as Authorization: Bearer and the event as a JSON body",
+            ));
+        }
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .ok_or_else(|| {
+                ApiError::unauthorized("missing_token", "Authorization: Bearer tho_… required")
+            })?;
+        let bad = || ApiError::unauthorized("bad_token", "hook token is not valid (revoked?)");
+        if !token.starts_with(TOKEN_PREFIX) {
+            return Err(bad());
+        }
+        let row = sqlx::query(
+            "SELECT t.id, t.account_id, t.car_id, a.space_id FROM hook_tokens t \
+             JOIN accounts a ON a.id = t.account_id WHERE t.hash = $1",
+        )
+        .bind(hash_hook_token(token))
+        .fetch_optional(&state.db.pool)
+        .await?
+        .ok_or_else(bad)?;
+        let parse = |s: String| Uuid::parse_str(&s).map_err(ApiError::internal);
+        let car: Option<String> = row.try_get("car_id")?;
+        Ok(Self {
+            token_id: row.try_get("id")?,
+            account: parse(row.try_get("account_id")?)?,
+            space: parse(row.try_get("space_id")?)?,
+            car: car.map(parse).transpose()?,
+        })
+    }
+}
+
+/// Which hook route was called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EventKind {
+    Start,
+    Ping,
+    End,
+}
+
+/// Hook events of one account are handled one at a time in this process (they read and then
+/// write the hooks' trip state); across instances the push's `device_seq` check catches a race
+/// and the event is retried.
+fn account_lock(account: Uuid) -> Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: OnceLock<Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    let mut locks = LOCKS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    locks.retain(|_, l| Arc::strong_count(l) > 1);
+    locks.entry(account).or_default().clone()
+}
+
+fn refuse(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::new(status, code, message)
+}
+
+/// `POST /v1/hooks/trip/start`.
+#[utoipa::path(post, path = "/v1/hooks/trip/start", tag = "hooks",
+    request_body = HookEvent,
+    security(("hook" = [])),
+    responses(
+        (status = 200, body = HookAnswer),
+        (status = 400, description = "token_in_query", body = ErrorBody),
+        (status = 401, description = "missing_token / bad_token", body = ErrorBody),
+        (status = 403, description = "car_out_of_scope", body = ErrorBody),
+        (status = 422, description = "event_time_out_of_window / bad_position / bad_event_id", body = ErrorBody),
+    ))]
+pub async fn trip_start(
+    State(state): State<AppState>,
+    auth: HookAuth,
+    body: Result<Json<HookEvent>, JsonRejection>,
+) -> ApiResult<Json<HookAnswer>> {
+    let Json(ev) = body?;
+    handle(&state, &auth, EventKind::Start, ev).await.map(Json)
+}
+
+/// `POST /v1/hooks/trip/ping`.
+#[utoipa::path(post, path = "/v1/hooks/trip/ping", tag = "hooks",
+    request_body = HookEvent,
+    security(("hook" = [])),
+    responses(
+        (status = 200, body = HookAnswer),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "car_out_of_scope", body = ErrorBody),
+        (status = 409, description = "no_active_trip", body = ErrorBody),
+        (status = 422, description = "missing_position / bad_position / event_time_out_of_window", body = ErrorBody),
+    ))]
+pub async fn trip_ping(
+    State(state): State<AppState>,
+    auth: HookAuth,
+    body: Result<Json<HookEvent>, JsonRejection>,
+) -> ApiResult<Json<HookAnswer>> {
+    let Json(ev) = body?;
+    handle(&state, &auth, EventKind::Ping, ev).await.map(Json)
+}
+
+/// `POST /v1/hooks/trip/end`.
+#[utoipa::path(post, path = "/v1/hooks/trip/end", tag = "hooks",
+    request_body = HookEvent,
+    security(("hook" = [])),
+    responses(
+        (status = 200, body = HookAnswer),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "car_out_of_scope", body = ErrorBody),
+        (status = 409, description = "no_active_trip", body = ErrorBody),
+        (status = 422, description = "event_time_out_of_window / bad_position", body = ErrorBody),
+    ))]
+pub async fn trip_end(
+    State(state): State<AppState>,
+    auth: HookAuth,
+    body: Result<Json<HookEvent>, JsonRejection>,
+) -> ApiResult<Json<HookAnswer>> {
+    let Json(ev) = body?;
+    handle(&state, &auth, EventKind::End, ev).await.map(Json)
+}
+
+/// The hooks' open (or just ended) trip.
+struct HookTrip {
+    id: Uuid,
+    car: Option<Uuid>,
+    next_point: i64,
+    header: Trip,
+}
+
+async fn open_trips(state: &AppState, account: Uuid) -> ApiResult<Vec<HookTrip>> {
+    let rows = sqlx::query(
+        "SELECT trip_id, car_id, next_point, header FROM hook_trips \
+         WHERE account_id = $1 AND ended_at IS NULL ORDER BY started_at DESC",
+    )
+    .bind(account.to_string())
+    .fetch_all(&state.db.pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let id: String = row.try_get("trip_id")?;
+            let car: Option<String> = row.try_get("car_id")?;
+            let header: String = row.try_get("header")?;
+            Ok(HookTrip {
+                id: Uuid::parse_str(&id).map_err(ApiError::internal)?,
+                car: car.as_deref().and_then(|c| Uuid::parse_str(c).ok()),
+                next_point: row.try_get("next_point")?,
+                header: serde_json::from_str(&header).map_err(ApiError::internal)?,
+            })
+        })
+        .collect()
+}
+
+/// The account's automation device, registered on first use like any device.
+async fn automation_device(state: &AppState, auth: &HookAuth) -> ApiResult<(Uuid, i64)> {
+    let find = || async {
+        let row =
+            sqlx::query("SELECT device_id, last_hlc FROM automation_devices WHERE account_id = $1")
+                .bind(auth.account.to_string())
+                .fetch_optional(&state.db.pool)
+                .await?;
+        row.map(|r| -> ApiResult<(Uuid, i64)> {
+            let id: String = r.try_get("device_id")?;
+            Ok((
+                Uuid::parse_str(&id).map_err(ApiError::internal)?,
+                r.try_get("last_hlc")?,
+            ))
+        })
+        .transpose()
+    };
+    if let Some(found) = find().await? {
+        return Ok(found);
+    }
+    let device = Uuid::now_v7();
+    let mut tx = state.db.begin_write().await?;
+    crate::devices::bind_device(
+        &mut tx,
+        crate::tokens::Subject {
+            account: auth.account,
+            space: auth.space,
+            device,
+        },
+        AUTOMATION_DEVICE_NAME,
+    )
+    .await?;
+    sqlx::query(
+        "INSERT INTO automation_devices (account_id, device_id, last_hlc) VALUES ($1, $2, 0) \
+         ON CONFLICT (account_id) DO NOTHING",
+    )
+    .bind(auth.account.to_string())
+    .bind(device.to_string())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    // Another instance may have won the race; use whichever is stored.
+    find()
+        .await?
+        .ok_or_else(|| ApiError::internal("automation device vanished"))
+}
+
+/// Reads the stored positions of a trip's point chunks (the core's wire arrays).
+async fn trip_pings(state: &AppState, space: Uuid, trip: Uuid) -> ApiResult<Vec<(u64, Ping)>> {
+    let rows = sqlx::query(
+        // Unordered so the planner takes the partial index; points are sorted by their seq below.
+        "SELECT body FROM ops WHERE space_id = $1 AND entity = 'trip_points' AND entity_id = $2",
+    )
+    .bind(space.to_string())
+    .bind(trip.to_string())
+    .fetch_all(&state.db.pool)
+    .await?;
+    let mut points = Vec::new();
+    for row in rows {
+        let body: String = row.try_get("body")?;
+        let op: Op = serde_json::from_str(&body).map_err(ApiError::internal)?;
+        if let OpKind::Append { items } = op.kind {
+            points.extend(items.iter().filter_map(point_from_wire));
+        }
+    }
+    points.sort_by_key(|(seq, _)| *seq);
+    points.dedup_by_key(|(seq, _)| *seq);
+    Ok(points)
+}
+
+/// The core's point wire form (`tacho_store::TripPoint::to_wire`):
+/// `[seq, at_ms, lat, lon, accuracy_m, speed_mps, heading_deg, altitude_m, counted]`.
+pub fn point_to_wire(seq: u64, ping: &Ping, counted: bool) -> Value {
+    let opt = |v: Option<f64>| v.map_or(Value::Null, Value::from);
+    Value::Array(vec![
+        Value::from(seq),
+        Value::from(ping.at.timestamp_millis()),
+        Value::from(ping.lat),
+        Value::from(ping.lon),
+        opt(ping.accuracy_m),
+        opt(ping.speed_mps),
+        opt(ping.heading_deg),
+        opt(ping.altitude_m),
+        Value::from(u8::from(counted)),
+    ])
+}
+
+/// Reads [`point_to_wire`]'s form back.
+pub fn point_from_wire(v: &Value) -> Option<(u64, Ping)> {
+    let a = v.as_array().filter(|a| a.len() == 9)?;
+    let opt = |i: usize| a.get(i).and_then(Value::as_f64);
+    Some((
+        a.first()?.as_u64()?,
+        Ping {
+            at: DateTime::from_timestamp_millis(a.get(1)?.as_i64()?)?,
+            lat: a.get(2)?.as_f64()?,
+            lon: a.get(3)?.as_f64()?,
+            accuracy_m: opt(4),
+            speed_mps: opt(5),
+            heading_deg: opt(6),
+            altitude_m: opt(7),
+        },
+    ))
+}
+
+/// Builds an op of the automation device; its id is derived from the account, the event and
+/// its position, so a replayed event (after a crash between push and bookkeeping) is a
+/// duplicate in the log rather than a second op.
+struct OpMaker {
+    account: Uuid,
+    device: Uuid,
+    event: String,
+    seq: u64,
+    hlc: u64,
+    ops: Vec<IncomingOp>,
+}
+
+impl OpMaker {
+    fn push(&mut self, entity: EntityKind, entity_id: Uuid, kind: OpKind) -> ApiResult<()> {
+        let n = self.ops.len();
+        let op = Op {
+            op_id: OpId(Uuid::new_v5(
+                &self.account,
+                format!("hook-op/{}/{n}", self.event).as_bytes(),
+            )),
+            device: DeviceId(self.device),
+            device_seq: self.seq,
+            hlc: Hlc(self.hlc),
+            entity,
+            entity_id,
+            kind,
+            schema: SCHEMA_VERSION,
+        };
+        self.seq += 1;
+        self.hlc += 1;
+        let body = serde_json::to_string(&op).map_err(ApiError::internal)?;
+        self.ops.push(IncomingOp { op, body });
+        Ok(())
+    }
+
+    fn trip(&mut self, trip: &Trip) -> ApiResult<()> {
+        let mut fields = match serde_json::to_value(trip).map_err(ApiError::internal)? {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        fields.remove("id");
+        self.push(EntityKind::Trip, trip.id.0, OpKind::Upsert { fields })
+    }
+}
+
+fn event_ping(ev: &HookEvent, at: DateTime<Utc>) -> ApiResult<Option<Ping>> {
+    match (ev.lat, ev.lon) {
+        (None, None) => Ok(None),
+        (Some(lat), Some(lon))
+            if lat.is_finite()
+                && lon.is_finite()
+                && (-90.0..=90.0).contains(&lat)
+                && (-180.0..=180.0).contains(&lon)
+                && ev.accuracy.is_none_or(|a| a.is_finite() && a >= 0.0) =>
+        {
+            let mut p = Ping::at(at, lat, lon);
+            p.accuracy_m = ev.accuracy;
+            Ok(Some(p))
+        }
+        _ => Err(refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_position",
+            "lat and lon must come together, within -90..90 and -180..180; accuracy must be ≥ 0",
+        )),
+    }
+}
+
+async fn handle(
+    state: &AppState,
+    auth: &HookAuth,
+    kind: EventKind,
+    ev: HookEvent,
+) -> ApiResult<HookAnswer> {
+    let event_id = ev.event_id.trim().to_owned();
+    if event_id.is_empty() || event_id.chars().count() > MAX_TEXT {
+        return Err(refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_event_id",
+            "event_id must be 1 to 200 characters",
+        ));
+    }
+    let now = now_ms();
+    let at = ev
+        .at
+        .unwrap_or_else(|| DateTime::from_timestamp_millis(now).unwrap_or_default());
+    if (at.timestamp_millis() - now).abs() > EVENT_WINDOW_MS {
+        return Err(refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "event_time_out_of_window",
+            "`at` must be within 10 minutes of the relay's clock (check the phone's time)",
+        )
+        .with("relay_time", crate::tokens::rfc3339(now)));
+    }
+    let ping = event_ping(&ev, at)?;
+    if kind == EventKind::Ping && ping.is_none() {
+        return Err(refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing_position",
+            "a ping needs lat and lon",
+        ));
+    }
+    let lock = account_lock(auth.account);
+    let _guard = lock.lock().await;
+    // Answered before? Then nothing changes.
+    let seen =
+        sqlx::query("SELECT answer FROM hook_events WHERE account_id = $1 AND event_id = $2")
+            .bind(auth.account.to_string())
+            .bind(&event_id)
+            .fetch_optional(&state.db.pool)
+            .await?;
+    if let Some(row) = seen {
+        let raw: String = row.try_get("answer")?;
+        let mut answer: HookAnswer = serde_json::from_str(&raw).map_err(ApiError::internal)?;
+        answer.duplicate = true;
+        return Ok(answer);
+    }
+    let space = auth.space.to_string();
+    let hint_car = match clean(ev.car.as_deref()) {
+        Some(key) => {
+            let cars = cars_of(state, &space).await?;
+            resolve(&cars, &key).map(|c| c.id).ok_or(key).map(Some)
+        }
+        None => Ok(None),
+    };
+    // A scoped token only acts on its car.
+    if let (Some(scope), Ok(Some(car))) = (auth.car, &hint_car)
+        && scope != *car
+    {
+        return Err(car_out_of_scope());
+    }
+    let open = open_trips(state, auth.account).await?;
+    let current = match auth.car {
+        Some(scope) => {
+            let mine = open.iter().position(|t| t.car == Some(scope));
+            if mine.is_none() && kind != EventKind::Start && !open.is_empty() {
+                return Err(car_out_of_scope());
+            }
+            mine
+        }
+        None => (!open.is_empty()).then_some(0),
+    };
+    let mut open = open;
+    let current = current.map(|i| open.swap_remove(i));
+    let mut answer = HookAnswer {
+        event_id: event_id.clone(),
+        trip_id: Uuid::nil(),
+        duplicate: false,
+        state: "active".into(),
+        points: 0,
+        distance_m: 0.0,
+        already_active: false,
+    };
+    for attempt in 0..3 {
+        let (device, last_hlc) = automation_device(state, auth).await?;
+        let last_seq: i64 = sqlx::query("SELECT last_seq FROM devices WHERE id = $1")
+            .bind(device.to_string())
+            .fetch_one(&state.db.pool)
+            .await?
+            .try_get("last_seq")?;
+        let now_hlc = u64::try_from(now_ms()).unwrap_or(0) << 16;
+        let mut maker = OpMaker {
+            account: auth.account,
+            device,
+            event: event_id.clone(),
+            seq: u64::try_from(last_seq).unwrap_or(0) + 1,
+            hlc: now_hlc.max(u64::try_from(last_hlc).unwrap_or(0) + 1),
+            ops: Vec::new(),
+        };
+        let mut trip_row: Option<(Trip, i64, Option<i64>)> = None;
+        match (kind, &current) {
+            (EventKind::Start, Some(t)) => {
+                answer.trip_id = t.id;
+                answer.points = u32::try_from(t.next_point).unwrap_or(u32::MAX);
+                answer.already_active = true;
+            }
+            (EventKind::Start, None) => {
+                let id = Uuid::new_v5(&auth.account, format!("hook-trip/{event_id}").as_bytes());
+                let car = auth.car.or(hint_car.clone().ok().flatten());
+                let trip = Trip {
+                    id: TripId(id),
+                    car_id: car.map(CarId),
+                    state: TripState::Active,
+                    source: TripSource::Hook,
+                    car_hint: clean(ev.car.as_deref()),
+                    started_at: at,
+                    ended_at: None,
+                    time_zone: clean(ev.time_zone.as_deref()).unwrap_or_else(|| "UTC".into()),
+                    start: ping.map(|p| p.position()),
+                    end: None,
+                    start_address: None,
+                    end_address: None,
+                    start_place: None,
+                    end_place: None,
+                    distance_m: 0.0,
+                    point_count: u32::from(ping.is_some()),
+                    purpose: None,
+                    purpose_by: None,
+                    business_partner: None,
+                    note: None,
+                    recovered: false,
+                };
+                maker.trip(&trip)?;
+                let mut next = 0;
+                if let Some(p) = &ping {
+                    maker.push(
+                        EntityKind::TripPoints,
+                        id,
+                        OpKind::Append {
+                            items: vec![point_to_wire(0, p, counts(p))],
+                        },
+                    )?;
+                    next = 1;
+                }
+                answer.trip_id = id;
+                answer.points = u32::from(ping.is_some());
+                trip_row = Some((trip, next, None));
+            }
+            (_, None) => {
+                return Err(refuse(
+                    StatusCode::CONFLICT,
+                    "no_active_trip",
+                    "no trip started by a hook is running; call /v1/hooks/trip/start first",
+                ));
+            }
+            (EventKind::Ping | EventKind::End, Some(t)) => {
+                if at < t.header.started_at {
+                    return Err(refuse(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "before_trip_start",
+                        "`at` is before the trip started",
+                    ));
+                }
+                let mut next = t.next_point;
+                if let Some(p) = &ping {
+                    maker.push(
+                        EntityKind::TripPoints,
+                        t.id,
+                        OpKind::Append {
+                            items: vec![point_to_wire(
+                                u64::try_from(next).unwrap_or(0),
+                                p,
+                                counts(p),
+                            )],
+                        },
+                    )?;
+                    next += 1;
+                }
+                let mut trip = t.header.clone();
+                trip.point_count = u32::try_from(next).unwrap_or(u32::MAX);
+                let mut ended = None;
+                if kind == EventKind::End {
+                    let mut pings: Vec<Ping> = trip_pings(state, auth.space, t.id)
+                        .await?
+                        .into_iter()
+                        .map(|(_, p)| p)
+                        .collect();
+                    pings.extend(ping);
+                    let stats = path_stats(&pings, FilterConfig::default());
+                    trip.state = TripState::Ended;
+                    trip.ended_at = Some(at);
+                    trip.distance_m = stats.distance_m;
+                    trip.start = trip.start.or(stats.first);
+                    trip.end = stats.last.or(trip.start);
+                    maker.trip(&trip)?;
+                    answer.state = "ended".into();
+                    ended = Some(at.timestamp_millis());
+                }
+                answer.trip_id = t.id;
+                answer.points = trip.point_count;
+                answer.distance_m = trip.distance_m;
+                trip_row = Some((trip, next, ended));
+            }
+        }
+        if !maker.ops.is_empty() {
+            let claims = Claims {
+                account: auth.account,
+                space: auth.space,
+                device,
+                exp_ms: now_ms() + 60_000,
+            };
+            match push_ops(state, &claims, &maker.ops).await {
+                Ok(_) => {}
+                Err(e) if e.code == "seq_gap" && attempt < 2 => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        let mut tx = state.db.begin_write().await?;
+        if let Some((trip, next, ended)) = &trip_row {
+            sqlx::query(
+                "INSERT INTO hook_trips (trip_id, account_id, car_id, started_at, ended_at, next_point, header) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (trip_id) DO UPDATE SET ended_at = excluded.ended_at, \
+                 next_point = excluded.next_point, header = excluded.header",
+            )
+            .bind(trip.id.to_string())
+            .bind(auth.account.to_string())
+            .bind(trip.car_id.map(|c| c.to_string()))
+            .bind(trip.started_at.timestamp_millis())
+            .bind(*ended)
+            .bind(*next)
+            .bind(serde_json::to_string(trip).map_err(ApiError::internal)?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE automation_devices SET last_hlc = $1 WHERE account_id = $2 AND last_hlc < $1",
+        )
+        .bind(i64::try_from(maker.hlc).unwrap_or(i64::MAX))
+        .bind(auth.account.to_string())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO hook_events (account_id, event_id, answer, received_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (account_id, event_id) DO NOTHING",
+        )
+        .bind(auth.account.to_string())
+        .bind(&event_id)
+        .bind(serde_json::to_string(&answer).map_err(ApiError::internal)?)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE hook_tokens SET last_used_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(&auth.token_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        return Ok(answer);
+    }
+    Err(ApiError::internal("hook event lost three push races"))
+}
+
+/// Whether a fix counts toward the distance (the core's filter keeps coarse fixes uncounted).
+fn counts(p: &Ping) -> bool {
+    p.accuracy_m
+        .is_none_or(|a| a <= FilterConfig::default().max_accuracy_m)
+}
+
+fn car_out_of_scope() -> ApiError {
+    refuse(
+        StatusCode::FORBIDDEN,
+        "car_out_of_scope",
+        "this hook token is limited to another car",
+    )
+}
