@@ -54,6 +54,8 @@ pub struct Inner {
     pub dummy_hash: String,
     /// Rate limiters per class (see [`limits`]).
     pub limiters: limits::Limiters,
+    /// Devices recently found to exist (see [`tokens::LiveDevices`]).
+    pub live_devices: tokens::LiveDevices,
     listener: Option<tokio::task::AbortHandle>,
 }
 
@@ -106,6 +108,7 @@ impl AppState {
         let limiters = limits::Limiters::new(&config.rate_limits);
         Ok(Self(Arc::new(Inner {
             limiters,
+            live_devices: tokens::LiveDevices::default(),
             config,
             db,
             token_key,

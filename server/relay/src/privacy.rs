@@ -252,6 +252,7 @@ pub async fn delete_account(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    state.live_devices.forget_all();
     tracing::info!(%account, "account deleted");
     Ok(StatusCode::NO_CONTENT)
 }

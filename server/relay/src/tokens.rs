@@ -1,9 +1,11 @@
 //! Access and refresh tokens.
 //!
-//! Access tokens are stateless so every request (and every instance) can check them without a
-//! query: `v1.<base64url(claims JSON)>.<base64url(HMAC-SHA256)>`. Refresh tokens are random,
+//! Access tokens are signed, so every instance can check them without the database; one cached
+//! lookup (see [`LiveDevices`]) makes them die with their device or account. Format: `v1.<base64url(claims JSON)>.<base64url(HMAC-SHA256)>`. Refresh tokens are random,
 //! stored only as SHA-256 hashes, and rotate: each use spends the token and returns a new one of
 //! the same family; presenting a spent one revokes the family, since it means the token leaked.
+
+use std::collections::HashMap;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -275,20 +277,68 @@ impl FromRequestParts<AppState> for Auth {
                 )
             })?;
         let claims = verify(&state.token_key, token.trim(), now_ms())?;
-        // Access tokens are stateless; this one lookup makes them die with their device or
-        // account (`DELETE /v1/account`) instead of living out their 15 minutes.
-        let live = sqlx::query("SELECT 1 AS one FROM devices WHERE id = $1 AND account_id = $2")
-            .bind(claims.device.to_string())
-            .bind(claims.account.to_string())
-            .fetch_optional(&state.db.pool)
-            .await?;
-        if live.is_none() {
+        // Access tokens are stateless; this lookup makes them die with their device or account
+        // (`DELETE /v1/account`) instead of living out their 15 minutes. A device seen alive is
+        // remembered briefly: hundreds of long-polls re-polling after every push must not each
+        // cost a query.
+        let live = state.live_devices.recently_seen(claims.device)
+            || sqlx::query("SELECT 1 AS one FROM devices WHERE id = $1 AND account_id = $2")
+                .bind(claims.device.to_string())
+                .bind(claims.account.to_string())
+                .fetch_optional(&state.db.pool)
+                .await?
+                .is_some();
+        if live {
+            state.live_devices.saw(claims.device);
+        } else {
             return Err(ApiError::unauthorized(
                 "bad_token",
                 "the account or device of this token no longer exists",
             ));
         }
         Ok(Auth(claims))
+    }
+}
+
+/// Devices recently found to exist, so authenticating a request rarely needs a query. This
+/// instance forgets them all when it deletes an account; another instance sharing the database
+/// may accept a deleted account's access tokens for up to [`LiveDevices::TTL`] more.
+#[derive(Debug, Default)]
+pub struct LiveDevices {
+    seen: std::sync::Mutex<HashMap<Uuid, std::time::Instant>>,
+}
+
+impl LiveDevices {
+    /// How long a positive check is trusted.
+    pub const TTL: std::time::Duration = std::time::Duration::from_secs(5);
+    /// Most devices remembered; beyond that the memory starts afresh.
+    const MAX: usize = 100_000;
+
+    fn seen(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, std::time::Instant>> {
+        self.seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether `device` was found to exist less than [`Self::TTL`] ago.
+    pub fn recently_seen(&self, device: Uuid) -> bool {
+        self.seen()
+            .get(&device)
+            .is_some_and(|at| at.elapsed() < Self::TTL)
+    }
+
+    /// Remembers that `device` exists now.
+    pub fn saw(&self, device: Uuid) {
+        let mut seen = self.seen();
+        if seen.len() >= Self::MAX {
+            seen.clear();
+        }
+        seen.insert(device, std::time::Instant::now());
+    }
+
+    /// Forgets every device (after devices were deleted).
+    pub fn forget_all(&self) {
+        self.seen().clear();
     }
 }
 
@@ -320,5 +370,17 @@ mod tests {
         forged.pop();
         forged.push(if t.ends_with('A') { 'B' } else { 'A' });
         assert_eq!(verify(&key, &forged, 1_000).unwrap_err().code, "bad_token");
+    }
+
+    #[test]
+    fn live_devices_are_remembered_until_forgotten() {
+        let live = LiveDevices::default();
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        assert!(!live.recently_seen(a));
+        live.saw(a);
+        assert!(live.recently_seen(a));
+        assert!(!live.recently_seen(b));
+        live.forget_all();
+        assert!(!live.recently_seen(a));
     }
 }
