@@ -91,6 +91,7 @@ pub struct PushResult {
 
 /// Query of `GET /v1/pull`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PullQuery {
     /// Last cursor seen (0 at first).
     #[serde(default)]
