@@ -43,11 +43,56 @@ pub struct IncomingOp {
     pub body: String,
 }
 
-/// Finds out whether a pushed object carries a `cursor` of its own without building it.
-#[derive(Deserialize)]
-struct CursorProbe {
-    #[serde(default)]
-    cursor: Option<serde::de::IgnoredAny>,
+/// Reads a pushed op object a second time: finds out whether it carries a `cursor` of its own,
+/// and decodes every field `Op` does not know as a JSON value. `Op` skips unknown fields without
+/// checking them, so a lone surrogate escape (`"\ud800"`) or an out-of-range number (`1e400`)
+/// there would be stored verbatim and then break every client's pull, since clients read pages as
+/// JSON values (found by fuzz/push_decode). Known fields were already decoded by `Op` and are only
+/// skipped here.
+struct OpProbe {
+    has_cursor: bool,
+}
+
+/// The top-level fields `Op` decodes (its wire form).
+const OP_FIELDS: [&str; 10] = [
+    "op_id",
+    "device",
+    "device_seq",
+    "hlc",
+    "entity",
+    "entity_id",
+    "kind",
+    "fields",
+    "items",
+    "schema",
+];
+
+impl<'de> Deserialize<'de> for OpProbe {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = OpProbe;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an op object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<OpProbe, A::Error> {
+                let mut has_cursor = false;
+                while let Some(key) = map.next_key::<String>()? {
+                    if OP_FIELDS.contains(&key.as_str()) {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    } else {
+                        has_cursor |= key == "cursor";
+                        map.next_value::<Value>()?;
+                    }
+                }
+                Ok(OpProbe { has_cursor })
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
 }
 
 impl<'de> Deserialize<'de> for IncomingOp {
@@ -55,8 +100,8 @@ impl<'de> Deserialize<'de> for IncomingOp {
         let raw = Box::<RawValue>::deserialize(d)?;
         let text = raw.get();
         let op: Op = serde_json::from_str(text).map_err(serde::de::Error::custom)?;
-        let probe: CursorProbe = serde_json::from_str(text).map_err(serde::de::Error::custom)?;
-        let body = if probe.cursor.is_some() {
+        let probe: OpProbe = serde_json::from_str(text).map_err(serde::de::Error::custom)?;
+        let body = if probe.has_cursor {
             // Rare: an op echoed back with the cursor it was pulled with.
             let mut map: Map<String, Value> =
                 serde_json::from_str(text).map_err(serde::de::Error::custom)?;
@@ -90,6 +135,7 @@ pub struct PushResult {
 
 /// Query of `GET /v1/pull`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PullQuery {
     /// Last cursor seen (0 at first).
     #[serde(default)]
@@ -871,4 +917,40 @@ pub async fn spawn_pg_listener(
         }
     });
     Ok(task.abort_handle())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op_text(extra: &str) -> String {
+        format!(
+            r#"{{"op_id":"{}","device":"{}","device_seq":1,"hlc":1,"entity":"car","entity_id":"{}","kind":"delete","schema":1{extra}}}"#,
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            Uuid::now_v7()
+        )
+    }
+
+    /// Found by fuzz/push_decode: a lone surrogate escape in an unknown field decoded as an `Op`
+    /// and was stored verbatim, after which no client could decode a page holding it.
+    #[test]
+    fn an_op_whose_text_is_not_valid_json_values_is_refused() {
+        let bad = format!(r#"{{"ops":[{}]}}"#, op_text(r#","x_new":"\ud800""#));
+        let err = serde_json::from_str::<PushRequest>(&bad).expect_err("lone surrogate");
+        assert!(err.to_string().contains("escape"), "{err}");
+        let bad = format!(r#"{{"ops":[{}]}}"#, op_text(r#","x_new":[1e400]"#));
+        let err = serde_json::from_str::<PushRequest>(&bad).expect_err("out of range");
+        assert!(err.to_string().contains("out of range"), "{err}");
+        // Valid escapes (a surrogate pair, a control character) still go through verbatim.
+        let text = op_text(r#","x_new":"\ud83d\ude00 \u0001""#);
+        let ok: PushRequest =
+            serde_json::from_str(&format!(r#"{{"ops":[{text}]}}"#)).expect("valid escapes");
+        assert_eq!(ok.ops[0].body, text);
+        // An echoed cursor is still found and removed.
+        let echoed = op_text(r#","cursor":7"#);
+        let ok: PushRequest =
+            serde_json::from_str(&format!(r#"{{"ops":[{echoed}]}}"#)).expect("cursor");
+        assert!(!ok.ops[0].body.contains("cursor"), "{}", ok.ops[0].body);
+    }
 }

@@ -9,7 +9,7 @@
 //!
 //! enviroCar `properties.phenomenons` map as: "GPS Accuracy" → accuracy in
 //! metres (enviroCar labels its unit "%", but the values are the phone's
-//! accuracy radius in metres), else "GPS HDOP" × [`HDOP_TO_ACCURACY_M`];
+//! accuracy radius in metres), else "GPS HDOP" × [`HDOP_TO_ACCURACY_M`](super::HDOP_TO_ACCURACY_M);
 //! "GPS Speed" (km/h, or m/s when so labelled), else OBD "Speed"; "GPS
 //! Bearing" → heading; "GPS Altitude" → altitude (a third coordinate wins).
 
@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use crate::gps::Ping;
 
 use super::{
-    HDOP_TO_ACCURACY_M, ImportError, Location, Track, TrackFormat, check_lat, check_lon,
+    ImportError, Location, Track, TrackFormat, accuracy_from_hdop, check_lat, check_lon,
     parse_timestamp, snippet, strip_bom,
 };
 
@@ -220,7 +220,7 @@ fn apply_phenomenons(ping: &mut Ping, props: &Map<String, Value>) -> Result<(), 
     };
     ping.accuracy_m = match value("GPS Accuracy")? {
         Some((v, _)) => Some(v),
-        None => value("GPS HDOP")?.map(|(h, _)| h * HDOP_TO_ACCURACY_M),
+        None => value("GPS HDOP")?.map(|(h, _)| accuracy_from_hdop(h)),
     };
     ping.speed_mps = match speed("GPS Speed")? {
         Some(v) => Some(v),

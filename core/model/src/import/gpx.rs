@@ -8,7 +8,7 @@
 //!
 //! Per point: `lat`/`lon` attributes and `<time>` are required; `<ele>`,
 //! GPX 1.0 `<speed>` (m/s) and `<course>` (degrees), and `<hdop>` (times
-//! [`HDOP_TO_ACCURACY_M`]) are optional. A `speed` or `course` anywhere inside
+//! [`HDOP_TO_ACCURACY_M`](super::HDOP_TO_ACCURACY_M)) are optional. A `speed` or `course` anywhere inside
 //! the point's `<extensions>` (Garmin TrackPointExtension v2 and several apps
 //! write one there, in m/s and degrees) is used when the point has no
 //! GPX 1.0 one.
@@ -20,7 +20,7 @@ use quick_xml::events::{BytesStart, Event};
 use crate::gps::Ping;
 
 use super::{
-    HDOP_TO_ACCURACY_M, ImportError, LineIndex, Location, Track, TrackFormat, check_lat, check_lon,
+    ImportError, LineIndex, Location, Track, TrackFormat, accuracy_from_hdop, check_lat, check_lon,
     parse_finite, parse_timestamp, snippet, strip_bom,
 };
 
@@ -61,7 +61,7 @@ impl PointDraft {
             at,
             lat: self.lat,
             lon: self.lon,
-            accuracy_m: self.hdop.map(|h| h * HDOP_TO_ACCURACY_M),
+            accuracy_m: self.hdop.map(accuracy_from_hdop),
             speed_mps: self.speed.or(self.ext_speed),
             heading_deg: self.course.or(self.ext_course),
             altitude_m: self.ele,

@@ -25,6 +25,14 @@ pub mod nmea;
 /// for consumer GPS. It is only used where a format has no better figure.
 pub const HDOP_TO_ACCURACY_M: f64 = 5.0;
 
+/// Horizontal accuracy in metres for an HDOP read from a file, see [`HDOP_TO_ACCURACY_M`].
+///
+/// A finite but absurd HDOP (say `1e308`) would overflow to infinity when multiplied; it is
+/// clamped to the largest finite value instead, which still reads as "very poor accuracy".
+pub(crate) fn accuracy_from_hdop(hdop: f64) -> f64 {
+    (hdop * HDOP_TO_ACCURACY_M).clamp(-f64::MAX, f64::MAX)
+}
+
 /// The file formats Tacho can import a recorded track from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -313,6 +321,27 @@ mod tests {
         assert_eq!(parse_timestamp("2020-03-05 13:22:06"), want);
         assert_eq!(parse_timestamp("2020-03-05T13:22:06"), want);
         assert_eq!(parse_timestamp("yesterday"), None);
+    }
+
+    /// Found by fuzzing (fuzz/corpus/import_gpx/edge_extremes.gpx): an absurd HDOP overflowed
+    /// to an infinite accuracy in every format that converts HDOP.
+    #[test]
+    fn an_absurd_hdop_gives_a_finite_accuracy() {
+        let gpx = r#"<gpx><trk><trkseg><trkpt lat="1" lon="2"><time>2024-01-01T00:00:00Z</time><hdop>1e308</hdop></trkpt></trkseg></trk></gpx>"#;
+        let nmea = "$GPRMC,120000.00,A,5304.5000,N,00848.4200,E,10.0,90.0,010124,,,A*56\n\
+                    $GPGGA,120000.00,5304.5000,N,00848.4200,E,1,08,1e308,12.5,M,39.0,M,,*1F\n";
+        let geojson = r#"{"type":"Feature","properties":{"time":"2024-01-01T00:00:00Z","phenomenons":{"GPS HDOP":{"value":1e308}}},"geometry":{"type":"Point","coordinates":[2,1]}}"#;
+        for (format, input) in [
+            (TrackFormat::Gpx, gpx),
+            (TrackFormat::Nmea, nmea),
+            (TrackFormat::GeoJson, geojson),
+        ] {
+            let track = parse(format, input).unwrap_or_else(|e| panic!("{format}: {e}"));
+            let accuracy = track.pings().next().and_then(|p| p.accuracy_m);
+            assert_eq!(accuracy, Some(f64::MAX), "{format}");
+        }
+        assert_eq!(accuracy_from_hdop(-1e308), -f64::MAX);
+        assert_eq!(accuracy_from_hdop(0.8), 4.0);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `GL`, …); every other sentence type is ignored.
 //!
 //! RMC is the only sentence with a date, so it anchors every fix. A GGA adds
-//! altitude and HDOP (times [`HDOP_TO_ACCURACY_M`]) to the RMC of the same
+//! altitude and HDOP (times [`HDOP_TO_ACCURACY_M`](super::HDOP_TO_ACCURACY_M)) to the RMC of the same
 //! time of day next to it; a GGA with no such RMC becomes a fix of its own,
 //! dated from the nearest RMC before it (or, before the first RMC, the first
 //! one after it), rolling the date over at midnight. One epoch gives one fix:
@@ -19,7 +19,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
 use crate::gps::Ping;
 
 use super::{
-    HDOP_TO_ACCURACY_M, ImportError, Location, Track, TrackFormat, check_lat, check_lon,
+    ImportError, Location, Track, TrackFormat, accuracy_from_hdop, check_lat, check_lon,
     parse_finite, snippet, strip_bom,
 };
 
@@ -187,7 +187,7 @@ fn fix(epoch: &Epoch, date: NaiveDate) -> Result<Ping, ImportError> {
         ..
     }) = epoch.gga
     {
-        ping.accuracy_m = hdop.map(|h| h * HDOP_TO_ACCURACY_M);
+        ping.accuracy_m = hdop.map(accuracy_from_hdop);
         ping.altitude_m = altitude;
     }
     Ok(ping)

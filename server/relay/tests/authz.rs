@@ -1,0 +1,772 @@
+//! Object-level authorization, driven by the relay's own OpenAPI document, plus the refusal of
+//! forged, expired and replayed tokens.
+//!
+//! `every_id_taking_route_refuses_another_account` fetches `GET /v1/openapi.json`, finds every
+//! operation that names an object by id — a `{param}` in its path, or a uuid (or `*_id`) in its
+//! query or request body — and runs each with a second account's token against the first
+//! account's real ids. Every such operation must have a row in [`id_routes`] saying how to
+//! exercise it and what refusal to expect; an operation without a row fails the test, so a new
+//! route cannot ship without its check (and a stale row fails too).
+//!
+//! Like `relay.rs`, everything runs on a temporary SQLite file and on a fresh PostgreSQL database
+//! on 127.0.0.1:5432 (override with `TACHO_TEST_PG_URL`); the PostgreSQL variants never skip.
+
+// Test helpers may panic on broken fixtures; that is a test failure, not a bug in the relay.
+#![allow(clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::{AssertSqlSafe, Connection as _};
+use tacho_relay::tokens::{Claims, sign};
+use tacho_relay::{AppState, Config};
+use uuid::Uuid;
+
+const DEFAULT_PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A throwaway database, removed on drop (same as in `relay.rs`).
+struct TestDb {
+    url: String,
+    pg_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("TACHO_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_ADMIN.to_owned())
+}
+
+impl TestDb {
+    fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("relay.db").display()
+        );
+        Self {
+            url,
+            pg_name: None,
+            _dir: Some(dir),
+        }
+    }
+
+    async fn postgres() -> Self {
+        let admin = pg_admin_url();
+        let name = format!("tacho_test_{}", Uuid::now_v7().simple());
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL must be reachable at {admin}: {e}"));
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        Self {
+            url: format!("{base}/{name}"),
+            pg_name: Some(name),
+            _dir: None,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.pg_name.take() else {
+            return;
+        };
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
+                    let _ = sqlx::query(AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut conn)
+                    .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A running relay and an HTTP client for it.
+#[derive(Clone)]
+struct Relay {
+    base: String,
+    http: reqwest::Client,
+    state: AppState,
+}
+
+async fn start_with(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> Relay {
+    let mut config = Config::new(db.url.clone());
+    tweak(&mut config);
+    let state = AppState::new(config).await.expect("relay starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(tacho_relay::serve(
+        listener,
+        state.clone(),
+        std::future::pending(),
+    ));
+    Relay {
+        base,
+        http: reqwest::Client::new(),
+        state,
+    }
+}
+
+async fn answer(res: reqwest::Response) -> (StatusCode, Value) {
+    let status = res.status();
+    let text = res.text().await.expect("body");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON answer {status}: {text}"))
+    };
+    (status, body)
+}
+
+impl Relay {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        answer(req.send().await.expect("send")).await
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> (StatusCode, Value) {
+        self.call("post", path, token, Some(body)).await
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        self.call("get", path, token, None).await
+    }
+
+    async fn signup(&self, email: &str, device: Uuid) -> Value {
+        let (status, session) = self
+            .post("/v1/auth/signup", None, &creds(email, device))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{session}");
+        session
+    }
+}
+
+fn creds(email: &str, device: Uuid) -> Value {
+    json!({"email": email, "password": "correct horse battery", "device_id": device, "device_name": "test"})
+}
+
+fn token(session: &Value) -> String {
+    session["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned()
+}
+
+fn now_hlc() -> u64 {
+    let ms = u64::try_from(chrono::Utc::now().timestamp_millis()).expect("ms");
+    ms << 16
+}
+
+fn upsert(device: Uuid, seq: u64, entity: &str, entity_id: Uuid) -> Value {
+    json!({
+        "op_id": Uuid::now_v7(),
+        "device": device,
+        "device_seq": seq,
+        "hlc": now_hlc() + seq,
+        "entity": entity,
+        "entity_id": entity_id,
+        "kind": "upsert",
+        "fields": {"note": format!("written by {device}")},
+        "schema": 1,
+    })
+}
+
+fn points(device: Uuid, seq: u64, trip: Uuid) -> Value {
+    json!({
+        "op_id": Uuid::now_v7(),
+        "device": device,
+        "device_seq": seq,
+        "hlc": now_hlc() + seq,
+        "entity": "trip_points",
+        "entity_id": trip,
+        "kind": "append",
+        "items": [[1, 1_700_000_000_000_i64, 53.0, 8.8, null, null, null, null, 1]],
+        "schema": 1,
+    })
+}
+
+/// What account A owns, made through the API before B tries to reach it.
+struct Victim {
+    /// A's session (its access token, account, space and device ids).
+    session: Value,
+    /// A's signing-in device.
+    device: Uuid,
+    /// A second device of A, bound through `POST /v1/devices/session`.
+    watch: Uuid,
+    /// A trip A created (upsert) and recorded points for.
+    trip: Uuid,
+    /// Ids of ops in A's log.
+    op_ids: Vec<Value>,
+    /// A's log as A sees it, to compare after the attack.
+    snapshot: Value,
+}
+
+/// The attacker: a second account on the same relay.
+struct Attacker {
+    email: &'static str,
+    token: String,
+    device: Uuid,
+    next_seq: u64,
+}
+
+impl Attacker {
+    fn seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq
+    }
+}
+
+/// One attempt: an operation, as B, aimed at A's objects, and the refusal it must get.
+struct Attempt {
+    what: &'static str,
+    token: Option<String>,
+    path: String,
+    body: Option<Value>,
+    status: StatusCode,
+    code: &'static str,
+}
+
+/// How to exercise each id-taking operation of the OpenAPI document. Key: `(method, path)` as in
+/// the document. Add a row here for every new route that takes an object id.
+fn id_routes() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("post", "/v1/auth/signup"),
+        ("post", "/v1/auth/login"),
+        ("post", "/v1/devices/session"),
+        ("post", "/v1/push"),
+        ("post", "/v1/sync"),
+    ]
+}
+
+/// The attempts for one row of [`id_routes`]; `None` for an operation the table doesn't know.
+fn attempts(method: &str, path: &str, a: &Victim, b: &mut Attacker) -> Option<Vec<Attempt>> {
+    let bt = Some(b.token.clone());
+    let refuse = |what, token: Option<String>, path: &str, body: Value, status, code| Attempt {
+        what,
+        token,
+        path: path.to_owned(),
+        body: Some(body),
+        status,
+        code,
+    };
+    Some(match (method, path) {
+        ("post", "/v1/auth/signup") => vec![
+            refuse(
+                "sign up a new account on A's device id",
+                None,
+                path,
+                creds("mallory-new@example.org", a.device),
+                StatusCode::CONFLICT,
+                "device_taken",
+            ),
+            refuse(
+                "sign up a new account on A's watch id",
+                None,
+                path,
+                creds("mallory-new@example.org", a.watch),
+                StatusCode::CONFLICT,
+                "device_taken",
+            ),
+        ],
+        ("post", "/v1/auth/login") => vec![
+            refuse(
+                "log B in on A's device id",
+                None,
+                path,
+                creds(b.email, a.device),
+                StatusCode::CONFLICT,
+                "device_taken",
+            ),
+            refuse(
+                "log B in on A's watch id",
+                None,
+                path,
+                creds(b.email, a.watch),
+                StatusCode::CONFLICT,
+                "device_taken",
+            ),
+        ],
+        ("post", "/v1/devices/session") => vec![
+            refuse(
+                "mint a session for A's device",
+                bt.clone(),
+                path,
+                json!({"device_id": a.device, "device_name": "stolen"}),
+                StatusCode::CONFLICT,
+                "device_taken",
+            ),
+            refuse(
+                "mint a session for A's watch",
+                bt.clone(),
+                path,
+                json!({"device_id": a.watch}),
+                StatusCode::CONFLICT,
+                "device_taken",
+            ),
+        ],
+        ("post", "/v1/push" | "/v1/sync") => {
+            // Ops claiming to be A's device, with B's token.
+            let as_a = json!({"ops": [upsert(a.device, 3, "trip", a.trip)]});
+            let as_watch = json!({"ops": [upsert(a.watch, 1, "car", Uuid::now_v7())]});
+            // B's own device re-using one of A's op ids.
+            let mut reuse = upsert(b.device, b.seq(), "trip", a.trip);
+            reuse["op_id"] = a.op_ids[0].clone();
+            vec![
+                refuse(
+                    "push an op as A's device",
+                    bt.clone(),
+                    path,
+                    as_a,
+                    StatusCode::FORBIDDEN,
+                    "wrong_device",
+                ),
+                refuse(
+                    "push an op as A's watch",
+                    bt.clone(),
+                    path,
+                    as_watch,
+                    StatusCode::FORBIDDEN,
+                    "wrong_device",
+                ),
+                refuse(
+                    "push an op re-using A's op id",
+                    bt.clone(),
+                    path,
+                    json!({"ops": [reuse]}),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_op",
+                ),
+            ]
+        }
+        _ => return None,
+    })
+}
+
+/// Resolves a local `$ref` of the document.
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema.get("$ref").and_then(Value::as_str) {
+        Some(r) => {
+            let pointer = r.strip_prefix('#').expect("local $ref");
+            resolve(doc, doc.pointer(pointer).expect("$ref target"))
+        }
+        None => schema,
+    }
+}
+
+/// Whether a schema (followed through refs, arrays, objects and combinators) has an id in it:
+/// a uuid-formatted value or a property called `id` / `*_id`.
+fn names_an_id(doc: &Value, schema: &Value, depth: usize) -> bool {
+    if depth > 16 {
+        return false;
+    }
+    let schema = resolve(doc, schema);
+    if schema.get("format").and_then(Value::as_str) == Some("uuid") {
+        return true;
+    }
+    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+        for (name, prop) in props {
+            if name == "id" || name.ends_with("_id") || names_an_id(doc, prop, depth + 1) {
+                return true;
+            }
+        }
+    }
+    if let Some(items) = schema.get("items")
+        && names_an_id(doc, items, depth + 1)
+    {
+        return true;
+    }
+    ["allOf", "anyOf", "oneOf"].iter().any(|k| {
+        schema
+            .get(*k)
+            .and_then(Value::as_array)
+            .is_some_and(|all| all.iter().any(|s| names_an_id(doc, s, depth + 1)))
+    })
+}
+
+/// Every `(method, path)` of the document that names an object by id.
+fn id_taking_operations(doc: &Value) -> BTreeSet<(String, String)> {
+    let mut found = BTreeSet::new();
+    let paths = doc["paths"].as_object().expect("paths");
+    for (path, item) in paths {
+        for (method, op) in item.as_object().expect("path item") {
+            if !["get", "put", "post", "delete", "patch"].contains(&method.as_str()) {
+                continue;
+            }
+            let in_path = path.contains('{');
+            let in_params = op["parameters"].as_array().is_some_and(|ps| {
+                ps.iter().map(|p| resolve(doc, p)).any(|p| {
+                    let name = p["name"].as_str().unwrap_or_default();
+                    p["in"] == "path"
+                        || name == "id"
+                        || name.ends_with("_id")
+                        || names_an_id(doc, &p["schema"], 0)
+                })
+            });
+            let in_body = op["requestBody"]["content"]
+                .as_object()
+                .is_some_and(|c| c.values().any(|m| names_an_id(doc, &m["schema"], 0)));
+            if in_path || in_params || in_body {
+                found.insert((method.clone(), path.clone()));
+            }
+        }
+    }
+    found
+}
+
+async fn every_id_taking_route_refuses_another_account(db: TestDb) {
+    let relay = start_with(&db, |_| {}).await;
+
+    // A: two devices, a trip with points, a car; all through the API.
+    let a_dev = Uuid::now_v7();
+    let a_session = relay.signup("alice@example.org", a_dev).await;
+    let at = token(&a_session);
+    let watch = Uuid::now_v7();
+    let (s, ws) = relay
+        .post(
+            "/v1/devices/session",
+            Some(&at),
+            &json!({"device_id": watch}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{ws}");
+    let trip = Uuid::now_v7();
+    let ops = [upsert(a_dev, 1, "trip", trip), points(a_dev, 2, trip)];
+    let (s, b) = relay
+        .post("/v1/push", Some(&at), &json!({"ops": ops}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = relay
+        .post(
+            "/v1/push",
+            Some(&token(&ws)),
+            &json!({"ops": [upsert(watch, 1, "car", Uuid::now_v7())]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, snapshot) = relay.get("/v1/snapshot", Some(&at)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(snapshot["cursor"], 3, "{snapshot}");
+    let op_ids = snapshot["ops"]
+        .as_array()
+        .expect("ops")
+        .iter()
+        .map(|o| o["op_id"].clone())
+        .collect();
+    let victim = Victim {
+        session: a_session.clone(),
+        device: a_dev,
+        watch,
+        trip,
+        op_ids,
+        snapshot,
+    };
+
+    let b_dev = Uuid::now_v7();
+    let b_session = relay.signup("mallory@example.org", b_dev).await;
+    let mut attacker = Attacker {
+        email: "mallory@example.org",
+        token: token(&b_session),
+        device: b_dev,
+        next_seq: 0,
+    };
+    assert_ne!(b_session["space_id"], a_session["space_id"]);
+
+    let (s, doc) = relay.get("/v1/openapi.json", None).await;
+    assert_eq!(s, StatusCode::OK);
+    let found = id_taking_operations(&doc);
+    let known: BTreeSet<(String, String)> = id_routes()
+        .into_iter()
+        .map(|(m, p)| (m.to_owned(), p.to_owned()))
+        .collect();
+    let unknown: Vec<_> = found.difference(&known).collect();
+    assert!(
+        unknown.is_empty(),
+        "operations that take an object id but have no row in authz.rs id_routes(): {unknown:?} \
+         — add how to create the object and the refusal to expect"
+    );
+    let stale: Vec<_> = known.difference(&found).collect();
+    assert!(
+        stale.is_empty(),
+        "id_routes() rows no longer in the OpenAPI document (or no longer taking an id): {stale:?}"
+    );
+
+    let mut tried = 0;
+    for (method, path) in &found {
+        let list = attempts(method, path, &victim, &mut attacker)
+            .unwrap_or_else(|| panic!("no attempts for {method} {path}"));
+        assert!(!list.is_empty(), "{method} {path}: no attempts");
+        for attempt in list {
+            let (status, body) = relay
+                .call(
+                    method,
+                    &attempt.path,
+                    attempt.token.as_deref(),
+                    attempt.body.as_ref(),
+                )
+                .await;
+            let what = format!("{method} {} ({})", attempt.path, attempt.what);
+            assert!(
+                !status.is_success() && !status.is_server_error(),
+                "{what}: B got {status} {body}"
+            );
+            assert_eq!(
+                (status, body["code"].as_str()),
+                (attempt.status, Some(attempt.code)),
+                "{what}: {body}"
+            );
+            tried += 1;
+        }
+    }
+    assert!(tried >= 5, "only {tried} attempts ran");
+
+    // Nothing of A changed, and A's devices are still A's.
+    let (s, after) = relay
+        .get("/v1/snapshot", Some(&token(&victim.session)))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(after, victim.snapshot, "A's log changed under B's attempts");
+    let (s, b) = relay
+        .post(
+            "/v1/push",
+            Some(&token(&victim.session)),
+            &json!({"ops": [upsert(a_dev, 3, "trip", trip)]}),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "A can still push after B's attempts: {b}"
+    );
+    let (s, b) = relay
+        .post("/v1/auth/login", None, &creds("alice@example.org", a_dev))
+        .await;
+    assert_eq!(s, StatusCode::OK, "A can still log in on its device: {b}");
+    // B's own log holds none of A's ops.
+    let (s, b_snap) = relay.get("/v1/snapshot", Some(&attacker.token)).await;
+    assert_eq!(s, StatusCode::OK);
+    let a_ids: BTreeSet<String> = victim.op_ids.iter().map(ToString::to_string).collect();
+    for op in b_snap["ops"].as_array().expect("ops") {
+        assert!(!a_ids.contains(&op["op_id"].to_string()), "{b_snap}");
+        assert_eq!(op["device"], json!(attacker.device), "{b_snap}");
+    }
+}
+
+fn assert_refused(status: StatusCode, body: &Value, code: &str, what: &str) {
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {body}");
+    assert_eq!(body["code"], code, "{what}: {body}");
+}
+
+async fn forged_expired_and_replayed_tokens_are_refused(db: TestDb) {
+    let relay = start_with(&db, |c| {
+        c.access_ttl = Duration::from_millis(1500);
+        c.refresh_reuse_grace = Duration::ZERO;
+    })
+    .await;
+    let device = Uuid::now_v7();
+    let session = relay.signup("trent@example.org", device).await;
+    let t = token(&session);
+    assert_eq!(relay.get("/v1/snapshot", Some(&t)).await.0, StatusCode::OK);
+    let claims = Claims {
+        account: session["account_id"]
+            .as_str()
+            .expect("id")
+            .parse()
+            .expect("uuid"),
+        space: session["space_id"]
+            .as_str()
+            .expect("id")
+            .parse()
+            .expect("uuid"),
+        device,
+        exp_ms: chrono::Utc::now().timestamp_millis() + 3_600_000,
+    };
+    let (signed, _) = t.rsplit_once('.').expect("signature");
+
+    // Forged: the right claims without a signature, with an empty one, signed with another key,
+    // under another prefix, or cut short.
+    for (what, forged) in [
+        ("no signature", signed.to_owned()),
+        ("empty signature", format!("{signed}.")),
+        ("signed with another key", sign(&[0_u8; 32], &claims)),
+        ("signed with an empty key", sign(&[], &claims)),
+        ("v2 prefix", t.replacen("v1.", "v2.", 1)),
+        ("no prefix", t.trim_start_matches("v1.").to_owned()),
+        ("truncated", t[..t.len() - 4].to_owned()),
+        ("garbage", "v1.%%%.%%%".to_owned()),
+        ("very long", format!("{t}{}", "A".repeat(6000))),
+    ] {
+        let (s, b) = relay.get("/v1/snapshot", Some(&forged)).await;
+        assert_refused(s, &b, "bad_token", what);
+    }
+    // A token signed by another relay (another database, another key) is refused here.
+    let other_db = TestDb::sqlite();
+    let other = start_with(&other_db, |_| {}).await;
+    let foreign = token(&other.signup("trent@example.org", device).await);
+    let (s, b) = relay.get("/v1/snapshot", Some(&foreign)).await;
+    assert_refused(s, &b, "bad_token", "token of another relay");
+    // Validly signed but for claims with a longer expiry than issued: only the relay's key signs,
+    // so a token re-signed with a far expiry must come from the key itself. Prove the key is the
+    // only way: the relay's own key accepts it, any other key doesn't (checked above).
+    let resigned = sign(&relay.state.token_key, &claims);
+    assert_eq!(
+        relay.get("/v1/snapshot", Some(&resigned)).await.0,
+        StatusCode::OK
+    );
+    // Expired, correctly signed.
+    let expired = sign(
+        &relay.state.token_key,
+        &Claims {
+            exp_ms: chrono::Utc::now().timestamp_millis() - 1,
+            ..claims.clone()
+        },
+    );
+    let (s, b) = relay.get("/v1/snapshot", Some(&expired)).await;
+    assert_refused(s, &b, "token_expired", "expired");
+    // Wrong scheme or token kind.
+    let (s, b) = relay.call("get", "/v1/snapshot", None, None).await;
+    assert_refused(s, &b, "missing_token", "no header");
+    let res = relay
+        .http
+        .get(format!("{}/v1/snapshot", relay.base))
+        .header("Authorization", format!("Basic {t}"))
+        .send()
+        .await
+        .expect("send");
+    let (s, b) = answer(res).await;
+    assert_refused(s, &b, "bad_token", "Basic scheme");
+    let refresh = session["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    let (s, b) = relay.get("/v1/snapshot", Some(&refresh)).await;
+    assert_refused(s, &b, "bad_token", "refresh token used as access token");
+    let (s, b) = relay
+        .post("/v1/auth/refresh", None, &json!({"refresh_token": t}))
+        .await;
+    assert_refused(s, &b, "bad_token", "access token used as refresh token");
+
+    // Replayed: a spent refresh token (and then the whole family), an access token after expiry,
+    // and a refresh token after logout.
+    let (s, next) = relay
+        .post("/v1/auth/refresh", None, &json!({"refresh_token": refresh}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{next}");
+    let (s, b) = relay
+        .post("/v1/auth/refresh", None, &json!({"refresh_token": refresh}))
+        .await;
+    assert_refused(s, &b, "refresh_reused", "replayed refresh token");
+    let (s, b) = relay
+        .post(
+            "/v1/auth/refresh",
+            None,
+            &json!({"refresh_token": next["refresh_token"]}),
+        )
+        .await;
+    assert_refused(s, &b, "bad_token", "refresh token of a revoked family");
+
+    let (s, login) = relay
+        .post("/v1/auth/login", None, &creds("trent@example.org", device))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{login}");
+    let (s, _) = relay
+        .post("/v1/auth/logout", Some(&token(&login)), &json!({}))
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, b) = relay
+        .post(
+            "/v1/auth/refresh",
+            None,
+            &json!({"refresh_token": login["refresh_token"]}),
+        )
+        .await;
+    assert_refused(s, &b, "bad_token", "refresh token after logout");
+
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    for (what, old) in [
+        ("first access token", &t),
+        ("refreshed access token", &token(&next)),
+    ] {
+        let (s, b) = relay.get("/v1/snapshot", Some(old)).await;
+        assert_refused(s, &b, "token_expired", what);
+        let (s, b) = relay.post("/v1/push", Some(old), &json!({"ops": []})).await;
+        assert_refused(s, &b, "token_expired", what);
+    }
+}
+
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::TestDb::sqlite()).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(super::TestDb::postgres().await).await;
+            }
+        }
+    )*};
+}
+
+on_both_databases!(
+    every_id_taking_route_refuses_another_account,
+    forged_expired_and_replayed_tokens_are_refused,
+);
+
+/// The route discovery itself: a path parameter, an id in the query and an id in the body are
+/// all found, and id-free operations are not.
+#[test]
+fn discovery_finds_ids_in_paths_queries_and_bodies() {
+    let doc = json!({
+        "paths": {
+            "/v1/things/{thing}": {"delete": {}},
+            "/v1/list": {"get": {"parameters": [{"name": "owner_id", "in": "query", "schema": {"type": "string"}}]}},
+            "/v1/plain": {"get": {"parameters": [{"name": "cursor", "in": "query", "schema": {"type": "integer"}}]}},
+            "/v1/body": {"post": {"requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/B"}}}}}},
+            "/v1/nested": {"post": {"requestBody": {"content": {"application/json": {"schema": {"type": "array", "items": {"properties": {"x": {"type": "string", "format": "uuid"}}}}}}}}},
+            "/v1/none": {"post": {"requestBody": {"content": {"application/json": {"schema": {"properties": {"token": {"type": "string"}}}}}}}},
+        },
+        "components": {"schemas": {"B": {"properties": {"hook_id": {"type": "string"}}}}},
+    });
+    let found: Vec<(String, String)> = id_taking_operations(&doc).into_iter().collect();
+    let want: Vec<(String, String)> = [
+        ("delete", "/v1/things/{thing}"),
+        ("get", "/v1/list"),
+        ("post", "/v1/body"),
+        ("post", "/v1/nested"),
+    ]
+    .iter()
+    .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+    .collect::<BTreeSet<_>>()
+    .into_iter()
+    .collect();
+    assert_eq!(found, want);
+}
