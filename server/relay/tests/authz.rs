@@ -6,7 +6,11 @@
 //! query or request body — and runs each with a second account's token against the first
 //! account's real ids. Every such operation must have a row in [`id_routes`] saying how to
 //! exercise it and what refusal to expect; an operation without a row fails the test, so a new
-//! route cannot ship without its check (and a stale row fails too).
+//! route cannot ship without its check (and a stale row fails too). Where the id cannot name
+//! another account's object at all (a caller-chosen hook `event_id`), the row says so
+//! ([`Expect::OwnAccountOnly`]) and checks that B's call stayed in B's account and A's log did not
+//! change. Signed webhooks (`/v1/hooks/zammad/{connection}`) take no bearer: there "another
+//! account" is a delivery signed with B's own connection's secret.
 //!
 //! Like `relay.rs`, everything runs on a temporary SQLite file and on a fresh PostgreSQL database
 //! on 127.0.0.1:5432 (override with `TACHO_TEST_PG_URL`); the PostgreSQL variants never skip.
@@ -17,9 +21,10 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use hmac::Mac as _;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sqlx::{AssertSqlSafe, Connection as _};
+use sqlx::{AssertSqlSafe, Connection as _, Row as _};
 use tacho_relay::tokens::{Claims, sign};
 use tacho_relay::{AppState, Config};
 use uuid::Uuid;
@@ -141,10 +146,30 @@ impl Relay {
         token: Option<&str>,
         body: Option<&Value>,
     ) -> (StatusCode, Value) {
+        self.send(method, path, token, body, None, &[]).await
+    }
+
+    /// Like [`Relay::call`], with a raw body (sent instead of `body`) and extra headers.
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        raw: Option<&str>,
+        headers: &[(&'static str, String)],
+    ) -> (StatusCode, Value) {
         let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
         let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(b) = body {
+        if let Some(r) = raw {
+            req = req
+                .header("Content-Type", "application/json")
+                .body(r.to_owned());
+        } else if let Some(b) = body {
             req = req.json(b);
+        }
+        for (name, value) in headers {
+            req = req.header(*name, value);
         }
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -213,6 +238,30 @@ fn points(device: Uuid, seq: u64, trip: Uuid) -> Value {
     })
 }
 
+/// `sha1=<hex HMAC-SHA1(secret, body)>`, as Zammad signs its webhook deliveries.
+fn zammad_signature(secret: &str, body: &str) -> String {
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).expect("hmac key");
+    mac.update(body.as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha1={hex}")
+}
+
+/// Events stored for a Zammad connection (the webhook route answers nothing that lists them).
+async fn zammad_events(relay: &Relay, connection: &str) -> i64 {
+    sqlx::query("SELECT COUNT(*) AS n FROM zammad_events WHERE connection_id = $1")
+        .bind(connection)
+        .fetch_one(&relay.state.db.pool)
+        .await
+        .expect("count zammad events")
+        .try_get("n")
+        .expect("n")
+}
+
 /// What account A owns, made through the API before B tries to reach it.
 struct Victim {
     /// A's session (its access token, account, space and device ids).
@@ -223,6 +272,16 @@ struct Victim {
     watch: Uuid,
     /// A trip A created (upsert) and recorded points for.
     trip: Uuid,
+    /// A car A's watch pushed.
+    car: Uuid,
+    /// A's hook token (`POST /v1/hooks/tokens`, limited to `car`): its id and its secret.
+    hook_token_id: String,
+    hook_token: String,
+    /// The event id of A's hook start, and the trip it opened (still active).
+    hook_event: &'static str,
+    hook_trip: Uuid,
+    /// A's Zammad connection id.
+    zammad: String,
     /// Ids of ops in A's log.
     op_ids: Vec<Value>,
     /// A's log as A sees it, to compare after the attack.
@@ -235,6 +294,10 @@ struct Attacker {
     token: String,
     device: Uuid,
     next_seq: u64,
+    /// B's own hook token (not limited to a car).
+    hook_token: String,
+    /// The webhook secret of B's own Zammad connection.
+    zammad_secret: &'static str,
 }
 
 impl Attacker {
@@ -250,8 +313,22 @@ struct Attempt {
     token: Option<String>,
     path: String,
     body: Option<Value>,
-    status: StatusCode,
-    code: &'static str,
+    /// Sent as the body instead of `body` (for signed webhooks, whose signature covers the bytes).
+    raw: Option<String>,
+    headers: Vec<(&'static str, String)>,
+    expect: Expect,
+}
+
+/// What B must get.
+enum Expect {
+    /// This status and error `code`.
+    Refused(StatusCode, &'static str),
+    /// The id in the request cannot name anything of A's: it is chosen by the caller and looked up
+    /// only within the caller's own account (e.g. a hook `event_id`, or a car hint that is
+    /// resolved against the caller's own cars). B's call may then succeed, but only on B's own
+    /// account: 200, not answered from A's event (`duplicate: false`), a trip other than A's;
+    /// and A's log is unchanged (checked after all attempts). `why` documents the exemption.
+    OwnAccountOnly { why: &'static str, not_trip: Uuid },
 }
 
 /// How to exercise each id-taking operation of the OpenAPI document. Key: `(method, path)` as in
@@ -263,6 +340,13 @@ fn id_routes() -> Vec<(&'static str, &'static str)> {
         ("post", "/v1/devices/session"),
         ("post", "/v1/push"),
         ("post", "/v1/sync"),
+        ("delete", "/v1/hooks/tokens/{id}"),
+        ("get", "/v1/connections/zammad/{id}"),
+        ("delete", "/v1/connections/zammad/{id}"),
+        ("post", "/v1/hooks/zammad/{connection}"),
+        ("post", "/v1/hooks/trip/start"),
+        ("post", "/v1/hooks/trip/ping"),
+        ("post", "/v1/hooks/trip/end"),
     ]
 }
 
@@ -274,9 +358,17 @@ fn attempts(method: &str, path: &str, a: &Victim, b: &mut Attacker) -> Option<Ve
         token,
         path: path.to_owned(),
         body: Some(body),
-        status,
-        code,
+        raw: None,
+        headers: Vec::new(),
+        expect: Expect::Refused(status, code),
     };
+    // B's hook token, A's event id and A's car.
+    let hook_event = json!({
+        "event_id": a.hook_event,
+        "car": a.car.to_string(),
+        "lat": 53.01,
+        "lon": 8.81,
+    });
     Some(match (method, path) {
         ("post", "/v1/auth/signup") => vec![
             refuse(
@@ -366,6 +458,76 @@ fn attempts(method: &str, path: &str, a: &Victim, b: &mut Attacker) -> Option<Ve
                 ),
             ]
         }
+        ("delete", "/v1/hooks/tokens/{id}") => vec![refuse(
+            "revoke A's hook token",
+            bt.clone(),
+            &format!("/v1/hooks/tokens/{}", a.hook_token_id),
+            json!({}),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )],
+        ("get" | "delete", "/v1/connections/zammad/{id}") => vec![refuse(
+            "reach A's Zammad connection",
+            bt.clone(),
+            &format!("/v1/connections/zammad/{}", a.zammad),
+            json!({}),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )],
+        ("post", "/v1/hooks/zammad/{connection}") => {
+            // No bearer: the caller is whoever holds a connection's webhook secret. "Another
+            // account" is a delivery signed with B's own connection's secret, to A's connection.
+            let raw = json!({"ticket": {"id": 1, "title": "forged"}, "article": {}}).to_string();
+            let signed = vec![
+                ("X-Hub-Signature", zammad_signature(b.zammad_secret, &raw)),
+                ("X-Zammad-Delivery", "forged-1".to_owned()),
+            ];
+            let to_a = format!("/v1/hooks/zammad/{}", a.zammad);
+            vec![
+                Attempt {
+                    what: "deliver to A's connection, signed with B's webhook secret",
+                    token: None,
+                    path: to_a.clone(),
+                    body: None,
+                    raw: Some(raw.clone()),
+                    headers: signed.clone(),
+                    expect: Expect::Refused(StatusCode::UNAUTHORIZED, "bad_signature"),
+                },
+                Attempt {
+                    what: "deliver to A's connection, signed with B's secret, with B's token",
+                    token: bt.clone(),
+                    path: to_a,
+                    body: None,
+                    raw: Some(raw),
+                    headers: signed,
+                    expect: Expect::Refused(StatusCode::UNAUTHORIZED, "bad_signature"),
+                },
+            ]
+        }
+        // B has no trip of its own open: operations run in `(method, path)` order, so these come
+        // before B's own start below. A's open trip must not be continued or ended by B.
+        ("post", "/v1/hooks/trip/ping" | "/v1/hooks/trip/end") => vec![refuse(
+            "ping or end A's open hook trip (A's event id and car) with B's hook token",
+            Some(b.hook_token.clone()),
+            path,
+            hook_event,
+            StatusCode::CONFLICT,
+            "no_active_trip",
+        )],
+        ("post", "/v1/hooks/trip/start") => vec![Attempt {
+            what: "start a trip with A's event id and A's car, with B's hook token",
+            token: Some(b.hook_token.clone()),
+            path: path.to_owned(),
+            body: Some(hook_event),
+            raw: None,
+            headers: Vec::new(),
+            expect: Expect::OwnAccountOnly {
+                why: "event ids are the caller's own (deduplicated per account) and the car hint \
+                      is resolved only against the caller's cars; an unknown hint is kept as \
+                      a hint (docs/hooks.md), so B starts its own trip without A's car",
+                not_trip: a.hook_trip,
+            },
+        }],
         _ => return None,
     })
 }
@@ -442,9 +604,15 @@ fn id_taking_operations(doc: &Value) -> BTreeSet<(String, String)> {
 }
 
 async fn every_id_taking_route_refuses_another_account(db: TestDb) {
-    let relay = start_with(&db, |_| {}).await;
+    let master_keys = tacho_relay::secrets::MasterKeys::generate_line(1);
+    let relay = start_with(&db, |c| {
+        c.master_keys =
+            Some(tacho_relay::secrets::MasterKeys::parse(&master_keys).expect("master key"));
+    })
+    .await;
 
-    // A: two devices, a trip with points, a car; all through the API.
+    // A: two devices, a trip with points, a car, a hook token and a trip it opened, a Zammad
+    // connection; all through the API.
     let a_dev = Uuid::now_v7();
     let a_session = relay.signup("alice@example.org", a_dev).await;
     let at = token(&a_session);
@@ -463,17 +631,54 @@ async fn every_id_taking_route_refuses_another_account(db: TestDb) {
         .post("/v1/push", Some(&at), &json!({"ops": ops}))
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
+    let car = Uuid::now_v7();
     let (s, b) = relay
         .post(
             "/v1/push",
             Some(&token(&ws)),
-            &json!({"ops": [upsert(watch, 1, "car", Uuid::now_v7())]}),
+            &json!({"ops": [upsert(watch, 1, "car", car)]}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let (s, snapshot) = relay.get("/v1/snapshot", Some(&at)).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(snapshot["cursor"], 3, "{snapshot}");
+    let (s, a_hook) = relay
+        .post(
+            "/v1/hooks/tokens",
+            Some(&at),
+            &json!({"label": "A's car", "car": car.to_string()}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{a_hook}");
+    let a_hook_token = a_hook["token"].as_str().expect("hook token").to_owned();
+    let hook_event = "a-start";
+    let (s, started) = relay
+        .post(
+            "/v1/hooks/trip/start",
+            Some(&a_hook_token),
+            &json!({"event_id": hook_event, "car": car.to_string(), "lat": 53.0, "lon": 8.8}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{started}");
+    assert_eq!(started["state"], "active", "{started}");
+    let hook_trip: Uuid = started["trip_id"]
+        .as_str()
+        .expect("trip_id")
+        .parse()
+        .expect("uuid");
+    let (s, a_zammad) = relay
+        .post(
+            "/v1/connections/zammad",
+            Some(&at),
+            &json!({"base_url": "https://helpdesk.a.example.org", "api_token": "a-api-token",
+                    "webhook_secret": "a-webhook-secret"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{a_zammad}");
+    let zammad = a_zammad["id"].as_str().expect("id").to_owned();
+    let (s, snapshot) = relay.get("/v1/snapshot", Some(&at)).await;
+    assert_eq!(s, StatusCode::OK);
     let op_ids = snapshot["ops"]
         .as_array()
         .expect("ops")
@@ -485,17 +690,40 @@ async fn every_id_taking_route_refuses_another_account(db: TestDb) {
         device: a_dev,
         watch,
         trip,
+        car,
+        hook_token_id: a_hook["id"].as_str().expect("id").to_owned(),
+        hook_token: a_hook_token,
+        hook_event,
+        hook_trip,
+        zammad: zammad.clone(),
         op_ids,
         snapshot,
     };
 
     let b_dev = Uuid::now_v7();
     let b_session = relay.signup("mallory@example.org", b_dev).await;
+    let bt = token(&b_session);
+    let (s, b_hook) = relay
+        .post("/v1/hooks/tokens", Some(&bt), &json!({"label": "B's"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b_hook}");
+    let b_zammad_secret = "b-webhook-secret";
+    let (s, b_zammad) = relay
+        .post(
+            "/v1/connections/zammad",
+            Some(&bt),
+            &json!({"base_url": "https://helpdesk.b.example.org", "api_token": "b-api-token",
+                    "webhook_secret": b_zammad_secret}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b_zammad}");
     let mut attacker = Attacker {
         email: "mallory@example.org",
-        token: token(&b_session),
+        token: bt,
         device: b_dev,
         next_seq: 0,
+        hook_token: b_hook["token"].as_str().expect("hook token").to_owned(),
+        zammad_secret: b_zammad_secret,
     };
     assert_ne!(b_session["space_id"], a_session["space_id"]);
 
@@ -525,27 +753,41 @@ async fn every_id_taking_route_refuses_another_account(db: TestDb) {
         assert!(!list.is_empty(), "{method} {path}: no attempts");
         for attempt in list {
             let (status, body) = relay
-                .call(
+                .send(
                     method,
                     &attempt.path,
                     attempt.token.as_deref(),
                     attempt.body.as_ref(),
+                    attempt.raw.as_deref(),
+                    &attempt.headers,
                 )
                 .await;
             let what = format!("{method} {} ({})", attempt.path, attempt.what);
-            assert!(
-                !status.is_success() && !status.is_server_error(),
-                "{what}: B got {status} {body}"
-            );
-            assert_eq!(
-                (status, body["code"].as_str()),
-                (attempt.status, Some(attempt.code)),
-                "{what}: {body}"
-            );
+            match attempt.expect {
+                Expect::Refused(want, code) => {
+                    assert!(
+                        !status.is_success() && !status.is_server_error(),
+                        "{what}: B got {status} {body}"
+                    );
+                    assert_eq!(
+                        (status, body["code"].as_str()),
+                        (want, Some(code)),
+                        "{what}: {body}"
+                    );
+                }
+                Expect::OwnAccountOnly { why, not_trip } => {
+                    assert_eq!(status, StatusCode::OK, "{what} ({why}): {body}");
+                    assert_eq!(
+                        body["duplicate"], false,
+                        "{what}: answered from A's event: {body}"
+                    );
+                    assert_ne!(body["trip_id"], json!(not_trip), "{what}: A's trip: {body}");
+                }
+            }
             tried += 1;
         }
     }
-    assert!(tried >= 5, "only {tried} attempts ran");
+    assert!(tried >= 20, "only {tried} attempts ran");
 
     // Nothing of A changed, and A's devices are still A's.
     let (s, after) = relay
@@ -553,6 +795,57 @@ async fn every_id_taking_route_refuses_another_account(db: TestDb) {
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(after, victim.snapshot, "A's log changed under B's attempts");
+    // A's hook token is still A's: listed, and it still drives A's open trip.
+    let (s, listed) = relay.get("/v1/hooks/tokens", Some(&at)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        listed["tokens"]
+            .as_array()
+            .expect("tokens")
+            .iter()
+            .any(|t| t["id"] == victim.hook_token_id.as_str()),
+        "A's hook token is gone: {listed}"
+    );
+    let (s, pinged) = relay
+        .post(
+            "/v1/hooks/trip/ping",
+            Some(&victim.hook_token),
+            &json!({"event_id": "a-ping", "lat": 53.001, "lon": 8.801}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "A's hook token still works: {pinged}");
+    assert_eq!(pinged["trip_id"], json!(victim.hook_trip), "{pinged}");
+    assert_eq!(pinged["duplicate"], false, "{pinged}");
+    // A's Zammad connection is unchanged, got no event from B's deliveries, and still takes
+    // deliveries signed with its own secret.
+    let (s, shown) = relay
+        .get(&format!("/v1/connections/zammad/{zammad}"), Some(&at))
+        .await;
+    assert_eq!((s, &shown), (StatusCode::OK, &a_zammad));
+    assert_eq!(
+        zammad_events(&relay, &zammad).await,
+        0,
+        "B's delivery stored"
+    );
+    let raw = json!({"ticket": {"id": 7}, "article": {}}).to_string();
+    let (s, b) = relay
+        .send(
+            "post",
+            &format!("/v1/hooks/zammad/{zammad}"),
+            None,
+            None,
+            Some(&raw),
+            &[
+                (
+                    "X-Hub-Signature",
+                    zammad_signature("a-webhook-secret", &raw),
+                ),
+                ("X-Zammad-Delivery", "a-1".to_owned()),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "A's own delivery: {b}");
+    assert_eq!(zammad_events(&relay, &zammad).await, 1);
     let (s, b) = relay
         .post(
             "/v1/push",
@@ -573,9 +866,21 @@ async fn every_id_taking_route_refuses_another_account(db: TestDb) {
     let (s, b_snap) = relay.get("/v1/snapshot", Some(&attacker.token)).await;
     assert_eq!(s, StatusCode::OK);
     let a_ids: BTreeSet<String> = victim.op_ids.iter().map(ToString::to_string).collect();
+    // B's ops come from B's device, or from B's automation device (B's own hook start).
+    let b_automation: String =
+        sqlx::query("SELECT device_id FROM automation_devices WHERE account_id = $1")
+            .bind(b_session["account_id"].as_str().expect("account_id"))
+            .fetch_one(&relay.state.db.pool)
+            .await
+            .expect("B's automation device")
+            .try_get("device_id")
+            .expect("device_id");
+    let b_devices = [json!(attacker.device), json!(b_automation)];
     for op in b_snap["ops"].as_array().expect("ops") {
         assert!(!a_ids.contains(&op["op_id"].to_string()), "{b_snap}");
-        assert_eq!(op["device"], json!(attacker.device), "{b_snap}");
+        assert!(b_devices.contains(&op["device"]), "{b_snap}");
+        assert_ne!(op["entity_id"], json!(victim.hook_trip), "{b_snap}");
+        assert_ne!(op["fields"]["car_id"], json!(victim.car), "{b_snap}");
     }
 }
 
