@@ -238,9 +238,19 @@ fn info_of(row: &sqlx::any::AnyRow) -> ApiResult<HookTokenInfo> {
 pub async fn create_token(
     State(state): State<AppState>,
     Auth(claims): Auth,
-    body: Result<Json<CreateHookToken>, JsonRejection>,
+    body: Result<Json<serde_json::Map<String, serde_json::Value>>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<CreatedHookToken>)> {
-    let Json(req) = body?;
+    // Read as an object first: serde would also take a JSON array for this all-optional struct
+    // (`[null, null]`), which the schema does not allow (found by schemathesis).
+    let Json(object) = body?;
+    let req: CreateHookToken =
+        serde_json::from_value(serde_json::Value::Object(object)).map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                format!("bad hook token request: {e}"),
+            )
+        })?;
     let (car_id, car_name) = match clean(req.car.as_deref()) {
         None => (None, None),
         Some(key) => {

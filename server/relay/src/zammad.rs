@@ -299,7 +299,8 @@ pub fn signature_matches(secret: &[u8], body: &[u8], signature: &str) -> bool {
     request_body(content = Object, description = "Zammad's trigger payload (`ticket`, `article`, …)"),
     responses((status = 200, body = HookAccepted),
         (status = 400, body = crate::openapi::ErrorBody),
-        (status = 401, description = "missing or wrong signature, or unknown connection", body = crate::openapi::ErrorBody)))]
+        (status = 401, description = "missing or wrong signature, or unknown connection", body = crate::openapi::ErrorBody),
+        (status = 503, description = "no master key configured", body = crate::openapi::ErrorBody)))]
 pub async fn hook(
     State(state): State<AppState>,
     Path(connection): Path<String>,
