@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::sync::{error_of, http, network, relay_error, url};
+use crate::sync::{error_of, http, network, relay_answer, relay_error, url};
 use crate::{Core, CoreError, Result};
 
 /// A freshly made hook token; `token` is shown only this once.
@@ -47,33 +47,25 @@ impl Core {
         label: Option<&str>,
     ) -> Result<HookToken> {
         let session = self.access_token(false).await?;
-        let resp = http()?
-            .post(url(&session.relay_url, "/v1/hooks/tokens"))
-            .bearer_auth(&session.access_token)
-            .json(&json!({ "car": car, "label": label }))
-            .send()
-            .await
-            .map_err(network)?;
-        if !resp.status().is_success() {
-            let (status, body) = error_of(resp).await;
-            return Err(relay_error(status, &body));
-        }
+        let resp = relay_answer(
+            http()?
+                .post(url(&session.relay_url, "/v1/hooks/tokens"))
+                .bearer_auth(&session.access_token)
+                .json(&json!({ "car": car, "label": label })),
+        )
+        .await?;
         resp.json().await.map_err(network)
     }
 
     /// The account's hook tokens (never the secrets).
     pub async fn hook_tokens(&self) -> Result<Vec<HookTokenInfo>> {
         let session = self.access_token(false).await?;
-        let resp = http()?
-            .get(url(&session.relay_url, "/v1/hooks/tokens"))
-            .bearer_auth(&session.access_token)
-            .send()
-            .await
-            .map_err(network)?;
-        if !resp.status().is_success() {
-            let (status, body) = error_of(resp).await;
-            return Err(relay_error(status, &body));
-        }
+        let resp = relay_answer(
+            http()?
+                .get(url(&session.relay_url, "/v1/hooks/tokens"))
+                .bearer_auth(&session.access_token),
+        )
+        .await?;
         Ok(resp.json::<TokenList>().await.map_err(network)?.tokens)
     }
 

@@ -131,6 +131,17 @@ pub(crate) async fn error_of(resp: reqwest::Response) -> (reqwest::StatusCode, E
     (status, body)
 }
 
+/// Sends a request to the relay: a transport failure is a network error, an answer other than
+/// 2xx becomes the typed error of its status and JSON body.
+pub(crate) async fn relay_answer(request: reqwest::RequestBuilder) -> Result<reqwest::Response> {
+    let resp = request.send().await.map_err(network)?;
+    if !resp.status().is_success() {
+        let (status, body) = error_of(resp).await;
+        return Err(relay_error(status, &body));
+    }
+    Ok(resp)
+}
+
 pub(crate) fn relay_error(status: reqwest::StatusCode, body: &ErrorBody) -> CoreError {
     let reason = if body.message.is_empty() {
         format!("the relay answered {status}")
@@ -172,21 +183,13 @@ impl Core {
             )));
         }
         let device = self.device()?;
-        let resp = http()?
-            .post(url(&relay_url, path))
-            .json(&json!({
-                "email": email.trim(),
-                "password": password,
-                "device_id": device.to_string(),
-                "device_name": device_name(),
-            }))
-            .send()
-            .await
-            .map_err(network)?;
-        if !resp.status().is_success() {
-            let (status, body) = error_of(resp).await;
-            return Err(relay_error(status, &body));
-        }
+        let resp = relay_answer(http()?.post(url(&relay_url, path)).json(&json!({
+            "email": email.trim(),
+            "password": password,
+            "device_id": device.to_string(),
+            "device_name": device_name(),
+        })))
+        .await?;
         let body: SessionBody = resp.json().await.map_err(network)?;
         self.store_session(relay_url, body)?;
         self.sync_status().await
@@ -208,17 +211,13 @@ impl Core {
             ));
         }
         let session = self.access_token(false).await?;
-        let resp = http()?
-            .post(url(&session.relay_url, "/v1/devices/session"))
-            .bearer_auth(&session.access_token)
-            .json(&json!({ "device_id": device.to_string(), "device_name": device_name }))
-            .send()
-            .await
-            .map_err(network)?;
-        if !resp.status().is_success() {
-            let (status, body) = error_of(resp).await;
-            return Err(relay_error(status, &body));
-        }
+        let resp = relay_answer(
+            http()?
+                .post(url(&session.relay_url, "/v1/devices/session"))
+                .bearer_auth(&session.access_token)
+                .json(&json!({ "device_id": device.to_string(), "device_name": device_name })),
+        )
+        .await?;
         let body: SessionBody = resp.json().await.map_err(network)?;
         Ok(DeviceHandoff {
             relay_url: session.relay_url,
@@ -316,16 +315,12 @@ impl Core {
         if fresh && !force_refresh {
             return Ok(session);
         }
-        let resp = http()?
-            .post(url(&session.relay_url, "/v1/auth/refresh"))
-            .json(&json!({ "refresh_token": session.refresh_token }))
-            .send()
-            .await
-            .map_err(network)?;
-        if !resp.status().is_success() {
-            let (status, body) = error_of(resp).await;
-            return Err(relay_error(status, &body));
-        }
+        let resp = relay_answer(
+            http()?
+                .post(url(&session.relay_url, "/v1/auth/refresh"))
+                .json(&json!({ "refresh_token": session.refresh_token })),
+        )
+        .await?;
         let body: SessionBody = resp.json().await.map_err(network)?;
         let updated = SyncSession {
             access_token: body.access_token,
@@ -477,22 +472,18 @@ impl Core {
         loop {
             let wait = if first { wait_s } else { 0 };
             first = false;
-            let resp = client
-                .get(url(&session.relay_url, "/v1/pull"))
-                .bearer_auth(&session.access_token)
-                .query(&[
-                    ("cursor", cursor),
-                    ("limit", PULL_LIMIT as u64),
-                    ("wait", wait),
-                ])
-                .timeout(Duration::from_secs(wait + 30))
-                .send()
-                .await
-                .map_err(network)?;
-            if !resp.status().is_success() {
-                let (status, body) = error_of(resp).await;
-                return Err(relay_error(status, &body));
-            }
+            let resp = relay_answer(
+                client
+                    .get(url(&session.relay_url, "/v1/pull"))
+                    .bearer_auth(&session.access_token)
+                    .query(&[
+                        ("cursor", cursor),
+                        ("limit", PULL_LIMIT as u64),
+                        ("wait", wait),
+                    ])
+                    .timeout(Duration::from_secs(wait + 30)),
+            )
+            .await?;
             let page: PullBody = resp.json().await.map_err(network)?;
             let ops: Vec<Op> = page
                 .ops
