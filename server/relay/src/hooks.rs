@@ -505,12 +505,14 @@ struct HookTrip {
     id: Uuid,
     car: Option<Uuid>,
     next_point: i64,
+    /// The space's head before the trip's first op: its point chunks all come after it.
+    first_seq: i64,
     header: Trip,
 }
 
 async fn open_trips(state: &AppState, account: Uuid) -> ApiResult<Vec<HookTrip>> {
     let rows = sqlx::query(
-        "SELECT trip_id, car_id, next_point, header FROM hook_trips \
+        "SELECT trip_id, car_id, next_point, first_seq, header FROM hook_trips \
          WHERE account_id = $1 AND ended_at IS NULL ORDER BY started_at DESC",
     )
     .bind(account.to_string())
@@ -525,6 +527,7 @@ async fn open_trips(state: &AppState, account: Uuid) -> ApiResult<Vec<HookTrip>>
                 id: Uuid::parse_str(&id).map_err(ApiError::internal)?,
                 car: car.as_deref().and_then(|c| Uuid::parse_str(c).ok()),
                 next_point: row.try_get("next_point")?,
+                first_seq: row.try_get("first_seq")?,
                 header: serde_json::from_str(&header).map_err(ApiError::internal)?,
             })
         })
@@ -579,12 +582,20 @@ async fn automation_device(state: &AppState, auth: &HookAuth) -> ApiResult<(Uuid
 }
 
 /// Reads the stored positions of a trip's point chunks (the core's wire arrays).
-async fn trip_pings(state: &AppState, space: Uuid, trip: Uuid) -> ApiResult<Vec<(u64, Ping)>> {
+async fn trip_pings(
+    state: &AppState,
+    space: Uuid,
+    trip: Uuid,
+    first_seq: i64,
+) -> ApiResult<Vec<(u64, Ping)>> {
+    // The log has no index by entity (it would tax every insert): read the space's log written
+    // since the trip started, by its primary key. Points are sorted by their own seq below.
     let rows = sqlx::query(
-        // Unordered so the planner takes the partial index; points are sorted by their seq below.
-        "SELECT body FROM ops WHERE space_id = $1 AND entity = 'trip_points' AND entity_id = $2",
+        "SELECT body FROM ops WHERE space_id = $1 AND seq > $2 \
+         AND entity = 'trip_points' AND entity_id = $3",
     )
     .bind(space.to_string())
+    .bind(first_seq)
     .bind(trip.to_string())
     .fetch_all(&state.db.pool)
     .await?;
@@ -804,7 +815,8 @@ async fn handle(
             hlc: now_hlc.max(u64::try_from(last_hlc).unwrap_or(0) + 1),
             ops: Vec::new(),
         };
-        let mut trip_row: Option<(Trip, i64, Option<i64>)> = None;
+        // (trip, next point, ended at, first_seq once known)
+        let mut trip_row: Option<(Trip, i64, Option<i64>, Option<i64>)> = None;
         match (kind, &current) {
             (EventKind::Start, Some(t)) => {
                 answer.trip_id = t.id;
@@ -851,7 +863,7 @@ async fn handle(
                 }
                 answer.trip_id = id;
                 answer.points = u32::from(ping.is_some());
-                trip_row = Some((trip, next, None));
+                trip_row = Some((trip, next, None, None));
             }
             (_, None) => {
                 return Err(refuse(
@@ -887,7 +899,7 @@ async fn handle(
                 trip.point_count = u32::try_from(next).unwrap_or(u32::MAX);
                 let mut ended = None;
                 if kind == EventKind::End {
-                    let mut pings: Vec<Ping> = trip_pings(state, auth.space, t.id)
+                    let mut pings: Vec<Ping> = trip_pings(state, auth.space, t.id, t.first_seq)
                         .await?
                         .into_iter()
                         .map(|(_, p)| p)
@@ -906,7 +918,7 @@ async fn handle(
                 answer.trip_id = t.id;
                 answer.points = trip.point_count;
                 answer.distance_m = trip.distance_m;
-                trip_row = Some((trip, next, ended));
+                trip_row = Some((trip, next, ended, Some(t.first_seq)));
             }
         }
         if !maker.ops.is_empty() {
@@ -922,11 +934,21 @@ async fn handle(
                 Err(e) => return Err(e),
             }
         }
+        if let (Some((_, _, _, first_seq @ None)), Some(first)) = (&mut trip_row, maker.ops.first())
+        {
+            // A new trip: its first op's place in the log (found by its deterministic id, so
+            // also right when a retry finds the ops already stored) bounds the later reads.
+            let seq: i64 = sqlx::query_scalar("SELECT seq FROM ops WHERE op_id = $1")
+                .bind(first.op.op_id.to_string())
+                .fetch_one(&state.db.pool)
+                .await?;
+            *first_seq = Some(seq - 1);
+        }
         let mut tx = state.db.begin_write().await?;
-        if let Some((trip, next, ended)) = &trip_row {
+        if let Some((trip, next, ended, first_seq)) = &trip_row {
             sqlx::query(
-                "INSERT INTO hook_trips (trip_id, account_id, car_id, started_at, ended_at, next_point, header) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                "INSERT INTO hook_trips (trip_id, account_id, car_id, started_at, ended_at, next_point, header, first_seq) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
                  ON CONFLICT (trip_id) DO UPDATE SET ended_at = excluded.ended_at, \
                  next_point = excluded.next_point, header = excluded.header",
             )
@@ -937,6 +959,7 @@ async fn handle(
             .bind(*ended)
             .bind(*next)
             .bind(serde_json::to_string(trip).map_err(ApiError::internal)?)
+            .bind(first_seq.unwrap_or(0))
             .execute(&mut *tx)
             .await?;
         }

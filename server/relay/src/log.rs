@@ -583,19 +583,44 @@ async fn check_points_owner(
         }));
     }
     let trip = op.entity_id.to_string();
-    let owner: Option<String> =
-        sqlx::query("SELECT device_id FROM point_writers WHERE space_id = $1 AND trip_id = $2")
-            .bind(space)
-            .bind(&trip)
-            .fetch_optional(&mut **tx)
-            .await?
-            .map(|r| r.try_get("device_id"))
-            .transpose()?;
+    let row = sqlx::query(
+        "SELECT device_id, points_purged_at FROM point_writers WHERE space_id = $1 AND trip_id = $2",
+    )
+    .bind(space)
+    .bind(&trip)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let owner = row
+        .map(|r| -> Result<_, sqlx::Error> {
+            Ok((
+                r.try_get::<String, _>("device_id")?,
+                r.try_get::<Option<i64>, _>("points_purged_at")?,
+            ))
+        })
+        .transpose()?;
+    owners.insert(
+        op.entity_id,
+        owner
+            .as_ref()
+            .map_or_else(|| device.to_owned(), |(o, _)| o.clone()),
+    );
     match owner {
-        Some(owner) if owner != device => Ok(Some(format!(
+        Some((owner, _)) if owner != device => Ok(Some(format!(
             "the points of trip {trip} are recorded by device {owner}; only it may append them"
         ))),
-        Some(_) => Ok(None),
+        Some((_, None)) => Ok(None),
+        Some((_, Some(_))) => {
+            // A chunk arriving after the retention purge emptied this trip: the purge must look
+            // at the trip again (rare: a device offline for longer than the retention period).
+            sqlx::query(
+                "UPDATE point_writers SET points_purged_at = NULL WHERE space_id = $1 AND trip_id = $2",
+            )
+            .bind(space)
+            .bind(&trip)
+            .execute(&mut **tx)
+            .await?;
+            Ok(None)
+        }
         None => {
             sqlx::query(
                 "INSERT INTO point_writers (space_id, trip_id, device_id) VALUES ($1, $2, $3)",

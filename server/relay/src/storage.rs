@@ -30,6 +30,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "secrets_zammad",
         include_str!("../migrations/0004_secrets_zammad.sql"),
     ),
+    (
+        5,
+        "point_purge_without_index",
+        include_str!("../migrations/0005_point_purge_without_index.sql"),
+    ),
 ];
 
 /// The settings key of the access-token signing key (base64 of 32 random bytes).

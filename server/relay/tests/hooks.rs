@@ -524,6 +524,7 @@ on_both_databases!(
     export_is_one_zip_with_json_per_kind_and_gpx_per_trip,
     deleting_an_account_removes_everything_in_it,
     gps_retention_deletes_old_points_and_keeps_trip_summaries,
+    gps_retention_purges_a_chunk_that_arrives_after_the_purge,
 );
 
 /// Signs up, records a hook trip of four points along a meridian and returns
@@ -798,4 +799,46 @@ async fn gps_retention_deletes_old_points_and_keeps_trip_summaries(db: TestDb) {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(pulled["cursor"], before["cursor"]);
     assert_eq!(pulled["has_more"], false);
+}
+
+/// A phone's trip: header (ended), one point chunk; the purge empties it, then a chunk that was
+/// stuck on the phone arrives — the next purge must take it too.
+async fn gps_retention_purges_a_chunk_that_arrives_after_the_purge(db: TestDb) {
+    let relay = start(&db).await;
+    let phone = Uuid::now_v7();
+    let access = token(&relay.signup("lee@example.com", phone).await);
+    let trip = Uuid::now_v7();
+    let ended = chrono::Utc::now() - chrono::Duration::days(40);
+    let chunk = |seq: u64, point: u64| {
+        json!({
+            "op_id": Uuid::now_v7(), "device": phone, "device_seq": seq, "hlc": now_hlc() + seq,
+            "entity": "trip_points", "entity_id": trip, "kind": "append",
+            "items": [[point, ended.timestamp_millis(), 52.0, 4.0, null, null, null, null, 1]],
+            "schema": 1,
+        })
+    };
+    let header = json!({
+        "op_id": Uuid::now_v7(), "device": phone, "device_seq": 1, "hlc": now_hlc(),
+        "entity": "trip", "entity_id": trip, "kind": "upsert",
+        "fields": {"state": "ended", "started_at": (ended - chrono::Duration::hours(1)).to_rfc3339(),
+                   "ended_at": ended.to_rfc3339()},
+        "schema": 1,
+    });
+    let (s, b) = relay.push(&access, &[header, chunk(2, 0), chunk(3, 1)]).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let points = "SELECT count(*) FROM ops WHERE entity = 'trip_points' AND entity_id = $1";
+    let trip = trip.to_string();
+    assert_eq!(relay.count(points, &trip).await, 2);
+
+    let now = chrono::Utc::now().timestamp_millis();
+    let purge = || tacho_relay::privacy::purge_old_points(&relay.state, 30, now);
+    assert_eq!(purge().await.expect("purge"), 2);
+    assert_eq!(relay.count(points, &trip).await, 0);
+    assert_eq!(purge().await.expect("purge"), 0);
+
+    let (s, b) = relay.push(&access, &[chunk(4, 2)]).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(relay.count(points, &trip).await, 1);
+    assert_eq!(purge().await.expect("purge"), 1, "the late chunk is purged too");
+    assert_eq!(relay.count(points, &trip).await, 0);
 }
