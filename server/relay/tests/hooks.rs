@@ -824,7 +824,9 @@ async fn gps_retention_purges_a_chunk_that_arrives_after_the_purge(db: TestDb) {
                    "ended_at": ended.to_rfc3339()},
         "schema": 1,
     });
-    let (s, b) = relay.push(&access, &[header, chunk(2, 0), chunk(3, 1)]).await;
+    let (s, b) = relay
+        .push(&access, &[header, chunk(2, 0), chunk(3, 1)])
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let points = "SELECT count(*) FROM ops WHERE entity = 'trip_points' AND entity_id = $1";
     let trip = trip.to_string();
@@ -839,6 +841,10 @@ async fn gps_retention_purges_a_chunk_that_arrives_after_the_purge(db: TestDb) {
     let (s, b) = relay.push(&access, &[chunk(4, 2)]).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(relay.count(points, &trip).await, 1);
-    assert_eq!(purge().await.expect("purge"), 1, "the late chunk is purged too");
+    assert_eq!(
+        purge().await.expect("purge"),
+        1,
+        "the late chunk is purged too"
+    );
     assert_eq!(relay.count(points, &trip).await, 0);
 }
