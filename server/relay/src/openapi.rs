@@ -31,6 +31,8 @@ pub struct Capabilities {
     pub max_pull_ops: i64,
     /// Longest long-poll in seconds.
     pub long_poll_max_s: u64,
+    /// OpenID providers to offer as sign-in buttons (docs/oidc.md); empty when none is configured.
+    pub oidc_providers: Vec<crate::oidc::ProviderInfo>,
 }
 
 /// Entity kinds as sent on the wire (`tacho_model::op::EntityKind`).
@@ -204,6 +206,10 @@ impl Modify for ExtractorErrors {
         crate::accounts::login,
         crate::accounts::refresh,
         crate::accounts::logout,
+        crate::oidc::start,
+        crate::oidc::finish,
+        crate::oidc::nonce,
+        crate::oidc::id_token,
         crate::devices::device_session,
         crate::log::push,
         crate::log::pull,
@@ -227,6 +233,12 @@ impl Modify for ExtractorErrors {
         Capabilities,
         OpDoc,
         RelayOpDoc,
+        crate::oidc::ProviderInfo,
+        crate::oidc::StartRequest,
+        crate::oidc::StartAnswer,
+        crate::oidc::FinishRequest,
+        crate::oidc::NonceAnswer,
+        crate::oidc::IdTokenRequest,
         crate::zammad::NewZammadConnection,
         crate::zammad::ZammadConnection,
         crate::zammad::HookAccepted,

@@ -30,6 +30,8 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "secrets_zammad",
         include_str!("../migrations/0004_secrets_zammad.sql"),
     ),
+    // Version 5 belongs to another change; sqlx applies missing versions in order.
+    (6, "oidc", include_str!("../migrations/0006_oidc.sql")),
 ];
 
 /// The settings key of the access-token signing key (base64 of 32 random bytes).
