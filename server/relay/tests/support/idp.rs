@@ -157,13 +157,18 @@ impl Idp {
                 sink.clear();
             }
         });
-        let issuer = match rx.recv_timeout(Duration::from_secs(30)) {
+        // Generous: Node loading oidc-provider can take long on a loaded, niced CI machine.
+        let waited = std::time::Instant::now();
+        let issuer = match rx.recv_timeout(Duration::from_secs(120)) {
             Ok(line) if line.starts_with("http://127.0.0.1:") => line.trim().to_owned(),
             other => {
                 let _ = child.kill();
+                let _ = child.wait();
                 let log = stderr.lock().map(|s| s.clone()).unwrap_or_default();
                 panic!(
-                    "the test OpenID provider did not print its issuer ({other:?}); stderr:\n{log}"
+                    "the test OpenID provider did not print its issuer within {:?} ({other:?}); \
+                     stderr:\n{log}",
+                    waited.elapsed()
                 );
             }
         };
