@@ -136,8 +136,9 @@ impl Modify for BearerAuth {
 /// Documents the errors every handler can answer before its own code runs, found missing by
 /// schemathesis (docs/security-testing.md): the JSON body extractor's 400 `malformed_json`,
 /// 413 `body_too_large`, 415 `unsupported_media_type` and 422 `invalid_body`, the query
-/// extractor's 400 `bad_query`, and the bearer check's 401. Added only where a handler's own
-/// annotation does not already list the status.
+/// extractor's 400 `bad_query`, the bearer check's 401, and the rate limit's 429
+/// `rate_limited` (every route but the health checks, see `limits`). Added only where a
+/// handler's own annotation does not already list the status.
 struct ExtractorErrors;
 
 impl ExtractorErrors {
@@ -163,7 +164,8 @@ impl ExtractorErrors {
 
 impl Modify for ExtractorErrors {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        for item in openapi.paths.paths.values_mut() {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let rate_limited = !matches!(path.as_str(), "/healthz" | "/readyz");
             let ops = [
                 &mut item.get,
                 &mut item.put,
@@ -187,6 +189,9 @@ impl Modify for ExtractorErrors {
                 }
                 if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
                     Self::add(op, "401", "missing_token / bad_token / token_expired");
+                }
+                if rate_limited {
+                    Self::add(op, "429", "rate_limited (Retry-After says when to retry)");
                 }
             }
         }

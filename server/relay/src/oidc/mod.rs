@@ -124,10 +124,16 @@ pub struct ProviderInfo {
 pub struct StartRequest {
     /// Where the provider sends the browser back: one of the provider's configured redirect
     /// URIs, exactly (a loopback IP literal `http://127.0.0.1:PORT/…` may use any port).
+    #[schema(example = "http://127.0.0.1:53123/callback")]
     pub redirect_uri: String,
     /// BASE64URL(SHA-256(code_verifier)), 43 characters; the app keeps the verifier.
+    #[schema(
+        pattern = "^[A-Za-z0-9_-]{43}$",
+        example = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    )]
     pub code_challenge: String,
     /// Must be `S256`.
+    #[schema(pattern = "^S256$", example = "S256")]
     pub code_challenge_method: String,
 }
 
@@ -149,7 +155,8 @@ pub struct FinishRequest {
     pub state: String,
     /// The `code` from the redirect.
     pub code: String,
-    /// The PKCE verifier whose S256 challenge was sent to `start`.
+    /// The PKCE verifier whose S256 challenge was sent to `start` (RFC 7636: 43–128 characters).
+    #[schema(pattern = "^[A-Za-z0-9._~-]{43,128}$")]
     pub code_verifier: String,
     /// The signing-in device's own id.
     pub device_id: Uuid,
