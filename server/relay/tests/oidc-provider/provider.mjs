@@ -5,6 +5,7 @@
 //   RELAY_REDIRECT_URIS  comma-separated redirect URIs of the relay's confidential client
 //   NATIVE_REDIRECT_URI  redirect URI of the two native public clients (default http://127.0.0.1/native)
 //   ID_TOKEN_TTL         ID token lifetime in seconds (default 600)
+//   EXIT_WITH_STDIN      0: keep running when stdin closes (default: exit with it)
 //
 // Clients:
 //   relay   confidential (client_secret_basic, secret "relay-secret"), application_type native
@@ -187,6 +188,9 @@ server.listen(0, '127.0.0.1', () => {
   process.stdout.write(`${issuer}\n`);
 });
 
-// Exit with the parent: tests kill the process on drop, and a closed stdin also ends it.
-process.stdin.on('end', () => process.exit(0));
-process.stdin.resume();
+// Exit with the parent: tests kill the process on drop, and a closed stdin also ends it
+// (unless EXIT_WITH_STDIN=0, for scripts that start it in the background and kill it by pid).
+if (process.env.EXIT_WITH_STDIN !== '0') {
+  process.stdin.on('end', () => process.exit(0));
+  process.stdin.resume();
+}
