@@ -194,20 +194,21 @@ impl ProviderConfig {
     }
 }
 
-/// Why the OIDC configuration was refused at start.
+/// Why the OIDC configuration was refused at start. The causes are part of the message and
+/// deliberately not `source()`s, so an error chain prints them once.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("OIDC config {path}: {source}")]
+    #[error("OIDC config {path}: {cause}")]
     Read {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file is not valid JSON of the expected shape (serde names the field, line and column).
     #[error("OIDC config: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(serde_json::Error),
     /// A value is refused.
     #[error("OIDC config: providers[{index}] ({id}): `{field}`: {why}")]
     Invalid {
@@ -225,9 +226,9 @@ pub enum ConfigError {
 /// Reads and checks the file at `path`: environment variables through `std::env`, Apple key files
 /// relative to the file's directory.
 pub fn load(path: &Path) -> Result<Vec<ProviderConfig>, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
         path: path.to_owned(),
-        source,
+        cause,
     })?;
     let base = path.parent().unwrap_or_else(|| Path::new("."));
     parse(&text, base, &|name| std::env::var(name).ok())
@@ -239,7 +240,7 @@ pub fn parse(
     base: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<ProviderConfig>, ConfigError> {
-    let file: OidcFile = serde_json::from_str(text)?;
+    let file: OidcFile = serde_json::from_str(text).map_err(ConfigError::Json)?;
     let mut seen = BTreeSet::new();
     let mut out = Vec::with_capacity(file.providers.len());
     for (index, entry) in file.providers.into_iter().enumerate() {
@@ -523,6 +524,11 @@ qFwo1pC19UbRCykmQ4WLMJvJSx22yLuU+CxiYinJqHCDqsazYpP1HqU0
                 "redirect_uris": ["a:/b"], "clientsecret": "typo"}]}"#,
         );
         assert!(e.contains("unknown field `clientsecret`"), "{e}");
+        let typo = parse_str(r#"{"providers": [], "extra": 1}"#).unwrap_err();
+        assert!(
+            std::error::Error::source(&typo).is_none(),
+            "printed once in a chain"
+        );
         let e = err(
             r#"{"providers": [{"id": "x", "kind": "generic", "client_id": "c",
                 "redirect_uris": ["a:/b"]}]}"#,

@@ -688,6 +688,43 @@ mod tests {
         }
     }
 
+    /// The providers' client answers a redirect with the redirect itself, never following it.
+    #[tokio::test]
+    async fn the_provider_client_follows_no_redirect() {
+        use std::io::{Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let server = std::thread::spawn(move || {
+            let mut served = 0;
+            let until = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < until {
+                match listener.accept() {
+                    Ok((mut s, _)) => {
+                        s.set_nonblocking(false).unwrap();
+                        let mut buf = [0_u8; 1024];
+                        let _ = s.read(&mut buf);
+                        served += 1;
+                        let _ = s.write_all(
+                            b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\n\
+                              Content-Length: 0\r\nConnection: close\r\n\r\n",
+                        );
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+            served
+        });
+        let res = http_client()
+            .unwrap()
+            .get(format!("http://{addr}/.well-known/openid-configuration"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), reqwest::StatusCode::FOUND);
+        assert_eq!(server.join().unwrap(), 1, "the redirect was not followed");
+    }
+
     #[test]
     fn an_issuer_that_is_no_url_does_not_even_parse() {
         // Google's scheme-less issuer spelling: the token is refused before any check.
