@@ -820,7 +820,59 @@ async fn an_unreachable_provider_is_a_bad_gateway(db: TestDb) {
     assert_error(s, &b, StatusCode::BAD_GATEWAY, "provider_unavailable");
 }
 
+/// A discovery document served on loopback whose token endpoint is `token_endpoint`.
+async fn fake_discovery(token_endpoint: Option<&str>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let token = token_endpoint.map_or_else(|| format!("{base}/token"), str::to_owned);
+    let doc = json!({
+        "issuer": base, "authorization_endpoint": format!("{base}/auth"),
+        "token_endpoint": token, "jwks_uri": format!("{base}/jwks"),
+        "response_types_supported": ["code"], "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+    });
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            axum::routing::get(move || {
+                let doc = doc.clone();
+                async move { axum::Json(doc) }
+            }),
+        )
+        .route(
+            "/jwks",
+            axum::routing::get(|| async { axum::Json(json!({"keys": []})) }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+async fn discovered_endpoints_must_be_https(db: TestDb) {
+    let (_, challenge) = pkce();
+    let body = json!({"redirect_uri": redirect(5000), "code_challenge": challenge,
+                      "code_challenge_method": "S256"});
+    // A loopback issuer may use plain http for its own loopback endpoints …
+    let fine = fake_discovery(None).await;
+    let relay = start_with(&db, |c| c.oidc_providers = providers(&fine, |_| {})).await;
+    let (s, b) = relay.post(&path("idp", "start"), None, &body).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    // … but an endpoint elsewhere over plain http is refused before anything is sent to it.
+    let bad = fake_discovery(Some("http://token.example.org/token")).await;
+    let relay = start_with(&db, |c| c.oidc_providers = providers(&bad, |_| {})).await;
+    let (s, b) = relay.post(&path("idp", "start"), None, &body).await;
+    assert_refused(
+        s,
+        &b,
+        StatusCode::BAD_GATEWAY,
+        "provider_unavailable",
+        "token_endpoint",
+    );
+}
+
 on_both_databases!(
+    discovered_endpoints_must_be_https,
     browser_sign_in_creates_the_account_then_finds_it_and_syncs,
     an_account_without_password_is_deleted_only_after_a_fresh_sign_in,
     state_verifier_and_code_are_bound_and_single_use,
