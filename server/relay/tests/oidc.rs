@@ -811,7 +811,9 @@ async fn an_unreachable_provider_is_a_bad_gateway(db: TestDb) {
     // Nonces need no provider; a token check does.
     let n = new_nonce(&relay, "idp").await;
     let idp = Idp::start(&[]);
-    let live = relay_for(&TestDb::sqlite(), &idp).await;
+    // (A database of its own, kept until the end: dropping a TestDb deletes its file.)
+    let live_db = TestDb::sqlite();
+    let live = relay_for(&live_db, &idp).await;
     let ln = new_nonce(&live, "idp").await;
     let t = idp
         .native_id_token(NATIVE_CLIENT, &ln, &User::new("x", "x@example.org"))
