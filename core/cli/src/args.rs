@@ -111,9 +111,20 @@ pub struct SignInArgs {
     /// Relay base URL, e.g. http://127.0.0.1:8787.
     #[arg(long, env = "TACHO_RELAY")]
     pub relay: String,
-    /// Account email.
-    #[arg(long)]
-    pub email: String,
+    /// Account email (password sign-in; the password comes from TACHO_PASSWORD or a prompt).
+    #[arg(long, required_unless_present = "oidc", conflicts_with = "oidc")]
+    pub email: Option<String>,
+    /// Sign in with this OpenID provider of the relay instead (an id from the relay's
+    /// capabilities, e.g. google): prints a URL to open in a browser and waits on
+    /// http://127.0.0.1:<port>/callback for the answer. A first sign-in creates the account.
+    #[arg(long, value_name = "PROVIDER")]
+    pub oidc: Option<String>,
+    /// With --oidc: also open the URL with the system's opener (xdg-open, open, rundll32).
+    #[arg(long, requires = "oidc")]
+    pub open: bool,
+    /// With --oidc: how long to wait for the browser, in seconds.
+    #[arg(long, requires = "oidc", default_value_t = 300)]
+    pub timeout_s: u64,
 }
 
 /// `tacho sync`

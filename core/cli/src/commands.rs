@@ -795,21 +795,87 @@ fn password() -> anyhow::Result<String> {
 }
 
 async fn sign_in(core: &Core, args: SignInArgs, signup: bool, json: bool) -> anyhow::Result<()> {
+    if let Some(provider) = &args.oidc {
+        return oidc_sign_in(core, &args, provider, json).await;
+    }
+    let email = args
+        .email
+        .as_deref()
+        .ok_or_else(|| bad("--email or --oidc is required"))?;
     let password = password()?;
     let status = if signup {
-        core.signup(&args.relay, &args.email, &password).await?
+        core.signup(&args.relay, email, &password).await?
     } else {
-        core.login(&args.relay, &args.email, &password).await?
+        core.login(&args.relay, email, &password).await?
     };
     if json {
         output::json(&status)?;
     } else {
         println!(
             "signed in to {} as {} ({} change(s) waiting to sync)",
-            args.relay, args.email, status.pending_ops
+            args.relay, email, status.pending_ops
         );
     }
     Ok(())
+}
+
+/// RFC 8252 loopback sign-in: the URL is printed (and opened with `--open`), the browser's
+/// redirect comes back to 127.0.0.1, and the session is stored like a password login's.
+async fn oidc_sign_in(
+    core: &Core,
+    args: &SignInArgs,
+    provider: &str,
+    json: bool,
+) -> anyhow::Result<()> {
+    let login = core.oidc_loopback(&args.relay, provider).await?;
+    let url = login.authorization_url().to_owned();
+    if json {
+        println!("{}", json!({ "authorization_url": url }));
+    } else {
+        println!("open this address in a browser to sign in with {provider}:");
+        println!("{url}");
+        println!("waiting for the browser on {} …", login.redirect_uri());
+    }
+    std::io::stdout().flush()?;
+    if args.open {
+        open_in_browser(&url);
+    }
+    let status = login
+        .wait(core, std::time::Duration::from_secs(args.timeout_s.max(1)))
+        .await?;
+    if json {
+        output::json(&status)?;
+    } else {
+        println!(
+            "signed in to {} with {provider} ({} change(s) waiting to sync)",
+            args.relay, status.pending_ops
+        );
+    }
+    Ok(())
+}
+
+/// Hands `url` to the system's opener (open, rundll32, xdg-open); a failure only means the
+/// person opens it by hand.
+fn open_in_browser(url: &str) {
+    let mut cmd = if cfg!(target_os = "macos") {
+        std::process::Command::new("open")
+    } else if cfg!(windows) {
+        // Not `cmd /C start`: cmd would cut the URL at its first `&`.
+        let mut c = std::process::Command::new("rundll32");
+        c.arg("url.dll,FileProtocolHandler");
+        c
+    } else {
+        std::process::Command::new("xdg-open")
+    };
+    let spawned = cmd
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if let Err(e) = spawned {
+        eprintln!("could not open a browser ({e}); open the address above by hand");
+    }
 }
 
 async fn sync(core: &Core, args: SyncArgs, json: bool) -> anyhow::Result<()> {

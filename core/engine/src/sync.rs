@@ -75,8 +75,9 @@ pub struct SyncStatus {
     pub last_error: Option<String>,
 }
 
+/// A `Session` answer of the relay (sign-up, login, OpenID sign-in, refresh).
 #[derive(Debug, Deserialize)]
-struct SessionBody {
+pub(crate) struct SessionBody {
     account_id: String,
     space_id: String,
     access_token: String,
@@ -254,7 +255,7 @@ impl Core {
     /// Stores a session after sign-in or a handoff. Signing in again to the
     /// same account on the same relay keeps the sync progress; another
     /// account or relay starts from the beginning.
-    fn store_session(&self, relay_url: String, body: SessionBody) -> Result<()> {
+    pub(crate) fn store_session(&self, relay_url: String, body: SessionBody) -> Result<()> {
         let mut inner = self.lock()?;
         let previous = inner
             .store
@@ -509,7 +510,7 @@ impl Core {
     }
 }
 
-fn device_name() -> String {
+pub(crate) fn device_name() -> String {
     std::env::var("TACHO_DEVICE_NAME")
         .ok()
         .filter(|n| !n.trim().is_empty())

@@ -67,7 +67,8 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
         .map_err(ApiError::internal)
 }
 
-fn normalise_email(email: &str) -> ApiResult<String> {
+/// Trims and lower-cases an e-mail address; 422 `bad_email` unless it looks like one.
+pub(crate) fn normalise_email(email: &str) -> ApiResult<String> {
     let email = email.trim().to_lowercase();
     let valid = email.len() <= 254
         && !email.chars().any(char::is_whitespace)
@@ -83,6 +84,23 @@ fn normalise_email(email: &str) -> ApiResult<String> {
             "not an e-mail address",
         ))
     }
+}
+
+/// Whether a new account may be created for `email` (normalised): the registration policy
+/// (open / closed / allowlist) and, when configured, the relay-wide e-mail domains. Password
+/// sign-up and OpenID sign-up both ask this.
+pub fn may_register(config: &crate::Config, email: &str) -> bool {
+    let by_policy = match config.registration {
+        Registration::Open => true,
+        Registration::Closed => false,
+        Registration::Allowlist => config
+            .allow_emails
+            .iter()
+            .any(|a| a.trim().eq_ignore_ascii_case(email)),
+    };
+    by_policy
+        && (config.allowed_email_domains.is_empty()
+            || crate::oidc::domain_allowed(&config.allowed_email_domains, email))
 }
 
 fn bad_credentials() -> ApiError {
@@ -104,16 +122,7 @@ pub async fn signup(
 ) -> ApiResult<(StatusCode, Json<Session>)> {
     let Json(req) = body?;
     let email = normalise_email(&req.email)?;
-    let allowed = match state.config.registration {
-        Registration::Open => true,
-        Registration::Closed => false,
-        Registration::Allowlist => state
-            .config
-            .allow_emails
-            .iter()
-            .any(|a| a.trim().eq_ignore_ascii_case(&email)),
-    };
-    if !allowed {
+    if !may_register(&state.config, &email) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "registration_closed",
@@ -203,13 +212,20 @@ pub async fn login(
         .bind(&email)
         .fetch_optional(&state.db.pool)
         .await?;
-    // Unknown addresses verify against a dummy hash so they take as long as wrong passwords.
-    let hash = match &row {
+    // Unknown addresses, and accounts without a password (made by OpenID sign-in, hash ''),
+    // verify against a dummy hash so they take as long as wrong passwords, then fail.
+    let stored = match &row {
         Some(row) => row.try_get::<String, _>("password_hash")?,
-        None => state.dummy_hash.clone(),
+        None => String::new(),
+    };
+    let has_password = !stored.is_empty();
+    let hash = if has_password {
+        stored
+    } else {
+        state.dummy_hash.clone()
     };
     let password = req.password;
-    let ok = blocking(move || verify_password(&password, &hash)).await?;
+    let ok = blocking(move || verify_password(&password, &hash)).await? && has_password;
     let Some(row) = row.filter(|_| ok) else {
         return Err(bad_credentials());
     };

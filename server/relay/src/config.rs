@@ -52,6 +52,15 @@ pub struct Config {
     /// Days after a trip's end that its raw GPS points stay in the log; `None` keeps them
     /// forever (the default). See `privacy::purge_old_points`.
     pub gps_retention_days: Option<u32>,
+    /// OpenID providers people may sign in with (`--oidc-config`, see docs/oidc.md); empty
+    /// switches OpenID sign-in off.
+    pub oidc_providers: Vec<crate::oidc::ProviderConfig>,
+    /// When not empty, new accounts (password or OpenID) need an e-mail address in one of these
+    /// lower-cased domains (exact match, no subdomains), on top of [`Registration`].
+    pub allowed_email_domains: Vec<String>,
+    /// Shortest time between two fetches of a provider's key set caused by ID tokens naming an
+    /// unknown key (rotation); bounds what forged tokens can make the relay fetch. 60 s.
+    pub oidc_jwks_refetch_interval: Duration,
 }
 
 impl Config {
@@ -70,6 +79,9 @@ impl Config {
             hsts: false,
             request_timeout: Duration::from_secs(crate::log::LONG_POLL_MAX_S + 30),
             gps_retention_days: None,
+            oidc_providers: Vec::new(),
+            allowed_email_domains: Vec::new(),
+            oidc_jwks_refetch_interval: Duration::from_secs(60),
         }
     }
 

@@ -9,6 +9,7 @@ pub mod feed;
 pub mod hooks;
 pub mod limits;
 pub mod log;
+pub mod oidc;
 pub mod openapi;
 pub mod privacy;
 pub mod secrets;
@@ -56,6 +57,8 @@ pub struct Inner {
     pub limiters: limits::Limiters,
     /// Devices recently found to exist (see [`tokens::LiveDevices`]).
     pub live_devices: tokens::LiveDevices,
+    /// The configured OpenID providers (see [`oidc`]).
+    pub oidc: oidc::Providers,
     listener: Option<tokio::task::AbortHandle>,
 }
 
@@ -83,6 +86,9 @@ pub enum StartError {
     /// Hashing the dummy password failed.
     #[error("password hashing: {0}")]
     Hash(String),
+    /// The HTTP client for OpenID providers could not be built.
+    #[error("OpenID HTTP client: {0}")]
+    Http(String),
 }
 
 impl AppState {
@@ -106,9 +112,12 @@ impl AppState {
                 .map_err(|e| StartError::Hash(e.to_string()))?
                 .map_err(|e| StartError::Hash(e.to_string()))?;
         let limiters = limits::Limiters::new(&config.rate_limits);
+        let oidc = oidc::Providers::new(&config.oidc_providers, config.oidc_jwks_refetch_interval)
+            .map_err(|e| StartError::Http(e.to_string()))?;
         Ok(Self(Arc::new(Inner {
             limiters,
             live_devices: tokens::LiveDevices::default(),
+            oidc,
             config,
             db,
             token_key,
@@ -133,6 +142,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/auth/login", post(accounts::login))
         .route("/v1/auth/refresh", post(accounts::refresh))
         .route("/v1/auth/logout", post(accounts::logout))
+        .route("/v1/auth/oidc/{provider}/start", post(oidc::start))
+        .route("/v1/auth/oidc/{provider}/finish", post(oidc::finish))
+        .route("/v1/auth/oidc/{provider}/nonce", post(oidc::nonce))
+        .route("/v1/auth/oidc/{provider}/id-token", post(oidc::id_token))
         .route("/v1/devices/session", post(devices::device_session))
         .route("/v1/push", post(log::push))
         .route("/v1/pull", get(log::pull))
@@ -252,6 +265,7 @@ pub async fn capabilities(State(state): State<AppState>) -> Json<openapi::Capabi
         max_push_ops: log::MAX_PUSH_OPS,
         max_pull_ops: log::MAX_PULL_OPS,
         long_poll_max_s: log::LONG_POLL_MAX_S,
+        oidc_providers: state.oidc.list(),
     })
 }
 

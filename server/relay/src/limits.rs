@@ -340,6 +340,13 @@ mod tests {
             classify(&get, "/v1/connections/zammad/x", true),
             Class::Authenticated
         );
+        // OpenID sign-in counts like sign-up and login (anonymous), or as the caller when a
+        // bearer links an identity.
+        for step in ["start", "finish", "nonce", "id-token"] {
+            let path = format!("/v1/auth/oidc/google/{step}");
+            assert_eq!(classify(&Method::POST, &path, false), Class::Anonymous);
+            assert_eq!(classify(&Method::POST, &path, true), Class::Authenticated);
+        }
     }
 
     #[test]

@@ -82,6 +82,18 @@ struct Args {
     /// hourly); trips keep their distance and ends. Default: keep points forever.
     #[arg(long, env = "TACHO_GPS_RETENTION_DAYS")]
     gps_retention_days: Option<u32>,
+    /// JSON file configuring OpenID Connect providers (Google, Apple, any issuer); see
+    /// docs/oidc.md. Without it, OpenID sign-in is off.
+    #[arg(long, env = "TACHO_OIDC_CONFIG")]
+    oidc_config: Option<PathBuf>,
+    /// New accounts (password or OpenID) need an e-mail address in one of these domains
+    /// (comma-separated, exact match); on top of --registration. Default: any domain.
+    #[arg(
+        long = "allowed-email-domains",
+        env = "TACHO_ALLOWED_EMAIL_DOMAINS",
+        value_delimiter = ','
+    )]
+    allowed_email_domains: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -187,6 +199,21 @@ async fn main() -> anyhow::Result<()> {
         },
     };
     config.gps_retention_days = args.gps_retention_days;
+    config.allowed_email_domains = args
+        .allowed_email_domains
+        .iter()
+        .map(|d| d.trim().trim_start_matches('@').to_lowercase())
+        .filter(|d| !d.is_empty())
+        .collect();
+    if let Some(path) = &args.oidc_config {
+        config.oidc_providers = tacho_relay::oidc::config::load(path)?;
+        let ids: Vec<&str> = config
+            .oidc_providers
+            .iter()
+            .map(|p| p.id.as_str())
+            .collect();
+        tracing::info!(providers = ?ids, "OpenID sign-in configured");
+    }
     let state = AppState::new(config).await?;
     if let Some(days) = state.config.gps_retention_days {
         tracing::info!(days, "raw GPS retention enabled");

@@ -31,6 +31,8 @@ pub struct Capabilities {
     pub max_pull_ops: i64,
     /// Longest long-poll in seconds.
     pub long_poll_max_s: u64,
+    /// OpenID providers to offer as sign-in buttons (docs/oidc.md); empty when none is configured.
+    pub oidc_providers: Vec<crate::oidc::ProviderInfo>,
 }
 
 /// Entity kinds as sent on the wire (`tacho_model::op::EntityKind`).
@@ -134,8 +136,9 @@ impl Modify for BearerAuth {
 /// Documents the errors every handler can answer before its own code runs, found missing by
 /// schemathesis (docs/security-testing.md): the JSON body extractor's 400 `malformed_json`,
 /// 413 `body_too_large`, 415 `unsupported_media_type` and 422 `invalid_body`, the query
-/// extractor's 400 `bad_query`, and the bearer check's 401. Added only where a handler's own
-/// annotation does not already list the status.
+/// extractor's 400 `bad_query`, the bearer check's 401, and the rate limit's 429
+/// `rate_limited` (every route but the health checks, see `limits`). Added only where a
+/// handler's own annotation does not already list the status.
 struct ExtractorErrors;
 
 impl ExtractorErrors {
@@ -161,7 +164,8 @@ impl ExtractorErrors {
 
 impl Modify for ExtractorErrors {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        for item in openapi.paths.paths.values_mut() {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let rate_limited = !matches!(path.as_str(), "/healthz" | "/readyz");
             let ops = [
                 &mut item.get,
                 &mut item.put,
@@ -186,6 +190,9 @@ impl Modify for ExtractorErrors {
                 if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
                     Self::add(op, "401", "missing_token / bad_token / token_expired");
                 }
+                if rate_limited {
+                    Self::add(op, "429", "rate_limited (Retry-After says when to retry)");
+                }
             }
         }
     }
@@ -204,6 +211,10 @@ impl Modify for ExtractorErrors {
         crate::accounts::login,
         crate::accounts::refresh,
         crate::accounts::logout,
+        crate::oidc::start,
+        crate::oidc::finish,
+        crate::oidc::nonce,
+        crate::oidc::id_token,
         crate::devices::device_session,
         crate::log::push,
         crate::log::pull,
@@ -227,6 +238,12 @@ impl Modify for ExtractorErrors {
         Capabilities,
         OpDoc,
         RelayOpDoc,
+        crate::oidc::ProviderInfo,
+        crate::oidc::StartRequest,
+        crate::oidc::StartAnswer,
+        crate::oidc::FinishRequest,
+        crate::oidc::NonceAnswer,
+        crate::oidc::IdTokenRequest,
         crate::zammad::NewZammadConnection,
         crate::zammad::ZammadConnection,
         crate::zammad::HookAccepted,

@@ -31,6 +31,9 @@ use crate::tokens::{Auth, rfc3339};
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct DeleteAccount {
     /// The account's password, asked again so a stolen access token can't delete the account.
+    /// Accounts made by OpenID sign-in have none: leave it out, and sign in with the provider
+    /// again on this device first (at most 10 minutes before; see docs/oidc.md).
+    #[serde(default)]
     pub password: String,
 }
 
@@ -87,11 +90,31 @@ pub async fn export(State(state): State<AppState>, Auth(claims): Auth) -> ApiRes
         .bind(&account)
         .fetch_one(pool)
         .await?;
+    let identities: Vec<Value> = sqlx::query(
+        "SELECT provider, issuer, subject, email, created_at, last_login_at FROM oidc_identities \
+         WHERE account_id = $1 ORDER BY created_at, issuer, subject",
+    )
+    .bind(&account)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| -> ApiResult<Value> {
+        Ok(json!({
+            "provider": r.try_get::<String, _>("provider")?,
+            "issuer": r.try_get::<String, _>("issuer")?,
+            "subject": r.try_get::<String, _>("subject")?,
+            "email": r.try_get::<Option<String>, _>("email")?,
+            "created_at": rfc3339(r.try_get("created_at")?),
+            "last_login_at": rfc3339(r.try_get("last_login_at")?),
+        }))
+    })
+    .collect::<ApiResult<_>>()?;
     let account_json = json!({
         "id": acc.try_get::<String, _>("id")?,
         "email": acc.try_get::<String, _>("email")?,
         "created_at": rfc3339(acc.try_get("created_at")?),
         "space_id": space,
+        "oidc_identities": identities,
     });
     let devices: Vec<Value> = sqlx::query(
         "SELECT id, name, last_seq, created_at FROM devices WHERE account_id = $1 ORDER BY created_at, id",
@@ -192,13 +215,14 @@ pub async fn export(State(state): State<AppState>, Auth(claims): Auth) -> ApiRes
 }
 
 /// `DELETE /v1/account`: deletes the account and everything in it, in one transaction, after
-/// checking the password again. Its access tokens fail from then on.
+/// checking the password again (or, for an account without one, a fresh OpenID sign-in on the
+/// calling device). Its access tokens fail from then on.
 #[utoipa::path(delete, path = "/v1/account", tag = "privacy",
     request_body = DeleteAccount,
     security(("bearer" = [])),
     responses(
         (status = 204),
-        (status = 401, description = "bad_credentials (wrong password) / bad_token", body = ErrorBody),
+        (status = 401, description = "bad_credentials (wrong password) / reauth_required (no password and no OpenID sign-in on this device in the last 10 minutes) / bad_token", body = ErrorBody),
     ))]
 pub async fn delete_account(
     State(state): State<AppState>,
@@ -214,15 +238,32 @@ pub async fn delete_account(
         .await?
         .ok_or_else(|| ApiError::unauthorized("bad_token", "no such account"))?
         .try_get("password_hash")?;
-    let ok =
-        tokio::task::spawn_blocking(move || crate::accounts::verify_password(&req.password, &hash))
-            .await
-            .map_err(ApiError::internal)?;
-    if !ok {
-        return Err(ApiError::unauthorized(
-            "bad_credentials",
-            "wrong password; the account was not deleted",
-        ));
+    if hash.is_empty() {
+        // No password (made by OpenID sign-in): a stolen access token alone must not delete the
+        // account, so the provider must have been asked again, from this device, just now.
+        let mut conn = state.db.pool.acquire().await?;
+        let fresh =
+            crate::oidc::recently_signed_in(&mut conn, claims.account, claims.device, now_ms())
+                .await?;
+        if !fresh {
+            return Err(ApiError::unauthorized(
+                "reauth_required",
+                "this account has no password: sign in with its provider again on this device, \
+                 then delete it within 10 minutes",
+            ));
+        }
+    } else {
+        let ok = tokio::task::spawn_blocking(move || {
+            crate::accounts::verify_password(&req.password, &hash)
+        })
+        .await
+        .map_err(ApiError::internal)?;
+        if !ok {
+            return Err(ApiError::unauthorized(
+                "bad_credentials",
+                "wrong password; the account was not deleted",
+            ));
+        }
     }
     // The space's write lock keeps pushes out while the log goes.
     let (mut tx, _) = state.db.begin_space_write(&space).await?;
@@ -241,6 +282,7 @@ pub async fn delete_account(
         "DELETE FROM automation_devices WHERE account_id = $1",
         "DELETE FROM hook_tokens WHERE account_id = $1",
         "DELETE FROM refresh_tokens WHERE account_id = $1",
+        "DELETE FROM oidc_identities WHERE account_id = $1",
         "DELETE FROM devices WHERE account_id = $1",
         "DELETE FROM accounts WHERE id = $1",
     ];

@@ -35,6 +35,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "point_purge_without_index",
         include_str!("../migrations/0005_point_purge_without_index.sql"),
     ),
+    (6, "oidc", include_str!("../migrations/0006_oidc.sql")),
 ];
 
 /// The settings key of the access-token signing key (base64 of 32 random bytes).

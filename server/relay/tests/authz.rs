@@ -10,7 +10,9 @@
 //! another account's object at all (a caller-chosen hook `event_id`), the row says so
 //! ([`Expect::OwnAccountOnly`]) and checks that B's call stayed in B's account and A's log did not
 //! change. Signed webhooks (`/v1/hooks/zammad/{connection}`) take no bearer: there "another
-//! account" is a delivery signed with B's own connection's secret.
+//! account" is a delivery signed with B's own connection's secret. OpenID sign-in routes
+//! (`/v1/auth/oidc/{provider}/…`) run against a real provider (Node, `tests/oidc-provider`):
+//! there "A's objects" are A's pending login, A's nonce, A's identity and A's devices.
 //!
 //! Like `relay.rs`, everything runs on a temporary SQLite file and on a fresh PostgreSQL database
 //! on 127.0.0.1:5432 (override with `TACHO_TEST_PG_URL`); the PostgreSQL variants never skip.
@@ -31,7 +33,17 @@ use uuid::Uuid;
 #[path = "support/harness.rs"]
 #[macro_use]
 mod harness;
+#[path = "support/idp.rs"]
+mod idp;
 use harness::*;
+
+/// A login at the provider that has its code but was not finished.
+#[derive(Clone)]
+struct Login {
+    state: String,
+    code: String,
+    verifier: String,
+}
 
 impl Relay {
     async fn call(
@@ -179,6 +191,14 @@ struct Victim {
     zammad: String,
     /// Ids of ops in A's log.
     op_ids: Vec<Value>,
+    /// A's pending OpenID login (state, code, verifier), finished by A after the attempts.
+    oidc_login: Login,
+    /// A login of A's identity with its code, for B to try to link with B's token.
+    oidc_identity_login: Login,
+    /// A nonce A asked for (A's ID token for it is redeemed by A after the attempts).
+    oidc_nonce: String,
+    /// A's identity's ID token with a fresh nonce, for B to try to link by ID token.
+    oidc_identity_token: (String, String),
     /// A's log as A sees it, to compare after the attack.
     snapshot: Value,
 }
@@ -193,6 +213,13 @@ struct Attacker {
     hook_token: String,
     /// The webhook secret of B's own Zammad connection.
     zammad_secret: &'static str,
+    /// A PKCE verifier of B's own.
+    oidc_verifier: String,
+    /// A login of B's own identity with its code.
+    oidc_login: Login,
+    /// B's ID token minted for B's own nonce (its token, its nonce), twice.
+    oidc_token: (String, String),
+    oidc_token_2: (String, String),
 }
 
 impl Attacker {
@@ -242,6 +269,10 @@ fn id_routes() -> Vec<(&'static str, &'static str)> {
         ("post", "/v1/hooks/trip/start"),
         ("post", "/v1/hooks/trip/ping"),
         ("post", "/v1/hooks/trip/end"),
+        ("post", "/v1/auth/oidc/{provider}/start"),
+        ("post", "/v1/auth/oidc/{provider}/finish"),
+        ("post", "/v1/auth/oidc/{provider}/nonce"),
+        ("post", "/v1/auth/oidc/{provider}/id-token"),
     ]
 }
 
@@ -423,8 +454,146 @@ fn attempts(method: &str, path: &str, a: &Victim, b: &mut Attacker) -> Option<Ve
                 not_trip: a.hook_trip,
             },
         }],
+        // The path names a provider, not an account's object; what must not work is a provider
+        // the relay does not have (no outbound request to a caller-chosen place).
+        ("post", "/v1/auth/oidc/{provider}/start") => vec![refuse(
+            "start a sign-in at a provider this relay does not configure",
+            bt.clone(),
+            "/v1/auth/oidc/evil/start",
+            json!({"redirect_uri": idp::LOOPBACK_REDIRECT, "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+                   "code_challenge_method": "S256"}),
+            StatusCode::NOT_FOUND,
+            "unknown_provider",
+        )],
+        ("post", "/v1/auth/oidc/{provider}/nonce") => vec![refuse(
+            "ask a nonce of a provider this relay does not configure",
+            bt.clone(),
+            "/v1/auth/oidc/evil/nonce",
+            json!({}),
+            StatusCode::NOT_FOUND,
+            "unknown_provider",
+        )],
+        ("post", "/v1/auth/oidc/{provider}/finish") => {
+            let finish = |login: &Login, verifier: &str, device: Uuid| {
+                json!({"state": login.state, "code": login.code, "code_verifier": verifier,
+                       "device_id": device, "device_name": "stolen"})
+            };
+            vec![
+                refuse(
+                    "finish A's pending login (A's state and code) with B's own verifier",
+                    bt.clone(),
+                    "/v1/auth/oidc/idp/finish",
+                    finish(&a.oidc_login, &b.oidc_verifier, b.device),
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                ),
+                refuse(
+                    "finish A's pending login at another provider",
+                    None,
+                    "/v1/auth/oidc/idp2/finish",
+                    finish(&a.oidc_login, &a.oidc_login.verifier, b.device),
+                    StatusCode::BAD_REQUEST,
+                    "invalid_state",
+                ),
+                refuse(
+                    "sign B's own identity in on A's device id",
+                    None,
+                    "/v1/auth/oidc/idp/finish",
+                    finish(&b.oidc_login, &b.oidc_login.verifier, a.device),
+                    StatusCode::CONFLICT,
+                    "device_taken",
+                ),
+                refuse(
+                    "link A's identity to B's account with B's token",
+                    bt.clone(),
+                    "/v1/auth/oidc/idp/finish",
+                    finish(
+                        &a.oidc_identity_login,
+                        &a.oidc_identity_login.verifier,
+                        b.device,
+                    ),
+                    StatusCode::CONFLICT,
+                    "identity_taken",
+                ),
+            ]
+        }
+        ("post", "/v1/auth/oidc/{provider}/id-token") => {
+            let exchange = |token: &str, nonce: &str, device: Uuid| json!({"id_token": token, "nonce": nonce, "device_id": device});
+            vec![
+                refuse(
+                    "redeem A's nonce with B's ID token minted for another nonce",
+                    None,
+                    "/v1/auth/oidc/idp/id-token",
+                    exchange(&b.oidc_token.0, &a.oidc_nonce, b.device),
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_id_token",
+                ),
+                refuse(
+                    "sign B's own identity in by ID token on A's watch id",
+                    None,
+                    "/v1/auth/oidc/idp/id-token",
+                    exchange(&b.oidc_token_2.0, &b.oidc_token_2.1, a.watch),
+                    StatusCode::CONFLICT,
+                    "device_taken",
+                ),
+                refuse(
+                    "link A's identity to B's account by ID token with B's token",
+                    bt.clone(),
+                    "/v1/auth/oidc/idp/id-token",
+                    exchange(&a.oidc_identity_token.0, &a.oidc_identity_token.1, b.device),
+                    StatusCode::CONFLICT,
+                    "identity_taken",
+                ),
+            ]
+        }
         _ => return None,
     })
+}
+
+/// `start` at the test provider, then the browser: a login with its code, not finished.
+async fn oidc_login(relay: &Relay, idp: &idp::Idp, user: &idp::User) -> Login {
+    let (verifier, challenge) = idp::pkce();
+    let uri = "http://127.0.0.1:50999/callback";
+    let (s, started) = relay
+        .post(
+            "/v1/auth/oidc/idp/start",
+            None,
+            &json!({"redirect_uri": uri, "code_challenge": challenge, "code_challenge_method": "S256"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{started}");
+    let back = idp
+        .authorize(started["authorization_url"].as_str().expect("url"), user)
+        .await;
+    Login {
+        state: idp::query(&back, "state").expect("state"),
+        code: idp::query(&back, "code").expect("code"),
+        verifier,
+    }
+}
+
+/// A nonce of the relay and the native app's ID token for it.
+async fn oidc_token(relay: &Relay, idp: &idp::Idp, user: &idp::User) -> (String, String) {
+    let (s, n) = relay
+        .post("/v1/auth/oidc/idp/nonce", None, &json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{n}");
+    let nonce = n["nonce"].as_str().expect("nonce").to_owned();
+    let token = idp.native_id_token(idp::NATIVE_CLIENT, &nonce, user).await;
+    (token, nonce)
+}
+
+async fn oidc_finish(relay: &Relay, login: &Login, bearer: Option<&str>, device: Uuid) -> Value {
+    let (s, session) = relay
+        .post(
+            "/v1/auth/oidc/idp/finish",
+            bearer,
+            &json!({"state": login.state, "code": login.code, "code_verifier": login.verifier,
+                    "device_id": device}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{session}");
+    session
 }
 
 /// Resolves a local `$ref` of the document.
@@ -500,9 +669,24 @@ fn id_taking_operations(doc: &Value) -> BTreeSet<(String, String)> {
 
 async fn every_id_taking_route_refuses_another_account(db: TestDb) {
     let master_keys = tacho_relay::secrets::MasterKeys::generate_line(1);
+    let idp = idp::Idp::start(&[]);
+    let providers = tacho_relay::oidc::config::parse(
+        &json!({"providers": [
+            {"id": "idp", "kind": "generic", "issuer": idp.issuer, "client_id": idp::RELAY_CLIENT,
+             "client_secret": idp::RELAY_SECRET, "redirect_uris": [idp::LOOPBACK_REDIRECT],
+             "extra_audiences": [idp::NATIVE_CLIENT]},
+            {"id": "idp2", "kind": "generic", "issuer": idp.issuer, "client_id": idp::RELAY_CLIENT,
+             "client_secret": idp::RELAY_SECRET, "redirect_uris": [idp::LOOPBACK_REDIRECT]},
+        ]})
+        .to_string(),
+        std::path::Path::new("."),
+        &|_| None,
+    )
+    .expect("providers");
     let relay = start_with(&db, |c| {
         c.master_keys =
             Some(tacho_relay::secrets::MasterKeys::parse(&master_keys).expect("master key"));
+        c.oidc_providers = providers;
     })
     .await;
 
@@ -580,7 +764,22 @@ async fn every_id_taking_route_refuses_another_account(db: TestDb) {
         .iter()
         .map(|o| o["op_id"].clone())
         .collect();
+    // A's OpenID identity (linked to A's password account with A's token), a pending login of
+    // A's, a login of A's identity with its code, a nonce of A's with A's token for it, and
+    // another of A's ID tokens.
+    let alice = idp::User::new("alice-oidc", "alice@example.org");
+    let link = oidc_login(&relay, &idp, &alice).await;
+    let linked = oidc_finish(&relay, &link, Some(&at), a_dev).await;
+    assert_eq!(linked["account_id"], a_session["account_id"]);
+    let a_pending = oidc_login(&relay, &idp, &alice).await;
+    let a_identity_login = oidc_login(&relay, &idp, &alice).await;
+    let (a_token, a_nonce) = oidc_token(&relay, &idp, &alice).await;
+    let a_identity_token = oidc_token(&relay, &idp, &alice).await;
     let victim = Victim {
+        oidc_login: a_pending.clone(),
+        oidc_identity_login: a_identity_login,
+        oidc_nonce: a_nonce.clone(),
+        oidc_identity_token: a_identity_token,
         session: a_session.clone(),
         device: a_dev,
         watch,
@@ -612,7 +811,19 @@ async fn every_id_taking_route_refuses_another_account(db: TestDb) {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{b_zammad}");
+    // B's own OpenID identity, linked to B's account with B's token.
+    let mallory = idp::User::new("mallory-oidc", "mallory@example.org");
+    let b_link = oidc_login(&relay, &idp, &mallory).await;
+    let b_linked = oidc_finish(&relay, &b_link, Some(&bt), b_dev).await;
+    assert_eq!(b_linked["account_id"], b_session["account_id"]);
+    let b_login = oidc_login(&relay, &idp, &mallory).await;
+    let b_token = oidc_token(&relay, &idp, &mallory).await;
+    let b_token_2 = oidc_token(&relay, &idp, &mallory).await;
     let mut attacker = Attacker {
+        oidc_verifier: idp::pkce().0,
+        oidc_login: b_login,
+        oidc_token: b_token,
+        oidc_token_2: b_token_2,
         email: "mallory@example.org",
         token: bt,
         device: b_dev,
@@ -682,7 +893,7 @@ async fn every_id_taking_route_refuses_another_account(db: TestDb) {
             tried += 1;
         }
     }
-    assert!(tried >= 20, "only {tried} attempts ran");
+    assert!(tried >= 29, "only {tried} attempts ran");
 
     // Nothing of A changed, and A's devices are still A's.
     let (s, after) = relay
@@ -757,6 +968,18 @@ async fn every_id_taking_route_refuses_another_account(db: TestDb) {
         .post("/v1/auth/login", None, &creds("alice@example.org", a_dev))
         .await;
     assert_eq!(s, StatusCode::OK, "A can still log in on its device: {b}");
+    // A's pending OpenID login and A's nonce survived B's attempts and still sign A in.
+    let finished = oidc_finish(&relay, &a_pending, None, a_dev).await;
+    assert_eq!(finished["account_id"], a_session["account_id"]);
+    let (s, b) = relay
+        .post(
+            "/v1/auth/oidc/idp/id-token",
+            None,
+            &json!({"id_token": a_token, "nonce": a_nonce, "device_id": a_dev}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "A's nonce still works: {b}");
+    assert_eq!(b["account_id"], a_session["account_id"]);
     // B's own log holds none of A's ops.
     let (s, b_snap) = relay.get("/v1/snapshot", Some(&attacker.token)).await;
     assert_eq!(s, StatusCode::OK);

@@ -657,7 +657,7 @@ async fn health_readiness_and_openapi(db: TestDb) {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(
         caps,
-        json!({"api": 1, "schema": 1, "registration": "open", "max_push_ops": 1000, "max_pull_ops": 1000, "long_poll_max_s": 30})
+        json!({"api": 1, "schema": 1, "registration": "open", "max_push_ops": 1000, "max_pull_ops": 1000, "long_poll_max_s": 30, "oidc_providers": []})
     );
 
     let (s, doc) = relay.get("/v1/openapi.json", None).await;

@@ -1,0 +1,848 @@
+//! OpenID Connect sign-in (docs/oidc.md, ADR 0008).
+//!
+//! Two ways in, both ending in the same [`Session`] as password login:
+//! - **System browser (RFC 8252)**: `start` stores a pending login (random `state` and `nonce`,
+//!   the app's PKCE challenge and redirect URI) and answers the authorization URL; the app opens
+//!   it, receives the code on its redirect URI, and sends code, state and its PKCE verifier to
+//!   `finish`. The relay is the confidential client (it holds the client secret and redeems the
+//!   code); the verifier stays in the app until `finish`, so an app that intercepts the redirect
+//!   can't finish the login.
+//! - **ID-token exchange**: the app signs in with the platform SDK (Sign in with Apple, Google
+//!   Sign-In) using a nonce from `nonce`, and sends the ID token to `id-token`.
+//!
+//! Identities are keyed by (issuer, subject). A first sign-in creates an account (registration
+//! policy and domains apply; the e-mail must be verified); an e-mail that already has an account
+//! is never linked silently (`409 link_required`); a call carrying an access token links the
+//! identity to the caller's account instead.
+
+pub mod config;
+pub mod provider;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{OptionalFromRequestParts, Path, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore as _;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use sqlx::Row as _;
+use std::str::FromStr as _;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::devices::bind_device;
+use crate::error::{ApiError, ApiResult};
+use crate::openapi::ErrorBody;
+use crate::storage::{is_unique_violation, now_ms};
+use crate::tokens::{Auth, Claims, Session, Subject, issue_session, rfc3339};
+pub use config::{ProviderConfig, ProviderKind};
+use provider::{IdTokenError, OidcError, Provider, VerifiedIdentity};
+
+/// Lifetime of a pending browser login and of an issued nonce.
+pub const PENDING_TTL_MS: i64 = 10 * 60 * 1000;
+/// How recent an OpenID sign-in on the calling device must be for an account without a password
+/// to be deleted (`DELETE /v1/account`).
+pub const REAUTH_WINDOW_MS: i64 = 10 * 60 * 1000;
+
+/// The configured providers, by id, each with its lazily discovered metadata.
+#[derive(Default)]
+pub struct Providers {
+    by_id: BTreeMap<String, Arc<Provider>>,
+}
+
+impl Providers {
+    /// Providers for `configs`, discovering nothing yet. Fails only if the HTTP client can't be
+    /// built.
+    pub fn new(
+        configs: &[ProviderConfig],
+        jwks_refetch_interval: Duration,
+    ) -> Result<Self, reqwest::Error> {
+        if configs.is_empty() {
+            return Ok(Self::default());
+        }
+        let http = provider::http_client()?;
+        Ok(Self {
+            by_id: configs
+                .iter()
+                .map(|c| {
+                    (
+                        c.id.clone(),
+                        Arc::new(Provider::new(
+                            c.clone(),
+                            http.clone(),
+                            jwks_refetch_interval,
+                        )),
+                    )
+                })
+                .collect(),
+        })
+    }
+
+    fn get(&self, id: &str) -> ApiResult<Arc<Provider>> {
+        self.by_id.get(id).cloned().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_provider",
+                format!(
+                    "no OpenID provider `{}` is configured on this relay",
+                    truncate(id, 64)
+                ),
+            )
+        })
+    }
+
+    /// `(id, kind)` of every provider, for `GET /v1/capabilities`.
+    pub fn list(&self) -> Vec<ProviderInfo> {
+        self.by_id
+            .values()
+            .map(|p| ProviderInfo {
+                id: p.config.id.clone(),
+                kind: p.config.kind,
+            })
+            .collect()
+    }
+}
+
+/// A provider as `GET /v1/capabilities` lists it, so apps know which buttons to show.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ProviderInfo {
+    /// The id in `/v1/auth/oidc/{provider}/…`.
+    pub id: String,
+    /// `google`, `apple` or `generic`.
+    pub kind: ProviderKind,
+}
+
+/// Body of `POST /v1/auth/oidc/{provider}/start`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct StartRequest {
+    /// Where the provider sends the browser back: one of the provider's configured redirect
+    /// URIs, exactly (a loopback IP literal `http://127.0.0.1:PORT/…` may use any port).
+    #[schema(example = "http://127.0.0.1:53123/callback")]
+    pub redirect_uri: String,
+    /// BASE64URL(SHA-256(code_verifier)), 43 characters; the app keeps the verifier.
+    #[schema(
+        pattern = "^[A-Za-z0-9_-]{43}$",
+        example = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    )]
+    pub code_challenge: String,
+    /// Must be `S256`.
+    #[schema(pattern = "^S256$", example = "S256")]
+    pub code_challenge_method: String,
+}
+
+/// Answer of `POST /v1/auth/oidc/{provider}/start`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StartAnswer {
+    /// Open this in the system browser.
+    pub authorization_url: String,
+    /// Comes back on the redirect; send it to `finish` (check it matches first).
+    pub state: String,
+    /// When the pending login lapses (RFC 3339 UTC, 10 minutes).
+    pub expires_at: String,
+}
+
+/// Body of `POST /v1/auth/oidc/{provider}/finish`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct FinishRequest {
+    /// The `state` from the redirect (as `start` answered it).
+    pub state: String,
+    /// The `code` from the redirect.
+    pub code: String,
+    /// The PKCE verifier whose S256 challenge was sent to `start` (RFC 7636: 43–128 characters).
+    #[schema(pattern = "^[A-Za-z0-9._~-]{43,128}$")]
+    pub code_verifier: String,
+    /// The signing-in device's own id.
+    pub device_id: Uuid,
+    /// A label for people.
+    #[serde(default)]
+    pub device_name: String,
+}
+
+/// Answer of `POST /v1/auth/oidc/{provider}/nonce`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NonceAnswer {
+    /// Pass this to the platform SDK's sign-in request, verbatim; single use.
+    pub nonce: String,
+    /// When it lapses (RFC 3339 UTC, 10 minutes).
+    pub expires_at: String,
+}
+
+/// Body of `POST /v1/auth/oidc/{provider}/id-token`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct IdTokenRequest {
+    /// The ID token (a JWT) the platform SDK returned.
+    pub id_token: String,
+    /// The nonce from `nonce` that the SDK request carried.
+    pub nonce: String,
+    /// The signing-in device's own id.
+    pub device_id: Uuid,
+    /// A label for people.
+    #[serde(default)]
+    pub device_name: String,
+}
+
+/// The caller's access token when a request carries one: OpenID calls with a valid bearer link
+/// the identity to the caller's account. A bearer that is present but invalid is refused, never
+/// ignored (the caller meant to link).
+impl OptionalFromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        if parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION)
+        {
+            <Self as axum::extract::FromRequestParts<AppState>>::from_request_parts(parts, state)
+                .await
+                .map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+fn random_token() -> String {
+    let mut bytes = [0_u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// BASE64URL(SHA-256(verifier)), the S256 PKCE challenge.
+pub fn s256(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+fn is_b64url(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// RFC 7636: 43–128 characters of `[A-Za-z0-9-._~]`.
+fn is_verifier(v: &str) -> bool {
+    (43..=128).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// Whether `requested` may be used as redirect URI given the registered ones: an exact string
+/// match, or (RFC 8252 §7.3) a loopback IP literal redirect (`http://127.0.0.1:PORT/…`,
+/// `http://[::1]:PORT/…`) that differs from a registered one only in its port. Nothing else is
+/// relaxed: not `localhost`, not the path, not the query, and the requested URI must be in
+/// canonical form so no encoding trick passes the comparison.
+pub fn redirect_allowed(registered: &[String], requested: &str) -> bool {
+    if registered.iter().any(|r| r == requested) {
+        return true;
+    }
+    let Ok(req) = reqwest::Url::parse(requested) else {
+        return false;
+    };
+    let loopback_ip = |u: &reqwest::Url| {
+        u.scheme() == "http"
+            && u.username().is_empty()
+            && u.password().is_none()
+            && u.fragment().is_none()
+            && matches!(u.host_str(), Some("127.0.0.1" | "[::1]"))
+    };
+    if req.as_str() != requested || !loopback_ip(&req) {
+        return false;
+    }
+    let without_port = |u: &reqwest::Url| {
+        let mut u = u.clone();
+        u.set_port(None).ok().map(|()| u.to_string())
+    };
+    let want = without_port(&req);
+    registered.iter().any(|r| {
+        reqwest::Url::parse(r)
+            .ok()
+            .filter(loopback_ip)
+            .and_then(|u| without_port(&u))
+            .is_some_and(|r| Some(r) == want)
+    })
+}
+
+fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, code, message)
+}
+
+impl From<OidcError> for ApiError {
+    fn from(e: OidcError) -> Self {
+        match e {
+            OidcError::Unavailable(m) => {
+                tracing::warn!(reason = %m, "OpenID provider unavailable");
+                ApiError::new(StatusCode::BAD_GATEWAY, "provider_unavailable", m)
+            }
+            OidcError::CodeRejected { .. } => {
+                ApiError::unauthorized("code_rejected", e.to_string())
+            }
+            OidcError::IdToken(t) => id_token_refused(&t),
+        }
+    }
+}
+
+fn id_token_refused(e: &IdTokenError) -> ApiError {
+    tracing::info!(reason = %e, "ID token refused");
+    ApiError::unauthorized("invalid_id_token", format!("ID token refused: {e}"))
+}
+
+async fn purge_expired(state: &AppState, now: i64) -> ApiResult<()> {
+    for sql in [
+        "DELETE FROM oidc_logins WHERE expires_at <= $1",
+        "DELETE FROM oidc_nonces WHERE expires_at <= $1",
+    ] {
+        sqlx::query(sql).bind(now).execute(&state.db.pool).await?;
+    }
+    Ok(())
+}
+
+/// `POST /v1/auth/oidc/{provider}/start`: begins a system-browser sign-in.
+#[utoipa::path(post, path = "/v1/auth/oidc/{provider}/start", tag = "auth",
+    params(("provider" = String, Path, description = "a provider id from GET /v1/capabilities")),
+    request_body = StartRequest,
+    responses(
+        (status = 200, body = StartAnswer),
+        (status = 400, description = "redirect_uri_mismatch / invalid_code_challenge / malformed_json", body = ErrorBody),
+        (status = 404, description = "unknown_provider", body = ErrorBody),
+        (status = 502, description = "provider_unavailable (discovery failed)", body = ErrorBody),
+    ))]
+pub async fn start(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    body: Result<Json<StartRequest>, JsonRejection>,
+) -> ApiResult<Json<StartAnswer>> {
+    let provider = state.oidc.get(&provider)?;
+    let Json(req) = body?;
+    if !redirect_allowed(&provider.config.redirect_uris, &req.redirect_uri) {
+        return Err(bad_request(
+            "redirect_uri_mismatch",
+            "redirect_uri is not one of this provider's registered redirect URIs",
+        ));
+    }
+    if req.code_challenge_method != "S256" {
+        return Err(bad_request(
+            "invalid_code_challenge",
+            "code_challenge_method must be S256",
+        ));
+    }
+    if req.code_challenge.len() != 43 || !is_b64url(&req.code_challenge) {
+        return Err(bad_request(
+            "invalid_code_challenge",
+            "code_challenge must be BASE64URL(SHA-256(verifier)): 43 characters of A-Z a-z 0-9 - _",
+        ));
+    }
+    let mut url = provider.authorization_endpoint().await?;
+    let now = now_ms();
+    purge_expired(&state, now).await?;
+    let login_state = random_token();
+    let nonce = random_token();
+    let expires_at = now + PENDING_TTL_MS;
+    sqlx::query(
+        "INSERT INTO oidc_logins (state, provider, nonce, redirect_uri, code_challenge, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&login_state)
+    .bind(&provider.config.id)
+    .bind(&nonce)
+    .bind(&req.redirect_uri)
+    .bind(&req.code_challenge)
+    .bind(now)
+    .bind(expires_at)
+    .execute(&state.db.pool)
+    .await?;
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("response_type", "code")
+            .append_pair("client_id", &provider.config.client_id)
+            .append_pair("redirect_uri", &req.redirect_uri)
+            .append_pair("scope", &provider.config.scopes.join(" "))
+            .append_pair("state", &login_state)
+            .append_pair("nonce", &nonce)
+            .append_pair("code_challenge", &req.code_challenge)
+            .append_pair("code_challenge_method", "S256");
+        if let Some(mode) = &provider.config.response_mode {
+            q.append_pair("response_mode", mode);
+        }
+    }
+    Ok(Json(StartAnswer {
+        authorization_url: url.to_string(),
+        state: login_state,
+        expires_at: rfc3339(expires_at),
+    }))
+}
+
+/// `POST /v1/auth/oidc/{provider}/finish`: redeems the code of a started login and signs in (or,
+/// with a bearer token, links the identity to the caller's account).
+#[utoipa::path(post, path = "/v1/auth/oidc/{provider}/finish", tag = "auth",
+    params(("provider" = String, Path, description = "the provider the login was started at")),
+    request_body = FinishRequest,
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "signed in (or linked)", body = Session),
+        (status = 201, description = "signed up: a new account was created", body = Session),
+        (status = 400, description = "invalid_state (unknown, expired or used) / invalid_grant (verifier does not match the challenge)", body = ErrorBody),
+        (status = 401, description = "code_rejected (the provider refused the code) / invalid_id_token / bad_token", body = ErrorBody),
+        (status = 403, description = "email_unverified / registration_closed / domain_not_allowed", body = ErrorBody),
+        (status = 404, description = "unknown_provider", body = ErrorBody),
+        (status = 409, description = "link_required / identity_taken / device_taken", body = ErrorBody),
+        (status = 502, description = "provider_unavailable", body = ErrorBody),
+    ))]
+pub async fn finish(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    caller: Option<Auth>,
+    body: Result<Json<FinishRequest>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Session>)> {
+    let provider = state.oidc.get(&provider)?;
+    let Json(req) = body?;
+    if !is_verifier(&req.code_verifier) {
+        return Err(bad_request(
+            "invalid_grant",
+            "code_verifier must be 43–128 characters of A-Z a-z 0-9 - . _ ~",
+        ));
+    }
+    let now = now_ms();
+    // One statement consumes the pending login, and only if the verifier matches its challenge:
+    // a replayed state finds nothing, two concurrent finishes can't both win, and a wrong
+    // verifier (someone who saw the redirect) does not burn the person's login.
+    let row = sqlx::query(
+        "DELETE FROM oidc_logins WHERE state = $1 AND provider = $2 AND code_challenge = $3 \
+         AND expires_at > $4 RETURNING nonce, redirect_uri",
+    )
+    .bind(&req.state)
+    .bind(&provider.config.id)
+    .bind(s256(&req.code_verifier))
+    .bind(now)
+    .fetch_optional(&state.db.pool)
+    .await?;
+    let Some(row) = row else {
+        let pending = sqlx::query(
+            "SELECT 1 AS one FROM oidc_logins WHERE state = $1 AND provider = $2 AND expires_at > $3",
+        )
+        .bind(&req.state)
+        .bind(&provider.config.id)
+        .bind(now)
+        .fetch_optional(&state.db.pool)
+        .await?;
+        return Err(match pending {
+            Some(_) => bad_request(
+                "invalid_grant",
+                "code_verifier does not match the code_challenge this login was started with",
+            ),
+            None => bad_request(
+                "invalid_state",
+                "unknown, expired or already used state (start the sign-in again)",
+            ),
+        });
+    };
+    let nonce: String = row.try_get("nonce")?;
+    let redirect_uri: String = row.try_get("redirect_uri")?;
+    let id_token = provider
+        .exchange_code(&req.code, &req.code_verifier, &redirect_uri)
+        .await?;
+    // The token came straight from the token endpoint for the relay's own client: its audience is
+    // the relay's client id only.
+    let identity = provider
+        .verify(
+            &id_token,
+            &nonce,
+            std::slice::from_ref(&provider.config.client_id),
+        )
+        .await?;
+    sign_in(
+        &state,
+        &provider.config,
+        identity,
+        caller.map(|Auth(c)| c),
+        req.device_id,
+        &req.device_name,
+    )
+    .await
+}
+
+/// `POST /v1/auth/oidc/{provider}/nonce`: a single-use nonce for the ID-token exchange.
+#[utoipa::path(post, path = "/v1/auth/oidc/{provider}/nonce", tag = "auth",
+    params(("provider" = String, Path, description = "a provider id from GET /v1/capabilities")),
+    responses(
+        (status = 200, body = NonceAnswer),
+        (status = 404, description = "unknown_provider", body = ErrorBody),
+    ))]
+pub async fn nonce(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+) -> ApiResult<Json<NonceAnswer>> {
+    let provider = state.oidc.get(&provider)?;
+    let now = now_ms();
+    purge_expired(&state, now).await?;
+    let nonce = random_token();
+    let expires_at = now + PENDING_TTL_MS;
+    sqlx::query(
+        "INSERT INTO oidc_nonces (nonce, provider, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&nonce)
+    .bind(&provider.config.id)
+    .bind(now)
+    .bind(expires_at)
+    .execute(&state.db.pool)
+    .await?;
+    Ok(Json(NonceAnswer {
+        nonce,
+        expires_at: rfc3339(expires_at),
+    }))
+}
+
+/// `POST /v1/auth/oidc/{provider}/id-token`: signs in with an ID token the app got from the
+/// platform SDK (or links it, with a bearer token).
+#[utoipa::path(post, path = "/v1/auth/oidc/{provider}/id-token", tag = "auth",
+    params(("provider" = String, Path, description = "the provider that issued the token")),
+    request_body = IdTokenRequest,
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "signed in (or linked)", body = Session),
+        (status = 201, description = "signed up: a new account was created", body = Session),
+        (status = 400, description = "invalid_nonce (unknown, expired or used) / malformed_json", body = ErrorBody),
+        (status = 401, description = "invalid_id_token (signature / issuer / audience / expired / nonce) / bad_token", body = ErrorBody),
+        (status = 403, description = "email_unverified / registration_closed / domain_not_allowed", body = ErrorBody),
+        (status = 404, description = "unknown_provider", body = ErrorBody),
+        (status = 409, description = "link_required / identity_taken / device_taken", body = ErrorBody),
+        (status = 502, description = "provider_unavailable", body = ErrorBody),
+    ))]
+pub async fn id_token(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    caller: Option<Auth>,
+    body: Result<Json<IdTokenRequest>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Session>)> {
+    let provider = state.oidc.get(&provider)?;
+    let Json(req) = body?;
+    let token = openidconnect::core::CoreIdToken::from_str(req.id_token.trim())
+        .map_err(|e| id_token_refused(&IdTokenError::Malformed(e.to_string())))?;
+    let mut audiences = vec![provider.config.client_id.clone()];
+    audiences.extend(provider.config.extra_audiences.iter().cloned());
+    // The token must carry the nonce named in the body …
+    let identity = provider.verify(&token, &req.nonce, &audiences).await?;
+    // … and that nonce must be one this relay issued for this provider, unused and current.
+    // Consumed only now, so a token minted for another nonce does not burn this one.
+    let consumed = sqlx::query(
+        "DELETE FROM oidc_nonces WHERE nonce = $1 AND provider = $2 AND expires_at > $3 RETURNING nonce",
+    )
+    .bind(&req.nonce)
+    .bind(&provider.config.id)
+    .bind(now_ms())
+    .fetch_optional(&state.db.pool)
+    .await?;
+    if consumed.is_none() {
+        return Err(bad_request(
+            "invalid_nonce",
+            "unknown, expired or already used nonce (ask POST …/nonce for a new one)",
+        ));
+    }
+    sign_in(
+        &state,
+        &provider.config,
+        identity,
+        caller.map(|Auth(c)| c),
+        req.device_id,
+        &req.device_name,
+    )
+    .await
+}
+
+fn domain_of(email: &str) -> &str {
+    email.rsplit_once('@').map_or("", |(_, d)| d)
+}
+
+/// Whether `email`'s domain is one of `domains` (exact, case-insensitive; no subdomains).
+pub fn domain_allowed(domains: &[String], email: &str) -> bool {
+    let domain = domain_of(email);
+    domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+}
+
+/// The account of a verified identity: found by (issuer, subject), linked to the caller, or
+/// created; then the device is bound and a session issued, in one transaction.
+async fn sign_in(
+    state: &AppState,
+    provider: &ProviderConfig,
+    identity: VerifiedIdentity,
+    caller: Option<Claims>,
+    device: Uuid,
+    device_name: &str,
+) -> ApiResult<(StatusCode, Json<Session>)> {
+    let now = now_ms();
+    let verified_email = identity
+        .email
+        .as_deref()
+        .filter(|_| identity.email_verified)
+        .map(crate::accounts::normalise_email)
+        .transpose()
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "email_unverified",
+                "the provider's e-mail address is not a usable address",
+            )
+        })?;
+    let provider_domain_ok = |email: Option<&str>| {
+        provider.allowed_domains.is_empty()
+            || email.is_some_and(|e| domain_allowed(&provider.allowed_domains, e))
+    };
+    let mut tx = state.db.begin_write().await?;
+    let owner: Option<String> =
+        sqlx::query("SELECT account_id FROM oidc_identities WHERE issuer = $1 AND subject = $2")
+            .bind(&identity.issuer)
+            .bind(&identity.subject)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get("account_id"))
+            .transpose()?;
+    let space_of = |account: &str| {
+        sqlx::query("SELECT space_id FROM accounts WHERE id = $1").bind(account.to_owned())
+    };
+    let parse = |s: String| Uuid::parse_str(&s).map_err(ApiError::internal);
+    let mut status = StatusCode::OK;
+    let (account, space) = match (owner, caller) {
+        // Linking: the caller proves both the account (bearer) and the identity (token).
+        (Some(owner), Some(c)) if owner != c.account.to_string() => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "identity_taken",
+                "this identity is linked to another account",
+            ));
+        }
+        (Some(_), Some(c)) => (c.account, c.space),
+        (None, Some(c)) => {
+            if !provider_domain_ok(verified_email.as_deref()) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "domain_not_allowed",
+                    "this provider only accepts verified addresses in its allowed domains",
+                ));
+            }
+            insert_identity(&mut tx, &identity, provider, &c.account.to_string(), now).await?;
+            tracing::info!(account = %c.account, provider = %provider.id, "OpenID identity linked");
+            (c.account, c.space)
+        }
+        (Some(owner), None) => {
+            let space: String = space_of(&owner)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("space_id")?;
+            (parse(owner)?, parse(space)?)
+        }
+        (None, None) => {
+            let Some(email) = verified_email else {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "email_unverified",
+                    "the provider did not assert a verified e-mail address; a new account needs one",
+                ));
+            };
+            if sqlx::query("SELECT id FROM accounts WHERE email = $1")
+                .bind(&email)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some()
+            {
+                return Err(link_required());
+            }
+            if !crate::accounts::may_register(&state.config, &email)
+                || !provider_domain_ok(Some(&email))
+            {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "registration_closed",
+                    "this relay does not accept new accounts for this address",
+                ));
+            }
+            let (account, space) = (Uuid::now_v7(), Uuid::now_v7());
+            sqlx::query("INSERT INTO spaces (id, head, created_at) VALUES ($1, 0, $2)")
+                .bind(space.to_string())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            // No password: '' is no PHC hash, so password login can never match it.
+            sqlx::query(
+                "INSERT INTO accounts (id, email, password_hash, space_id, created_at) VALUES ($1, $2, '', $3, $4)",
+            )
+            .bind(account.to_string())
+            .bind(&email)
+            .bind(space.to_string())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| if is_unique_violation(&e) { link_required() } else { e.into() })?;
+            insert_identity(&mut tx, &identity, provider, &account.to_string(), now).await?;
+            tracing::info!(%account, provider = %provider.id, "account created by OpenID sign-in");
+            status = StatusCode::CREATED;
+            (account, space)
+        }
+    };
+    sqlx::query(
+        "UPDATE oidc_identities SET last_login_at = $1, last_login_device = $2, email = $3 \
+         WHERE issuer = $4 AND subject = $5",
+    )
+    .bind(now)
+    .bind(device.to_string())
+    .bind(identity.email.as_deref())
+    .bind(&identity.issuer)
+    .bind(&identity.subject)
+    .execute(&mut *tx)
+    .await?;
+    let subject = Subject {
+        account,
+        space,
+        device,
+    };
+    bind_device(&mut tx, subject, device_name).await?;
+    let session = issue_session(state, &mut tx, subject, None).await?;
+    tx.commit().await?;
+    Ok((status, Json(session)))
+}
+
+fn link_required() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "link_required",
+        "an account with this e-mail address exists; sign in with your password, then link this \
+         provider (call this again with your access token)",
+    )
+}
+
+async fn insert_identity(
+    tx: &mut sqlx::AnyConnection,
+    identity: &VerifiedIdentity,
+    provider: &ProviderConfig,
+    account: &str,
+    now: i64,
+) -> ApiResult<()> {
+    sqlx::query(
+        "INSERT INTO oidc_identities (issuer, subject, account_id, provider, email, created_at, last_login_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+    )
+    .bind(&identity.issuer)
+    .bind(&identity.subject)
+    .bind(account)
+    .bind(&provider.id)
+    .bind(identity.email.as_deref())
+    .bind(now)
+    .execute(tx)
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "identity_taken",
+                "this identity was just linked to an account; try again",
+            )
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(())
+}
+
+/// Whether `device` signed in through an OpenID provider into `account` within
+/// [`REAUTH_WINDOW_MS`]: the re-authentication an account without a password gives before it is
+/// deleted.
+pub async fn recently_signed_in(
+    conn: &mut sqlx::AnyConnection,
+    account: Uuid,
+    device: Uuid,
+    now: i64,
+) -> ApiResult<bool> {
+    Ok(sqlx::query(
+        "SELECT 1 AS one FROM oidc_identities WHERE account_id = $1 AND last_login_device = $2 \
+         AND last_login_at > $3",
+    )
+    .bind(account.to_string())
+    .bind(device.to_string())
+    .bind(now - REAUTH_WINDOW_MS)
+    .fetch_optional(conn)
+    .await?
+    .is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reg(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn redirect_uris_match_exactly_except_loopback_ports() {
+        let r = reg(&[
+            "http://127.0.0.1/callback",
+            "http://[::1]:8080/cb",
+            "org.example.tacho:/oidc",
+            "https://tacho.example.org/oidc/cb",
+            "http://localhost:9000/cb",
+        ]);
+        for ok in [
+            "http://127.0.0.1/callback",
+            "http://127.0.0.1:53123/callback",
+            "http://[::1]:1/cb",
+            "http://[::1]/cb",
+            "org.example.tacho:/oidc",
+            "https://tacho.example.org/oidc/cb",
+            "http://localhost:9000/cb",
+        ] {
+            assert!(redirect_allowed(&r, ok), "{ok}");
+        }
+        for bad in [
+            "http://127.0.0.1:53123/callback2",
+            "http://127.0.0.1:53123/callback?x=1",
+            "http://127.0.0.1:53123/callback#f",
+            "http://127.0.0.2:53123/callback",
+            "http://localhost:9001/cb",
+            "http://localhost/callback",
+            "https://127.0.0.1:53123/callback",
+            "http://user@127.0.0.1:53123/callback",
+            "http://0x7f.0.0.1:53123/callback",
+            "http://127.0.0.1:53123/./callback",
+            "HTTP://127.0.0.1:53123/callback",
+            "org.example.tacho:/oidc2",
+            "https://tacho.example.org:444/oidc/cb",
+            "https://tacho.example.org/oidc/cb/",
+            "",
+        ] {
+            assert!(!redirect_allowed(&r, bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn pkce_shapes() {
+        // RFC 7636 appendix B.
+        assert_eq!(
+            s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+        assert!(is_verifier("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"));
+        assert!(!is_verifier("short"));
+        assert!(!is_verifier(&"a".repeat(129)));
+        assert!(!is_verifier(&format!("{}+", "a".repeat(43))));
+    }
+
+    #[test]
+    fn domains_match_exactly() {
+        let d = reg(&["example.org"]);
+        assert!(domain_allowed(&d, "a@example.org"));
+        assert!(domain_allowed(&d, "a@EXAMPLE.org"));
+        assert!(!domain_allowed(&d, "a@sub.example.org"));
+        assert!(!domain_allowed(&d, "a@example.org.evil"));
+        assert!(!domain_allowed(&d, "example.org"));
+    }
+}
