@@ -324,20 +324,27 @@ impl LoopbackLogin {
     }
 }
 
+/// Appends what the browser sends next to `buf`; `None` on end of stream, an error, or 10 s of
+/// silence (a stalled connection must not hold the sign-in).
+async fn read_more(stream: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> Option<()> {
+    let mut chunk = [0_u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk))
+        .await
+        .ok()?
+        .ok()?;
+    if n == 0 {
+        return None;
+    }
+    buf.extend_from_slice(&chunk[..n]);
+    Some(())
+}
+
 /// Reads one HTTP/1.1 request: its path and its parameters (the query of a GET, the form body
 /// of a POST). `None` for anything malformed or too large.
 async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<(String, String)> {
     let mut buf = Vec::with_capacity(2048);
     let head_end = loop {
-        let mut chunk = [0_u8; 2048];
-        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk))
-            .await
-            .ok()?
-            .ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
+        read_more(stream, &mut buf).await?;
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break i + 4;
         }
@@ -363,15 +370,7 @@ async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<(String, Str
             }
             let mut body = buf[head_end..].to_vec();
             while body.len() < length {
-                let mut chunk = [0_u8; 4096];
-                let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk))
-                    .await
-                    .ok()?
-                    .ok()?;
-                if n == 0 {
-                    return None;
-                }
-                body.extend_from_slice(&chunk[..n]);
+                read_more(stream, &mut body).await?;
             }
             body.truncate(length);
             Some((path.to_owned(), String::from_utf8(body).ok()?))
