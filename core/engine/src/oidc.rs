@@ -497,6 +497,28 @@ mod tests {
     }
 
     #[test]
+    fn pending_sign_ins_survive_the_opaque_string() {
+        let p = OidcPending {
+            relay_url: "http://127.0.0.1:1".into(),
+            provider: "idp".into(),
+            redirect_uri: "tacho://oidc/callback".into(),
+            state: "s".into(),
+            code_verifier: "v".into(),
+            authorization_url: "http://idp/auth".into(),
+            expires_at: Utc::now(),
+        };
+        assert_eq!(
+            OidcPending::from_opaque(&p.to_opaque().unwrap()).unwrap(),
+            p
+        );
+        assert!(matches!(
+            OidcPending::from_opaque("{}"),
+            Err(CoreError::BadInput { .. })
+        ));
+        assert!(!format!("{p:?}").contains("code_verifier"));
+    }
+
+    #[test]
     fn pkce_pairs_are_rfc7636_s256() {
         let (v, c) = pkce_pair();
         assert_eq!(v.len(), 43);
