@@ -156,6 +156,11 @@ def drive(tacho, core, clock, fixes, source=None, car_hint=None, batch=100):
 @pytest.fixture
 def relay(tmp_path):
     """A real tacho-relay on 127.0.0.1 (OS-chosen port) over a fresh SQLite file."""
+    yield from run_relay(tmp_path)
+
+
+def run_relay(tmp_path, extra_args=()):
+    """Starts tacho-relay with `extra_args` (e.g. `--oidc-config`); yields its URL, then stops it."""
     binary = _required_env("TACHO_RELAY_BIN")
     env = dict(os.environ, NO_COLOR="1", TACHO_LOG="info")
     env.pop("TACHO_DATABASE_URL", None)
@@ -166,6 +171,7 @@ def relay(tmp_path):
             "127.0.0.1:0",
             "--database-url",
             f"sqlite://{tmp_path / 'relay.db'}?mode=rwc",
+            *extra_args,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

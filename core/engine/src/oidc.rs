@@ -61,6 +61,23 @@ impl std::fmt::Debug for OidcPending {
     }
 }
 
+impl OidcPending {
+    /// The pending sign-in as one opaque string, for apps that must keep it across a browser
+    /// round trip (or a process restart) in their own storage. It holds the PKCE verifier: keep
+    /// it private and drop it once the sign-in finished.
+    pub fn to_opaque(&self) -> Result<String> {
+        serde_json::to_string(self)
+            .map_err(|e| CoreError::bad_input(format!("can't keep the sign-in: {e}")))
+    }
+
+    /// Reads back what [`OidcPending::to_opaque`] made.
+    pub fn from_opaque(opaque: &str) -> Result<Self> {
+        serde_json::from_str(opaque).map_err(|_| {
+            CoreError::bad_input("not a pending sign-in (pass back what oidc_begin returned)")
+        })
+    }
+}
+
 /// What the provider's redirect carried (query string, or form body for `form_post`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OidcCallback {
@@ -107,6 +124,12 @@ impl OidcCallback {
 struct StartBody {
     authorization_url: String,
     state: String,
+    expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize)]
+struct NonceBody {
+    nonce: String,
     expires_at: DateTime<Utc>,
 }
 
@@ -194,6 +217,45 @@ impl Core {
         .await?;
         let body: SessionBody = resp.json().await.map_err(network)?;
         self.store_session(pending.relay_url.clone(), body)?;
+        self.sync_status().await
+    }
+
+    /// Asks the relay for a one-time nonce to put into a native ID-token request (Sign in with
+    /// Apple, Google Identity Services): the relay accepts an ID token only with a nonce it
+    /// issued, so a token lifted from another app can't be replayed here.
+    pub async fn oidc_nonce(
+        &self,
+        relay_url: &str,
+        provider: &str,
+    ) -> Result<(String, DateTime<Utc>)> {
+        let relay_url = relay_base(relay_url)?;
+        let path = format!("/v1/auth/oidc/{}/nonce", encode_segment(provider));
+        let resp = relay_answer(http()?.post(url(&relay_url, &path))).await?;
+        let body: NonceBody = resp.json().await.map_err(network)?;
+        Ok((body.nonce, body.expires_at))
+    }
+
+    /// Signs in with an ID token the platform's native sign-in returned (requested with a nonce
+    /// from [`Core::oidc_nonce`]) and stores the session exactly like [`Core::oidc_complete`].
+    pub async fn oidc_sign_in_with_id_token(
+        &self,
+        relay_url: &str,
+        provider: &str,
+        id_token: &str,
+        nonce: &str,
+    ) -> Result<SyncStatus> {
+        let relay_url = relay_base(relay_url)?;
+        let path = format!("/v1/auth/oidc/{}/id-token", encode_segment(provider));
+        let device = self.device()?;
+        let resp = relay_answer(http()?.post(url(&relay_url, &path)).json(&json!({
+            "id_token": id_token,
+            "nonce": nonce,
+            "device_id": device.to_string(),
+            "device_name": device_name(),
+        })))
+        .await?;
+        let body: SessionBody = resp.json().await.map_err(network)?;
+        self.store_session(relay_url, body)?;
         self.sync_status().await
     }
 
@@ -431,6 +493,28 @@ mod tests {
         assert_eq!(cb.error.as_deref(), Some("access_denied"));
         assert_eq!(cb.error_description.as_deref(), Some("no way"));
         assert_eq!(cb.code, None);
+    }
+
+    #[test]
+    fn pending_sign_ins_survive_the_opaque_string() {
+        let p = OidcPending {
+            relay_url: "http://127.0.0.1:1".into(),
+            provider: "idp".into(),
+            redirect_uri: "tacho://oidc/callback".into(),
+            state: "s".into(),
+            code_verifier: "v".into(),
+            authorization_url: "http://idp/auth".into(),
+            expires_at: Utc::now(),
+        };
+        assert_eq!(
+            OidcPending::from_opaque(&p.to_opaque().unwrap()).unwrap(),
+            p
+        );
+        assert!(matches!(
+            OidcPending::from_opaque("{}"),
+            Err(CoreError::BadInput { .. })
+        ));
+        assert!(!format!("{p:?}").contains("code_verifier"));
     }
 
     #[test]

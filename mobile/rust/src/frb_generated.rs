@@ -40,7 +40,7 @@ flutter_rust_bridge::frb_generated_boilerplate!(
     default_rust_auto_opaque = RustAutoOpaqueMoi,
 );
 pub(crate) const FLUTTER_RUST_BRIDGE_CODEGEN_VERSION: &str = "2.13.0";
-pub(crate) const FLUTTER_RUST_BRIDGE_CODEGEN_CONTENT_HASH: i32 = 2136735863;
+pub(crate) const FLUTTER_RUST_BRIDGE_CODEGEN_CONTENT_HASH: i32 = 2027730997;
 
 // Section: executor
 
@@ -1337,6 +1337,260 @@ fn wire__crate__api__session__TachoCore_mint_watch_session_impl(
                             &*api_that_guard,
                             api_watch_device_id,
                             api_watch_name,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_oidc_begin_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_oidc_begin",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_relay_url = <String>::sse_decode(&mut deserializer);
+            let api_provider = <String>::sse_decode(&mut deserializer);
+            let api_redirect_uri = <String>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::oidc_begin(
+                            &*api_that_guard,
+                            api_relay_url,
+                            api_provider,
+                            api_redirect_uri,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_oidc_complete_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_oidc_complete",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_pending = <String>::sse_decode(&mut deserializer);
+            let api_redirect_url = <String>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::oidc_complete(
+                            &*api_that_guard,
+                            api_pending,
+                            api_redirect_url,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_oidc_nonce_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_oidc_nonce",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_relay_url = <String>::sse_decode(&mut deserializer);
+            let api_provider = <String>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::oidc_nonce(
+                            &*api_that_guard,
+                            api_relay_url,
+                            api_provider,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_oidc_sign_in_with_id_token_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_oidc_sign_in_with_id_token",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_relay_url = <String>::sse_decode(&mut deserializer);
+            let api_provider = <String>::sse_decode(&mut deserializer);
+            let api_id_token = <String>::sse_decode(&mut deserializer);
+            let api_nonce = <String>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::oidc_sign_in_with_id_token(
+                            &*api_that_guard,
+                            api_relay_url,
+                            api_provider,
+                            api_id_token,
+                            api_nonce,
                         )
                         .await?;
                         std::result::Result::Ok(output_ok)
@@ -3210,6 +3464,36 @@ impl SseDecode for crate::api::types::OdometerReadingInfo {
     }
 }
 
+impl SseDecode for crate::api::types::OidcNonceInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut var_nonce = <String>::sse_decode(deserializer);
+        let mut var_expiresAtMs = <i64>::sse_decode(deserializer);
+        return crate::api::types::OidcNonceInfo {
+            nonce: var_nonce,
+            expires_at_ms: var_expiresAtMs,
+        };
+    }
+}
+
+impl SseDecode for crate::api::types::OidcPendingInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut var_authorizationUrl = <String>::sse_decode(deserializer);
+        let mut var_state = <String>::sse_decode(deserializer);
+        let mut var_redirectUri = <String>::sse_decode(deserializer);
+        let mut var_expiresAtMs = <i64>::sse_decode(deserializer);
+        let mut var_pending = <String>::sse_decode(deserializer);
+        return crate::api::types::OidcPendingInfo {
+            authorization_url: var_authorizationUrl,
+            state: var_state,
+            redirect_uri: var_redirectUri,
+            expires_at_ms: var_expiresAtMs,
+            pending: var_pending,
+        };
+    }
+}
+
 impl SseDecode for Option<String> {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
@@ -3898,77 +4182,95 @@ fn pde_ffi_dispatcher_primary_impl(
             rust_vec_len,
             data_len,
         ),
-        23 => wire__crate__api__session__TachoCore_open_impl(port, ptr, rust_vec_len, data_len),
-        24 => {
+        23 => {
+            wire__crate__api__session__TachoCore_oidc_begin_impl(port, ptr, rust_vec_len, data_len)
+        }
+        24 => wire__crate__api__session__TachoCore_oidc_complete_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        25 => {
+            wire__crate__api__session__TachoCore_oidc_nonce_impl(port, ptr, rust_vec_len, data_len)
+        }
+        26 => wire__crate__api__session__TachoCore_oidc_sign_in_with_id_token_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        27 => wire__crate__api__session__TachoCore_open_impl(port, ptr, rust_vec_len, data_len),
+        28 => {
             wire__crate__api__session__TachoCore_parked_ops_impl(port, ptr, rust_vec_len, data_len)
         }
-        25 => wire__crate__api__session__TachoCore_ping_impl(port, ptr, rust_vec_len, data_len),
-        26 => {
+        29 => wire__crate__api__session__TachoCore_ping_impl(port, ptr, rust_vec_len, data_len),
+        30 => {
             wire__crate__api__session__TachoCore_ping_batch_impl(port, ptr, rust_vec_len, data_len)
         }
-        27 => wire__crate__api__session__TachoCore_places_impl(port, ptr, rust_vec_len, data_len),
-        28 => wire__crate__api__session__TachoCore_projects_impl(port, ptr, rust_vec_len, data_len),
-        29 => wire__crate__api__session__TachoCore_set_trip_odometer_impl(
+        31 => wire__crate__api__session__TachoCore_places_impl(port, ptr, rust_vec_len, data_len),
+        32 => wire__crate__api__session__TachoCore_projects_impl(port, ptr, rust_vec_len, data_len),
+        33 => wire__crate__api__session__TachoCore_set_trip_odometer_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        30 => wire__crate__api__session__TachoCore_signup_impl(port, ptr, rust_vec_len, data_len),
-        31 => {
+        34 => wire__crate__api__session__TachoCore_signup_impl(port, ptr, rust_vec_len, data_len),
+        35 => {
             wire__crate__api__session__TachoCore_start_timer_impl(port, ptr, rust_vec_len, data_len)
         }
-        32 => {
+        36 => {
             wire__crate__api__session__TachoCore_stop_timer_impl(port, ptr, rust_vec_len, data_len)
         }
-        33 => wire__crate__api__session__TachoCore_switch_timer_impl(
+        37 => wire__crate__api__session__TachoCore_switch_timer_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        34 => wire__crate__api__session__TachoCore_sync_now_impl(port, ptr, rust_vec_len, data_len),
-        35 => {
+        38 => wire__crate__api__session__TachoCore_sync_now_impl(port, ptr, rust_vec_len, data_len),
+        39 => {
             wire__crate__api__session__TachoCore_sync_status_impl(port, ptr, rust_vec_len, data_len)
         }
-        36 => wire__crate__api__session__TachoCore_tick_impl(port, ptr, rust_vec_len, data_len),
-        37 => wire__crate__api__session__TachoCore_timer_status_impl(
+        40 => wire__crate__api__session__TachoCore_tick_impl(port, ptr, rust_vec_len, data_len),
+        41 => wire__crate__api__session__TachoCore_timer_status_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        38 => wire__crate__api__session__TachoCore_trip_impl(port, ptr, rust_vec_len, data_len),
-        39 => {
+        42 => wire__crate__api__session__TachoCore_trip_impl(port, ptr, rust_vec_len, data_len),
+        43 => {
             wire__crate__api__session__TachoCore_trip_points_impl(port, ptr, rust_vec_len, data_len)
         }
-        40 => wire__crate__api__session__TachoCore_trips_impl(port, ptr, rust_vec_len, data_len),
-        41 => wire__crate__api__session__TachoCore_watch_events_impl(
+        44 => wire__crate__api__session__TachoCore_trips_impl(port, ptr, rust_vec_len, data_len),
+        45 => wire__crate__api__session__TachoCore_watch_events_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        42 => wire__crate__api__session__TachoCore_write_hours_report_impl(
+        46 => wire__crate__api__session__TachoCore_write_hours_report_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        43 => wire__crate__api__session__TachoCore_write_mileage_report_impl(
+        47 => wire__crate__api__session__TachoCore_write_mileage_report_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        44 => wire__crate__api__types__entry_query_default_impl(port, ptr, rust_vec_len, data_len),
-        45 => {
+        48 => wire__crate__api__types__entry_query_default_impl(port, ptr, rust_vec_len, data_len),
+        49 => {
             wire__crate__api__types__new_car_input_default_impl(port, ptr, rust_vec_len, data_len)
         }
-        46 => {
+        50 => {
             wire__crate__api__types__new_entry_input_default_impl(port, ptr, rust_vec_len, data_len)
         }
-        47 => wire__crate__api__types__trip_query_default_impl(port, ptr, rust_vec_len, data_len),
+        51 => wire__crate__api__types__trip_query_default_impl(port, ptr, rust_vec_len, data_len),
         _ => unreachable!(),
     }
 }
@@ -4360,6 +4662,51 @@ impl flutter_rust_bridge::IntoIntoDart<crate::api::types::OdometerReadingInfo>
     for crate::api::types::OdometerReadingInfo
 {
     fn into_into_dart(self) -> crate::api::types::OdometerReadingInfo {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::OidcNonceInfo {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        [
+            self.nonce.into_into_dart().into_dart(),
+            self.expires_at_ms.into_into_dart().into_dart(),
+        ]
+        .into_dart()
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::OidcNonceInfo
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::OidcNonceInfo>
+    for crate::api::types::OidcNonceInfo
+{
+    fn into_into_dart(self) -> crate::api::types::OidcNonceInfo {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::OidcPendingInfo {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        [
+            self.authorization_url.into_into_dart().into_dart(),
+            self.state.into_into_dart().into_dart(),
+            self.redirect_uri.into_into_dart().into_dart(),
+            self.expires_at_ms.into_into_dart().into_dart(),
+            self.pending.into_into_dart().into_dart(),
+        ]
+        .into_dart()
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::OidcPendingInfo
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::OidcPendingInfo>
+    for crate::api::types::OidcPendingInfo
+{
+    fn into_into_dart(self) -> crate::api::types::OidcPendingInfo {
         self
     }
 }
@@ -5313,6 +5660,25 @@ impl SseEncode for crate::api::types::OdometerReadingInfo {
         <crate::api::types::ReadingSource>::sse_encode(self.source, serializer);
         <Option<String>>::sse_encode(self.trip_id, serializer);
         <Option<crate::api::types::TripEnd>>::sse_encode(self.trip_end, serializer);
+    }
+}
+
+impl SseEncode for crate::api::types::OidcNonceInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <String>::sse_encode(self.nonce, serializer);
+        <i64>::sse_encode(self.expires_at_ms, serializer);
+    }
+}
+
+impl SseEncode for crate::api::types::OidcPendingInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <String>::sse_encode(self.authorization_url, serializer);
+        <String>::sse_encode(self.state, serializer);
+        <String>::sse_encode(self.redirect_uri, serializer);
+        <i64>::sse_encode(self.expires_at_ms, serializer);
+        <String>::sse_encode(self.pending, serializer);
     }
 }
 

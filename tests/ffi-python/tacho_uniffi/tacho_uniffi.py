@@ -587,6 +587,14 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_now_ms() != 19519:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_oidc_begin() != 40177:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_oidc_complete() != 64108:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_oidc_nonce() != 44918:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_oidc_sign_in_with_id_token() != 16198:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_outbox_len() != 33228:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_parked_ops() != 10560:
@@ -767,6 +775,18 @@ _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_mint_device_session.restype 
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_now_ms.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_now_ms.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_oidc_begin.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_oidc_begin.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_oidc_complete.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_oidc_complete.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_oidc_nonce.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_oidc_nonce.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_oidc_sign_in_with_id_token.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_oidc_sign_in_with_id_token.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_outbox_len.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_outbox_len.restype = ctypes.c_uint16
@@ -1016,6 +1036,33 @@ _UniffiLib.uniffi_tacho_uniffi_fn_method_core_now_ms.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_now_ms.restype = ctypes.c_int64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_oidc_begin.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_oidc_begin.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_oidc_complete.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_oidc_complete.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_oidc_nonce.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_oidc_nonce.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_oidc_sign_in_with_id_token.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_oidc_sign_in_with_id_token.restype = ctypes.c_uint64
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_outbox_len.argtypes = (
     ctypes.c_uint64,
 )
@@ -3145,6 +3192,105 @@ class _UniffiFfiConverterTypeNewPlace(_UniffiConverterRustBuffer):
         _UniffiFfiConverterFloat64.write(value.lon, buf)
         _UniffiFfiConverterFloat64.write(value.radius_m, buf)
         _UniffiFfiConverterOptionalString.write(value.address, buf)
+
+@dataclass
+class OidcNonce:
+    """
+    A one-time nonce for a native ID-token sign-in (from `oidc_nonce`); pass `nonce` verbatim
+    to the platform's request (`ASAuthorizationAppleIDRequest.nonce`), not hashed.
+"""
+    def __init__(self, *, nonce:str, expires_at_ms:int):
+        self.nonce = nonce
+        self.expires_at_ms = expires_at_ms
+        
+        
+
+    
+    def __str__(self):
+        return "OidcNonce(nonce={}, expires_at_ms={})".format(self.nonce, self.expires_at_ms)
+    def __eq__(self, other):
+        if self.nonce != other.nonce:
+            return False
+        if self.expires_at_ms != other.expires_at_ms:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeOidcNonce(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return OidcNonce(
+            nonce=_UniffiFfiConverterString.read(buf),
+            expires_at_ms=_UniffiFfiConverterInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.nonce)
+        _UniffiFfiConverterInt64.check_lower(value.expires_at_ms)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.nonce, buf)
+        _UniffiFfiConverterInt64.write(value.expires_at_ms, buf)
+
+@dataclass
+class OidcPending:
+    """
+    An OpenID Connect sign-in waiting for the browser (from `oidc_begin`). Open
+    `authorization_url` in a browser session (ASWebAuthenticationSession, Custom Tabs) and pass
+    the URL it comes back with to `oidc_complete` together with `pending`.
+"""
+    def __init__(self, *, authorization_url:str, state:str, redirect_uri:str, expires_at_ms:int, pending:str):
+        self.authorization_url = authorization_url
+        self.state = state
+        self.redirect_uri = redirect_uri
+        self.expires_at_ms = expires_at_ms
+        self.pending = pending
+        
+        
+
+    
+    def __str__(self):
+        return "OidcPending(authorization_url={}, state={}, redirect_uri={}, expires_at_ms={}, pending={})".format(self.authorization_url, self.state, self.redirect_uri, self.expires_at_ms, self.pending)
+    def __eq__(self, other):
+        if self.authorization_url != other.authorization_url:
+            return False
+        if self.state != other.state:
+            return False
+        if self.redirect_uri != other.redirect_uri:
+            return False
+        if self.expires_at_ms != other.expires_at_ms:
+            return False
+        if self.pending != other.pending:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeOidcPending(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return OidcPending(
+            authorization_url=_UniffiFfiConverterString.read(buf),
+            state=_UniffiFfiConverterString.read(buf),
+            redirect_uri=_UniffiFfiConverterString.read(buf),
+            expires_at_ms=_UniffiFfiConverterInt64.read(buf),
+            pending=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.authorization_url)
+        _UniffiFfiConverterString.check_lower(value.state)
+        _UniffiFfiConverterString.check_lower(value.redirect_uri)
+        _UniffiFfiConverterInt64.check_lower(value.expires_at_ms)
+        _UniffiFfiConverterString.check_lower(value.pending)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.authorization_url, buf)
+        _UniffiFfiConverterString.write(value.state, buf)
+        _UniffiFfiConverterString.write(value.redirect_uri, buf)
+        _UniffiFfiConverterInt64.write(value.expires_at_ms, buf)
+        _UniffiFfiConverterString.write(value.pending, buf)
 
 @dataclass
 class ParkedOp:
@@ -6016,6 +6162,29 @@ class CoreProtocol(typing.Protocol):
         The core's "now" in Unix ms (the injected clock, if any).
 """
         raise NotImplementedError
+    async def oidc_begin(self, relay_url: str,provider: str,redirect_uri: str) -> OidcPending:
+        """
+        Starts an OpenID Connect sign-in with `provider` (an id from the relay's capabilities)
+        for `redirect_uri` (one the relay's operator registered, e.g. `tacho://oidc/callback`).
+"""
+        raise NotImplementedError
+    async def oidc_complete(self, pending: str,redirect_url: str) -> SyncStatus:
+        """
+        Finishes an OpenID Connect sign-in with the URL the browser session came back with;
+        `pending` is `OidcPending::pending`. A refusal by the provider (`error=access_denied`)
+        or another sign-in's state is `TachoError::Auth`.
+"""
+        raise NotImplementedError
+    async def oidc_nonce(self, relay_url: str,provider: str) -> OidcNonce:
+        """
+        A one-time nonce for a native ID-token sign-in (Sign in with Apple) with `provider`.
+"""
+        raise NotImplementedError
+    async def oidc_sign_in_with_id_token(self, relay_url: str,provider: str,id_token: str,nonce: str) -> SyncStatus:
+        """
+        Signs in with the ID token a native sign-in returned for a request made with `nonce`.
+"""
+        raise NotImplementedError
     async def outbox_len(self, ) -> int:
         """
         Ops waiting in the outbox (for a "not yet synced" badge).
@@ -6729,6 +6898,110 @@ class Core(CoreProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    async def oidc_begin(self, relay_url: str,provider: str,redirect_uri: str) -> OidcPending:
+        """
+        Starts an OpenID Connect sign-in with `provider` (an id from the relay's capabilities)
+        for `redirect_uri` (one the relay's operator registered, e.g. `tacho://oidc/callback`).
+"""
+        
+        _UniffiFfiConverterString.check_lower(relay_url)
+
+        _UniffiFfiConverterString.check_lower(provider)
+
+        _UniffiFfiConverterString.check_lower(redirect_uri)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(relay_url),
+            _UniffiFfiConverterString.lower(provider),
+            _UniffiFfiConverterString.lower(redirect_uri),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeOidcPending.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_oidc_begin(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def oidc_complete(self, pending: str,redirect_url: str) -> SyncStatus:
+        """
+        Finishes an OpenID Connect sign-in with the URL the browser session came back with;
+        `pending` is `OidcPending::pending`. A refusal by the provider (`error=access_denied`)
+        or another sign-in's state is `TachoError::Auth`.
+"""
+        
+        _UniffiFfiConverterString.check_lower(pending)
+
+        _UniffiFfiConverterString.check_lower(redirect_url)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(pending),
+            _UniffiFfiConverterString.lower(redirect_url),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeSyncStatus.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_oidc_complete(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def oidc_nonce(self, relay_url: str,provider: str) -> OidcNonce:
+        """
+        A one-time nonce for a native ID-token sign-in (Sign in with Apple) with `provider`.
+"""
+        
+        _UniffiFfiConverterString.check_lower(relay_url)
+
+        _UniffiFfiConverterString.check_lower(provider)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(relay_url),
+            _UniffiFfiConverterString.lower(provider),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeOidcNonce.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_oidc_nonce(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def oidc_sign_in_with_id_token(self, relay_url: str,provider: str,id_token: str,nonce: str) -> SyncStatus:
+        """
+        Signs in with the ID token a native sign-in returned for a request made with `nonce`.
+"""
+        
+        _UniffiFfiConverterString.check_lower(relay_url)
+
+        _UniffiFfiConverterString.check_lower(provider)
+
+        _UniffiFfiConverterString.check_lower(id_token)
+
+        _UniffiFfiConverterString.check_lower(nonce)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(relay_url),
+            _UniffiFfiConverterString.lower(provider),
+            _UniffiFfiConverterString.lower(id_token),
+            _UniffiFfiConverterString.lower(nonce),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeSyncStatus.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_oidc_sign_in_with_id_token(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     async def outbox_len(self, ) -> int:
         """
         Ops waiting in the outbox (for a "not yet synced" badge).
@@ -7512,6 +7785,8 @@ __all__ = [
     "NewCar",
     "NewEntry",
     "NewPlace",
+    "OidcNonce",
+    "OidcPending",
     "ParkedOp",
     "Ping",
     "Place",

@@ -451,6 +451,26 @@ uint64_t uniffi_tacho_uniffi_fn_method_core_mint_device_session(uint64_t ptr, Ru
 int64_t uniffi_tacho_uniffi_fn_method_core_now_ms(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_OIDC_BEGIN
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_OIDC_BEGIN
+uint64_t uniffi_tacho_uniffi_fn_method_core_oidc_begin(uint64_t ptr, RustBuffer relay_url, RustBuffer provider, RustBuffer redirect_uri
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_OIDC_COMPLETE
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_OIDC_COMPLETE
+uint64_t uniffi_tacho_uniffi_fn_method_core_oidc_complete(uint64_t ptr, RustBuffer pending, RustBuffer redirect_url
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_OIDC_NONCE
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_OIDC_NONCE
+uint64_t uniffi_tacho_uniffi_fn_method_core_oidc_nonce(uint64_t ptr, RustBuffer relay_url, RustBuffer provider
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_OIDC_SIGN_IN_WITH_ID_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_OIDC_SIGN_IN_WITH_ID_TOKEN
+uint64_t uniffi_tacho_uniffi_fn_method_core_oidc_sign_in_with_id_token(uint64_t ptr, RustBuffer relay_url, RustBuffer provider, RustBuffer id_token, RustBuffer nonce
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_OUTBOX_LEN
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_OUTBOX_LEN
 uint64_t uniffi_tacho_uniffi_fn_method_core_outbox_len(uint64_t ptr
@@ -1100,6 +1120,30 @@ uint16_t uniffi_tacho_uniffi_checksum_method_core_mint_device_session(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_NOW_MS
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_NOW_MS
 uint16_t uniffi_tacho_uniffi_checksum_method_core_now_ms(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_OIDC_BEGIN
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_OIDC_BEGIN
+uint16_t uniffi_tacho_uniffi_checksum_method_core_oidc_begin(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_OIDC_COMPLETE
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_OIDC_COMPLETE
+uint16_t uniffi_tacho_uniffi_checksum_method_core_oidc_complete(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_OIDC_NONCE
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_OIDC_NONCE
+uint16_t uniffi_tacho_uniffi_checksum_method_core_oidc_nonce(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_OIDC_SIGN_IN_WITH_ID_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_OIDC_SIGN_IN_WITH_ID_TOKEN
+uint16_t uniffi_tacho_uniffi_checksum_method_core_oidc_sign_in_with_id_token(void
     
 );
 #endif

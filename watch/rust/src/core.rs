@@ -12,9 +12,10 @@ use crate::error::TachoError;
 use crate::events::{CoreListener, TaskHandle, spawn_listener};
 use crate::runtime::{Runtime, RuntimeKind};
 use crate::types::{
-    ActiveTrip, Car, DeviceHandoff, EntryFilter, FeedOutcome, NewCar, NewEntry, NewPlace, ParkedOp,
-    Ping, Place, Project, Purpose, ReportFormat, Rounding, SyncReport, SyncStatus, TimeEntry,
-    TimerStatus, Trip, TripDetail, TripEnd, TripField, TripFilter, TripPoint, instant_opt, millis,
+    ActiveTrip, Car, DeviceHandoff, EntryFilter, FeedOutcome, NewCar, NewEntry, NewPlace,
+    OidcNonce, OidcPending, ParkedOp, Ping, Place, Project, Purpose, ReportFormat, Rounding,
+    SyncReport, SyncStatus, TimeEntry, TimerStatus, Trip, TripDetail, TripEnd, TripField,
+    TripFilter, TripPoint, instant_opt, millis,
 };
 
 /// Result of every exported call.
@@ -514,6 +515,70 @@ impl Core {
     ) -> Result<SyncStatus> {
         self.run(|core| async move { Ok(core.login(&relay_url, &email, &password).await?.into()) })
             .await
+    }
+
+    /// Starts an OpenID Connect sign-in with `provider` (an id from the relay's capabilities)
+    /// for `redirect_uri` (one the relay's operator registered, e.g. `tacho://oidc/callback`).
+    pub async fn oidc_begin(
+        &self,
+        relay_url: String,
+        provider: String,
+        redirect_uri: String,
+    ) -> Result<OidcPending> {
+        self.run(|core| async move {
+            let p = core
+                .oidc_begin(&relay_url, &provider, &redirect_uri)
+                .await?;
+            Ok(OidcPending {
+                pending: p.to_opaque()?,
+                authorization_url: p.authorization_url,
+                state: p.state,
+                redirect_uri: p.redirect_uri,
+                expires_at_ms: millis(p.expires_at),
+            })
+        })
+        .await
+    }
+
+    /// Finishes an OpenID Connect sign-in with the URL the browser session came back with;
+    /// `pending` is `OidcPending::pending`. A refusal by the provider (`error=access_denied`)
+    /// or another sign-in's state is `TachoError::Auth`.
+    pub async fn oidc_complete(&self, pending: String, redirect_url: String) -> Result<SyncStatus> {
+        self.run(|core| async move {
+            let pending = tacho_core::OidcPending::from_opaque(&pending)?;
+            let callback = tacho_core::OidcCallback::from_url(&redirect_url)?;
+            Ok(core.oidc_complete(&pending, &callback).await?.into())
+        })
+        .await
+    }
+
+    /// A one-time nonce for a native ID-token sign-in (Sign in with Apple) with `provider`.
+    pub async fn oidc_nonce(&self, relay_url: String, provider: String) -> Result<OidcNonce> {
+        self.run(|core| async move {
+            let (nonce, expires_at) = core.oidc_nonce(&relay_url, &provider).await?;
+            Ok(OidcNonce {
+                nonce,
+                expires_at_ms: millis(expires_at),
+            })
+        })
+        .await
+    }
+
+    /// Signs in with the ID token a native sign-in returned for a request made with `nonce`.
+    pub async fn oidc_sign_in_with_id_token(
+        &self,
+        relay_url: String,
+        provider: String,
+        id_token: String,
+        nonce: String,
+    ) -> Result<SyncStatus> {
+        self.run(|core| async move {
+            Ok(core
+                .oidc_sign_in_with_id_token(&relay_url, &provider, &id_token, &nonce)
+                .await?
+                .into())
+        })
+        .await
     }
 
     /// Whether this database is signed in to a relay.

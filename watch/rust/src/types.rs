@@ -941,6 +941,34 @@ impl From<tacho_core::SyncStatus> for SyncStatus {
     }
 }
 
+/// An OpenID Connect sign-in waiting for the browser (from `oidc_begin`). Open
+/// `authorization_url` in a browser session (ASWebAuthenticationSession, Custom Tabs) and pass
+/// the URL it comes back with to `oidc_complete` together with `pending`.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct OidcPending {
+    /// The provider's page to open in the browser session.
+    pub authorization_url: String,
+    /// The `state` the redirect must carry (for matching the callback to this sign-in).
+    pub state: String,
+    /// Where the browser comes back (the callback URL scheme to listen for).
+    pub redirect_uri: String,
+    /// When the relay forgets this sign-in, Unix ms.
+    pub expires_at_ms: i64,
+    /// The whole sign-in, opaque, for `oidc_complete`. It holds the PKCE verifier: keep it
+    /// private (memory or the keychain, never logs or analytics) and drop it afterwards.
+    pub pending: String,
+}
+
+/// A one-time nonce for a native ID-token sign-in (from `oidc_nonce`); pass `nonce` verbatim
+/// to the platform's request (`ASAuthorizationAppleIDRequest.nonce`), not hashed.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct OidcNonce {
+    /// The nonce, for the platform request and for `oidc_sign_in_with_id_token`.
+    pub nonce: String,
+    /// When the relay forgets it, Unix ms.
+    pub expires_at_ms: i64,
+}
+
 /// What one sync run did.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct SyncReport {

@@ -4,6 +4,7 @@
 import 'package:flutter/material.dart';
 
 import '../format.dart';
+import '../oidc.dart';
 import '../src/rust/api/session.dart';
 import '../src/rust/api/types.dart';
 import 'common.dart';
@@ -31,6 +32,8 @@ class _SettingsScreenState extends CoreListState<SettingsScreen> {
   SyncStatusInfo? _status;
   List<ParkedOpInfo> _parked = const [];
   bool _busy = false;
+  List<OidcProvider> _providers = const [];
+  String? _providersOf;
 
   @override
   Future<void> reload() async {
@@ -43,9 +46,19 @@ class _SettingsScreenState extends CoreListState<SettingsScreen> {
         _parked = parked;
         if (status.relayUrl != null) _relay.text = status.relayUrl!;
       });
+      await _loadProviders();
     } catch (e) {
       if (mounted) showError(context, e);
     }
+  }
+
+  /// Asks the relay which OpenID providers it offers (once per relay URL).
+  Future<void> _loadProviders() async {
+    final url = _relay.text;
+    if (url == _providersOf) return;
+    _providersOf = url;
+    final providers = await oidcProviders(url);
+    if (mounted && _relay.text == url) setState(() => _providers = providers);
   }
 
   Future<void> _run(Future<void> Function() action) async {
@@ -64,7 +77,11 @@ class _SettingsScreenState extends CoreListState<SettingsScreen> {
       body: ListView(
         padding: const EdgeInsets.all(16),
         children: [
-          TextField(controller: _relay, decoration: const InputDecoration(labelText: 'Relay URL')),
+          TextField(
+            controller: _relay,
+            decoration: const InputDecoration(labelText: 'Relay URL'),
+            onSubmitted: (_) => _loadProviders(),
+          ),
           if (!signedIn) ...[
             TextField(controller: _email, decoration: const InputDecoration(labelText: 'Email')),
             TextField(
@@ -98,6 +115,16 @@ class _SettingsScreenState extends CoreListState<SettingsScreen> {
                 ),
               ],
             ),
+            for (final p in _providers)
+              Padding(
+                padding: const EdgeInsets.only(top: 8),
+                child: OutlinedButton(
+                  onPressed: _busy
+                      ? null
+                      : () => _run(() => signInWithOidc(core, _relay.text, p)),
+                  child: Text('Sign in with ${p.label}'),
+                ),
+              ),
           ],
           const Divider(height: 32),
           ListTile(

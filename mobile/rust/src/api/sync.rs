@@ -3,7 +3,9 @@
 
 use crate::api::error::ApiError;
 use crate::api::session::TachoCore;
-use crate::api::types::{ParkedOpInfo, SyncReportInfo, SyncStatusInfo, WatchHandoff};
+use crate::api::types::{
+    OidcNonceInfo, OidcPendingInfo, ParkedOpInfo, SyncReportInfo, SyncStatusInfo, WatchHandoff,
+};
 use crate::mapping;
 
 impl TachoCore {
@@ -29,6 +31,68 @@ impl TachoCore {
         password: String,
     ) -> Result<SyncStatusInfo, ApiError> {
         Ok(self.core.login(&relay_url, &email, &password).await?.into())
+    }
+
+    /// Starts an OpenID Connect sign-in with `provider` (an id from the relay's capabilities)
+    /// for `redirect_uri` (registered by the relay's operator, e.g. `tacho://oidc/callback`).
+    pub async fn oidc_begin(
+        &self,
+        relay_url: String,
+        provider: String,
+        redirect_uri: String,
+    ) -> Result<OidcPendingInfo, ApiError> {
+        let p = self
+            .core
+            .oidc_begin(&relay_url, &provider, &redirect_uri)
+            .await?;
+        Ok(OidcPendingInfo {
+            pending: p.to_opaque()?,
+            authorization_url: p.authorization_url,
+            state: p.state,
+            redirect_uri: p.redirect_uri,
+            expires_at_ms: mapping::millis(p.expires_at),
+        })
+    }
+
+    /// Finishes an OpenID Connect sign-in with the URL the browser session came back with;
+    /// `pending` is `OidcPendingInfo.pending`. A refusal by the provider (`error=access_denied`)
+    /// or another sign-in's state is an `auth` error.
+    pub async fn oidc_complete(
+        &self,
+        pending: String,
+        redirect_url: String,
+    ) -> Result<SyncStatusInfo, ApiError> {
+        let pending = tacho_core::OidcPending::from_opaque(&pending)?;
+        let callback = tacho_core::OidcCallback::from_url(&redirect_url)?;
+        Ok(self.core.oidc_complete(&pending, &callback).await?.into())
+    }
+
+    /// A one-time nonce for a native ID-token sign-in (Sign in with Apple) with `provider`.
+    pub async fn oidc_nonce(
+        &self,
+        relay_url: String,
+        provider: String,
+    ) -> Result<OidcNonceInfo, ApiError> {
+        let (nonce, expires_at) = self.core.oidc_nonce(&relay_url, &provider).await?;
+        Ok(OidcNonceInfo {
+            nonce,
+            expires_at_ms: mapping::millis(expires_at),
+        })
+    }
+
+    /// Signs in with the ID token a native sign-in returned for a request made with `nonce`.
+    pub async fn oidc_sign_in_with_id_token(
+        &self,
+        relay_url: String,
+        provider: String,
+        id_token: String,
+        nonce: String,
+    ) -> Result<SyncStatusInfo, ApiError> {
+        Ok(self
+            .core
+            .oidc_sign_in_with_id_token(&relay_url, &provider, &id_token, &nonce)
+            .await?
+            .into())
     }
 
     /// One full sync: push pending changes, pull until caught up. Safe to

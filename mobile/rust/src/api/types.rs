@@ -528,6 +528,34 @@ pub struct SyncStatusInfo {
     pub last_error: Option<String>,
 }
 
+/// An OpenID Connect sign-in waiting for the browser (from `oidcBegin`): open
+/// `authorization_url` with the browser session and pass the URL it returns to `oidcComplete`
+/// together with `pending`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcPendingInfo {
+    /// The provider's page to open in the browser session.
+    pub authorization_url: String,
+    /// The `state` the redirect must carry.
+    pub state: String,
+    /// Where the browser comes back (its scheme is the one to listen for).
+    pub redirect_uri: String,
+    /// When the relay forgets this sign-in, unix ms.
+    pub expires_at_ms: i64,
+    /// The whole sign-in, opaque, for `oidcComplete`. It holds the PKCE verifier: keep it
+    /// private (memory or secure storage, never logs) and drop it afterwards.
+    pub pending: String,
+}
+
+/// A one-time nonce for a native ID-token sign-in (Sign in with Apple); pass `nonce` verbatim
+/// to the platform request, not hashed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcNonceInfo {
+    /// The nonce, for the platform request and for `oidcSignInWithIdToken`.
+    pub nonce: String,
+    /// When the relay forgets it, unix ms.
+    pub expires_at_ms: i64,
+}
+
 /// What one "sync now" did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncReportInfo {

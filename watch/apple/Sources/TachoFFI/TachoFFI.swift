@@ -972,6 +972,29 @@ public protocol CoreProtocol: AnyObject, Sendable {
     func nowMs()  -> Int64
     
     /**
+     * Starts an OpenID Connect sign-in with `provider` (an id from the relay's capabilities)
+     * for `redirect_uri` (one the relay's operator registered, e.g. `tacho://oidc/callback`).
+     */
+    func oidcBegin(relayUrl: String, provider: String, redirectUri: String) async throws  -> OidcPending
+    
+    /**
+     * Finishes an OpenID Connect sign-in with the URL the browser session came back with;
+     * `pending` is `OidcPending::pending`. A refusal by the provider (`error=access_denied`)
+     * or another sign-in's state is `TachoError::Auth`.
+     */
+    func oidcComplete(pending: String, redirectUrl: String) async throws  -> SyncStatus
+    
+    /**
+     * A one-time nonce for a native ID-token sign-in (Sign in with Apple) with `provider`.
+     */
+    func oidcNonce(relayUrl: String, provider: String) async throws  -> OidcNonce
+    
+    /**
+     * Signs in with the ID token a native sign-in returned for a request made with `nonce`.
+     */
+    func oidcSignInWithIdToken(relayUrl: String, provider: String, idToken: String, nonce: String) async throws  -> SyncStatus
+    
+    /**
      * Ops waiting in the outbox (for a "not yet synced" badge).
      */
     func outboxLen() async throws  -> UInt64
@@ -1644,6 +1667,85 @@ open func nowMs() -> Int64  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Starts an OpenID Connect sign-in with `provider` (an id from the relay's capabilities)
+     * for `redirect_uri` (one the relay's operator registered, e.g. `tacho://oidc/callback`).
+     */
+open func oidcBegin(relayUrl: String, provider: String, redirectUri: String)async throws  -> OidcPending  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_oidc_begin(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(relayUrl),FfiConverterString.lower(provider),FfiConverterString.lower(redirectUri)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOidcPending_lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * Finishes an OpenID Connect sign-in with the URL the browser session came back with;
+     * `pending` is `OidcPending::pending`. A refusal by the provider (`error=access_denied`)
+     * or another sign-in's state is `TachoError::Auth`.
+     */
+open func oidcComplete(pending: String, redirectUrl: String)async throws  -> SyncStatus  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_oidc_complete(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(pending),FfiConverterString.lower(redirectUrl)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSyncStatus_lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * A one-time nonce for a native ID-token sign-in (Sign in with Apple) with `provider`.
+     */
+open func oidcNonce(relayUrl: String, provider: String)async throws  -> OidcNonce  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_oidc_nonce(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(relayUrl),FfiConverterString.lower(provider)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOidcNonce_lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * Signs in with the ID token a native sign-in returned for a request made with `nonce`.
+     */
+open func oidcSignInWithIdToken(relayUrl: String, provider: String, idToken: String, nonce: String)async throws  -> SyncStatus  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_oidc_sign_in_with_id_token(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(relayUrl),FfiConverterString.lower(provider),FfiConverterString.lower(idToken),FfiConverterString.lower(nonce)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSyncStatus_lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
 }
     
     /**
@@ -3754,6 +3856,179 @@ public func FfiConverterTypeNewPlace_lift(_ buf: RustBuffer) throws -> NewPlace 
 #endif
 public func FfiConverterTypeNewPlace_lower(_ value: NewPlace) -> RustBuffer {
     return FfiConverterTypeNewPlace.lower(value)
+}
+
+
+/**
+ * A one-time nonce for a native ID-token sign-in (from `oidc_nonce`); pass `nonce` verbatim
+ * to the platform's request (`ASAuthorizationAppleIDRequest.nonce`), not hashed.
+ */
+public struct OidcNonce: Equatable, Hashable {
+    /**
+     * The nonce, for the platform request and for `oidc_sign_in_with_id_token`.
+     */
+    public var nonce: String
+    /**
+     * When the relay forgets it, Unix ms.
+     */
+    public var expiresAtMs: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The nonce, for the platform request and for `oidc_sign_in_with_id_token`.
+         */nonce: String, 
+        /**
+         * When the relay forgets it, Unix ms.
+         */expiresAtMs: Int64) {
+        self.nonce = nonce
+        self.expiresAtMs = expiresAtMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OidcNonce: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOidcNonce: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OidcNonce {
+        return
+            try OidcNonce(
+                nonce: FfiConverterString.read(from: &buf), 
+                expiresAtMs: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OidcNonce, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.nonce, into: &buf)
+        FfiConverterInt64.write(value.expiresAtMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOidcNonce_lift(_ buf: RustBuffer) throws -> OidcNonce {
+    return try FfiConverterTypeOidcNonce.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOidcNonce_lower(_ value: OidcNonce) -> RustBuffer {
+    return FfiConverterTypeOidcNonce.lower(value)
+}
+
+
+/**
+ * An OpenID Connect sign-in waiting for the browser (from `oidc_begin`). Open
+ * `authorization_url` in a browser session (ASWebAuthenticationSession, Custom Tabs) and pass
+ * the URL it comes back with to `oidc_complete` together with `pending`.
+ */
+public struct OidcPending: Equatable, Hashable {
+    /**
+     * The provider's page to open in the browser session.
+     */
+    public var authorizationUrl: String
+    /**
+     * The `state` the redirect must carry (for matching the callback to this sign-in).
+     */
+    public var state: String
+    /**
+     * Where the browser comes back (the callback URL scheme to listen for).
+     */
+    public var redirectUri: String
+    /**
+     * When the relay forgets this sign-in, Unix ms.
+     */
+    public var expiresAtMs: Int64
+    /**
+     * The whole sign-in, opaque, for `oidc_complete`. It holds the PKCE verifier: keep it
+     * private (memory or the keychain, never logs or analytics) and drop it afterwards.
+     */
+    public var pending: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The provider's page to open in the browser session.
+         */authorizationUrl: String, 
+        /**
+         * The `state` the redirect must carry (for matching the callback to this sign-in).
+         */state: String, 
+        /**
+         * Where the browser comes back (the callback URL scheme to listen for).
+         */redirectUri: String, 
+        /**
+         * When the relay forgets this sign-in, Unix ms.
+         */expiresAtMs: Int64, 
+        /**
+         * The whole sign-in, opaque, for `oidc_complete`. It holds the PKCE verifier: keep it
+         * private (memory or the keychain, never logs or analytics) and drop it afterwards.
+         */pending: String) {
+        self.authorizationUrl = authorizationUrl
+        self.state = state
+        self.redirectUri = redirectUri
+        self.expiresAtMs = expiresAtMs
+        self.pending = pending
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OidcPending: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOidcPending: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OidcPending {
+        return
+            try OidcPending(
+                authorizationUrl: FfiConverterString.read(from: &buf), 
+                state: FfiConverterString.read(from: &buf), 
+                redirectUri: FfiConverterString.read(from: &buf), 
+                expiresAtMs: FfiConverterInt64.read(from: &buf), 
+                pending: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OidcPending, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.authorizationUrl, into: &buf)
+        FfiConverterString.write(value.state, into: &buf)
+        FfiConverterString.write(value.redirectUri, into: &buf)
+        FfiConverterInt64.write(value.expiresAtMs, into: &buf)
+        FfiConverterString.write(value.pending, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOidcPending_lift(_ buf: RustBuffer) throws -> OidcPending {
+    return try FfiConverterTypeOidcPending.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOidcPending_lower(_ value: OidcPending) -> RustBuffer {
+    return FfiConverterTypeOidcPending.lower(value)
 }
 
 
@@ -7704,6 +7979,18 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tacho_uniffi_checksum_method_core_now_ms() != 19519) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_oidc_begin() != 40177) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_oidc_complete() != 64108) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_oidc_nonce() != 44918) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_oidc_sign_in_with_id_token() != 16198) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tacho_uniffi_checksum_method_core_outbox_len() != 33228) {

@@ -70,7 +70,7 @@ import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated.dart';
                   String get codegenVersion => '2.13.0';
 
                   @override
-                  int get rustContentHash => 2136735863;
+                  int get rustContentHash => 2027730997;
 
                   static const kDefaultExternalLibraryLoaderConfig = ExternalLibraryLoaderConfig(
                     stem: 'tacho_flutter',
@@ -125,6 +125,14 @@ Future<SyncStatusInfo> crateApiSessionTachoCoreLogin({required TachoCore that , 
 Future<Uint8List> crateApiSessionTachoCoreMileageReport({required TachoCore that , required String car , required String period , required ReportFormat format });
 
 Future<WatchHandoff> crateApiSessionTachoCoreMintWatchSession({required TachoCore that , required String watchDeviceId , required String watchName });
+
+Future<OidcPendingInfo> crateApiSessionTachoCoreOidcBegin({required TachoCore that , required String relayUrl , required String provider , required String redirectUri });
+
+Future<SyncStatusInfo> crateApiSessionTachoCoreOidcComplete({required TachoCore that , required String pending , required String redirectUrl });
+
+Future<OidcNonceInfo> crateApiSessionTachoCoreOidcNonce({required TachoCore that , required String relayUrl , required String provider });
+
+Future<SyncStatusInfo> crateApiSessionTachoCoreOidcSignInWithIdToken({required TachoCore that , required String relayUrl , required String provider , required String idToken , required String nonce });
 
 Future<TachoCore> crateApiSessionTachoCoreOpen({required String dbPath , required String timeZone });
 
@@ -772,12 +780,123 @@ sse_encode_String(watchName, serializer);
         );
         
 
+@override Future<OidcPendingInfo> crateApiSessionTachoCoreOidcBegin({required TachoCore that , required String relayUrl , required String provider , required String redirectUri })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(relayUrl, serializer);
+sse_encode_String(provider, serializer);
+sse_encode_String(redirectUri, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 23, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_oidc_pending_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreOidcBeginConstMeta,
+            argValues: [that, relayUrl, provider, redirectUri],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreOidcBeginConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_oidc_begin",
+            argNames: ["that", "relayUrl", "provider", "redirectUri"],
+        );
+        
+
+@override Future<SyncStatusInfo> crateApiSessionTachoCoreOidcComplete({required TachoCore that , required String pending , required String redirectUrl })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(pending, serializer);
+sse_encode_String(redirectUrl, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 24, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_sync_status_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreOidcCompleteConstMeta,
+            argValues: [that, pending, redirectUrl],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreOidcCompleteConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_oidc_complete",
+            argNames: ["that", "pending", "redirectUrl"],
+        );
+        
+
+@override Future<OidcNonceInfo> crateApiSessionTachoCoreOidcNonce({required TachoCore that , required String relayUrl , required String provider })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(relayUrl, serializer);
+sse_encode_String(provider, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 25, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_oidc_nonce_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreOidcNonceConstMeta,
+            argValues: [that, relayUrl, provider],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreOidcNonceConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_oidc_nonce",
+            argNames: ["that", "relayUrl", "provider"],
+        );
+        
+
+@override Future<SyncStatusInfo> crateApiSessionTachoCoreOidcSignInWithIdToken({required TachoCore that , required String relayUrl , required String provider , required String idToken , required String nonce })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(relayUrl, serializer);
+sse_encode_String(provider, serializer);
+sse_encode_String(idToken, serializer);
+sse_encode_String(nonce, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 26, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_sync_status_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreOidcSignInWithIdTokenConstMeta,
+            argValues: [that, relayUrl, provider, idToken, nonce],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreOidcSignInWithIdTokenConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_oidc_sign_in_with_id_token",
+            argNames: ["that", "relayUrl", "provider", "idToken", "nonce"],
+        );
+        
+
 @override Future<TachoCore> crateApiSessionTachoCoreOpen({required String dbPath , required String timeZone })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_String(dbPath, serializer);
 sse_encode_String(timeZone, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 23, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 27, port: port_);
             
             },
             codec: 
@@ -802,7 +921,7 @@ sse_encode_String(timeZone, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 24, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 28, port: port_);
             
             },
             codec: 
@@ -828,7 +947,7 @@ sse_encode_String(timeZone, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_box_autoadd_ping_input(ping, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 25, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 29, port: port_);
             
             },
             codec: 
@@ -854,7 +973,7 @@ sse_encode_box_autoadd_ping_input(ping, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_list_ping_input(pings, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 26, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 30, port: port_);
             
             },
             codec: 
@@ -879,7 +998,7 @@ sse_encode_list_ping_input(pings, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 27, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 31, port: port_);
             
             },
             codec: 
@@ -904,7 +1023,7 @@ sse_encode_list_ping_input(pings, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 28, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 32, port: port_);
             
             },
             codec: 
@@ -932,7 +1051,7 @@ sse_encode_list_ping_input(pings, serializer);
 sse_encode_String(key, serializer);
 sse_encode_trip_end(end, serializer);
 sse_encode_f_64(km, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 29, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 33, port: port_);
             
             },
             codec: 
@@ -960,7 +1079,7 @@ sse_encode_f_64(km, serializer);
 sse_encode_String(relayUrl, serializer);
 sse_encode_String(email, serializer);
 sse_encode_String(password, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 30, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 34, port: port_);
             
             },
             codec: 
@@ -988,7 +1107,7 @@ sse_encode_String(password, serializer);
 sse_encode_opt_String(project, serializer);
 sse_encode_String(description, serializer);
 sse_encode_list_String(tags, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 31, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 35, port: port_);
             
             },
             codec: 
@@ -1013,7 +1132,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 32, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 36, port: port_);
             
             },
             codec: 
@@ -1041,7 +1160,7 @@ sse_encode_list_String(tags, serializer);
 sse_encode_opt_String(project, serializer);
 sse_encode_String(description, serializer);
 sse_encode_list_String(tags, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 33, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 37, port: port_);
             
             },
             codec: 
@@ -1066,7 +1185,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 34, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 38, port: port_);
             
             },
             codec: 
@@ -1091,7 +1210,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 35, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 39, port: port_);
             
             },
             codec: 
@@ -1116,7 +1235,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 36, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 40, port: port_);
             
             },
             codec: 
@@ -1141,7 +1260,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 37, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 41, port: port_);
             
             },
             codec: 
@@ -1167,7 +1286,7 @@ sse_encode_list_String(tags, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 38, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 42, port: port_);
             
             },
             codec: 
@@ -1193,7 +1312,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 39, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 43, port: port_);
             
             },
             codec: 
@@ -1219,7 +1338,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_box_autoadd_trip_query(query, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 40, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 44, port: port_);
             
             },
             codec: 
@@ -1247,7 +1366,7 @@ sse_encode_box_autoadd_trip_query(query, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_StreamSink_core_event_info_Sse(sink, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 41, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 45, port: port_);
             
             },
             codec: 
@@ -1277,7 +1396,7 @@ sse_encode_StreamSink_core_event_info_Sse(sink, serializer);
 sse_encode_String(period, serializer);
 sse_encode_report_format(format, serializer);
 sse_encode_String(dir, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 42, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 46, port: port_);
             
             },
             codec: 
@@ -1306,7 +1425,7 @@ sse_encode_String(car, serializer);
 sse_encode_String(period, serializer);
 sse_encode_report_format(format, serializer);
 sse_encode_String(dir, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 43, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 47, port: port_);
             
             },
             codec: 
@@ -1331,7 +1450,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 44, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 48, port: port_);
             
             },
             codec: 
@@ -1356,7 +1475,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 45, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 49, port: port_);
             
             },
             codec: 
@@ -1381,7 +1500,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 46, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 50, port: port_);
             
             },
             codec: 
@@ -1406,7 +1525,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 47, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 51, port: port_);
             
             },
             codec: 
@@ -1677,6 +1796,21 @@ odometerKm: dco_decode_f_64(arr[4]),
 source: dco_decode_reading_source(arr[5]),
 tripId: dco_decode_opt_String(arr[6]),
 tripEnd: dco_decode_opt_box_autoadd_trip_end(arr[7]),); }
+
+@protected OidcNonceInfo dco_decode_oidc_nonce_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 2) throw Exception('unexpected arr length: expect 2 but see ${arr.length}');
+                return OidcNonceInfo(nonce: dco_decode_String(arr[0]),
+expiresAtMs: dco_decode_i_64(arr[1]),); }
+
+@protected OidcPendingInfo dco_decode_oidc_pending_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 5) throw Exception('unexpected arr length: expect 5 but see ${arr.length}');
+                return OidcPendingInfo(authorizationUrl: dco_decode_String(arr[0]),
+state: dco_decode_String(arr[1]),
+redirectUri: dco_decode_String(arr[2]),
+expiresAtMs: dco_decode_i_64(arr[3]),
+pending: dco_decode_String(arr[4]),); }
 
 @protected String? dco_decode_opt_String(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return raw == null ? null : dco_decode_String(raw); }
@@ -2207,6 +2341,19 @@ var var_source = sse_decode_reading_source(deserializer);
 var var_tripId = sse_decode_opt_String(deserializer);
 var var_tripEnd = sse_decode_opt_box_autoadd_trip_end(deserializer);
 return OdometerReadingInfo(id: var_id, carId: var_carId, atMs: var_atMs, odometerM: var_odometerM, odometerKm: var_odometerKm, source: var_source, tripId: var_tripId, tripEnd: var_tripEnd); }
+
+@protected OidcNonceInfo sse_decode_oidc_nonce_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_nonce = sse_decode_String(deserializer);
+var var_expiresAtMs = sse_decode_i_64(deserializer);
+return OidcNonceInfo(nonce: var_nonce, expiresAtMs: var_expiresAtMs); }
+
+@protected OidcPendingInfo sse_decode_oidc_pending_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_authorizationUrl = sse_decode_String(deserializer);
+var var_state = sse_decode_String(deserializer);
+var var_redirectUri = sse_decode_String(deserializer);
+var var_expiresAtMs = sse_decode_i_64(deserializer);
+var var_pending = sse_decode_String(deserializer);
+return OidcPendingInfo(authorizationUrl: var_authorizationUrl, state: var_state, redirectUri: var_redirectUri, expiresAtMs: var_expiresAtMs, pending: var_pending); }
 
 @protected String? sse_decode_opt_String(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 
@@ -2763,6 +2910,19 @@ sse_encode_opt_String(self.tripId, serializer);
 sse_encode_opt_box_autoadd_trip_end(self.tripEnd, serializer);
  }
 
+@protected void sse_encode_oidc_nonce_info(OidcNonceInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_String(self.nonce, serializer);
+sse_encode_i_64(self.expiresAtMs, serializer);
+ }
+
+@protected void sse_encode_oidc_pending_info(OidcPendingInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_String(self.authorizationUrl, serializer);
+sse_encode_String(self.state, serializer);
+sse_encode_String(self.redirectUri, serializer);
+sse_encode_i_64(self.expiresAtMs, serializer);
+sse_encode_String(self.pending, serializer);
+ }
+
 @protected void sse_encode_opt_String(String? self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 
                 sse_encode_bool(self != null, serializer);
@@ -3168,6 +3328,25 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
 /// watch) so the watch syncs without the password. Send
 /// [`WatchHandoff::json`] over WatchConnectivity.
  Future<WatchHandoff>  mintWatchSession({required String watchDeviceId , required String watchName })=>RustLib.instance.api.crateApiSessionTachoCoreMintWatchSession(that: this, watchDeviceId: watchDeviceId, watchName: watchName);
+
+
+/// Starts an OpenID Connect sign-in with `provider` (an id from the relay's capabilities)
+/// for `redirect_uri` (registered by the relay's operator, e.g. `tacho://oidc/callback`).
+ Future<OidcPendingInfo>  oidcBegin({required String relayUrl , required String provider , required String redirectUri })=>RustLib.instance.api.crateApiSessionTachoCoreOidcBegin(that: this, relayUrl: relayUrl, provider: provider, redirectUri: redirectUri);
+
+
+/// Finishes an OpenID Connect sign-in with the URL the browser session came back with;
+/// `pending` is `OidcPendingInfo.pending`. A refusal by the provider (`error=access_denied`)
+/// or another sign-in's state is an `auth` error.
+ Future<SyncStatusInfo>  oidcComplete({required String pending , required String redirectUrl })=>RustLib.instance.api.crateApiSessionTachoCoreOidcComplete(that: this, pending: pending, redirectUrl: redirectUrl);
+
+
+/// A one-time nonce for a native ID-token sign-in (Sign in with Apple) with `provider`.
+ Future<OidcNonceInfo>  oidcNonce({required String relayUrl , required String provider })=>RustLib.instance.api.crateApiSessionTachoCoreOidcNonce(that: this, relayUrl: relayUrl, provider: provider);
+
+
+/// Signs in with the ID token a native sign-in returned for a request made with `nonce`.
+ Future<SyncStatusInfo>  oidcSignInWithIdToken({required String relayUrl , required String provider , required String idToken , required String nonce })=>RustLib.instance.api.crateApiSessionTachoCoreOidcSignInWithIdToken(that: this, relayUrl: relayUrl, provider: provider, idToken: idToken, nonce: nonce);
 
 
 /// Changes the relay refused as invalid, with its reasons.

@@ -141,6 +141,10 @@ import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated_io.dart';
 
 @protected OdometerReadingInfo dco_decode_odometer_reading_info(dynamic raw);
 
+@protected OidcNonceInfo dco_decode_oidc_nonce_info(dynamic raw);
+
+@protected OidcPendingInfo dco_decode_oidc_pending_info(dynamic raw);
+
 @protected String? dco_decode_opt_String(dynamic raw);
 
 @protected ActiveTrip? dco_decode_opt_box_autoadd_active_trip(dynamic raw);
@@ -337,6 +341,10 @@ import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated_io.dart';
 
 @protected OdometerReadingInfo sse_decode_odometer_reading_info(SseDeserializer deserializer);
 
+@protected OidcNonceInfo sse_decode_oidc_nonce_info(SseDeserializer deserializer);
+
+@protected OidcPendingInfo sse_decode_oidc_pending_info(SseDeserializer deserializer);
+
 @protected String? sse_decode_opt_String(SseDeserializer deserializer);
 
 @protected ActiveTrip? sse_decode_opt_box_autoadd_active_trip(SseDeserializer deserializer);
@@ -532,6 +540,10 @@ import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated_io.dart';
 @protected void sse_encode_new_project_input(NewProjectInput self, SseSerializer serializer);
 
 @protected void sse_encode_odometer_reading_info(OdometerReadingInfo self, SseSerializer serializer);
+
+@protected void sse_encode_oidc_nonce_info(OidcNonceInfo self, SseSerializer serializer);
+
+@protected void sse_encode_oidc_pending_info(OidcPendingInfo self, SseSerializer serializer);
 
 @protected void sse_encode_opt_String(String? self, SseSerializer serializer);
 

@@ -121,6 +121,25 @@ import 'types.dart';
  Future<WatchHandoff>  mintWatchSession({required String watchDeviceId , required String watchName });
 
 
+/// Starts an OpenID Connect sign-in with `provider` (an id from the relay's capabilities)
+/// for `redirect_uri` (registered by the relay's operator, e.g. `tacho://oidc/callback`).
+ Future<OidcPendingInfo>  oidcBegin({required String relayUrl , required String provider , required String redirectUri });
+
+
+/// Finishes an OpenID Connect sign-in with the URL the browser session came back with;
+/// `pending` is `OidcPendingInfo.pending`. A refusal by the provider (`error=access_denied`)
+/// or another sign-in's state is an `auth` error.
+ Future<SyncStatusInfo>  oidcComplete({required String pending , required String redirectUrl });
+
+
+/// A one-time nonce for a native ID-token sign-in (Sign in with Apple) with `provider`.
+ Future<OidcNonceInfo>  oidcNonce({required String relayUrl , required String provider });
+
+
+/// Signs in with the ID token a native sign-in returned for a request made with `nonce`.
+ Future<SyncStatusInfo>  oidcSignInWithIdToken({required String relayUrl , required String provider , required String idToken , required String nonce });
+
+
 /// Opens (or creates) the database at `db_path` (the app's documents
 /// directory) recording in `time_zone` (IANA name, e.g. from
 /// `flutter_timezone`). Resumes a trip that was recording when the app

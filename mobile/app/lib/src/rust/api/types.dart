@@ -7,7 +7,7 @@ import '../frb_generated.dart';
 import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated.dart';
 
 
-            // These function are ignored because they are on traits that is not defined in current crate (put an empty `#[frb]` on it to unignore): `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`
+            // These function are ignored because they are on traits that is not defined in current crate (put an empty `#[frb]` on it to unignore): `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`
 
 
             
@@ -431,6 +431,70 @@ final TripEnd? tripEnd;
             other is OdometerReadingInfo &&
                 runtimeType == other.runtimeType
                 && id == other.id&& carId == other.carId&& atMs == other.atMs&& odometerM == other.odometerM&& odometerKm == other.odometerKm&& source == other.source&& tripId == other.tripId&& tripEnd == other.tripEnd;
+
+            }
+
+/// A one-time nonce for a native ID-token sign-in (Sign in with Apple); pass `nonce` verbatim
+/// to the platform request, not hashed.
+class OidcNonceInfo  {
+                /// The nonce, for the platform request and for `oidcSignInWithIdToken`.
+final String nonce;
+/// When the relay forgets it, unix ms.
+final PlatformInt64 expiresAtMs;
+
+                const OidcNonceInfo({required this.nonce ,required this.expiresAtMs ,});
+
+
+
+
+
+        @override
+        int get hashCode => nonce.hashCode^expiresAtMs.hashCode;
+
+
+
+        @override
+        bool operator ==(Object other) =>
+            identical(this, other) ||
+            other is OidcNonceInfo &&
+                runtimeType == other.runtimeType
+                && nonce == other.nonce&& expiresAtMs == other.expiresAtMs;
+
+            }
+
+/// An OpenID Connect sign-in waiting for the browser (from `oidcBegin`): open
+/// `authorization_url` with the browser session and pass the URL it returns to `oidcComplete`
+/// together with `pending`.
+class OidcPendingInfo  {
+                /// The provider's page to open in the browser session.
+final String authorizationUrl;
+/// The `state` the redirect must carry.
+final String state;
+/// Where the browser comes back (its scheme is the one to listen for).
+final String redirectUri;
+/// When the relay forgets this sign-in, unix ms.
+final PlatformInt64 expiresAtMs;
+/// The whole sign-in, opaque, for `oidcComplete`. It holds the PKCE verifier: keep it
+/// private (memory or secure storage, never logs) and drop it afterwards.
+final String pending;
+
+                const OidcPendingInfo({required this.authorizationUrl ,required this.state ,required this.redirectUri ,required this.expiresAtMs ,required this.pending ,});
+
+
+
+
+
+        @override
+        int get hashCode => authorizationUrl.hashCode^state.hashCode^redirectUri.hashCode^expiresAtMs.hashCode^pending.hashCode;
+
+
+
+        @override
+        bool operator ==(Object other) =>
+            identical(this, other) ||
+            other is OidcPendingInfo &&
+                runtimeType == other.runtimeType
+                && authorizationUrl == other.authorizationUrl&& state == other.state&& redirectUri == other.redirectUri&& expiresAtMs == other.expiresAtMs&& pending == other.pending;
 
             }
 

@@ -810,6 +810,14 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_now_ms(
     ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_oidc_begin(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_oidc_complete(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_oidc_nonce(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_oidc_sign_in_with_id_token(
+    ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_outbox_len(
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_parked_ops(
@@ -954,6 +962,14 @@ internal object UniffiLib {
     external fun uniffi_tacho_uniffi_fn_method_core_mint_device_session(`ptr`: Long,`deviceId`: RustBuffer.ByValue,`deviceName`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_now_ms(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_oidc_begin(`ptr`: Long,`relayUrl`: RustBuffer.ByValue,`provider`: RustBuffer.ByValue,`redirectUri`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_oidc_complete(`ptr`: Long,`pending`: RustBuffer.ByValue,`redirectUrl`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_oidc_nonce(`ptr`: Long,`relayUrl`: RustBuffer.ByValue,`provider`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_oidc_sign_in_with_id_token(`ptr`: Long,`relayUrl`: RustBuffer.ByValue,`provider`: RustBuffer.ByValue,`idToken`: RustBuffer.ByValue,`nonce`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_outbox_len(`ptr`: Long,
     ): Long
@@ -1247,6 +1263,18 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_now_ms() and 0xFFFF) != 19519) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_oidc_begin() and 0xFFFF) != 40177) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_oidc_complete() and 0xFFFF) != 64108) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_oidc_nonce() and 0xFFFF) != 44918) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_oidc_sign_in_with_id_token() and 0xFFFF) != 16198) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_outbox_len() and 0xFFFF) != 33228) {
@@ -2314,6 +2342,29 @@ public interface CoreInterface {
     fun `nowMs`(): kotlin.Long
     
     /**
+     * Starts an OpenID Connect sign-in with `provider` (an id from the relay's capabilities)
+     * for `redirect_uri` (one the relay's operator registered, e.g. `tacho://oidc/callback`).
+     */
+    suspend fun `oidcBegin`(`relayUrl`: kotlin.String, `provider`: kotlin.String, `redirectUri`: kotlin.String): OidcPending
+    
+    /**
+     * Finishes an OpenID Connect sign-in with the URL the browser session came back with;
+     * `pending` is `OidcPending::pending`. A refusal by the provider (`error=access_denied`)
+     * or another sign-in's state is `TachoError::Auth`.
+     */
+    suspend fun `oidcComplete`(`pending`: kotlin.String, `redirectUrl`: kotlin.String): SyncStatus
+    
+    /**
+     * A one-time nonce for a native ID-token sign-in (Sign in with Apple) with `provider`.
+     */
+    suspend fun `oidcNonce`(`relayUrl`: kotlin.String, `provider`: kotlin.String): OidcNonce
+    
+    /**
+     * Signs in with the ID token a native sign-in returned for a request made with `nonce`.
+     */
+    suspend fun `oidcSignInWithIdToken`(`relayUrl`: kotlin.String, `provider`: kotlin.String, `idToken`: kotlin.String, `nonce`: kotlin.String): SyncStatus
+    
+    /**
      * Ops waiting in the outbox (for a "not yet synced" badge).
      */
     suspend fun `outboxLen`(): kotlin.ULong
@@ -3170,6 +3221,116 @@ open class Core: Disposable, AutoCloseable, CoreInterface
     )
     }
     
+
+    
+    /**
+     * Starts an OpenID Connect sign-in with `provider` (an id from the relay's capabilities)
+     * for `redirect_uri` (one the relay's operator registered, e.g. `tacho://oidc/callback`).
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oidcBegin`(`relayUrl`: kotlin.String, `provider`: kotlin.String, `redirectUri`: kotlin.String) : OidcPending {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_oidc_begin(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`relayUrl`),
+        FfiConverterString.lower(`provider`),
+        FfiConverterString.lower(`redirectUri`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOidcPending.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Finishes an OpenID Connect sign-in with the URL the browser session came back with;
+     * `pending` is `OidcPending::pending`. A refusal by the provider (`error=access_denied`)
+     * or another sign-in's state is `TachoError::Auth`.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oidcComplete`(`pending`: kotlin.String, `redirectUrl`: kotlin.String) : SyncStatus {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_oidc_complete(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`pending`),
+        FfiConverterString.lower(`redirectUrl`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSyncStatus.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * A one-time nonce for a native ID-token sign-in (Sign in with Apple) with `provider`.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oidcNonce`(`relayUrl`: kotlin.String, `provider`: kotlin.String) : OidcNonce {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_oidc_nonce(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`relayUrl`),
+        FfiConverterString.lower(`provider`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOidcNonce.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Signs in with the ID token a native sign-in returned for a request made with `nonce`.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `oidcSignInWithIdToken`(`relayUrl`: kotlin.String, `provider`: kotlin.String, `idToken`: kotlin.String, `nonce`: kotlin.String) : SyncStatus {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_oidc_sign_in_with_id_token(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`relayUrl`),
+        FfiConverterString.lower(`provider`),
+        FfiConverterString.lower(`idToken`),
+        FfiConverterString.lower(`nonce`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSyncStatus.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
 
     
     /**
@@ -5497,6 +5658,128 @@ public object FfiConverterTypeNewPlace: FfiConverterRustBuffer<NewPlace> {
             FfiConverterDouble.write(value.`lon`, buf)
             FfiConverterDouble.write(value.`radiusM`, buf)
             FfiConverterOptionalString.write(value.`address`, buf)
+    }
+}
+
+
+
+/**
+ * A one-time nonce for a native ID-token sign-in (from `oidc_nonce`); pass `nonce` verbatim
+ * to the platform's request (`ASAuthorizationAppleIDRequest.nonce`), not hashed.
+ */
+data class OidcNonce (
+    /**
+     * The nonce, for the platform request and for `oidc_sign_in_with_id_token`.
+     */
+    var `nonce`: kotlin.String
+    , 
+    /**
+     * When the relay forgets it, Unix ms.
+     */
+    var `expiresAtMs`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOidcNonce: FfiConverterRustBuffer<OidcNonce> {
+    override fun read(buf: ByteBuffer): OidcNonce {
+        return OidcNonce(
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OidcNonce) = (
+            FfiConverterString.allocationSize(value.`nonce`) +
+            FfiConverterLong.allocationSize(value.`expiresAtMs`)
+    )
+
+    override fun write(value: OidcNonce, buf: ByteBuffer) {
+            FfiConverterString.write(value.`nonce`, buf)
+            FfiConverterLong.write(value.`expiresAtMs`, buf)
+    }
+}
+
+
+
+/**
+ * An OpenID Connect sign-in waiting for the browser (from `oidc_begin`). Open
+ * `authorization_url` in a browser session (ASWebAuthenticationSession, Custom Tabs) and pass
+ * the URL it comes back with to `oidc_complete` together with `pending`.
+ */
+data class OidcPending (
+    /**
+     * The provider's page to open in the browser session.
+     */
+    var `authorizationUrl`: kotlin.String
+    , 
+    /**
+     * The `state` the redirect must carry (for matching the callback to this sign-in).
+     */
+    var `state`: kotlin.String
+    , 
+    /**
+     * Where the browser comes back (the callback URL scheme to listen for).
+     */
+    var `redirectUri`: kotlin.String
+    , 
+    /**
+     * When the relay forgets this sign-in, Unix ms.
+     */
+    var `expiresAtMs`: kotlin.Long
+    , 
+    /**
+     * The whole sign-in, opaque, for `oidc_complete`. It holds the PKCE verifier: keep it
+     * private (memory or the keychain, never logs or analytics) and drop it afterwards.
+     */
+    var `pending`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOidcPending: FfiConverterRustBuffer<OidcPending> {
+    override fun read(buf: ByteBuffer): OidcPending {
+        return OidcPending(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OidcPending) = (
+            FfiConverterString.allocationSize(value.`authorizationUrl`) +
+            FfiConverterString.allocationSize(value.`state`) +
+            FfiConverterString.allocationSize(value.`redirectUri`) +
+            FfiConverterLong.allocationSize(value.`expiresAtMs`) +
+            FfiConverterString.allocationSize(value.`pending`)
+    )
+
+    override fun write(value: OidcPending, buf: ByteBuffer) {
+            FfiConverterString.write(value.`authorizationUrl`, buf)
+            FfiConverterString.write(value.`state`, buf)
+            FfiConverterString.write(value.`redirectUri`, buf)
+            FfiConverterLong.write(value.`expiresAtMs`, buf)
+            FfiConverterString.write(value.`pending`, buf)
     }
 }
 
