@@ -1,100 +1,23 @@
 //! The relay's push body decoder on arbitrary bytes.
 //!
-//! This replicates `tacho_relay::log::{PushRequest, IncomingOp}` with tacho-model types (the
-//! fuzz workspace does not build the relay: sqlx/axum/tokio under sanitizer flags would make the
-//! cold build several times longer for no extra decoder coverage). Keep it in step with
-//! `server/relay/src/log.rs`: each op is kept as raw JSON text, decoded as `Op`, probed
-//! (`OpProbe`: unknown fields must be JSON values, a `cursor` is removed), validated with the
+//! `tacho_model::wire::IncomingOp` is the decoder the relay uses for every pushed op (its
+//! `PushRequest` is `{"ops": [IncomingOp]}`): each op is kept as raw JSON text, decoded as `Op`,
+//! probed (unknown fields must be JSON values, a `cursor` is removed), validated with the
 //! shared merge code, and stored verbatim; a pull splices `{"cursor":N,` in front of the stored
-//! text minus its `{`.
+//! text minus its `{`. The fuzz workspace builds tacho-model only (sqlx/axum/tokio under
+//! sanitizer flags would make the cold build several times longer for no extra decoder coverage).
 #![no_main]
 
-use serde::{Deserialize, Deserializer};
-use serde_json::value::RawValue;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use tacho_model::merge::{EntityState, SpaceState, check_shape, validate};
 use tacho_model::op::Op;
+use tacho_model::wire::IncomingOp;
 
-/// `tacho_relay::log::PushRequest`.
+/// The body of `POST /v1/push` (`tacho_relay::log::PushRequest`, minus its OpenAPI derive).
 #[derive(Deserialize)]
 struct PushRequest {
     ops: Vec<IncomingOp>,
-}
-
-/// `tacho_relay::log::IncomingOp`.
-struct IncomingOp {
-    op: Op,
-    body: String,
-}
-
-/// Reads a pushed op object a second time: finds out whether it carries a `cursor` of its own,
-/// and decodes every field `Op` does not know as a JSON value. `Op` skips unknown fields without
-/// checking them, so a lone surrogate escape (`"\ud800"`) or an out-of-range number (`1e400`)
-/// there would be stored verbatim and then break every client's pull, since clients read pages as
-/// JSON values (found by fuzz/push_decode). Known fields were already decoded by `Op` and are only
-/// skipped here.
-struct OpProbe {
-    has_cursor: bool,
-}
-
-/// The top-level fields `Op` decodes (its wire form).
-const OP_FIELDS: [&str; 10] = [
-    "op_id",
-    "device",
-    "device_seq",
-    "hlc",
-    "entity",
-    "entity_id",
-    "kind",
-    "fields",
-    "items",
-    "schema",
-];
-
-impl<'de> Deserialize<'de> for OpProbe {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = OpProbe;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an op object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<OpProbe, A::Error> {
-                let mut has_cursor = false;
-                while let Some(key) = map.next_key::<String>()? {
-                    if OP_FIELDS.contains(&key.as_str()) {
-                        map.next_value::<serde::de::IgnoredAny>()?;
-                    } else {
-                        has_cursor |= key == "cursor";
-                        map.next_value::<Value>()?;
-                    }
-                }
-                Ok(OpProbe { has_cursor })
-            }
-        }
-        d.deserialize_map(Visitor)
-    }
-}
-
-impl<'de> Deserialize<'de> for IncomingOp {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = Box::<RawValue>::deserialize(d)?;
-        let text = raw.get();
-        let op: Op = serde_json::from_str(text).map_err(serde::de::Error::custom)?;
-        let probe: OpProbe = serde_json::from_str(text).map_err(serde::de::Error::custom)?;
-        let body = if probe.has_cursor {
-            let mut map: Map<String, Value> =
-                serde_json::from_str(text).map_err(serde::de::Error::custom)?;
-            map.remove("cursor");
-            serde_json::to_string(&map).map_err(serde::de::Error::custom)?
-        } else {
-            text.to_owned()
-        };
-        Ok(Self { op, body })
-    }
 }
 
 /// A fixed "now" (2026-01-01), so a run is reproducible.

@@ -4,15 +4,16 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tacho_model::car::Car;
+use tacho_model::car::{Car, car_for_trip};
 use tacho_model::detector::{
     Detector, DetectorConfig, DetectorInput, DetectorOutput, DropReason, PingRejection, TripSummary,
 };
+use tacho_model::finish::finish_trip;
 use tacho_model::gps::Ping;
 use tacho_model::gps::filter::PointKind;
 use tacho_model::id::TripId;
-use tacho_model::place::{Place, classify, place_at};
-use tacho_model::trip::{Decider, Trip, TripSource, TripState};
+use tacho_model::place::Place;
+use tacho_model::trip::{Trip, TripSource, TripState};
 use tacho_store::{RecorderState, Store, TripPoint, Writer};
 
 use crate::Result;
@@ -318,7 +319,7 @@ impl Recorder {
         source: TripSource,
         car_hint: Option<String>,
     ) -> Result<TripId> {
-        let car_id = pick_car(ctx.cars, car_hint.as_deref(), at);
+        let car_id = car_for_trip(ctx.cars, car_hint.as_deref(), at);
         let trip = Trip {
             id: TripId::new(),
             car_id,
@@ -368,68 +369,10 @@ impl Recorder {
         };
         self.flush_chunk(w, id)?;
         let mut trip = w.trip(id)?;
-        finish(&mut trip, summary, ctx.places);
+        finish_trip(&mut trip, summary, ctx.places);
         w.finish_trip(&trip)?;
         self.next_seq = 0;
         self.chunked_seq = 0;
         Ok(Some(id))
-    }
-}
-
-/// Closes a trip header with the detector's summary: end time, distance,
-/// ends, places, and the place rules' classification unless the person has
-/// already decided.
-pub(crate) fn finish(trip: &mut Trip, summary: &TripSummary, places: &[Place]) {
-    trip.state = TripState::Ended;
-    trip.ended_at = Some(summary.ended_at.max(trip.started_at));
-    trip.distance_m = summary.distance_m;
-    trip.start = summary.start;
-    trip.end = summary.end;
-    trip.point_count = summary.point_count;
-    trip.recovered = summary.recovered;
-    let start_place = summary.start.and_then(|p| place_at(places, p));
-    let end_place = summary.end.and_then(|p| place_at(places, p));
-    trip.start_place = start_place.map(|p| p.id);
-    trip.end_place = end_place.map(|p| p.id);
-    if trip.start_address.is_none() {
-        trip.start_address = start_place.and_then(|p| p.address.clone());
-    }
-    if trip.end_address.is_none() {
-        trip.end_address = end_place.and_then(|p| p.address.clone());
-    }
-    if trip.purpose_by != Some(Decider::User) {
-        let rule = classify(start_place, end_place);
-        if rule.purpose.is_some() {
-            trip.purpose = rule.purpose;
-            trip.purpose_by = Some(Decider::Rule);
-            trip.business_partner = rule.business_partner.or(trip.business_partner.take());
-        }
-    }
-}
-
-/// The car a trip was driven in: the one whose connect hint matches, else
-/// the only car available that day, else unknown.
-pub(crate) fn pick_car(
-    cars: &[Car],
-    hint: Option<&str>,
-    at: DateTime<Utc>,
-) -> Option<tacho_model::id::CarId> {
-    if let Some(hint) = hint.map(str::trim).filter(|h| !h.is_empty()) {
-        let matches = |c: &&Car| {
-            c.connect_hint
-                .as_deref()
-                .is_some_and(|h| h.eq_ignore_ascii_case(hint))
-                || c.name.eq_ignore_ascii_case(hint)
-                || c.plate.eq_ignore_ascii_case(hint)
-        };
-        if let Some(car) = cars.iter().find(matches) {
-            return Some(car.id);
-        }
-    }
-    let day = at.date_naive();
-    let mut available = cars.iter().filter(|c| c.available_on(day));
-    match (available.next(), available.next()) {
-        (Some(only), None) => Some(only.id),
-        _ => None,
     }
 }

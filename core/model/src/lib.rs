@@ -8,6 +8,7 @@
 pub mod car;
 pub mod clock;
 pub mod detector;
+pub mod finish;
 pub mod gps;
 pub mod hlc;
 pub mod id;
@@ -17,4 +18,5 @@ pub mod op;
 pub mod place;
 pub mod report;
 pub mod trip;
+pub mod wire;
 pub mod work;

@@ -24,15 +24,14 @@ use uuid::Uuid;
 
 use crate::hlc::Stamp;
 use crate::id::{DeviceId, OpId};
-use crate::op::{EntityKind, Op, OpKind, SCHEMA_VERSION};
+use crate::op::{EntityKind, Op, OpKind};
+use crate::wire::{PointShapeError, check_point};
 
 /// How far ahead of the receiver's clock an op may be dated. Beyond this a
 /// skewed device would win every LWW race for as long as its clock runs fast.
 pub const MAX_CLOCK_AHEAD_MS: u64 = 10 * 60 * 1000;
 
-/// Number of elements of a `trip_points` item in schema 1:
-/// `[seq, at_ms, lat, lon, accuracy|null, speed|null, heading|null, altitude|null, counted]`.
-pub const TRIP_POINT_ARITY: usize = 9;
+pub use crate::wire::TRIP_POINT_ARITY;
 
 /// Why an op is refused: the relay answers 422 `invalid_op`, clients park it.
 /// Refusal is decided from the op alone (plus `now`, plus the trip_points
@@ -226,54 +225,23 @@ fn check_append(op: &Op, items: &[Value]) -> Result<(), InvalidOp> {
     Ok(())
 }
 
-/// A newer schema may add trailing elements, which are kept like unknown fields.
+/// The shape rule lives with the wire format (`wire::check_point`); this names the item.
 fn check_trip_point(schema: u32, index: usize, item: &Value) -> Result<(), InvalidOp> {
     let entity = EntityKind::TripPoints;
     let field = format!("items[{index}]");
-    let bad = |reason: String| InvalidOp::BadShape {
-        entity,
-        field: field.clone(),
-        reason,
-    };
-    let parts = item
-        .as_array()
-        .ok_or_else(|| bad("expected an array".to_owned()))?;
-    let arity_ok = if schema > SCHEMA_VERSION {
-        parts.len() >= TRIP_POINT_ARITY
-    } else {
-        parts.len() == TRIP_POINT_ARITY
-    };
-    if !arity_ok {
-        return Err(bad(format!(
-            "expected {TRIP_POINT_ARITY} elements [seq, at_ms, lat, lon, accuracy, speed, heading, altitude, counted], got {}",
-            parts.len()
-        )));
-    }
-    let at = |i: usize| parts.get(i).unwrap_or(&Value::Null);
-    if at(0).as_u64().is_none() {
-        return Err(bad("seq must be a non-negative integer".to_owned()));
-    }
-    if at(1).as_i64().is_none() {
-        return Err(bad("at_ms must be an integer".to_owned()));
-    }
-    let (Some(lat), Some(lon)) = (at(2).as_f64(), at(3).as_f64()) else {
-        return Err(bad("lat and lon must be numbers".to_owned()));
-    };
-    check_range(entity, &field, lat, lon)?;
-    for (i, name) in [
-        (4, "accuracy"),
-        (5, "speed"),
-        (6, "heading"),
-        (7, "altitude"),
-    ] {
-        if !(at(i).is_null() || at(i).is_number()) {
-            return Err(bad(format!("{name} must be a number or null")));
-        }
-    }
-    if !matches!(at(8).as_u64(), Some(0 | 1)) {
-        return Err(bad("counted must be 0 or 1".to_owned()));
-    }
-    Ok(())
+    check_point(schema, item).map_err(|e| match e {
+        PointShapeError::Shape(reason) => InvalidOp::BadShape {
+            entity,
+            field,
+            reason,
+        },
+        PointShapeError::OutOfRange { lat, lon } => InvalidOp::CoordinateOutOfRange {
+            entity,
+            field,
+            lat,
+            lon,
+        },
+    })
 }
 
 /// One applied append op, kept so re-deliveries are recognised and late

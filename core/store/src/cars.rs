@@ -1,7 +1,7 @@
 //! Cars and odometer readings.
 
 use rusqlite::{OptionalExtension, Row, params};
-use tacho_model::car::{Car, OdometerReading, ReadingSource, TripEnd};
+use tacho_model::car::{Car, OdometerReading, ReadingSource, TripEnd, find_by_key};
 use tacho_model::id::{CarId, TripId};
 use tacho_model::op::EntityKind;
 
@@ -133,31 +133,16 @@ impl Store {
             .ok_or_else(|| StoreError::not_found("car", id))
     }
 
-    /// A car by id, name or plate (case-insensitive), as people type them.
+    /// A car as people, apps and hooks name it: by id (also a deleted one), else by
+    /// `tacho_model::car::find_by_key` over the cars not deleted.
     pub fn find_car(&self, key: &str) -> Result<Car> {
-        if let Ok(id) = key.parse::<CarId>() {
+        if let Ok(id) = key.trim().parse::<CarId>() {
             return self.car(id);
         }
-        self.conn()
-            .prepare_cached(&format!(
-                "SELECT {CAR_COLUMNS} FROM car WHERE deleted = 0
-                 AND (lower(name) = lower(?1) OR lower(replace(plate, '-', '')) = lower(replace(?1, '-', '')))"
-            ))?
-            .query_row([key.trim()], car_from_row)
-            .optional()?
+        let cars = self.cars()?;
+        find_by_key(&cars, key)
+            .cloned()
             .ok_or_else(|| StoreError::not_found("car", key))
-    }
-
-    /// The car whose connect hint matches a connect event's hint.
-    pub fn car_by_hint(&self, hint: &str) -> Result<Option<Car>> {
-        Ok(self
-            .conn()
-            .prepare_cached(&format!(
-                "SELECT {CAR_COLUMNS} FROM car WHERE deleted = 0
-                 AND (lower(connect_hint) = lower(?1) OR lower(name) = lower(?1))"
-            ))?
-            .query_row([hint.trim()], car_from_row)
-            .optional()?)
     }
 
     /// A car's odometer readings, oldest first.

@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tacho_model::car::TripEnd;
 use tacho_model::gps::{LatLon, Ping};
@@ -59,69 +58,8 @@ fn trip_from_row(r: &Row<'_>) -> rusqlite::Result<Trip> {
     })
 }
 
-/// One stored GPS point of a trip.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct TripPoint {
-    /// Position within the trip, from 0, gap-free.
-    pub seq: u32,
-    /// The fix.
-    pub ping: Ping,
-    /// Whether it counted toward the distance (false = poor accuracy).
-    pub counted: bool,
-}
-
-impl TripPoint {
-    /// The compact wire form used in `trip_points` append ops:
-    /// `[seq, at_ms, lat, lon, accuracy_m, speed_mps, heading_deg, altitude_m, counted]`
-    /// with `null` for unknown values. Arrays keep chunks of 100 points small.
-    pub fn to_wire(&self) -> Value {
-        let p = &self.ping;
-        let opt = |v: Option<f64>| v.map_or(Value::Null, Value::from);
-        Value::Array(vec![
-            Value::from(self.seq),
-            Value::from(p.at.timestamp_millis()),
-            Value::from(p.lat),
-            Value::from(p.lon),
-            opt(p.accuracy_m),
-            opt(p.speed_mps),
-            opt(p.heading_deg),
-            opt(p.altitude_m),
-            Value::from(u8::from(self.counted)),
-        ])
-    }
-
-    /// Reads the wire form back; `None` when the shape or a value is wrong.
-    pub fn from_wire(v: &Value) -> Option<Self> {
-        let a = v.as_array()?;
-        if a.len() != 9 {
-            return None;
-        }
-        let opt = |i: usize| -> Option<Option<f64>> {
-            match a.get(i)? {
-                Value::Null => Some(None),
-                other => other.as_f64().filter(|x| x.is_finite()).map(Some),
-            }
-        };
-        let lat = a.get(2)?.as_f64().filter(|x| (-90.0..=90.0).contains(x))?;
-        let lon = a
-            .get(3)?
-            .as_f64()
-            .filter(|x| (-180.0..=180.0).contains(x))?;
-        Some(Self {
-            seq: u32::try_from(a.first()?.as_u64()?).ok()?,
-            ping: Ping {
-                at: chrono::DateTime::from_timestamp_millis(a.get(1)?.as_i64()?)?,
-                lat,
-                lon,
-                accuracy_m: opt(4)?,
-                speed_mps: opt(5)?,
-                heading_deg: opt(6)?,
-                altitude_m: opt(7)?,
-            },
-            counted: a.get(8)?.as_u64()? == 1,
-        })
-    }
-}
+/// One stored GPS point of a trip; its wire form is `tacho_model::wire`'s.
+pub use tacho_model::wire::TripPoint;
 
 /// Which trips to list.
 #[derive(Debug, Clone, Default)]

@@ -24,17 +24,19 @@ use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sqlx::Row as _;
+use tacho_model::car::{Car, find_by_key};
 use tacho_model::gps::Ping;
 use tacho_model::gps::filter::{FilterConfig, path_stats};
 use tacho_model::hlc::Hlc;
 use tacho_model::id::{CarId, DeviceId, OpId, TripId};
 use tacho_model::op::{EntityKind, Op, OpKind, SCHEMA_VERSION};
 use tacho_model::trip::{Trip, TripSource, TripState};
+use tacho_model::wire::{IncomingOp, TripPoint};
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::log::{IncomingOp, MAX_FUTURE_MS, push_ops};
+use crate::log::{MAX_FUTURE_MS, push_ops};
 use crate::openapi::ErrorBody;
 use crate::storage::now_ms;
 use crate::tokens::{Auth, Claims, hash_refresh_token};
@@ -160,14 +162,8 @@ fn clean(s: Option<&str>) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// A car as synced: id, name, connect hint.
-struct CarRef {
-    id: Uuid,
-    name: String,
-    hint: Option<String>,
-}
-
-async fn cars_of(state: &AppState, space: &str) -> ApiResult<Vec<CarRef>> {
+/// The space's cars as synced (not deleted), for [`find_by_key`].
+async fn cars_of(state: &AppState, space: &str) -> ApiResult<Vec<Car>> {
     let rows = sqlx::query(
         "SELECT entity_id, state FROM entity_state WHERE space_id = $1 AND entity = $2",
     )
@@ -186,30 +182,18 @@ async fn cars_of(state: &AppState, space: &str) -> ApiResult<Vec<CarRef>> {
             continue;
         };
         let text = |k: &str| st.fields.get(k).and_then(Value::as_str).map(str::to_owned);
-        cars.push(CarRef {
-            id,
+        cars.push(Car {
+            id: CarId(id),
             name: text("name").unwrap_or_default(),
-            hint: text("connect_hint"),
+            make: None,
+            model: None,
+            plate: text("plate").unwrap_or_default(),
+            available_from: None,
+            available_to: None,
+            connect_hint: text("connect_hint"),
         });
     }
     Ok(cars)
-}
-
-/// Finds a car by id, name or connect hint (case-insensitive).
-fn resolve<'a>(cars: &'a [CarRef], key: &str) -> Option<&'a CarRef> {
-    let key = key.trim();
-    if let Ok(id) = Uuid::parse_str(key) {
-        return cars.iter().find(|c| c.id == id);
-    }
-    cars.iter()
-        .find(|c| c.name.eq_ignore_ascii_case(key))
-        .or_else(|| {
-            cars.iter().find(|c| {
-                c.hint
-                    .as_deref()
-                    .is_some_and(|h| h.eq_ignore_ascii_case(key))
-            })
-        })
 }
 
 fn info_of(row: &sqlx::any::AnyRow) -> ApiResult<HookTokenInfo> {
@@ -255,14 +239,14 @@ pub async fn create_token(
         None => (None, None),
         Some(key) => {
             let cars = cars_of(&state, &claims.space.to_string()).await?;
-            let car = resolve(&cars, &key).ok_or_else(|| {
+            let car = find_by_key(&cars, &key).ok_or_else(|| {
                 ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "unknown_car",
                     format!("no car `{key}` in this account (sync the device that made it first)"),
                 )
             })?;
-            (Some(car.id), Some(car.name.clone()))
+            (Some(car.id.0), Some(car.name.clone()))
         }
     };
     let label = clean(req.label.as_deref())
@@ -587,7 +571,7 @@ async fn trip_pings(
     space: Uuid,
     trip: Uuid,
     first_seq: i64,
-) -> ApiResult<Vec<(u64, Ping)>> {
+) -> ApiResult<Vec<TripPoint>> {
     // The log has no index by entity (it would tax every insert): read the space's log written
     // since the trip started, by its primary key. Points are sorted by their own seq below.
     let rows = sqlx::query(
@@ -604,47 +588,12 @@ async fn trip_pings(
         let body: String = row.try_get("body")?;
         let op: Op = serde_json::from_str(&body).map_err(ApiError::internal)?;
         if let OpKind::Append { items } = op.kind {
-            points.extend(items.iter().filter_map(point_from_wire));
+            points.extend(items.iter().filter_map(TripPoint::from_wire));
         }
     }
-    points.sort_by_key(|(seq, _)| *seq);
-    points.dedup_by_key(|(seq, _)| *seq);
+    points.sort_by_key(|p| p.seq);
+    points.dedup_by_key(|p| p.seq);
     Ok(points)
-}
-
-/// The core's point wire form (`tacho_store::TripPoint::to_wire`):
-/// `[seq, at_ms, lat, lon, accuracy_m, speed_mps, heading_deg, altitude_m, counted]`.
-pub fn point_to_wire(seq: u64, ping: &Ping, counted: bool) -> Value {
-    let opt = |v: Option<f64>| v.map_or(Value::Null, Value::from);
-    Value::Array(vec![
-        Value::from(seq),
-        Value::from(ping.at.timestamp_millis()),
-        Value::from(ping.lat),
-        Value::from(ping.lon),
-        opt(ping.accuracy_m),
-        opt(ping.speed_mps),
-        opt(ping.heading_deg),
-        opt(ping.altitude_m),
-        Value::from(u8::from(counted)),
-    ])
-}
-
-/// Reads [`point_to_wire`]'s form back.
-pub fn point_from_wire(v: &Value) -> Option<(u64, Ping)> {
-    let a = v.as_array().filter(|a| a.len() == 9)?;
-    let opt = |i: usize| a.get(i).and_then(Value::as_f64);
-    Some((
-        a.first()?.as_u64()?,
-        Ping {
-            at: DateTime::from_timestamp_millis(a.get(1)?.as_i64()?)?,
-            lat: a.get(2)?.as_f64()?,
-            lon: a.get(3)?.as_f64()?,
-            accuracy_m: opt(4),
-            speed_mps: opt(5),
-            heading_deg: opt(6),
-            altitude_m: opt(7),
-        },
-    ))
 }
 
 /// Builds an op of the automation device; its id is derived from the account, the event and
@@ -677,8 +626,8 @@ impl OpMaker {
         };
         self.seq += 1;
         self.hlc += 1;
-        let body = serde_json::to_string(&op).map_err(ApiError::internal)?;
-        self.ops.push(IncomingOp { op, body });
+        self.ops
+            .push(IncomingOp::from_op(op).map_err(ApiError::internal)?);
         Ok(())
     }
 
@@ -767,7 +716,10 @@ async fn handle(
     let hint_car = match clean(ev.car.as_deref()) {
         Some(key) => {
             let cars = cars_of(state, &space).await?;
-            resolve(&cars, &key).map(|c| c.id).ok_or(key).map(Some)
+            find_by_key(&cars, &key)
+                .map(|c| c.id.0)
+                .ok_or(key)
+                .map(Some)
         }
         None => Ok(None),
     };
@@ -856,7 +808,7 @@ async fn handle(
                         EntityKind::TripPoints,
                         id,
                         OpKind::Append {
-                            items: vec![point_to_wire(0, p, counts(p))],
+                            items: vec![hook_point(0, p)],
                         },
                     )?;
                     next = 1;
@@ -886,11 +838,7 @@ async fn handle(
                         EntityKind::TripPoints,
                         t.id,
                         OpKind::Append {
-                            items: vec![point_to_wire(
-                                u64::try_from(next).unwrap_or(0),
-                                p,
-                                counts(p),
-                            )],
+                            items: vec![hook_point(next, p)],
                         },
                     )?;
                     next += 1;
@@ -902,7 +850,7 @@ async fn handle(
                     let mut pings: Vec<Ping> = trip_pings(state, auth.space, t.id, t.first_seq)
                         .await?
                         .into_iter()
-                        .map(|(_, p)| p)
+                        .map(|p| p.ping)
                         .collect();
                     pings.extend(ping);
                     let stats = path_stats(&pings, FilterConfig::default());
@@ -991,10 +939,17 @@ async fn handle(
     Err(ApiError::internal("hook event lost three push races"))
 }
 
-/// Whether a fix counts toward the distance (the core's filter keeps coarse fixes uncounted).
-fn counts(p: &Ping) -> bool {
-    p.accuracy_m
-        .is_none_or(|a| a <= FilterConfig::default().max_accuracy_m)
+/// The wire item of a hook's fix at position `seq`; coarse fixes are kept but not counted,
+/// as the core's filter does.
+fn hook_point(seq: i64, p: &Ping) -> Value {
+    TripPoint {
+        seq: u32::try_from(seq).unwrap_or(u32::MAX),
+        ping: *p,
+        counted: p
+            .accuracy_m
+            .is_none_or(|a| a <= FilterConfig::default().max_accuracy_m),
+    }
+    .to_wire()
 }
 
 fn car_out_of_scope() -> ApiError {

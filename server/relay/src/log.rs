@@ -8,9 +8,8 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 use sqlx::Row as _;
 use tacho_model::op::Op;
 use uuid::Uuid;
@@ -33,86 +32,7 @@ pub const LONG_POLL_MAX_S: u64 = 30;
 /// How far ahead of the relay's clock an op may be dated.
 pub const MAX_FUTURE_MS: i64 = 10 * 60 * 1000;
 
-/// An op as received: typed to validate it, and its JSON text kept to store verbatim, so fields a
-/// newer client adds survive the relay (and the relay need not re-serialise what it stores).
-#[derive(Debug, Clone)]
-pub struct IncomingOp {
-    /// The decoded op.
-    pub op: Op,
-    /// The JSON object as sent, minus any `cursor` (the relay assigns that).
-    pub body: String,
-}
-
-/// Reads a pushed op object a second time: finds out whether it carries a `cursor` of its own,
-/// and decodes every field `Op` does not know as a JSON value. `Op` skips unknown fields without
-/// checking them, so a lone surrogate escape (`"\ud800"`) or an out-of-range number (`1e400`)
-/// there would be stored verbatim and then break every client's pull, since clients read pages as
-/// JSON values (found by fuzz/push_decode). Known fields were already decoded by `Op` and are only
-/// skipped here.
-struct OpProbe {
-    has_cursor: bool,
-}
-
-/// The top-level fields `Op` decodes (its wire form).
-const OP_FIELDS: [&str; 10] = [
-    "op_id",
-    "device",
-    "device_seq",
-    "hlc",
-    "entity",
-    "entity_id",
-    "kind",
-    "fields",
-    "items",
-    "schema",
-];
-
-impl<'de> Deserialize<'de> for OpProbe {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = OpProbe;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an op object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<OpProbe, A::Error> {
-                let mut has_cursor = false;
-                while let Some(key) = map.next_key::<String>()? {
-                    if OP_FIELDS.contains(&key.as_str()) {
-                        map.next_value::<serde::de::IgnoredAny>()?;
-                    } else {
-                        has_cursor |= key == "cursor";
-                        map.next_value::<Value>()?;
-                    }
-                }
-                Ok(OpProbe { has_cursor })
-            }
-        }
-        d.deserialize_map(Visitor)
-    }
-}
-
-impl<'de> Deserialize<'de> for IncomingOp {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = Box::<RawValue>::deserialize(d)?;
-        let text = raw.get();
-        let op: Op = serde_json::from_str(text).map_err(serde::de::Error::custom)?;
-        let probe: OpProbe = serde_json::from_str(text).map_err(serde::de::Error::custom)?;
-        let body = if probe.has_cursor {
-            // Rare: an op echoed back with the cursor it was pulled with.
-            let mut map: Map<String, Value> =
-                serde_json::from_str(text).map_err(serde::de::Error::custom)?;
-            map.remove("cursor");
-            serde_json::to_string(&map).map_err(serde::de::Error::custom)?
-        } else {
-            text.to_owned()
-        };
-        Ok(Self { op, body })
-    }
-}
+pub use tacho_model::wire::IncomingOp;
 
 /// Body of `POST /v1/push`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

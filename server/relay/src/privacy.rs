@@ -20,6 +20,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row as _;
 use tacho_model::op::{EntityKind, Op, OpKind};
+use tacho_model::wire::TripPoint;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -49,7 +50,7 @@ fn xml_escape(s: &str) -> String {
 }
 
 /// A GPX 1.1 track of one trip's points (`[seq, at_ms, lat, lon, …]` wire arrays).
-pub fn gpx(trip: &str, points: &[(u64, tacho_model::gps::Ping)]) -> String {
+pub fn gpx(trip: &str, points: &[TripPoint]) -> String {
     let mut out = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<gpx version=\"1.1\" creator=\"tacho-relay\" \
          xmlns=\"http://www.topografix.com/GPX/1/1\">\n",
@@ -58,7 +59,7 @@ pub fn gpx(trip: &str, points: &[(u64, tacho_model::gps::Ping)]) -> String {
         "  <trk><name>{}</name><trkseg>\n",
         xml_escape(trip)
     ));
-    for (_, p) in points {
+    for p in points.iter().map(|p| &p.ping) {
         out.push_str(&format!(
             "    <trkpt lat=\"{}\" lon=\"{}\">{}<time>{}</time></trkpt>\n",
             p.lat,
@@ -151,7 +152,7 @@ pub async fn export(State(state): State<AppState>, Auth(claims): Auth) -> ApiRes
         }));
     }
     // Append-only kinds live in the log only: their items, in log order.
-    let mut tracks: BTreeMap<String, Vec<(u64, tacho_model::gps::Ping)>> = BTreeMap::new();
+    let mut tracks: BTreeMap<String, Vec<TripPoint>> = BTreeMap::new();
     for r in sqlx::query(
         "SELECT entity, entity_id, body FROM ops WHERE space_id = $1 AND entity IN ($2, $3) ORDER BY seq",
     )
@@ -174,7 +175,7 @@ pub async fn export(State(state): State<AppState>, Auth(claims): Auth) -> ApiRes
             tracks
                 .entry(id)
                 .or_default()
-                .extend(items.iter().filter_map(crate::hooks::point_from_wire));
+                .extend(items.iter().filter_map(TripPoint::from_wire));
         } else {
             kinds
                 .entry(entity)
@@ -196,8 +197,8 @@ pub async fn export(State(state): State<AppState>, Auth(claims): Auth) -> ApiRes
         add(&format!("{kind}.json"), &pretty(&Value::from(rows))?)?;
     }
     for (trip, mut points) in tracks {
-        points.sort_by_key(|(seq, _)| *seq);
-        points.dedup_by_key(|(seq, _)| *seq);
+        points.sort_by_key(|p| p.seq);
+        points.dedup_by_key(|p| p.seq);
         add(&format!("gpx/{trip}.gpx"), gpx(&trip, &points).as_bytes())?;
     }
     let bytes = zip.finish().map_err(zip_error)?.into_inner();

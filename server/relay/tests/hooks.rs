@@ -98,7 +98,48 @@ on_both_databases!(
     car_scoped_tokens_stay_on_their_car,
     new_routes_are_in_the_openapi_document,
     concurrent_events_keep_the_automation_device_gap_free,
+    cars_are_named_by_plate_or_connect_hint_as_on_the_phone,
 );
+
+/// The car rule is `tacho_model::car::find_by_key`, as on the phone: a plate (any spacing or
+/// dashes) and a connect hint name a car, not only its name.
+async fn cars_are_named_by_plate_or_connect_hint_as_on_the_phone(db: TestDb) {
+    let relay = start(&db).await;
+    let phone = Uuid::now_v7();
+    let access = token(&relay.signup("pat@example.com", phone).await);
+    let golf = Uuid::now_v7();
+    let mut op = car_op(phone, 1, golf, "Golf");
+    op["fields"]["plate"] = json!("AB-12-CD");
+    op["fields"]["connect_hint"] = json!("VW Golf BT");
+    let (s, b) = relay.push(&access, &[op]).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+
+    let (s, made) = relay
+        .post("/v1/hooks/tokens", Some(&access), &json!({"car": "ab 12 cd"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{made}");
+    assert_eq!(made["info"]["car_id"], json!(golf));
+
+    let (_, any_hook) = relay.new_hook_token(&access, &json!({})).await;
+    let (s, b) = relay
+        .hook(
+            "start",
+            &any_hook,
+            &json!({"event_id": "s1", "car": "vw golf bt"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let trip = b["trip_id"].clone();
+    let snap = relay.snapshot(&access).await;
+    let header = snap["ops"]
+        .as_array()
+        .expect("ops")
+        .iter()
+        .find(|o| o["entity_id"] == trip)
+        .expect("trip op")
+        .clone();
+    assert_eq!(header["fields"]["car_id"], json!(golf));
+}
 
 async fn concurrent_events_keep_the_automation_device_gap_free(db: TestDb) {
     let relay = start(&db).await;
