@@ -19,7 +19,7 @@ use serde_json::json;
 use sha2::Digest as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use crate::sync::{SessionBody, device_name, http, network, relay_answer, url};
+use crate::sync::{device_name, http, network, relay_answer, session_of, url};
 use crate::{Core, CoreError, Result, SyncStatus};
 
 /// Longest request head (request line and headers) the loopback listener reads.
@@ -215,7 +215,7 @@ impl Core {
             "device_name": device_name(),
         })))
         .await?;
-        let body: SessionBody = resp.json().await.map_err(network)?;
+        let body = session_of(resp).await?;
         self.store_session(pending.relay_url.clone(), body)?;
         self.sync_status().await
     }
@@ -254,7 +254,7 @@ impl Core {
             "device_name": device_name(),
         })))
         .await?;
-        let body: SessionBody = resp.json().await.map_err(network)?;
+        let body = session_of(resp).await?;
         self.store_session(relay_url, body)?;
         self.sync_status().await
     }

@@ -9,7 +9,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
+pub(crate) use tacho_model::api::ErrorBody;
+use tacho_model::api::{
+    Credentials, DeviceSessionRequest, PullPage, RefreshRequest, Session, code,
+};
 use tacho_model::op::Op;
 use tacho_store::SyncSession;
 
@@ -75,8 +79,8 @@ pub struct SyncStatus {
     pub last_error: Option<String>,
 }
 
-/// A `Session` answer of the relay (sign-up, login, OpenID sign-in, refresh).
-#[derive(Debug, Deserialize)]
+/// A relay `Session` answer as the client keeps it (ids as text, the expiry parsed).
+#[derive(Debug)]
 pub(crate) struct SessionBody {
     account_id: String,
     space_id: String,
@@ -85,25 +89,31 @@ pub(crate) struct SessionBody {
     refresh_token: String,
 }
 
-#[derive(Debug, Deserialize)]
-struct PullBody {
-    ops: Vec<Value>,
-    cursor: u64,
-    has_more: bool,
+impl TryFrom<Session> for SessionBody {
+    type Error = CoreError;
+
+    fn try_from(s: Session) -> Result<Self> {
+        let access_expires_at = DateTime::parse_from_rfc3339(&s.access_expires_at)
+            .map_err(|e| CoreError::Network {
+                reason: format!(
+                    "the relay sent a bad session expiry `{}`: {e}",
+                    s.access_expires_at
+                ),
+            })?
+            .with_timezone(&Utc);
+        Ok(Self {
+            account_id: s.account_id.to_string(),
+            space_id: s.space_id.to_string(),
+            access_token: s.access_token,
+            access_expires_at,
+            refresh_token: s.refresh_token,
+        })
+    }
 }
 
-#[derive(Debug, Deserialize, Default)]
-pub(crate) struct ErrorBody {
-    #[serde(default)]
-    code: String,
-    #[serde(default)]
-    message: String,
-    #[serde(default)]
-    expected_seq: Option<u64>,
-    #[serde(default)]
-    op_id: Option<String>,
-    #[serde(default)]
-    index: Option<usize>,
+/// Reads a relay's `Session` answer.
+pub(crate) async fn session_of(resp: reqwest::Response) -> Result<SessionBody> {
+    resp.json::<Session>().await.map_err(network)?.try_into()
 }
 
 pub(crate) fn http() -> Result<reqwest::Client> {
@@ -184,14 +194,14 @@ impl Core {
             )));
         }
         let device = self.device()?;
-        let resp = relay_answer(http()?.post(url(&relay_url, path)).json(&json!({
-            "email": email.trim(),
-            "password": password,
-            "device_id": device.to_string(),
-            "device_name": device_name(),
-        })))
+        let resp = relay_answer(http()?.post(url(&relay_url, path)).json(&Credentials {
+            email: email.trim().to_owned(),
+            password: password.to_owned(),
+            device_id: device.0,
+            device_name: device_name(),
+        }))
         .await?;
-        let body: SessionBody = resp.json().await.map_err(network)?;
+        let body = session_of(resp).await?;
         self.store_session(relay_url, body)?;
         self.sync_status().await
     }
@@ -216,10 +226,13 @@ impl Core {
             http()?
                 .post(url(&session.relay_url, "/v1/devices/session"))
                 .bearer_auth(&session.access_token)
-                .json(&json!({ "device_id": device.to_string(), "device_name": device_name })),
+                .json(&DeviceSessionRequest {
+                    device_id: device.0,
+                    device_name: device_name.to_owned(),
+                }),
         )
         .await?;
-        let body: SessionBody = resp.json().await.map_err(network)?;
+        let body = session_of(resp).await?;
         Ok(DeviceHandoff {
             relay_url: session.relay_url,
             account_id: body.account_id,
@@ -319,10 +332,12 @@ impl Core {
         let resp = relay_answer(
             http()?
                 .post(url(&session.relay_url, "/v1/auth/refresh"))
-                .json(&json!({ "refresh_token": session.refresh_token })),
+                .json(&RefreshRequest {
+                    refresh_token: session.refresh_token.clone(),
+                }),
         )
         .await?;
-        let body: SessionBody = resp.json().await.map_err(network)?;
+        let body = session_of(resp).await?;
         let updated = SyncSession {
             access_token: body.access_token,
             access_expires_at: body.access_expires_at,
@@ -433,7 +448,7 @@ impl Core {
                     session = self.access_token(true).await?;
                     refreshed = true;
                 }
-                (409, "seq_gap") if gap_retries < 3 => {
+                (409, code::SEQ_GAP) if gap_retries < 3 => {
                     // The relay has everything before `expected_seq` (a lost
                     // response) or lost the tail: resume from where it is.
                     let expected = body.expected_seq.unwrap_or(1).max(1);
@@ -443,7 +458,7 @@ impl Core {
                         .write(|w| w.set_pushed_seq(expected - 1))?;
                     gap_retries += 1;
                 }
-                (422, "invalid_op") => {
+                (422, code::INVALID_OP) => {
                     let index = body.index.unwrap_or(0).min(ops.len() - 1);
                     let bad = &ops[index];
                     if body
@@ -485,7 +500,7 @@ impl Core {
                     .timeout(Duration::from_secs(wait + 30)),
             )
             .await?;
-            let page: PullBody = resp.json().await.map_err(network)?;
+            let page: PullPage = resp.json().await.map_err(network)?;
             let ops: Vec<Op> = page
                 .ops
                 .into_iter()

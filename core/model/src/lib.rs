@@ -5,6 +5,7 @@
 //! Nothing here touches a file, a socket or the system clock: callers pass
 //! `now` in, which keeps every rule deterministic and testable.
 
+pub mod api;
 pub mod car;
 pub mod clock;
 pub mod detector;

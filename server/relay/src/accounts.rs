@@ -7,7 +7,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
-use serde::Deserialize;
 use sqlx::Row as _;
 use uuid::Uuid;
 
@@ -23,26 +22,7 @@ use crate::tokens::{
 /// Shortest accepted password, in characters.
 pub const MIN_PASSWORD: usize = 10;
 
-/// Body of sign-up and login.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct Credentials {
-    /// Login name; compared case-insensitively.
-    pub email: String,
-    /// At least 10 characters.
-    pub password: String,
-    /// The signing-in device's own id.
-    pub device_id: Uuid,
-    /// A label for people.
-    #[serde(default)]
-    pub device_name: String,
-}
-
-/// Body of `POST /v1/auth/refresh`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct RefreshRequest {
-    /// The refresh token of the current session.
-    pub refresh_token: String,
-}
+pub use tacho_model::api::{Credentials, RefreshRequest};
 
 /// Hashes a password with argon2id and a random salt (PHC string).
 pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {

@@ -5,9 +5,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
-use serde::Deserialize;
 use sqlx::Row as _;
-use uuid::Uuid;
+use tacho_model::api::code;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -17,21 +16,13 @@ use crate::tokens::{Auth, Session, Subject, issue_session};
 /// Longest accepted device name, in characters.
 const MAX_NAME: usize = 100;
 
-/// Body of `POST /v1/devices/session`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct DeviceSessionRequest {
-    /// The other device's own id.
-    pub device_id: Uuid,
-    /// A label for people.
-    #[serde(default)]
-    pub device_name: String,
-}
+pub use tacho_model::api::DeviceSessionRequest;
 
 /// The error for a device id bound to someone else.
 pub fn device_taken() -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
-        "device_taken",
+        code::DEVICE_TAKEN,
         "this device id belongs to another account",
     )
 }

@@ -24,6 +24,7 @@ use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sqlx::Row as _;
+use tacho_model::api::code;
 use tacho_model::car::{Car, find_by_key};
 use tacho_model::gps::Ping;
 use tacho_model::gps::filter::{FilterConfig, path_stats};
@@ -878,7 +879,7 @@ async fn handle(
             };
             match push_ops(state, &claims, &maker.ops).await {
                 Ok(_) => {}
-                Err(e) if e.code == "seq_gap" && attempt < 2 => continue,
+                Err(e) if e.code == code::SEQ_GAP && attempt < 2 => continue,
                 Err(e) => return Err(e),
             }
         }

@@ -14,6 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::Clock as _;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tacho_model::api::code;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::AppState;
@@ -235,7 +236,7 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
             let secs = secs.max(1);
             let mut res = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
+                code::RATE_LIMITED,
                 format!("too many requests; retry in {secs} s"),
             )
             .with("retry_after_s", secs)

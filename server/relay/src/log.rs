@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sqlx::Row as _;
+use tacho_model::api::code;
 use tacho_model::op::Op;
 use uuid::Uuid;
 
@@ -42,16 +43,7 @@ pub struct PushRequest {
     pub ops: Vec<IncomingOp>,
 }
 
-/// Answer of a push.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct PushResult {
-    /// Ops stored by this call.
-    pub accepted: u64,
-    /// Ops already stored before (same `op_id`), skipped.
-    pub duplicates: u64,
-    /// The space's head cursor after the push.
-    pub head: i64,
-}
+pub use tacho_model::api::PushResult;
 
 /// Query of `GET /v1/pull`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -122,7 +114,7 @@ pub struct SyncResult {
 fn invalid_op(index: usize, op: &Op, why: &str) -> ApiError {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_op",
+        code::INVALID_OP,
         format!("op {index}: {why}"),
     )
     .with("op_id", op.op_id.to_string())
@@ -271,7 +263,7 @@ pub async fn push_ops(
         if device_seq != expected {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
-                "seq_gap",
+                code::SEQ_GAP,
                 format!(
                     "op {index} has device_seq {device_seq} where {expected} was due; nothing of the batch was stored"
                 ),
@@ -441,7 +433,7 @@ async fn insert_rows(
         if is_unique_violation(&e) && on_op_id {
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_op",
+                code::INVALID_OP,
                 format!("an op id of this batch (from index {first} on) is already used by another device"),
             )
             .with("index", first)
@@ -602,7 +594,7 @@ async fn materialise(
         *changed |= state.apply(op).map_err(|e| {
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_op",
+                code::INVALID_OP,
                 e.to_string(),
             )
         })?;

@@ -7,14 +7,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-/// Shape of every error answer.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    /// Stable snake_case code.
-    pub code: String,
-    /// Explanation for people.
-    pub message: String,
-}
+/// Shape of every error answer (shared with clients).
+pub use tacho_model::api::ErrorBody;
 
 /// Answer of `GET /v1/capabilities`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -18,6 +18,7 @@ use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::Row as _;
+use tacho_model::api::code;
 use uuid::Uuid;
 
 use crate::AppState;
@@ -73,7 +74,7 @@ pub fn verify(key: &[u8], token: &str, now_ms: i64) -> ApiResult<Claims> {
     let claims: Claims = serde_json::from_slice(&payload).map_err(|_| bad())?;
     if claims.exp_ms <= now_ms {
         return Err(ApiError::unauthorized(
-            "token_expired",
+            code::TOKEN_EXPIRED,
             "access token expired; refresh it",
         ));
     }
@@ -93,22 +94,8 @@ pub fn hash_refresh_token(token: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// What sign-up, login, refresh and device sessions answer.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Session {
-    /// The account.
-    pub account_id: Uuid,
-    /// The account's op log.
-    pub space_id: Uuid,
-    /// The device this session belongs to.
-    pub device_id: Uuid,
-    /// Bearer token for API calls.
-    pub access_token: String,
-    /// When `access_token` stops working (RFC 3339 UTC).
-    pub access_expires_at: String,
-    /// One-shot token that buys the next session.
-    pub refresh_token: String,
-}
+/// What sign-up, login, refresh and device sessions answer (shared with clients).
+pub use tacho_model::api::Session;
 
 /// Identifies a device binding for which a session is issued.
 #[derive(Debug, Clone, Copy)]
@@ -234,7 +221,7 @@ pub async fn spend_refresh_token(
 /// The error for a replayed refresh token.
 pub fn reused() -> ApiError {
     ApiError::unauthorized(
-        "refresh_reused",
+        code::REFRESH_REUSED,
         "this refresh token was already used; its session family is revoked, log in again",
     )
 }

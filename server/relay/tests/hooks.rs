@@ -115,7 +115,11 @@ async fn cars_are_named_by_plate_or_connect_hint_as_on_the_phone(db: TestDb) {
     assert_eq!(s, StatusCode::OK, "{b}");
 
     let (s, made) = relay
-        .post("/v1/hooks/tokens", Some(&access), &json!({"car": "ab 12 cd"}))
+        .post(
+            "/v1/hooks/tokens",
+            Some(&access),
+            &json!({"car": "ab 12 cd"}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{made}");
     assert_eq!(made["info"]["car_id"], json!(golf));
