@@ -13,17 +13,24 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::Row as _;
 use tacho_relay::jobs::queue::{self, JobRow};
-use tacho_relay::jobs::{Backoff, Job, JobError, NewJob, Outcome, RunnerConfig};
+use tacho_relay::jobs::{
+    Backoff, Job, JobError, NewJob, Outcome, RunnerConfig, relay_runner, retention,
+};
 use tacho_relay::storage::now_ms;
 use tacho_relay::{AppState, Config, Db};
+use uuid::Uuid;
 
 #[path = "support/harness.rs"]
 #[macro_use]
 mod harness;
 use harness::*;
+#[path = "support/api.rs"]
+mod api;
+use api::*;
 
 on_both_databases!(
     enqueue_claim_complete,
@@ -37,6 +44,8 @@ on_both_databases!(
     job_running_past_its_lease_is_aborted_and_retried,
     graceful_shutdown_lets_the_job_finish_and_stops_claiming,
     shutdown_bounds_a_stuck_job_and_puts_it_back,
+    retention_runs_as_an_hourly_job,
+    without_retention_days_no_retention_job,
 );
 
 const KIND: &str = "test.count";
@@ -636,4 +645,110 @@ async fn shutdown_bounds_a_stuck_job_and_puts_it_back(db: TestDb) {
     assert_eq!(r.attempts, 1);
     assert_eq!(r.locked_by, None);
     assert_eq!(r.last_error.as_deref(), Some("interrupted by shutdown"));
+}
+
+/// A trip that ended 40 days ago with two point chunks, pushed by a phone.
+async fn old_trip_with_points(relay: &Relay) -> String {
+    let phone = Uuid::now_v7();
+    let access = token(&relay.signup("lee@example.com", phone).await);
+    let trip = Uuid::now_v7();
+    let ended = chrono::Utc::now() - chrono::Duration::days(40);
+    let chunk = |seq: u64, point: u64| {
+        json!({
+            "op_id": Uuid::now_v7(), "device": phone, "device_seq": seq, "hlc": now_hlc() + seq,
+            "entity": "trip_points", "entity_id": trip, "kind": "append",
+            "items": [[point, ended.timestamp_millis(), 52.0, 4.0, null, null, null, null, 1]],
+            "schema": 1,
+        })
+    };
+    let header = json!({
+        "op_id": Uuid::now_v7(), "device": phone, "device_seq": 1, "hlc": now_hlc(),
+        "entity": "trip", "entity_id": trip, "kind": "upsert",
+        "fields": {"state": "ended", "started_at": (ended - chrono::Duration::hours(1)).to_rfc3339(),
+                   "ended_at": ended.to_rfc3339()},
+        "schema": 1,
+    });
+    let (s, b) = relay
+        .push(&access, &[header, chunk(2, 0), chunk(3, 1)])
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    trip.to_string()
+}
+
+async fn points_of(db: &Db, trip: &str) -> i64 {
+    sqlx::query("SELECT count(*) FROM ops WHERE entity = 'trip_points' AND entity_id = $1")
+        .bind(trip)
+        .fetch_one(&db.pool)
+        .await
+        .expect("count")
+        .try_get::<i64, _>(0)
+        .expect("count value")
+}
+
+async fn retention_runs_as_an_hourly_job(db: TestDb) {
+    let relay = start_with(&db, |c| c.gps_retention_days = Some(30)).await;
+    let trip = old_trip_with_points(&relay).await;
+    assert_eq!(points_of(&relay.state.db, &trip).await, 2);
+    let before = now_ms();
+    let jobs = relay_runner(&relay.state, fast("solo")).spawn();
+    wait_until(Duration::from_secs(20), "the retention job", || async {
+        count(
+            &relay.state.db,
+            "SELECT count(*) FROM jobs WHERE kind = 'gps_retention' AND state = 'done'",
+        )
+        .await
+            == 1
+    })
+    .await;
+    jobs.shutdown().await;
+    let after = now_ms();
+    assert_eq!(points_of(&relay.state.db, &trip).await, 0, "points purged");
+    let key: String = sqlx::query("SELECT dedupe_key FROM jobs WHERE kind = $1")
+        .bind(retention::KIND)
+        .fetch_one(&relay.state.db.pool)
+        .await
+        .expect("job")
+        .try_get("dedupe_key")
+        .expect("key");
+    let slots = [before / 3_600_000, after / 3_600_000];
+    assert!(
+        slots.iter().any(|s| key == format!("gps_retention:{s}")),
+        "{key}"
+    );
+    let payload: String = sqlx::query("SELECT payload FROM jobs WHERE kind = $1")
+        .bind(retention::KIND)
+        .fetch_one(&relay.state.db.pool)
+        .await
+        .expect("job")
+        .try_get("payload")
+        .expect("payload");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&payload).expect("json"),
+        json!({"days": 30})
+    );
+}
+
+async fn without_retention_days_no_retention_job(db: TestDb) {
+    let relay = start(&db).await;
+    let trip = old_trip_with_points(&relay).await;
+    let jobs = relay_runner(&relay.state, fast("solo")).spawn();
+    wait_until(Duration::from_secs(20), "the prune job", || async {
+        count(
+            &relay.state.db,
+            "SELECT count(*) FROM jobs WHERE kind = 'jobs.prune' AND state = 'done'",
+        )
+        .await
+            == 1
+    })
+    .await;
+    jobs.shutdown().await;
+    assert_eq!(
+        count(
+            &relay.state.db,
+            "SELECT count(*) FROM jobs WHERE kind = 'gps_retention'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(points_of(&relay.state.db, &trip).await, 2, "points kept");
 }

@@ -1,11 +1,12 @@
-//! Background jobs: a queue persisted in the relay's own database (ADR 0010) and a [`Runner`] per
-//! instance that claims and runs them.
+//! Background jobs: a queue persisted in the relay's own database (ADR 0010), a [`Runner`] per
+//! instance that claims and runs them, and the relay's jobs (GPS retention, pruning the queue).
 //!
 //! Delivery is at least once: a job runs again if its instance dies or overruns its lease before
 //! recording the outcome, so handlers must be idempotent. Within its lease a job runs on one
 //! instance only. Handlers return [`JobError`], never the HTTP edge's `ApiError`.
 
 pub mod queue;
+pub mod retention;
 pub mod runner;
 
 use std::future::Future;
@@ -16,6 +17,15 @@ use serde_json::Value;
 
 pub use queue::{NewJob, Outcome};
 pub use runner::{Runner, RunnerConfig, RunnerHandle, Stopper};
+
+use crate::AppState;
+
+/// Kind of the built-in job that deletes old finished rows from `jobs`.
+pub const PRUNE_KIND: &str = "jobs.prune";
+/// Done jobs are kept this long: their dedupe keys must outlive the time slot they were for.
+pub const KEEP_DONE: Duration = Duration::from_secs(24 * 3600);
+/// Failed jobs are kept this long, for operators to read `last_error`.
+pub const KEEP_FAILED: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Why a job did not succeed. The runner retries [`JobError::Retryable`] with backoff until the
 /// job's `max_attempts`, and gives up on [`JobError::Permanent`] at once. The text is stored in
@@ -118,6 +128,28 @@ impl Backoff {
             .checked_mul(1_u32 << doublings)
             .map_or(self.cap, |d| d.min(self.cap))
     }
+}
+
+/// The relay's runner: pruning the queue always, and the GPS retention purge hourly when
+/// `--gps-retention-days` is set. The caller owns the handle and stops it on shutdown.
+pub fn relay_runner(state: &AppState, config: RunnerConfig) -> Runner {
+    let hour = Duration::from_secs(3600);
+    let db = state.db.clone();
+    let mut runner = Runner::new(state.db.clone(), config).handler(PRUNE_KIND, move |_job: Job| {
+        let db = db.clone();
+        async move {
+            let now = crate::storage::now_ms();
+            queue::prune(&db, now, KEEP_DONE, KEEP_FAILED).await?;
+            Ok(())
+        }
+    });
+    runner = runner.every(PRUNE_KIND, hour, Value::Null);
+    if let Some(days) = state.config.gps_retention_days {
+        runner = runner
+            .handler(retention::KIND, retention::handler(state.db.clone()))
+            .every(retention::KIND, hour, retention::payload(days));
+    }
+    runner
 }
 
 #[cfg(test)]
