@@ -37,6 +37,7 @@ on_both_databases!(
     claims_only_kinds_the_instance_handles,
     retry_with_backoff_then_failed_after_max_attempts,
     permanent_error_fails_at_once,
+    expired_lease_on_the_last_attempt_fails_the_job,
     dedupe_key_enqueues_once,
     concurrent_claims_take_each_job_once,
     two_instances_never_run_a_job_twice,
@@ -310,6 +311,50 @@ async fn permanent_error_fails_at_once(db: TestDb) {
     let r = row(db, &id).await;
     assert_eq!((r.state.as_str(), r.attempts), ("failed", 1));
     assert_eq!(r.last_error.as_deref(), Some("payload has no \"days\""));
+}
+
+/// A job whose instances keep dying under it (a job that crashes the process) is not taken over
+/// forever: once its attempts are used up, an expired lease fails it.
+async fn expired_lease_on_the_last_attempt_fails_the_job(db: TestDb) {
+    let state = instance(&db).await;
+    let db = &state.db;
+    let now = now_ms();
+    let id = enqueue(
+        db,
+        NewJob {
+            max_attempts: 2,
+            ..NewJob::new(KIND, json!(null), now)
+        },
+    )
+    .await;
+    let k = kinds(&[KIND]);
+    let lease = Duration::from_secs(1);
+    let first = queue::claim(db, &k, "dies", lease, now)
+        .await
+        .expect("claim");
+    assert_eq!(first.map(|j| j.attempt), Some(1));
+    // The lease passed: another instance takes it over for the second and last attempt.
+    let second = queue::claim(db, &k, "dies too", lease, now + 1_001)
+        .await
+        .expect("claim");
+    assert_eq!(second.map(|j| j.attempt), Some(2));
+    let r = row(db, &id).await;
+    assert_eq!(
+        (r.state.as_str(), r.locked_by.as_deref()),
+        ("running", Some("dies too"))
+    );
+    let third = queue::claim(db, &k, "next", lease, now + 2_002)
+        .await
+        .expect("claim");
+    assert!(third.is_none(), "{third:?}");
+    let r = row(db, &id).await;
+    assert_eq!(r.state, "failed");
+    assert_eq!(r.attempts, 2);
+    assert_eq!(r.finished_at, Some(now + 2_002));
+    assert_eq!(
+        r.last_error.as_deref(),
+        Some("lease expired on the last attempt")
+    );
 }
 
 async fn dedupe_key_enqueues_once(db: TestDb) {
