@@ -50,7 +50,7 @@ pub struct Config {
     /// long-poll maximum.
     pub request_timeout: Duration,
     /// Days after a trip's end that its raw GPS points stay in the log; `None` keeps them
-    /// forever (the default). See `privacy::purge_old_points`.
+    /// forever (the default). See `jobs::retention`.
     pub gps_retention_days: Option<u32>,
     /// OpenID providers people may sign in with (`--oidc-config`, see docs/oidc.md); empty
     /// switches OpenID sign-in off.

@@ -7,6 +7,7 @@ pub mod devices;
 pub mod error;
 pub mod feed;
 pub mod hooks;
+pub mod jobs;
 pub mod limits;
 pub mod log;
 pub mod oidc;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use tacho_relay::jobs::RunnerConfig;
 use tacho_relay::limits::{ClassLimit, RateLimits};
 use tacho_relay::secrets::MasterKeys;
 use tacho_relay::{AppState, Config, Db, Registration};
@@ -216,15 +217,20 @@ async fn main() -> anyhow::Result<()> {
     }
     let state = AppState::new(config).await?;
     if let Some(days) = state.config.gps_retention_days {
-        tracing::info!(days, "raw GPS retention enabled");
-        tacho_relay::privacy::spawn_retention(
-            state.clone(),
-            days,
-            std::time::Duration::from_secs(3600),
-        );
+        tracing::info!(days, "raw GPS retention enabled (hourly job)");
     }
+    let jobs = tacho_relay::jobs::relay_runner(&state, RunnerConfig::default()).spawn();
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     tracing::info!(addr = %listener.local_addr()?, backend = ?state.db.backend, "tacho-relay listening");
-    tacho_relay::serve(listener, state, tacho_relay::shutdown_signal()).await?;
+    // The signal stops the job runner's claiming at once, alongside the HTTP drain; then the job
+    // in flight gets its grace period.
+    let stop_jobs = jobs.stopper();
+    let served = tacho_relay::serve(listener, state, async move {
+        tacho_relay::shutdown_signal().await;
+        stop_jobs.stop();
+    })
+    .await;
+    jobs.shutdown().await;
+    served?;
     Ok(())
 }

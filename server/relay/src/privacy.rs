@@ -1,15 +1,9 @@
-//! Privacy: a person's data as one archive (`GET /v1/account/export`), deleting an account and
-//! everything in it (`DELETE /v1/account`), and the raw GPS retention job.
-//!
-//! Retention: with `--gps-retention-days N`, the `trip_points` ops of trips that ended more than
-//! N days ago are deleted from the log; the trips keep their summary (distance, ends, times) in
-//! their `trip` upserts and the materialised state. Devices that already pulled the points keep
-//! their copy (the relay cannot reach into them); a device that starts from a snapshot or cursor 0
-//! later gets the trips without points. Cursors stay valid: a pull simply skips the gaps.
+//! Privacy: a person's data as one archive (`GET /v1/account/export`) and deleting an account and
+//! everything in it (`DELETE /v1/account`). The raw GPS retention purge is a job:
+//! [`crate::jobs::retention`].
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -298,91 +292,4 @@ pub async fn delete_account(
     state.live_devices.forget_all();
     tracing::info!(%account, "account deleted");
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Deletes the `trip_points` ops of trips that ended before `now_ms - days`; returns how many
-/// ops went. Trips keep their summary. Idempotent; safe to run on several instances.
-///
-/// The op log has no index by entity (it would tax every insert), so candidates come from
-/// `point_writers` (one row per trip with points, marked once emptied) and each space's chunks
-/// are deleted in one pass over that space's log.
-pub async fn purge_old_points(state: &AppState, days: u32, now_ms: i64) -> ApiResult<u64> {
-    let cutoff = now_ms.saturating_sub(i64::from(days).saturating_mul(24 * 3600 * 1000));
-    // Trips whose points are still in the log, with their merged header.
-    let rows = sqlx::query(
-        "SELECT p.space_id, p.trip_id, e.state FROM point_writers p \
-         JOIN entity_state e ON e.space_id = p.space_id AND e.entity = 'trip' \
-         AND e.entity_id = p.trip_id \
-         WHERE p.points_purged_at IS NULL",
-    )
-    .fetch_all(&state.db.pool)
-    .await?;
-    let mut expired: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-    for r in rows {
-        let raw: String = r.try_get("state")?;
-        let Ok(st) = serde_json::from_str::<tacho_model::merge::EntityState>(&raw) else {
-            continue;
-        };
-        let ended = st
-            .fields
-            .get("ended_at")
-            .and_then(Value::as_str)
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.timestamp_millis());
-        if ended.is_some_and(|t| t < cutoff) {
-            expired
-                .entry(r.try_get::<String, _>("space_id")?)
-                .or_default()
-                .push(r.try_get::<String, _>("trip_id")?);
-        }
-    }
-    let (mut gone, mut trips) = (0, 0);
-    for (space, space_trips) in &expired {
-        // Bounded statements (and write transactions) however many trips a space has.
-        for chunk in space_trips.chunks(200) {
-            let list = (1..=chunk.len())
-                .map(|i| format!("${}", i + 1))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let mut tx = state.db.begin_write().await?;
-            let sql = format!(
-                "DELETE FROM ops WHERE space_id = $1 AND entity = 'trip_points' AND entity_id IN ({list})"
-            );
-            // Audited: only numbered placeholders are spliced in; every value is bound.
-            let mut delete = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(space);
-            for trip in chunk {
-                delete = delete.bind(trip);
-            }
-            gone += delete.execute(&mut *tx).await?.rows_affected();
-            let sql = format!(
-                "UPDATE point_writers SET points_purged_at = ${} WHERE space_id = $1 AND trip_id IN ({list})",
-                chunk.len() + 2
-            );
-            let mut mark = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(space);
-            for trip in chunk {
-                mark = mark.bind(trip);
-            }
-            mark.bind(now_ms).execute(&mut *tx).await?;
-            tx.commit().await?;
-            trips += chunk.len();
-        }
-    }
-    if gone > 0 {
-        tracing::info!(ops = gone, trips, "raw GPS points past retention deleted");
-    }
-    Ok(gone)
-}
-
-/// Runs [`purge_old_points`] now and then every `every`, for as long as the runtime lives.
-pub fn spawn_retention(state: AppState, days: u32, every: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if let Err(e) = purge_old_points(&state, days, now_ms()).await {
-                tracing::warn!(code = e.code, message = %e.message, "GPS retention run failed");
-            }
-        }
-    })
 }

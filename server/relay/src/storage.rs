@@ -36,6 +36,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0005_point_purge_without_index.sql"),
     ),
     (6, "oidc", include_str!("../migrations/0006_oidc.sql")),
+    (7, "jobs", include_str!("../migrations/0007_jobs.sql")),
 ];
 
 /// The settings key of the access-token signing key (base64 of 32 random bytes).
