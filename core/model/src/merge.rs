@@ -8,9 +8,11 @@
 //!   kept in **stamp order** (`hlc`, then device, then `device_seq`, then
 //!   op id), so a collection reads the same on every replica and an edit
 //!   history written by several devices reads chronologically.
-//! - "At most one running timer per space" is a view
-//!   ([`SpaceState::effective_timer_stops`]) over the merged entries, never a
-//!   mutation, so it cannot make replicas diverge.
+//! - "At most one running timer per space" is `work::running_timer_stops`, a
+//!   pure rule over the merged entries: [`SpaceState::effective_timer_stops`]
+//!   reads it, and a client store that pulls a second running timer writes
+//!   the resulting stops as ordinary ops (every replica derives the same
+//!   values, so those ops agree and converge).
 //!
 //! Everything here is pure: callers pass `now` in where it matters.
 
@@ -450,11 +452,12 @@ impl SpaceState {
                 }
             }
         }
-        running.sort();
-        let mut next_start = None;
-        for (start, id) in running.into_iter().rev() {
-            stops.insert(id, next_start);
-            next_start = Some(start);
+        let stopped = crate::work::running_timer_stops(&running);
+        for (_, id) in &running {
+            stops.insert(*id, None);
+        }
+        for (id, stop) in stopped {
+            stops.insert(id, Some(stop));
         }
         stops
     }

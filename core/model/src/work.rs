@@ -158,6 +158,25 @@ pub fn overlapping(entries: &[TimeEntry], now: DateTime<Utc>) -> Vec<EntryId> {
     flagged.into_iter().collect()
 }
 
+/// The running-timer rule: at most one timer runs per space. Given the entries that run (no
+/// stop), each but the latest stops where the next one starts, ordered by (start, id), as if all
+/// starts had happened on one device. Returns the (entry, stop) pairs to write; the latest entry
+/// keeps running. Every replica derives the same pairs from the same merged entries, and the
+/// store writes them as ordinary `stop` ops, so the relay and connectors see real stops.
+pub fn running_timer_stops<Id: Ord + Copy>(
+    running: &[(DateTime<Utc>, Id)],
+) -> Vec<(Id, DateTime<Utc>)> {
+    let mut sorted = running.to_vec();
+    sorted.sort();
+    sorted
+        .windows(2)
+        .filter_map(|pair| match pair {
+            [(start, id), (next_start, _)] => Some((*id, (*next_start).max(*start))),
+            _ => None,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,5 +218,18 @@ mod tests {
         let flagged = overlapping(&[a.clone(), b.clone(), c.clone()], t(13, 0));
         assert!(flagged.contains(&a.id) && flagged.contains(&b.id));
         assert!(!flagged.contains(&c.id), "touching is not overlapping");
+    }
+
+    #[test]
+    fn all_running_timers_but_the_latest_stop_where_the_next_starts() {
+        let t = |m: i64| DateTime::from_timestamp(1_767_225_600 + m * 60, 0).unwrap();
+        // Given out of order, as devices would report them.
+        let running = [(t(30), 3u8), (t(0), 1), (t(10), 2), (t(10), 0)];
+        assert_eq!(
+            running_timer_stops(&running),
+            vec![(1, t(10)), (0, t(10)), (2, t(30))]
+        );
+        assert!(running_timer_stops(&[(t(0), 1u8)]).is_empty());
+        assert!(running_timer_stops::<u8>(&[]).is_empty());
     }
 }
