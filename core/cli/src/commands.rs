@@ -4,14 +4,13 @@ use std::io::{IsTerminal, Write};
 
 use anyhow::Context as _;
 use serde_json::json;
-use tacho_core::{Core, EntryFilter, ImportOptions, NewCar, NewEntry};
+use tacho_core::{Core, EntryFilter, ImportOptions, NewCar, NewEntry, TripFilter};
 use tacho_model::car::TripEnd;
 use tacho_model::gps::{LatLon, Ping};
 use tacho_model::id::PlaceId;
 use tacho_model::place::{Place, PlaceKind};
 use tacho_model::trip::{Purpose, Trip, TripField, TripSource};
 use tacho_model::work::{Rounding, overlapping};
-use tacho_store::TripFilter;
 
 use crate::args::*;
 use crate::output::{self, hm, km, short};
