@@ -767,13 +767,17 @@ async fn db(core: &Core, cmd: DbCmd, json: bool) -> anyhow::Result<()> {
         DbCmd::Info => {
             let info = json!({
                 "device": core.device()?.to_string(),
-                "outbox_ops": core.outbox_len().await?,
+                "outbox_ops": core.outbox_total().await?,
+                "pending_ops": core.outbox_len().await?,
             });
             if json {
                 output::json(&info)?;
             } else {
                 println!("device {}", info["device"]);
-                println!("outbox {} op(s) waiting to sync", info["outbox_ops"]);
+                println!(
+                    "outbox {} op(s), {} waiting to sync",
+                    info["outbox_ops"], info["pending_ops"]
+                );
             }
         }
     }

@@ -96,7 +96,7 @@ impl Core {
             return Err(CoreError::bad_input("the file has no GPS points"));
         }
         let now = self.now();
-        let summary = self.with_store(|inner| {
+        let summary = self.with_store_long(|inner| {
             let car = options
                 .car
                 .as_deref()

@@ -177,7 +177,7 @@ impl Inner {
 #[derive(Clone)]
 pub struct Core {
     /// The store and the recorder; reached only through [`Core::with_store`].
-    db: Arc<db::Db>,
+    db: Arc<db::Db<Inner>>,
     /// This database's device id, fixed at open (read without the lock).
     device: tacho_model::id::DeviceId,
     events: broadcast::Sender<CoreEvent>,
@@ -238,21 +238,19 @@ impl Core {
         } else {
             config.device_name.as_str().into()
         };
-        let store_clock = clock.clone();
-        let inner = db::blocking(move || {
-            let mut store = Store::open(&config.db_path, store_clock)?;
-            store.set_time_zone(&config.time_zone);
-            let recorder = recording::Recorder::load(&store, config.detector)?;
-            let mut inner = Inner {
-                store,
-                recorder,
-                cars: Vec::new(),
-                places: Vec::new(),
-                config,
-            };
-            inner.refresh_reference()?;
-            Ok::<_, CoreError>(inner)
-        })?;
+        // Opening runs inline: nothing else of this core runs yet (a binding's
+        // runtime is the core's own), and callers open once, off their UI thread.
+        let mut store = Store::open(&config.db_path, clock.clone())?;
+        store.set_time_zone(&config.time_zone);
+        let recorder = recording::Recorder::load(&store, config.detector)?;
+        let mut inner = Inner {
+            store,
+            recorder,
+            cars: Vec::new(),
+            places: Vec::new(),
+            config,
+        };
+        inner.refresh_reference()?;
         let device = inner.store.device();
         let (events, _) = broadcast::channel(256);
         let core = Self {
@@ -273,10 +271,16 @@ impl Core {
         self.events.subscribe()
     }
 
-    /// Runs `f` with the store, off the async executor where the runtime
-    /// allows it (see `db.rs`): the only way the core's methods touch SQLite.
+    /// Runs short store work `f` (one bounded transaction or a few indexed
+    /// reads); it never waits for the lock on an executor thread (`db.rs`).
     pub(crate) fn with_store<T>(&self, f: impl FnOnce(&mut Inner) -> Result<T>) -> Result<T> {
         self.db.with(f)
+    }
+
+    /// Runs long store work `f` (imports, reports, full scans, pulled pages)
+    /// off the async executor where the runtime allows it (`db.rs`).
+    pub(crate) fn with_store_long<T>(&self, f: impl FnOnce(&mut Inner) -> Result<T>) -> Result<T> {
+        self.db.with_long(f)
     }
 
     pub(crate) fn emit(&self, event: CoreEvent) {
@@ -577,7 +581,7 @@ impl Core {
 
     /// Full integrity check of the database file.
     pub async fn integrity_check(&self) -> Result<Vec<String>> {
-        self.with_store(|inner| Ok(inner.store.integrity_check()?))
+        self.with_store_long(|inner| Ok(inner.store.integrity_check()?))
     }
 
     /// Projects.
@@ -610,6 +614,12 @@ impl Core {
                 .map(|e| e.op)
                 .collect())
         })
+    }
+
+    /// Every op this database wrote, pushed or not (diagnostics: `tacho db
+    /// info`); a full count of the outbox.
+    pub async fn outbox_total(&self) -> Result<u64> {
+        self.with_store(|inner| Ok(inner.store.outbox_total()?))
     }
 
     /// Own ops waiting to be pushed to the relay (all of them before the

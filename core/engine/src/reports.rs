@@ -47,7 +47,7 @@ impl Core {
         format: ReportFormat,
     ) -> Result<Vec<u8>> {
         let period = parse_period(period)?;
-        let (car, trips, readings, edits, places) = self.with_store(|inner| {
+        let (car, trips, readings, edits, places) = self.with_store_long(|inner| {
             let car = inner.store.find_car(car)?;
             let (_, until) = utc_bounds(&period, false);
             // Every earlier trip of the car feeds the odometer chain and the
@@ -88,7 +88,7 @@ impl Core {
     pub async fn hours_report(&self, period: &str, format: ReportFormat) -> Result<Vec<u8>> {
         let period = parse_period(period)?;
         let now = self.now();
-        let (entries, projects, time_zone) = self.with_store(|inner| {
+        let (entries, projects, time_zone) = self.with_store_long(|inner| {
             let (from, until) = utc_bounds(&period, true);
             let entries = inner.store.entries(&crate::EntryFilter {
                 from: Some(from),

@@ -506,7 +506,7 @@ impl Core {
                 .map_err(|e| CoreError::Network {
                     reason: format!("the relay sent an op this build can't read: {e}"),
                 })?;
-            let applied = self.with_store(|inner| {
+            let applied = self.with_store_long(|inner| {
                 Ok(inner.store.write(|w| w.apply_remote(&ops, page.cursor))?)
             })?;
             report.pulled += ops.len();

@@ -116,6 +116,16 @@ impl Store {
             .collect()
     }
 
+    /// Every op this database wrote (the outbox keeps them after the push),
+    /// for diagnostics; see [`Store::outbox_len`] for what still waits.
+    pub fn outbox_total(&self) -> Result<u64> {
+        let n: i64 = self
+            .conn()
+            .prepare_cached("SELECT count(*) FROM outbox")?
+            .query_row([], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Own ops waiting to be pushed: those after the `device_seq` the relay
     /// confirmed (every op before the first sign-in), less ops parked as
     /// invalid, which sync skips. This is the "not yet synced" count a UI

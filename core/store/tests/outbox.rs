@@ -74,4 +74,9 @@ fn outbox_len_counts_only_ops_the_relay_has_not_confirmed() {
     assert_eq!(store.outbox_len().unwrap(), 1);
     store.write(|w| w.set_pushed_seq(5)).unwrap();
     assert_eq!(store.outbox_len().unwrap(), 0);
+    assert_eq!(
+        store.outbox_total().unwrap(),
+        5,
+        "the outbox keeps every op"
+    );
 }
