@@ -32,6 +32,9 @@ pub struct Cli {
     /// Grace period in minutes after a disconnect before a trip ends.
     #[arg(long, global = true, env = "TACHO_GRACE_MINUTES")]
     pub grace_minutes: Option<i64>,
+    /// The name the relay lists this device under at sign-in [default: tacho-cli on <OS>].
+    #[arg(long, global = true, env = "TACHO_DEVICE_NAME")]
+    pub device_name: Option<String>,
     /// More logging on stderr (-v, -vv); or set TACHO_LOG.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

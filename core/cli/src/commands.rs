@@ -4,14 +4,13 @@ use std::io::{IsTerminal, Write};
 
 use anyhow::Context as _;
 use serde_json::json;
-use tacho_core::{Core, EntryFilter, ImportOptions, NewCar, NewEntry};
+use tacho_core::{Core, EntryFilter, ImportOptions, NewCar, NewEntry, TripFilter};
 use tacho_model::car::TripEnd;
 use tacho_model::gps::{LatLon, Ping};
 use tacho_model::id::PlaceId;
 use tacho_model::place::{Place, PlaceKind};
 use tacho_model::trip::{Purpose, Trip, TripField, TripSource};
 use tacho_model::work::{Rounding, overlapping};
-use tacho_store::TripFilter;
 
 use crate::args::*;
 use crate::output::{self, hm, km, short};
@@ -768,13 +767,17 @@ async fn db(core: &Core, cmd: DbCmd, json: bool) -> anyhow::Result<()> {
         DbCmd::Info => {
             let info = json!({
                 "device": core.device()?.to_string(),
-                "outbox_ops": core.outbox_len().await?,
+                "outbox_ops": core.outbox_total().await?,
+                "pending_ops": core.outbox_len().await?,
             });
             if json {
                 output::json(&info)?;
             } else {
                 println!("device {}", info["device"]);
-                println!("outbox {} op(s) waiting to sync", info["outbox_ops"]);
+                println!(
+                    "outbox {} op(s), {} waiting to sync",
+                    info["outbox_ops"], info["pending_ops"]
+                );
             }
         }
     }

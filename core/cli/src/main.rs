@@ -42,6 +42,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let db = cli.db.clone().unwrap_or_else(default_db_path);
     let mut config = CoreConfig::new(db);
     config.time_zone = cli.tz.clone();
+    if let Some(name) = cli.device_name.clone() {
+        config.device_name = name;
+    }
     if let Some(grace) = cli.grace_minutes {
         config.detector.grace = chrono::Duration::minutes(grace);
     }

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::sync::{error_of, http, network, relay_answer, relay_error, url};
+use crate::sync::{error_of, network, relay_answer, relay_error, url};
 use crate::{Core, CoreError, Result};
 
 /// A freshly made hook token; `token` is shown only this once.
@@ -48,7 +48,7 @@ impl Core {
     ) -> Result<HookToken> {
         let session = self.access_token(false).await?;
         let resp = relay_answer(
-            http()?
+            self.http()
                 .post(url(&session.relay_url, "/v1/hooks/tokens"))
                 .bearer_auth(&session.access_token)
                 .json(&json!({ "car": car, "label": label })),
@@ -61,7 +61,7 @@ impl Core {
     pub async fn hook_tokens(&self) -> Result<Vec<HookTokenInfo>> {
         let session = self.access_token(false).await?;
         let resp = relay_answer(
-            http()?
+            self.http()
                 .get(url(&session.relay_url, "/v1/hooks/tokens"))
                 .bearer_auth(&session.access_token),
         )
@@ -72,7 +72,8 @@ impl Core {
     /// Revokes a hook token; it stops working at once.
     pub async fn revoke_hook_token(&self, id: &str) -> Result<()> {
         let session = self.access_token(false).await?;
-        let resp = http()?
+        let resp = self
+            .http()
             .delete(url(
                 &session.relay_url,
                 &format!("/v1/hooks/tokens/{}", id.trim()),

@@ -64,7 +64,7 @@ impl Core {
         options: ImportOptions,
         progress: impl FnMut(ImportProgress) + Send,
     ) -> Result<ImportSummary> {
-        let content = std::fs::read_to_string(path)
+        let content = crate::db::blocking(|| std::fs::read_to_string(path))
             .map_err(|e| CoreError::bad_input(format!("can't read {}: {e}", path.display())))?;
         let extension = path.extension().and_then(|e| e.to_str());
         self.import_str(extension, &content, options, progress)
@@ -96,87 +96,88 @@ impl Core {
             return Err(CoreError::bad_input("the file has no GPS points"));
         }
         let now = self.now();
-        let mut inner = self.lock()?;
-        let car = options
-            .car
-            .as_deref()
-            .map(|c| inner.store.find_car(c))
-            .transpose()?;
-        let mut track = track;
-        let already = if options.allow_overlap {
-            0
-        } else {
-            skip_imported(&inner.store, &mut track)?
-        };
-        let config = inner.config.detector;
-        let time_zone = inner.config.time_zone.clone();
-        let cars = match &car {
-            Some(c) => vec![c.clone()],
-            None => inner.cars.clone(),
-        };
-        let places = inner.places.clone();
-        let ctx = Context {
-            cars: &cars,
-            places: &places,
-            time_zone: &time_zone,
-        };
-        let car_hint = car.as_ref().map(|c| c.name.clone());
-        let summary = inner.store.write(|w| {
-            let mut recorder = Recorder::transient(config);
-            let mut summary = ImportSummary {
-                format,
-                trips: Vec::new(),
-                points_in_file: total,
-                segments_already_imported: already,
-                points_stored: 0,
-                points_ignored: 0,
-                outliers: 0,
+        let summary = self.with_store_long(|inner| {
+            let car = options
+                .car
+                .as_deref()
+                .map(|c| inner.store.find_car(c))
+                .transpose()?;
+            let mut track = track;
+            let already = if options.allow_overlap {
+                0
+            } else {
+                skip_imported(&inner.store, &mut track)?
             };
-            let mut done = 0;
-            progress(ImportProgress { done, total });
-            for segment in track.segments.iter().filter(|s| !s.is_empty()) {
-                let (Some(first), Some(last)) = (segment.first(), segment.last()) else {
-                    continue;
+            let config = inner.config.detector;
+            let time_zone = inner.config.time_zone.clone();
+            let cars = match &car {
+                Some(c) => vec![c.clone()],
+                None => inner.cars.clone(),
+            };
+            let places = inner.places.clone();
+            let ctx = Context {
+                cars: &cars,
+                places: &places,
+                time_zone: &time_zone,
+            };
+            let car_hint = car.as_ref().map(|c| c.name.clone());
+            let summary = inner.store.write(|w| {
+                let mut recorder = Recorder::transient(config);
+                let mut summary = ImportSummary {
+                    format,
+                    trips: Vec::new(),
+                    points_in_file: total,
+                    segments_already_imported: already,
+                    points_stored: 0,
+                    points_ignored: 0,
+                    outliers: 0,
                 };
-                let mut events = vec![recorder.feed(
-                    w,
-                    &ctx,
-                    DetectorInput::Connect {
-                        at: first.at,
-                        source: TripSource::Import,
-                        car_hint: car_hint.clone(),
-                    },
-                    now,
-                )?];
-                for ping in segment {
-                    let outcome = recorder.feed(w, &ctx, DetectorInput::Ping(*ping), now)?;
-                    if let Some(reason) = outcome.rejected {
-                        return Err(CoreError::bad_input(format!(
-                            "point {} of the file ({}, {:.6}, {:.6}) is invalid: {reason}; nothing was imported",
-                            done + 1,
-                            ping.at.to_rfc3339(),
-                            ping.lat,
-                            ping.lon
-                        )));
+                let mut done = 0;
+                progress(ImportProgress { done, total });
+                for segment in track.segments.iter().filter(|s| !s.is_empty()) {
+                    let (Some(first), Some(last)) = (segment.first(), segment.last()) else {
+                        continue;
+                    };
+                    let mut events = vec![recorder.feed(
+                        w,
+                        &ctx,
+                        DetectorInput::Connect {
+                            at: first.at,
+                            source: TripSource::Import,
+                            car_hint: car_hint.clone(),
+                        },
+                        now,
+                    )?];
+                    for ping in segment {
+                        let outcome = recorder.feed(w, &ctx, DetectorInput::Ping(*ping), now)?;
+                        if let Some(reason) = outcome.rejected {
+                            return Err(CoreError::bad_input(format!(
+                                "point {} of the file ({}, {:.6}, {:.6}) is invalid: {reason}; nothing was imported",
+                                done + 1,
+                                ping.at.to_rfc3339(),
+                                ping.lat,
+                                ping.lon
+                            )));
+                        }
+                        events.push(outcome);
+                        done += 1;
+                        if done % PROGRESS_EVERY == 0 {
+                            progress(ImportProgress { done, total });
+                        }
                     }
-                    events.push(outcome);
-                    done += 1;
-                    if done % PROGRESS_EVERY == 0 {
-                        progress(ImportProgress { done, total });
+                    events.push(recorder.force_end(w, &ctx, last.at)?);
+                    for e in events {
+                        summary.trips.extend(e.ended);
+                        summary.points_stored += e.points as usize;
+                        summary.points_ignored += usize::from(e.dropped.is_some());
+                        summary.outliers += e.outliers as usize;
                     }
                 }
-                events.push(recorder.force_end(w, &ctx, last.at)?);
-                for e in events {
-                    summary.trips.extend(e.ended);
-                    summary.points_stored += e.points as usize;
-                    summary.points_ignored += usize::from(e.dropped.is_some());
-                    summary.outliers += e.outliers as usize;
-                }
-            }
-            progress(ImportProgress { done: total, total });
-            Ok::<_, CoreError>(summary)
+                progress(ImportProgress { done: total, total });
+                Ok::<_, CoreError>(summary)
+            })?;
+            Ok(summary)
         })?;
-        drop(inner);
         for trip in &summary.trips {
             self.emit(CoreEvent::TripEnded { trip: *trip });
         }

@@ -6,7 +6,7 @@
 //! and then announces the change on the [`CoreEvent`] stream.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -18,9 +18,10 @@ use tacho_model::id::{CarId, TripId};
 use tacho_model::place::Place;
 use tacho_model::trip::{Purpose, Trip, TripEdit, TripField, TripSource};
 use tacho_model::work::{Project, TimeEntry};
-use tacho_store::{Store, TripFilter, TripPoint};
+use tacho_store::Store;
 use tokio::sync::broadcast;
 
+mod db;
 mod error;
 mod hooks;
 pub mod import;
@@ -37,7 +38,9 @@ pub use import::{ImportOptions, ImportProgress, ImportSummary};
 pub use oidc::{LoopbackLogin, OidcCallback, OidcPending};
 pub use recording::FeedOutcome;
 pub use sync::{DeviceHandoff, SyncReport, SyncStatus};
-pub use tacho_store::EntryFilter;
+// The store's types this API takes and hands out, re-exported so the CLI and
+// the bindings depend on tacho-core alone and never reach into the store.
+pub use tacho_store::{EntryFilter, ParkedOp, TripFilter, TripPoint};
 pub use work::{NewEntry, TimerStatus};
 
 /// How a [`Core`] is set up.
@@ -49,6 +52,10 @@ pub struct CoreConfig {
     pub detector: DetectorConfig,
     /// IANA time zone new trips and entries are recorded in.
     pub time_zone: String,
+    /// The name the relay lists this device under when it signs in. Each
+    /// front end passes its own (the CLI `--device-name`, the apps the
+    /// device's name); the shared core reads no environment for it.
+    pub device_name: String,
 }
 
 impl CoreConfig {
@@ -58,8 +65,15 @@ impl CoreConfig {
             db_path: db_path.into(),
             detector: DetectorConfig::default(),
             time_zone: "UTC".into(),
+            device_name: default_device_name(),
         }
     }
+}
+
+/// The device name sent when the front end sets none: what every client sent
+/// before the name became configurable, so devices keep their names.
+pub fn default_device_name() -> String {
+    format!("tacho-cli on {}", std::env::consts::OS)
 }
 
 /// A change a UI may want to refresh for.
@@ -162,9 +176,17 @@ impl Inner {
 /// Tacho's core: one local database and the live trip recorder.
 #[derive(Clone)]
 pub struct Core {
-    inner: Arc<Mutex<Inner>>,
+    /// The store and the recorder; reached only through [`Core::with_store`].
+    db: Arc<db::Db<Inner>>,
+    /// This database's device id, fixed at open (read without the lock).
+    device: tacho_model::id::DeviceId,
     events: broadcast::Sender<CoreEvent>,
     clock: Arc<dyn Clock>,
+    /// One HTTP client for every relay call of this core, so connections
+    /// (and TLS sessions) are pooled instead of rebuilt per call.
+    http: reqwest::Client,
+    /// [`CoreConfig::device_name`], read without taking the lock.
+    device_name: Arc<str>,
 }
 
 impl std::fmt::Debug for Core {
@@ -208,6 +230,16 @@ impl Core {
                 config.time_zone
             )));
         }
+        let http = sync::http_client()?;
+        // A blank name falls back to the default, as an empty
+        // TACHO_DEVICE_NAME did when the core read it.
+        let device_name: Arc<str> = if config.device_name.trim().is_empty() {
+            default_device_name().into()
+        } else {
+            config.device_name.as_str().into()
+        };
+        // Opening runs inline: nothing else of this core runs yet (a binding's
+        // runtime is the core's own), and callers open once, off their UI thread.
         let mut store = Store::open(&config.db_path, clock.clone())?;
         store.set_time_zone(&config.time_zone);
         let recorder = recording::Recorder::load(&store, config.detector)?;
@@ -219,11 +251,15 @@ impl Core {
             config,
         };
         inner.refresh_reference()?;
+        let device = inner.store.device();
         let (events, _) = broadcast::channel(256);
         let core = Self {
-            inner: Arc::new(Mutex::new(inner)),
+            db: Arc::new(db::Db::new(inner)),
+            device,
             events,
             clock,
+            http,
+            device_name,
         };
         core.tick().await?;
         Ok(core)
@@ -235,10 +271,16 @@ impl Core {
         self.events.subscribe()
     }
 
-    pub(crate) fn lock(&self) -> Result<MutexGuard<'_, Inner>> {
-        self.inner.lock().map_err(|_| CoreError::Storage {
-            reason: "the core is unusable after an earlier panic".into(),
-        })
+    /// Runs short store work `f` (one bounded transaction or a few indexed
+    /// reads); it never waits for the lock on an executor thread (`db.rs`).
+    pub(crate) fn with_store<T>(&self, f: impl FnOnce(&mut Inner) -> Result<T>) -> Result<T> {
+        self.db.with(f)
+    }
+
+    /// Runs long store work `f` (imports, reports, full scans, pulled pages)
+    /// off the async executor where the runtime allows it (`db.rs`).
+    pub(crate) fn with_store_long<T>(&self, f: impl FnOnce(&mut Inner) -> Result<T>) -> Result<T> {
+        self.db.with_long(f)
     }
 
     pub(crate) fn emit(&self, event: CoreEvent) {
@@ -265,13 +307,14 @@ impl Core {
         inputs: Vec<DetectorInput>,
         force_end: Option<DateTime<Utc>>,
     ) -> Result<FeedOutcome> {
-        let mut inner = self.lock()?;
-        let outcome = inner.feed(inputs, force_end)?;
-        let open = inner
-            .recorder
-            .open_trip()
-            .map(|t| (t, inner.recorder.open_distance_m().unwrap_or(0.0)));
-        drop(inner);
+        let (outcome, open) = self.with_store(|inner| {
+            let outcome = inner.feed(inputs, force_end)?;
+            let open = inner
+                .recorder
+                .open_trip()
+                .map(|t| (t, inner.recorder.open_distance_m().unwrap_or(0.0)));
+            Ok((outcome, open))
+        })?;
         self.announce(&outcome, open);
         Ok(outcome)
     }
@@ -279,6 +322,16 @@ impl Core {
     /// The current instant from the injected clock.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// The HTTP client of this core's relay calls.
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The name this device signs in to the relay under ([`CoreConfig::device_name`]).
+    pub fn device_name(&self) -> &str {
+        &self.device_name
     }
 
     // ---- trips -------------------------------------------------------------
@@ -312,7 +365,7 @@ impl Core {
     /// Ends the open trip now, without a grace period.
     pub async fn end_trip(&self) -> Result<FeedOutcome> {
         let at = self.now();
-        let open = self.lock()?.recorder.open_trip();
+        let open = self.with_store(|inner| Ok(inner.recorder.open_trip()))?;
         if open.is_none() {
             return Err(CoreError::Conflict {
                 reason: "no trip is being recorded".into(),
@@ -346,40 +399,43 @@ impl Core {
 
     /// The trip being recorded and its live distance.
     pub async fn active_trip(&self) -> Result<Option<(Trip, f64)>> {
-        let inner = self.lock()?;
-        let Some(id) = inner.recorder.open_trip() else {
-            return Ok(None);
-        };
-        let trip = inner.store.trip(id)?;
-        Ok(Some((
-            trip,
-            inner.recorder.open_distance_m().unwrap_or(0.0),
-        )))
+        self.with_store(|inner| {
+            let Some(id) = inner.recorder.open_trip() else {
+                return Ok(None);
+            };
+            let trip = inner.store.trip(id)?;
+            Ok(Some((
+                trip,
+                inner.recorder.open_distance_m().unwrap_or(0.0),
+            )))
+        })
     }
 
     /// Trips matching `filter`.
     pub async fn trips(&self, filter: TripFilter) -> Result<Vec<Trip>> {
-        Ok(self.lock()?.store.trips(&filter)?)
+        self.with_store(|inner| Ok(inner.store.trips(&filter)?))
     }
 
     /// A trip by id or unique id prefix.
     pub async fn trip(&self, key: &str) -> Result<TripDetail> {
-        let inner = self.lock()?;
-        let trip = inner.store.find_trip(key)?;
-        Ok(TripDetail {
-            point_count: inner.store.point_count(trip.id)?,
-            odometer_start: inner.store.trip_reading(trip.id, TripEnd::Start)?,
-            odometer_end: inner.store.trip_reading(trip.id, TripEnd::End)?,
-            history: inner.store.trip_edits(trip.id)?,
-            trip,
+        self.with_store(|inner| {
+            let trip = inner.store.find_trip(key)?;
+            Ok(TripDetail {
+                point_count: inner.store.point_count(trip.id)?,
+                odometer_start: inner.store.trip_reading(trip.id, TripEnd::Start)?,
+                odometer_end: inner.store.trip_reading(trip.id, TripEnd::End)?,
+                history: inner.store.trip_edits(trip.id)?,
+                trip,
+            })
         })
     }
 
     /// A trip's stored GPS points.
     pub async fn trip_points(&self, key: &str) -> Result<Vec<TripPoint>> {
-        let inner = self.lock()?;
-        let trip = inner.store.find_trip(key)?;
-        Ok(inner.store.trip_points(trip.id)?)
+        self.with_store(|inner| {
+            let trip = inner.store.find_trip(key)?;
+            Ok(inner.store.trip_points(trip.id)?)
+        })
     }
 
     /// Sets a trip's purpose (and partner); the person's choice always wins
@@ -390,17 +446,17 @@ impl Core {
         purpose: Purpose,
         business_partner: Option<String>,
     ) -> Result<Trip> {
-        let mut inner = self.lock()?;
-        let id = inner.store.find_trip(key)?.id;
-        inner.store.write(|w| {
-            w.edit_trip(id, TripField::Purpose, Some(purpose.as_str().to_owned()))?;
-            if let Some(partner) = business_partner {
-                w.edit_trip(id, TripField::BusinessPartner, Some(partner))?;
-            }
-            Ok::<_, CoreError>(())
+        let (id, trip) = self.with_store(|inner| {
+            let id = inner.store.find_trip(key)?.id;
+            inner.store.write(|w| {
+                w.edit_trip(id, TripField::Purpose, Some(purpose.as_str().to_owned()))?;
+                if let Some(partner) = business_partner {
+                    w.edit_trip(id, TripField::BusinessPartner, Some(partner))?;
+                }
+                Ok::<_, CoreError>(())
+            })?;
+            Ok((id, inner.store.trip(id)?))
         })?;
-        let trip = inner.store.trip(id)?;
-        drop(inner);
         self.emit(CoreEvent::TripChanged { trip: id });
         Ok(trip)
     }
@@ -413,15 +469,15 @@ impl Core {
         field: TripField,
         value: Option<String>,
     ) -> Result<Trip> {
-        let mut inner = self.lock()?;
-        let id = inner.store.find_trip(key)?.id;
-        let value = match (field, value) {
-            (TripField::Car, Some(car)) => Some(inner.store.find_car(&car)?.id.to_string()),
-            (_, v) => v,
-        };
-        inner.store.write(|w| w.edit_trip(id, field, value))?;
-        let trip = inner.store.trip(id)?;
-        drop(inner);
+        let (id, trip) = self.with_store(|inner| {
+            let id = inner.store.find_trip(key)?.id;
+            let value = match (field, value) {
+                (TripField::Car, Some(car)) => Some(inner.store.find_car(&car)?.id.to_string()),
+                (_, v) => v,
+            };
+            inner.store.write(|w| w.edit_trip(id, field, value))?;
+            Ok((id, inner.store.trip(id)?))
+        })?;
         self.emit(CoreEvent::TripChanged { trip: id });
         Ok(trip)
     }
@@ -434,13 +490,12 @@ impl Core {
             )));
         }
         let metres = (km * 1000.0).round() as i64;
-        {
-            let mut inner = self.lock()?;
+        self.with_store(|inner| {
             let id = inner.store.find_trip(key)?.id;
-            inner
+            Ok(inner
                 .store
-                .write(|w| w.set_trip_odometer(id, end, metres))?;
-        }
+                .write(|w| w.set_trip_odometer(id, end, metres))?)
+        })?;
         let detail = self.trip(key).await?;
         self.emit(CoreEvent::TripChanged {
             trip: detail.trip.id,
@@ -450,15 +505,16 @@ impl Core {
 
     /// Throws a trip away (kept as a tombstone for sync).
     pub async fn discard_trip(&self, key: &str) -> Result<()> {
-        let mut inner = self.lock()?;
-        let id = inner.store.find_trip(key)?.id;
-        if inner.recorder.open_trip() == Some(id) {
-            return Err(CoreError::Conflict {
-                reason: "the trip is still being recorded; end it first".into(),
-            });
-        }
-        inner.store.write(|w| w.discard_trip(id))?;
-        drop(inner);
+        let id = self.with_store(|inner| {
+            let id = inner.store.find_trip(key)?.id;
+            if inner.recorder.open_trip() == Some(id) {
+                return Err(CoreError::Conflict {
+                    reason: "the trip is still being recorded; end it first".into(),
+                });
+            }
+            inner.store.write(|w| w.discard_trip(id))?;
+            Ok(id)
+        })?;
         self.emit(CoreEvent::TripChanged { trip: id });
         Ok(())
     }
@@ -477,89 +533,98 @@ impl Core {
             available_to: new.available_to,
             connect_hint: new.connect_hint,
         };
-        let mut inner = self.lock()?;
-        inner.store.write(|w| w.add_car(&car))?;
-        inner.refresh_reference()?;
-        drop(inner);
+        self.with_store(|inner| {
+            inner.store.write(|w| w.add_car(&car))?;
+            inner.refresh_reference()
+        })?;
         self.emit(CoreEvent::DataChanged);
         Ok(car)
     }
 
     /// All cars.
     pub async fn cars(&self) -> Result<Vec<Car>> {
-        Ok(self.lock()?.store.cars()?)
+        self.with_store(|inner| Ok(inner.store.cars()?))
     }
 
     /// A car by id, name or plate.
     pub async fn find_car(&self, key: &str) -> Result<Car> {
-        Ok(self.lock()?.store.find_car(key)?)
+        self.with_store(|inner| Ok(inner.store.find_car(key)?))
     }
 
     /// Adds a place.
     pub async fn add_place(&self, place: Place) -> Result<Place> {
-        let mut inner = self.lock()?;
-        inner.store.write(|w| w.add_place(&place))?;
-        inner.refresh_reference()?;
-        drop(inner);
+        self.with_store(|inner| {
+            inner.store.write(|w| w.add_place(&place))?;
+            inner.refresh_reference()
+        })?;
         self.emit(CoreEvent::DataChanged);
         Ok(place)
     }
 
     /// All places.
     pub async fn places(&self) -> Result<Vec<Place>> {
-        Ok(self.lock()?.store.places()?)
+        self.with_store(|inner| Ok(inner.store.places()?))
     }
 
     /// Locks a month (`YYYY-MM`) against edits; returns false if it already was.
     pub async fn lock_period(&self, month: &str) -> Result<bool> {
-        let locked = self.lock()?.store.write(|w| w.lock_period(month.trim()))?;
+        let locked =
+            self.with_store(|inner| Ok(inner.store.write(|w| w.lock_period(month.trim()))?))?;
         self.emit(CoreEvent::DataChanged);
         Ok(locked)
     }
 
     /// Locked months.
     pub async fn locked_periods(&self) -> Result<Vec<String>> {
-        Ok(self.lock()?.store.locked_periods()?)
+        self.with_store(|inner| Ok(inner.store.locked_periods()?))
     }
 
     /// Full integrity check of the database file.
     pub async fn integrity_check(&self) -> Result<Vec<String>> {
-        Ok(self.lock()?.store.integrity_check()?)
+        self.with_store_long(|inner| Ok(inner.store.integrity_check()?))
     }
 
     /// Projects.
     pub async fn projects(&self) -> Result<Vec<Project>> {
-        Ok(self.lock()?.store.projects()?)
+        self.with_store(|inner| Ok(inner.store.projects()?))
     }
 
     /// A project by id or name.
     pub async fn find_project(&self, key: &str) -> Result<Project> {
-        Ok(self.lock()?.store.find_project(key)?)
+        self.with_store(|inner| Ok(inner.store.find_project(key)?))
     }
 
     /// Entries matching `filter`.
     pub async fn entries(&self, filter: EntryFilter) -> Result<Vec<TimeEntry>> {
-        Ok(self.lock()?.store.entries(&filter)?)
+        self.with_store(|inner| Ok(inner.store.entries(&filter)?))
     }
 
     /// The device id of this database.
     pub fn device(&self) -> Result<tacho_model::id::DeviceId> {
-        Ok(self.lock()?.store.device())
+        Ok(self.device)
     }
 
     /// Ops in the outbox after `after_seq`, oldest first (what sync will push).
     pub async fn outbox(&self, after_seq: u64, limit: usize) -> Result<Vec<tacho_model::op::Op>> {
-        Ok(self
-            .lock()?
-            .store
-            .outbox(after_seq, limit)?
-            .into_iter()
-            .map(|e| e.op)
-            .collect())
+        self.with_store(|inner| {
+            Ok(inner
+                .store
+                .outbox(after_seq, limit)?
+                .into_iter()
+                .map(|e| e.op)
+                .collect())
+        })
     }
 
-    /// Ops waiting to be pushed (count).
+    /// Every op this database wrote, pushed or not (diagnostics: `tacho db
+    /// info`); a full count of the outbox.
+    pub async fn outbox_total(&self) -> Result<u64> {
+        self.with_store(|inner| Ok(inner.store.outbox_total()?))
+    }
+
+    /// Own ops waiting to be pushed to the relay (all of them before the
+    /// first sign-in); 0 right after a full push. Parked ops don't count.
     pub async fn outbox_len(&self) -> Result<u64> {
-        Ok(self.lock()?.store.outbox_len()?)
+        self.with_store(|inner| Ok(inner.store.outbox_len()?))
     }
 }

@@ -19,7 +19,7 @@ use serde_json::json;
 use sha2::Digest as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use crate::sync::{device_name, http, network, relay_answer, session_of, url};
+use crate::sync::{network, relay_answer, session_of, url};
 use crate::{Core, CoreError, Result, SyncStatus};
 
 /// Longest request head (request line and headers) the loopback listener reads.
@@ -164,7 +164,7 @@ impl Core {
         let relay_url = relay_base(relay_url)?;
         let (verifier, challenge) = pkce_pair();
         let path = format!("/v1/auth/oidc/{}/start", encode_segment(provider));
-        let resp = relay_answer(http()?.post(url(&relay_url, &path)).json(&json!({
+        let resp = relay_answer(self.http().post(url(&relay_url, &path)).json(&json!({
             "redirect_uri": redirect_uri,
             "code_challenge": challenge,
             "code_challenge_method": "S256",
@@ -207,13 +207,17 @@ impl Core {
         })?;
         let path = format!("/v1/auth/oidc/{}/finish", encode_segment(&pending.provider));
         let device = self.device()?;
-        let resp = relay_answer(http()?.post(url(&pending.relay_url, &path)).json(&json!({
-            "state": pending.state,
-            "code": code,
-            "code_verifier": pending.code_verifier,
-            "device_id": device.to_string(),
-            "device_name": device_name(),
-        })))
+        let resp = relay_answer(
+            self.http()
+                .post(url(&pending.relay_url, &path))
+                .json(&json!({
+                    "state": pending.state,
+                    "code": code,
+                    "code_verifier": pending.code_verifier,
+                    "device_id": device.to_string(),
+                    "device_name": self.device_name(),
+                })),
+        )
         .await?;
         let body = session_of(resp).await?;
         self.store_session(pending.relay_url.clone(), body)?;
@@ -230,7 +234,7 @@ impl Core {
     ) -> Result<(String, DateTime<Utc>)> {
         let relay_url = relay_base(relay_url)?;
         let path = format!("/v1/auth/oidc/{}/nonce", encode_segment(provider));
-        let resp = relay_answer(http()?.post(url(&relay_url, &path))).await?;
+        let resp = relay_answer(self.http().post(url(&relay_url, &path))).await?;
         let body: NonceBody = resp.json().await.map_err(network)?;
         Ok((body.nonce, body.expires_at))
     }
@@ -247,11 +251,11 @@ impl Core {
         let relay_url = relay_base(relay_url)?;
         let path = format!("/v1/auth/oidc/{}/id-token", encode_segment(provider));
         let device = self.device()?;
-        let resp = relay_answer(http()?.post(url(&relay_url, &path)).json(&json!({
+        let resp = relay_answer(self.http().post(url(&relay_url, &path)).json(&json!({
             "id_token": id_token,
             "nonce": nonce,
             "device_id": device.to_string(),
-            "device_name": device_name(),
+            "device_name": self.device_name(),
         })))
         .await?;
         let body = session_of(resp).await?;

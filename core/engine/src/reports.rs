@@ -47,28 +47,29 @@ impl Core {
         format: ReportFormat,
     ) -> Result<Vec<u8>> {
         let period = parse_period(period)?;
-        let inner = self.lock()?;
-        let car = inner.store.find_car(car)?;
-        let (_, until) = utc_bounds(&period, false);
-        // Every earlier trip of the car feeds the odometer chain and the
-        // year-to-date private total.
-        let trips: Vec<_> = inner
-            .store
-            .trips(&TripFilter {
-                until: Some(until),
-                car: Some(car.id),
-                ..Default::default()
-            })?
-            .into_iter()
-            .filter(|t| t.state == TripState::Ended)
-            .collect();
-        let readings = inner.store.readings(car.id)?;
-        let mut edits = Vec::new();
-        for t in &trips {
-            edits.extend(inner.store.trip_edits(t.id)?);
-        }
-        let places = inner.store.places()?;
-        drop(inner);
+        let (car, trips, readings, edits, places) = self.with_store_long(|inner| {
+            let car = inner.store.find_car(car)?;
+            let (_, until) = utc_bounds(&period, false);
+            // Every earlier trip of the car feeds the odometer chain and the
+            // year-to-date private total.
+            let trips: Vec<_> = inner
+                .store
+                .trips(&TripFilter {
+                    until: Some(until),
+                    car: Some(car.id),
+                    ..Default::default()
+                })?
+                .into_iter()
+                .filter(|t| t.state == TripState::Ended)
+                .collect();
+            let readings = inner.store.readings(car.id)?;
+            let mut edits = Vec::new();
+            for t in &trips {
+                edits.extend(inner.store.trip_edits(t.id)?);
+            }
+            let places = inner.store.places()?;
+            Ok((car, trips, readings, edits, places))
+        })?;
         let log = mileage_log(&MileageInput {
             car: &car,
             period,
@@ -87,16 +88,17 @@ impl Core {
     pub async fn hours_report(&self, period: &str, format: ReportFormat) -> Result<Vec<u8>> {
         let period = parse_period(period)?;
         let now = self.now();
-        let inner = self.lock()?;
-        let (from, until) = utc_bounds(&period, true);
-        let entries = inner.store.entries(&crate::EntryFilter {
-            from: Some(from),
-            until: Some(until),
-            project: None,
+        let (entries, projects, time_zone) = self.with_store_long(|inner| {
+            let (from, until) = utc_bounds(&period, true);
+            let entries = inner.store.entries(&crate::EntryFilter {
+                from: Some(from),
+                until: Some(until),
+                project: None,
+            })?;
+            let projects = inner.store.projects()?;
+            let time_zone = inner.config.time_zone.clone();
+            Ok((entries, projects, time_zone))
         })?;
-        let projects = inner.store.projects()?;
-        let time_zone = inner.config.time_zone.clone();
-        drop(inner);
         let sheet = timesheet(&TimesheetInput {
             period,
             time_zone: &time_zone,

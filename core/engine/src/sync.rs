@@ -116,7 +116,8 @@ pub(crate) async fn session_of(resp: reqwest::Response) -> Result<SessionBody> {
     resp.json::<Session>().await.map_err(network)?.try_into()
 }
 
-pub(crate) fn http() -> Result<reqwest::Client> {
+/// Builds the one HTTP client a [`Core`] keeps for all its relay calls.
+pub(crate) fn http_client() -> Result<reqwest::Client> {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(60))
@@ -194,11 +195,11 @@ impl Core {
             )));
         }
         let device = self.device()?;
-        let resp = relay_answer(http()?.post(url(&relay_url, path)).json(&Credentials {
+        let resp = relay_answer(self.http().post(url(&relay_url, path)).json(&Credentials {
             email: email.trim().to_owned(),
             password: password.to_owned(),
             device_id: device.0,
-            device_name: device_name(),
+            device_name: self.device_name().to_owned(),
         }))
         .await?;
         let body = session_of(resp).await?;
@@ -223,7 +224,7 @@ impl Core {
         }
         let session = self.access_token(false).await?;
         let resp = relay_answer(
-            http()?
+            self.http()
                 .post(url(&session.relay_url, "/v1/devices/session"))
                 .bearer_auth(&session.access_token)
                 .json(&DeviceSessionRequest {
@@ -269,40 +270,42 @@ impl Core {
     /// same account on the same relay keeps the sync progress; another
     /// account or relay starts from the beginning.
     pub(crate) fn store_session(&self, relay_url: String, body: SessionBody) -> Result<()> {
-        let mut inner = self.lock()?;
-        let previous = inner
-            .store
-            .session()?
-            .filter(|p| p.relay_url == relay_url && p.account_id == body.account_id);
-        let session = SyncSession {
-            relay_url,
-            account_id: body.account_id,
-            space_id: body.space_id,
-            access_token: body.access_token,
-            access_expires_at: body.access_expires_at,
-            refresh_token: body.refresh_token,
-            pull_cursor: previous.as_ref().map_or(0, |s| s.pull_cursor),
-            pushed_seq: previous.as_ref().map_or(0, |s| s.pushed_seq),
-            last_sync_at: None,
-            last_error: None,
-        };
-        inner
-            .store
-            .write(|w| w.save_session_reset(&session, previous.is_none()))?;
-        Ok(())
+        self.with_store(|inner| {
+            let previous = inner
+                .store
+                .session()?
+                .filter(|p| p.relay_url == relay_url && p.account_id == body.account_id);
+            let session = SyncSession {
+                relay_url,
+                account_id: body.account_id,
+                space_id: body.space_id,
+                access_token: body.access_token,
+                access_expires_at: body.access_expires_at,
+                refresh_token: body.refresh_token,
+                pull_cursor: previous.as_ref().map_or(0, |s| s.pull_cursor),
+                pushed_seq: previous.as_ref().map_or(0, |s| s.pushed_seq),
+                last_sync_at: None,
+                last_error: None,
+            };
+            Ok(inner
+                .store
+                .write(|w| w.save_session_reset(&session, previous.is_none()))?)
+        })
     }
 
     /// Sign-in and queue state.
     pub async fn sync_status(&self) -> Result<SyncStatus> {
-        let inner = self.lock()?;
-        let session = inner.store.session()?;
-        let pushed = session.as_ref().map_or(0, |s| s.pushed_seq);
-        let pending = inner.store.outbox(pushed, usize::MAX)?.len() as u64;
-        let parked = inner.store.parked_ops()?.len();
+        let (session, pending, parked) = self.with_store(|inner| {
+            Ok((
+                inner.store.session()?,
+                inner.store.outbox_len()?,
+                inner.store.parked_ops()?.len(),
+            ))
+        })?;
         Ok(SyncStatus {
             relay_url: session.as_ref().map(|s| s.relay_url.clone()),
             account_id: session.as_ref().map(|s| s.account_id.clone()),
-            pending_ops: pending.saturating_sub(parked as u64),
+            pending_ops: pending,
             parked_ops: parked,
             last_sync_at: session.as_ref().and_then(|s| s.last_sync_at),
             last_error: session.and_then(|s| s.last_error),
@@ -310,14 +313,15 @@ impl Core {
     }
 
     /// Ops the relay refused as invalid, with its reasons.
-    pub async fn parked_ops(&self) -> Result<Vec<tacho_store::ParkedOp>> {
-        Ok(self.lock()?.store.parked_ops()?)
+    pub async fn parked_ops(&self) -> Result<Vec<crate::ParkedOp>> {
+        self.with_store(|inner| Ok(inner.store.parked_ops()?))
     }
 
     fn session(&self) -> Result<SyncSession> {
-        self.lock()?.store.session()?.ok_or_else(|| CoreError::Auth {
-            reason: "this database is not signed in to a relay; run `tacho login` or `tacho signup` first".into(),
-        })
+        self.with_store(|inner| Ok(inner.store.session()?))?
+            .ok_or_else(|| CoreError::Auth {
+                reason: "this database is not signed in to a relay; run `tacho login` or `tacho signup` first".into(),
+            })
     }
 
     /// A valid access token, refreshing (and storing the rotated refresh
@@ -330,7 +334,7 @@ impl Core {
             return Ok(session);
         }
         let resp = relay_answer(
-            http()?
+            self.http()
                 .post(url(&session.relay_url, "/v1/auth/refresh"))
                 .json(&RefreshRequest {
                     refresh_token: session.refresh_token.clone(),
@@ -344,7 +348,7 @@ impl Core {
             refresh_token: body.refresh_token,
             ..session
         };
-        self.lock()?.store.write(|w| w.save_session(&updated))?;
+        self.with_store(|inner| Ok(inner.store.write(|w| w.save_session(&updated))?))?;
         Ok(updated)
     }
 
@@ -354,9 +358,11 @@ impl Core {
     pub async fn sync_once(&self) -> Result<SyncReport> {
         let result = self.sync_inner(0).await;
         let message = result.as_ref().err().map(ToString::to_string);
-        self.lock()?
-            .store
-            .write(|w| w.record_sync_result(message.as_deref()))?;
+        self.with_store(|inner| {
+            Ok(inner
+                .store
+                .write(|w| w.record_sync_result(message.as_deref()))?)
+        })?;
         let report = result?;
         if report.changed > 0 {
             self.reload_reference()?;
@@ -377,14 +383,18 @@ impl Core {
                         self.reload_reference()?;
                         self.emit(CoreEvent::DataChanged);
                     }
-                    self.lock()?.store.write(|w| w.record_sync_result(None))?;
+                    self.with_store(|inner| {
+                        Ok(inner.store.write(|w| w.record_sync_result(None))?)
+                    })?;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, backoff_s = backoff, "sync failed; retrying");
                     let message = e.to_string();
-                    self.lock()?
-                        .store
-                        .write(|w| w.record_sync_result(Some(&message)))?;
+                    self.with_store(|inner| {
+                        Ok(inner
+                            .store
+                            .write(|w| w.record_sync_result(Some(&message)))?)
+                    })?;
                     tokio::time::sleep(Duration::from_secs(backoff)).await;
                     backoff = (backoff * 2).min(60);
                 }
@@ -393,22 +403,22 @@ impl Core {
     }
 
     fn reload_reference(&self) -> Result<()> {
-        let mut inner = self.lock()?;
-        inner.cars = inner.store.cars()?;
-        inner.places = inner.store.places()?;
-        Ok(())
+        self.with_store(|inner| {
+            inner.cars = inner.store.cars()?;
+            inner.places = inner.store.places()?;
+            Ok(())
+        })
     }
 
     async fn sync_inner(&self, wait_s: u64) -> Result<SyncReport> {
         let mut report = SyncReport::default();
         let mut session = self.access_token(false).await?;
-        let client = http()?;
+        let client = self.http();
         let mut refreshed = false;
         // Push.
         let mut gap_retries = 0;
         loop {
-            let (ops, parked) = {
-                let inner = self.lock()?;
+            let (ops, parked) = self.with_store(|inner| {
                 let parked: Vec<_> = inner
                     .store
                     .parked_ops()?
@@ -422,8 +432,8 @@ impl Core {
                     .map(|e| e.op)
                     .filter(|op| !parked.contains(&op.op_id))
                     .collect();
-                (ops, parked.len())
-            };
+                Ok((ops, parked.len()))
+            })?;
             let _ = parked;
             let Some(last) = ops.last().map(|op| op.device_seq) else {
                 break;
@@ -437,7 +447,7 @@ impl Core {
                 .map_err(network)?;
             let status = resp.status();
             if status.is_success() {
-                self.lock()?.store.write(|w| w.set_pushed_seq(last))?;
+                self.with_store(|inner| Ok(inner.store.write(|w| w.set_pushed_seq(last))?))?;
                 session.pushed_seq = last;
                 report.pushed += ops.len();
                 continue;
@@ -453,9 +463,9 @@ impl Core {
                     // response) or lost the tail: resume from where it is.
                     let expected = body.expected_seq.unwrap_or(1).max(1);
                     session.pushed_seq = expected - 1;
-                    self.lock()?
-                        .store
-                        .write(|w| w.set_pushed_seq(expected - 1))?;
+                    self.with_store(|inner| {
+                        Ok(inner.store.write(|w| w.set_pushed_seq(expected - 1))?)
+                    })?;
                     gap_retries += 1;
                 }
                 (422, code::INVALID_OP) => {
@@ -471,9 +481,11 @@ impl Core {
                     // The relay stored the ops before it and consumed its
                     // sequence number; park it so the queue moves on.
                     let confirmed = bad.device_seq;
-                    self.lock()?.store.write(|w| {
-                        w.park_op(bad, &body.code, &body.message)?;
-                        w.set_pushed_seq(confirmed)
+                    self.with_store(|inner| {
+                        Ok(inner.store.write(|w| {
+                            w.park_op(bad, &body.code, &body.message)?;
+                            w.set_pushed_seq(confirmed)
+                        })?)
                     })?;
                     session.pushed_seq = confirmed;
                     report.pushed += index;
@@ -509,10 +521,9 @@ impl Core {
                 .map_err(|e| CoreError::Network {
                     reason: format!("the relay sent an op this build can't read: {e}"),
                 })?;
-            let applied = self
-                .lock()?
-                .store
-                .write(|w| w.apply_remote(&ops, page.cursor))?;
+            let applied = self.with_store_long(|inner| {
+                Ok(inner.store.write(|w| w.apply_remote(&ops, page.cursor))?)
+            })?;
             report.pulled += ops.len();
             report.changed += applied.changed;
             cursor = page.cursor.max(cursor);
@@ -523,11 +534,4 @@ impl Core {
         report.cursor = cursor;
         Ok(report)
     }
-}
-
-pub(crate) fn device_name() -> String {
-    std::env::var("TACHO_DEVICE_NAME")
-        .ok()
-        .filter(|n| !n.trim().is_empty())
-        .unwrap_or_else(|| format!("tacho-cli on {}", std::env::consts::OS))
 }

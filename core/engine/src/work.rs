@@ -58,7 +58,7 @@ impl Core {
             billable,
             rounding,
         };
-        self.lock()?.store.write(|w| w.add_project(&project))?;
+        self.with_store(|inner| Ok(inner.store.write(|w| w.add_project(&project))?))?;
         self.emit(CoreEvent::DataChanged);
         Ok(project)
     }
@@ -72,24 +72,25 @@ impl Core {
         tags: Vec<String>,
     ) -> Result<TimeEntry> {
         let now = self.now();
-        let mut inner = self.lock()?;
-        let project = project.map(|p| inner.store.find_project(p)).transpose()?;
-        let entry = TimeEntry {
-            id: EntryId::new(),
-            project_id: project.as_ref().map(|p| p.id),
-            description: description.trim().to_owned(),
-            start: now,
-            stop: None,
-            tags: clean_tags(tags),
-            billable: project.as_ref().is_some_and(|p| p.billable),
-            source: EntrySource::Timer,
-            trip_id: None,
-        };
-        inner.store.write(|w| {
-            w.stop_timer(now)?;
-            w.add_entry(&entry)
+        let entry = self.with_store(|inner| {
+            let project = project.map(|p| inner.store.find_project(p)).transpose()?;
+            let entry = TimeEntry {
+                id: EntryId::new(),
+                project_id: project.as_ref().map(|p| p.id),
+                description: description.trim().to_owned(),
+                start: now,
+                stop: None,
+                tags: clean_tags(tags),
+                billable: project.as_ref().is_some_and(|p| p.billable),
+                source: EntrySource::Timer,
+                trip_id: None,
+            };
+            inner.store.write(|w| {
+                w.stop_timer(now)?;
+                w.add_entry(&entry)
+            })?;
+            Ok(entry)
         })?;
-        drop(inner);
         self.emit(CoreEvent::TimerChanged);
         Ok(entry)
     }
@@ -97,7 +98,7 @@ impl Core {
     /// Stops the running timer.
     pub async fn stop_timer(&self) -> Result<TimeEntry> {
         let now = self.now();
-        let stopped = self.lock()?.store.write(|w| w.stop_timer(now))?;
+        let stopped = self.with_store(|inner| Ok(inner.store.write(|w| w.stop_timer(now))?))?;
         let stopped = stopped.ok_or_else(|| CoreError::Conflict {
             reason: "no timer is running".into(),
         })?;
@@ -108,13 +109,15 @@ impl Core {
     /// The running timer and today's totals.
     pub async fn timer_status(&self) -> Result<TimerStatus> {
         let now = self.now();
-        let inner = self.lock()?;
-        let running = inner.store.running_entry()?;
-        let projects = inner.store.projects()?;
-        let day_start = tacho_model::report::tz::local_day_start(now, &inner.config.time_zone);
-        let today = inner.store.entries(&crate::EntryFilter {
-            from: Some(day_start),
-            ..Default::default()
+        let (running, projects, today) = self.with_store(|inner| {
+            let running = inner.store.running_entry()?;
+            let projects = inner.store.projects()?;
+            let day_start = tacho_model::report::tz::local_day_start(now, &inner.config.time_zone);
+            let today = inner.store.entries(&crate::EntryFilter {
+                from: Some(day_start),
+                ..Default::default()
+            })?;
+            Ok((running, projects, today))
         })?;
         let rounding_of = |e: &TimeEntry| {
             e.project_id
@@ -143,53 +146,54 @@ impl Core {
 
     /// Adds a finished entry typed in afterwards, or travel time for a trip.
     pub async fn add_entry(&self, new: NewEntry) -> Result<TimeEntry> {
-        let mut inner = self.lock()?;
-        let project = new
-            .project
-            .as_deref()
-            .map(|p| inner.store.find_project(p))
-            .transpose()?;
-        let trip = new
-            .trip
-            .as_deref()
-            .map(|t| inner.store.find_trip(t))
-            .transpose()?;
-        let start = new
-            .start
-            .or(trip.as_ref().map(|t| t.started_at))
-            .ok_or_else(|| CoreError::bad_input("an entry needs a start time"))?;
-        let stop = new
-            .stop
-            .or(trip.as_ref().and_then(|t| t.ended_at))
-            .ok_or_else(|| {
-                CoreError::bad_input(
-                    "an entry needs a stop time (use the timer for running entries)",
-                )
-            })?;
-        if stop - start > Duration::hours(24) {
-            return Err(CoreError::bad_input(
-                "an entry can't be longer than 24 hours",
-            ));
-        }
-        let entry = TimeEntry {
-            id: EntryId::new(),
-            project_id: project.as_ref().map(|p| p.id),
-            description: new.description.trim().to_owned(),
-            start,
-            stop: Some(stop),
-            tags: clean_tags(new.tags),
-            billable: new
-                .billable
-                .unwrap_or(project.as_ref().is_some_and(|p| p.billable)),
-            source: if trip.is_some() {
-                EntrySource::Trip
-            } else {
-                EntrySource::Manual
-            },
-            trip_id: trip.map(|t: tacho_model::trip::Trip| -> TripId { t.id }),
-        };
-        inner.store.write(|w| w.add_entry(&entry))?;
-        drop(inner);
+        let entry = self.with_store(|inner| {
+            let project = new
+                .project
+                .as_deref()
+                .map(|p| inner.store.find_project(p))
+                .transpose()?;
+            let trip = new
+                .trip
+                .as_deref()
+                .map(|t| inner.store.find_trip(t))
+                .transpose()?;
+            let start = new
+                .start
+                .or(trip.as_ref().map(|t| t.started_at))
+                .ok_or_else(|| CoreError::bad_input("an entry needs a start time"))?;
+            let stop = new
+                .stop
+                .or(trip.as_ref().and_then(|t| t.ended_at))
+                .ok_or_else(|| {
+                    CoreError::bad_input(
+                        "an entry needs a stop time (use the timer for running entries)",
+                    )
+                })?;
+            if stop - start > Duration::hours(24) {
+                return Err(CoreError::bad_input(
+                    "an entry can't be longer than 24 hours",
+                ));
+            }
+            let entry = TimeEntry {
+                id: EntryId::new(),
+                project_id: project.as_ref().map(|p| p.id),
+                description: new.description.trim().to_owned(),
+                start,
+                stop: Some(stop),
+                tags: clean_tags(new.tags),
+                billable: new
+                    .billable
+                    .unwrap_or(project.as_ref().is_some_and(|p| p.billable)),
+                source: if trip.is_some() {
+                    EntrySource::Trip
+                } else {
+                    EntrySource::Manual
+                },
+                trip_id: trip.map(|t: tacho_model::trip::Trip| -> TripId { t.id }),
+            };
+            inner.store.write(|w| w.add_entry(&entry))?;
+            Ok(entry)
+        })?;
         self.emit(CoreEvent::DataChanged);
         Ok(entry)
     }

@@ -5,7 +5,8 @@ use tacho_model::car::{Car, OdometerReading, ReadingSource, TripEnd, find_by_key
 use tacho_model::id::{CarId, TripId};
 use tacho_model::op::EntityKind;
 
-use crate::row::{date, enum_from, enum_str, from_ms, ms, parse, parse_date};
+use crate::row::{enum_from, enum_str, from_ms, parse, parse_date};
+use crate::tables::{Put, put_car, put_reading};
 use crate::{Result, Store, StoreError, Writer};
 
 const CAR_COLUMNS: &str =
@@ -68,19 +69,7 @@ impl Writer<'_> {
                 message: format!("a car with that name or plate already exists ({existing})"),
             });
         }
-        self.conn().execute(
-            &format!("INSERT INTO car ({CAR_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
-            params![
-                car.id.to_string(),
-                car.name,
-                car.make,
-                car.model,
-                car.plate,
-                date(car.available_from),
-                date(car.available_to),
-                car.connect_hint
-            ],
-        )?;
+        put_car(self.conn(), car, false, Put::New)?;
         self.record_upsert(EntityKind::Car, car.id.0, car)
     }
 
@@ -90,25 +79,7 @@ impl Writer<'_> {
         if reading.odometer_m < 0 {
             return Err(StoreError::invalid("an odometer reading can't be negative"));
         }
-        if let Some((trip, end)) = reading.trip {
-            self.conn().execute(
-                "DELETE FROM odometer_reading WHERE trip_id = ?1 AND trip_end = ?2",
-                params![trip.to_string(), enum_str(&end)?],
-            )?;
-        }
-        self.conn().execute(
-            "INSERT INTO odometer_reading (id, car_id, at, odometer_m, source, trip_id, trip_end)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                reading.id.to_string(),
-                reading.car_id.to_string(),
-                ms(reading.at),
-                reading.odometer_m,
-                enum_str(&reading.source)?,
-                reading.trip.map(|(t, _)| t.to_string()),
-                reading.trip.map(|(_, e)| enum_str(&e)).transpose()?,
-            ],
-        )?;
+        put_reading(self.conn(), reading, Put::New)?;
         self.record_upsert(EntityKind::OdometerReading, reading.id.0, reading)
     }
 }

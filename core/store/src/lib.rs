@@ -22,6 +22,7 @@ mod recorder;
 mod row;
 mod schema;
 mod sync;
+mod tables;
 mod trips;
 mod work;
 

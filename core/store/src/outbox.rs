@@ -116,11 +116,33 @@ impl Store {
             .collect()
     }
 
-    /// Number of ops in the outbox.
+    /// Every op this database wrote (the outbox keeps them after the push),
+    /// for diagnostics; see [`Store::outbox_len`] for what still waits.
+    pub fn outbox_total(&self) -> Result<u64> {
+        let n: i64 = self
+            .conn()
+            .prepare_cached("SELECT count(*) FROM outbox")?
+            .query_row([], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Own ops waiting to be pushed: those after the `device_seq` the relay
+    /// confirmed (every op before the first sign-in), less ops parked as
+    /// invalid, which sync skips. This is the "not yet synced" count a UI
+    /// shows, so it must drop to zero after a push, not grow with history.
+    ///
+    /// Cheap: `device_seq` is the outbox's integer primary key, so the count
+    /// walks only the unpushed range, and `parked_op` holds a handful of rows.
     pub fn outbox_len(&self) -> Result<u64> {
         let n: i64 = self
             .conn()
-            .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))?;
+            .prepare_cached(
+                "WITH pushed (seq) AS (
+                   SELECT coalesce((SELECT pushed_seq FROM sync_state WHERE id = 1), 0))
+                 SELECT (SELECT count(*) FROM outbox, pushed WHERE device_seq > pushed.seq)
+                      - (SELECT count(*) FROM parked_op, pushed WHERE device_seq > pushed.seq)",
+            )?
+            .query_row([], |r| r.get(0))?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 }

@@ -1,11 +1,12 @@
 //! Known places.
 
-use rusqlite::{Row, params};
+use rusqlite::Row;
 use tacho_model::gps::LatLon;
 use tacho_model::op::EntityKind;
 use tacho_model::place::Place;
 
-use crate::row::{enum_from, enum_str, parse};
+use crate::row::{enum_from, parse};
+use crate::tables::{Put, put_place};
 use crate::{Result, Store, StoreError, Writer};
 
 fn place_from_row(r: &Row<'_>) -> rusqlite::Result<Place> {
@@ -45,18 +46,7 @@ impl Writer<'_> {
                 place.radius_m
             )));
         }
-        self.conn().execute(
-            "INSERT INTO place (id, name, kind, lat, lon, radius_m, address) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                place.id.to_string(),
-                place.name,
-                enum_str(&place.kind)?,
-                lat,
-                lon,
-                place.radius_m,
-                place.address
-            ],
-        )?;
+        put_place(self.conn(), place, false, Put::New)?;
         self.record_upsert(EntityKind::Place, place.id.0, place)
     }
 }

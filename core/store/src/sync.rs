@@ -19,8 +19,13 @@ use tacho_model::trip::{Trip, TripEdit, TripState};
 use tacho_model::work::{Project, TimeEntry};
 use uuid::Uuid;
 
-use crate::row::{date, enum_str, from_ms, ms};
+use crate::row::{from_ms, ms};
+use crate::tables::{
+    Put, delete_reading, put_car, put_edit, put_entry, put_period_lock, put_place, put_point,
+    put_project, put_reading, set_entry_stop,
+};
 use crate::{Result, Store, StoreError, TripPoint, Writer};
+use tacho_model::work::running_timer_stops;
 
 /// The relay session and sync progress of this database.
 #[derive(Debug, Clone, PartialEq)]
@@ -178,42 +183,14 @@ impl Writer<'_> {
                 for item in items {
                     let point = TripPoint::from_wire(item)
                         .ok_or_else(|| StoreError::invalid("malformed trip point in a chunk"))?;
-                    let n = self.conn().execute(
-                        "INSERT INTO trip_point (trip_id, seq, at, lat, lon, accuracy_m, speed_mps, heading_deg, altitude_m, counted)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING",
-                        params![
-                            trip.to_string(),
-                            point.seq,
-                            ms(point.ping.at),
-                            point.ping.lat,
-                            point.ping.lon,
-                            point.ping.accuracy_m,
-                            point.ping.speed_mps,
-                            point.ping.heading_deg,
-                            point.ping.altitude_m,
-                            point.counted
-                        ],
-                    )?;
-                    changed |= n > 0;
+                    changed |= put_point(self.conn(), trip, &point, Put::Merge)?;
                 }
             }
             EntityKind::TripEdit => {
                 for item in items {
                     let edit: TripEdit = serde_json::from_value(item.clone())
                         .map_err(|e| StoreError::invalid(format!("malformed trip edit: {e}")))?;
-                    let n = self.conn().execute(
-                        "INSERT INTO trip_edit (trip_id, field, old_value, new_value, at, device)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-                        params![
-                            edit.trip_id.to_string(),
-                            edit.field.as_str(),
-                            edit.old_value,
-                            edit.new_value,
-                            ms(edit.at),
-                            edit.device.to_string()
-                        ],
-                    )?;
-                    changed |= n > 0;
+                    changed |= put_edit(self.conn(), &edit, Put::Merge)?;
                 }
             }
             other => {
@@ -250,25 +227,11 @@ impl Writer<'_> {
         match kind {
             EntityKind::Car => {
                 let car = decode!(Car);
-                conn.execute(
-                    "INSERT INTO car (id, name, make, model, plate, available_from, available_to, connect_hint, deleted)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, make = excluded.make, model = excluded.model,
-                       plate = excluded.plate, available_from = excluded.available_from, available_to = excluded.available_to,
-                       connect_hint = excluded.connect_hint, deleted = excluded.deleted",
-                    params![car.id.to_string(), car.name, car.make, car.model, car.plate,
-                        date(car.available_from), date(car.available_to), car.connect_hint, deleted],
-                )?;
+                put_car(conn, &car, deleted, Put::Merge)?;
             }
             EntityKind::Place => {
                 let p = decode!(Place);
-                conn.execute(
-                    "INSERT INTO place (id, name, kind, lat, lon, radius_m, address, deleted)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, lat = excluded.lat,
-                       lon = excluded.lon, radius_m = excluded.radius_m, address = excluded.address, deleted = excluded.deleted",
-                    params![p.id.to_string(), p.name, enum_str(&p.kind)?, p.center.lat, p.center.lon, p.radius_m, p.address, deleted],
-                )?;
+                put_place(conn, &p, deleted, Put::Merge)?;
             }
             EntityKind::Trip => {
                 let mut trip = decode!(Trip);
@@ -280,30 +243,14 @@ impl Writer<'_> {
             EntityKind::OdometerReading => {
                 let r = decode!(OdometerReading);
                 if deleted {
-                    conn.execute(
-                        "DELETE FROM odometer_reading WHERE id = ?1",
-                        [r.id.to_string()],
-                    )?;
+                    delete_reading(conn, r.id)?;
                 } else {
-                    conn.execute(
-                        "INSERT INTO odometer_reading (id, car_id, at, odometer_m, source, trip_id, trip_end)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                         ON CONFLICT (id) DO UPDATE SET car_id = excluded.car_id, at = excluded.at,
-                           odometer_m = excluded.odometer_m, source = excluded.source, trip_id = excluded.trip_id,
-                           trip_end = excluded.trip_end",
-                        params![r.id.to_string(), r.car_id.to_string(), ms(r.at), r.odometer_m, enum_str(&r.source)?,
-                            r.trip.map(|(t, _)| t.to_string()), r.trip.map(|(_, e)| enum_str(&e)).transpose()?],
-                    )?;
+                    put_reading(conn, &r, Put::Merge)?;
                 }
             }
             EntityKind::Project => {
                 let p = decode!(Project);
-                conn.execute(
-                    "INSERT INTO project (id, name, client, billable, rounding, deleted) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, client = excluded.client,
-                       billable = excluded.billable, rounding = excluded.rounding, deleted = excluded.deleted",
-                    params![p.id.to_string(), p.name, p.client, p.billable, p.rounding.to_string(), deleted],
-                )?;
+                put_project(conn, &p, deleted, Put::Merge)?;
             }
             EntityKind::TimeEntry => {
                 let e = decode!(TimeEntry);
@@ -311,10 +258,7 @@ impl Writer<'_> {
             }
             EntityKind::PeriodLock => {
                 if let Some(month) = state.fields.get("month").and_then(Value::as_str) {
-                    conn.execute(
-                        "INSERT INTO period_lock (month, locked_at, device) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-                        params![month, ms(self.now()), self.device().to_string()],
-                    )?;
+                    put_period_lock(conn, month, self.now(), self.device())?;
                 }
             }
             EntityKind::TripPoints | EntityKind::TripEdit => {}
@@ -325,26 +269,7 @@ impl Writer<'_> {
     /// Writes a time entry from its merged fields (the running-timer rule is
     /// applied after the whole page, see `resolve_running_timers`).
     fn project_entry(&mut self, e: &TimeEntry, deleted: bool) -> Result<()> {
-        self.conn().execute(
-            "INSERT INTO time_entry (id, project_id, description, start, stop, tags, billable, source, trip_id, deleted)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-             ON CONFLICT (id) DO UPDATE SET project_id = excluded.project_id, description = excluded.description,
-               start = excluded.start, stop = excluded.stop, tags = excluded.tags, billable = excluded.billable,
-               source = excluded.source, trip_id = excluded.trip_id, deleted = excluded.deleted",
-            params![
-                e.id.to_string(),
-                e.project_id.map(|p| p.to_string()),
-                e.description,
-                ms(e.start),
-                e.stop.map(ms),
-                serde_json::to_string(&e.tags)?,
-                e.billable,
-                enum_str(&e.source)?,
-                e.trip_id.map(|t| t.to_string()),
-                deleted
-            ],
-        )?;
-        Ok(())
+        put_entry(self.conn(), e, deleted, Put::Merge)
     }
 
     /// The running-timer rule, applied once after a pulled page: when
@@ -356,24 +281,23 @@ impl Writer<'_> {
     /// the log is seen first and no redundant op is made.
     fn resolve_running_timers(&mut self) -> Result<()> {
         let running: Vec<(String, i64)> = {
-            let mut stmt = self.conn().prepare(
-                "SELECT id, start FROM time_entry WHERE stop IS NULL AND deleted = 0 ORDER BY start, id",
-            )?;
+            let mut stmt = self
+                .conn()
+                .prepare("SELECT id, start FROM time_entry WHERE stop IS NULL AND deleted = 0")?;
             stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?
         };
-        for pair in running.windows(2) {
-            let [(loser, loser_start), (_, next_start)] = pair else {
-                continue;
-            };
-            let stop = from_ms((*next_start).max(*loser_start))?;
-            let id: Uuid = loser
-                .parse()
-                .map_err(|_| StoreError::Decode(format!("bad entry id {loser}")))?;
-            self.conn().execute(
-                "UPDATE time_entry SET stop = ?2 WHERE id = ?1",
-                params![loser, ms(stop)],
-            )?;
+        let running = running
+            .into_iter()
+            .map(|(id, start)| {
+                let id: Uuid = id
+                    .parse()
+                    .map_err(|_| StoreError::Decode(format!("bad entry id {id}")))?;
+                Ok((from_ms(start)?, id))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for (id, stop) in running_timer_stops(&running) {
+            set_entry_stop(self.conn(), &id.to_string(), stop)?;
             self.record_field(
                 EntityKind::TimeEntry,
                 id,

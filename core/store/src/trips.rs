@@ -11,6 +11,7 @@ use tacho_model::report::tz::local_month;
 use tacho_model::trip::{Decider, Purpose, Trip, TripEdit, TripField, TripState};
 
 use crate::row::{enum_from, enum_str, from_ms, ms, opt_from_ms, parse};
+use crate::tables::{Put, put_edit, put_period_lock, put_point};
 use crate::{Result, Store, StoreError, Writer};
 
 const TRIP_COLUMNS: &str = "id, car_id, state, source, car_hint, started_at, ended_at, time_zone, \
@@ -120,18 +121,15 @@ impl Writer<'_> {
         }
         let now = self.now();
         let device = self.device();
-        let inserted = self.conn().execute(
-            "INSERT INTO period_lock (month, locked_at, device) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-            params![month, ms(now), device.to_string()],
-        )?;
-        if inserted > 0 {
+        let inserted = put_period_lock(self.conn(), month, now, device)?;
+        if inserted {
             let id = uuid::Uuid::new_v5(
                 &uuid::Uuid::NAMESPACE_OID,
                 format!("tacho-period-{month}").as_bytes(),
             );
             self.record_field(EntityKind::PeriodLock, id, "month", Value::from(month))?;
         }
-        Ok(inserted > 0)
+        Ok(inserted)
     }
 
     /// Reads a trip inside this transaction.
@@ -190,24 +188,7 @@ impl Writer<'_> {
     /// Appends one GPS point to a trip (no op: points travel in chunks, see
     /// [`Writer::record_point_chunk`]).
     pub fn insert_point(&mut self, trip: TripId, point: &TripPoint) -> Result<()> {
-        let p = &point.ping;
-        self.conn()
-            .prepare_cached(
-                "INSERT INTO trip_point (trip_id, seq, at, lat, lon, accuracy_m, speed_mps, heading_deg, altitude_m, counted)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?
-            .execute(params![
-                trip.to_string(),
-                point.seq,
-                ms(p.at),
-                p.lat,
-                p.lon,
-                p.accuracy_m,
-                p.speed_mps,
-                p.heading_deg,
-                p.altitude_m,
-                point.counted
-            ])?;
+        put_point(self.conn(), trip, point, Put::New)?;
         Ok(())
     }
 
@@ -390,17 +371,7 @@ impl Writer<'_> {
             at,
             device: self.device(),
         };
-        self.conn().execute(
-            "INSERT INTO trip_edit (trip_id, field, old_value, new_value, at, device) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                trip_id.to_string(),
-                field.as_str(),
-                edit.old_value,
-                edit.new_value,
-                ms(edit.at),
-                edit.device.to_string()
-            ],
-        )?;
+        put_edit(self.conn(), &edit, Put::New)?;
         self.record_op(
             EntityKind::TripEdit,
             trip_id.0,

@@ -6,7 +6,8 @@ use tacho_model::id::{EntryId, ProjectId};
 use tacho_model::op::EntityKind;
 use tacho_model::work::{Project, TimeEntry};
 
-use crate::row::{enum_from, enum_str, from_ms, ms, opt_from_ms, parse};
+use crate::row::{enum_from, from_ms, ms, opt_from_ms, parse};
+use crate::tables::{Put, put_entry, put_project, set_entry_stop};
 use crate::{Result, Store, StoreError, Writer};
 
 const ENTRY_COLUMNS: &str =
@@ -76,16 +77,7 @@ impl Writer<'_> {
                 message: format!("a project named `{}` already exists", project.name),
             });
         }
-        self.conn().execute(
-            "INSERT INTO project (id, name, client, billable, rounding) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                project.id.to_string(),
-                project.name,
-                project.client,
-                project.billable,
-                project.rounding.to_string()
-            ],
-        )?;
+        put_project(self.conn(), project, false, Put::New)?;
         self.record_upsert(EntityKind::Project, project.id.0, project)
     }
 
@@ -100,20 +92,7 @@ impl Writer<'_> {
                 message: "a timer is already running; stop it first".into(),
             });
         }
-        self.conn().execute(
-            &format!("INSERT INTO time_entry ({ENTRY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
-            params![
-                entry.id.to_string(),
-                entry.project_id.map(|p| p.to_string()),
-                entry.description,
-                ms(entry.start),
-                entry.stop.map(ms),
-                serde_json::to_string(&entry.tags)?,
-                entry.billable,
-                enum_str(&entry.source)?,
-                entry.trip_id.map(|t| t.to_string()),
-            ],
-        )?;
+        put_entry(self.conn(), entry, false, Put::New)?;
         self.record_upsert(EntityKind::TimeEntry, entry.id.0, entry)
     }
 
@@ -129,10 +108,7 @@ impl Writer<'_> {
             )));
         }
         self.ensure_unlocked(entry.start, None)?;
-        self.conn().execute(
-            "UPDATE time_entry SET stop = ?2 WHERE id = ?1",
-            params![entry.id.to_string(), ms(at)],
-        )?;
+        set_entry_stop(self.conn(), &entry.id.to_string(), at)?;
         entry.stop = Some(at);
         self.record_field(
             EntityKind::TimeEntry,

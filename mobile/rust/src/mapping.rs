@@ -6,12 +6,12 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use tacho_core::report::ReportFormat as CoreReportFormat;
 use tacho_core::{CoreError, CoreEvent, FeedOutcome};
+use tacho_core::{ParkedOp, TripPoint};
 use tacho_model::car as mcar;
 use tacho_model::gps::{LatLon, Ping};
 use tacho_model::place as mplace;
 use tacho_model::trip as mtrip;
 use tacho_model::work as mwork;
-use tacho_store::{ParkedOp, TripPoint};
 
 use crate::api::error::{ApiError, ApiErrorKind};
 use crate::api::types::*;

@@ -239,3 +239,39 @@ async fn the_phone_hands_the_watch_a_session_without_the_password() {
     let running = phone.timer_status().await.unwrap().running.unwrap();
     assert_eq!(running.description, "from the wrist");
 }
+
+/// The watch's "not yet synced" badge reads `outbox_len`: it must fall to 0
+/// once the relay took the ops and count only what was written since, never
+/// every op the device ever wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_len_drops_to_zero_after_a_push_and_grows_with_new_writes() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let relay = Relay::start(&db.url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let watch = core(dir.path(), "watch", Arc::new(SystemClock)).await;
+    drive(&watch).await;
+    let written = watch.outbox_len().await.unwrap();
+    assert!(written > 1, "a drive writes several ops: {written}");
+    watch
+        .signup(&relay.url, "dee@example.org", PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(watch.outbox_len().await.unwrap(), written);
+
+    let report = watch.sync_once().await.unwrap();
+    assert_eq!(report.pushed as u64, written, "{report:?}");
+    assert_eq!(watch.outbox_len().await.unwrap(), 0);
+
+    watch
+        .add_project("Later", None, false, tacho_model::work::Rounding::None)
+        .await
+        .unwrap();
+    assert_eq!(watch.outbox_len().await.unwrap(), 1);
+    assert_eq!(watch.sync_status().await.unwrap().pending_ops, 1);
+    watch.sync_once().await.unwrap();
+    assert_eq!(watch.outbox_len().await.unwrap(), 0);
+    assert_eq!(
+        watch.outbox(0, usize::MAX).await.unwrap().len() as u64,
+        written + 1
+    );
+}

@@ -641,9 +641,9 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_write_mileage_report() != 30095:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_tacho_uniffi_checksum_constructor_core_new() != 57367:
+    if lib.uniffi_tacho_uniffi_checksum_constructor_core_new() != 60223:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_tacho_uniffi_checksum_constructor_core_with_clock() != 61083:
+    if lib.uniffi_tacho_uniffi_checksum_constructor_core_with_clock() != 64714:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_corelistener_on_event() != 18995:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -1187,6 +1187,7 @@ _UniffiLib.uniffi_tacho_uniffi_fn_constructor_core_new.argtypes = (
     _UniffiRustBuffer,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
+    _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_tacho_uniffi_fn_constructor_core_new.restype = ctypes.c_uint64
@@ -1195,6 +1196,7 @@ _UniffiLib.uniffi_tacho_uniffi_fn_constructor_core_with_clock.argtypes = (
     _UniffiRustBuffer,
     _UniffiRustBuffer,
     ctypes.c_uint64,
+    _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_tacho_uniffi_fn_constructor_core_with_clock.restype = ctypes.c_uint64
@@ -6323,14 +6325,15 @@ class Core(CoreProtocol):
 """
     
     _handle: ctypes.c_uint64
-    def __init__(self, db_path: str,time_zone: str,runtime: RuntimeKind):
+    def __init__(self, db_path: str,time_zone: str,runtime: RuntimeKind,device_name: typing.Union[object, typing.Optional[str]] = _DEFAULT):
         """
         Opens (or creates) the database at `db_path`, recording new trips and
         entries in the IANA `time_zone` (e.g. `Europe/Amsterdam`), on a
         runtime of kind `runtime` (the watch passes `CurrentThread`). Blocks
         while SQLite opens and migrates the file: call it off the main thread.
         A trip whose grace period ran out while the app was not running is
-        closed here.
+        closed here. `device_name` is what the relay lists this device as
+        (e.g. the watch's name); without one the core's default is used.
 """
         
         _UniffiFfiConverterString.check_lower(db_path)
@@ -6338,10 +6341,15 @@ class Core(CoreProtocol):
         _UniffiFfiConverterString.check_lower(time_zone)
 
         _UniffiFfiConverterTypeRuntimeKind.check_lower(runtime)
+
+        if device_name is _DEFAULT:
+            device_name = None
+        _UniffiFfiConverterOptionalString.check_lower(device_name)
         _uniffi_lowered_args = (
             _UniffiFfiConverterString.lower(db_path),
             _UniffiFfiConverterString.lower(time_zone),
             _UniffiFfiConverterTypeRuntimeKind.lower(runtime),
+            _UniffiFfiConverterOptionalString.lower(device_name),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeCore.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
@@ -6352,7 +6360,7 @@ class Core(CoreProtocol):
         )
         self._handle = _uniffi_ffi_result
     @classmethod
-    def with_clock(cls, db_path: str,time_zone: str,runtime: RuntimeKind,clock: ClockSource) -> Core:
+    def with_clock(cls, db_path: str,time_zone: str,runtime: RuntimeKind,clock: ClockSource,device_name: typing.Union[object, typing.Optional[str]] = _DEFAULT) -> Core:
         """
         [`Core::new`] with time from `clock` instead of the system clock:
         for replaying a recorded drive and for tests.
@@ -6365,11 +6373,16 @@ class Core(CoreProtocol):
         _UniffiFfiConverterTypeRuntimeKind.check_lower(runtime)
 
         _UniffiFfiConverterTypeClockSource.check_lower(clock)
+
+        if device_name is _DEFAULT:
+            device_name = None
+        _UniffiFfiConverterOptionalString.check_lower(device_name)
         _uniffi_lowered_args = (
             _UniffiFfiConverterString.lower(db_path),
             _UniffiFfiConverterString.lower(time_zone),
             _UniffiFfiConverterTypeRuntimeKind.lower(runtime),
             _UniffiFfiConverterTypeClockSource.lower(clock),
+            _UniffiFfiConverterOptionalString.lower(device_name),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeCore.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeTachoError

@@ -2,6 +2,7 @@ import Combine
 import SwiftUI
 import Tacho
 import TachoFFI
+import WatchKit
 import WidgetKit
 
 /// The watch app: works without the phone. Its own database lives in the
@@ -40,8 +41,10 @@ final class AppModel: ObservableObject {
             let directory = try FileManager.default.url(
                 for: .applicationSupportDirectory, in: .userDomainMask, appropriateFor: nil, create: true)
             // The lightweight runtime: one core thread instead of a worker pool.
+            // The relay lists the watch under its own name when it signs in itself.
             let core = try await TachoCoreFactory.open(
-                at: TachoCoreFactory.databaseURL(in: directory), runtime: .currentThread)
+                at: TachoCoreFactory.databaseURL(in: directory), runtime: .currentThread,
+                deviceName: WKInterfaceDevice.current().name)
             let store = TachoStore(backend: core)
             self.store = store
             storeObservation = store.objectWillChange.sink { [weak self] _ in

@@ -323,12 +323,12 @@ void uniffi_tacho_uniffi_fn_free_core(uint64_t handle, RustCallStatus *_Nonnull 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_CONSTRUCTOR_CORE_NEW
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_CONSTRUCTOR_CORE_NEW
-uint64_t uniffi_tacho_uniffi_fn_constructor_core_new(RustBuffer db_path, RustBuffer time_zone, RustBuffer runtime, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_tacho_uniffi_fn_constructor_core_new(RustBuffer db_path, RustBuffer time_zone, RustBuffer runtime, RustBuffer device_name, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_CONSTRUCTOR_CORE_WITH_CLOCK
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_CONSTRUCTOR_CORE_WITH_CLOCK
-uint64_t uniffi_tacho_uniffi_fn_constructor_core_with_clock(RustBuffer db_path, RustBuffer time_zone, RustBuffer runtime, uint64_t clock, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_tacho_uniffi_fn_constructor_core_with_clock(RustBuffer db_path, RustBuffer time_zone, RustBuffer runtime, uint64_t clock, RustBuffer device_name, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_ACTIVE_TRIP

@@ -47,6 +47,7 @@ impl Core {
         time_zone: String,
         runtime: RuntimeKind,
         clock: Arc<dyn Clock>,
+        device_name: Option<String>,
     ) -> Result<Arc<Self>> {
         if db_path.trim().is_empty() {
             return Err(TachoError::bad_input("the database path is empty"));
@@ -54,6 +55,9 @@ impl Core {
         let runtime = Runtime::new(runtime)?;
         let mut config = tacho_core::CoreConfig::new(db_path.clone());
         config.time_zone = time_zone.trim().to_owned();
+        if let Some(name) = device_name {
+            config.device_name = name;
+        }
         let inner = runtime
             .block_on(async move { Ok(tacho_core::Core::open_with_clock(config, clock).await?) })?;
         tracing::info!(db = %db_path, runtime = ?runtime.kind(), "opened the tacho database");
@@ -78,22 +82,41 @@ impl Core {
     /// runtime of kind `runtime` (the watch passes `CurrentThread`). Blocks
     /// while SQLite opens and migrates the file: call it off the main thread.
     /// A trip whose grace period ran out while the app was not running is
-    /// closed here.
-    #[uniffi::constructor]
-    pub fn new(db_path: String, time_zone: String, runtime: RuntimeKind) -> Result<Arc<Self>> {
-        Self::open_with(db_path, time_zone, runtime, Arc::new(SystemClock))
+    /// closed here. `device_name` is what the relay lists this device as
+    /// (e.g. the watch's name); without one the core's default is used.
+    #[uniffi::constructor(default(device_name = None))]
+    pub fn new(
+        db_path: String,
+        time_zone: String,
+        runtime: RuntimeKind,
+        device_name: Option<String>,
+    ) -> Result<Arc<Self>> {
+        Self::open_with(
+            db_path,
+            time_zone,
+            runtime,
+            Arc::new(SystemClock),
+            device_name,
+        )
     }
 
     /// [`Core::new`] with time from `clock` instead of the system clock:
     /// for replaying a recorded drive and for tests.
-    #[uniffi::constructor]
+    #[uniffi::constructor(default(device_name = None))]
     pub fn with_clock(
         db_path: String,
         time_zone: String,
         runtime: RuntimeKind,
         clock: Arc<dyn ClockSource>,
+        device_name: Option<String>,
     ) -> Result<Arc<Self>> {
-        Self::open_with(db_path, time_zone, runtime, Arc::new(ForeignClock(clock)))
+        Self::open_with(
+            db_path,
+            time_zone,
+            runtime,
+            Arc::new(ForeignClock(clock)),
+            device_name,
+        )
     }
 
     /// The runtime kind this core was opened with.
@@ -204,7 +227,7 @@ impl Core {
             // sync, ones another device is recording, so a few suffice. (A
             // state filter in the core's TripFilter would make this exact.)
             let trips = core
-                .trips(tacho_store::TripFilter {
+                .trips(tacho_core::TripFilter {
                     limit: Some(8),
                     ..Default::default()
                 })
@@ -227,7 +250,7 @@ impl Core {
                 None => None,
             };
             let trips = core
-                .trips(tacho_store::TripFilter {
+                .trips(tacho_core::TripFilter {
                     from,
                     until,
                     car,
@@ -695,7 +718,7 @@ mod tests {
 
     fn open(dir: &tempfile::TempDir, zone: &str) -> Result<Arc<Core>> {
         let path = dir.path().join("t.db").to_string_lossy().into_owned();
-        Core::new(path, zone.into(), RuntimeKind::CurrentThread)
+        Core::new(path, zone.into(), RuntimeKind::CurrentThread, None)
     }
 
     #[test]
@@ -708,7 +731,7 @@ mod tests {
             Err(TachoError::BadInput { reason }) if reason.contains("time zone")
         ));
         assert!(matches!(
-            Core::new(" ".into(), "UTC".into(), RuntimeKind::MultiThread),
+            Core::new(" ".into(), "UTC".into(), RuntimeKind::MultiThread, None),
             Err(TachoError::BadInput { .. })
         ));
         let core = open(&dir, "Europe/Amsterdam");

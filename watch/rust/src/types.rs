@@ -524,8 +524,8 @@ pub struct TripPoint {
     pub counted: bool,
 }
 
-impl From<tacho_store::TripPoint> for TripPoint {
-    fn from(p: tacho_store::TripPoint) -> Self {
+impl From<tacho_core::TripPoint> for TripPoint {
+    fn from(p: tacho_core::TripPoint) -> Self {
         Self {
             seq: p.seq,
             ping: p.ping.into(),
@@ -1017,8 +1017,8 @@ pub struct ParkedOp {
     pub parked_at_ms: i64,
 }
 
-impl From<tacho_store::ParkedOp> for ParkedOp {
-    fn from(p: tacho_store::ParkedOp) -> Self {
+impl From<tacho_core::ParkedOp> for ParkedOp {
+    fn from(p: tacho_core::ParkedOp) -> Self {
         Self {
             op_id: p.op.op_id.to_string(),
             entity: p.op.entity.as_str().to_owned(),

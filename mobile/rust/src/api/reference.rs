@@ -40,7 +40,7 @@ impl TachoCore {
         let car = self.core.find_car(&car).await?;
         let trips = self
             .core
-            .trips(tacho_store::TripFilter {
+            .trips(tacho_core::TripFilter {
                 car: Some(car.id),
                 limit: Some(limit as usize),
                 ..Default::default()

@@ -72,7 +72,7 @@ impl TachoCore {
             Some(key) => Some(self.core.find_car(key).await?.id),
             None => None,
         };
-        let filter = tacho_store::TripFilter {
+        let filter = tacho_core::TripFilter {
             from: mapping::instant_opt(query.from_ms, "from")?,
             until: mapping::instant_opt(query.until_ms, "until")?,
             car,

@@ -1174,16 +1174,18 @@ open class Core: CoreProtocol, @unchecked Sendable {
      * runtime of kind `runtime` (the watch passes `CurrentThread`). Blocks
      * while SQLite opens and migrates the file: call it off the main thread.
      * A trip whose grace period ran out while the app was not running is
-     * closed here.
+     * closed here. `device_name` is what the relay lists this device as
+     * (e.g. the watch's name); without one the core's default is used.
      */
-public convenience init(dbPath: String, timeZone: String, runtime: RuntimeKind)throws  {
+public convenience init(dbPath: String, timeZone: String, runtime: RuntimeKind, deviceName: String? = nil)throws  {
     let handle =
         try rustCallWithError(FfiConverterTypeTachoError_lift) {
         uniffiCallStatus in
     uniffi_tacho_uniffi_fn_constructor_core_new(
         FfiConverterString.lower(dbPath),
         FfiConverterString.lower(timeZone),
-        FfiConverterTypeRuntimeKind_lower(runtime),uniffiCallStatus
+        FfiConverterTypeRuntimeKind_lower(runtime),
+        FfiConverterOptionString.lower(deviceName),uniffiCallStatus
     )
 }
     self.init(unsafeFromHandle: handle)
@@ -1203,14 +1205,15 @@ public convenience init(dbPath: String, timeZone: String, runtime: RuntimeKind)t
      * [`Core::new`] with time from `clock` instead of the system clock:
      * for replaying a recorded drive and for tests.
      */
-public static func withClock(dbPath: String, timeZone: String, runtime: RuntimeKind, clock: ClockSource)throws  -> Core  {
+public static func withClock(dbPath: String, timeZone: String, runtime: RuntimeKind, clock: ClockSource, deviceName: String? = nil)throws  -> Core  {
     return try  FfiConverterTypeCore_lift(try rustCallWithError(FfiConverterTypeTachoError_lift) {
         uniffiCallStatus in
     uniffi_tacho_uniffi_fn_constructor_core_with_clock(
         FfiConverterString.lower(dbPath),
         FfiConverterString.lower(timeZone),
         FfiConverterTypeRuntimeKind_lower(runtime),
-        FfiConverterTypeClockSource_lower(clock),uniffiCallStatus
+        FfiConverterTypeClockSource_lower(clock),
+        FfiConverterOptionString.lower(deviceName),uniffiCallStatus
     )
 })
 }
@@ -8074,10 +8077,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_tacho_uniffi_checksum_method_logsink_log() != 11998) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_tacho_uniffi_checksum_constructor_core_new() != 57367) {
+    if (uniffi_tacho_uniffi_checksum_constructor_core_new() != 60223) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_tacho_uniffi_checksum_constructor_core_with_clock() != 61083) {
+    if (uniffi_tacho_uniffi_checksum_constructor_core_with_clock() != 64714) {
         return InitializationResult.apiChecksumMismatch
     }
 

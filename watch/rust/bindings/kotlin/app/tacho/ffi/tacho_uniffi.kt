@@ -911,9 +911,9 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_tacho_uniffi_fn_free_core(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_tacho_uniffi_fn_constructor_core_new(`dbPath`: RustBuffer.ByValue,`timeZone`: RustBuffer.ByValue,`runtime`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_tacho_uniffi_fn_constructor_core_new(`dbPath`: RustBuffer.ByValue,`timeZone`: RustBuffer.ByValue,`runtime`: RustBuffer.ByValue,`deviceName`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_tacho_uniffi_fn_constructor_core_with_clock(`dbPath`: RustBuffer.ByValue,`timeZone`: RustBuffer.ByValue,`runtime`: RustBuffer.ByValue,`clock`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_tacho_uniffi_fn_constructor_core_with_clock(`dbPath`: RustBuffer.ByValue,`timeZone`: RustBuffer.ByValue,`runtime`: RustBuffer.ByValue,`clock`: Long,`deviceName`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_active_trip(`ptr`: Long,
     ): Long
@@ -1358,10 +1358,10 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_tacho_uniffi_checksum_method_logsink_log() and 0xFFFF) != 11998) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_tacho_uniffi_checksum_constructor_core_new() and 0xFFFF) != 57367) {
+    if ((lib.uniffi_tacho_uniffi_checksum_constructor_core_new() and 0xFFFF) != 60223) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_tacho_uniffi_checksum_constructor_core_with_clock() and 0xFFFF) != 61083) {
+    if ((lib.uniffi_tacho_uniffi_checksum_constructor_core_with_clock() and 0xFFFF) != 64714) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -2531,9 +2531,10 @@ open class Core: Disposable, AutoCloseable, CoreInterface
      * runtime of kind `runtime` (the watch passes `CurrentThread`). Blocks
      * while SQLite opens and migrates the file: call it off the main thread.
      * A trip whose grace period ran out while the app was not running is
-     * closed here.
+     * closed here. `device_name` is what the relay lists this device as
+     * (e.g. the watch's name); without one the core's default is used.
      */
-    constructor(`dbPath`: kotlin.String, `timeZone`: kotlin.String, `runtime`: RuntimeKind) :
+    constructor(`dbPath`: kotlin.String, `timeZone`: kotlin.String, `runtime`: RuntimeKind, `deviceName`: kotlin.String? = null) :
         this(UniffiWithHandle, 
     uniffiRustCallWithError(TachoException) { _status ->
     UniffiLib.uniffi_tacho_uniffi_fn_constructor_core_new(
@@ -2541,7 +2542,8 @@ open class Core: Disposable, AutoCloseable, CoreInterface
         
         FfiConverterString.lower(`dbPath`),
         FfiConverterString.lower(`timeZone`),
-        FfiConverterTypeRuntimeKind.lower(`runtime`),_status)
+        FfiConverterTypeRuntimeKind.lower(`runtime`),
+        FfiConverterOptionalString.lower(`deviceName`),_status)
 }
     )
 
@@ -3910,7 +3912,7 @@ open class Core: Disposable, AutoCloseable, CoreInterface
      * [`Core::new`] with time from `clock` instead of the system clock:
      * for replaying a recorded drive and for tests.
      */
-    @Throws(TachoException::class) fun `withClock`(`dbPath`: kotlin.String, `timeZone`: kotlin.String, `runtime`: RuntimeKind, `clock`: ClockSource): Core {
+    @Throws(TachoException::class) fun `withClock`(`dbPath`: kotlin.String, `timeZone`: kotlin.String, `runtime`: RuntimeKind, `clock`: ClockSource, `deviceName`: kotlin.String? = null): Core {
             return FfiConverterTypeCore.lift(
     uniffiRustCallWithError(TachoException) { _status ->
     UniffiLib.uniffi_tacho_uniffi_fn_constructor_core_with_clock(
@@ -3919,7 +3921,8 @@ open class Core: Disposable, AutoCloseable, CoreInterface
         FfiConverterString.lower(`dbPath`),
         FfiConverterString.lower(`timeZone`),
         FfiConverterTypeRuntimeKind.lower(`runtime`),
-        FfiConverterTypeClockSource.lower(`clock`),_status)
+        FfiConverterTypeClockSource.lower(`clock`),
+        FfiConverterOptionalString.lower(`deviceName`),_status)
 }
     )
     }
