@@ -22,32 +22,30 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sqlx::Row as _;
 use tacho_model::api::code;
 use tacho_model::car::{Car, find_by_key};
 use tacho_model::gps::Ping;
 use tacho_model::gps::filter::{FilterConfig, path_stats};
-use tacho_model::hlc::Hlc;
-use tacho_model::id::{CarId, DeviceId, OpId, TripId};
-use tacho_model::op::{EntityKind, Op, OpKind, SCHEMA_VERSION};
+use tacho_model::id::{CarId, TripId};
+use tacho_model::op::{EntityKind, Op, OpKind};
 use tacho_model::trip::{Trip, TripSource, TripState};
-use tacho_model::wire::{IncomingOp, TripPoint};
+use tacho_model::wire::TripPoint;
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::log::{MAX_FUTURE_MS, push_ops};
+use crate::log::MAX_FUTURE_MS;
 use crate::openapi::ErrorBody;
+use crate::server_device::{Role, ServerDevice};
 use crate::storage::now_ms;
-use crate::tokens::{Auth, Claims, hash_refresh_token};
+use crate::tokens::{Auth, hash_refresh_token};
 
 /// Prefix that makes hook tokens recognisable (secret scanners, people).
 pub const TOKEN_PREFIX: &str = "tho_";
 /// How far an event's `at` may be from the relay's clock, either way.
 pub const EVENT_WINDOW_MS: i64 = MAX_FUTURE_MS;
-/// Name of the per-account device that writes hook events.
-pub const AUTOMATION_DEVICE_NAME: &str = "automation";
 /// Longest accepted `event_id`, label or car hint.
 const MAX_TEXT: usize = 200;
 
@@ -520,52 +518,6 @@ async fn open_trips(state: &AppState, account: Uuid) -> ApiResult<Vec<HookTrip>>
 }
 
 /// The account's automation device, registered on first use like any device.
-async fn automation_device(state: &AppState, auth: &HookAuth) -> ApiResult<(Uuid, i64)> {
-    let find = || async {
-        let row =
-            sqlx::query("SELECT device_id, last_hlc FROM automation_devices WHERE account_id = $1")
-                .bind(auth.account.to_string())
-                .fetch_optional(&state.db.pool)
-                .await?;
-        row.map(|r| -> ApiResult<(Uuid, i64)> {
-            let id: String = r.try_get("device_id")?;
-            Ok((
-                Uuid::parse_str(&id).map_err(ApiError::internal)?,
-                r.try_get("last_hlc")?,
-            ))
-        })
-        .transpose()
-    };
-    if let Some(found) = find().await? {
-        return Ok(found);
-    }
-    let device = Uuid::now_v7();
-    let mut tx = state.db.begin_write().await?;
-    crate::devices::bind_device(
-        &mut tx,
-        crate::tokens::Subject {
-            account: auth.account,
-            space: auth.space,
-            device,
-        },
-        AUTOMATION_DEVICE_NAME,
-    )
-    .await?;
-    sqlx::query(
-        "INSERT INTO automation_devices (account_id, device_id, last_hlc) VALUES ($1, $2, 0) \
-         ON CONFLICT (account_id) DO NOTHING",
-    )
-    .bind(auth.account.to_string())
-    .bind(device.to_string())
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    // Another instance may have won the race; use whichever is stored.
-    find()
-        .await?
-        .ok_or_else(|| ApiError::internal("automation device vanished"))
-}
-
 /// Reads the stored positions of a trip's point chunks (the core's wire arrays).
 async fn trip_pings(
     state: &AppState,
@@ -595,51 +547,6 @@ async fn trip_pings(
     points.sort_by_key(|p| p.seq);
     points.dedup_by_key(|p| p.seq);
     Ok(points)
-}
-
-/// Builds an op of the automation device; its id is derived from the account, the event and
-/// its position, so a replayed event (after a crash between push and bookkeeping) is a
-/// duplicate in the log rather than a second op.
-struct OpMaker {
-    account: Uuid,
-    device: Uuid,
-    event: String,
-    seq: u64,
-    hlc: u64,
-    ops: Vec<IncomingOp>,
-}
-
-impl OpMaker {
-    fn push(&mut self, entity: EntityKind, entity_id: Uuid, kind: OpKind) -> ApiResult<()> {
-        let n = self.ops.len();
-        let op = Op {
-            op_id: OpId(Uuid::new_v5(
-                &self.account,
-                format!("hook-op/{}/{n}", self.event).as_bytes(),
-            )),
-            device: DeviceId(self.device),
-            device_seq: self.seq,
-            hlc: Hlc(self.hlc),
-            entity,
-            entity_id,
-            kind,
-            schema: SCHEMA_VERSION,
-        };
-        self.seq += 1;
-        self.hlc += 1;
-        self.ops
-            .push(IncomingOp::from_op(op).map_err(ApiError::internal)?);
-        Ok(())
-    }
-
-    fn trip(&mut self, trip: &Trip) -> ApiResult<()> {
-        let mut fields = match serde_json::to_value(trip).map_err(ApiError::internal)? {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        };
-        fields.remove("id");
-        self.push(EntityKind::Trip, trip.id.0, OpKind::Upsert { fields })
-    }
 }
 
 fn event_ping(ev: &HookEvent, at: DateTime<Utc>) -> ApiResult<Option<Ping>> {
@@ -753,21 +660,8 @@ async fn handle(
         already_active: false,
     };
     for attempt in 0..3 {
-        let (device, last_hlc) = automation_device(state, auth).await?;
-        let last_seq: i64 = sqlx::query("SELECT last_seq FROM devices WHERE id = $1")
-            .bind(device.to_string())
-            .fetch_one(&state.db.pool)
-            .await?
-            .try_get("last_seq")?;
-        let now_hlc = u64::try_from(now_ms()).unwrap_or(0) << 16;
-        let mut maker = OpMaker {
-            account: auth.account,
-            device,
-            event: event_id.clone(),
-            seq: u64::try_from(last_seq).unwrap_or(0) + 1,
-            hlc: now_hlc.max(u64::try_from(last_hlc).unwrap_or(0) + 1),
-            ops: Vec::new(),
-        };
+        let device = ServerDevice::open(state, Role::Automation, auth.account, auth.space).await?;
+        let mut maker = device.batch(&format!("hook-op/{event_id}"));
         // (trip, next point, ended at, first_seq once known)
         let mut trip_row: Option<(Trip, i64, Option<i64>, Option<i64>)> = None;
         match (kind, &current) {
@@ -802,7 +696,7 @@ async fn handle(
                     note: None,
                     recovered: false,
                 };
-                maker.trip(&trip)?;
+                maker.upsert(EntityKind::Trip, trip.id.0, &trip)?;
                 let mut next = 0;
                 if let Some(p) = &ping {
                     maker.push(
@@ -860,7 +754,7 @@ async fn handle(
                     trip.distance_m = stats.distance_m;
                     trip.start = trip.start.or(stats.first);
                     trip.end = stats.last.or(trip.start);
-                    maker.trip(&trip)?;
+                    maker.upsert(EntityKind::Trip, trip.id.0, &trip)?;
                     answer.state = "ended".into();
                     ended = Some(at.timestamp_millis());
                 }
@@ -870,25 +764,18 @@ async fn handle(
                 trip_row = Some((trip, next, ended, Some(t.first_seq)));
             }
         }
-        if !maker.ops.is_empty() {
-            let claims = Claims {
-                account: auth.account,
-                space: auth.space,
-                device,
-                exp_ms: now_ms() + 60_000,
-            };
-            match push_ops(state, &claims, &maker.ops).await {
+        if !maker.is_empty() {
+            match device.push(state, &maker).await {
                 Ok(_) => {}
                 Err(e) if e.code == code::SEQ_GAP && attempt < 2 => continue,
                 Err(e) => return Err(e),
             }
         }
-        if let (Some((_, _, _, first_seq @ None)), Some(first)) = (&mut trip_row, maker.ops.first())
-        {
+        if let (Some((_, _, _, first_seq @ None)), Some(first)) = (&mut trip_row, maker.first()) {
             // A new trip: its first op's place in the log (found by its deterministic id, so
             // also right when a retry finds the ops already stored) bounds the later reads.
             let seq: i64 = sqlx::query_scalar("SELECT seq FROM ops WHERE op_id = $1")
-                .bind(first.op.op_id.to_string())
+                .bind(first.op_id.to_string())
                 .fetch_one(&state.db.pool)
                 .await?;
             *first_seq = Some(seq - 1);
@@ -912,13 +799,7 @@ async fn handle(
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query(
-            "UPDATE automation_devices SET last_hlc = $1 WHERE account_id = $2 AND last_hlc < $1",
-        )
-        .bind(i64::try_from(maker.hlc).unwrap_or(i64::MAX))
-        .bind(auth.account.to_string())
-        .execute(&mut *tx)
-        .await?;
+        device.save_clock(&mut tx, &maker).await?;
         sqlx::query(
             "INSERT INTO hook_events (account_id, event_id, answer, received_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (account_id, event_id) DO NOTHING",

@@ -14,6 +14,7 @@ pub mod oidc;
 pub mod openapi;
 pub mod privacy;
 pub mod secrets;
+pub mod server_device;
 pub mod storage;
 pub mod tokens;
 pub mod zammad;

@@ -1,0 +1,236 @@
+//! A server-side device writing ops into a space. Hook trips write through it today; connector
+//! pulls and trip enrichment will. Such a device is an ordinary device of the account (listed,
+//! gap-free `device_seq`, its own hybrid clock), so its ops reach every replica through the
+//! same push path, validation and merge rules as a phone's.
+//!
+//! Op ids are derived from the account, a caller's key (e.g. the hook event) and the op's
+//! position, so a replayed event after a crash between push and bookkeeping is a duplicate in
+//! the log rather than a second op.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sqlx::Row as _;
+use tacho_model::hlc::Hlc;
+use tacho_model::id::{DeviceId, OpId};
+use tacho_model::op::{EntityKind, Op, OpKind, SCHEMA_VERSION};
+use tacho_model::wire::IncomingOp;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::log::{PushResult, push_ops};
+use crate::storage::{WriteTx, now_ms};
+use crate::tokens::{Claims, Subject};
+
+/// What a server-side device does for an account; one device per role and account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Writes the trips of automation hooks (Shortcuts, Tasker).
+    Automation,
+}
+
+impl Role {
+    /// The device's name in the account's device list.
+    pub fn device_name(self) -> &'static str {
+        match self {
+            Self::Automation => "automation",
+        }
+    }
+}
+
+/// A server-side device with its clock as stored: the next op continues both.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerDevice {
+    role: Role,
+    account: Uuid,
+    space: Uuid,
+    device: Uuid,
+    last_seq: i64,
+    last_hlc: i64,
+}
+
+impl ServerDevice {
+    /// The account's device for `role`, made and bound to the space on first use (two instances
+    /// racing both end up with the one stored).
+    pub async fn open(state: &AppState, role: Role, account: Uuid, space: Uuid) -> ApiResult<Self> {
+        let (device, last_hlc) = match find(state, role, account).await? {
+            Some(found) => found,
+            None => {
+                create(state, role, account, space).await?;
+                find(state, role, account)
+                    .await?
+                    .ok_or_else(|| ApiError::internal("server-side device vanished"))?
+            }
+        };
+        let last_seq: i64 = sqlx::query("SELECT last_seq FROM devices WHERE id = $1")
+            .bind(device.to_string())
+            .fetch_one(&state.db.pool)
+            .await?
+            .try_get("last_seq")?;
+        Ok(Self {
+            role,
+            account,
+            space,
+            device,
+            last_seq,
+            last_hlc,
+        })
+    }
+
+    /// The device's id.
+    pub fn id(&self) -> Uuid {
+        self.device
+    }
+
+    /// A new batch of ops continuing this device's sequence and clock; `key` names what the
+    /// batch is for, stably across retries.
+    pub fn batch(&self, key: &str) -> OpBatch {
+        let now_hlc = u64::try_from(now_ms()).unwrap_or(0) << 16;
+        OpBatch {
+            account: self.account,
+            device: self.device,
+            key: key.to_owned(),
+            seq: u64::try_from(self.last_seq).unwrap_or(0) + 1,
+            hlc: now_hlc.max(u64::try_from(self.last_hlc).unwrap_or(0) + 1),
+            ops: Vec::new(),
+        }
+    }
+
+    /// Pushes a batch through the ordinary push path. A `seq_gap` error means another writer of
+    /// this device came first: open the device again and rebuild the batch.
+    pub async fn push(&self, state: &AppState, batch: &OpBatch) -> ApiResult<PushResult> {
+        let claims = Claims {
+            account: self.account,
+            space: self.space,
+            device: self.device,
+            exp_ms: now_ms() + 60_000,
+        };
+        push_ops(state, &claims, &batch.ops).await
+    }
+
+    /// Records the clock a pushed batch reached, in the caller's transaction (with its own
+    /// bookkeeping), so the next batch continues after it.
+    pub async fn save_clock(&self, tx: &mut WriteTx, batch: &OpBatch) -> ApiResult<()> {
+        match self.role {
+            Role::Automation => {
+                sqlx::query(
+                    "UPDATE automation_devices SET last_hlc = $1 WHERE account_id = $2 AND last_hlc < $1",
+                )
+                .bind(i64::try_from(batch.hlc).unwrap_or(i64::MAX))
+                .bind(self.account.to_string())
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Ops of a server-side device, built in order.
+#[derive(Debug)]
+pub struct OpBatch {
+    account: Uuid,
+    device: Uuid,
+    key: String,
+    seq: u64,
+    hlc: u64,
+    ops: Vec<IncomingOp>,
+}
+
+impl OpBatch {
+    /// Adds an op.
+    pub fn push(&mut self, entity: EntityKind, entity_id: Uuid, kind: OpKind) -> ApiResult<()> {
+        let n = self.ops.len();
+        let op = Op {
+            op_id: OpId(Uuid::new_v5(
+                &self.account,
+                format!("{}/{n}", self.key).as_bytes(),
+            )),
+            device: DeviceId(self.device),
+            device_seq: self.seq,
+            hlc: Hlc(self.hlc),
+            entity,
+            entity_id,
+            kind,
+            schema: SCHEMA_VERSION,
+        };
+        self.seq += 1;
+        self.hlc += 1;
+        self.ops
+            .push(IncomingOp::from_op(op).map_err(ApiError::internal)?);
+        Ok(())
+    }
+
+    /// Adds an upsert of every field of `entity` (its serialised form minus `id`).
+    pub fn upsert<T: Serialize>(
+        &mut self,
+        kind: EntityKind,
+        entity_id: Uuid,
+        entity: &T,
+    ) -> ApiResult<()> {
+        let mut fields = match serde_json::to_value(entity).map_err(ApiError::internal)? {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        fields.remove("id");
+        self.push(kind, entity_id, OpKind::Upsert { fields })
+    }
+
+    /// Whether no op was added.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// The first op, if any.
+    pub fn first(&self) -> Option<&Op> {
+        self.ops.first().map(|o| &o.op)
+    }
+}
+
+async fn find(state: &AppState, role: Role, account: Uuid) -> ApiResult<Option<(Uuid, i64)>> {
+    let row = match role {
+        Role::Automation => {
+            sqlx::query("SELECT device_id, last_hlc FROM automation_devices WHERE account_id = $1")
+                .bind(account.to_string())
+                .fetch_optional(&state.db.pool)
+                .await?
+        }
+    };
+    row.map(|r| -> ApiResult<(Uuid, i64)> {
+        let id: String = r.try_get("device_id")?;
+        Ok((
+            Uuid::parse_str(&id).map_err(ApiError::internal)?,
+            r.try_get("last_hlc")?,
+        ))
+    })
+    .transpose()
+}
+
+async fn create(state: &AppState, role: Role, account: Uuid, space: Uuid) -> ApiResult<()> {
+    let device = Uuid::now_v7();
+    let mut tx = state.db.begin_write().await?;
+    crate::devices::bind_device(
+        &mut tx,
+        Subject {
+            account,
+            space,
+            device,
+        },
+        role.device_name(),
+    )
+    .await?;
+    match role {
+        Role::Automation => {
+            sqlx::query(
+                "INSERT INTO automation_devices (account_id, device_id, last_hlc) VALUES ($1, $2, 0) \
+                 ON CONFLICT (account_id) DO NOTHING",
+            )
+            .bind(account.to_string())
+            .bind(device.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
