@@ -300,6 +300,14 @@ impl EntityState {
         self.deleted_at > self.restored_at
     }
 
+    /// The entity the merged fields describe (`id` added), for replicas that keep only the
+    /// merged state, like the relay. Fails when a field the type needs is missing or malformed.
+    pub fn decode<T: serde::de::DeserializeOwned>(&self, id: Uuid) -> serde_json::Result<T> {
+        let mut fields = self.fields.clone();
+        fields.insert("id".to_owned(), Value::from(id.to_string()));
+        serde_json::from_value(Value::Object(fields))
+    }
+
     /// Applies one op (already routed to this entity); returns whether
     /// anything changed, so callers can skip writing an unchanged row.
     /// Checks the op's shape but not its clock (see [`validate`]).

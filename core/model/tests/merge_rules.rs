@@ -455,3 +455,38 @@ fn a_reused_clock_value_still_converges() {
     f.apply(&x).unwrap();
     assert_eq!(e, f);
 }
+
+/// The relay reads cars, places and trips from merged state: `decode` gives the entity the
+/// merged fields describe, with its id, and refuses a state missing a field the type needs.
+#[test]
+fn merged_state_decodes_into_its_entity() {
+    use tacho_model::car::Car;
+    let mut s = EntityState::default();
+    let fields = json!({"name": "Golf", "make": null, "model": null, "plate": "AB-12",
+                        "available_from": "2026-01-01", "available_to": null,
+                        "connect_hint": "VW BT"});
+    let a = upsert(dev(1), 1, at(1_000), entity_id(), fields);
+    assert_eq!(s.apply(&a), Ok(true));
+    let b = upsert(
+        dev(2),
+        1,
+        at(2_000),
+        entity_id(),
+        json!({"name": "Golf GTI"}),
+    );
+    assert_eq!(s.apply(&b), Ok(true));
+    let car: Car = s.decode(entity_id()).unwrap();
+    assert_eq!(car.id.0, entity_id());
+    assert_eq!(car.name, "Golf GTI");
+    assert_eq!(car.plate, "AB-12");
+    assert_eq!(car.connect_hint.as_deref(), Some("VW BT"));
+    assert_eq!(
+        car.available_from.map(|d| d.to_string()).as_deref(),
+        Some("2026-01-01")
+    );
+
+    let mut partial = EntityState::default();
+    let only_name = upsert(dev(1), 1, at(1_000), entity_id(), json!({"name": "Polo"}));
+    assert_eq!(partial.apply(&only_name), Ok(true));
+    assert!(partial.decode::<Car>(entity_id()).is_err());
+}

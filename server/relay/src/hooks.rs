@@ -162,37 +162,8 @@ fn clean(s: Option<&str>) -> Option<String> {
 }
 
 /// The space's cars as synced (not deleted), for [`find_by_key`].
-async fn cars_of(state: &AppState, space: &str) -> ApiResult<Vec<Car>> {
-    let rows = sqlx::query(
-        "SELECT entity_id, state FROM entity_state WHERE space_id = $1 AND entity = $2",
-    )
-    .bind(space)
-    .bind(EntityKind::Car.as_str())
-    .fetch_all(&state.db.pool)
-    .await?;
-    let mut cars = Vec::new();
-    for row in rows {
-        let raw: String = row.try_get("state")?;
-        let id: String = row.try_get("entity_id")?;
-        let Ok(st) = serde_json::from_str::<tacho_model::merge::EntityState>(&raw) else {
-            continue;
-        };
-        let (Ok(id), false) = (Uuid::parse_str(&id), st.is_deleted()) else {
-            continue;
-        };
-        let text = |k: &str| st.fields.get(k).and_then(Value::as_str).map(str::to_owned);
-        cars.push(Car {
-            id: CarId(id),
-            name: text("name").unwrap_or_default(),
-            make: None,
-            model: None,
-            plate: text("plate").unwrap_or_default(),
-            available_from: None,
-            available_to: None,
-            connect_hint: text("connect_hint"),
-        });
-    }
-    Ok(cars)
+async fn cars_of(state: &AppState, space: Uuid) -> ApiResult<Vec<Car>> {
+    Ok(crate::materialised::live(&state.db, space, EntityKind::Car).await?)
 }
 
 fn info_of(row: &sqlx::any::AnyRow) -> ApiResult<HookTokenInfo> {
@@ -237,7 +208,7 @@ pub async fn create_token(
     let (car_id, car_name) = match clean(req.car.as_deref()) {
         None => (None, None),
         Some(key) => {
-            let cars = cars_of(&state, &claims.space.to_string()).await?;
+            let cars = cars_of(&state, claims.space).await?;
             let car = find_by_key(&cars, &key).ok_or_else(|| {
                 ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -620,10 +591,9 @@ async fn handle(
         answer.duplicate = true;
         return Ok(answer);
     }
-    let space = auth.space.to_string();
     let hint_car = match clean(ev.car.as_deref()) {
         Some(key) => {
-            let cars = cars_of(state, &space).await?;
+            let cars = cars_of(state, auth.space).await?;
             find_by_key(&cars, &key)
                 .map(|c| c.id.0)
                 .ok_or(key)

@@ -10,6 +10,7 @@ pub mod hooks;
 pub mod jobs;
 pub mod limits;
 pub mod log;
+pub mod materialised;
 pub mod oidc;
 pub mod openapi;
 pub mod privacy;
