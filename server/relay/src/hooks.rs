@@ -163,7 +163,7 @@ fn clean(s: Option<&str>) -> Option<String> {
 
 /// The space's cars as synced (not deleted), for [`find_by_key`].
 async fn cars_of(state: &AppState, space: Uuid) -> ApiResult<Vec<Car>> {
-    Ok(crate::materialised::live(&state.db, space, EntityKind::Car).await?)
+    Ok(crate::materialised::cars(&state.db, space).await?)
 }
 
 fn info_of(row: &sqlx::any::AnyRow) -> ApiResult<HookTokenInfo> {
