@@ -44,8 +44,9 @@ pub struct Webhook {
     pub secret_field: &'static str,
     /// The signature carried by the request, or the error for its absence.
     pub signature: fn(&HeaderMap) -> Result<String, ConnectionError>,
-    /// Whether `signature` signs `body` with `secret` (constant-time in the MAC).
-    pub verify: fn(secret: &[u8], body: &[u8], signature: &str) -> bool,
+    /// Whether `signature` signs `body` with `secret` (constant-time in the MAC). The headers
+    /// are there for providers that sign more than the body (Tempo adds `Tempo-Timestamp`).
+    pub verify: fn(secret: &[u8], body: &[u8], signature: &str, headers: &HeaderMap) -> bool,
     /// The answer for a wrong signature, also given for an unknown connection.
     pub bad_signature: fn() -> ConnectionError,
     /// Reads a verified delivery.
@@ -84,7 +85,7 @@ pub async fn receive(
     )
     .await?
     .ok_or_else(hook.bad_signature)?;
-    if !(hook.verify)(secret.as_bytes(), body, &signature) {
+    if !(hook.verify)(secret.as_bytes(), body, &signature, headers) {
         return Err((hook.bad_signature)());
     }
     // Only now, with the sender authenticated, is the body looked at.

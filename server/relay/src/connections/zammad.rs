@@ -45,7 +45,7 @@ pub(crate) const SPEC: Spec = Spec {
     webhook: Some(Webhook {
         secret_field: WEBHOOK_SECRET,
         signature,
-        verify: signature_matches,
+        verify: |secret, body, signature, _| signature_matches(secret, body, signature),
         bad_signature,
         read,
     }),
