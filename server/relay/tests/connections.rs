@@ -132,6 +132,7 @@ on_both_databases!(
     zammad_routes_are_aliases_of_the_registry,
     intake_verifies_and_dedupes_per_provider,
     migration_carries_zammad_rows_over,
+    deleting_the_account_removes_its_connections,
 );
 
 async fn registry_crud_and_errors(db: TestDb) {
@@ -828,4 +829,44 @@ async fn migration_carries_zammad_rows_over(db: TestDb) {
             .await
             .is_err()
     );
+}
+
+async fn deleting_the_account_removes_its_connections(db: TestDb) {
+    let relay = keyed(&db, &MasterKeys::generate_line(1)).await;
+    let ann = relay.signup("ann@example.org").await;
+    let (s, conn) = relay
+        .call("POST", "/v1/connections", Some(&ann), Some(&new_zammad()))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{conn}");
+    let id = conn["id"].as_str().expect("id").to_owned();
+    let hook = format!("/v1/hooks/zammad/{id}");
+    let (s, b) = relay.deliver(&hook, b"{}", HOOK_SECRET, Some("d-1")).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = relay
+        .call(
+            "DELETE",
+            "/v1/account",
+            Some(&ann),
+            Some(&json!({"password": "correct horse battery"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
+    for sql in [
+        "SELECT COUNT(*) FROM connections WHERE id = $1",
+        "SELECT COUNT(*) FROM connection_events WHERE connection_id = $1",
+    ] {
+        assert_eq!(relay.count(sql, &id).await, 0, "{sql}");
+    }
+    let sealed = format!("zammad/{id}");
+    assert_eq!(
+        relay
+            .count(
+                "SELECT COUNT(*) FROM sealed_secrets WHERE provider = $1",
+                &sealed
+            )
+            .await,
+        0
+    );
+    let (s, b) = relay.deliver(&hook, b"{}", HOOK_SECRET, Some("d-2")).await;
+    refused(s, &b, StatusCode::UNAUTHORIZED, "bad_signature");
 }

@@ -247,6 +247,23 @@ fn check_secrets(
     Ok(())
 }
 
+/// Removes every connection of `account`, their events and every secret sealed for the account,
+/// inside the caller's transaction (account deletion).
+pub async fn delete_account(
+    conn: &mut sqlx::AnyConnection,
+    account: &str,
+) -> Result<(), sqlx::Error> {
+    for sql in [
+        "DELETE FROM connection_events WHERE connection_id IN \
+         (SELECT id FROM connections WHERE account_id = $1)",
+        "DELETE FROM connections WHERE account_id = $1",
+        "DELETE FROM sealed_secrets WHERE owner = $1",
+    ] {
+        sqlx::query(sql).bind(account).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// The registry service over a database and the master keys (if configured).
 #[derive(Debug, Clone, Copy)]
 pub struct Registry<'a> {
