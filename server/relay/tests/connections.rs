@@ -133,6 +133,7 @@ on_both_databases!(
     intake_verifies_and_dedupes_per_provider,
     migration_carries_zammad_rows_over,
     deleting_the_account_removes_its_connections,
+    routes_are_in_the_openapi_document,
 );
 
 async fn registry_crud_and_errors(db: TestDb) {
@@ -869,4 +870,41 @@ async fn deleting_the_account_removes_its_connections(db: TestDb) {
     );
     let (s, b) = relay.deliver(&hook, b"{}", HOOK_SECRET, Some("d-2")).await;
     refused(s, &b, StatusCode::UNAUTHORIZED, "bad_signature");
+}
+
+async fn routes_are_in_the_openapi_document(db: TestDb) {
+    let relay = start(&db).await;
+    let (s, doc) = relay.call("GET", "/v1/openapi.json", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    for (path, method) in [
+        ("/v1/connections", "post"),
+        ("/v1/connections", "get"),
+        ("/v1/connections/{id}", "get"),
+        ("/v1/connections/{id}", "patch"),
+        ("/v1/connections/{id}", "delete"),
+        ("/v1/hooks/{provider}/{connection}", "post"),
+        ("/v1/connections/zammad", "post"),
+        ("/v1/connections/zammad/{id}", "get"),
+        ("/v1/connections/zammad/{id}", "delete"),
+        ("/v1/hooks/zammad/{connection}", "post"),
+    ] {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} missing"
+        );
+    }
+    // Operation ids stay unique (the Zammad aliases keep their old ones).
+    let mut ids: Vec<&str> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .values()
+        .flat_map(|ops| ops.as_object().expect("ops").values())
+        .filter_map(|op| op["operationId"].as_str())
+        .collect();
+    let n = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "duplicate operationId");
+    let provider = &doc["components"]["schemas"]["Provider"];
+    assert_eq!(provider["enum"], json!(["zammad"]), "{provider}");
 }
