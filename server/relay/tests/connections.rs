@@ -134,7 +134,39 @@ on_both_databases!(
     migration_carries_zammad_rows_over,
     deleting_the_account_removes_its_connections,
     routes_are_in_the_openapi_document,
+    secrets_stay_out_of_the_logs,
 );
+
+/// Everything logged in this test process, at every level, once [`capture_logs`] ran.
+static LOGS: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> =
+    std::sync::OnceLock::new();
+
+#[derive(Clone)]
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    LOGS.get_or_init(|| {
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = Capture(buf.clone());
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .init();
+        buf
+    })
+    .clone()
+}
 
 async fn registry_crud_and_errors(db: TestDb) {
     // No master key: nothing is stored.
@@ -907,4 +939,41 @@ async fn routes_are_in_the_openapi_document(db: TestDb) {
     assert_eq!(ids.len(), n, "duplicate operationId");
     let provider = &doc["components"]["schemas"]["Provider"];
     assert_eq!(provider["enum"], json!(["zammad"]), "{provider}");
+}
+
+async fn secrets_stay_out_of_the_logs(db: TestDb) {
+    let logs = capture_logs();
+    let relay = keyed(&db, &MasterKeys::generate_line(1)).await;
+    let ann = relay.signup("ann@example.org").await;
+    let (s, conn) = relay
+        .call("POST", "/v1/connections", Some(&ann), Some(&new_zammad()))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{conn}");
+    let id = conn["id"].as_str().expect("id");
+    let mut refused_secret = new_zammad();
+    refused_secret["secrets"]["webhook_secret"] = json!(format!("{}-PLAINTEXT", "x".repeat(5000)));
+    let (s, _) = relay
+        .call("POST", "/v1/connections", Some(&ann), Some(&refused_secret))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = relay
+        .call(
+            "PATCH",
+            &format!("/v1/connections/{id}"),
+            Some(&ann),
+            Some(&json!({"secrets": {"api_token": "rotated-PLAINTEXT-4"}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let hook = format!("/v1/hooks/zammad/{id}");
+    let (s, _) = relay.deliver(&hook, b"{}", HOOK_SECRET, Some("d-1")).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = relay
+        .deliver(&hook, b"{}", "wrong-PLAINTEXT-5", Some("d-2"))
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let text = String::from_utf8_lossy(&logs.lock().expect("log buffer")).into_owned();
+    // The capture works (the requests above were logged) and holds no secret.
+    assert!(text.contains("/v1/connections"), "nothing captured");
+    assert!(!text.contains("PLAINTEXT"), "a secret was logged");
 }

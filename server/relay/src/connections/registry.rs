@@ -49,8 +49,8 @@ impl Provider {
     }
 }
 
-/// Body of `POST /v1/connections`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+/// Body of `POST /v1/connections`. Its `Debug` names the secrets, never their values.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewConnection {
     /// The service.
@@ -73,8 +73,9 @@ pub struct NewConnection {
     pub secrets: BTreeMap<String, String>,
 }
 
-/// Body of `PATCH /v1/connections/{id}`; fields left out stay as they are.
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+/// Body of `PATCH /v1/connections/{id}`; fields left out stay as they are. Its `Debug` names the
+/// secrets, never their values.
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionPatch {
     /// New label; an empty string removes it.
@@ -90,6 +91,38 @@ pub struct ConnectionPatch {
     /// Sealed fields to replace (rotate), by name; stored sealed, never returned.
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
+}
+
+/// The names of `secrets`, for `Debug` output that must not show the values.
+struct SecretNames<'a>(&'a BTreeMap<String, String>);
+
+impl std::fmt::Debug for SecretNames<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+impl std::fmt::Debug for NewConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewConnection")
+            .field("provider", &self.provider)
+            .field("label", &self.label)
+            .field("base_url", &self.base_url)
+            .field("settings", &self.settings)
+            .field("secrets", &SecretNames(&self.secrets))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ConnectionPatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionPatch")
+            .field("label", &self.label)
+            .field("base_url", &self.base_url)
+            .field("settings", &self.settings)
+            .field("secrets", &SecretNames(&self.secrets))
+            .finish()
+    }
 }
 
 /// A connection as stored (secrets are not part of it, only the names of those set).
@@ -485,5 +518,32 @@ impl<'a> Registry<'a> {
         secrets::delete_provider(&mut tx, &owner, &sealed_name(conn.provider, conn.id)).await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_names_secrets_without_values() {
+        let secrets = BTreeMap::from([("api_token".to_owned(), "PLAINTEXT".to_owned())]);
+        let new = NewConnection {
+            provider: Provider::Zammad,
+            label: None,
+            base_url: None,
+            settings: Map::new(),
+            secrets: secrets.clone(),
+        };
+        let patch = ConnectionPatch {
+            secrets,
+            ..ConnectionPatch::default()
+        };
+        for shown in [format!("{new:?}"), format!("{patch:?}")] {
+            assert!(
+                shown.contains("api_token") && !shown.contains("PLAINTEXT"),
+                "{shown}"
+            );
+        }
     }
 }

@@ -157,8 +157,8 @@ fn read(headers: &HeaderMap, body: &[u8]) -> Result<Delivery, ConnectionError> {
     })
 }
 
-/// Body of `POST /v1/connections/zammad`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+/// Body of `POST /v1/connections/zammad`. Its `Debug` shows no secret.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewZammadConnection {
     /// The instance, e.g. `https://helpdesk.example.org` (`/api/v1` is appended by connectors).
@@ -171,6 +171,17 @@ pub struct NewZammadConnection {
     /// What Zammad's `time_unit` counts (`minute` by default, as Zammad's own default).
     #[serde(default)]
     pub time_unit: Option<String>,
+}
+
+impl std::fmt::Debug for NewZammadConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewZammadConnection")
+            .field("base_url", &self.base_url)
+            .field("api_token", &"<sealed>")
+            .field("webhook_secret", &"<sealed>")
+            .field("time_unit", &self.time_unit)
+            .finish()
+    }
 }
 
 /// A Zammad connection as shown to its owner (secrets are never shown).
