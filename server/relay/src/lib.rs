@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod config;
+pub mod connections;
 pub mod devices;
 pub mod error;
 pub mod feed;
@@ -18,7 +19,6 @@ pub mod secrets;
 pub mod server_device;
 pub mod storage;
 pub mod tokens;
-pub mod zammad;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -29,6 +29,8 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{delete, get, post};
+
+use connections::zammad;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use utoipa::OpenApi as _;
@@ -159,7 +161,17 @@ pub fn router(state: AppState) -> Router {
             "/v1/connections/zammad/{id}",
             get(zammad::show).delete(zammad::delete),
         )
-        .route("/v1/hooks/zammad/{connection}", post(zammad::hook))
+        .route(
+            "/v1/connections",
+            post(connections::create).get(connections::list),
+        )
+        .route(
+            "/v1/connections/{id}",
+            get(connections::show)
+                .patch(connections::update)
+                .delete(connections::delete),
+        )
+        .route("/v1/hooks/{provider}/{connection}", post(connections::hook))
         .route(
             "/v1/hooks/tokens",
             post(hooks::create_token).get(hooks::list_tokens),

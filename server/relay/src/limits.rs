@@ -290,6 +290,7 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
     }
     if path.starts_with("/v1/auth/")
         || path.starts_with("/v1/devices/")
+        || path == "/v1/connections"
         || path.starts_with("/v1/connections/")
         || path.starts_with("/v1/account/")
     {

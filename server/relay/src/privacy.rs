@@ -271,6 +271,8 @@ pub async fn delete_account(
     for sql in by_space {
         sqlx::query(sql).bind(&space).execute(&mut *tx).await?;
     }
+    // Connections and every sealed secret of the account (they reference the account row).
+    crate::connections::registry::delete_account(&mut tx, &account).await?;
     let by_account = [
         "DELETE FROM hook_events WHERE account_id = $1",
         "DELETE FROM hook_trips WHERE account_id = $1",

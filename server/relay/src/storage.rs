@@ -37,6 +37,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (6, "oidc", include_str!("../migrations/0006_oidc.sql")),
     (7, "jobs", include_str!("../migrations/0007_jobs.sql")),
+    (
+        8,
+        "connections",
+        include_str!("../migrations/0008_connections.sql"),
+    ),
 ];
 
 /// The settings key of the access-token signing key (base64 of 32 random bytes).

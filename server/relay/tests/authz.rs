@@ -266,6 +266,10 @@ fn id_routes() -> Vec<(&'static str, &'static str)> {
         ("get", "/v1/connections/zammad/{id}"),
         ("delete", "/v1/connections/zammad/{id}"),
         ("post", "/v1/hooks/zammad/{connection}"),
+        ("get", "/v1/connections/{id}"),
+        ("patch", "/v1/connections/{id}"),
+        ("delete", "/v1/connections/{id}"),
+        ("post", "/v1/hooks/{provider}/{connection}"),
         ("post", "/v1/hooks/trip/start"),
         ("post", "/v1/hooks/trip/ping"),
         ("post", "/v1/hooks/trip/end"),
@@ -400,7 +404,16 @@ fn attempts(method: &str, path: &str, a: &Victim, b: &mut Attacker) -> Option<Ve
             StatusCode::NOT_FOUND,
             "not_found",
         )],
-        ("post", "/v1/hooks/zammad/{connection}") => {
+        ("get" | "patch" | "delete", "/v1/connections/{id}") => vec![refuse(
+            "reach A's connection through the generic registry",
+            bt.clone(),
+            &format!("/v1/connections/{}", a.zammad),
+            json!({"label": "B's now", "secrets": {"webhook_secret": "b-chose-this"}}),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )],
+        // The generic intake serves `/v1/hooks/zammad/…` too: the same forgery, both rows.
+        ("post", "/v1/hooks/zammad/{connection}" | "/v1/hooks/{provider}/{connection}") => {
             // No bearer: the caller is whoever holds a connection's webhook secret. "Another
             // account" is a delivery signed with B's own connection's secret, to A's connection.
             let raw = json!({"ticket": {"id": 1, "title": "forged"}, "article": {}}).to_string();
