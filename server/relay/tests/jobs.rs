@@ -633,7 +633,7 @@ async fn graceful_shutdown_lets_the_job_finish_and_stops_claiming(db: TestDb) {
     server.await.expect("server task").expect("serve");
     let stopping = Instant::now();
     jobs.shutdown().await;
-    assert!(stopping.elapsed() < Duration::from_secs(5));
+    assert!(stopping.elapsed() < Duration::from_secs(30));
     assert!(
         finished.load(Ordering::SeqCst),
         "the job in flight finished"
@@ -677,13 +677,18 @@ async fn shutdown_bounds_a_stuck_job_and_puts_it_back(db: TestDb) {
     })
     .await;
     let stopping = Instant::now();
-    jobs.shutdown().await;
+    // Bounded, not fast: without the grace limit shutdown would wait on the job forever. The
+    // generous limit keeps a loaded CI machine from failing it on timing alone.
+    let stopped = tokio::time::timeout(Duration::from_secs(30), jobs.shutdown()).await;
     let took = stopping.elapsed();
+    assert!(
+        stopped.is_ok(),
+        "shutdown still waits on the stuck job after {took:?}"
+    );
     assert!(
         took >= Duration::from_millis(200),
         "waited the grace period: {took:?}"
     );
-    assert!(took < Duration::from_secs(3), "bounded: {took:?}");
     assert!(dropped.load(Ordering::SeqCst), "the stuck job was aborted");
     let r = row(&state.db, &id).await;
     assert_eq!(r.state, "queued", "given back for another instance: {r:?}");
