@@ -85,12 +85,27 @@ impl Config {
         }
     }
 
-    /// The default database: a SQLite file under the user's data directory, created on demand.
+    /// The default data directory: `tacho` under the user's data directory
+    /// (`$XDG_DATA_HOME/tacho`, else `~/.local/share/tacho` on Linux).
+    pub fn default_data_dir() -> std::path::PathBuf {
+        dirs::data_dir()
+            .unwrap_or_else(|| std::path::PathBuf::from("."))
+            .join("tacho")
+    }
+
+    /// The SQLite database in `data_dir` (`relay.db`), created on demand. `%`, `?` and `#`
+    /// in the path are percent-encoded (sqlx decodes them).
+    pub fn database_url_in(data_dir: &std::path::Path) -> String {
+        let path = data_dir.join("relay.db").display().to_string();
+        let path = path
+            .replace('%', "%25")
+            .replace('?', "%3F")
+            .replace('#', "%23");
+        format!("sqlite://{path}?mode=rwc")
+    }
+
+    /// The default database: a SQLite file in [`Config::default_data_dir`], created on demand.
     pub fn default_database_url() -> String {
-        let dir = dirs::data_dir().unwrap_or_else(|| std::path::PathBuf::from("."));
-        format!(
-            "sqlite://{}?mode=rwc",
-            dir.join("tacho").join("relay.db").display()
-        )
+        Self::database_url_in(&Self::default_data_dir())
     }
 }

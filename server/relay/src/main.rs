@@ -2,6 +2,7 @@
 //! 127.0.0.1:8787 and keeps its data in a SQLite file under the user's data directory.
 //! `tacho-relay secrets rotate` re-seals stored third-party secrets under the newest master key.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -27,9 +28,13 @@ struct Args {
     /// Address to listen on.
     #[arg(long, env = "TACHO_LISTEN", default_value = "127.0.0.1:8787")]
     listen: String,
-    /// `sqlite://…?mode=rwc` or `postgres://…`; defaults to a SQLite file in the data directory.
+    /// `sqlite://PATH` or `postgres://…`; defaults to `relay.db` in the data directory.
     #[arg(long, env = "TACHO_DATABASE_URL", global = true)]
     database_url: Option<String>,
+    /// Directory of the default SQLite database (`relay.db`), created 0700 if missing
+    /// [default: $XDG_DATA_HOME/tacho, else ~/.local/share/tacho]. Ignored with --database-url.
+    #[arg(long, env = "TACHO_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
     /// Who may sign up.
     #[arg(long, env = "TACHO_REGISTRATION", value_enum, default_value_t = Registration::Open)]
     registration: Registration,
@@ -117,6 +122,11 @@ enum SecretsCommand {
     },
 }
 
+/// Colours in log lines only on a terminal, and never with `NO_COLOR` set (no-color.org).
+fn colour(stream: &impl IsTerminal) -> bool {
+    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 fn master_keys(args: &Args) -> anyhow::Result<Option<MasterKeys>> {
     if let Some(text) = args.master_keys.as_deref().filter(|t| !t.trim().is_empty()) {
         return Ok(Some(MasterKeys::parse(text)?));
@@ -133,12 +143,14 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(
             EnvFilter::try_from_env("TACHO_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
+        .with_ansi(colour(&std::io::stdout()))
         .init();
     let args = Args::parse();
-    let database_url = args
-        .database_url
-        .clone()
-        .unwrap_or_else(Config::default_database_url);
+    let database_url = match (&args.database_url, &args.data_dir) {
+        (Some(url), _) => url.clone(),
+        (None, Some(dir)) => Config::database_url_in(dir),
+        (None, None) => Config::default_database_url(),
+    };
     let keys = master_keys(&args)?;
     match &args.command {
         Some(Command::Secrets(SecretsCommand::GenerateKey { version })) => {

@@ -3,6 +3,7 @@
 //! lock, cross-instance notification, file-level setup).
 
 use std::borrow::Cow;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use base64::Engine as _;
 use rand::RngCore as _;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyConnection, AnyPool, Row as _, SqlStr, Transaction};
 
 /// The append-only schema migrations, embedded so the binary needs no files next to it.
@@ -84,6 +86,32 @@ pub enum StorageError {
     /// The directory for the SQLite file could not be created.
     #[error("creating the database directory: {0}")]
     Io(#[from] std::io::Error),
+    /// The SQLite file (or its `-wal`/`-shm`/`-journal`) could not be created or inspected.
+    #[error("{action} {}: {source}", path.display())]
+    File {
+        /// What was being done, e.g. "creating the database file".
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The SQLite file (or a file beside it) is open to other local users, who could read the
+    /// token-signing key and the password hashes; the relay refuses to start on it.
+    #[error(
+        "the relay database {} is readable or writable by other users (mode {mode:03o}); it \
+         holds the token-signing key and the password hashes. Make it private with \
+         `{fix}` and start again",
+        path.display()
+    )]
+    Exposed {
+        /// The first file found open to others.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+        /// The command that makes every such file private: `chmod 600 PATH…`.
+        fix: String,
+    },
 }
 
 /// A connection pool plus the engine it talks to. Cheap to clone.
@@ -112,7 +140,7 @@ impl Db {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
         if backend == Backend::Sqlite {
-            create_sqlite_dir(url)?;
+            prepare_sqlite_file(url)?;
         }
         let options = AnyConnectOptions::from_str(url)?;
         let pool = AnyPoolOptions::new()
@@ -240,22 +268,174 @@ impl Db {
     }
 }
 
-/// Creates the directory of a `sqlite:` URL's file so a fresh machine starts without setup.
-fn create_sqlite_dir(url: &str) -> std::io::Result<()> {
+/// The file a `sqlite:` URL names, or `None` for an in-memory database. `mode=ro` URLs are
+/// returned with `create = false`.
+fn sqlite_file(url: &str) -> Result<Option<(PathBuf, bool)>, StorageError> {
     let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url);
-    let path = rest.split('?').next().unwrap_or(rest);
-    if path.is_empty() || path.starts_with(":memory:") {
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
+    let mode = params
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("mode="))
+        .unwrap_or("");
+    if database.is_empty() || database == ":memory:" || mode == "memory" {
+        return Ok(None);
+    }
+    // sqlx's own parser, so the file checked here is the file sqlx opens (percent-decoding).
+    let options = SqliteConnectOptions::from_str(url)?;
+    Ok(Some((options.get_filename().to_path_buf(), mode != "ro")))
+}
+
+/// Makes a `sqlite:` URL's file ready to open, so a fresh machine starts without setup and
+/// the file is private from its first byte: missing directories are created `0700`, a missing
+/// file `0600` (SQLite gives its `-wal`, `-shm` and `-journal` the database file's mode), so a
+/// URL without `?mode=rwc` works too. An existing file (or one beside it) that group or others
+/// may read or write is refused with the `chmod` that fixes it: the file holds the
+/// token-signing key and the password hashes. Modes are set explicitly, whatever the umask.
+fn prepare_sqlite_file(url: &str) -> Result<(), StorageError> {
+    let Some((path, create)) = sqlite_file(url)? else {
         return Ok(());
+    };
+    if create {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            private_fs::create_dirs(dir).map_err(|source| StorageError::File {
+                action: "creating the database directory",
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let created = private_fs::create_file(&path).map_err(|source| StorageError::File {
+            action: "creating the database file",
+            path: path.clone(),
+            source,
+        })?;
+        if created {
+            return Ok(());
+        }
     }
-    if let Some(dir) = std::path::Path::new(path).parent()
-        && !dir.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(dir)?;
+    let exposed = private_fs::exposed(&path).map_err(|source| StorageError::File {
+        action: "reading the permissions of",
+        path: path.clone(),
+        source,
+    })?;
+    match exposed.first() {
+        None => Ok(()),
+        Some((first, mode)) => Err(StorageError::Exposed {
+            path: first.clone(),
+            mode: *mode,
+            fix: format!(
+                "chmod 600 {}",
+                exposed
+                    .iter()
+                    .map(|(p, _)| private_fs::shell_quote(p))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        }),
     }
-    Ok(())
+}
+
+/// Files and directories only their owner may use.
+mod private_fs {
+    use std::path::{Path, PathBuf};
+
+    /// The files SQLite keeps beside a database.
+    const COMPANIONS: [&str; 3] = ["-wal", "-shm", "-journal"];
+
+    /// Creates `dir` and its missing parents, each new one `0700` (existing ones are left as
+    /// they are).
+    pub(super) fn create_dirs(dir: &Path) -> std::io::Result<()> {
+        let mut missing = Vec::new();
+        let mut at = Some(dir);
+        while let Some(d) = at.filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+            missing.push(d.to_path_buf());
+            at = d.parent();
+        }
+        for d in missing.iter().rev() {
+            match std::fs::create_dir(d) {
+                Ok(()) => set_mode(d, 0o700)?,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates `path` empty with mode `0600` unless it exists; `true` if it made it.
+    pub(super) fn create_file(path: &Path) -> std::io::Result<bool> {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(path) {
+            Ok(_) => {
+                // The umask only ever removes bits, but set the mode explicitly all the same.
+                set_mode(path, 0o600)?;
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The database file and those beside it that group or others may use, with their modes.
+    #[cfg(unix)]
+    pub(super) fn exposed(path: &Path) -> std::io::Result<Vec<(PathBuf, u32)>> {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mut out = Vec::new();
+        let mut candidates = vec![path.to_path_buf()];
+        for suffix in COMPANIONS {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            candidates.push(PathBuf::from(name));
+        }
+        for file in candidates {
+            match std::fs::metadata(&file) {
+                Ok(meta) => {
+                    let mode = meta.permissions().mode() & 0o777;
+                    if mode & 0o077 != 0 {
+                        out.push((file, mode));
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Without Unix modes there is nothing to check.
+    #[cfg(not(unix))]
+    pub(super) fn exposed(_path: &Path) -> std::io::Result<Vec<(PathBuf, u32)>> {
+        let _ = COMPANIONS;
+        Ok(Vec::new())
+    }
+
+    #[cfg(unix)]
+    fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+    }
+
+    #[cfg(not(unix))]
+    fn set_mode(_path: &Path, _mode: u32) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    /// `path` as one shell word (single-quoted unless it is plain).
+    pub(super) fn shell_quote(path: &Path) -> String {
+        let text = path.display().to_string();
+        if !text.is_empty()
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/._-+,:@%".contains(c))
+        {
+            text
+        } else {
+            format!("'{}'", text.replace('\'', "'\\''"))
+        }
+    }
 }
 
 /// Wall-clock Unix milliseconds, the unit of every stored time.
