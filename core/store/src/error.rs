@@ -63,6 +63,21 @@ pub enum StoreError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The database file is open to other users and could not be made private.
+    #[error(
+        "the database {} is readable or writable by other users (mode {mode:03o}) and could not \
+         be made private ({source}); it holds your relay session. Run `chmod 600 {}`",
+        path.display(),
+        path.display()
+    )]
+    Exposed {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+        /// Why changing them failed.
+        source: std::io::Error,
+    },
     /// A stored value could not be decoded.
     #[error("stored data is unreadable: {0}")]
     Decode(String),

@@ -18,6 +18,7 @@ mod cars;
 mod error;
 mod outbox;
 mod places;
+mod private;
 mod recorder;
 mod row;
 mod schema;
@@ -52,17 +53,16 @@ pub struct Store {
 impl Store {
     /// Opens (creating or migrating as needed) the database at `path`.
     ///
+    /// The file is private to its owner (it holds the relay session's tokens): a new one and
+    /// new directories are made `0600`/`0700`, an existing one (and its `-wal`/`-shm`) that
+    /// group or others could use is tightened; see `private.rs`.
+    ///
     /// A file that SQLite reports as corrupt or not a database is moved aside
     /// to `<path>.corrupt-<unix time>` (never deleted) and
     /// [`StoreError::Corrupt`] names where it went; the next open starts fresh.
     pub fn open(path: impl AsRef<Path>, clock: Arc<dyn Clock>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
+        private::prepare(&path)?;
         match Self::open_unchecked(&path, clock) {
             Err(StoreError::Sqlite(e)) if error::is_corruption(&e) => {
                 let quarantined = error::quarantine(&path, &e)?;
