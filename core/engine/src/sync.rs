@@ -127,10 +127,20 @@ pub(crate) fn http_client() -> Result<reqwest::Client> {
         })
 }
 
+/// A failed HTTP call, with its whole cause chain (reqwest's own message is only "error
+/// sending request for url (…)"; the cause, "Connection refused", is in its sources).
 pub(crate) fn network(e: reqwest::Error) -> CoreError {
-    CoreError::Network {
-        reason: e.to_string(),
+    let mut reason = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !text.is_empty() && !reason.contains(&text) {
+            reason.push_str(": ");
+            reason.push_str(&text);
+        }
+        source = cause.source();
     }
+    CoreError::Network { reason }
 }
 
 pub(crate) fn url(base: &str, path: &str) -> String {
