@@ -602,3 +602,33 @@ fn csv_rejections() {
     let e = csv::parse("lat,lon,time\n").unwrap_err();
     assert!(e.message.starts_with("no track points"), "{e}");
 }
+
+// ---------------------------------------------------------------- JSON that is not GeoJSON
+
+/// `testdata/gps/x0001-001.json` (barefoot's map-matcher samples) is a test fixture, not a
+/// track export: the message says what it is and which formats are imported, instead of
+/// reading it as GeoJSON without points.
+#[test]
+fn the_barefoot_fixture_is_named_not_misread_as_geojson() {
+    let input = testdata("gps/x0001-001.json");
+    let format = TrackFormat::detect(Some("json"), &input).unwrap();
+    let err = import::parse(format, &input).unwrap_err().to_string();
+    assert!(err.contains("not GeoJSON"), "{err}");
+    assert!(err.contains("barefoot"), "{err}");
+    assert!(!err.contains("no track points"), "{err}");
+    for named in ["GPX", "NMEA", "GeoJSON", "CSV"] {
+        assert!(err.contains(named), "{named} missing: {err}");
+    }
+    let other = import::parse(TrackFormat::GeoJson, r#"[{"lat":1,"lon":2}]"#)
+        .unwrap_err()
+        .to_string();
+    assert!(other.contains("no GeoJSON features"), "{other}");
+    assert!(other.contains("\"lat, lon\""), "{other}");
+    // A bare array of real features still imports.
+    let ok = import::parse(
+        TrackFormat::GeoJson,
+        r#"[{"type":"Feature","properties":{"time":"2024-01-01T00:00:00Z"},"geometry":{"type":"Point","coordinates":[2,1]}}]"#,
+    )
+    .unwrap();
+    assert_eq!(ok.point_count(), 1);
+}

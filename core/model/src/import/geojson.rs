@@ -39,7 +39,10 @@ pub fn parse(input: &str) -> Result<Track, ImportError> {
     let mut track = Track::default();
     let single;
     let features: &[Value] = match &root {
-        Value::Array(items) => items,
+        Value::Array(items) => {
+            not_features(items)?;
+            items
+        }
         Value::Object(obj) => {
             track.name = name_of(obj);
             match obj.get("type").and_then(Value::as_str) {
@@ -73,6 +76,45 @@ pub fn parse(input: &str) -> Result<Track, ImportError> {
     }
     track.segments.push(pings);
     Ok(track)
+}
+
+/// What Tacho reads, for messages about files it doesn't.
+const FORMATS: &str = "Tacho imports GPX 1.0/1.1, NMEA 0183 (RMC, GGA), GeoJSON (enviroCar \
+                       track exports included) and CSV with a header row";
+
+/// A JSON array none of whose items looks like a GeoJSON feature (no `"type":"Feature"`, no
+/// `geometry`) is some other JSON format; say so instead of "no track points".
+fn not_features(items: &[Value]) -> Result<(), ImportError> {
+    let feature_like = |v: &Value| {
+        v.as_object().is_some_and(|o| {
+            o.get("type").and_then(Value::as_str) == Some("Feature") || o.contains_key("geometry")
+        })
+    };
+    if items.is_empty() || items.iter().any(feature_like) {
+        return Ok(());
+    }
+    let first = items.first().and_then(Value::as_object);
+    let wkt_point = first
+        .and_then(|o| o.get("point"))
+        .and_then(Value::as_str)
+        .is_some_and(|p| p.trim_start().starts_with("POINT"));
+    if wkt_point {
+        return Err(top(format!(
+            "this is not GeoJSON but a JSON array of map-matcher samples \
+             ({{\"point\":\"POINT(lon lat)\",\"time\":…}}, the barefoot test-fixture format), \
+             which Tacho does not import; {FORMATS}"
+        )));
+    }
+    let keys = first.map_or_else(
+        || "is not an object".to_owned(),
+        |o| {
+            let keys: Vec<&str> = o.keys().map(String::as_str).take(6).collect();
+            format!("has keys {}", snippet(&keys.join(", ")))
+        },
+    );
+    Err(top(format!(
+        "this JSON array holds no GeoJSON features (its first item {keys}); {FORMATS}"
+    )))
 }
 
 fn top(message: impl Into<String>) -> ImportError {
