@@ -23,6 +23,10 @@ pub struct Cli {
     /// The database file [default: the platform data dir, e.g. ~/.local/share/tacho/tacho.db].
     #[arg(long, global = true, env = "TACHO_DB")]
     pub db: Option<PathBuf>,
+    /// Directory of the default database (`tacho.db`), used without --db
+    /// [default: $XDG_DATA_HOME/tacho, else ~/.local/share/tacho].
+    #[arg(long, global = true, env = "TACHO_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Machine-readable JSON on stdout (errors as JSON on stderr).
     #[arg(long, global = true)]
     pub json: bool,

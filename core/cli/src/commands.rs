@@ -1,6 +1,6 @@
 //! One function per command group: parse arguments into core calls, print.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 
 use anyhow::Context as _;
 use serde_json::json;
@@ -13,7 +13,7 @@ use tacho_model::trip::{Purpose, Trip, TripField, TripSource};
 use tacho_model::work::{Rounding, overlapping};
 
 use crate::args::*;
-use crate::output::{self, hm, km, short};
+use crate::output::{self, hm, km, out, short};
 use crate::time::{parse_date, parse_instant};
 
 /// Midnight UTC of an optional `YYYY-MM-DD` argument.
@@ -41,7 +41,7 @@ pub async fn dispatch(core: &Core, cli: Cli) -> anyhow::Result<()> {
         Command::Project(cmd) => project(core, cmd, json).await,
         Command::Period(cmd) => period(core, cmd, json).await,
         Command::Report(cmd) => report(core, cmd).await,
-        Command::Db(cmd) => db(core, cmd, json).await,
+        Command::Db(cmd) => db(core, cmd, cli.db.as_deref(), json).await,
         Command::Signup(args) => sign_in(core, args, true, json).await,
         Command::Login(args) => sign_in(core, args, false, json).await,
         Command::Sync(args) => sync(core, args, json).await,
@@ -75,7 +75,7 @@ async fn car(core: &Core, cmd: CarCmd, json: bool) -> anyhow::Result<()> {
             if json {
                 output::json(&car)?;
             } else {
-                println!("added car {} ({}) {}", car.name, car.plate, car.id);
+                out!("added car {} ({}) {}", car.name, car.plate, car.id)?;
             }
         }
         CarCmd::List => {
@@ -84,14 +84,14 @@ async fn car(core: &Core, cmd: CarCmd, json: bool) -> anyhow::Result<()> {
                 output::json(&cars)?;
             } else {
                 for c in cars {
-                    println!(
+                    out!(
                         "{:<16} {:<12} {} {}  {}",
                         c.name,
                         c.plate,
                         c.make.unwrap_or_default(),
                         c.model.unwrap_or_default(),
                         c.id
-                    );
+                    )?;
                 }
             }
         }
@@ -128,12 +128,12 @@ async fn place(core: &Core, cmd: PlaceCmd, json: bool) -> anyhow::Result<()> {
             if json {
                 output::json(&place)?;
             } else {
-                println!(
+                out!(
                     "added {} place {} {}",
                     place.kind.as_str(),
                     place.name,
                     place.id
-                );
+                )?;
             }
         }
         PlaceCmd::List => {
@@ -142,14 +142,14 @@ async fn place(core: &Core, cmd: PlaceCmd, json: bool) -> anyhow::Result<()> {
                 output::json(&places)?;
             } else {
                 for p in places {
-                    println!(
+                    out!(
                         "{:<20} {:<7} {:.5},{:.5} r={}m",
                         p.name,
                         p.kind.as_str(),
                         p.center.lat,
                         p.center.lon,
                         p.radius_m
-                    );
+                    )?;
                 }
             }
         }
@@ -195,11 +195,11 @@ async fn trip(core: &Core, cmd: TripCmd, json: bool) -> anyhow::Result<()> {
                     &json!({ "outcome": outcome, "active": active.map(|(t, d)| json!({"trip": t, "distance_m": d})) }),
                 )?;
             } else if outcome.resumed {
-                println!("reconnected within the grace period: the trip continues");
+                out!("reconnected within the grace period: the trip continues")?;
             } else if let Some(id) = outcome.started.first() {
-                println!("trip {} started", id);
+                out!("trip {} started", id)?;
             } else {
-                println!("a trip is already being recorded");
+                out!("a trip is already being recorded")?;
             }
         }
         TripCmd::Ping {
@@ -229,13 +229,13 @@ async fn trip(core: &Core, cmd: TripCmd, json: bool) -> anyhow::Result<()> {
             if json {
                 output::json(&outcome)?;
             } else if let Some(reason) = outcome.dropped {
-                println!("fix ignored ({reason:?})");
+                out!("fix ignored ({reason:?})")?;
             } else {
                 for id in &outcome.started {
-                    println!("trip {id} started (movement detected)");
+                    out!("trip {id} started (movement detected)")?;
                 }
                 for id in &outcome.ended {
-                    println!("trip {id} ended");
+                    out!("trip {id} ended")?;
                 }
             }
         }
@@ -248,13 +248,11 @@ async fn trip(core: &Core, cmd: TripCmd, json: bool) -> anyhow::Result<()> {
             if json {
                 output::json(&outcome)?;
             } else if outcome.ended.is_empty() {
-                println!(
-                    "disconnected: the trip ends unless it reconnects within the grace period"
-                );
+                out!("disconnected: the trip ends unless it reconnects within the grace period")?;
             } else {
                 for id in &outcome.ended {
                     let t = core.trip(&id.to_string()).await?.trip;
-                    println!("trip ended: {}", trip_line(&t));
+                    out!("trip ended: {}", trip_line(&t))?;
                 }
             }
         }
@@ -263,7 +261,7 @@ async fn trip(core: &Core, cmd: TripCmd, json: bool) -> anyhow::Result<()> {
             if json {
                 output::json(&outcome)?;
             } else {
-                println!("{} trip(s) closed", outcome.ended.len());
+                out!("{} trip(s) closed", outcome.ended.len())?;
             }
         }
         TripCmd::List {
@@ -289,10 +287,10 @@ async fn trip(core: &Core, cmd: TripCmd, json: bool) -> anyhow::Result<()> {
             if json {
                 output::json(&trips.iter().map(trip_json).collect::<Vec<_>>())?;
             } else if trips.is_empty() {
-                println!("no trips");
+                out!("no trips")?;
             } else {
                 for t in &trips {
-                    println!("{}", trip_line(t));
+                    out!("{}", trip_line(t))?;
                 }
             }
         }
@@ -307,73 +305,73 @@ async fn trip(core: &Core, cmd: TripCmd, json: bool) -> anyhow::Result<()> {
                 output::json(&json!({ "detail": detail, "points": pts }))?;
             } else {
                 let t = &detail.trip;
-                println!("trip       {}", t.id);
-                println!("state      {:?}  source {}", t.state, t.source.as_str());
-                println!(
+                out!("trip       {}", t.id)?;
+                out!("state      {:?}  source {}", t.state, t.source.as_str())?;
+                out!(
                     "time       {} → {}",
                     t.started_at.to_rfc3339(),
                     t.ended_at
                         .map(|e| e.to_rfc3339())
                         .unwrap_or_else(|| "(recording)".into())
-                );
-                println!(
+                )?;
+                out!(
                     "distance   {}  ({} points)",
                     km(t.distance_m),
                     detail.point_count
-                );
-                println!(
+                )?;
+                out!(
                     "purpose    {}{}",
                     t.purpose.map_or("unclassified", Purpose::as_str),
                     t.business_partner
                         .as_deref()
                         .map(|p| format!(" — {p}"))
                         .unwrap_or_default()
-                );
+                )?;
                 if let Some(s) = t.start {
-                    println!(
+                    out!(
                         "from       {}",
                         t.start_address
                             .clone()
                             .unwrap_or(format!("{:.5},{:.5}", s.lat, s.lon))
-                    );
+                    )?;
                 }
                 if let Some(e) = t.end {
-                    println!(
+                    out!(
                         "to         {}",
                         t.end_address
                             .clone()
                             .unwrap_or(format!("{:.5},{:.5}", e.lat, e.lon))
-                    );
+                    )?;
                 }
                 if let Some(n) = &t.note {
-                    println!("note       {n}");
+                    out!("note       {n}")?;
                 }
                 for (label, r) in [
                     ("odo start", &detail.odometer_start),
                     ("odo end", &detail.odometer_end),
                 ] {
                     if let Some(r) = r {
-                        println!("{label:<10} {:.1} km", r.odometer_m as f64 / 1000.0);
+                        out!("{label:<10} {:.1} km", r.odometer_m as f64 / 1000.0)?;
                     }
                 }
                 if t.recovered {
-                    println!("note       closed by recovery after a long silence");
+                    out!("note       closed by recovery after a long silence")?;
                 }
                 if !detail.history.is_empty() {
-                    println!("history:");
+                    out!("history:")?;
                     for e in &detail.history {
-                        println!(
+                        out!(
                             "  {}  {:<16} {} → {}  (device {})",
                             e.at.format("%Y-%m-%d %H:%M:%S"),
                             e.field.as_str(),
                             e.old_value.as_deref().unwrap_or("—"),
                             e.new_value.as_deref().unwrap_or("—"),
                             short(e.device)
-                        );
+                        )?;
                     }
                 }
                 for p in pts.unwrap_or_default() {
-                    println!(
+                    out!(
                         "  {:>5} {} {:.6},{:.6}{}",
                         p.seq,
                         p.ping.at.format("%H:%M:%S"),
@@ -384,7 +382,7 @@ async fn trip(core: &Core, cmd: TripCmd, json: bool) -> anyhow::Result<()> {
                         } else {
                             " (not counted: poor accuracy)"
                         }
-                    );
+                    )?;
                 }
             }
         }
@@ -398,7 +396,7 @@ async fn trip(core: &Core, cmd: TripCmd, json: bool) -> anyhow::Result<()> {
             if json {
                 output::json(&t)?;
             } else {
-                println!("{}", trip_line(&t));
+                out!("{}", trip_line(&t))?;
             }
         }
         TripCmd::Edit {
@@ -420,7 +418,7 @@ async fn trip(core: &Core, cmd: TripCmd, json: bool) -> anyhow::Result<()> {
             if json {
                 output::json(&t)?;
             } else {
-                println!("{}", trip_line(&t));
+                out!("{}", trip_line(&t))?;
             }
         }
         TripCmd::Odometer { id, start, end } => {
@@ -438,7 +436,7 @@ async fn trip(core: &Core, cmd: TripCmd, json: bool) -> anyhow::Result<()> {
                 if json {
                     output::json(&d)?;
                 } else {
-                    println!("odometer recorded for trip {}", d.trip.id);
+                    out!("odometer recorded for trip {}", d.trip.id)?;
                 }
             }
         }
@@ -447,7 +445,7 @@ async fn trip(core: &Core, cmd: TripCmd, json: bool) -> anyhow::Result<()> {
             if json {
                 output::json(&json!({ "discarded": id }))?;
             } else {
-                println!("trip discarded");
+                out!("trip discarded")?;
             }
         }
     }
@@ -493,22 +491,22 @@ async fn import(core: &Core, args: ImportArgs, json: bool) -> anyhow::Result<()>
         output::json(&summary)?;
     } else {
         if summary.segments_already_imported > 0 {
-            println!(
+            out!(
                 "{} track(s) in this file were imported before; skipped",
                 summary.segments_already_imported
-            );
+            )?;
         }
-        println!(
+        out!(
             "imported {} trip(s) from {} points ({} stored, {} ignored, {} outliers dropped)",
             summary.trips.len(),
             summary.points_in_file,
             summary.points_stored,
             summary.points_ignored,
             summary.outliers
-        );
+        )?;
         for id in &summary.trips {
             let t = core.trip(&id.to_string()).await?.trip;
-            println!("  {}", trip_line(&t));
+            out!("  {}", trip_line(&t))?;
         }
     }
     Ok(())
@@ -527,7 +525,7 @@ async fn timer(core: &Core, cmd: TimerCmd, json: bool) -> anyhow::Result<()> {
             if json {
                 output::json(&e)?;
             } else {
-                println!("timer started at {}", e.start.format("%H:%M:%S"));
+                out!("timer started at {}", e.start.format("%H:%M:%S"))?;
             }
         }
         TimerCmd::Stop => {
@@ -536,7 +534,7 @@ async fn timer(core: &Core, cmd: TimerCmd, json: bool) -> anyhow::Result<()> {
                 output::json(&e)?;
             } else {
                 let secs = e.stop.map_or(0, |s| (s - e.start).num_seconds());
-                println!("timer stopped after {}", hm(secs));
+                out!("timer stopped after {}", hm(secs))?;
             }
         }
         TimerCmd::Status => {
@@ -545,7 +543,7 @@ async fn timer(core: &Core, cmd: TimerCmd, json: bool) -> anyhow::Result<()> {
                 output::json(&s)?;
             } else {
                 match &s.running {
-                    Some(e) => println!(
+                    Some(e) => out!(
                         "running {} on {}{}",
                         hm(s.elapsed_s),
                         s.project
@@ -556,14 +554,14 @@ async fn timer(core: &Core, cmd: TimerCmd, json: bool) -> anyhow::Result<()> {
                         } else {
                             format!(": {}", e.description)
                         }
-                    ),
-                    None => println!("no timer running"),
+                    )?,
+                    None => out!("no timer running")?,
                 }
-                println!(
+                out!(
                     "today {} (rounded {})",
                     hm(s.today_s),
                     hm(s.today_rounded_s)
-                );
+                )?;
             }
         }
     }
@@ -599,7 +597,7 @@ async fn entry(core: &Core, cmd: EntryCmd, json: bool) -> anyhow::Result<()> {
             if json {
                 output::json(&e)?;
             } else {
-                println!("entry added {}", e.id);
+                out!("entry added {}", e.id)?;
             }
         }
         EntryCmd::List { from, to, project } => {
@@ -632,7 +630,7 @@ async fn entry(core: &Core, cmd: EntryCmd, json: bool) -> anyhow::Result<()> {
                         .project_id
                         .and_then(|id| projects.iter().find(|p| p.id == id))
                         .map_or("(no project)", |p| p.name.as_str());
-                    println!(
+                    out!(
                         "{}  {} → {}  {:>6}  {:<16} {}{}",
                         short(e.id),
                         e.start.format("%Y-%m-%d %H:%M"),
@@ -647,7 +645,7 @@ async fn entry(core: &Core, cmd: EntryCmd, json: bool) -> anyhow::Result<()> {
                         } else {
                             ""
                         }
-                    );
+                    )?;
                 }
             }
         }
@@ -668,7 +666,7 @@ async fn project(core: &Core, cmd: ProjectCmd, json: bool) -> anyhow::Result<()>
             if json {
                 output::json(&p)?;
             } else {
-                println!("added project {} {}", p.name, p.id);
+                out!("added project {} {}", p.name, p.id)?;
             }
         }
         ProjectCmd::List => {
@@ -677,13 +675,13 @@ async fn project(core: &Core, cmd: ProjectCmd, json: bool) -> anyhow::Result<()>
                 output::json(&projects)?;
             } else {
                 for p in projects {
-                    println!(
+                    out!(
                         "{:<20} {:<16} {:<9} rounding {}",
                         p.name,
                         p.client.unwrap_or_default(),
                         if p.billable { "billable" } else { "" },
                         p.rounding
-                    );
+                    )?;
                 }
             }
         }
@@ -698,9 +696,9 @@ async fn period(core: &Core, cmd: PeriodCmd, json: bool) -> anyhow::Result<()> {
             if json {
                 output::json(&json!({ "month": month, "newly_locked": newly }))?;
             } else if newly {
-                println!("{month} locked");
+                out!("{month} locked")?;
             } else {
-                println!("{month} was already locked");
+                out!("{month} was already locked")?;
             }
         }
         PeriodCmd::List => {
@@ -709,7 +707,7 @@ async fn period(core: &Core, cmd: PeriodCmd, json: bool) -> anyhow::Result<()> {
                 output::json(&months)?;
             } else {
                 for m in months {
-                    println!("{m}");
+                    out!("{m}")?;
                 }
             }
         }
@@ -738,26 +736,27 @@ async fn report(core: &Core, cmd: ReportCmd) -> anyhow::Result<()> {
         Some(path) => {
             std::fs::write(&path, &bytes).with_context(|| format!("writing {}", path.display()))?
         }
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(&bytes)?;
-            out.flush()?;
-        }
+        None => output::write_bytes(&bytes)?,
     }
     Ok(())
 }
 
-async fn db(core: &Core, cmd: DbCmd, json: bool) -> anyhow::Result<()> {
+async fn db(
+    core: &Core,
+    cmd: DbCmd,
+    database: Option<&std::path::Path>,
+    json: bool,
+) -> anyhow::Result<()> {
     match cmd {
         DbCmd::Check => {
             let problems = core.integrity_check().await?;
             if json {
                 output::json(&json!({ "ok": problems.is_empty(), "problems": problems }))?;
             } else if problems.is_empty() {
-                println!("ok");
+                out!("ok")?;
             } else {
                 for p in &problems {
-                    println!("{p}");
+                    out!("{p}")?;
                 }
             }
             if !problems.is_empty() {
@@ -765,19 +764,34 @@ async fn db(core: &Core, cmd: DbCmd, json: bool) -> anyhow::Result<()> {
             }
         }
         DbCmd::Info => {
+            // The same count as `sync --status` (the store's outbox_len): 0 right after a sync.
+            let status = core.sync_status().await?;
+            let path = database.map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned()));
             let info = json!({
+                "database": path.as_ref().map(|p| p.display().to_string()),
                 "device": core.device()?.to_string(),
                 "outbox_ops": core.outbox_total().await?,
-                "pending_ops": core.outbox_len().await?,
+                "pending_ops": status.pending_ops,
+                "parked_ops": status.parked_ops,
             });
             if json {
                 output::json(&info)?;
             } else {
-                println!("device {}", info["device"]);
-                println!(
-                    "outbox {} op(s), {} waiting to sync",
-                    info["outbox_ops"], info["pending_ops"]
-                );
+                if let Some(path) = &path {
+                    out!("database   {}", path.display())?;
+                }
+                out!("device     {}", info["device"].as_str().unwrap_or_default())?;
+                out!("waiting    {} change(s) to sync", status.pending_ops)?;
+                if status.parked_ops > 0 {
+                    out!(
+                        "parked     {} change(s) refused by the relay (see `tacho sync --status`)",
+                        status.parked_ops
+                    )?;
+                }
+                out!(
+                    "written    {} op(s) in all (kept after they are pushed)",
+                    info["outbox_ops"]
+                )?;
             }
         }
     }
@@ -814,10 +828,12 @@ async fn sign_in(core: &Core, args: SignInArgs, signup: bool, json: bool) -> any
     if json {
         output::json(&status)?;
     } else {
-        println!(
+        out!(
             "signed in to {} as {} ({} change(s) waiting to sync)",
-            args.relay, email, status.pending_ops
-        );
+            args.relay,
+            email,
+            status.pending_ops
+        )?;
     }
     Ok(())
 }
@@ -833,13 +849,13 @@ async fn oidc_sign_in(
     let login = core.oidc_loopback(&args.relay, provider).await?;
     let url = login.authorization_url().to_owned();
     if json {
-        println!("{}", json!({ "authorization_url": url }));
+        out!("{}", json!({ "authorization_url": url }))?;
     } else {
-        println!("open this address in a browser to sign in with {provider}:");
-        println!("{url}");
-        println!("waiting for the browser on {} …", login.redirect_uri());
+        out!("open this address in a browser to sign in with {provider}:")?;
+        out!("{url}")?;
+        out!("waiting for the browser on {} …", login.redirect_uri())?;
     }
-    std::io::stdout().flush()?;
+    output::flush()?;
     if args.open {
         open_in_browser(&url);
     }
@@ -849,10 +865,11 @@ async fn oidc_sign_in(
     if json {
         output::json(&status)?;
     } else {
-        println!(
+        out!(
             "signed in to {} with {provider} ({} change(s) waiting to sync)",
-            args.relay, status.pending_ops
-        );
+            args.relay,
+            status.pending_ops
+        )?;
     }
     Ok(())
 }
@@ -893,25 +910,25 @@ async fn sync(core: &Core, args: SyncArgs, json: bool) -> anyhow::Result<()> {
             output::json(&json!({ "status": status, "parked": parked }))?;
         } else {
             match &status.relay_url {
-                Some(url) => println!("relay      {url}"),
-                None => println!("not signed in"),
+                Some(url) => out!("relay      {url}")?,
+                None => out!("not signed in")?,
             }
-            println!("waiting    {} change(s)", status.pending_ops);
+            out!("waiting    {} change(s)", status.pending_ops)?;
             if let Some(at) = status.last_sync_at {
-                println!("last sync  {}", at.to_rfc3339());
+                out!("last sync  {}", at.to_rfc3339())?;
             }
             if let Some(e) = &status.last_error {
-                println!("last error {e}");
+                out!("last error {e}")?;
             }
             for p in &parked {
-                println!(
+                out!(
                     "parked     {} {} #{}: {} ({})",
                     p.op.entity.as_str(),
                     short(p.op.entity_id),
                     p.op.device_seq,
                     p.message,
                     p.code
-                );
+                )?;
             }
         }
         return Ok(());
@@ -930,7 +947,7 @@ async fn sync(core: &Core, args: SyncArgs, json: bool) -> anyhow::Result<()> {
     if json {
         output::json(&report)?;
     } else {
-        println!(
+        out!(
             "synced: pushed {}, pulled {} ({} changed here){}",
             report.pushed,
             report.pulled,
@@ -943,7 +960,7 @@ async fn sync(core: &Core, args: SyncArgs, json: bool) -> anyhow::Result<()> {
             } else {
                 String::new()
             }
-        );
+        )?;
     }
     Ok(())
 }
@@ -970,7 +987,7 @@ async fn session(core: &Core, cmd: SessionCmd, json: bool) -> anyhow::Result<()>
             if json {
                 output::json(&status)?;
             } else {
-                println!("signed in to {}", status.relay_url.unwrap_or_default());
+                out!("signed in to {}", status.relay_url.unwrap_or_default())?;
             }
         }
     }

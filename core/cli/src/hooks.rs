@@ -4,7 +4,7 @@ use clap::Subcommand;
 use serde_json::json;
 use tacho_core::Core;
 
-use crate::output;
+use crate::output::{self, out};
 
 /// `tacho hook …`
 #[derive(Debug, Subcommand)]
@@ -37,7 +37,7 @@ pub async fn run(core: &Core, cmd: HookCmd, json: bool) -> anyhow::Result<()> {
             if json {
                 output::json(&json!({ "id": made.id, "token": made.token }))?;
             } else {
-                println!("{}", made.token);
+                out!("{}", made.token)?;
                 eprintln!(
                     "hook token {} made; copy it now, it is not shown again \
                      (use it as `Authorization: Bearer <token>`, see docs/shortcuts.md)",
@@ -50,17 +50,17 @@ pub async fn run(core: &Core, cmd: HookCmd, json: bool) -> anyhow::Result<()> {
             if json {
                 output::json(&tokens)?;
             } else if tokens.is_empty() {
-                println!("no hook tokens");
+                out!("no hook tokens")?;
             } else {
                 for t in tokens {
-                    println!(
+                    out!(
                         "{}  {:<24}  car: {:<12}  made {}  last used {}",
                         t.id,
                         t.label,
                         t.car_name.as_deref().unwrap_or("any"),
                         t.created_at,
                         t.last_used_at.as_deref().unwrap_or("never"),
-                    );
+                    )?;
                 }
             }
         }
@@ -69,7 +69,7 @@ pub async fn run(core: &Core, cmd: HookCmd, json: bool) -> anyhow::Result<()> {
             if json {
                 output::json(&json!({ "revoked": id }))?;
             } else {
-                println!("revoked {id}");
+                out!("revoked {id}")?;
             }
         }
     }

@@ -1,12 +1,66 @@
 //! Printing results for people (tables) and scripts (`--json`).
 
+use std::io::Write as _;
+
 use serde::Serialize;
 use tacho_core::CoreError;
 
+/// Stdout was closed by its reader (`tacho trip list | head -1`): the command ends quietly,
+/// with exit status 0, like other Unix tools (no panic, no message).
+#[derive(Debug)]
+pub struct StdoutClosed;
+
+impl std::error::Error for StdoutClosed {}
+
+impl std::fmt::Display for StdoutClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("standard output was closed")
+    }
+}
+
+/// `println!` that returns an error instead of panicking when stdout is gone.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::output::write_line(format_args!($($arg)*))
+    };
+}
+pub(crate) use out;
+
+/// Writes one line to stdout; see [`out!`].
+pub fn write_line(args: std::fmt::Arguments<'_>) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_fmt(args)
+        .and_then(|()| stdout.write_all(b"\n"))
+        .map_err(stdout_error)
+}
+
+/// Writes bytes to stdout and flushes (reports).
+pub fn write_bytes(bytes: &[u8]) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(bytes)
+        .and_then(|()| stdout.flush())
+        .map_err(stdout_error)
+}
+
+/// Flushes stdout (before waiting for something).
+pub fn flush() -> anyhow::Result<()> {
+    std::io::stdout().flush().map_err(stdout_error)
+}
+
+/// A closed pipe becomes [`StdoutClosed`]; any other write error is reported.
+fn stdout_error(e: std::io::Error) -> anyhow::Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        StdoutClosed.into()
+    } else {
+        anyhow::Error::new(e).context("writing to standard output")
+    }
+}
+
 /// Prints `value` as pretty JSON.
 pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
+    out!("{}", serde_json::to_string_pretty(value)?)
 }
 
 /// Prints an error on stderr: `error: …` or, with `--json`, `{"error":{code,message}}`.

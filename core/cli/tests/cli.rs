@@ -276,3 +276,166 @@ fn a_corrupt_database_is_moved_aside_with_a_clear_error() {
     assert_eq!(moved.len(), 1);
     t.ok(&["trip", "list"]);
 }
+
+/// `tacho … | head -1`: the reader is gone before tacho writes (the read end of the pipe is
+/// closed before the process starts, so this does not depend on timing).
+#[test]
+fn a_closed_stdout_ends_the_command_quietly_without_a_panic() {
+    let t = Tacho::new();
+    t.ok(&["import", &fixture("trackData9.json")]);
+    for args in [
+        &["trip", "list"][..],
+        &["--json", "trip", "list"],
+        &["db", "info"],
+        &["report", "hours", "--period", "2020", "--format", "csv"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_tacho"))
+            .arg("--db")
+            .arg(&t.db)
+            .args(args)
+            .env_remove("TACHO_DB")
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(101), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+    }
+}
+
+#[test]
+fn usage_errors_under_json_are_json_with_the_same_exit_code() {
+    let t = Tacho::new();
+    let plain = t.run(&["trip", "list", "--bogus"]);
+    assert_eq!(plain.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&plain.stderr);
+    assert!(text.contains("--bogus"), "{text}");
+
+    for args in [
+        &["--json", "trip", "list", "--bogus"][..],
+        &["trip", "list", "--bogus", "--json"],
+        &["--json", "trip", "frobnicate"],
+        &["--json", "trip", "classify"],
+    ] {
+        let out = t.run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let body: serde_json::Value = serde_json::from_str(stderr.trim())
+            .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {stderr}"));
+        assert_eq!(body["error"]["code"], "usage", "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(!message.is_empty() && !message.contains('\n'), "{body}");
+        assert!(!message.starts_with("error:"), "{body}");
+    }
+    let body: serde_json::Value = serde_json::from_str(
+        String::from_utf8_lossy(&t.run(&["--json", "trip", "list", "--bogus"]).stderr).trim(),
+    )
+    .unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--bogus"),
+        "{body}"
+    );
+    // --help stays help, on stdout, exit 0.
+    let help = t.run(&["--json", "trip", "--help"]);
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Usage"));
+}
+
+#[test]
+fn log_lines_carry_no_colour_codes_when_stderr_is_not_a_terminal() {
+    let t = Tacho::new();
+    let out = Command::new(env!("CARGO_BIN_EXE_tacho"))
+        .arg("--db")
+        .arg(&t.db)
+        .args(["import", &fixture("trackData9.json")])
+        .env_remove("TACHO_DB")
+        .env_remove("NO_COLOR")
+        .env("TACHO_LOG", "debug")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("DEBUG") || log.contains("INFO"),
+        "no log: {log}"
+    );
+    assert!(
+        !log.contains('\u{1b}'),
+        "escape codes in a piped log: {log:?}"
+    );
+}
+
+/// Without `--db`, the database is `tacho.db` in `TACHO_DATA_DIR` (or `--data-dir`), never in
+/// the machine's own data directory.
+#[test]
+fn the_default_database_lives_in_tacho_data_dir() {
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], data_dir: Option<&Path>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tacho"));
+        cmd.args(args)
+            .env_remove("TACHO_DB")
+            .env_remove("TACHO_DATA_DIR")
+            .env("HOME", home.path())
+            .env("XDG_DATA_HOME", home.path().join("xdg"));
+        if let Some(dir) = data_dir {
+            cmd.env("TACHO_DATA_DIR", dir);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let by_env = home.path().join("phone");
+    run(
+        &["car", "add", "--name", "Golf", "--plate", "AB-1"],
+        Some(&by_env),
+    );
+    assert!(by_env.join("tacho.db").is_file());
+    assert!(run(&["car", "list"], Some(&by_env)).contains("Golf"));
+    let by_flag = home.path().join("watch");
+    let listed = run(
+        &["car", "list", "--data-dir", by_flag.to_str().unwrap()],
+        None,
+    );
+    assert!(!listed.contains("Golf"), "{listed}");
+    assert!(by_flag.join("tacho.db").is_file());
+    assert!(!home.path().join("xdg").exists());
+}
+
+/// The CLI's database under `umask 000`: still 0600 in a new 0700 directory.
+#[test]
+fn database_files_are_private_under_umask_000() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("new").join("tacho.db");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("umask 000 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_tacho"))
+        .arg("--db")
+        .arg(&db)
+        .args(["car", "add", "--name", "Golf", "--plate", "AB-1"])
+        .env_remove("TACHO_DB")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&db), 0o600);
+    assert_eq!(mode(&dir.path().join("new")), 0o700);
+}
