@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 //! The README's `tacho` examples work as written: the command block of "Using `tacho`" is run
 //! line by line on a new database, in a scratch directory that sees the checkout's `testdata/`.
 //! Only the README's stand-in trip id `9f3c2a1b` is replaced, by the tail of the trip its

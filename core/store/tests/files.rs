@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 //! The client database is private to its owner: it holds the relay session's access and
 //! refresh tokens. (The CLI test `database_files_are_private_under_umask_000` runs the same
 //! rules under a permissive umask.)

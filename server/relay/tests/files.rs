@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 //! The relay binary and its files: a SQLite database private to its owner from the first byte
 //! (whatever the umask), the refusal to start on one others can read, the data directory, log
 //! lines without colour codes when not on a terminal. The real binary, on a real loopback port.
