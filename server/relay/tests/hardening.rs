@@ -802,6 +802,7 @@ on_both_databases!(
     control_characters_in_names_labels_and_ids_are_refused_alike,
     names_labels_and_ids_have_documented_length_limits,
     free_text_with_control_characters_is_stored_and_pulled_as_sent,
+    text_the_database_refuses_is_a_client_error,
     an_op_id_of_another_account_is_unknown_to_the_pusher,
     a_webhook_to_a_relay_without_master_key_is_unauthorized,
     a_trickled_request_head_is_cut_off,
@@ -1343,5 +1344,32 @@ async fn connections_per_peer_address_are_bounded(db: TestDb) {
             "a freed place was not given back"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The safety net behind the text rule: should text with U+0000 reach PostgreSQL unchecked (a
+/// route added later), its refusal (SQLSTATE 22021) is answered 422 `invalid_text`, not 500.
+/// SQLite stores it, which is why the rule itself runs before the database on both.
+async fn text_the_database_refuses_is_a_client_error(db: TestDb) {
+    let relay = start(&db).await;
+    let stored = sqlx::query("SELECT CAST($1 AS TEXT) AS t")
+        .bind("a\u{0}b")
+        .fetch_one(&relay.state.db.pool)
+        .await;
+    match stored {
+        Ok(row) => {
+            assert!(!db.is_postgres(), "PostgreSQL took U+0000");
+            assert_eq!(row.try_get::<String, _>("t").expect("t"), "a\u{0}b");
+        }
+        Err(err) => {
+            assert!(db.is_postgres(), "SQLite refused U+0000: {err}");
+            let answer = tacho_relay::error::ApiError::from(err);
+            assert_eq!(
+                answer.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{answer:?}"
+            );
+            assert_eq!(answer.code, "invalid_text");
+        }
     }
 }
