@@ -21,6 +21,84 @@ pub mod code {
     pub const DEVICE_TAKEN: &str = "device_taken";
     /// 429: slow down (see `Retry-After`).
     pub const RATE_LIMITED: &str = "rate_limited";
+    /// 422 (400 for a path or query): a name, label or id holds a control character (U+0000 to
+    /// U+001F, U+007F to U+009F); `field` names it.
+    pub const INVALID_TEXT: &str = "invalid_text";
+    /// 422: a name, label or id is longer than its limit ([`super::limits`]); `field` names it,
+    /// `max_length` gives the limit in characters.
+    pub const TEXT_TOO_LONG: &str = "text_too_long";
+}
+
+/// Longest accepted names, labels and ids, in characters (Unicode scalar values), after
+/// surrounding whitespace is trimmed. The relay refuses longer ones with 422
+/// [`code::TEXT_TOO_LONG`], and control characters in any of them with 422 [`code::INVALID_TEXT`]
+/// (see [`check_text`]); the OpenAPI document carries the same numbers. Free text inside ops
+/// (a trip note, a time entry's description) is not limited here: it travels as JSON text and
+/// its fields are the merge rules' business.
+pub mod limits {
+    /// An e-mail address (RFC 5321's 254).
+    pub const EMAIL: usize = 254;
+    /// A device name, a car hint, a time zone name.
+    pub const NAME: usize = 100;
+    /// A label people give a hook token or a connection.
+    pub const LABEL: usize = 200;
+    /// An id chosen by a client or another service: a hook `event_id`, a webhook delivery id,
+    /// an OpenID `state`, a path segment.
+    pub const ID: usize = 200;
+}
+
+/// Why a name, label or id was refused ([`check_text`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    /// It holds a control character, which PostgreSQL (U+0000) or a person's screen can't take.
+    #[error("{field} must not contain control characters (found U+{code:04X})")]
+    Control {
+        /// The request field.
+        field: String,
+        /// The first control character found.
+        code: u32,
+    },
+    /// It is longer than its limit.
+    #[error("{field} must be at most {max} characters (got {len})")]
+    TooLong {
+        /// The request field.
+        field: String,
+        /// The limit ([`limits`]).
+        max: usize,
+        /// Its length in characters.
+        len: usize,
+    },
+}
+
+impl TextError {
+    /// The request field it is about.
+    pub fn field(&self) -> &str {
+        match self {
+            Self::Control { field, .. } | Self::TooLong { field, .. } => field,
+        }
+    }
+}
+
+/// The one rule for names, labels and ids the relay stores or looks up: `value` with surrounding
+/// whitespace trimmed must hold no control character (`char::is_control`: U+0000–U+001F,
+/// U+007F–U+009F) and at most `max` characters. Returns the trimmed text.
+pub fn check_text<'a>(field: &str, value: &'a str, max: usize) -> Result<&'a str, TextError> {
+    let text = value.trim();
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        return Err(TextError::Control {
+            field: field.to_owned(),
+            code: u32::from(c),
+        });
+    }
+    let len = text.chars().count();
+    if len > max {
+        return Err(TextError::TooLong {
+            field: field.to_owned(),
+            max,
+            len,
+        });
+    }
+    Ok(text)
 }
 
 /// Shape of every error answer: `{code, message}` plus the fields some codes carry.
@@ -42,21 +120,39 @@ pub struct ErrorBody {
     /// With [`code::INVALID_OP`]: the refused op's position in the batch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<usize>,
+    /// With [`code::INVALID_TEXT`], [`code::TEXT_TOO_LONG`] and other refusals of one field:
+    /// the request field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// With [`code::TEXT_TOO_LONG`]: the field's limit in characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<usize>,
 }
 
 /// Body of sign-up and login.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Credentials {
-    /// Login name; compared case-insensitively.
+    /// Login name; compared case-insensitively; no control characters.
+    #[cfg_attr(feature = "openapi", schema(max_length = 254))]
     pub email: String,
     /// At least 10 characters.
     pub password: String,
     /// The signing-in device's own id.
     pub device_id: Uuid,
-    /// A label for people.
+    /// A label for people; no control characters.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub device_name: String,
+}
+
+impl Credentials {
+    /// [`check_text`] on the e-mail and the device name.
+    pub fn check_text(&self) -> Result<(), TextError> {
+        check_text("email", &self.email, limits::EMAIL)?;
+        check_text("device_name", &self.device_name, limits::NAME)?;
+        Ok(())
+    }
 }
 
 /// Body of `POST /v1/auth/refresh`.
@@ -73,9 +169,17 @@ pub struct RefreshRequest {
 pub struct DeviceSessionRequest {
     /// The other device's own id.
     pub device_id: Uuid,
-    /// A label for people.
+    /// A label for people; no control characters.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub device_name: String,
+}
+
+impl DeviceSessionRequest {
+    /// [`check_text`] on the device name.
+    pub fn check_text(&self) -> Result<(), TextError> {
+        check_text("device_name", &self.device_name, limits::NAME).map(|_| ())
+    }
 }
 
 /// What sign-up, login, refresh, OpenID sign-in and device sessions answer.
@@ -142,5 +246,52 @@ mod tests {
         );
         // A body that is not ours (a proxy's HTML page) still reads as empty, not as an error.
         assert!(serde_json::from_str::<ErrorBody>("{}").is_ok());
+    }
+
+    #[test]
+    fn text_is_trimmed_and_refused_for_control_characters_or_length() {
+        assert_eq!(check_text("label", "  Golf ", limits::LABEL), Ok("Golf"));
+        assert_eq!(check_text("label", "", limits::LABEL), Ok(""));
+        for bad in [
+            "a\u{0}b",
+            "\u{0}",
+            "a\u{1b}[31m",
+            "tab\tin",
+            "a\u{7f}",
+            "a\u{85}b",
+        ] {
+            let err = check_text("device_name", bad, limits::NAME).unwrap_err();
+            assert!(matches!(err, TextError::Control { .. }), "{bad:?}: {err}");
+            assert_eq!(err.field(), "device_name");
+        }
+        // Surrounding whitespace (newlines included) is trimmed, not refused.
+        assert_eq!(
+            check_text("email", "\na@b.c\r\n", limits::EMAIL),
+            Ok("a@b.c")
+        );
+        let long = "é".repeat(limits::NAME + 1);
+        assert_eq!(
+            check_text("device_name", &long, limits::NAME),
+            Err(TextError::TooLong {
+                field: "device_name".into(),
+                max: limits::NAME,
+                len: limits::NAME + 1
+            })
+        );
+        assert!(check_text("device_name", &long[2..], limits::NAME).is_ok());
+    }
+
+    proptest::proptest! {
+        /// Whatever it accepts is safe to store on PostgreSQL (no NUL) and within the limit.
+        #[test]
+        fn accepted_text_has_no_control_character(s in "\\PC*|[\\x00-\\x20a\\u{85}]{0,8}", max in 0_usize..12) {
+            if let Ok(t) = check_text("f", &s, max) {
+                proptest::prop_assert!(!t.contains('\0'));
+                proptest::prop_assert!(!t.chars().any(char::is_control));
+                proptest::prop_assert!(t.chars().count() <= max);
+            } else {
+                proptest::prop_assert!(s.trim().chars().any(char::is_control) || s.trim().chars().count() > max);
+            }
+        }
     }
 }

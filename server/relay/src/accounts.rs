@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use sqlx::Row as _;
+use tacho_model::api::{check_text, limits};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -47,9 +48,10 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
         .map_err(ApiError::internal)
 }
 
-/// Trims and lower-cases an e-mail address; 422 `bad_email` unless it looks like one.
+/// Trims and lower-cases an e-mail address; 422 `invalid_text` / `text_too_long` for control
+/// characters or more than 254 characters, 422 `bad_email` unless it looks like an address.
 pub(crate) fn normalise_email(email: &str) -> ApiResult<String> {
-    let email = email.trim().to_lowercase();
+    let email = check_text("email", email, limits::EMAIL)?.to_lowercase();
     let valid = email.len() <= 254
         && !email.chars().any(char::is_whitespace)
         && email.split_once('@').is_some_and(|(local, domain)| {
@@ -94,13 +96,14 @@ fn bad_credentials() -> ApiError {
         (status = 201, body = Session),
         (status = 403, description = "registration_closed", body = crate::openapi::ErrorBody),
         (status = 409, description = "email_taken / device_taken", body = crate::openapi::ErrorBody),
-        (status = 422, description = "weak_password / bad_email", body = crate::openapi::ErrorBody),
+        (status = 422, description = "weak_password / bad_email / invalid_text / text_too_long (with `field`)", body = crate::openapi::ErrorBody),
     ))]
 pub async fn signup(
     State(state): State<AppState>,
     body: Result<Json<Credentials>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<Session>)> {
     let Json(req) = body?;
+    req.check_text()?;
     let email = normalise_email(&req.email)?;
     if !may_register(&state.config, &email) {
         return Err(ApiError::new(
@@ -181,12 +184,14 @@ pub async fn signup(
         (status = 200, body = Session),
         (status = 401, description = "bad_credentials", body = crate::openapi::ErrorBody),
         (status = 409, description = "device_taken", body = crate::openapi::ErrorBody),
+        (status = 422, description = "invalid_text / text_too_long (with `field`)", body = crate::openapi::ErrorBody),
     ))]
 pub async fn login(
     State(state): State<AppState>,
     body: Result<Json<Credentials>, JsonRejection>,
 ) -> ApiResult<Json<Session>> {
     let Json(req) = body?;
+    req.check_text()?;
     let email = req.email.trim().to_lowercase();
     let row = sqlx::query("SELECT id, password_hash, space_id FROM accounts WHERE email = $1")
         .bind(&email)

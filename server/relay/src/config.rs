@@ -19,6 +19,11 @@ pub enum Registration {
     Allowlist,
 }
 
+/// Default of [`Config::header_read_timeout`], in seconds.
+pub const DEFAULT_HEADER_READ_TIMEOUT_S: u64 = 15;
+/// Default of [`Config::max_connections_per_ip`].
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: u32 = 64;
+
 /// Everything a relay instance needs to run.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -61,6 +66,12 @@ pub struct Config {
     /// Shortest time between two fetches of a provider's key set caused by ID tokens naming an
     /// unknown key (rotation); bounds what forged tokens can make the relay fetch. 60 s.
     pub oidc_jwks_refetch_interval: Duration,
+    /// Longest time a connection may take to send a request's headers (from its start, or from
+    /// the previous answer on a kept-alive connection); then it is closed. 15 s.
+    pub header_read_timeout: Duration,
+    /// Most connections one peer IP address may hold open at once; further ones are closed as
+    /// soon as they are accepted. 0 = no limit. 64.
+    pub max_connections_per_ip: u32,
 }
 
 impl Config {
@@ -82,6 +93,8 @@ impl Config {
             oidc_providers: Vec::new(),
             allowed_email_domains: Vec::new(),
             oidc_jwks_refetch_interval: Duration::from_secs(60),
+            header_read_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_S),
+            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
         }
     }
 

@@ -6,15 +6,12 @@ use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use sqlx::Row as _;
-use tacho_model::api::code;
+use tacho_model::api::{check_text, code, limits};
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::storage::{is_unique_violation, now_ms};
 use crate::tokens::{Auth, Session, Subject, issue_session};
-
-/// Longest accepted device name, in characters.
-const MAX_NAME: usize = 100;
 
 pub use tacho_model::api::DeviceSessionRequest;
 
@@ -27,13 +24,15 @@ pub fn device_taken() -> ApiError {
     )
 }
 
-/// Binds `device` to the account on first use (or renames it); refuses ids of other accounts.
+/// Binds `device` to the account on first use (or renames it); refuses ids of other accounts,
+/// and names with control characters or longer than [`limits::NAME`] (422, every caller: sign-up,
+/// login, device sessions, OpenID).
 pub async fn bind_device(
     conn: &mut sqlx::AnyConnection,
     subject: Subject,
     name: &str,
 ) -> ApiResult<()> {
-    let name: String = name.trim().chars().take(MAX_NAME).collect();
+    let name = check_text("device_name", name, limits::NAME)?;
     let row = sqlx::query("SELECT account_id FROM devices WHERE id = $1")
         .bind(subject.device.to_string())
         .fetch_optional(&mut *conn)
@@ -84,6 +83,7 @@ pub async fn bind_device(
         (status = 201, body = Session),
         (status = 401, body = crate::openapi::ErrorBody),
         (status = 409, description = "device_taken", body = crate::openapi::ErrorBody),
+        (status = 422, description = "invalid_text / text_too_long (with `field`)", body = crate::openapi::ErrorBody),
     ))]
 pub async fn device_session(
     State(state): State<AppState>,
@@ -91,6 +91,7 @@ pub async fn device_session(
     body: Result<Json<DeviceSessionRequest>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<Session>)> {
     let Json(req) = body?;
+    req.check_text()?;
     let subject = Subject {
         account: claims.account,
         space: claims.space,

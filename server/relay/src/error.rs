@@ -5,6 +5,7 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
+use tacho_model::api::{TextError, code};
 
 /// An error answer of the API.
 #[derive(Debug)]
@@ -63,7 +64,42 @@ impl IntoResponse for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
+        // A safety net behind `tacho_model::api::check_text`: PostgreSQL refuses U+0000 in text
+        // (SQLSTATE 22021, "invalid byte sequence for encoding UTF8: 0x00") where SQLite takes
+        // it. Text reaching the database unchecked is refused as the client's fault, never 500.
+        if let sqlx::Error::Database(db) = &err
+            && db.code().as_deref() == Some("22021")
+        {
+            tracing::warn!(cause = %db, "text the database can't store reached it unchecked");
+            return Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code::INVALID_TEXT,
+                "the request holds text with a control character that can't be stored",
+            );
+        }
         Self::internal(err)
+    }
+}
+
+impl From<TextError> for ApiError {
+    /// 422 `invalid_text` or `text_too_long`, with the `field` (and `max_length`).
+    fn from(err: TextError) -> Self {
+        let message = err.to_string();
+        match err {
+            TextError::Control { field, .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code::INVALID_TEXT,
+                message,
+            )
+            .with("field", field),
+            TextError::TooLong { field, max, .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code::TEXT_TOO_LONG,
+                message,
+            )
+            .with("field", field)
+            .with("max_length", max),
+        }
     }
 }
 

@@ -24,7 +24,7 @@ use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::Row as _;
-use tacho_model::api::code;
+use tacho_model::api::{check_text, code, limits};
 use tacho_model::car::{Car, find_by_key};
 use tacho_model::gps::Ping;
 use tacho_model::gps::filter::{FilterConfig, path_stats};
@@ -46,17 +46,17 @@ use crate::tokens::{Auth, hash_refresh_token};
 pub const TOKEN_PREFIX: &str = "tho_";
 /// How far an event's `at` may be from the relay's clock, either way.
 pub const EVENT_WINDOW_MS: i64 = MAX_FUTURE_MS;
-/// Longest accepted `event_id`, label or car hint.
-const MAX_TEXT: usize = 200;
 
 /// Body of `POST /v1/hooks/tokens`.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct CreateHookToken {
-    /// A label for people ("CarPlay Golf").
+    /// A label for people ("CarPlay Golf"); no control characters.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub label: Option<String>,
     /// Restrict the token to one car: its id, name or connect hint as synced from the devices.
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub car: Option<String>,
 }
 
@@ -100,12 +100,15 @@ pub struct HookTokenList {
 pub struct HookEvent {
     /// The caller's id of this event; a repeated id is answered `duplicate: true` and changes
     /// nothing. Shortcuts can use its "Current Date" formatted with seconds plus a word.
+    /// No control characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub event_id: String,
     /// When it happened (RFC 3339); defaults to now; must be within 10 minutes of the relay clock.
     #[serde(default)]
     pub at: Option<DateTime<Utc>>,
     /// Car hint (id, name or connect hint), e.g. the Bluetooth device name.
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub car: Option<String>,
     /// Latitude, decimal degrees (required for pings).
     #[serde(default)]
@@ -118,6 +121,7 @@ pub struct HookEvent {
     pub accuracy: Option<f64>,
     /// IANA time zone for a start (default `UTC`).
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub time_zone: Option<String>,
 }
 
@@ -156,9 +160,12 @@ pub fn hash_hook_token(token: &str) -> String {
     hash_refresh_token(token)
 }
 
-fn clean(s: Option<&str>) -> Option<String> {
-    s.map(|s| s.trim().chars().take(MAX_TEXT).collect::<String>())
+/// `s` trimmed, `None` when empty; 422 for control characters or more than `max` characters.
+fn clean(field: &str, s: Option<&str>, max: usize) -> ApiResult<Option<String>> {
+    Ok(s.map(|s| check_text(field, s, max))
+        .transpose()?
         .filter(|s| !s.is_empty())
+        .map(str::to_owned))
 }
 
 /// The space's cars as synced (not deleted), for [`find_by_key`].
@@ -187,7 +194,7 @@ fn info_of(row: &sqlx::any::AnyRow) -> ApiResult<HookTokenInfo> {
     responses(
         (status = 201, body = CreatedHookToken),
         (status = 401, body = ErrorBody),
-        (status = 422, description = "unknown_car", body = ErrorBody),
+        (status = 422, description = "unknown_car / invalid_text / text_too_long (with `field`)", body = ErrorBody),
     ))]
 pub async fn create_token(
     State(state): State<AppState>,
@@ -205,7 +212,8 @@ pub async fn create_token(
                 format!("bad hook token request: {e}"),
             )
         })?;
-    let (car_id, car_name) = match clean(req.car.as_deref()) {
+    let label = clean("label", req.label.as_deref(), limits::LABEL)?;
+    let (car_id, car_name) = match clean("car", req.car.as_deref(), limits::NAME)? {
         None => (None, None),
         Some(key) => {
             let cars = cars_of(&state, claims.space).await?;
@@ -219,7 +227,7 @@ pub async fn create_token(
             (Some(car.id.0), Some(car.name.clone()))
         }
     };
-    let label = clean(req.label.as_deref())
+    let label = label
         .or_else(|| car_name.as_ref().map(|n| format!("hook for {n}")))
         .unwrap_or_else(|| "hook".to_owned());
     let id = Uuid::now_v7();
@@ -403,7 +411,7 @@ fn refuse(status: StatusCode, code: &'static str, message: impl Into<String>) ->
         (status = 400, description = "token_in_query", body = ErrorBody),
         (status = 401, description = "missing_token / bad_token", body = ErrorBody),
         (status = 403, description = "car_out_of_scope", body = ErrorBody),
-        (status = 422, description = "event_time_out_of_window / bad_position / bad_event_id", body = ErrorBody),
+        (status = 422, description = "event_time_out_of_window / bad_position / bad_event_id / invalid_text / text_too_long (with `field`)", body = ErrorBody),
     ))]
 pub async fn trip_start(
     State(state): State<AppState>,
@@ -423,7 +431,7 @@ pub async fn trip_start(
         (status = 401, body = ErrorBody),
         (status = 403, description = "car_out_of_scope", body = ErrorBody),
         (status = 409, description = "no_active_trip", body = ErrorBody),
-        (status = 422, description = "missing_position / bad_position / event_time_out_of_window", body = ErrorBody),
+        (status = 422, description = "missing_position / bad_position / event_time_out_of_window / invalid_text / text_too_long (with `field`)", body = ErrorBody),
     ))]
 pub async fn trip_ping(
     State(state): State<AppState>,
@@ -443,7 +451,7 @@ pub async fn trip_ping(
         (status = 401, body = ErrorBody),
         (status = 403, description = "car_out_of_scope", body = ErrorBody),
         (status = 409, description = "no_active_trip", body = ErrorBody),
-        (status = 422, description = "event_time_out_of_window / bad_position", body = ErrorBody),
+        (status = 422, description = "event_time_out_of_window / bad_position / invalid_text / text_too_long (with `field`)", body = ErrorBody),
     ))]
 pub async fn trip_end(
     State(state): State<AppState>,
@@ -548,8 +556,10 @@ async fn handle(
     kind: EventKind,
     ev: HookEvent,
 ) -> ApiResult<HookAnswer> {
-    let event_id = ev.event_id.trim().to_owned();
-    if event_id.is_empty() || event_id.chars().count() > MAX_TEXT {
+    let event_id = check_text("event_id", &ev.event_id, limits::ID)?.to_owned();
+    let car_hint = clean("car", ev.car.as_deref(), limits::NAME)?;
+    let time_zone = clean("time_zone", ev.time_zone.as_deref(), limits::NAME)?;
+    if event_id.is_empty() {
         return Err(refuse(
             StatusCode::UNPROCESSABLE_ENTITY,
             "bad_event_id",
@@ -591,7 +601,7 @@ async fn handle(
         answer.duplicate = true;
         return Ok(answer);
     }
-    let hint_car = match clean(ev.car.as_deref()) {
+    let hint_car = match car_hint.clone() {
         Some(key) => {
             let cars = cars_of(state, auth.space).await?;
             find_by_key(&cars, &key)
@@ -648,10 +658,10 @@ async fn handle(
                     car_id: car.map(CarId),
                     state: TripState::Active,
                     source: TripSource::Hook,
-                    car_hint: clean(ev.car.as_deref()),
+                    car_hint: car_hint.clone(),
                     started_at: at,
                     ended_at: None,
-                    time_zone: clean(ev.time_zone.as_deref()).unwrap_or_else(|| "UTC".into()),
+                    time_zone: time_zone.clone().unwrap_or_else(|| "UTC".into()),
                     start: ping.map(|p| p.position()),
                     end: None,
                     start_address: None,
@@ -744,10 +754,12 @@ async fn handle(
         if let (Some((_, _, _, first_seq @ None)), Some(first)) = (&mut trip_row, maker.first()) {
             // A new trip: its first op's place in the log (found by its deterministic id, so
             // also right when a retry finds the ops already stored) bounds the later reads.
-            let seq: i64 = sqlx::query_scalar("SELECT seq FROM ops WHERE op_id = $1")
-                .bind(first.op_id.to_string())
-                .fetch_one(&state.db.pool)
-                .await?;
+            let seq: i64 =
+                sqlx::query_scalar("SELECT seq FROM ops WHERE space_id = $1 AND op_id = $2")
+                    .bind(auth.space.to_string())
+                    .bind(first.op_id.to_string())
+                    .fetch_one(&state.db.pool)
+                    .await?;
             *first_seq = Some(seq - 1);
         }
         let mut tx = state.db.begin_write().await?;

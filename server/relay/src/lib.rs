@@ -1,6 +1,7 @@
 //! Tacho relay: accounts, devices and one ordered, idempotent op log per account ("space"), over
 //! an embedded SQLite file or PostgreSQL. The wire contract is `docs/sync-protocol.md`.
 
+pub mod accept;
 pub mod accounts;
 pub mod config;
 pub mod connections;
@@ -133,8 +134,8 @@ impl AppState {
     }
 }
 
-/// All routes of the API with their state, body limit, time limit, rate limits, CORS, security
-/// headers and request tracing. Rate limits key anonymous requests by the peer address, so serve
+/// All routes of the API with their state, body limit, the path rule (no control characters, see
+/// [`limits::path_text`]), time limit, rate limits, CORS, security headers and request tracing. Rate limits key anonymous requests by the peer address, so serve
 /// it with `into_make_service_with_connect_info::<SocketAddr>()` (as [`serve`] does).
 pub fn router(state: AppState) -> Router {
     let cors = limits::cors(&state.config.cors_origins);
@@ -188,6 +189,7 @@ pub fn router(state: AppState) -> Router {
         // handlers, the rate limit before them, and headers/CORS outermost so every answer
         // (429 and 408 included) carries them.
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(limits::path_text))
         .layer(from_fn_with_state(state.clone(), limits::time_limit))
         .layer(from_fn_with_state(state.clone(), limits::rate_limit))
         .layer(
@@ -205,20 +207,20 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then ends long-polls and drains
-/// in-flight requests.
+/// in-flight requests. Connections are bounded as configured (header read time, connections
+/// per peer address; see [`accept`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let hub = state.hub.clone();
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        hub.close();
+    let limits = accept::ConnLimits {
+        header_read_timeout: state.config.header_read_timeout,
+        max_connections_per_ip: state.config.max_connections_per_ip,
+    };
+    accept::serve(listener, router(state), limits, shutdown, move || {
+        hub.close()
     })
     .await
 }

@@ -248,6 +248,52 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
     }
 }
 
+/// Middleware: the path and query, percent-decoded, must be UTF-8 without control characters
+/// (400 `invalid_text`, `field` `path` or `query`), and no path segment may be longer than
+/// [`tacho_model::api::limits::ID`] (400 `text_too_long`). Every id taken from a path (hook
+/// tokens, connections, webhook deliveries, OpenID providers) is thereby checked in one place,
+/// before a handler or the database sees it (PostgreSQL refuses U+0000 where SQLite takes it).
+pub async fn path_text(req: Request, next: Next) -> Response {
+    let uri = req.uri();
+    let parts = [("path", uri.path()), ("query", uri.query().unwrap_or(""))];
+    for (field, raw) in parts {
+        let decoded = percent_encoding::percent_decode_str(raw).decode_utf8();
+        let Ok(text) = decoded else {
+            return ApiError::new(
+                StatusCode::BAD_REQUEST,
+                code::INVALID_TEXT,
+                format!("the {field} is not UTF-8 once percent-decoded"),
+            )
+            .with("field", field)
+            .into_response();
+        };
+        if let Some(c) = text.chars().find(|c| c.is_control()) {
+            return ApiError::new(
+                StatusCode::BAD_REQUEST,
+                code::INVALID_TEXT,
+                format!(
+                    "the {field} must not contain control characters (found U+{:04X})",
+                    u32::from(c)
+                ),
+            )
+            .with("field", field)
+            .into_response();
+        }
+        let max = tacho_model::api::limits::ID;
+        if field == "path" && text.split('/').any(|s| s.chars().count() > max) {
+            return ApiError::new(
+                StatusCode::BAD_REQUEST,
+                code::TEXT_TOO_LONG,
+                format!("path segments must be at most {max} characters"),
+            )
+            .with("field", field)
+            .with("max_length", max)
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
+
 /// Middleware: a request (reading its body included) that takes longer than the configured
 /// time limit gets 408 `request_timeout`.
 pub async fn time_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {

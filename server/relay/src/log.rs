@@ -171,7 +171,7 @@ pub async fn push_ops(
     let (mut accepted, mut duplicates) = (0_u64, 0_u64);
     let mut seen = HashSet::new();
     let received_at = now_ms();
-    let known = known_ops(&mut tx, backend, ops).await?;
+    let known = known_ops(&mut tx, backend, &space, ops).await?;
     let mut owners: HashMap<Uuid, String> = HashMap::new();
     let mut rows: Vec<NewRow> = Vec::with_capacity(ops.len());
     // Accepted ops that change merged state, folded in once per batch.
@@ -341,24 +341,29 @@ struct Known {
 }
 
 /// Looks up every op id of a batch at once (stored or refused before), so a
-/// push costs a few round trips rather than one per op.
+/// push costs a few round trips rather than one per op. Op ids are unique per space (schema v9):
+/// another space's ops are not looked at, so an id used elsewhere is new here and the answer
+/// tells nothing about other accounts.
 async fn known_ops(
     tx: &mut WriteTx,
     backend: Backend,
+    space: &str,
     ops: &[IncomingOp],
 ) -> ApiResult<HashMap<String, Known>> {
     let mut known = HashMap::new();
     for chunk in ops.chunks(INSERT_ROWS) {
-        let list = placeholders(backend, 0, chunk.len());
+        let sp = placeholders(backend, 0, 1);
+        let list = placeholders(backend, 1, chunk.len());
         let sql = format!(
-            "SELECT op_id, device_id, '' AS reason, 0 AS refused FROM ops WHERE op_id IN ({list}) \
-             UNION ALL SELECT op_id, device_id, reason, 1 AS refused FROM rejected_ops WHERE op_id IN ({list})"
+            "SELECT op_id, device_id, '' AS reason, 0 AS refused FROM ops WHERE space_id = {sp} AND op_id IN ({list}) \
+             UNION ALL SELECT op_id, device_id, reason, 1 AS refused FROM rejected_ops WHERE space_id = {sp} AND op_id IN ({list})"
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         // `$n` parameters are numbered and serve both lists; SQLite's `?` are positional, so
         // they are bound once per list.
         let lists = if backend == Backend::Sqlite { 2 } else { 1 };
         for _ in 0..lists {
+            query = query.bind(space.to_owned());
             for incoming in chunk {
                 query = query.bind(incoming.op.op_id.to_string());
             }

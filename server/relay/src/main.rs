@@ -66,6 +66,14 @@ struct Args {
     /// Longest a request may take, in seconds (must exceed the 30 s long-poll).
     #[arg(long, env = "TACHO_REQUEST_TIMEOUT_S", default_value_t = 60)]
     request_timeout_s: u64,
+    /// Longest time a connection may take to send a request's headers, in seconds (also the
+    /// idle time of a kept-alive connection); then it is closed.
+    #[arg(long, env = "TACHO_HEADER_READ_TIMEOUT_S", default_value_t = tacho_relay::config::DEFAULT_HEADER_READ_TIMEOUT_S)]
+    header_read_timeout_s: u64,
+    /// Most connections one peer IP address may hold open at once (0 = no limit). Behind a
+    /// reverse proxy every connection comes from the proxy: raise it or set 0 there.
+    #[arg(long, env = "TACHO_MAX_CONNECTIONS_PER_IP", default_value_t = tacho_relay::config::DEFAULT_MAX_CONNECTIONS_PER_IP)]
+    max_connections_per_ip: u32,
     /// Requests per hour without a valid token, per peer IP address (0 = no limit).
     #[arg(long, env = "TACHO_LIMIT_ANONYMOUS", default_value_t = 100)]
     limit_anonymous: u32,
@@ -201,6 +209,8 @@ async fn main() -> anyhow::Result<()> {
         .collect();
     config.hsts = args.hsts;
     config.request_timeout = Duration::from_secs(args.request_timeout_s.max(1));
+    config.header_read_timeout = Duration::from_secs(args.header_read_timeout_s.max(1));
+    config.max_connections_per_ip = args.max_connections_per_ip;
     config.rate_limits = RateLimits {
         anonymous: ClassLimit::per_hour(args.limit_anonymous),
         authenticated: ClassLimit::per_hour(args.limit_authenticated),

@@ -130,7 +130,8 @@ impl Modify for BearerAuth {
 /// Documents the errors every handler can answer before its own code runs, found missing by
 /// schemathesis (docs/security-testing.md): the JSON body extractor's 400 `malformed_json`,
 /// 413 `body_too_large`, 415 `unsupported_media_type` and 422 `invalid_body`, the query
-/// extractor's 400 `bad_query`, the bearer check's 401, and the rate limit's 429
+/// extractor's 400 `bad_query`, the path rule's 400 `invalid_text` / `text_too_long`
+/// (`limits::path_text`), the bearer check's 401, and the rate limit's 429
 /// `rate_limited` (every route but the health checks, see `limits`). Added only where a
 /// handler's own annotation does not already list the status.
 struct ExtractorErrors;
@@ -180,6 +181,19 @@ impl Modify for ExtractorErrors {
                 });
                 if has_query {
                     Self::add(op, "400", "bad_query");
+                }
+                let has_path = op.parameters.as_ref().is_some_and(|ps| {
+                    ps.iter()
+                        .any(|p| matches!(p.parameter_in, ParameterIn::Path))
+                });
+                if has_path {
+                    Self::add(
+                        op,
+                        "400",
+                        "invalid_text / text_too_long (with `field` `path`): a path segment with \
+                         a control character, not UTF-8 once percent-decoded, or over 200 \
+                         characters (limits::path_text)",
+                    );
                 }
                 if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
                     Self::add(op, "401", "missing_token / bad_token / token_expired");

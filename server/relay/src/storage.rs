@@ -44,6 +44,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "connections",
         include_str!("../migrations/0008_connections.sql"),
     ),
+    (
+        9,
+        "op_ids_per_space",
+        include_str!("../migrations/0009_op_ids_per_space.sql"),
+    ),
 ];
 
 /// The settings key of the access-token signing key (base64 of 32 random bytes).

@@ -792,3 +792,584 @@ async fn migrations_accept_a_gap_filled_later(db: TestDb) {
         .await
         .expect("m3 exists");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Input hardening (issue 11): control characters and lengths of names, labels and ids, refused
+// alike on SQLite and PostgreSQL (which can't store U+0000); bounded header reads and
+// connections per peer; no op-id oracle across accounts; keyless webhooks.
+
+on_both_databases!(
+    control_characters_in_names_labels_and_ids_are_refused_alike,
+    names_labels_and_ids_have_documented_length_limits,
+    free_text_with_control_characters_is_stored_and_pulled_as_sent,
+    text_the_database_refuses_is_a_client_error,
+    an_op_id_of_another_account_is_unknown_to_the_pusher,
+    a_webhook_to_a_relay_without_master_key_is_unauthorized,
+    a_trickled_request_head_is_cut_off,
+    connections_per_peer_address_are_bounded,
+);
+
+/// A session for a fresh account: (access token, device id).
+async fn account(relay: &Relay, email: &str) -> (String, Uuid) {
+    let device = Uuid::now_v7();
+    let (s, session) = relay
+        .post(
+            "/v1/auth/signup",
+            None,
+            &json!({"email": email, "password": "correct horse battery",
+                "device_id": device, "device_name": "phone"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{session}");
+    let token = session["access_token"].as_str().expect("token").to_owned();
+    (token, device)
+}
+
+/// A hook token of the account behind `bearer`.
+async fn hook_token(relay: &Relay, bearer: &str) -> String {
+    let (s, made) = relay
+        .post(
+            "/v1/hooks/tokens",
+            Some(bearer),
+            &json!({"label": "CarPlay"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{made}");
+    made["token"].as_str().expect("hook token").to_owned()
+}
+
+/// An upsert op of `device` at `seq`.
+fn upsert_op(device: Uuid, seq: u64, entity: &str, fields: Value) -> Value {
+    let hlc = u64::try_from(chrono::Utc::now().timestamp_millis()).expect("ms") << 16;
+    json!({"op_id": Uuid::now_v7(), "device": device, "device_seq": seq, "hlc": hlc + seq,
+        "entity": entity, "entity_id": Uuid::now_v7(), "kind": "upsert", "fields": fields,
+        "schema": 1})
+}
+
+/// Asserts a 4xx `code` naming `field`.
+fn assert_field_error(s: StatusCode, b: &Value, status: StatusCode, code: &str, field: &str) {
+    assert_error(s, b, status, code);
+    assert_eq!(b["field"], field, "{b}");
+}
+
+async fn control_characters_in_names_labels_and_ids_are_refused_alike(db: TestDb) {
+    let relay = start_with(&db, |c| {
+        c.rate_limits = RateLimits::unlimited();
+        c.master_keys = Some(keys(&MasterKeys::generate_line(1)));
+    })
+    .await;
+    let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+    let creds = |email: &str, name: &str| {
+        json!({"email": email, "password": "correct horse battery",
+            "device_id": Uuid::now_v7(), "device_name": name})
+    };
+    // Anonymous routes: sign-up and login, e-mail and device name.
+    for (email, name, field) in [
+        ("nul\u{0}@example.org", "phone", "email"),
+        ("esc\u{1b}[2J@example.org", "phone", "email"),
+        ("ok@example.org", "ph\u{0}one", "device_name"),
+        ("ok@example.org", "bell\u{7}", "device_name"),
+        ("ok@example.org", "c1\u{85}x", "device_name"),
+    ] {
+        for route in ["/v1/auth/signup", "/v1/auth/login"] {
+            let (s, b) = relay.post(route, None, &creds(email, name)).await;
+            assert_field_error(s, &b, unprocessable, "invalid_text", field);
+        }
+    }
+    // Surrounding whitespace is trimmed as before, not refused.
+    let (s, b) = relay
+        .post(
+            "/v1/auth/signup",
+            None,
+            &creds(" ok@example.org\n", " phone\t"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (token, _) = account(&relay, "cora@example.org").await;
+    // Device sessions.
+    let (s, b) = relay
+        .post(
+            "/v1/devices/session",
+            Some(&token),
+            &json!({"device_id": Uuid::now_v7(), "device_name": "watch\u{0}"}),
+        )
+        .await;
+    assert_field_error(s, &b, unprocessable, "invalid_text", "device_name");
+    // Hook token labels and car hints.
+    for (body, field) in [
+        (json!({"label": "Car\u{0}Play"}), "label"),
+        (json!({"label": "ok", "car": "Golf\u{0}"}), "car"),
+    ] {
+        let (s, b) = relay.post("/v1/hooks/tokens", Some(&token), &body).await;
+        assert_field_error(s, &b, unprocessable, "invalid_text", field);
+    }
+    // Hook events: event id, car hint, time zone.
+    let hook = hook_token(&relay, &token).await;
+    for (body, field) in [
+        (json!({"event_id": "start\u{0}1"}), "event_id"),
+        (json!({"event_id": "start-2", "car": "Golf\u{0}"}), "car"),
+        (
+            json!({"event_id": "start-3", "time_zone": "Europe/\u{0}Berlin"}),
+            "time_zone",
+        ),
+    ] {
+        for route in [
+            "/v1/hooks/trip/start",
+            "/v1/hooks/trip/ping",
+            "/v1/hooks/trip/end",
+        ] {
+            let (s, b) = relay.post(route, Some(&hook), &body).await;
+            assert_field_error(s, &b, unprocessable, "invalid_text", field);
+        }
+    }
+    // Connection labels keep their own code.
+    let (s, b) = relay
+        .post(
+            "/v1/connections",
+            Some(&token),
+            &json!({"provider": "zammad", "label": "Help\u{0}desk",
+                "base_url": "https://helpdesk.example.org",
+                "secrets": {"api_token": "a", "webhook_secret": "b"}}),
+        )
+        .await;
+    assert_field_error(s, &b, unprocessable, "invalid_label", "label");
+    // Ids in paths, with and without a token (400: the path itself is malformed).
+    for (method, path, bearer) in [
+        ("DELETE", "/v1/hooks/tokens/%00", Some(token.as_str())),
+        ("DELETE", "/v1/hooks/tokens/a%1Fb", Some(token.as_str())),
+        ("GET", "/v1/connections/%00", Some(token.as_str())),
+        ("PATCH", "/v1/connections/x%00", Some(token.as_str())),
+        ("GET", "/v1/connections/zammad/%00", Some(token.as_str())),
+        ("POST", "/v1/hooks/zammad/%00", None),
+        ("POST", "/v1/hooks/zammad/%FF%FE", None),
+        ("POST", "/v1/auth/oidc/%00/start", None),
+        ("GET", "/v1/pull?cursor=%00", Some(token.as_str())),
+    ] {
+        let mut req = relay
+            .http
+            .request(method.parse().expect("method"), relay.url(path));
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        let req = req.header("content-type", "application/json").body("{}");
+        let (s, b) = answer(req.send().await.expect("send")).await;
+        let field = if path.contains('?') { "query" } else { "path" };
+        assert_field_error(s, &b, StatusCode::BAD_REQUEST, "invalid_text", field);
+    }
+    // Nothing above reached the database: the account has one hook token and no connection.
+    let (s, listed) = relay.get("/v1/hooks/tokens", Some(&token)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        listed["tokens"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
+}
+
+async fn names_labels_and_ids_have_documented_length_limits(db: TestDb) {
+    use tacho_model::api::limits;
+    let relay = start_with(&db, |c| c.rate_limits = RateLimits::unlimited()).await;
+    let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+    let long = |n: usize| "é".repeat(n);
+    let creds = |email: &str, name: &str| {
+        json!({"email": email, "password": "correct horse battery",
+            "device_id": Uuid::now_v7(), "device_name": name})
+    };
+    // At the limit: taken; one over: 422 naming the field and the limit.
+    let at_limit = format!("{}@example.org", "a".repeat(limits::EMAIL - 12));
+    let over = format!("{}@example.org", "a".repeat(limits::EMAIL - 11));
+    let (s, b) = relay
+        .post(
+            "/v1/auth/signup",
+            None,
+            &creds(&at_limit, &long(limits::NAME)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, b) = relay
+        .post("/v1/auth/signup", None, &creds(&over, "x"))
+        .await;
+    assert_field_error(s, &b, unprocessable, "text_too_long", "email");
+    assert_eq!(b["max_length"], limits::EMAIL, "{b}");
+    let (s, b) = relay
+        .post(
+            "/v1/auth/signup",
+            None,
+            &creds("dev@example.org", &long(limits::NAME + 1)),
+        )
+        .await;
+    assert_field_error(s, &b, unprocessable, "text_too_long", "device_name");
+    assert_eq!(b["max_length"], limits::NAME, "{b}");
+    let (token, _) = account(&relay, "dora@example.org").await;
+    // A 1 MB device name and a 1 MB hook label (under the 4 MiB body limit): refused, not cut.
+    let mega = "x".repeat(1 << 20);
+    let (s, b) = relay
+        .post(
+            "/v1/devices/session",
+            Some(&token),
+            &json!({"device_id": Uuid::now_v7(), "device_name": mega}),
+        )
+        .await;
+    assert_field_error(s, &b, unprocessable, "text_too_long", "device_name");
+    let (s, b) = relay
+        .post("/v1/hooks/tokens", Some(&token), &json!({"label": mega}))
+        .await;
+    assert_field_error(s, &b, unprocessable, "text_too_long", "label");
+    assert_eq!(b["max_length"], limits::LABEL, "{b}");
+    let (s, b) = relay
+        .post(
+            "/v1/hooks/tokens",
+            Some(&token),
+            &json!({"label": long(limits::LABEL)}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(b["info"]["label"], long(limits::LABEL), "{b}");
+    let hook = b["token"].as_str().expect("token").to_owned();
+    let (s, b) = relay
+        .post(
+            "/v1/hooks/trip/start",
+            Some(&hook),
+            &json!({"event_id": long(limits::ID + 1)}),
+        )
+        .await;
+    assert_field_error(s, &b, unprocessable, "text_too_long", "event_id");
+    let (s, b) = relay
+        .post(
+            "/v1/hooks/trip/start",
+            Some(&hook),
+            &json!({"event_id": "e", "car": long(limits::NAME + 1)}),
+        )
+        .await;
+    assert_field_error(s, &b, unprocessable, "text_too_long", "car");
+    // A path segment longer than an id.
+    let (s, b) = answer(
+        relay
+            .http
+            .delete(relay.url(&format!("/v1/hooks/tokens/{}", "a".repeat(limits::ID + 1))))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_field_error(s, &b, StatusCode::BAD_REQUEST, "text_too_long", "path");
+    // The OpenAPI document states the same limits.
+    let (s, doc) = relay.get("/v1/openapi.json", None).await;
+    assert_eq!(s, StatusCode::OK);
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field, max) in [
+        ("Credentials", "email", limits::EMAIL),
+        ("Credentials", "device_name", limits::NAME),
+        ("DeviceSessionRequest", "device_name", limits::NAME),
+        ("CreateHookToken", "label", limits::LABEL),
+        ("CreateHookToken", "car", limits::NAME),
+        ("HookEvent", "event_id", limits::ID),
+        ("HookEvent", "car", limits::NAME),
+        ("HookEvent", "time_zone", limits::NAME),
+        ("NewConnection", "label", limits::LABEL),
+        ("ConnectionPatch", "label", limits::LABEL),
+        ("FinishRequest", "device_name", limits::NAME),
+        ("FinishRequest", "state", limits::ID),
+        ("IdTokenRequest", "device_name", limits::NAME),
+    ] {
+        assert_eq!(
+            schemas[schema]["properties"][field]["maxLength"], max,
+            "{schema}.{field}: {}",
+            schemas[schema]["properties"][field]
+        );
+    }
+}
+
+/// Free text inside ops and webhook bodies travels as JSON text: a `\u0000` escape stays an
+/// escape in the stored text (PostgreSQL's TEXT takes it), so such text is stored and pulled
+/// as sent, on both databases, never a 500. (Whether a field may hold it is the merge rules'
+/// business, not the transport's.)
+async fn free_text_with_control_characters_is_stored_and_pulled_as_sent(db: TestDb) {
+    let relay = start_with(&db, |c| {
+        c.master_keys = Some(keys(&MasterKeys::generate_line(1)));
+    })
+    .await;
+    let (token, device) = account(&relay, "eve@example.org").await;
+    let text = "left\u{0}right \u{1b}[31m\u{7f}";
+    let op = upsert_op(device, 1, "time_entry", json!({"description": text}));
+    let (s, b) = relay
+        .post("/v1/push", Some(&token), &json!({"ops": [op]}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["accepted"], 1, "{b}");
+    let (s, page) = relay.get("/v1/pull?cursor=0", Some(&token)).await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    assert_eq!(page["ops"][0]["fields"]["description"], text, "{page}");
+    // A Zammad delivery whose JSON carries the same text.
+    let secret = "zammad-hook-secret";
+    let (s, conn) = relay
+        .post(
+            "/v1/connections/zammad",
+            Some(&token),
+            &json!({"base_url": "https://helpdesk.example.org", "api_token": "t",
+                "webhook_secret": secret}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{conn}");
+    let id = conn["id"].as_str().expect("id");
+    let body = serde_json::to_vec(&json!({"ticket": {"id": 7, "title": text}})).expect("json");
+    let (s, b) = relay
+        .hook(id, &body, Some(&sign(secret, &body)), Some("delivery-1"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["duplicate"], false, "{b}");
+}
+
+async fn an_op_id_of_another_account_is_unknown_to_the_pusher(db: TestDb) {
+    let relay = start(&db).await;
+    let (ann, ann_device) = account(&relay, "ann@example.org").await;
+    let (bob, bob_device) = account(&relay, "bob@example.org").await;
+    let ann_op = upsert_op(ann_device, 1, "car", json!({"name": "Golf"}));
+    let (s, b) = relay
+        .post("/v1/push", Some(&ann), &json!({"ops": [ann_op.clone()]}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    // Bob pushes an op with Ann's op id: the same answer as for any new id.
+    let mut reuse = upsert_op(bob_device, 1, "car", json!({"name": "Polo"}));
+    reuse["op_id"] = ann_op["op_id"].clone();
+    let fresh = upsert_op(bob_device, 2, "car", json!({"name": "Up"}));
+    for (op, cursor) in [(&reuse, 1), (&fresh, 2)] {
+        let (s, b) = relay
+            .post("/v1/push", Some(&bob), &json!({"ops": [op]}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(
+            b,
+            json!({"accepted": 1, "duplicates": 0, "head": cursor}),
+            "{b}"
+        );
+    }
+    // Replays stay idempotent in each space; each space holds its own op.
+    let (s, b) = relay
+        .post("/v1/push", Some(&bob), &json!({"ops": [reuse.clone()]}))
+        .await;
+    assert_eq!((s, &b["duplicates"]), (StatusCode::OK, &json!(1)), "{b}");
+    let (s, b) = relay
+        .post("/v1/push", Some(&ann), &json!({"ops": [ann_op.clone()]}))
+        .await;
+    assert_eq!((s, &b["duplicates"]), (StatusCode::OK, &json!(1)), "{b}");
+    let (_, ann_log) = relay.get("/v1/snapshot", Some(&ann)).await;
+    let (_, bob_log) = relay.get("/v1/snapshot", Some(&bob)).await;
+    assert_eq!(
+        ann_log["ops"].as_array().map(Vec::len),
+        Some(1),
+        "{ann_log}"
+    );
+    assert_eq!(ann_log["ops"][0]["fields"]["name"], "Golf", "{ann_log}");
+    assert_eq!(bob_log["ops"][0]["fields"]["name"], "Polo", "{bob_log}");
+    assert_eq!(bob_log["ops"][0]["op_id"], ann_op["op_id"], "{bob_log}");
+}
+
+async fn a_webhook_to_a_relay_without_master_key_is_unauthorized(db: TestDb) {
+    let secret = "zammad-hook-secret";
+    let id = {
+        let relay = start_with(&db, |c| {
+            c.master_keys = Some(keys(&MasterKeys::generate_line(1)));
+        })
+        .await;
+        let (token, _) = account(&relay, "fay@example.org").await;
+        let (s, conn) = relay
+            .post(
+                "/v1/connections/zammad",
+                Some(&token),
+                &json!({"base_url": "https://helpdesk.example.org", "api_token": "t",
+                    "webhook_secret": secret}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{conn}");
+        conn["id"].as_str().expect("id").to_owned()
+    };
+    // The same database served without a master key: a signed delivery is 401, like a wrong
+    // signature or an unknown connection (docs/security.md), on both webhook routes.
+    let keyless = start(&db).await;
+    let body = br#"{"ticket":{"id":1}}"#;
+    for connection in [id.as_str(), "00000000-0000-0000-0000-000000000000"] {
+        let (s, b) = keyless
+            .hook(connection, body, Some(&sign(secret, body)), Some("d-1"))
+            .await;
+        assert_error(s, &b, StatusCode::UNAUTHORIZED, "bad_signature");
+    }
+    let (s, b) = keyless.hook(&id, body, None, Some("d-1")).await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "missing_signature");
+}
+
+/// Reads from `stream` until it is closed (EOF or reset) or `limit` passes; returns what was
+/// read and whether it was closed.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, limit: Duration) -> (Vec<u8>, bool) {
+    use tokio::io::AsyncReadExt as _;
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut got = Vec::new();
+    let mut buf = [0_u8; 4096];
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return (got, false),
+            Ok(Ok(0) | Err(_)) => return (got, true),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// One request on a kept-alive connection; the status line of its answer.
+async fn raw_get(stream: &mut tokio::net::TcpStream, path: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: relay\r\n\r\n").as_bytes())
+        .await
+        .expect("write");
+    let mut buf = [0_u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
+        .await
+        .expect("an answer within 10 s")
+        .expect("read");
+    String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn a_trickled_request_head_is_cut_off(db: TestDb) {
+    use tokio::io::AsyncWriteExt as _;
+    let relay = start_with(&db, |c| c.header_read_timeout = Duration::from_secs(1)).await;
+    let addr = relay.base.trim_start_matches("http://").to_owned();
+    // Half a request line, then nothing.
+    let started = std::time::Instant::now();
+    let mut stalled = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    stalled.write_all(b"GET /heal").await.expect("write");
+    let (got, closed) = read_until_closed(&mut stalled, Duration::from_secs(10)).await;
+    assert!(
+        closed,
+        "a stalled request head kept its connection for 10 s"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "closed only after {:?}",
+        started.elapsed()
+    );
+    assert!(
+        !String::from_utf8_lossy(&got).contains(" 200 "),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    // Bytes trickling in don't extend the bound: the whole head must come within it.
+    let started = std::time::Instant::now();
+    let mut trickle = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let writer = async {
+        for byte in b"GET /healthz HTTP/1.1\r\nHost: relay\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+            if trickle.write_all(&[*byte]).await.is_err() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    };
+    let cut = tokio::time::timeout(Duration::from_secs(10), writer)
+        .await
+        .unwrap_or(false);
+    let (_, closed) = read_until_closed(&mut trickle, Duration::from_secs(2)).await;
+    assert!(cut || closed, "a trickled head was not cut off");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "cut off only after {:?}",
+        started.elapsed()
+    );
+    // A prompt request on a fresh connection is served.
+    let mut prompt = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    assert!(raw_get(&mut prompt, "/healthz").await.contains(" 200 "));
+}
+
+async fn connections_per_peer_address_are_bounded(db: TestDb) {
+    let relay = start_with(&db, |c| c.max_connections_per_ip = 3).await;
+    let addr = relay.base.trim_start_matches("http://").to_owned();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut conn = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        // Served: the connection is open and counted.
+        assert!(raw_get(&mut conn, "/healthz").await.contains(" 200 "));
+        held.push(conn);
+    }
+    // The fourth at once from the same address is closed without an answer.
+    let mut fourth = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    {
+        use tokio::io::AsyncWriteExt as _;
+        let _ = fourth
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: relay\r\n\r\n")
+            .await;
+    }
+    let (got, closed) = read_until_closed(&mut fourth, Duration::from_secs(5)).await;
+    assert!(
+        closed && got.is_empty(),
+        "fourth connection got: {}",
+        String::from_utf8_lossy(&got)
+    );
+    // The three held are still served.
+    for conn in &mut held {
+        assert!(raw_get(conn, "/healthz").await.contains(" 200 "));
+    }
+    // Closing one frees its place.
+    drop(held.pop());
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut again = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        {
+            use tokio::io::AsyncWriteExt as _;
+            let _ = again
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: relay\r\n\r\n")
+                .await;
+        }
+        let (got, _) = read_until_closed(&mut again, Duration::from_millis(500)).await;
+        if String::from_utf8_lossy(&got).contains(" 200 ") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a freed place was not given back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The safety net behind the text rule: should text with U+0000 reach PostgreSQL unchecked (a
+/// route added later), its refusal (SQLSTATE 22021) is answered 422 `invalid_text`, not 500.
+/// SQLite stores it, which is why the rule itself runs before the database on both.
+async fn text_the_database_refuses_is_a_client_error(db: TestDb) {
+    let relay = start(&db).await;
+    let stored = sqlx::query("SELECT CAST($1 AS TEXT) AS t")
+        .bind("a\u{0}b")
+        .fetch_one(&relay.state.db.pool)
+        .await;
+    match stored {
+        Ok(row) => {
+            assert!(!db.is_postgres(), "PostgreSQL took U+0000");
+            assert_eq!(row.try_get::<String, _>("t").expect("t"), "a\u{0}b");
+        }
+        Err(err) => {
+            assert!(db.is_postgres(), "SQLite refused U+0000: {err}");
+            let answer = tacho_relay::error::ApiError::from(err);
+            assert_eq!(
+                answer.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{answer:?}"
+            );
+            assert_eq!(answer.code, "invalid_text");
+        }
+    }
+}

@@ -412,6 +412,7 @@ async fn accounts_are_isolated(db: TestDb) {
     let a = relay.signup("fay@example.org", a_dev).await;
     let (s, b) = relay.push(&token(&a), &[op(a_dev, 1), op(a_dev, 2)]).await;
     assert_eq!(s, StatusCode::OK, "{b}");
+    let a_snapshot = relay.snapshot(&token(&a)).await;
 
     let b_dev = Uuid::now_v7();
     let bs = relay.signup("gus@example.org", b_dev).await;
@@ -423,12 +424,23 @@ async fn accounts_are_isolated(db: TestDb) {
     assert_eq!(relay.snapshot(&bt).await, json!({"cursor": 0, "ops": []}));
     let (s, b) = relay.push(&bt, &[op(a_dev, 3)]).await;
     assert_error(s, &b, StatusCode::FORBIDDEN, "wrong_device");
-    // Re-using one of A's op ids is not a "duplicate" for B: it is refused.
+    // Re-using one of A's op ids is not a "duplicate" for B, nor refused (which would tell B the
+    // id exists): op ids are unique per space, so it is a new op of B's own log.
     let (_, a_ops) = relay.get("/v1/pull?cursor=0", Some(&token(&a))).await;
     let mut copy = op(b_dev, 1);
     copy["op_id"] = a_ops["ops"][0]["op_id"].clone();
     let (s, b) = relay.push(&bt, &[copy]).await;
-    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "invalid_op");
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        (&b["accepted"], &b["duplicates"]),
+        (&json!(1), &json!(0)),
+        "{b}"
+    );
+    assert_eq!(
+        relay.snapshot(&token(&a)).await,
+        a_snapshot,
+        "A's log changed"
+    );
 
     // A's device id can't be claimed by B in any way.
     let (s, b) = relay

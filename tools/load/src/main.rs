@@ -1187,10 +1187,11 @@ struct Relay {
 }
 
 async fn start_relay(url: &str) -> Result<(String, Relay)> {
-    // Rate limits off: the load generator is one account with a thousand devices on one address,
-    // far beyond a person's traffic; it measures throughput, not the limiter.
+    // Rate and connection limits off: the load generator is one account with a thousand devices
+    // on one address, far beyond a person's traffic; it measures throughput, not the limiter.
     let mut config = tacho_relay::Config::new(url);
     config.rate_limits = tacho_relay::limits::RateLimits::unlimited();
+    config.max_connections_per_ip = 0;
     let state = tacho_relay::AppState::new(config).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);

@@ -67,7 +67,15 @@ pub async fn receive(
         .webhook
         .ok_or(ConnectionError::UnknownProvider)?;
     let signature = (hook.signature)(headers)?;
-    let keys = keys.ok_or(ConnectionError::SecretsUnavailable)?;
+    // Without a master key no webhook secret opens, so no signature can be verified: answered
+    // like a wrong signature (401), as documented, not as a server fault.
+    let keys = keys.ok_or_else(|| {
+        tracing::warn!(
+            provider = provider.as_str(),
+            "webhook refused: this relay has no master key"
+        );
+        (hook.bad_signature)()
+    })?;
     let connection = Uuid::parse_str(connection).map_err(|_| (hook.bad_signature)())?;
     let row = sqlx::query("SELECT account_id FROM connections WHERE id = $1 AND provider = $2")
         .bind(connection.to_string())

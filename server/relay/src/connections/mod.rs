@@ -143,7 +143,7 @@ impl From<ConnectionError> for ApiError {
             E::MalformedPayload(m) => ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", m),
             E::InvalidPayload(m) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", m),
             E::Secret(e) => ApiError::internal(e),
-            E::Db(e) => ApiError::internal(e),
+            E::Db(e) => e.into(),
         }
     }
 }
@@ -310,9 +310,8 @@ fn hook_body(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
     request_body(content = Object, description = "the provider's payload, signed over its raw bytes"),
     responses((status = 200, body = HookAccepted),
         (status = 400, body = crate::openapi::ErrorBody),
-        (status = 401, description = "missing or wrong signature, or unknown connection", body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such provider", body = crate::openapi::ErrorBody),
-        (status = 503, description = "no master key configured", body = crate::openapi::ErrorBody)))]
+        (status = 401, description = "missing or wrong signature, or unknown connection (also on a relay without a master key, which can open no webhook secret)", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such provider", body = crate::openapi::ErrorBody)))]
 pub async fn hook(
     State(state): State<AppState>,
     Path((provider, connection)): Path<(String, String)>,

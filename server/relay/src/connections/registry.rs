@@ -22,8 +22,6 @@ use crate::storage::{Db, now_ms};
 pub const MAX_SECRET_LEN: usize = 4096;
 /// Longest accepted base URL.
 const MAX_URL_LEN: usize = 2048;
-/// Longest accepted label, in characters.
-const MAX_LABEL_CHARS: usize = 200;
 
 /// Provider-specific options of a connection (a JSON object).
 pub type Settings = Map<String, Value>;
@@ -55,8 +53,9 @@ impl Provider {
 pub struct NewConnection {
     /// The service.
     pub provider: Provider,
-    /// The owner's name for it (up to 200 characters).
+    /// The owner's name for it (up to 200 characters, no control characters).
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub label: Option<String>,
     /// The instance, for self-hosted services (Zammad: required, e.g.
     /// `https://helpdesk.example.org`).
@@ -78,8 +77,9 @@ pub struct NewConnection {
 #[derive(Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionPatch {
-    /// New label; an empty string removes it.
+    /// New label (up to 200 characters, no control characters); an empty string removes it.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub label: Option<String>,
     /// New base URL.
     #[serde(default)]
@@ -195,17 +195,14 @@ fn from_row(row: &AnyRow, secrets: Vec<String>) -> Result<Connection, Connection
 const COLUMNS: &str = "id, account_id, provider, label, base_url, settings, created_at, updated_at";
 
 fn check_label(label: Option<String>) -> Result<Option<String>, ConnectionError> {
-    let Some(label) = label.map(|l| l.trim().to_owned()).filter(|l| !l.is_empty()) else {
+    let Some(label) = label else {
         return Ok(None);
     };
-    if label.chars().count() > MAX_LABEL_CHARS || label.chars().any(char::is_control) {
-        return Err(ConnectionError::invalid(
-            "invalid_label",
-            "label",
-            format!("label must be up to {MAX_LABEL_CHARS} characters, without control characters"),
-        ));
-    }
-    Ok(Some(label))
+    // The relay-wide rule for labels (`tacho_model::api::check_text`), answered with this API's
+    // own code.
+    let label = tacho_model::api::check_text("label", &label, tacho_model::api::limits::LABEL)
+        .map_err(|e| ConnectionError::invalid("invalid_label", "label", e.to_string()))?;
+    Ok(Some(label.to_owned()).filter(|l| !l.is_empty()))
 }
 
 fn check_base_url(

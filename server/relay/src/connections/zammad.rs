@@ -316,8 +316,7 @@ pub async fn delete(
     request_body(content = Object, description = "Zammad's trigger payload (`ticket`, `article`, …)"),
     responses((status = 200, body = HookAccepted),
         (status = 400, body = crate::openapi::ErrorBody),
-        (status = 401, description = "missing or wrong signature, or unknown connection", body = crate::openapi::ErrorBody),
-        (status = 503, description = "no master key configured", body = crate::openapi::ErrorBody)))]
+        (status = 401, description = "missing or wrong signature, or unknown connection (also on a relay without a master key, which can open no webhook secret)", body = crate::openapi::ErrorBody)))]
 #[allow(
     dead_code,
     reason = "documentation only: the generic hook route serves this path"

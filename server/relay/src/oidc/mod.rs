@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use sqlx::Row as _;
 use std::str::FromStr as _;
+use tacho_model::api::{check_text, limits};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -152,6 +153,7 @@ pub struct StartAnswer {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct FinishRequest {
     /// The `state` from the redirect (as `start` answered it).
+    #[schema(max_length = 200)]
     pub state: String,
     /// The `code` from the redirect.
     pub code: String,
@@ -160,8 +162,9 @@ pub struct FinishRequest {
     pub code_verifier: String,
     /// The signing-in device's own id.
     pub device_id: Uuid,
-    /// A label for people.
+    /// A label for people; no control characters.
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub device_name: String,
 }
 
@@ -183,8 +186,9 @@ pub struct IdTokenRequest {
     pub nonce: String,
     /// The signing-in device's own id.
     pub device_id: Uuid,
-    /// A label for people.
+    /// A label for people; no control characters.
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub device_name: String,
 }
 
@@ -397,6 +401,7 @@ pub async fn start(
         (status = 403, description = "email_unverified / registration_closed / domain_not_allowed", body = ErrorBody),
         (status = 404, description = "unknown_provider", body = ErrorBody),
         (status = 409, description = "link_required / identity_taken / device_taken", body = ErrorBody),
+        (status = 422, description = "invalid_text / text_too_long (with `field`)", body = ErrorBody),
         (status = 502, description = "provider_unavailable", body = ErrorBody),
     ))]
 pub async fn finish(
@@ -407,6 +412,8 @@ pub async fn finish(
 ) -> ApiResult<(StatusCode, Json<Session>)> {
     let provider = state.oidc.get(&provider)?;
     let Json(req) = body?;
+    check_text("state", &req.state, limits::ID)?;
+    check_text("device_name", &req.device_name, limits::NAME)?;
     if !is_verifier(&req.code_verifier) {
         return Err(bad_request(
             "invalid_grant",
@@ -517,6 +524,7 @@ pub async fn nonce(
         (status = 403, description = "email_unverified / registration_closed / domain_not_allowed", body = ErrorBody),
         (status = 404, description = "unknown_provider", body = ErrorBody),
         (status = 409, description = "link_required / identity_taken / device_taken", body = ErrorBody),
+        (status = 422, description = "invalid_text / text_too_long (with `field`)", body = ErrorBody),
         (status = 502, description = "provider_unavailable", body = ErrorBody),
     ))]
 pub async fn id_token(
@@ -527,6 +535,7 @@ pub async fn id_token(
 ) -> ApiResult<(StatusCode, Json<Session>)> {
     let provider = state.oidc.get(&provider)?;
     let Json(req) = body?;
+    check_text("device_name", &req.device_name, limits::NAME)?;
     let token = openidconnect::core::CoreIdToken::from_str(req.id_token.trim())
         .map_err(|e| id_token_refused(&IdTokenError::Malformed(e.to_string())))?;
     let mut audiences = vec![provider.config.client_id.clone()];
