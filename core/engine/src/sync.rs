@@ -468,7 +468,7 @@ impl Core {
                     })?;
                     gap_retries += 1;
                 }
-                (422, code::INVALID_OP) => {
+                (422, code::INVALID_OP | code::PERIOD_LOCKED) => {
                     let index = body.index.unwrap_or(0).min(ops.len() - 1);
                     let bad = &ops[index];
                     if body
@@ -484,6 +484,9 @@ impl Core {
                     self.with_store(|inner| {
                         Ok(inner.store.write(|w| {
                             w.park_op(bad, &body.code, &body.message)?;
+                            if body.code == code::PERIOD_LOCKED {
+                                w.take_back(bad, body.entity_state.as_ref())?;
+                            }
                             w.set_pushed_seq(confirmed)
                         })?)
                     })?;

@@ -200,4 +200,10 @@ pub struct TripEdit {
     pub at: DateTime<Utc>,
     /// Device that made it.
     pub device: crate::id::DeviceId,
+    /// The locked month this edit changed although it reached the log after
+    /// the lock (made offline before the month was locked; see `lock`).
+    /// Each replica decides this itself when it applies the edit; it is
+    /// never sent.
+    #[serde(default, skip_serializing)]
+    pub arrived_after_lock: Option<String>,
 }

@@ -8,10 +8,13 @@
 //! typed row is rewritten from the merged fields, so local and remote changes
 //! go through the same last-writer-wins rules.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 use tacho_model::car::{Car, OdometerReading};
+use tacho_model::lock::{self, PeriodLock, Verdict};
 use tacho_model::merge::EntityState;
 use tacho_model::op::{EntityKind, Op, OpKind};
 use tacho_model::place::Place;
@@ -128,16 +131,51 @@ impl Writer<'_> {
     }
 
     /// Applies ops pulled from the relay and moves the pull cursor to
-    /// `cursor`, in this one transaction.
+    /// `cursor`, in this one transaction. `ops` are in the relay's log order,
+    /// own echoes included: the period-lock rule is decided in that order.
     pub fn apply_remote(&mut self, ops: &[Op], cursor: u64) -> Result<Applied> {
         let mut applied = Applied::default();
+        let mut locks = self.locks_in_log()?;
         for op in ops {
             self.observe_remote_clock(op);
-            if op.device == self.device() {
+            let own = op.device == self.device();
+            let late = match self.lock_verdict(&locks, op)? {
+                Verdict::Open => None,
+                Verdict::ArrivedAfterLock { month } => {
+                    self.record_late(op, &month)?;
+                    Some(month)
+                }
+                Verdict::Refused { month, .. } => {
+                    // The relay refuses these; one in the log means another
+                    // replica's rule differed. Every replica that follows the
+                    // rule keeps it out alike.
+                    tracing::warn!(op_id = %op.op_id, %month, "pulled op changes a locked period; not applied");
+                    applied.invalid += 1;
+                    continue;
+                }
+            };
+            if own {
+                if let (Some(month), OpKind::Append { items }) = (&late, &op.kind)
+                    && op.entity == EntityKind::TripEdit
+                {
+                    self.mark_own_edits_late(items, month)?;
+                }
+                if op.entity == EntityKind::PeriodLock {
+                    self.lock_reached_log(&mut locks, op.entity_id)?;
+                }
                 applied.unchanged += 1;
                 continue;
             }
-            match self.apply_one(op) {
+            let result = match (&op.kind, op.entity) {
+                (OpKind::Append { items }, EntityKind::TripEdit) => {
+                    self.apply_edits(items, late.as_deref())
+                }
+                _ => self.apply_one(op),
+            };
+            if op.entity == EntityKind::PeriodLock && result.is_ok() {
+                self.lock_reached_log(&mut locks, op.entity_id)?;
+            }
+            match result {
                 Ok(true) => applied.changed += 1,
                 Ok(false) => applied.unchanged += 1,
                 Err(StoreError::Invalid { message }) => {
@@ -186,13 +224,7 @@ impl Writer<'_> {
                     changed |= put_point(self.conn(), trip, &point, Put::Merge)?;
                 }
             }
-            EntityKind::TripEdit => {
-                for item in items {
-                    let edit: TripEdit = serde_json::from_value(item.clone())
-                        .map_err(|e| StoreError::invalid(format!("malformed trip edit: {e}")))?;
-                    changed |= put_edit(self.conn(), &edit, Put::Merge)?;
-                }
-            }
+            EntityKind::TripEdit => changed = self.apply_edits(items, None)?,
             other => {
                 return Err(StoreError::invalid(format!(
                     "append on {} which is not append-only",
@@ -201,6 +233,108 @@ impl Writer<'_> {
             }
         }
         Ok(changed)
+    }
+
+    /// Appends pulled trip edits, marked when they reached the log after the
+    /// lock of their month.
+    fn apply_edits(&mut self, items: &[Value], late: Option<&str>) -> Result<bool> {
+        let mut changed = false;
+        for item in items {
+            let mut edit: TripEdit = serde_json::from_value(item.clone())
+                .map_err(|e| StoreError::invalid(format!("malformed trip edit: {e}")))?;
+            edit.arrived_after_lock = late.map(str::to_owned);
+            changed |= put_edit(self.conn(), &edit, Put::Merge)?;
+        }
+        Ok(changed)
+    }
+
+    /// Marks this device's own edits that the relay's log shows arrived after
+    /// a lock (they were written locally before this device learned of it).
+    fn mark_own_edits_late(&mut self, items: &[Value], month: &str) -> Result<()> {
+        for item in items {
+            let Ok(edit) = serde_json::from_value::<TripEdit>(item.clone()) else {
+                continue;
+            };
+            self.conn().execute(
+                "UPDATE trip_edit SET arrived_after_lock = ?1
+                 WHERE trip_id = ?2 AND field = ?3 AND at = ?4 AND device = ?5",
+                params![
+                    month,
+                    edit.trip_id.to_string(),
+                    edit.field.as_str(),
+                    ms(edit.at),
+                    edit.device.to_string()
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Locks whose op has been read from the relay's log, by month.
+    fn locks_in_log(&self) -> Result<HashMap<String, PeriodLock>> {
+        let months: Vec<String> = {
+            let mut stmt = self
+                .conn()
+                .prepare_cached("SELECT month FROM period_lock WHERE in_log = 1")?;
+            stmt.query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        let mut locks = HashMap::new();
+        for month in months {
+            let state = load_state(self.conn(), EntityKind::PeriodLock, lock::lock_id(&month))?;
+            if let Some(lock) = PeriodLock::from_state(&state) {
+                locks.insert(month, lock);
+            }
+        }
+        Ok(locks)
+    }
+
+    /// A lock op was read from the log: from here on it counts against pulled ops.
+    fn lock_reached_log(
+        &mut self,
+        locks: &mut HashMap<String, PeriodLock>,
+        id: Uuid,
+    ) -> Result<()> {
+        let state = load_state(self.conn(), EntityKind::PeriodLock, id)?;
+        if let Some(lock) = PeriodLock::from_state(&state) {
+            self.conn().execute(
+                "UPDATE period_lock SET in_log = 1 WHERE month = ?1",
+                [&lock.month],
+            )?;
+            locks.insert(lock.month.clone(), lock);
+        }
+        Ok(())
+    }
+
+    /// The lock rule for one pulled op, against the locks before it in the log.
+    fn lock_verdict(&self, locks: &HashMap<String, PeriodLock>, op: &Op) -> Result<Verdict> {
+        if locks.is_empty() {
+            return Ok(Verdict::Open);
+        }
+        let Some((kind, id)) = lock::dated_entity(op) else {
+            return Ok(Verdict::Open);
+        };
+        let dated = load_state(self.conn(), kind, id)?;
+        Ok(lock::verdict(op, Some(&dated), |month| {
+            locks.get(month).cloned()
+        }))
+    }
+
+    /// Keeps the mark of an op that changed a locked month after the lock.
+    fn record_late(&mut self, op: &Op, month: &str) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO late_op (op_id, entity, entity_id, month, device, stamped_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+            params![
+                op.op_id.to_string(),
+                op.entity.as_str(),
+                op.entity_id.to_string(),
+                month,
+                op.device.to_string(),
+                i64::try_from(op.hlc.millis()).unwrap_or(i64::MAX)
+            ],
+        )?;
+        Ok(())
     }
 
     /// Rewrites the typed row of an entity from its merged state.
@@ -357,6 +491,102 @@ impl Writer<'_> {
                 .execute("UPDATE sync_state SET last_error = ?1 WHERE id = 1", [e])?,
         };
         Ok(())
+    }
+
+    /// Takes back a change of this device that the relay refused because its
+    /// month was locked before it was made (the op stays parked and visible).
+    /// A trip or time entry returns to `relay_state`, the relay's merged state,
+    /// with this device's later unpushed changes folded in again, so this
+    /// device shows what every other device shows; the refused history entry
+    /// or points are removed.
+    pub fn take_back(&mut self, op: &Op, relay_state: Option<&EntityState>) -> Result<()> {
+        match (&op.kind, op.entity) {
+            (OpKind::Append { items }, EntityKind::TripEdit) => {
+                for item in items {
+                    let Ok(edit) = serde_json::from_value::<TripEdit>(item.clone()) else {
+                        continue;
+                    };
+                    self.conn().execute(
+                        "DELETE FROM trip_edit WHERE trip_id = ?1 AND field = ?2 AND at = ?3 AND device = ?4",
+                        params![
+                            edit.trip_id.to_string(),
+                            edit.field.as_str(),
+                            ms(edit.at),
+                            edit.device.to_string()
+                        ],
+                    )?;
+                }
+            }
+            (OpKind::Append { items }, EntityKind::TripPoints) => {
+                for item in items {
+                    if let Some(point) = TripPoint::from_wire(item) {
+                        self.conn().execute(
+                            "DELETE FROM trip_point WHERE trip_id = ?1 AND seq = ?2",
+                            params![op.entity_id.to_string(), point.seq],
+                        )?;
+                    }
+                }
+            }
+            (_, EntityKind::Trip | EntityKind::TimeEntry) => {
+                let Some(relay_state) = relay_state else {
+                    return Ok(());
+                };
+                let mut state = relay_state.clone();
+                for later in self.unpushed_changes_of(op)? {
+                    // A later change that does not merge stays in the outbox for the relay to judge.
+                    let _ = state.apply(&later);
+                }
+                if state.fields.is_empty() {
+                    // The relay never took the entity: it exists on no other device.
+                    self.conn().execute(
+                        "DELETE FROM entity_state WHERE entity = ?1 AND entity_id = ?2",
+                        params![op.entity.as_str(), op.entity_id.to_string()],
+                    )?;
+                    let id = op.entity_id.to_string();
+                    if op.entity == EntityKind::Trip {
+                        for table in ["trip_point", "trip_edit"] {
+                            self.conn().execute(
+                                &format!("DELETE FROM {table} WHERE trip_id = ?1"),
+                                [&id],
+                            )?;
+                        }
+                        self.conn()
+                            .execute("DELETE FROM trip WHERE id = ?1", [&id])?;
+                    } else {
+                        self.conn()
+                            .execute("DELETE FROM time_entry WHERE id = ?1", [&id])?;
+                    }
+                } else {
+                    save_state(self.conn(), op.entity, op.entity_id, &state)?;
+                    self.project(op.entity, op.entity_id, &state)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// This device's ops on `op`'s entity made after it and not yet taken by the relay.
+    fn unpushed_changes_of(&self, op: &Op) -> Result<Vec<Op>> {
+        let bodies: Vec<String> = {
+            let mut stmt = self.conn().prepare_cached(
+                "SELECT body FROM outbox WHERE entity = ?1 AND entity_id = ?2 AND device_seq > ?3
+                   AND op_id NOT IN (SELECT op_id FROM parked_op) ORDER BY device_seq",
+            )?;
+            stmt.query_map(
+                params![
+                    op.entity.as_str(),
+                    op.entity_id.to_string(),
+                    u(op.device_seq)
+                ],
+                |r| r.get(0),
+            )?
+            .collect::<rusqlite::Result<_>>()?
+        };
+        bodies
+            .iter()
+            .map(|b| serde_json::from_str(b).map_err(StoreError::from))
+            .collect()
     }
 
     /// Parks an op the relay refused as invalid so the queue moves on; it

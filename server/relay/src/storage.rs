@@ -42,6 +42,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "connections",
         include_str!("../migrations/0008_connections.sql"),
     ),
+    (
+        9,
+        "refusal_code",
+        include_str!("../migrations/0009_refusal_code.sql"),
+    ),
 ];
 
 /// The settings key of the access-token signing key (base64 of 32 random bytes).
