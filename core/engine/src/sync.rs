@@ -155,6 +155,13 @@ pub(crate) async fn relay_answer(request: reqwest::RequestBuilder) -> Result<req
 }
 
 pub(crate) fn relay_error(status: reqwest::StatusCode, body: &ErrorBody) -> CoreError {
+    if body.code.is_empty() {
+        // Every relay error carries a JSON code: without one the answer was cut off on the
+        // way (or came from something in between), which is a transport failure, retried.
+        return CoreError::Network {
+            reason: format!("the relay's answer ({status}) could not be read"),
+        };
+    }
     let reason = if body.message.is_empty() {
         format!("the relay answered {status}")
     } else {

@@ -17,6 +17,11 @@
 //! yet echoed back by the relay does not count against pulled ops (they were
 //! in the log before it and are part of what it froze).
 //!
+//! A trip still being recorded is not frozen: the locker can't lock a month
+//! with an active trip it knows of, and one it did not know of (another
+//! device was driving) is recorded to its end, points and all; edits after
+//! that are held to the lock like any other.
+//!
 //! Which month an op touches: a trip's local month of `started_at` in the
 //! trip's own time zone (for its points and edit history too); a time
 //! entry's month of `start` in the time zone the lock names (the locker's
@@ -128,6 +133,12 @@ pub fn verdict(
         device: op.device,
     };
     let before = dated.map(|s| &s.fields);
+    let recording = before
+        .and_then(|f| f.get("state"))
+        .is_some_and(|s| s.as_str() == Some("active"));
+    if kind == EntityKind::Trip && recording {
+        return Verdict::Open;
+    }
     let change = match &op.kind {
         OpKind::Upsert { fields } if op.entity == kind => Some(fields),
         _ => None,
@@ -313,6 +324,43 @@ mod tests {
                 o.entity
             );
         }
+    }
+
+    #[test]
+    fn a_trip_still_being_recorded_is_recorded_to_its_end() {
+        let trip = Uuid::now_v7();
+        let active = state(
+            json!({"started_at": "2026-03-31T20:00:00Z", "time_zone": "UTC", "state": "active"}),
+        );
+        let end = op(
+            EntityKind::Trip,
+            trip,
+            LOCKED_AT + 1,
+            upsert(json!({"state": "ended"})),
+        );
+        assert_eq!(
+            verdict(&end, Some(&active), march_lock("UTC")),
+            Verdict::Open
+        );
+        let points = op(
+            EntityKind::TripPoints,
+            trip,
+            LOCKED_AT + 1,
+            OpKind::Append {
+                items: vec![json!([])],
+            },
+        );
+        assert_eq!(
+            verdict(&points, Some(&active), march_lock("UTC")),
+            Verdict::Open
+        );
+        let ended = state(
+            json!({"started_at": "2026-03-31T20:00:00Z", "time_zone": "UTC", "state": "ended"}),
+        );
+        assert!(matches!(
+            verdict(&end, Some(&ended), march_lock("UTC")),
+            Verdict::Refused { .. }
+        ));
     }
 
     #[test]

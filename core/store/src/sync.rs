@@ -430,8 +430,18 @@ impl Writer<'_> {
                 Ok((from_ms(start)?, id))
             })
             .collect::<Result<Vec<_>>>()?;
+        let starts: HashMap<Uuid, DateTime<Utc>> =
+            running.iter().map(|(start, id)| (*id, *start)).collect();
         for (id, stop) in running_timer_stops(&running) {
             set_entry_stop(self.conn(), &id.to_string(), stop)?;
+            // In a locked month the relay would refuse the op (and the next pull would
+            // start the loop over); every replica derives the same stop, so it stays local.
+            let locked = starts
+                .get(&id)
+                .is_some_and(|start| self.ensure_unlocked(*start, None).is_err());
+            if locked {
+                continue;
+            }
             self.record_field(
                 EntityKind::TimeEntry,
                 id,
@@ -496,9 +506,9 @@ impl Writer<'_> {
     /// Takes back a change of this device that the relay refused because its
     /// month was locked before it was made (the op stays parked and visible).
     /// A trip or time entry returns to `relay_state`, the relay's merged state,
-    /// with this device's later unpushed changes folded in again, so this
-    /// device shows what every other device shows; the refused history entry
-    /// or points are removed.
+    /// so this device shows what every other device shows (its later changes
+    /// to the same entity are refused alike: they are later still, and touch
+    /// the same month); the refused history entry or points are removed.
     pub fn take_back(&mut self, op: &Op, relay_state: Option<&EntityState>) -> Result<()> {
         match (&op.kind, op.entity) {
             (OpKind::Append { items }, EntityKind::TripEdit) => {
@@ -531,11 +541,7 @@ impl Writer<'_> {
                 let Some(relay_state) = relay_state else {
                     return Ok(());
                 };
-                let mut state = relay_state.clone();
-                for later in self.unpushed_changes_of(op)? {
-                    // A later change that does not merge stays in the outbox for the relay to judge.
-                    let _ = state.apply(&later);
-                }
+                let state = relay_state.clone();
                 if state.fields.is_empty() {
                     // The relay never took the entity: it exists on no other device.
                     self.conn().execute(
@@ -560,33 +566,14 @@ impl Writer<'_> {
                     save_state(self.conn(), op.entity, op.entity_id, &state)?;
                     self.project(op.entity, op.entity_id, &state)?;
                 }
+                if op.entity == EntityKind::TimeEntry {
+                    // A timer running again may meet another one: the one-timer rule decides.
+                    self.resolve_running_timers()?;
+                }
             }
             _ => {}
         }
         Ok(())
-    }
-
-    /// This device's ops on `op`'s entity made after it and not yet taken by the relay.
-    fn unpushed_changes_of(&self, op: &Op) -> Result<Vec<Op>> {
-        let bodies: Vec<String> = {
-            let mut stmt = self.conn().prepare_cached(
-                "SELECT body FROM outbox WHERE entity = ?1 AND entity_id = ?2 AND device_seq > ?3
-                   AND op_id NOT IN (SELECT op_id FROM parked_op) ORDER BY device_seq",
-            )?;
-            stmt.query_map(
-                params![
-                    op.entity.as_str(),
-                    op.entity_id.to_string(),
-                    u(op.device_seq)
-                ],
-                |r| r.get(0),
-            )?
-            .collect::<rusqlite::Result<_>>()?
-        };
-        bodies
-            .iter()
-            .map(|b| serde_json::from_str(b).map_err(StoreError::from))
-            .collect()
     }
 
     /// Parks an op the relay refused as invalid so the queue moves on; it

@@ -120,6 +120,18 @@ impl Writer<'_> {
                 ),
             });
         }
+        let running: Vec<i64> = self
+            .conn()
+            .prepare("SELECT start FROM time_entry WHERE stop IS NULL AND deleted = 0")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for start in running {
+            if local_month(from_ms(start)?, self.time_zone()) == month {
+                return Err(StoreError::Conflict {
+                    message: format!("a timer in {month} is still running; stop it before locking"),
+                });
+            }
+        }
         let now = self.now();
         let device = self.device();
         let inserted = put_period_lock(self.conn(), month, now, device)?;

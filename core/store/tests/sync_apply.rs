@@ -222,8 +222,14 @@ fn locks_count_from_their_place_in_the_log() {
     let applied = c.write(|w| w.apply_remote(&log, log.len() as u64)).unwrap();
     let on_c = c.trip(trip.id).unwrap();
     assert_eq!(on_c.note.as_deref(), Some("before the lock"));
-    assert_eq!(on_c.purpose, None, "the change made after the lock is not applied");
-    assert!(applied.invalid >= 2, "the purpose ops and their history entry: {applied:?}");
+    assert_eq!(
+        on_c.purpose, None,
+        "the change made after the lock is not applied"
+    );
+    assert!(
+        applied.invalid >= 2,
+        "the purpose ops and their history entry: {applied:?}"
+    );
     let history = c.trip_edits(trip.id).unwrap();
     assert_eq!(history.len(), 1, "{history:?}");
     assert_eq!(history[0].field, TripField::Note);
@@ -235,5 +241,10 @@ fn locks_count_from_their_place_in_the_log() {
     let on_a = a.trip(trip.id).unwrap();
     assert_eq!(on_a.note.as_deref(), Some("before the lock"));
     assert_eq!(on_a.purpose.map(|p| p.as_str()), Some("private"));
-    assert!(a.trip_edits(trip.id).unwrap().iter().all(|e| e.arrived_after_lock.is_none()));
+    assert!(
+        a.trip_edits(trip.id)
+            .unwrap()
+            .iter()
+            .all(|e| e.arrived_after_lock.is_none())
+    );
 }

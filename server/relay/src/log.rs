@@ -19,10 +19,9 @@ use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::feed::Hub;
 use crate::openapi::ErrorBody;
-use crate::period_locks::BatchLocks;
+use crate::period_locks::{BatchLocks, LockRefusal};
 use crate::storage::{Backend, WriteTx, is_unique_violation, now_ms};
 use crate::tokens::{Auth, Claims};
-use tacho_model::lock::Verdict;
 
 /// PostgreSQL channel on which instances announce pushes (`<space>:<head>`).
 pub const PG_CHANNEL: &str = "tacho_push";
@@ -249,16 +248,9 @@ pub async fn push_ops(
                 Ok(()) if device_seq == expected => {
                     match check_points_owner(&mut tx, &mut owners, &space, &device, op).await? {
                         Some(why) => Some((code::INVALID_OP, why)),
-                        None => match locks.verdict(op) {
-                            Verdict::Refused { month, .. } => Some((
-                                code::PERIOD_LOCKED,
-                                format!(
-                                    "the period {month} is locked and this change to it was made \
-                                     after the lock; it is not applied"
-                                ),
-                            )),
-                            Verdict::Open | Verdict::ArrivedAfterLock { .. } => None,
-                        },
+                        None => locks
+                            .refusal(op)
+                            .map(|LockRefusal(why)| (code::PERIOD_LOCKED, why)),
                     }
                 }
                 Ok(()) => None,
@@ -275,8 +267,8 @@ pub async fn push_ops(
         }
         if let Some((refusal_code, why)) = refusal {
             sqlx::query(
-                "INSERT INTO rejected_ops (op_id, space_id, device_id, device_seq, reason, received_at, code) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO rejected_ops (op_id, space_id, device_id, device_seq, reason, received_at, code, entity_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(&op_id)
             .bind(&space)
@@ -285,6 +277,7 @@ pub async fn push_ops(
             .bind(&why)
             .bind(received_at)
             .bind(refusal_code)
+            .bind(tacho_model::lock::dated_entity(op).map(|(_, id)| id.to_string()))
             .execute(&mut *tx)
             .await?;
             insert_rows(&mut tx, backend, &space, &device, &mut rows, received_at).await?;

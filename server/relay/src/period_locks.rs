@@ -5,7 +5,7 @@
 //! it is decided in, so the locks that count are those already in the space's
 //! merged state, plus those earlier in the same batch.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sqlx::Row as _;
 use tacho_model::lock::{self, PeriodLock, Verdict};
@@ -24,7 +24,13 @@ pub(crate) struct BatchLocks {
     locks: HashMap<Uuid, EntityState>,
     /// Trips and time entries the batch touches, as merged so far.
     dated: HashMap<(EntityKind, Uuid), EntityState>,
+    /// Trips and time entries the relay never took because their creation
+    /// changed a locked month: later ops on them can't be placed by a date.
+    refused: HashSet<Uuid>,
 }
+
+/// Why the lock rule refuses an op, for the 422 message.
+pub(crate) struct LockRefusal(pub String);
 
 impl BatchLocks {
     /// Reads the space's locks and, when there is any (or the batch brings
@@ -95,11 +101,61 @@ impl BatchLocks {
                 );
             }
         }
+        // Of the touched entities the relay has no state for: those refused before for a lock.
+        let unknown: Vec<String> = wanted
+            .iter()
+            .filter(|key| !batch.dated.contains_key(key))
+            .map(|(_, id)| id.to_string())
+            .collect();
+        for chunk in unknown.chunks(200) {
+            let (first, list) = match backend {
+                Backend::Sqlite => ("?".to_owned(), vec!["?"; chunk.len()].join(", ")),
+                Backend::Postgres => (
+                    "$1".to_owned(),
+                    (2..chunk.len() + 2)
+                        .map(|i| format!("${i}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+            };
+            let sql = format!(
+                "SELECT DISTINCT entity_id FROM rejected_ops WHERE space_id = {first} \
+                 AND code = 'period_locked' AND entity_id IN ({list})"
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(space);
+            for id in chunk {
+                query = query.bind(id.as_str());
+            }
+            for row in query.fetch_all(&mut **tx).await? {
+                let id: String = row.try_get("entity_id")?;
+                batch
+                    .refused
+                    .insert(id.parse().map_err(ApiError::internal)?);
+            }
+        }
         Ok(batch)
     }
 
-    /// The rule for the next op of the batch.
-    pub(crate) fn verdict(&self, op: &Op) -> Verdict {
+    /// The lock rule for the next op of the batch: `Some` when it is refused.
+    pub(crate) fn refusal(&self, op: &Op) -> Option<LockRefusal> {
+        let key = lock::dated_entity(op)?;
+        if !self.dated.contains_key(&key) && self.refused.contains(&key.1) {
+            return Some(LockRefusal(format!(
+                "this change belongs to a {} whose creation was refused because its period is \
+                 locked; it is not applied",
+                key.0.as_str()
+            )));
+        }
+        match self.verdict(op) {
+            Verdict::Refused { month, .. } => Some(LockRefusal(format!(
+                "the period {month} is locked and this change to it was made after the lock; \
+                 it is not applied"
+            ))),
+            Verdict::Open | Verdict::ArrivedAfterLock { .. } => None,
+        }
+    }
+
+    fn verdict(&self, op: &Op) -> Verdict {
         if self.locks.is_empty() {
             return Verdict::Open;
         }

@@ -885,7 +885,8 @@ async fn a_locked_month_refuses_later_changes_and_keeps_earlier_ones(db: TestDb)
         json!({"op_id": Uuid::now_v7(), "device": device, "device_seq": seq, "hlc": hlc(ms),
                "entity": entity, "entity_id": id, "kind": "upsert", "fields": fields, "schema": 1})
     };
-    let trip_fields = |day: &str| json!({"started_at": day, "time_zone": "UTC", "purpose": "business"});
+    let trip_fields =
+        |day: &str| json!({"started_at": day, "time_zone": "UTC", "purpose": "business"});
     let lock = upsert(
         a,
         3,
@@ -898,8 +899,22 @@ async fn a_locked_month_refuses_later_changes_and_keeps_earlier_ones(db: TestDb)
         .push(
             &ta,
             &[
-                upsert(a, 1, lock_ms - 86_400_000, "trip", march, trip_fields("2026-03-10T08:00:00Z")),
-                upsert(a, 2, lock_ms - 86_400_000, "trip", april, trip_fields("2026-04-01T08:00:00Z")),
+                upsert(
+                    a,
+                    1,
+                    lock_ms - 86_400_000,
+                    "trip",
+                    march,
+                    trip_fields("2026-03-10T08:00:00Z"),
+                ),
+                upsert(
+                    a,
+                    2,
+                    lock_ms - 86_400_000,
+                    "trip",
+                    april,
+                    trip_fields("2026-04-01T08:00:00Z"),
+                ),
                 lock,
             ],
         )
@@ -907,17 +922,44 @@ async fn a_locked_month_refuses_later_changes_and_keeps_earlier_ones(db: TestDb)
     assert_eq!(s, StatusCode::OK, "{body}");
 
     // Made offline before the lock, arriving after it: kept.
-    let before = upsert(b, 1, lock_ms - 1_000, "trip", march, json!({"purpose": "private"}));
+    let before = upsert(
+        b,
+        1,
+        lock_ms - 1_000,
+        "trip",
+        march,
+        json!({"purpose": "private"}),
+    );
     let (s, body) = relay.push(&tb, &[before]).await;
-    assert_eq!((s, body["accepted"].as_u64()), (StatusCode::OK, Some(1)), "{body}");
+    assert_eq!(
+        (s, body["accepted"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{body}"
+    );
     // Made after the lock without knowing it: refused, with the trip's state.
-    let after = upsert(b, 2, lock_ms + 1_000, "trip", march, json!({"note": "detour"}));
+    let after = upsert(
+        b,
+        2,
+        lock_ms + 1_000,
+        "trip",
+        march,
+        json!({"note": "detour"}),
+    );
     let (s, body) = relay.push(&tb, std::slice::from_ref(&after)).await;
     assert_error(s, &body, StatusCode::UNPROCESSABLE_ENTITY, "period_locked");
     assert_eq!(body["op_id"], after["op_id"], "{body}");
-    assert!(body["message"].as_str().unwrap().contains("2026-03"), "{body}");
-    assert_eq!(body["entity_state"]["fields"]["purpose"], "private", "{body}");
-    assert!(body["entity_state"]["fields"].get("note").is_none(), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("2026-03"),
+        "{body}"
+    );
+    assert_eq!(
+        body["entity_state"]["fields"]["purpose"], "private",
+        "{body}"
+    );
+    assert!(
+        body["entity_state"]["fields"].get("note").is_none(),
+        "{body}"
+    );
     // A replay (the answer was lost) is answered alike.
     let (s, body) = relay.push(&tb, std::slice::from_ref(&after)).await;
     assert_error(s, &body, StatusCode::UNPROCESSABLE_ENTITY, "period_locked");
@@ -929,14 +971,31 @@ async fn a_locked_month_refuses_later_changes_and_keeps_earlier_ones(db: TestDb)
     let (s, body) = relay.push(&tb, &[edit]).await;
     assert_error(s, &body, StatusCode::UNPROCESSABLE_ENTITY, "period_locked");
     assert!(body.get("entity_state").is_none(), "{body}");
-    let entry = upsert(b, 4, lock_ms + 3_000, "time_entry", Uuid::now_v7(),
-        json!({"start": "2026-03-31T22:00:00Z", "description": "late"}));
+    let entry = upsert(
+        b,
+        4,
+        lock_ms + 3_000,
+        "time_entry",
+        Uuid::now_v7(),
+        json!({"start": "2026-03-31T22:00:00Z", "description": "late"}),
+    );
     let (s, body) = relay.push(&tb, &[entry]).await;
     assert_error(s, &body, StatusCode::UNPROCESSABLE_ENTITY, "period_locked");
     assert_eq!(body["entity_state"]["fields"], json!({}), "{body}");
-    let open = upsert(b, 5, lock_ms + 4_000, "trip", april, json!({"purpose": "private"}));
+    let open = upsert(
+        b,
+        5,
+        lock_ms + 4_000,
+        "trip",
+        april,
+        json!({"purpose": "private"}),
+    );
     let (s, body) = relay.push(&tb, &[open]).await;
-    assert_eq!((s, body["accepted"].as_u64()), (StatusCode::OK, Some(1)), "{body}");
+    assert_eq!(
+        (s, body["accepted"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{body}"
+    );
 
     // Only what was kept reaches device A.
     let snap = relay.snapshot(&ta).await;
