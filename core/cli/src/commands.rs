@@ -360,8 +360,13 @@ async fn trip(core: &Core, cmd: TripCmd, json: bool) -> anyhow::Result<()> {
                 if !detail.history.is_empty() {
                     out!("history:")?;
                     for e in &detail.history {
+                        let late = e
+                            .arrived_after_lock
+                            .as_deref()
+                            .map(|month| format!("  arrived after the lock of {month}"))
+                            .unwrap_or_default();
                         out!(
-                            "  {}  {:<16} {} → {}  (device {})",
+                            "  {}  {:<16} {} → {}  (device {}){late}",
                             e.at.format("%Y-%m-%d %H:%M:%S"),
                             e.field.as_str(),
                             e.old_value.as_deref().unwrap_or("—"),

@@ -47,29 +47,32 @@ impl Core {
         format: ReportFormat,
     ) -> Result<Vec<u8>> {
         let period = parse_period(period)?;
-        let (car, trips, readings, edits, places) = self.with_store_long(|inner| {
-            let car = inner.store.find_car(car)?;
-            let (_, until) = utc_bounds(&period, false);
-            // Every earlier trip of the car feeds the odometer chain and the
-            // year-to-date private total.
-            let trips: Vec<_> = inner
-                .store
-                .trips(&TripFilter {
-                    until: Some(until),
-                    car: Some(car.id),
-                    ..Default::default()
-                })?
-                .into_iter()
-                .filter(|t| t.state == TripState::Ended)
-                .collect();
-            let readings = inner.store.readings(car.id)?;
-            let mut edits = Vec::new();
-            for t in &trips {
-                edits.extend(inner.store.trip_edits(t.id)?);
-            }
-            let places = inner.store.places()?;
-            Ok((car, trips, readings, edits, places))
-        })?;
+        let (car, trips, readings, edits, places, cars, locked) =
+            self.with_store_long(|inner| {
+                let car = inner.store.find_car(car)?;
+                let (_, until) = utc_bounds(&period, false);
+                // Every earlier trip of the car feeds the odometer chain and the
+                // year-to-date private total.
+                let trips: Vec<_> = inner
+                    .store
+                    .trips(&TripFilter {
+                        until: Some(until),
+                        car: Some(car.id),
+                        ..Default::default()
+                    })?
+                    .into_iter()
+                    .filter(|t| t.state == TripState::Ended)
+                    .collect();
+                let readings = inner.store.readings(car.id)?;
+                let mut edits = Vec::new();
+                for t in &trips {
+                    edits.extend(inner.store.trip_edits(t.id)?);
+                }
+                let places = inner.store.places()?;
+                let cars = inner.store.cars()?;
+                let locked = inner.store.locked_periods()?;
+                Ok((car, trips, readings, edits, places, cars, locked))
+            })?;
         let log = mileage_log(&MileageInput {
             car: &car,
             period,
@@ -77,6 +80,8 @@ impl Core {
             readings: &readings,
             edits: &edits,
             places: &places,
+            cars: &cars,
+            locked_months: &locked,
         });
         render_mileage(&log, format).map_err(|e| CoreError::Report {
             reason: e.to_string(),

@@ -165,6 +165,13 @@ pub(crate) async fn relay_answer(request: reqwest::RequestBuilder) -> Result<req
 }
 
 pub(crate) fn relay_error(status: reqwest::StatusCode, body: &ErrorBody) -> CoreError {
+    if body.code.is_empty() {
+        // Every relay error carries a JSON code: without one the answer was cut off on the
+        // way (or came from something in between), which is a transport failure, retried.
+        return CoreError::Network {
+            reason: format!("the relay's answer ({status}) could not be read"),
+        };
+    }
     let reason = if body.message.is_empty() {
         format!("the relay answered {status}")
     } else {
@@ -478,7 +485,7 @@ impl Core {
                     })?;
                     gap_retries += 1;
                 }
-                (422, code::INVALID_OP) => {
+                (422, code::INVALID_OP | code::PERIOD_LOCKED) => {
                     let index = body.index.unwrap_or(0).min(ops.len() - 1);
                     let bad = &ops[index];
                     if body
@@ -494,6 +501,9 @@ impl Core {
                     self.with_store(|inner| {
                         Ok(inner.store.write(|w| {
                             w.park_op(bad, &body.code, &body.message)?;
+                            if body.code == code::PERIOD_LOCKED {
+                                w.take_back(bad, body.entity_state.as_ref())?;
+                            }
                             w.set_pushed_seq(confirmed)
                         })?)
                     })?;

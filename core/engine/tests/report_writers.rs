@@ -107,6 +107,7 @@ fn log() -> MileageLog {
         new_value: Some(new.into()),
         at: utc(2026, 5, day, 20, 0),
         device,
+        arrived_after_lock: None,
     };
     let edits = vec![
         edit(a.id, TripField::Purpose, None, "business", 5),
@@ -126,6 +127,8 @@ fn log() -> MileageLog {
         readings: &readings,
         edits: &edits,
         places: &[],
+        cars: &[],
+        locked_months: &[],
     })
 }
 

@@ -13,6 +13,8 @@ pub mod code {
     pub const SEQ_GAP: &str = "seq_gap";
     /// 422 on push: op `index` (`op_id`) is refused by the merge rules; it consumed its number.
     pub const INVALID_OP: &str = "invalid_op";
+    /// An op changes a month locked before it was made; the device parks it.
+    pub const PERIOD_LOCKED: &str = "period_locked";
     /// 401: the access token expired; refresh and retry.
     pub const TOKEN_EXPIRED: &str = "token_expired";
     /// 401: a refresh token was used twice; the session family is revoked.
@@ -127,6 +129,13 @@ pub struct ErrorBody {
     /// With [`code::TEXT_TOO_LONG`]: the field's limit in characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_length: Option<usize>,
+    /// With [`code::PERIOD_LOCKED`] for a trip or time-entry op: the relay's
+    /// merged state of that entity (a [`crate::merge::EntityState`]; empty if
+    /// the relay has none), so the device can take its refused change back
+    /// and show what every other device shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub entity_state: Option<crate::merge::EntityState>,
 }
 
 /// Body of sign-up and login.

@@ -200,4 +200,10 @@ pub struct TripEdit {
     pub at: DateTime<Utc>,
     /// Device that made it.
     pub device: crate::id::DeviceId,
+    /// The locked month this edit changed although it reached the log after
+    /// the lock (made offline before the month was locked; see `lock`).
+    /// Each replica decides this itself when it applies the edit (a value
+    /// inside a pulled op is ignored); edits are recorded without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrived_after_lock: Option<String>,
 }

@@ -91,6 +91,8 @@ struct Fleet {
     readings: Vec<OdometerReading>,
     edits: Vec<TripEdit>,
     places: Vec<Place>,
+    cars: Vec<Car>,
+    locked: Vec<String>,
 }
 
 impl Fleet {
@@ -169,6 +171,8 @@ impl Fleet {
             readings,
             edits: vec![],
             places: vec![],
+            cars: vec![],
+            locked: vec![],
         }
     }
 
@@ -184,6 +188,8 @@ impl Fleet {
             readings: &self.readings,
             edits: &self.edits,
             places: &self.places,
+            cars: &self.cars,
+            locked_months: &self.locked,
         })
     }
 }
@@ -369,6 +375,8 @@ fn exceeding_the_500_km_limit_is_reported() {
         readings: &[],
         edits: &[],
         places: &[],
+        cars: &[],
+        locked_months: &[],
     });
     assert_eq!(log.private_limit.private_m, 540_000);
     assert!(log.private_limit.exceeded);
@@ -416,6 +424,8 @@ fn backwards_odometer_is_its_own_row_and_not_netted() {
         readings: &readings,
         edits: &[],
         places: &[],
+        cars: &[],
+        locked_months: &[],
     });
     let kinds: Vec<&str> = log.rows.iter().map(LogRow::kind).collect();
     assert_eq!(kinds, ["trip", "backwards", "trip"]);
@@ -507,6 +517,8 @@ fn tolerance_is_configurable_and_gps_slack_absorbs_accumulated_gps_error() {
             readings: &readings,
             edits: &[],
             places: &[],
+            cars: &[],
+            locked_months: &[],
         },
         no_slack,
     );
@@ -573,6 +585,7 @@ fn places_edits_and_german_fields_are_shown() {
         new_value: new.map(Into::into),
         at,
         device,
+        arrived_after_lock: None,
     };
     f.edits = vec![
         edit(
@@ -592,7 +605,9 @@ fn places_edits_and_german_fields_are_shown() {
     let t3 = trip_rows(&log)[0];
     assert_eq!(t3.start_place, "Home, Damstraat 1, Amsterdam");
     assert_eq!(t3.end_place, "Stationsplein 1, Utrecht");
-    assert_eq!(t3.purpose_text, "detour via client site");
+    // The purpose is the purpose and the partner; a detour note is not the purpose.
+    assert_eq!(t3.purpose_text, "business (ACME BV)");
+    assert_eq!(t3.note.as_deref(), Some("detour via client site"));
     assert_eq!(t3.edits.len(), 2);
     assert_eq!(t3.edits[0].field, TripField::Purpose, "oldest edit first");
     assert_eq!(t3.edits[0].old_value.as_deref(), Some("private"));
@@ -668,4 +683,62 @@ fn km_formatting_rounds_half_away_from_zero() {
     assert_eq!(format_km(-5_000), "-5.0");
     assert_eq!(format_km(-40), "0.0");
     assert_eq!(format_km(0), "0.0");
+}
+
+#[test]
+fn an_odometer_far_from_the_track_is_flagged_cars_are_named_and_locks_are_stated() {
+    let mut f = Fleet::new();
+    let march = f.log("2026-03");
+    let t3 = trip_rows(&march)[0];
+    // 30.5 km on the odometer against a 30.0 km track: within tolerance.
+    assert_eq!((t3.distance_m, t3.gps_m), (30_500, 30_000));
+    assert!(!t3.odometer_gps_mismatch);
+    assert!(!march.locked);
+    assert!(march.locked_months.is_empty());
+
+    // The tester's trip: 52.4 km on the odometer, 37.6 km of track.
+    let t3_id = t3.trip_id;
+    let start = f.trip(utc(2026, 3, 5, 16, 0)).clone();
+    f.trips
+        .iter_mut()
+        .find(|t| t.id == t3_id)
+        .unwrap()
+        .distance_m = 37_600.0;
+    for r in &mut f.readings {
+        if r.trip == Some((t3_id, TripEnd::End)) {
+            r.odometer_m = 10_038_500 + 52_400;
+        }
+    }
+    let other = Car {
+        id: CarId::new(),
+        name: "Pool car".into(),
+        ..car()
+    };
+    f.cars = vec![f.car.clone(), other.clone()];
+    f.edits = vec![TripEdit {
+        trip_id: start.id,
+        field: TripField::Car,
+        old_value: Some(other.id.to_string()),
+        new_value: Some(f.car.id.to_string()),
+        at: utc(2026, 3, 6, 9, 0),
+        device: DeviceId::new(),
+        arrived_after_lock: Some("2026-03".into()),
+    }];
+    f.locked = vec!["2026-02".into(), "2026-03".into()];
+    let march = f.log("2026-03");
+    let t3 = trip_rows(&march)[0];
+    assert_eq!((t3.distance_m, t3.gps_m), (52_400, 37_600));
+    assert!(t3.odometer_gps_mismatch);
+    assert_eq!(t3.edits[0].old_value.as_deref(), Some("Pool car"));
+    assert_eq!(t3.edits[0].new_value.as_deref(), Some("Lease"));
+    assert!(t3.edits[0].arrived_after_lock);
+    assert!(march.locked);
+    assert_eq!(march.locked_months, vec!["2026-03".to_owned()]);
+    // A quarter of which one month is locked is not locked.
+    let quarter = f.log("2026-01-01..2026-03-31");
+    assert!(!quarter.locked);
+    assert_eq!(
+        quarter.locked_months,
+        vec!["2026-02".to_owned(), "2026-03".to_owned()]
+    );
 }

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_route_distance_and_entry_index.sql"),
     include_str!("migrations/0003_sync.sql"),
+    include_str!("migrations/0004_space_wide_locks.sql"),
 ];
 
 const FRESH: &str = include_str!("schema.sql");

@@ -78,7 +78,8 @@ CREATE TABLE trip_edit (
     old_value TEXT,
     new_value TEXT,
     at        INTEGER NOT NULL,
-    device    TEXT NOT NULL
+    device    TEXT NOT NULL,
+    arrived_after_lock TEXT
 );
 CREATE INDEX trip_edit_by_trip ON trip_edit (trip_id, id);
 
@@ -119,7 +120,8 @@ CREATE INDEX time_entry_by_start ON time_entry (start);
 CREATE TABLE period_lock (
     month     TEXT PRIMARY KEY,
     locked_at INTEGER NOT NULL,
-    device    TEXT NOT NULL
+    device    TEXT NOT NULL,
+    in_log    INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE TABLE outbox (
@@ -170,3 +172,13 @@ CREATE TABLE parked_op (
 );
 
 CREATE UNIQUE INDEX trip_edit_once ON trip_edit (trip_id, field, at, device, ifnull(new_value, ''));
+
+CREATE TABLE late_op (
+    op_id      TEXT PRIMARY KEY,
+    entity     TEXT NOT NULL,
+    entity_id  TEXT NOT NULL,
+    month      TEXT NOT NULL,
+    device     TEXT NOT NULL,
+    stamped_at INTEGER NOT NULL
+);
+CREATE INDEX late_op_by_month ON late_op (month);

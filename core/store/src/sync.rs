@@ -8,10 +8,13 @@
 //! typed row is rewritten from the merged fields, so local and remote changes
 //! go through the same last-writer-wins rules.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 use tacho_model::car::{Car, OdometerReading};
+use tacho_model::lock::{self, PeriodLock, Verdict};
 use tacho_model::merge::EntityState;
 use tacho_model::op::{EntityKind, Op, OpKind};
 use tacho_model::place::Place;
@@ -128,16 +131,51 @@ impl Writer<'_> {
     }
 
     /// Applies ops pulled from the relay and moves the pull cursor to
-    /// `cursor`, in this one transaction.
+    /// `cursor`, in this one transaction. `ops` are in the relay's log order,
+    /// own echoes included: the period-lock rule is decided in that order.
     pub fn apply_remote(&mut self, ops: &[Op], cursor: u64) -> Result<Applied> {
         let mut applied = Applied::default();
+        let mut locks = self.locks_in_log()?;
         for op in ops {
             self.observe_remote_clock(op);
-            if op.device == self.device() {
+            let own = op.device == self.device();
+            let late = match self.lock_verdict(&locks, op)? {
+                Verdict::Open => None,
+                Verdict::ArrivedAfterLock { month } => {
+                    self.record_late(op, &month)?;
+                    Some(month)
+                }
+                Verdict::Refused { month, .. } => {
+                    // The relay refuses these; one in the log means another
+                    // replica's rule differed. Every replica that follows the
+                    // rule keeps it out alike.
+                    tracing::warn!(op_id = %op.op_id, %month, "pulled op changes a locked period; not applied");
+                    applied.invalid += 1;
+                    continue;
+                }
+            };
+            if own {
+                if let (Some(month), OpKind::Append { items }) = (&late, &op.kind)
+                    && op.entity == EntityKind::TripEdit
+                {
+                    self.mark_own_edits_late(items, month)?;
+                }
+                if op.entity == EntityKind::PeriodLock {
+                    self.lock_reached_log(&mut locks, op.entity_id)?;
+                }
                 applied.unchanged += 1;
                 continue;
             }
-            match self.apply_one(op) {
+            let result = match (&op.kind, op.entity) {
+                (OpKind::Append { items }, EntityKind::TripEdit) => {
+                    self.apply_edits(items, late.as_deref())
+                }
+                _ => self.apply_one(op),
+            };
+            if op.entity == EntityKind::PeriodLock && result.is_ok() {
+                self.lock_reached_log(&mut locks, op.entity_id)?;
+            }
+            match result {
                 Ok(true) => applied.changed += 1,
                 Ok(false) => applied.unchanged += 1,
                 Err(StoreError::Invalid { message }) => {
@@ -151,7 +189,7 @@ impl Writer<'_> {
             .iter()
             .any(|op| op.entity == EntityKind::TimeEntry && op.device != self.device())
         {
-            self.resolve_running_timers()?;
+            self.resolve_running_timers(true)?;
         }
         self.conn().execute(
             "UPDATE sync_state SET pull_cursor = max(pull_cursor, ?1) WHERE id = 1",
@@ -186,13 +224,7 @@ impl Writer<'_> {
                     changed |= put_point(self.conn(), trip, &point, Put::Merge)?;
                 }
             }
-            EntityKind::TripEdit => {
-                for item in items {
-                    let edit: TripEdit = serde_json::from_value(item.clone())
-                        .map_err(|e| StoreError::invalid(format!("malformed trip edit: {e}")))?;
-                    changed |= put_edit(self.conn(), &edit, Put::Merge)?;
-                }
-            }
+            EntityKind::TripEdit => changed = self.apply_edits(items, None)?,
             other => {
                 return Err(StoreError::invalid(format!(
                     "append on {} which is not append-only",
@@ -201,6 +233,108 @@ impl Writer<'_> {
             }
         }
         Ok(changed)
+    }
+
+    /// Appends pulled trip edits, marked when they reached the log after the
+    /// lock of their month.
+    fn apply_edits(&mut self, items: &[Value], late: Option<&str>) -> Result<bool> {
+        let mut changed = false;
+        for item in items {
+            let mut edit: TripEdit = serde_json::from_value(item.clone())
+                .map_err(|e| StoreError::invalid(format!("malformed trip edit: {e}")))?;
+            edit.arrived_after_lock = late.map(str::to_owned);
+            changed |= put_edit(self.conn(), &edit, Put::Merge)?;
+        }
+        Ok(changed)
+    }
+
+    /// Marks this device's own edits that the relay's log shows arrived after
+    /// a lock (they were written locally before this device learned of it).
+    fn mark_own_edits_late(&mut self, items: &[Value], month: &str) -> Result<()> {
+        for item in items {
+            let Ok(edit) = serde_json::from_value::<TripEdit>(item.clone()) else {
+                continue;
+            };
+            self.conn().execute(
+                "UPDATE trip_edit SET arrived_after_lock = ?1
+                 WHERE trip_id = ?2 AND field = ?3 AND at = ?4 AND device = ?5",
+                params![
+                    month,
+                    edit.trip_id.to_string(),
+                    edit.field.as_str(),
+                    ms(edit.at),
+                    edit.device.to_string()
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Locks whose op has been read from the relay's log, by month.
+    fn locks_in_log(&self) -> Result<HashMap<String, PeriodLock>> {
+        let months: Vec<String> = {
+            let mut stmt = self
+                .conn()
+                .prepare_cached("SELECT month FROM period_lock WHERE in_log = 1")?;
+            stmt.query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        let mut locks = HashMap::new();
+        for month in months {
+            let state = load_state(self.conn(), EntityKind::PeriodLock, lock::lock_id(&month))?;
+            if let Some(lock) = PeriodLock::from_state(&state) {
+                locks.insert(month, lock);
+            }
+        }
+        Ok(locks)
+    }
+
+    /// A lock op was read from the log: from here on it counts against pulled ops.
+    fn lock_reached_log(
+        &mut self,
+        locks: &mut HashMap<String, PeriodLock>,
+        id: Uuid,
+    ) -> Result<()> {
+        let state = load_state(self.conn(), EntityKind::PeriodLock, id)?;
+        if let Some(lock) = PeriodLock::from_state(&state) {
+            self.conn().execute(
+                "UPDATE period_lock SET in_log = 1 WHERE month = ?1",
+                [&lock.month],
+            )?;
+            locks.insert(lock.month.clone(), lock);
+        }
+        Ok(())
+    }
+
+    /// The lock rule for one pulled op, against the locks before it in the log.
+    fn lock_verdict(&self, locks: &HashMap<String, PeriodLock>, op: &Op) -> Result<Verdict> {
+        if locks.is_empty() {
+            return Ok(Verdict::Open);
+        }
+        let Some((kind, id)) = lock::dated_entity(op) else {
+            return Ok(Verdict::Open);
+        };
+        let dated = load_state(self.conn(), kind, id)?;
+        Ok(lock::verdict(op, Some(&dated), |month| {
+            locks.get(month).cloned()
+        }))
+    }
+
+    /// Keeps the mark of an op that changed a locked month after the lock.
+    fn record_late(&mut self, op: &Op, month: &str) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO late_op (op_id, entity, entity_id, month, device, stamped_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+            params![
+                op.op_id.to_string(),
+                op.entity.as_str(),
+                op.entity_id.to_string(),
+                month,
+                op.device.to_string(),
+                i64::try_from(op.hlc.millis()).unwrap_or(i64::MAX)
+            ],
+        )?;
+        Ok(())
     }
 
     /// Rewrites the typed row of an entity from its merged state.
@@ -279,7 +413,7 @@ impl Writer<'_> {
     /// this device so they reach every replica and merge like any edit;
     /// checking after the whole page (not per op) means a stop already in
     /// the log is seen first and no redundant op is made.
-    fn resolve_running_timers(&mut self) -> Result<()> {
+    fn resolve_running_timers(&mut self, record: bool) -> Result<()> {
         let running: Vec<(String, i64)> = {
             let mut stmt = self
                 .conn()
@@ -296,8 +430,18 @@ impl Writer<'_> {
                 Ok((from_ms(start)?, id))
             })
             .collect::<Result<Vec<_>>>()?;
+        let starts: HashMap<Uuid, DateTime<Utc>> =
+            running.iter().map(|(start, id)| (*id, *start)).collect();
         for (id, stop) in running_timer_stops(&running) {
             set_entry_stop(self.conn(), &id.to_string(), stop)?;
+            // In a locked month the relay would refuse the op (and the next pull would
+            // start the loop over); every replica derives the same stop, so it stays local.
+            let locked = starts
+                .get(&id)
+                .is_some_and(|start| self.ensure_unlocked(*start, None).is_err());
+            if locked || !record {
+                continue;
+            }
             self.record_field(
                 EntityKind::TimeEntry,
                 id,
@@ -356,6 +500,81 @@ impl Writer<'_> {
                 .conn()
                 .execute("UPDATE sync_state SET last_error = ?1 WHERE id = 1", [e])?,
         };
+        Ok(())
+    }
+
+    /// Takes back a change of this device that the relay refused because its
+    /// month was locked before it was made (the op stays parked and visible).
+    /// A trip or time entry returns to `relay_state`, the relay's merged state,
+    /// so this device shows what every other device shows (its later changes
+    /// to the same entity are refused alike: they are later still, and touch
+    /// the same month); the refused history entry or points are removed.
+    pub fn take_back(&mut self, op: &Op, relay_state: Option<&EntityState>) -> Result<()> {
+        match (&op.kind, op.entity) {
+            (OpKind::Append { items }, EntityKind::TripEdit) => {
+                for item in items {
+                    let Ok(edit) = serde_json::from_value::<TripEdit>(item.clone()) else {
+                        continue;
+                    };
+                    self.conn().execute(
+                        "DELETE FROM trip_edit WHERE trip_id = ?1 AND field = ?2 AND at = ?3 AND device = ?4",
+                        params![
+                            edit.trip_id.to_string(),
+                            edit.field.as_str(),
+                            ms(edit.at),
+                            edit.device.to_string()
+                        ],
+                    )?;
+                }
+            }
+            (OpKind::Append { items }, EntityKind::TripPoints) => {
+                for item in items {
+                    if let Some(point) = TripPoint::from_wire(item) {
+                        self.conn().execute(
+                            "DELETE FROM trip_point WHERE trip_id = ?1 AND seq = ?2",
+                            params![op.entity_id.to_string(), point.seq],
+                        )?;
+                    }
+                }
+            }
+            (_, EntityKind::Trip | EntityKind::TimeEntry) => {
+                let Some(relay_state) = relay_state else {
+                    return Ok(());
+                };
+                let state = relay_state.clone();
+                if state.fields.is_empty() {
+                    // The relay never took the entity: it exists on no other device.
+                    self.conn().execute(
+                        "DELETE FROM entity_state WHERE entity = ?1 AND entity_id = ?2",
+                        params![op.entity.as_str(), op.entity_id.to_string()],
+                    )?;
+                    let id = op.entity_id.to_string();
+                    if op.entity == EntityKind::Trip {
+                        for table in ["trip_point", "trip_edit"] {
+                            self.conn().execute(
+                                &format!("DELETE FROM {table} WHERE trip_id = ?1"),
+                                [&id],
+                            )?;
+                        }
+                        self.conn()
+                            .execute("DELETE FROM trip WHERE id = ?1", [&id])?;
+                    } else {
+                        self.conn()
+                            .execute("DELETE FROM time_entry WHERE id = ?1", [&id])?;
+                    }
+                } else {
+                    save_state(self.conn(), op.entity, op.entity_id, &state)?;
+                    self.project(op.entity, op.entity_id, &state)?;
+                }
+                if op.entity == EntityKind::TimeEntry {
+                    // A timer running again may meet another one: the one-timer rule decides,
+                    // locally only — the relay just said the month is locked, and an op would be
+                    // refused and taken back again, round and round.
+                    self.resolve_running_timers(false)?;
+                }
+            }
+            _ => {}
+        }
         Ok(())
     }
 

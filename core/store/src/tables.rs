@@ -235,8 +235,8 @@ pub(crate) fn put_point(
 /// Appends an entry to a trip's edit history; returns whether it was new.
 pub(crate) fn put_edit(conn: &Connection, edit: &TripEdit, put: Put) -> Result<bool> {
     let sql = format!(
-        "INSERT INTO trip_edit (trip_id, field, old_value, new_value, at, device)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6){}",
+        "INSERT INTO trip_edit (trip_id, field, old_value, new_value, at, device, arrived_after_lock)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7){}",
         put.append()
     );
     let n = conn.prepare_cached(&sql)?.execute(params![
@@ -245,7 +245,8 @@ pub(crate) fn put_edit(conn: &Connection, edit: &TripEdit, put: Put) -> Result<b
         edit.old_value,
         edit.new_value,
         ms(edit.at),
-        edit.device.to_string()
+        edit.device.to_string(),
+        edit.arrived_after_lock
     ])?;
     Ok(n > 0)
 }

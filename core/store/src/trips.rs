@@ -6,6 +6,7 @@ use serde_json::Value;
 use tacho_model::car::TripEnd;
 use tacho_model::gps::{LatLon, Ping};
 use tacho_model::id::{CarId, PlaceId, TripId};
+use tacho_model::lock;
 use tacho_model::op::{EntityKind, OpKind};
 use tacho_model::report::tz::local_month;
 use tacho_model::trip::{Decider, Purpose, Trip, TripEdit, TripField, TripState};
@@ -119,15 +120,34 @@ impl Writer<'_> {
                 ),
             });
         }
+        let running: Vec<i64> = self
+            .conn()
+            .prepare("SELECT start FROM time_entry WHERE stop IS NULL AND deleted = 0")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for start in running {
+            if local_month(from_ms(start)?, self.time_zone()) == month {
+                return Err(StoreError::Conflict {
+                    message: format!("a timer in {month} is still running; stop it before locking"),
+                });
+            }
+        }
         let now = self.now();
         let device = self.device();
         let inserted = put_period_lock(self.conn(), month, now, device)?;
         if inserted {
-            let id = uuid::Uuid::new_v5(
-                &uuid::Uuid::NAMESPACE_OID,
-                format!("tacho-period-{month}").as_bytes(),
+            // The locker's zone places time entries (which have none) in the month on every replica.
+            let mut fields = serde_json::Map::new();
+            fields.insert(lock::MONTH_FIELD.into(), Value::from(month));
+            fields.insert(
+                lock::TIME_ZONE_FIELD.into(),
+                Value::from(self.time_zone().to_owned()),
             );
-            self.record_field(EntityKind::PeriodLock, id, "month", Value::from(month))?;
+            self.record_op(
+                EntityKind::PeriodLock,
+                lock::lock_id(month),
+                OpKind::Upsert { fields },
+            )?;
         }
         Ok(inserted)
     }
@@ -370,6 +390,7 @@ impl Writer<'_> {
             new_value,
             at,
             device: self.device(),
+            arrived_after_lock: None,
         };
         put_edit(self.conn(), &edit, Put::New)?;
         self.record_op(
@@ -524,7 +545,7 @@ impl Store {
     /// A trip's edit history, oldest first.
     pub fn trip_edits(&self, id: TripId) -> Result<Vec<TripEdit>> {
         let mut stmt = self.conn().prepare_cached(
-            "SELECT trip_id, field, old_value, new_value, at, device FROM trip_edit WHERE trip_id = ?1 ORDER BY at, device, field, id",
+            "SELECT trip_id, field, old_value, new_value, at, device, arrived_after_lock FROM trip_edit WHERE trip_id = ?1 ORDER BY at, device, field, id",
         )?;
         Ok(stmt
             .query_map([id.to_string()], edit_from_row)?
@@ -556,5 +577,6 @@ fn edit_from_row(r: &Row<'_>) -> rusqlite::Result<TripEdit> {
         new_value: r.get(3)?,
         at: from_ms(r.get(4)?)?,
         device: parse(&r.get::<_, String>(5)?)?,
+        arrived_after_lock: r.get(6)?,
     })
 }

@@ -168,3 +168,83 @@ fn two_timers_started_offline_leave_the_later_one_running_on_both() {
         );
     }
 }
+
+fn ops_of(store: &Store) -> Vec<Op> {
+    store
+        .outbox(0, 100_000)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.op)
+        .collect()
+}
+
+/// The period-lock rule as a replica applies the relay's log: a lock counts
+/// from its place in the log on; a change stamped before it that comes after
+/// it is kept and marked; one stamped after it is not applied. A lock made
+/// locally and not yet in the log does not count against pulled ops.
+#[test]
+fn locks_count_from_their_place_in_the_log() {
+    let clock_a = Arc::new(ManualClock::new(t0()));
+    let clock_b = Arc::new(ManualClock::new(t0()));
+    let mut a = store(clock_a.clone());
+    let mut b = store(clock_b.clone());
+    let car = Car {
+        id: CarId::new(),
+        name: "Golf".into(),
+        make: None,
+        model: None,
+        plate: "AB-1".into(),
+        available_from: None,
+        available_to: None,
+        connect_hint: None,
+    };
+    let trip = trip(car.id);
+    a.write(|w| {
+        w.add_car(&car)?;
+        w.insert_trip(&trip)
+    })
+    .unwrap();
+    exchange(&a, &mut b);
+    let april = |h| Utc.with_ymd_and_hms(2026, 4, 2, h, 0, 0).unwrap();
+    clock_b.set(april(10));
+    b.write(|w| w.edit_trip(trip.id, TripField::Note, Some("before the lock".into())))
+        .unwrap();
+    clock_a.set(april(11));
+    assert!(a.write(|w| w.lock_period("2026-03")).unwrap());
+    clock_b.set(april(12));
+    b.write(|w| w.edit_trip(trip.id, TripField::Purpose, Some("private".into())))
+        .unwrap();
+
+    // A fresh replica reads the log: A's ops (the lock among them), then B's.
+    let mut c = store(Arc::new(ManualClock::new(april(13))));
+    let mut log = ops_of(&a);
+    log.extend(ops_of(&b));
+    let applied = c.write(|w| w.apply_remote(&log, log.len() as u64)).unwrap();
+    let on_c = c.trip(trip.id).unwrap();
+    assert_eq!(on_c.note.as_deref(), Some("before the lock"));
+    assert_eq!(
+        on_c.purpose, None,
+        "the change made after the lock is not applied"
+    );
+    assert!(
+        applied.invalid >= 2,
+        "the purpose ops and their history entry: {applied:?}"
+    );
+    let history = c.trip_edits(trip.id).unwrap();
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!(history[0].field, TripField::Note);
+    assert_eq!(history[0].arrived_after_lock.as_deref(), Some("2026-03"));
+
+    // A's own lock is not in the log yet: B's ops came before it and count in full.
+    let b_ops = ops_of(&b);
+    a.write(|w| w.apply_remote(&b_ops, 99)).unwrap();
+    let on_a = a.trip(trip.id).unwrap();
+    assert_eq!(on_a.note.as_deref(), Some("before the lock"));
+    assert_eq!(on_a.purpose.map(|p| p.as_str()), Some("private"));
+    assert!(
+        a.trip_edits(trip.id)
+            .unwrap()
+            .iter()
+            .all(|e| e.arrived_after_lock.is_none())
+    );
+}

@@ -15,6 +15,7 @@ pub mod log;
 pub mod materialised;
 pub mod oidc;
 pub mod openapi;
+mod period_locks;
 pub mod privacy;
 pub mod secrets;
 pub mod server_device;

@@ -19,6 +19,7 @@ use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::feed::Hub;
 use crate::openapi::ErrorBody;
+use crate::period_locks::{BatchLocks, LockRefusal};
 use crate::storage::{Backend, WriteTx, is_unique_violation, now_ms};
 use crate::tokens::{Auth, Claims};
 
@@ -112,9 +113,22 @@ pub struct SyncResult {
 }
 
 fn invalid_op(index: usize, op: &Op, why: &str) -> ApiError {
+    refused(index, op, code::INVALID_OP, why)
+}
+
+/// Adds the entity's merged state to a `period_locked` refusal (see `ErrorBody::entity_state`).
+fn with_state(error: ApiError, locks: &BatchLocks, op: &Op) -> ApiError {
+    match locks.state_for_refused(op) {
+        Some(state) if error.code == code::PERIOD_LOCKED => error.with("entity_state", state),
+        _ => error,
+    }
+}
+
+/// 422 for an op refused by a rule (`invalid_op`, `period_locked`), naming the op.
+fn refused(index: usize, op: &Op, code: &'static str, why: &str) -> ApiError {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
-        code::INVALID_OP,
+        code,
         format!("op {index}: {why}"),
     )
     .with("op_id", op.op_id.to_string())
@@ -172,6 +186,7 @@ pub async fn push_ops(
     let mut seen = HashSet::new();
     let received_at = now_ms();
     let known = known_ops(&mut tx, backend, &space, ops).await?;
+    let mut locks = BatchLocks::load(&mut tx, backend, &space, ops).await?;
     let mut owners: HashMap<Uuid, String> = HashMap::new();
     let mut rows: Vec<NewRow> = Vec::with_capacity(ops.len());
     // Accepted ops that change merged state, folded in once per batch.
@@ -197,7 +212,7 @@ pub async fn push_ops(
                 // Refused before and the answer may have been lost: refuse it
                 // again (its sequence number stays consumed) so the device
                 // parks it instead of taking it for delivered.
-                let why = row.reason.clone();
+                let (why, refusal_code) = (row.reason.clone(), row.code);
                 insert_rows(&mut tx, backend, &space, &device, &mut rows, received_at).await?;
                 materialise(&mut tx, backend, &space, &mut merged).await?;
                 finish_push(
@@ -214,7 +229,10 @@ pub async fn push_ops(
                 if accepted > 0 {
                     state.hub.publish(claims.space, published, next);
                 }
-                return Err(invalid_op(index, op, &why).with("accepted", accepted));
+                return Err(
+                    with_state(refused(index, op, refusal_code, &why), &locks, op)
+                        .with("accepted", accepted),
+                );
             }
             // Stored before: a replayed request.
             duplicates += 1;
@@ -226,22 +244,31 @@ pub async fn push_ops(
         // stay stored, and the device parks it and carries on after it.
         let refusal =
             match tacho_model::merge::validate(op, u64::try_from(received_at).unwrap_or(0)) {
-                Err(e) => Some(e.to_string()),
+                Err(e) => Some((code::INVALID_OP, e.to_string())),
                 Ok(()) if device_seq == expected => {
-                    check_points_owner(&mut tx, &mut owners, &space, &device, op).await?
+                    match check_points_owner(&mut tx, &mut owners, &space, &device, op).await? {
+                        Some(why) => Some((code::INVALID_OP, why)),
+                        None => locks
+                            .refusal(op)
+                            .map(|LockRefusal(why)| (code::PERIOD_LOCKED, why)),
+                    }
                 }
                 Ok(()) => None,
             };
-        if let Some(why) = &refusal
+        if let Some((refusal_code, why)) = &refusal
             && device_seq != expected
         {
             // Refused and out of sequence: nothing of the batch is kept.
-            return Err(invalid_op(index, op, why));
+            return Err(with_state(
+                refused(index, op, refusal_code, why),
+                &locks,
+                op,
+            ));
         }
-        if let Some(why) = refusal {
+        if let Some((refusal_code, why)) = refusal {
             sqlx::query(
-                "INSERT INTO rejected_ops (op_id, space_id, device_id, device_seq, reason, received_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO rejected_ops (op_id, space_id, device_id, device_seq, reason, received_at, code, entity_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(&op_id)
             .bind(&space)
@@ -249,6 +276,8 @@ pub async fn push_ops(
             .bind(device_seq)
             .bind(&why)
             .bind(received_at)
+            .bind(refusal_code)
+            .bind(tacho_model::lock::dated_entity(op).map(|(_, id)| id.to_string()))
             .execute(&mut *tx)
             .await?;
             insert_rows(&mut tx, backend, &space, &device, &mut rows, received_at).await?;
@@ -258,7 +287,10 @@ pub async fn push_ops(
             if accepted > 0 {
                 state.hub.publish(claims.space, published, next);
             }
-            return Err(invalid_op(index, op, &why).with("accepted", accepted));
+            return Err(
+                with_state(refused(index, op, refusal_code, &why), &locks, op)
+                    .with("accepted", accepted),
+            );
         }
         if device_seq != expected {
             return Err(ApiError::new(
@@ -291,6 +323,7 @@ pub async fn push_ops(
         if !tacho_model::merge::is_append_only(op.entity) {
             merged.push(op);
         }
+        locks.accepted(op);
         expected += 1;
         accepted += 1;
     }
@@ -338,6 +371,17 @@ struct Known {
     device: String,
     refused: bool,
     reason: String,
+    /// The code it was refused with.
+    code: &'static str,
+}
+
+/// The stored refusal code as the `&'static` the error wants.
+fn refusal_code(stored: &str) -> &'static str {
+    if stored == code::PERIOD_LOCKED {
+        code::PERIOD_LOCKED
+    } else {
+        code::INVALID_OP
+    }
 }
 
 /// Looks up every op id of a batch at once (stored or refused before), so a
@@ -355,8 +399,8 @@ async fn known_ops(
         let sp = placeholders(backend, 0, 1);
         let list = placeholders(backend, 1, chunk.len());
         let sql = format!(
-            "SELECT op_id, device_id, '' AS reason, 0 AS refused FROM ops WHERE space_id = {sp} AND op_id IN ({list}) \
-             UNION ALL SELECT op_id, device_id, reason, 1 AS refused FROM rejected_ops WHERE space_id = {sp} AND op_id IN ({list})"
+            "SELECT op_id, device_id, '' AS reason, '' AS code, 0 AS refused FROM ops WHERE space_id = {sp} AND op_id IN ({list}) \
+             UNION ALL SELECT op_id, device_id, reason, code, 1 AS refused FROM rejected_ops WHERE space_id = {sp} AND op_id IN ({list})"
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         // `$n` parameters are numbered and serve both lists; SQLite's `?` are positional, so
@@ -376,6 +420,7 @@ async fn known_ops(
                     device: row.try_get("device_id")?,
                     refused: refused == 1,
                     reason: row.try_get("reason")?,
+                    code: refusal_code(&row.try_get::<String, _>("code")?),
                 },
             );
         }
@@ -743,7 +788,7 @@ fn empty_page(cursor: i64) -> ApiResult<PullResult> {
         (status = 200, body = PushResult),
         (status = 403, description = "wrong_device", body = ErrorBody),
         (status = 409, description = "seq_gap, with expected_seq", body = ErrorBody),
-        (status = 422, description = "invalid_op, with op_id and index", body = ErrorBody),
+        (status = 422, description = "invalid_op or period_locked (a change to a locked month made after the lock), with op_id and index", body = ErrorBody),
     ))]
 pub async fn push(
     State(state): State<AppState>,

@@ -49,6 +49,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "op_ids_per_space",
         include_str!("../migrations/0009_op_ids_per_space.sql"),
     ),
+    (
+        10,
+        "refusal_code",
+        include_str!("../migrations/0010_refusal_code.sql"),
+    ),
 ];
 
 /// The settings key of the access-token signing key (base64 of 32 random bytes).

@@ -35,6 +35,7 @@ on_both_databases!(
     many_long_polls_of_one_space_follow_the_log_exactly,
     concurrent_pushes_get_gap_free_cursors,
     health_readiness_and_openapi,
+    a_locked_month_refuses_later_changes_and_keeps_earlier_ones,
 );
 
 async fn signup_login_refresh_rotation_and_reuse(db: TestDb) {
@@ -873,4 +874,144 @@ async fn a_refresh_retried_within_the_grace_period_is_not_reuse(db: TestDb) {
     assert_error(s, &b, StatusCode::UNAUTHORIZED, "refresh_reused");
     let (s, b) = relay.post("/v1/auth/refresh", None, &json!({"refresh_token": b.get("x").cloned().unwrap_or(first["refresh_token"].clone())})).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "{b}");
+}
+
+/// Issue 11: a lock holds for the whole space. Device A locks March; device
+/// B, which never pulled the lock, pushes changes to a March trip: the one
+/// stamped before the lock is kept, the one stamped after is refused with
+/// `period_locked` (again when replayed), with the trip's merged state for B
+/// to take its change back to. Other months stay open.
+async fn a_locked_month_refuses_later_changes_and_keeps_earlier_ones(db: TestDb) {
+    let relay = start(&db).await;
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let ta = token(&relay.signup("lock@example.org", a).await);
+    let (status, session_b) = relay
+        .post("/v1/auth/login", None, &creds("lock@example.org", b))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{session_b}");
+    let tb = token(&session_b);
+    let lock_ms: u64 = 1_775_124_000_000; // 2026-04-02 10:00 UTC
+    let hlc = |ms: u64| ms << 16;
+    let (march, april) = (Uuid::now_v7(), Uuid::now_v7());
+    let upsert = |device: Uuid, seq: u64, ms: u64, entity: &str, id: Uuid, fields: Value| {
+        json!({"op_id": Uuid::now_v7(), "device": device, "device_seq": seq, "hlc": hlc(ms),
+               "entity": entity, "entity_id": id, "kind": "upsert", "fields": fields, "schema": 1})
+    };
+    let trip_fields =
+        |day: &str| json!({"started_at": day, "time_zone": "UTC", "purpose": "business"});
+    let lock = upsert(
+        a,
+        3,
+        lock_ms,
+        "period_lock",
+        tacho_model::lock::lock_id("2026-03"),
+        json!({"month": "2026-03", "time_zone": "UTC"}),
+    );
+    let (s, body) = relay
+        .push(
+            &ta,
+            &[
+                upsert(
+                    a,
+                    1,
+                    lock_ms - 86_400_000,
+                    "trip",
+                    march,
+                    trip_fields("2026-03-10T08:00:00Z"),
+                ),
+                upsert(
+                    a,
+                    2,
+                    lock_ms - 86_400_000,
+                    "trip",
+                    april,
+                    trip_fields("2026-04-01T08:00:00Z"),
+                ),
+                lock,
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+
+    // Made offline before the lock, arriving after it: kept.
+    let before = upsert(
+        b,
+        1,
+        lock_ms - 1_000,
+        "trip",
+        march,
+        json!({"purpose": "private"}),
+    );
+    let (s, body) = relay.push(&tb, &[before]).await;
+    assert_eq!(
+        (s, body["accepted"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{body}"
+    );
+    // Made after the lock without knowing it: refused, with the trip's state.
+    let after = upsert(
+        b,
+        2,
+        lock_ms + 1_000,
+        "trip",
+        march,
+        json!({"note": "detour"}),
+    );
+    let (s, body) = relay.push(&tb, std::slice::from_ref(&after)).await;
+    assert_error(s, &body, StatusCode::UNPROCESSABLE_ENTITY, "period_locked");
+    assert_eq!(body["op_id"], after["op_id"], "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("2026-03"),
+        "{body}"
+    );
+    assert_eq!(
+        body["entity_state"]["fields"]["purpose"], "private",
+        "{body}"
+    );
+    assert!(
+        body["entity_state"]["fields"].get("note").is_none(),
+        "{body}"
+    );
+    // A replay (the answer was lost) is answered alike.
+    let (s, body) = relay.push(&tb, std::slice::from_ref(&after)).await;
+    assert_error(s, &body, StatusCode::UNPROCESSABLE_ENTITY, "period_locked");
+    // Its history entry and a time entry in March are refused too; April is open.
+    let edit = json!({"op_id": Uuid::now_v7(), "device": b, "device_seq": 3, "hlc": hlc(lock_ms + 2_000),
+        "entity": "trip_edit", "entity_id": march, "kind": "append",
+        "items": [{"trip_id": march, "field": "note", "old_value": null, "new_value": "detour",
+                   "at": "2026-04-02T10:00:02Z", "device": b}], "schema": 1});
+    let (s, body) = relay.push(&tb, &[edit]).await;
+    assert_error(s, &body, StatusCode::UNPROCESSABLE_ENTITY, "period_locked");
+    assert!(body.get("entity_state").is_none(), "{body}");
+    let entry = upsert(
+        b,
+        4,
+        lock_ms + 3_000,
+        "time_entry",
+        Uuid::now_v7(),
+        json!({"start": "2026-03-31T22:00:00Z", "description": "late"}),
+    );
+    let (s, body) = relay.push(&tb, &[entry]).await;
+    assert_error(s, &body, StatusCode::UNPROCESSABLE_ENTITY, "period_locked");
+    assert_eq!(body["entity_state"]["fields"], json!({}), "{body}");
+    let open = upsert(
+        b,
+        5,
+        lock_ms + 4_000,
+        "trip",
+        april,
+        json!({"purpose": "private"}),
+    );
+    let (s, body) = relay.push(&tb, &[open]).await;
+    assert_eq!(
+        (s, body["accepted"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{body}"
+    );
+
+    // Only what was kept reaches device A.
+    let snap = relay.snapshot(&ta).await;
+    let bodies = snap.to_string();
+    assert!(bodies.contains("\"private\""), "{snap}");
+    assert!(!bodies.contains("detour"), "{snap}");
 }

@@ -58,6 +58,9 @@ enum Action {
         faulty: bool,
     },
     Restart,
+    /// Locks the current month: devices that have not pulled the lock keep
+    /// changing it, and their changes are refused, parked and taken back.
+    Lock,
 }
 
 fn action() -> impl Strategy<Value = Action> {
@@ -75,6 +78,7 @@ fn action() -> impl Strategy<Value = Action> {
             .prop_map(|(project, minutes_ago)| Action::AddEntry { project, minutes_ago }),
         5 => any::<bool>().prop_map(|faulty| Action::Sync { faulty }),
         1 => Just(Action::Restart),
+        1 => Just(Action::Lock),
     ]
 }
 
@@ -150,7 +154,10 @@ async fn act(c: &Core, a: &Action, n: usize) {
         ),
         Action::StopTimer => tolerate(a, c.stop_timer().await),
         Action::Drive(points) => {
-            if c.active_trip().await.unwrap().is_none() {
+            // A device that knows of the lock can't record in the month; one that doesn't, can.
+            let month = c.now().format("%Y-%m").to_string();
+            let locked = c.locked_periods().await.unwrap().contains(&month);
+            if c.active_trip().await.unwrap().is_none() && !locked {
                 drive(c, i64::from(*points), 45.0 + n as f64 * 0.01).await;
             }
         }
@@ -191,6 +198,10 @@ async fn act(c: &Core, a: &Action, n: usize) {
                 })
                 .await,
             );
+        }
+        Action::Lock => {
+            let month = c.now().format("%Y-%m").to_string();
+            tolerate(a, c.lock_period(&month).await);
         }
         Action::Sync { .. } | Action::Restart => unreachable!("handled by the runner"),
     }
@@ -283,7 +294,15 @@ async fn run(
     }
     for c in &refs {
         let st = c.sync_status().await.unwrap();
-        assert_eq!((st.pending_ops, st.parked_ops), (0, 0), "{st:?}");
+        assert_eq!(st.pending_ops, 0, "{st:?}");
+        // The only ops ever refused are changes to a month locked before they were made.
+        let parked = c.parked_ops().await.unwrap();
+        for p in &parked {
+            assert_eq!(p.code, "period_locked", "{p:?}");
+        }
+        if !parked.is_empty() {
+            eprintln!("  {} op(s) refused for a lock and taken back", parked.len());
+        }
     }
     let inspector = uuid::Uuid::now_v7().to_string();
     let token = cores[0]

@@ -42,7 +42,7 @@ fn opt(s: Option<&str>) -> &str {
 }
 
 /// Column titles of the log table (after `kind`).
-pub(super) const LOG_COLUMNS: [&str; 18] = [
+pub(super) const LOG_COLUMNS: [&str; 19] = [
     "date",
     "start",
     "end",
@@ -61,7 +61,17 @@ pub(super) const LOG_COLUMNS: [&str; 18] = [
     "km",
     "changes",
     "trip_id",
+    "odometer_gps_mismatch",
 ];
+
+/// What the history says of an edit that reached a locked month after its lock.
+pub(super) fn lock_note(arrived_after_lock: bool) -> &'static str {
+    if arrived_after_lock {
+        "arrived after the lock"
+    } else {
+        ""
+    }
+}
 
 /// "reading" for a real reading, "derived" for an estimate, "" if unknown.
 pub(super) fn odometer_source(v: Option<&OdometerValue>) -> &'static str {
@@ -102,6 +112,7 @@ fn trip_record(t: &TripRow) -> Vec<String> {
         format_km(t.distance_m),
         t.edits.len().to_string(),
         t.trip_id.to_string(),
+        yes_no(t.odometer_gps_mismatch).into(),
     ]
 }
 
@@ -142,6 +153,10 @@ pub(super) fn mileage(log: &MileageLog) -> Result<Vec<u8>, ReportError> {
             &log.period.from.to_string(),
             &log.period.to.to_string(),
         ],
+    )?;
+    rec(
+        &mut w,
+        &["locked", yes_no(log.locked), &log.locked_months.join(" ")],
     )?;
     w.write_record(std::iter::once("header").chain(LOG_COLUMNS.iter().copied()))?;
     for row in &log.rows {
@@ -230,6 +245,7 @@ pub(super) fn mileage(log: &MileageLog) -> Result<Vec<u8>, ReportError> {
             "new_value",
             "changed_at_utc",
             "device",
+            "lock_note",
         ],
     )?;
     for row in &log.rows {
@@ -247,6 +263,7 @@ pub(super) fn mileage(log: &MileageLog) -> Result<Vec<u8>, ReportError> {
                     opt(e.new_value.as_deref()),
                     &utc(e.at),
                     &e.device.to_string(),
+                    lock_note(e.arrived_after_lock),
                 ],
             )?;
         }

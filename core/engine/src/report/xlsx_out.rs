@@ -6,7 +6,7 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 use rust_xlsxwriter::{Color, ExcelDateTime, Format, FormatBorder, Workbook, Worksheet};
 use tacho_model::report::{LogRow, MileageLog, OdometerValue, Timesheet, km};
 
-use super::csv_out::{odometer_source, zone_label};
+use super::csv_out::{lock_note, odometer_source, zone_label};
 use super::{ReportError, yes_no};
 
 /// The formats shared by all sheets.
@@ -98,7 +98,7 @@ fn hours(seconds: i64) -> f64 {
     seconds as f64 / 3600.0
 }
 
-const LOG_TITLES: [&str; 18] = [
+const LOG_TITLES: [&str; 19] = [
     "Kind",
     "Date",
     "Start",
@@ -117,6 +117,7 @@ const LOG_TITLES: [&str; 18] = [
     "GPS km",
     "km",
     "Changes",
+    "Odometer ≠ GPS",
 ];
 
 pub(super) fn mileage(log: &MileageLog) -> Result<Vec<u8>, ReportError> {
@@ -129,7 +130,7 @@ pub(super) fn mileage(log: &MileageLog) -> Result<Vec<u8>, ReportError> {
             ws,
             &[
                 12.0, 11.0, 16.0, 16.0, 16.0, 12.0, 9.0, 12.0, 9.0, 30.0, 30.0, 12.0, 20.0, 24.0,
-                24.0, 8.0, 8.0, 8.0,
+                24.0, 8.0, 8.0, 8.0, 10.0,
             ],
         )?;
         ws.write_string_with_format(0, 0, "Mileage log", &f.title)?;
@@ -146,6 +147,9 @@ pub(super) fn mileage(log: &MileageLog) -> Result<Vec<u8>, ReportError> {
         ws.write_string_with_format(5, 0, "Period", &f.bold)?;
         ws.write_datetime_with_format(5, 1, xl_date(log.period.from)?, &f.date)?;
         ws.write_datetime_with_format(5, 2, xl_date(log.period.to)?, &f.date)?;
+        ws.write_string_with_format(6, 0, "Locked", &f.bold)?;
+        ws.write_string(6, 1, yes_no(log.locked))?;
+        ws.write_string(6, 2, log.locked_months.join(" "))?;
 
         let header_row = 7;
         header(ws, header_row, &LOG_TITLES, &f)?;
@@ -183,6 +187,9 @@ pub(super) fn mileage(log: &MileageLog) -> Result<Vec<u8>, ReportError> {
                     ws.write_number_with_format(row, 15, km(t.gps_m), &f.km)?;
                     ws.write_number_with_format(row, 16, km(t.distance_m), &f.km)?;
                     ws.write_number(row, 17, u32::try_from(t.edits.len()).unwrap_or(u32::MAX))?;
+                    if t.odometer_gps_mismatch {
+                        ws.write_string(row, 18, yes_no(true))?;
+                    }
                 }
                 LogRow::Unexplained(g) | LogRow::Backwards(g) => {
                     let (kind, format) = match r {
@@ -277,7 +284,7 @@ pub(super) fn mileage(log: &MileageLog) -> Result<Vec<u8>, ReportError> {
     {
         let ws = wb.add_worksheet();
         ws.set_name("Edit history")?;
-        widths(ws, &[12.0, 16.0, 38.0, 18.0, 24.0, 24.0, 20.0, 38.0])?;
+        widths(ws, &[12.0, 16.0, 38.0, 18.0, 24.0, 24.0, 20.0, 38.0, 22.0])?;
         header(
             ws,
             0,
@@ -290,6 +297,7 @@ pub(super) fn mileage(log: &MileageLog) -> Result<Vec<u8>, ReportError> {
                 "New value",
                 "Changed at (UTC)",
                 "Device",
+                "Lock",
             ],
             &f,
         )?;
@@ -306,6 +314,7 @@ pub(super) fn mileage(log: &MileageLog) -> Result<Vec<u8>, ReportError> {
                 ws.write_string(row, 5, e.new_value.as_deref().unwrap_or(""))?;
                 ws.write_datetime_with_format(row, 6, xl_datetime(e.at.naive_utc())?, &f.datetime)?;
                 ws.write_string(row, 7, e.device.to_string())?;
+                ws.write_string(row, 8, lock_note(e.arrived_after_lock))?;
                 row += 1;
             }
         }

@@ -32,7 +32,16 @@ pub struct MileageInput<'a> {
     pub edits: &'a [TripEdit],
     /// Known places, to name trip ends.
     pub places: &'a [Place],
+    /// Every car, to name cars in the edit history.
+    pub cars: &'a [Car],
+    /// Locked months, `YYYY-MM`.
+    pub locked_months: &'a [String],
 }
+
+/// How far the odometer distance of a trip may stray from its GPS length
+/// before the log flags it: an inspector asks about a 52.4 km odometer trip
+/// whose track is 37.6 km long, not about GPS noise.
+pub const ODOMETER_GPS_TOLERANCE: (f64, i64) = (0.15, 2_000);
 
 /// Tax category as shown in the log; `Unclassified` is kept visible rather
 /// than guessed, so open trips stand out.
@@ -100,6 +109,9 @@ pub struct EditRow {
     pub at: DateTime<Utc>,
     /// Which device.
     pub device: DeviceId,
+    /// The edit changed a locked month although it reached the log after the
+    /// lock (made offline before the month was locked).
+    pub arrived_after_lock: bool,
 }
 
 /// One trip in the log.
@@ -135,7 +147,8 @@ pub struct TripRow {
     pub business_partner: Option<String>,
     /// Deviation / free note.
     pub note: Option<String>,
-    /// German *Reisezweck*: the note, else the purpose name.
+    /// German *Reisezweck*: the purpose, with the business partner visited.
+    /// Never the note: a note explains a detour, it is not the purpose.
     pub purpose_text: String,
     /// GPS path length, metres.
     pub gps_m: i64,
@@ -144,6 +157,9 @@ pub struct TripRow {
     pub distance_m: i64,
     /// `true` when the trip's own odometer end lies before its start.
     pub odometer_inconsistent: bool,
+    /// `true` when odometer end − start differs from the GPS length by more
+    /// than [`ODOMETER_GPS_TOLERANCE`] (share and metres, both exceeded).
+    pub odometer_gps_mismatch: bool,
     /// Every edit of this trip, oldest first.
     pub edits: Vec<EditRow>,
 }
@@ -259,6 +275,12 @@ pub struct MileageLog {
     pub private_limit: PrivateLimit,
     /// VAT private share, year to date.
     pub vat_private_use: VatPrivateUse,
+    /// The months of the period that are locked.
+    pub locked_months: Vec<String>,
+    /// Whether every month of the period is locked (the log can't change
+    /// any more, except by edits made before the lock that arrive late,
+    /// which the history marks).
+    pub locked: bool,
 }
 
 /// Builds the mileage log with the default chain tolerances.
@@ -289,14 +311,29 @@ pub fn mileage_log_with(input: &MileageInput, options: ChainOptions) -> MileageL
     let by_id: HashMap<TripId, &Trip> = trips.iter().map(|t| (t.id, t)).collect();
     let places: HashMap<PlaceId, &Place> = input.places.iter().map(|p| (p.id, p)).collect();
 
+    let car_names: HashMap<String, &str> = input
+        .cars
+        .iter()
+        .map(|c| (c.id.to_string(), c.name.as_str()))
+        .collect();
+    // A car edit stores ids; the log names the car.
+    let shown = |field: TripField, value: &Option<String>| match (field, value) {
+        (TripField::Car, Some(id)) => Some(
+            car_names
+                .get(id)
+                .map_or_else(|| id.clone(), |name| (*name).to_owned()),
+        ),
+        _ => value.clone(),
+    };
     let mut edits: HashMap<TripId, Vec<EditRow>> = HashMap::new();
     for e in input.edits {
         edits.entry(e.trip_id).or_default().push(EditRow {
             field: e.field,
-            old_value: e.old_value.clone(),
-            new_value: e.new_value.clone(),
+            old_value: shown(e.field, &e.old_value),
+            new_value: shown(e.field, &e.new_value),
             at: e.at,
             device: e.device,
+            arrived_after_lock: e.arrived_after_lock.is_some(),
         });
     }
     for list in edits.values_mut() {
@@ -366,14 +403,12 @@ pub fn mileage_log_with(input: &MileageInput, options: ChainOptions) -> MileageL
                     purpose,
                     business_partner: trip.business_partner.clone(),
                     note: trip.note.clone(),
-                    purpose_text: trip
-                        .note
-                        .clone()
-                        .filter(|n| !n.trim().is_empty())
-                        .unwrap_or_else(|| purpose.as_str().to_owned()),
+                    purpose_text: purpose_text(purpose, trip.business_partner.as_deref()),
                     gps_m,
                     distance_m,
                     odometer_inconsistent: odo_m.is_some_and(|d| d < 0),
+                    odometer_gps_mismatch: odo_m
+                        .is_some_and(|odo| odo >= 0 && strays_from_gps(odo, gps_m)),
                     edits: edits.remove(&trip.id).unwrap_or_default(),
                 }));
             }
@@ -436,7 +471,41 @@ pub fn mileage_log_with(input: &MileageInput, options: ChainOptions) -> MileageL
             total_m: driven,
             share_percent: percent_2dp(private_and_commute_m, driven),
         },
+        locked: !input.period.months().is_empty()
+            && input
+                .period
+                .months()
+                .iter()
+                .all(|m| input.locked_months.contains(m)),
+        locked_months: input
+            .period
+            .months()
+            .into_iter()
+            .filter(|m| input.locked_months.contains(m))
+            .collect(),
     }
+}
+
+/// The purpose as the log states it: its name, and for business trips the
+/// partner visited.
+fn purpose_text(purpose: ReportPurpose, partner: Option<&str>) -> String {
+    match partner.map(str::trim).filter(|p| !p.is_empty()) {
+        Some(partner) if purpose == ReportPurpose::Business => {
+            format!("{} ({partner})", purpose.as_str())
+        }
+        _ => purpose.as_str().to_owned(),
+    }
+}
+
+/// Whether an odometer distance differs from the GPS length by more than the
+/// tolerance, in share and in metres.
+fn strays_from_gps(odometer_m: i64, gps_m: i64) -> bool {
+    let (share, metres) = ODOMETER_GPS_TOLERANCE;
+    let diff = (odometer_m - gps_m).abs();
+    let base = odometer_m.max(gps_m).max(1);
+    #[allow(clippy::cast_precision_loss)]
+    let stray = diff as f64 / base as f64;
+    diff > metres && stray > share
 }
 
 fn add_trip(t: &mut MileageTotals, purpose: ReportPurpose, m: i64) {

@@ -83,6 +83,20 @@ impl Period {
         self.from <= day && day <= self.to
     }
 
+    /// The months (`YYYY-MM`) the period touches, in order.
+    pub fn months(&self) -> Vec<String> {
+        let mut months = Vec::new();
+        let mut day = self.from.with_day(1).unwrap_or(self.from);
+        while day <= self.to {
+            months.push(day.format("%Y-%m").to_string());
+            match day.checked_add_months(chrono::Months::new(1)) {
+                Some(next) => day = next,
+                None => break,
+            }
+        }
+        months
+    }
+
     /// 1 January of the period's last year to the period's end: the span
     /// yearly limits (500 km, 1 225 h) are measured over.
     pub fn year_to_date(&self) -> Self {
