@@ -189,7 +189,7 @@ impl Writer<'_> {
             .iter()
             .any(|op| op.entity == EntityKind::TimeEntry && op.device != self.device())
         {
-            self.resolve_running_timers(true)?;
+            self.resolve_running_timers()?;
         }
         self.conn().execute(
             "UPDATE sync_state SET pull_cursor = max(pull_cursor, ?1) WHERE id = 1",
@@ -413,7 +413,7 @@ impl Writer<'_> {
     /// this device so they reach every replica and merge like any edit;
     /// checking after the whole page (not per op) means a stop already in
     /// the log is seen first and no redundant op is made.
-    fn resolve_running_timers(&mut self, record: bool) -> Result<()> {
+    fn resolve_running_timers(&mut self) -> Result<()> {
         let running: Vec<(String, i64)> = {
             let mut stmt = self
                 .conn()
@@ -439,7 +439,7 @@ impl Writer<'_> {
             let locked = starts
                 .get(&id)
                 .is_some_and(|start| self.ensure_unlocked(*start, None).is_err());
-            if locked || !record {
+            if locked {
                 continue;
             }
             self.record_field(
@@ -565,12 +565,6 @@ impl Writer<'_> {
                 } else {
                     save_state(self.conn(), op.entity, op.entity_id, &state)?;
                     self.project(op.entity, op.entity_id, &state)?;
-                }
-                if op.entity == EntityKind::TimeEntry {
-                    // A timer running again may meet another one: the one-timer rule decides,
-                    // locally only — the relay just said the month is locked, and an op would be
-                    // refused and taken back again, round and round.
-                    self.resolve_running_timers(false)?;
                 }
             }
             _ => {}

@@ -15,7 +15,7 @@ mod common;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use chrono::Duration;
+use chrono::{Datelike, Duration};
 use common::*;
 use proptest::prelude::*;
 use tacho_core::{Core, CoreError, NewCar, NewEntry};
@@ -58,8 +58,9 @@ enum Action {
         faulty: bool,
     },
     Restart,
-    /// Locks the current month: devices that have not pulled the lock keep
-    /// changing it, and their changes are refused, parked and taken back.
+    /// Locks last month (as people do once a month is over): devices that
+    /// have not pulled the lock keep adding entries to it, which are refused,
+    /// parked and taken back, or kept and marked when made before the lock.
     Lock,
 }
 
@@ -75,6 +76,9 @@ fn action() -> impl Strategy<Value = Action> {
         2 => (any::<u8>(), any::<u8>()).prop_map(|(trip, text)| Action::EditNote { trip, text }),
         1 => (any::<u8>(), any::<u8>()).prop_map(|(trip, car)| Action::SetCar { trip, car }),
         2 => (proptest::option::of(0..3_u8), 10..2000_u16)
+            .prop_map(|(project, minutes_ago)| Action::AddEntry { project, minutes_ago }),
+        // Up to 45 days back: last month, which `Lock` locks.
+        1 => (proptest::option::of(0..3_u8), 10..64_800_u16)
             .prop_map(|(project, minutes_ago)| Action::AddEntry { project, minutes_ago }),
         5 => any::<bool>().prop_map(|faulty| Action::Sync { faulty }),
         1 => Just(Action::Restart),
@@ -200,8 +204,11 @@ async fn act(c: &Core, a: &Action, n: usize) {
             );
         }
         Action::Lock => {
-            let month = c.now().format("%Y-%m").to_string();
-            tolerate(a, c.lock_period(&month).await);
+            let last_month = c.now().with_day(1).unwrap() - Duration::days(1);
+            tolerate(
+                a,
+                c.lock_period(&last_month.format("%Y-%m").to_string()).await,
+            );
         }
         Action::Sync { .. } | Action::Restart => unreachable!("handled by the runner"),
     }
