@@ -56,6 +56,20 @@ impl TestDb {
     pub fn is_postgres(&self) -> bool {
         self.pg_name.is_some()
     }
+
+    /// Makes a SQLite file a test created with another tool (an older schema, say) private, as
+    /// the relay creates its own: it refuses to open one other users can read.
+    pub fn make_private(&self) {
+        use std::os::unix::fs::PermissionsExt;
+        let Some(dir) = &self._dir else { return };
+        for name in ["relay.db", "relay.db-wal", "relay.db-shm"] {
+            let path = dir.path().join(name);
+            if path.exists() {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .expect("chmod 600");
+            }
+        }
+    }
 }
 
 impl Drop for TestDb {
