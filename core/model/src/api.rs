@@ -42,6 +42,10 @@ pub struct ErrorBody {
     /// With [`code::INVALID_OP`]: the refused op's position in the batch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<usize>,
+    /// With [`code::INVALID_OP`], when the refusal is about one field of the op (its field
+    /// schema, `tacho_model::schema`): the field, e.g. `center`, `stop`, `items[3].at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 /// Body of sign-up and login.

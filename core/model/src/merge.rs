@@ -55,7 +55,7 @@ pub enum InvalidOp {
     },
     /// A clock before 2000 is a device whose clock was reset; its op would lose every race.
     #[error(
-        "op is dated {op_ms} ms since the epoch, before 2000-01-01: the device's clock is wrong"
+        "op `hlc` is dated {op_ms} ms since the epoch, before 2000-01-01: the device's clock is wrong"
     )]
     TooOld {
         /// The op's HLC wall-clock part.
