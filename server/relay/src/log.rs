@@ -817,7 +817,7 @@ fn empty_page(cursor: i64) -> ApiResult<PullResult> {
         (status = 200, body = PushResult),
         (status = 403, description = "wrong_device", body = ErrorBody),
         (status = 409, description = "seq_gap, with expected_seq", body = ErrorBody),
-        (status = 422, description = "invalid_op, with op_id and index", body = ErrorBody),
+        (status = 422, description = "invalid_op, with op_id, index and (when the refusal is about one field, by the field schema) field", body = ErrorBody),
     ))]
 pub async fn push(
     State(state): State<AppState>,
@@ -878,7 +878,7 @@ pub async fn snapshot(
         (status = 200, body = SyncResult),
         (status = 403, description = "wrong_device", body = ErrorBody),
         (status = 409, description = "seq_gap", body = ErrorBody),
-        (status = 422, description = "invalid_op", body = ErrorBody),
+        (status = 422, description = "invalid_op, with op_id, index and field (see push)", body = ErrorBody),
     ))]
 pub async fn sync(
     State(state): State<AppState>,
