@@ -131,7 +131,7 @@ async fn the_issues_nonsense_is_refused_naming_the_field(db: TestDb) {
     // The queue moved on: the next op is taken, and the log holds nothing refused.
     seq += 1;
     let fine = upsert(device, seq, "place", new(), place(json!(52.1)));
-    let (s, b) = relay.push(&t, &[fine.clone()]).await;
+    let (s, b) = relay.push(&t, std::slice::from_ref(&fine)).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["accepted"], 1, "{b}");
     let snap = relay.snapshot(&t).await;
