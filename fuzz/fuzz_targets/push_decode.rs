@@ -4,15 +4,25 @@
 //! `PushRequest` is `{"ops": [IncomingOp]}`): each op is kept as raw JSON text, decoded as `Op`,
 //! probed (unknown fields must be JSON values, a `cursor` is removed), validated with the
 //! shared merge code, and stored verbatim; a pull splices `{"cursor":N,` in front of the stored
-//! text minus its `{`. The fuzz workspace builds tacho-model only (sqlx/axum/tokio under
+//! text minus its `{`. Field values are judged by the shared field schema
+//! (`tacho_model::schema`): whatever it accepts, the readers must decode (a value the schema
+//! let through and a client then dropped is issue 11's "dropped silently"), and `admit`, the
+//! relay's check, refuses everything merging refuses. The corpus holds a whole valid entity of
+//! every kind and the issue's nonsense (`entities_valid.json`, `issue11_nonsense.json`), so
+//! mutations explore both sides of every rule. The fuzz workspace builds tacho-model only (sqlx/axum/tokio under
 //! sanitizer flags would make the cold build several times longer for no extra decoder coverage).
 #![no_main]
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use tacho_model::car::{Car, OdometerReading};
 use tacho_model::merge::{EntityState, SpaceState, check_shape, validate};
-use tacho_model::op::Op;
-use tacho_model::wire::IncomingOp;
+use tacho_model::op::{EntityKind, Op, OpKind};
+use tacho_model::place::Place;
+use tacho_model::schema;
+use tacho_model::trip::{Trip, TripEdit};
+use tacho_model::wire::{IncomingOp, TripPoint};
+use tacho_model::work::{Project, TimeEntry};
 
 /// The body of `POST /v1/push` (`tacho_relay::log::PushRequest`, minus its OpenAPI derive).
 #[derive(Deserialize)]
@@ -78,6 +88,13 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         if let Err(e) = &full {
             assert!(!e.to_string().is_empty());
         }
+        // The relay's admission check refuses at least what merging refuses, with the same error.
+        if let Err(e) = &shape {
+            assert_eq!(EntityState::default().admit(op).as_ref(), Err(e));
+        }
+        if shape.is_ok() {
+            schema_accepts_only_what_readers_decode(op);
+        }
         let mut entity = EntityState::default();
         let applied = entity.apply(op);
         assert_eq!(
@@ -97,3 +114,51 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     }
     let _ = space.canonical();
 });
+
+/// An op the schema accepts never holds a value a reader drops: a whole upsert (every field of
+/// its kind's schema set) decodes into the kind's type, every trip edit item into a `TripEdit`,
+/// every point into a `TripPoint`.
+fn schema_accepts_only_what_readers_decode(op: &Op) {
+    match &op.kind {
+        OpKind::Upsert { fields } => {
+            let whole = schema::fields_of(op.entity)
+                .iter()
+                .all(|f| fields.contains_key(f.name));
+            if !whole || op.schema > tacho_model::op::SCHEMA_VERSION {
+                return;
+            }
+            let mut state = EntityState::default();
+            state.apply(op).expect("check_shape passed");
+            let id = op.entity_id;
+            let decoded = match op.entity {
+                EntityKind::Car => state.decode::<Car>(id).map(drop),
+                EntityKind::Place => state.decode::<Place>(id).map(drop),
+                EntityKind::Trip => state.decode::<Trip>(id).map(drop),
+                EntityKind::OdometerReading => state.decode::<OdometerReading>(id).map(drop),
+                EntityKind::Project => state.decode::<Project>(id).map(drop),
+                EntityKind::TimeEntry => state.decode::<TimeEntry>(id).map(drop),
+                EntityKind::PeriodLock | EntityKind::TripPoints | EntityKind::TripEdit => Ok(()),
+            };
+            if let Err(e) = decoded {
+                panic!("schema accepted a {} that does not decode: {e}", op.entity.as_str());
+            }
+        }
+        OpKind::Append { items } if op.schema <= tacho_model::op::SCHEMA_VERSION => {
+            for item in items {
+                match op.entity {
+                    EntityKind::TripEdit => {
+                        if let Err(e) = serde_json::from_value::<TripEdit>(item.clone()) {
+                            panic!("schema accepted a trip edit that does not decode: {e}");
+                        }
+                    }
+                    EntityKind::TripPoints => assert!(
+                        TripPoint::from_wire(item).is_some(),
+                        "schema accepted a point that does not decode: {item}"
+                    ),
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
+    }
+}

@@ -966,6 +966,12 @@ async fn sync(core: &Core, args: SyncArgs, json: bool) -> anyhow::Result<()> {
                 String::new()
             }
         )?;
+        if report.refused > 0 {
+            eprintln!(
+                "warning: {} pulled op(s) break the shared data rules and were ignored here (see the log)",
+                report.refused
+            );
+        }
     }
     Ok(())
 }

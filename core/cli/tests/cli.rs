@@ -230,6 +230,41 @@ fn live_recording_and_the_timer_from_the_command_line() {
     assert!(hours.contains("Support"), "{hours}");
 }
 
+/// Issue 11 item 6: values the shared field schema refuses are a usage error (exit 3) whose
+/// message names the field, and nothing is recorded.
+#[test]
+fn nonsense_values_are_refused_naming_the_field() {
+    let t = Tacho::new();
+    let refused = |args: &[&str], says: &[&str]| {
+        let out = t.run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
+        for s in says {
+            assert!(err.contains(s), "{args:?}: `{s}` not in {err}");
+        }
+    };
+    refused(
+        &[
+            "entry",
+            "add",
+            "--start",
+            "1970-01-01 09:00",
+            "--stop",
+            "1970-01-01 10:00",
+        ],
+        &["`start`", "before 2000-01-01"],
+    );
+    refused(
+        &["car", "add", "--name", "Golf\u{7}", "--plate", "AB-12"],
+        &["`name`", "control character"],
+    );
+    let long = "x".repeat(201);
+    refused(&["project", "add", &long], &["`name`", "at most 200"]);
+    refused(&["period", "lock", "2026-13"], &["2026-13"]);
+    let cars = t.ok(&["car", "list"]);
+    assert!(!cars.contains("Golf"), "{cars}");
+}
+
 #[test]
 fn bad_input_is_a_clear_error_with_a_non_zero_exit() {
     let t = Tacho::new();

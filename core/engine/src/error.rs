@@ -81,6 +81,9 @@ impl From<StoreError> for CoreError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Invalid { message } => Self::BadInput { reason: message },
+            StoreError::InvalidOp(e) => Self::BadInput {
+                reason: e.to_string(),
+            },
             StoreError::NotFound { kind, id } => Self::NotFound {
                 kind: kind.into(),
                 id,

@@ -37,6 +37,9 @@ pub struct SyncReport {
     pub changed: usize,
     /// Own ops the relay refused as invalid and that were parked.
     pub parked: usize,
+    /// Pulled ops this build's merge rules refuse (the relay took them before it knew those
+    /// rules, e.g. nonsense values from before the field schema): kept out and logged.
+    pub refused: usize,
     /// The pull cursor after the run.
     pub cursor: u64,
 }
@@ -165,11 +168,11 @@ pub(crate) async fn relay_answer(request: reqwest::RequestBuilder) -> Result<req
 }
 
 pub(crate) fn relay_error(status: reqwest::StatusCode, body: &ErrorBody) -> CoreError {
-    if body.code.is_empty() {
-        // Every relay error carries a JSON code: without one the answer was cut off on the
-        // way (or came from something in between), which is a transport failure, retried.
+    // Every relay error carries `{code, message}`; without them the answer was cut off or
+    // replaced on the way (e.g. a refusal whose body was truncated): retry, like a lost answer.
+    if body.code.is_empty() && body.message.is_empty() && status.is_client_error() {
         return CoreError::Network {
-            reason: format!("the relay's answer ({status}) could not be read"),
+            reason: format!("the relay's answer ({status}) arrived unreadable; try again"),
         };
     }
     let reason = if body.message.is_empty() {
@@ -546,6 +549,7 @@ impl Core {
             })?;
             report.pulled += ops.len();
             report.changed += applied.changed;
+            report.refused += applied.invalid;
             cursor = page.cursor.max(cursor);
             if !page.has_more {
                 break;

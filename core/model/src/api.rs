@@ -123,7 +123,9 @@ pub struct ErrorBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<usize>,
     /// With [`code::INVALID_TEXT`], [`code::TEXT_TOO_LONG`] and other refusals of one field:
-    /// the request field.
+    /// the request field; with [`code::INVALID_OP`], when the refusal is about one field of the
+    /// op (its field schema, `tacho_model::schema`): the field, e.g. `center`, `stop`,
+    /// `items[3].at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// With [`code::TEXT_TOO_LONG`]: the field's limit in characters.

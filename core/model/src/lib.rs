@@ -19,6 +19,7 @@ pub mod merge;
 pub mod op;
 pub mod place;
 pub mod report;
+pub mod schema;
 pub mod trip;
 pub mod wire;
 pub mod work;

@@ -27,6 +27,7 @@ use uuid::Uuid;
 use crate::hlc::Stamp;
 use crate::id::{DeviceId, OpId};
 use crate::op::{EntityKind, Op, OpKind};
+use crate::schema;
 use crate::wire::{PointShapeError, check_point};
 
 /// How far ahead of the receiver's clock an op may be dated. Beyond this a
@@ -35,9 +36,11 @@ pub const MAX_CLOCK_AHEAD_MS: u64 = 10 * 60 * 1000;
 
 pub use crate::wire::TRIP_POINT_ARITY;
 
-/// Why an op is refused: the relay answers 422 `invalid_op`, clients park it.
-/// Refusal is decided from the op alone (plus `now`, plus the trip_points
-/// writer), so every replica refuses the same ops.
+/// Why an op is refused: the relay answers 422 `invalid_op` (naming the field, see
+/// [`InvalidOp::field`]), clients park it. Refusal is decided from the op alone (plus `now`,
+/// plus the trip_points writer), so every replica refuses the same ops; the one exception is
+/// [`InvalidOp::OutOfOrder`], decided on merged state where an op enters the log (see
+/// [`EntityState::admit`] and `crate::schema`).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum InvalidOp {
     /// A fast clock would otherwise win every LWW race until real time catches up.
@@ -49,6 +52,14 @@ pub enum InvalidOp {
         op_ms: u64,
         /// The receiver's clock.
         now_ms: u64,
+    },
+    /// A clock before 2000 is a device whose clock was reset; its op would lose every race.
+    #[error(
+        "op `hlc` is dated {op_ms} ms since the epoch, before 2000-01-01: the device's clock is wrong"
+    )]
+    TooOld {
+        /// The op's HLC wall-clock part.
+        op_ms: u64,
     },
     /// Sequences start at 1, so 0 means a broken writer.
     #[error("device_seq 0 is invalid: per-device sequences start at 1")]
@@ -93,6 +104,30 @@ pub enum InvalidOp {
         /// What is wrong with it.
         reason: String,
     },
+    /// A value of the right type outside its range (`crate::schema`): a negative distance, a
+    /// time in 1970, month 13, an unknown enum name, a control character, a text too long.
+    #[error("{} field `{field}` is out of range: {reason}", .entity.as_str())]
+    OutOfRange {
+        /// The entity kind of the op.
+        entity: EntityKind,
+        /// Which field (`items[i].name` in an append, `tags[i]` in a list).
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Two fields of the merged entity out of order (`crate::schema::orders_of`): a time
+    /// entry that stops before it starts.
+    #[error("{} field `{field}`: `{later}` would be before `{earlier}`", .entity.as_str())]
+    OutOfOrder {
+        /// The entity kind of the op.
+        entity: EntityKind,
+        /// The field the op changed.
+        field: String,
+        /// The field that comes first.
+        earlier: &'static str,
+        /// The field that must not be before it.
+        later: &'static str,
+    },
     /// Only append-only kinds keep a collection; elsewhere items would be lost.
     #[error("append is only for trip_points and trip_edit, not {}", .entity.as_str())]
     AppendToMutable {
@@ -117,6 +152,27 @@ pub enum InvalidOp {
     },
 }
 
+impl InvalidOp {
+    /// The field the refusal is about, for answers and messages that name it (`None` when
+    /// the op as a whole is refused).
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::CoordinateOutOfRange { field, .. }
+            | Self::BadShape { field, .. }
+            | Self::OutOfRange { field, .. }
+            | Self::OutOfOrder { field, .. } => Some(field),
+            Self::IdField { .. } => Some("id"),
+            Self::FromTheFuture { .. } | Self::TooOld { .. } => Some("hlc"),
+            Self::ZeroDeviceSeq => Some("device_seq"),
+            Self::EmptyUpsert { .. } => Some("fields"),
+            Self::EmptyAppend { .. } => Some("items"),
+            Self::AppendToMutable { .. }
+            | Self::MutateAppendOnly { .. }
+            | Self::ForeignTripPoints { .. } => None,
+        }
+    }
+}
+
 /// Whether a kind holds an append-only collection instead of fields.
 pub fn is_append_only(kind: EntityKind) -> bool {
     matches!(kind, EntityKind::TripPoints | EntityKind::TripEdit)
@@ -139,6 +195,10 @@ pub fn check_shape(op: &Op) -> Result<(), InvalidOp> {
     if op.device_seq == 0 {
         return Err(InvalidOp::ZeroDeviceSeq);
     }
+    let op_ms = op.hlc.millis();
+    if i64::try_from(op_ms).is_ok_and(|ms| ms < schema::EARLIEST_MS) {
+        return Err(InvalidOp::TooOld { op_ms });
+    }
     match (&op.kind, is_append_only(entity)) {
         (OpKind::Upsert { .. }, true) => Err(InvalidOp::MutateAppendOnly {
             entity,
@@ -154,64 +214,20 @@ pub fn check_shape(op: &Op) -> Result<(), InvalidOp> {
         }),
         (OpKind::Append { .. }, false) => Err(InvalidOp::AppendToMutable { entity }),
         (OpKind::Delete | OpKind::Restore, false) => Ok(()),
-        (OpKind::Upsert { fields }, false) => check_upsert(entity, fields),
+        (OpKind::Upsert { fields }, false) => check_upsert(op, fields),
         (OpKind::Append { items }, true) => check_append(op, items),
     }
 }
 
-fn check_upsert(entity: EntityKind, fields: &Map<String, Value>) -> Result<(), InvalidOp> {
+fn check_upsert(op: &Op, fields: &Map<String, Value>) -> Result<(), InvalidOp> {
+    let entity = op.entity;
     if fields.is_empty() {
         return Err(InvalidOp::EmptyUpsert { entity });
     }
     if fields.contains_key("id") {
         return Err(InvalidOp::IdField { entity });
     }
-    let (coords, nullable): (&[&str], bool) = match entity {
-        EntityKind::Place => (&["center"], false),
-        EntityKind::Trip => (&["start", "end"], true),
-        _ => (&[], false),
-    };
-    for &name in coords {
-        match fields.get(name) {
-            None => {}
-            Some(Value::Null) if nullable => {}
-            Some(value) => check_lat_lon_object(entity, name, value)?,
-        }
-    }
-    Ok(())
-}
-
-fn check_lat_lon_object(entity: EntityKind, field: &str, value: &Value) -> Result<(), InvalidOp> {
-    let bad = |reason: &str| InvalidOp::BadShape {
-        entity,
-        field: field.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let object = value
-        .as_object()
-        .ok_or_else(|| bad("expected an object {lat, lon}"))?;
-    let lat = object
-        .get("lat")
-        .and_then(Value::as_f64)
-        .ok_or_else(|| bad("`lat` must be a number"))?;
-    let lon = object
-        .get("lon")
-        .and_then(Value::as_f64)
-        .ok_or_else(|| bad("`lon` must be a number"))?;
-    check_range(entity, field, lat, lon)
-}
-
-fn check_range(entity: EntityKind, field: &str, lat: f64, lon: f64) -> Result<(), InvalidOp> {
-    if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) {
-        Ok(())
-    } else {
-        Err(InvalidOp::CoordinateOutOfRange {
-            entity,
-            field: field.to_owned(),
-            lat,
-            lon,
-        })
-    }
+    schema::check_fields(entity, op.schema, op.hlc.millis(), fields)
 }
 
 fn check_append(op: &Op, items: &[Value]) -> Result<(), InvalidOp> {
@@ -219,31 +235,44 @@ fn check_append(op: &Op, items: &[Value]) -> Result<(), InvalidOp> {
     if items.is_empty() {
         return Err(InvalidOp::EmptyAppend { entity });
     }
-    if entity == EntityKind::TripPoints {
-        for (index, item) in items.iter().enumerate() {
-            check_trip_point(op.schema, index, item)?;
+    match entity {
+        EntityKind::TripPoints => {
+            for (index, item) in items.iter().enumerate() {
+                check_trip_point(op, index, item)?;
+            }
         }
+        EntityKind::TripEdit => {
+            for (index, item) in items.iter().enumerate() {
+                schema::check_edit_item(op.schema, op.hlc.millis(), index, item)?;
+            }
+        }
+        _ => {}
     }
     Ok(())
 }
 
-/// The shape rule lives with the wire format (`wire::check_point`); this names the item.
-fn check_trip_point(schema: u32, index: usize, item: &Value) -> Result<(), InvalidOp> {
+/// The shape rule lives with the wire format (`wire::check_point`); the point's time follows
+/// the schema's time rule. This names the item.
+fn check_trip_point(op: &Op, index: usize, item: &Value) -> Result<(), InvalidOp> {
     let entity = EntityKind::TripPoints;
     let field = format!("items[{index}]");
-    check_point(schema, item).map_err(|e| match e {
+    check_point(op.schema, item).map_err(|e| match e {
         PointShapeError::Shape(reason) => InvalidOp::BadShape {
             entity,
-            field,
+            field: field.clone(),
             reason,
         },
         PointShapeError::OutOfRange { lat, lon } => InvalidOp::CoordinateOutOfRange {
             entity,
-            field,
+            field: field.clone(),
             lat,
             lon,
         },
-    })
+    })?;
+    match item.get(1).and_then(Value::as_i64) {
+        Some(at_ms) => schema::check_point_time(op.hlc.millis(), &field, at_ms),
+        None => Ok(()),
+    }
 }
 
 /// One applied append op, kept so re-deliveries are recognised and late
@@ -320,6 +349,24 @@ impl EntityState {
             OpKind::Restore => raise(&mut self.restored_at, stamp),
             OpKind::Append { items } => self.append(op, stamp, items)?,
         })
+    }
+
+    /// Whether `op` may enter the shared log on top of this state: [`check_shape`] plus the
+    /// order rules of `crate::schema` on the merged fields the op would leave. Decided by
+    /// whoever puts an op into the log (the relay, in log order, for every pushed op; a
+    /// store for its own writes), never by a replica merging pulled ops, which the relay
+    /// has already judged in the one order every replica shares.
+    pub fn admit(&self, op: &Op) -> Result<(), InvalidOp> {
+        check_shape(op)?;
+        let OpKind::Upsert { fields } = &op.kind else {
+            return Ok(());
+        };
+        if !schema::touches_order(op.entity, fields) {
+            return Ok(());
+        }
+        let mut after = self.clone();
+        after.upsert(stamp_of(op), fields);
+        schema::check_order(op.entity, &self.fields, &after.fields)
     }
 
     fn upsert(&mut self, stamp: Stamp, fields: &Map<String, Value>) -> bool {
@@ -418,6 +465,15 @@ impl SpaceState {
             .or_default()
             .insert(op.entity_id, entity);
         Ok(changed)
+    }
+
+    /// Whether `op` may enter the log on top of this state ([`EntityState::admit`] on its
+    /// entity, or on an empty one for a first op).
+    pub fn admit(&self, op: &Op) -> Result<(), InvalidOp> {
+        match self.entity(op.entity, op.entity_id) {
+            Some(entity) => entity.admit(op),
+            None => EntityState::default().admit(op),
+        }
     }
 
     /// Read access for views; deleted entities are included (check

@@ -2,6 +2,13 @@
 //! may go backwards), then several replicas receive all of them in different
 //! orders, some twice. Every replica must end in the same state and the same
 //! running-timer view, and the state must match a plain LWW oracle.
+//!
+//! Some ops are nonsense (issue 11 item 6): a value the field schema refuses, or a
+//! timer stopped before it started. A relay takes the ops in one interleaving of the
+//! devices (each device's own order kept), refusing what `validate` or `admit` refuses;
+//! replicas then get the log plus the field-invalid ops (as a relay without the schema
+//! would have forwarded them): each replica refuses exactly those, with the same error,
+//! whatever the order, and ends in the relay's state.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::collections::BTreeMap;
@@ -11,7 +18,7 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use tacho_model::hlc::{HlcClock, Stamp};
 use tacho_model::id::{DeviceId, OpId};
-use tacho_model::merge::{SpaceState, validate};
+use tacho_model::merge::{InvalidOp, SpaceState, validate};
 use tacho_model::op::{EntityKind, Op, OpKind, SCHEMA_VERSION};
 use uuid::Uuid;
 
@@ -44,6 +51,63 @@ enum Action {
     Edit {
         value: u8,
     },
+    /// A value the field schema refuses (which one: `NONSENSE`).
+    Nonsense {
+        which: usize,
+    },
+    /// Stops the running timer a minute before it started.
+    StopBeforeStart,
+}
+
+/// Field-invalid upserts (kind, fields, the field the refusal names), the issue's examples
+/// first. Each goes to an entity of its own, so the valid state is not touched.
+fn nonsense(which: usize) -> (EntityKind, Value, &'static str) {
+    match which {
+        0 => (
+            EntityKind::Place,
+            json!({"name": "Pole", "center": {"lat": 91.0, "lon": 5.0}}),
+            "center",
+        ),
+        1 => (
+            EntityKind::Place,
+            json!({"center": {"lat": "52.1", "lon": 5.0}}),
+            "center",
+        ),
+        2 => (EntityKind::PeriodLock, json!({"month": "2023-13"}), "month"),
+        3 => (
+            EntityKind::Trip,
+            json!({"distance_m": -12.5, "note": "x"}),
+            "distance_m",
+        ),
+        4 => (
+            EntityKind::TimeEntry,
+            json!({"start": "1970-01-01T00:00:00Z", "stop": null}),
+            "start",
+        ),
+        5 => (EntityKind::Project, json!({"name": "bell\u{7}"}), "name"),
+        6 => (
+            EntityKind::OdometerReading,
+            json!({"odometer_m": 12.5}),
+            "odometer_m",
+        ),
+        _ => (
+            EntityKind::TimeEntry,
+            json!({"stop": "2099-01-01T00:00:00Z"}),
+            "stop",
+        ),
+    }
+}
+
+const NONSENSE: usize = 8;
+
+/// What the shared rules must decide about an op.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Expect {
+    Valid,
+    /// Refused by every replica's field rules, naming this field.
+    BadField(&'static str),
+    /// Refused where it enters the log (the order rule), naming this field.
+    OutOfOrder(&'static str),
 }
 
 fn action() -> impl Strategy<Value = Action> {
@@ -58,6 +122,8 @@ fn action() -> impl Strategy<Value = Action> {
         1 => (0..8usize).prop_map(|nth| Action::EditOthersTimer { nth }),
         2 => (1..4u8).prop_map(|n| Action::Points { n }),
         1 => any::<u8>().prop_map(|value| Action::Edit { value }),
+        1 => (0..NONSENSE).prop_map(|which| Action::Nonsense { which }),
+        1 => Just(Action::StopBeforeStart),
     ]
 }
 
@@ -90,7 +156,7 @@ fn rfc3339(ms: u64) -> Value {
 /// Turns each device's script into its ops. Timers started by any device are
 /// visible to the others' `EditOthersTimer` only by id (nothing is synced
 /// while offline), which is enough to make concurrent edits of one entry.
-fn ops_of(scripts: &[Vec<(i64, Action)>]) -> Vec<Op> {
+fn ops_of(scripts: &[Vec<(i64, Action)>]) -> Vec<(Op, Expect)> {
     let mut ops = Vec::new();
     let timer_id = |d: usize, n: u64| Uuid::from_u128(0x2000 + ((d as u128) << 32) + n as u128);
     for (d, script) in scripts.iter().enumerate() {
@@ -104,6 +170,7 @@ fn ops_of(scripts: &[Vec<(i64, Action)>]) -> Vec<Op> {
         let mut point_seq = 0u64;
         for (delta, action) in script {
             wall = wall.saturating_add_signed(*delta);
+            let mut expect = Expect::Valid;
             let (entity, entity_id, kind) = match action {
                 Action::Set {
                     project,
@@ -112,7 +179,7 @@ fn ops_of(scripts: &[Vec<(i64, Action)>]) -> Vec<Op> {
                 } => (
                     EntityKind::Project,
                     project_id(*project),
-                    upsert_fields(&[(FIELDS[*field], json!(value))]),
+                    upsert_fields(&[(FIELDS[*field], json!(format!("v{value}")))]),
                 ),
                 Action::Delete { project } => {
                     (EntityKind::Project, project_id(*project), OpKind::Delete)
@@ -178,23 +245,53 @@ fn ops_of(scripts: &[Vec<(i64, Action)>]) -> Vec<Op> {
                     EntityKind::TripEdit,
                     Uuid::from_u128(0x4000),
                     OpKind::Append {
-                        items: vec![json!({"by": d, "value": value})],
+                        items: vec![json!({
+                            "trip_id": Uuid::from_u128(0x4000), "field": "note",
+                            "old_value": null, "new_value": format!("{value} by {d}"),
+                            "at": rfc3339(wall), "device": device,
+                        })],
                     },
                 ),
+                Action::Nonsense { which } => {
+                    let (entity, fields, field) = nonsense(*which);
+                    let Value::Object(fields) = fields else {
+                        unreachable!()
+                    };
+                    expect = Expect::BadField(field);
+                    (
+                        entity,
+                        Uuid::from_u128(0x6000 + ((d as u128) << 32) + u128::from(seq)),
+                        OpKind::Upsert { fields },
+                    )
+                }
+                Action::StopBeforeStart => {
+                    let Some((id, start)) = running else {
+                        continue;
+                    };
+                    expect = Expect::OutOfOrder("stop");
+                    (
+                        EntityKind::TimeEntry,
+                        id,
+                        upsert_fields(&[("stop", rfc3339(start - 60_000))]),
+                    )
+                }
             };
             seq += 1;
-            ops.push(Op {
-                op_id: OpId(Uuid::from_u128(
-                    0x5000_0000 + ((d as u128) << 40) + u128::from(seq),
-                )),
-                device,
-                device_seq: seq,
-                hlc: clock.tick(wall),
-                entity,
-                entity_id,
-                kind,
-                schema: SCHEMA_VERSION,
-            });
+            ops.push((
+                Op {
+                    op_id: OpId(Uuid::from_u128(
+                        0x5000_0000 + ((d as u128) << 40) + u128::from(seq),
+                    )),
+                    device,
+                    device_seq: seq,
+                    hlc: clock.tick(wall),
+                    entity,
+                    entity_id,
+                    kind,
+                    schema: SCHEMA_VERSION,
+                },
+                expect,
+            ));
         }
     }
     ops
@@ -218,6 +315,32 @@ fn shuffled(ops: &[Op], seed: u64, duplicates: usize) -> Vec<Op> {
     for i in (1..out.len()).rev() {
         let j = (next() % (i as u64 + 1)) as usize;
         out.swap(i, j);
+    }
+    out
+}
+
+/// One interleaving of the devices' ops, each device's own order kept (a relay's log order).
+fn interleaved(ops: &[(Op, Expect)], seed: u64) -> Vec<(Op, Expect)> {
+    let mut queues: BTreeMap<DeviceId, std::collections::VecDeque<(Op, Expect)>> = BTreeMap::new();
+    for (op, expect) in ops {
+        queues
+            .entry(op.device)
+            .or_default()
+            .push_back((op.clone(), *expect));
+    }
+    let mut state = seed | 1;
+    let mut out = Vec::with_capacity(ops.len());
+    while !queues.is_empty() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let devices: Vec<DeviceId> = queues.keys().copied().collect();
+        let device = devices[(state % devices.len() as u64) as usize];
+        let queue = queues.get_mut(&device).unwrap();
+        out.extend(queue.pop_front());
+        if queue.is_empty() {
+            queues.remove(&device);
+        }
     }
     out
 }
@@ -253,25 +376,70 @@ proptest! {
         seeds in prop::collection::vec(any::<u64>(), 3),
         duplicates in 0..6usize,
     ) {
-        let ops = ops_of(&scripts);
-        let last_ms = ops.iter().map(|o| o.hlc.millis()).max().unwrap_or(BASE_MS);
-        for op in &ops {
-            prop_assert_eq!(validate(op, last_ms), Ok(()));
+        let written = ops_of(&scripts);
+        let last_ms = written.iter().map(|(o, _)| o.hlc.millis()).max().unwrap_or(BASE_MS);
+        for (op, expect) in &written {
+            match (validate(op, last_ms), expect) {
+                (Ok(()), Expect::Valid | Expect::OutOfOrder(_)) => {}
+                (Err(e), Expect::BadField(field)) => prop_assert_eq!(e.field(), Some(*field)),
+                (got, _) => prop_assert!(false, "{:?} for {:?}: {:?}", expect, op, got),
+            }
         }
 
-        // The reference replica gets the ops in writing order, once.
+        // The relay: one interleaving, each op validated and admitted on its state in
+        // log order; what it refuses never enters the log.
+        let mut relay = SpaceState::default();
+        let mut log: Vec<Op> = Vec::new();
+        let mut bad_fields: Vec<(Op, InvalidOp)> = Vec::new();
+        for (op, expect) in interleaved(&written, seeds[0]) {
+            match validate(&op, last_ms).and_then(|()| relay.admit(&op)) {
+                Ok(()) => {
+                    prop_assert_eq!(expect, Expect::Valid, "admitted {:?}", op);
+                    relay.apply(&op).unwrap();
+                    log.push(op);
+                }
+                Err(e) => {
+                    match expect {
+                        Expect::BadField(f) | Expect::OutOfOrder(f) => {
+                            prop_assert_eq!(e.field(), Some(f));
+                        }
+                        Expect::Valid => prop_assert!(false, "refused a valid op: {e}"),
+                    }
+                    if matches!(e, InvalidOp::OutOfOrder { .. }) {
+                        prop_assert!(matches!(expect, Expect::OutOfOrder(_)));
+                    } else {
+                        bad_fields.push((op, e));
+                    }
+                }
+            }
+        }
+        let ops = log;
+
+        // The reference replica gets the log in its order, once.
         let mut reference = SpaceState::default();
         for op in &ops {
             reference.apply(op).unwrap();
         }
+        prop_assert_eq!(&reference, &relay);
         let canonical = reference.canonical();
         let stops = reference.effective_timer_stops();
         prop_assert!(stops.values().filter(|s| s.is_none()).count() <= 1);
 
+        // Other replicas also get the field-invalid ops (as an old relay forwarded them),
+        // in any order, some twice: each refuses exactly those, with the same error.
+        let mut delivered: Vec<Op> = ops.clone();
+        delivered.extend(bad_fields.iter().map(|(op, _)| op.clone()));
         for &seed in &seeds {
             let mut replica = SpaceState::default();
-            for op in shuffled(&ops, seed, duplicates) {
-                replica.apply(&op).unwrap();
+            for op in shuffled(&delivered, seed, duplicates) {
+                let refusal = bad_fields.iter().find(|(b, _)| b.op_id == op.op_id);
+                match (replica.apply(&op), refusal) {
+                    (Ok(_), None) => {}
+                    (Err(e), Some((_, expected))) => prop_assert_eq!(&e, expected),
+                    (got, expected) => {
+                        prop_assert!(false, "{:?}: got {:?}, expected {:?}", op, got, expected)
+                    }
+                }
             }
             prop_assert_eq!(&replica.canonical(), &canonical);
             prop_assert_eq!(&replica.effective_timer_stops(), &stops);

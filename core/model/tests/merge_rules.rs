@@ -212,7 +212,10 @@ fn point(seq: u32) -> Value {
 #[test]
 fn appends_are_deduplicated_and_kept_in_stamp_order() {
     let (a, b) = (dev(1), dev(2));
-    let edit = |n: u32| json!({"field": "note", "new_value": n});
+    let edit = |n: u32| {
+        json!({"trip_id": entity_id(), "field": "note", "old_value": null,
+               "new_value": format!("note {n}"), "at": "2023-11-14T22:13:20Z", "device": dev(1)})
+    };
     let e1 = append(a, 1, at(1_000), EntityKind::TripEdit, vec![edit(1)]);
     let e2 = append(
         b,
@@ -325,7 +328,7 @@ fn entity_state_round_trips_as_one_json_row() {
 // ---- running timer ----
 
 fn t(h: u32, m: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 2, h, m, 0).unwrap()
+    Utc.with_ymd_and_hms(2023, 11, 14, h, m, 0).unwrap()
 }
 
 fn timer(device: DeviceId, seq: u64, hlc: Hlc, id: Uuid, start: DateTime<Utc>) -> Op {

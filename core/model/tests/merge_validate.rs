@@ -71,7 +71,10 @@ fn valid_ops_of_every_kind_pass() {
         op(
             EntityKind::TripEdit,
             OpKind::Append {
-                items: vec![json!({"field": "note"})],
+                items: vec![json!({
+                    "trip_id": Uuid::from_u128(0xe), "field": "note", "old_value": null,
+                    "new_value": "via A2", "at": "2023-11-14T22:00:00Z", "device": Uuid::from_u128(1)
+                })],
             },
         ),
     ];
@@ -250,4 +253,130 @@ fn messages_say_what_is_wrong() {
         text.contains("place") && text.contains("center") && text.contains("95"),
         "{text}"
     );
+}
+
+/// Issue 11 item 6: the nonsense the relay used to take is refused by the shared rules, the
+/// same way by the relay's `validate` and by every replica's merge, naming the field.
+#[test]
+fn nonsense_in_a_persons_own_data_is_refused_naming_the_field() {
+    let cases = [
+        (
+            upsert(
+                EntityKind::Place,
+                json!({"center": {"lat": 91.0, "lon": 5.0}}),
+            ),
+            "center",
+        ),
+        (
+            upsert(
+                EntityKind::Place,
+                json!({"center": {"lat": "52.1", "lon": 5.0}}),
+            ),
+            "center",
+        ),
+        (
+            upsert(EntityKind::PeriodLock, json!({"month": "2023-13"})),
+            "month",
+        ),
+        (
+            upsert(EntityKind::Trip, json!({"distance_m": -3.5})),
+            "distance_m",
+        ),
+        (
+            upsert(
+                EntityKind::TimeEntry,
+                json!({"start": "1970-01-01T00:00:00Z"}),
+            ),
+            "start",
+        ),
+        (
+            upsert(
+                EntityKind::OdometerReading,
+                json!({"at": "1970-01-01T00:00:00Z", "odometer_m": 5}),
+            ),
+            "at",
+        ),
+        (
+            upsert(EntityKind::Car, json!({"name": "Golf\u{0}"})),
+            "name",
+        ),
+        (
+            points(vec![json!([0, 0, 52.0, 5.0, null, null, null, null, 1])]),
+            "items[0]",
+        ),
+        (
+            points(vec![json!([
+                4_294_967_296_u64,
+                NOW,
+                52.0,
+                5.0,
+                null,
+                null,
+                null,
+                null,
+                1
+            ])]),
+            "items[0]",
+        ),
+        (
+            op(
+                EntityKind::TripEdit,
+                OpKind::Append {
+                    items: vec![json!({"field": "note"})],
+                },
+            ),
+            "items[0].trip_id",
+        ),
+    ];
+    for (o, field) in cases {
+        let err = refused(&o);
+        assert_eq!(err.field(), Some(field), "{err}");
+        assert!(err.to_string().contains(field), "{err}");
+    }
+}
+
+#[test]
+fn ops_dated_before_2000_are_refused() {
+    let mut o = upsert(EntityKind::Project, json!({"name": "x"}));
+    o.hlc = Hlc::new(1_000, 0);
+    assert_eq!(refused(&o), InvalidOp::TooOld { op_ms: 1_000 });
+    o.hlc = Hlc::new(946_684_800_000, 0);
+    validate(&o, NOW).unwrap();
+}
+
+/// A stop before the start takes two partial upserts; it is judged on the merged state by
+/// `admit` (where an op enters the log), not by merging, which stays order-independent.
+#[test]
+fn a_stop_before_the_start_is_not_admitted_on_the_merged_state() {
+    let entry = |fields: Value, hlc: u64| {
+        let mut o = upsert(EntityKind::TimeEntry, fields);
+        o.hlc = Hlc::new(hlc, 0);
+        o
+    };
+    let start = entry(json!({"start": "2023-11-14T20:00:00Z", "stop": null}), NOW);
+    let early = entry(json!({"stop": "2023-11-14T19:59:59Z"}), NOW + 1);
+    let fine = entry(json!({"stop": "2023-11-14T20:00:00Z"}), NOW + 1);
+    let both = entry(
+        json!({"start": "2023-11-14T21:00:00Z", "stop": "2023-11-14T20:30:00Z"}),
+        NOW,
+    );
+    let mut state = EntityState::default();
+    state.admit(&start).unwrap();
+    state.apply(&start).unwrap();
+    let err = state.admit(&early).unwrap_err();
+    assert_eq!(err.field(), Some("stop"));
+    assert!(err.to_string().contains("before"), "{err}");
+    state.admit(&fine).unwrap();
+    assert_eq!(
+        EntityState::default().admit(&both).unwrap_err().field(),
+        Some("stop")
+    );
+    // Field rules come first: admit refuses what check_shape refuses.
+    let old = entry(json!({"stop": "1970-01-01T00:00:00Z"}), NOW);
+    assert_eq!(
+        state.admit(&old).unwrap_err(),
+        validate(&old, NOW).unwrap_err()
+    );
+    // Merging itself takes the op (the relay already judged it in log order).
+    state.apply(&early).unwrap();
 }

@@ -49,6 +49,11 @@ pub enum StoreError {
         /// What is wrong, for people.
         message: String,
     },
+    /// A value breaks the field schema every replica and the relay share
+    /// (`tacho_model::schema`); the error names the entity and the field. Refused before
+    /// anything is written, so the store never records an op the relay would refuse.
+    #[error("{0}")]
+    InvalidOp(#[from] tacho_model::merge::InvalidOp),
     /// The request conflicts with the current state.
     #[error("{message}")]
     Conflict {

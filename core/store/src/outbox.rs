@@ -37,6 +37,8 @@ impl Writer<'_> {
             kind,
             schema: SCHEMA_VERSION,
         };
+        // The shared field schema: an op the relay would refuse is never recorded.
+        tacho_model::merge::check_shape(&op)?;
         let body = serde_json::to_string(&op)?;
         self.conn()
             .prepare_cached(

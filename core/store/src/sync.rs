@@ -124,6 +124,8 @@ impl Writer<'_> {
             return Ok(());
         }
         let mut state = load_state(self.conn(), op.entity, op.entity_id)?;
+        // The order rules (a stop before its start) on the merged state, as the relay judges them.
+        state.admit(op)?;
         state
             .apply(op)
             .map_err(|e| StoreError::invalid(format!("local op can't be merged: {e}")))?;

@@ -315,6 +315,7 @@ fn trips_list_by_filter_and_resolve_by_prefix() {
     let a = trip(TripState::Ended, None);
     let mut b = trip(TripState::Ended, None);
     b.started_at += chrono::Duration::hours(2);
+    b.ended_at = b.ended_at.map(|t| t + chrono::Duration::hours(2));
     store
         .write(|w| {
             w.insert_trip(&a)?;

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sqlx::Row as _;
 use tacho_model::api::code;
-use tacho_model::op::Op;
+use tacho_model::merge::{EntityState, InvalidOp};
+use tacho_model::op::{EntityKind, Op, OpKind};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -135,6 +136,70 @@ fn refused(index: usize, op: &Op, code: &'static str, why: &str) -> ApiError {
     .with("index", index)
 }
 
+/// Adds the refused field (`field`) to an `invalid_op` answer when the refusal names one.
+fn naming(err: ApiError, field: Option<&str>) -> ApiError {
+    match field {
+        Some(field) => err.with("field", field),
+        None => err,
+    }
+}
+
+/// Merged states of a space, by entity.
+type States = HashMap<(EntityKind, Uuid), EntityState>;
+
+/// The merged state of every entity a batch's order rules need (`tacho_model::schema`): the
+/// entities of upserts that set an ordered field (a stop, a start), read at once; absent ones
+/// start empty.
+async fn order_states(
+    tx: &mut WriteTx,
+    backend: Backend,
+    space: &str,
+    ops: &[IncomingOp],
+) -> ApiResult<States> {
+    let mut states = States::new();
+    for IncomingOp { op, .. } in ops {
+        if let OpKind::Upsert { fields } = &op.kind
+            && tacho_model::schema::touches_order(op.entity, fields)
+        {
+            states.insert((op.entity, op.entity_id), EntityState::default());
+        }
+    }
+    let ids: Vec<String> = states.keys().map(|(_, id)| id.to_string()).collect();
+    for chunk in ids.chunks(INSERT_ROWS) {
+        let sql = format!(
+            "SELECT entity, entity_id, state FROM entity_state WHERE space_id = {} AND entity_id IN ({})",
+            placeholders(backend, 0, 1),
+            placeholders(backend, 1, chunk.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(space);
+        for id in chunk {
+            query = query.bind(id.as_str());
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            let kind: EntityKind =
+                serde_json::from_value(serde_json::Value::String(row.try_get("entity")?))
+                    .map_err(ApiError::internal)?;
+            let id = Uuid::parse_str(&row.try_get::<String, _>("entity_id")?)
+                .map_err(ApiError::internal)?;
+            if let Some(slot) = states.get_mut(&(kind, id)) {
+                let raw: String = row.try_get("state")?;
+                *slot = serde_json::from_str(&raw).map_err(ApiError::internal)?;
+            }
+        }
+    }
+    Ok(states)
+}
+
+/// The order rules in log order: `op` is judged on its entity's merged state (earlier ops of
+/// the batch included) and, when admitted, folded into it.
+fn admit(states: &mut States, op: &Op) -> Result<(), InvalidOp> {
+    let Some(state) = states.get_mut(&(op.entity, op.entity_id)) else {
+        return Ok(());
+    };
+    state.admit(op)?;
+    state.apply(op).map(|_| ())
+}
+
 /// Checks what can be checked without the database, so bad batches never take the lock.
 fn validate(claims: &Claims, ops: &[IncomingOp]) -> ApiResult<()> {
     if ops.len() > MAX_PUSH_OPS {
@@ -187,6 +252,7 @@ pub async fn push_ops(
     let received_at = now_ms();
     let known = known_ops(&mut tx, backend, &space, ops).await?;
     let mut locks = BatchLocks::load(&mut tx, backend, &space, ops).await?;
+    let mut ordered = order_states(&mut tx, backend, &space, ops).await?;
     let mut owners: HashMap<Uuid, String> = HashMap::new();
     let mut rows: Vec<NewRow> = Vec::with_capacity(ops.len());
     // Accepted ops that change merged state, folded in once per batch.
@@ -229,10 +295,12 @@ pub async fn push_ops(
                 if accepted > 0 {
                     state.hub.publish(claims.space, published, next);
                 }
-                return Err(
+                let field = tacho_model::merge::check_shape(op).err();
+                return Err(naming(
                     with_state(refused(index, op, refusal_code, &why), &locks, op)
                         .with("accepted", accepted),
-                );
+                    field.as_ref().and_then(InvalidOp::field),
+                ));
             }
             // Stored before: a replayed request.
             duplicates += 1;
@@ -242,9 +310,15 @@ pub async fn push_ops(
         // The shared merge code decides what is invalid. An invalid op is
         // recorded as refused and consumes its device_seq, the ops before it
         // stay stored, and the device parks it and carries on after it.
+        let mut field = None;
         let refusal =
-            match tacho_model::merge::validate(op, u64::try_from(received_at).unwrap_or(0)) {
-                Err(e) => Some((code::INVALID_OP, e.to_string())),
+            match tacho_model::merge::validate(op, u64::try_from(received_at).unwrap_or(0))
+                .and_then(|()| admit(&mut ordered, op))
+            {
+                Err(e) => {
+                    field = e.field().map(str::to_owned);
+                    Some((code::INVALID_OP, e.to_string()))
+                }
                 Ok(()) if device_seq == expected => {
                     match check_points_owner(&mut tx, &mut owners, &space, &device, op).await? {
                         Some(why) => Some((code::INVALID_OP, why)),
@@ -259,10 +333,9 @@ pub async fn push_ops(
             && device_seq != expected
         {
             // Refused and out of sequence: nothing of the batch is kept.
-            return Err(with_state(
-                refused(index, op, refusal_code, why),
-                &locks,
-                op,
+            return Err(naming(
+                with_state(refused(index, op, refusal_code, why), &locks, op),
+                field.as_deref(),
             ));
         }
         if let Some((refusal_code, why)) = refusal {
@@ -287,10 +360,11 @@ pub async fn push_ops(
             if accepted > 0 {
                 state.hub.publish(claims.space, published, next);
             }
-            return Err(
+            return Err(naming(
                 with_state(refused(index, op, refusal_code, &why), &locks, op)
                     .with("accepted", accepted),
-            );
+                field.as_deref(),
+            ));
         }
         if device_seq != expected {
             return Err(ApiError::new(
@@ -788,7 +862,7 @@ fn empty_page(cursor: i64) -> ApiResult<PullResult> {
         (status = 200, body = PushResult),
         (status = 403, description = "wrong_device", body = ErrorBody),
         (status = 409, description = "seq_gap, with expected_seq", body = ErrorBody),
-        (status = 422, description = "invalid_op or period_locked (a change to a locked month made after the lock), with op_id and index", body = ErrorBody),
+        (status = 422, description = "invalid_op (with op_id, index and, when the refusal is about one field by the field schema, field) or period_locked (a change to a locked month made after the lock; with op_id, index and entity_state)", body = ErrorBody),
     ))]
 pub async fn push(
     State(state): State<AppState>,
@@ -849,7 +923,7 @@ pub async fn snapshot(
         (status = 200, body = SyncResult),
         (status = 403, description = "wrong_device", body = ErrorBody),
         (status = 409, description = "seq_gap", body = ErrorBody),
-        (status = 422, description = "invalid_op", body = ErrorBody),
+        (status = 422, description = "invalid_op, with op_id, index and field (see push)", body = ErrorBody),
     ))]
 pub async fn sync(
     State(state): State<AppState>,

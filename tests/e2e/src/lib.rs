@@ -157,32 +157,50 @@ pub async fn core(dir: &Path, name: &str, clock: Arc<dyn Clock>) -> Core {
 /// next op in the database at `db`, the way an older or buggy build might
 /// have written it; the core must be closed while this runs.
 pub fn plant_invalid_place(db: &Path, device: &str) {
+    plant_upsert(
+        db,
+        device,
+        "place",
+        serde_json::json!({"name": "Nowhere", "kind": "other", "center": {"lat": 95.0, "lon": 5.0}, "radius_m": 100.0, "address": null}),
+    );
+}
+
+/// Plants an upsert of `fields` on a new entity of `entity` as the device's next op in the
+/// database at `db` (outbox only, not merged: as an older or buggy build might have written
+/// it); the core must be closed while this runs. Answers the op's id.
+pub fn plant_upsert(db: &Path, device: &str, entity: &str, fields: serde_json::Value) -> String {
     let conn = rusqlite::Connection::open(db).unwrap();
     let seq: i64 = conn
-        .query_row("SELECT max(device_seq) FROM outbox", [], |r| r.get(0))
+        .query_row("SELECT coalesce(max(device_seq), 0) FROM outbox", [], |r| {
+            r.get(0)
+        })
         .unwrap();
+    let now_hlc = chrono::Utc::now().timestamp_millis() << 16;
     let hlc: i64 = conn
-        .query_row("SELECT max(hlc) FROM outbox", [], |r| r.get(0))
+        .query_row(
+            "SELECT coalesce(max(hlc), ?1) FROM outbox",
+            [now_hlc],
+            |r| r.get(0),
+        )
         .unwrap();
     let op = serde_json::json!({
         "op_id": uuid::Uuid::now_v7(), "device": device, "device_seq": seq + 1, "hlc": hlc + 1,
-        "entity": "place", "entity_id": uuid::Uuid::now_v7(), "kind": "upsert",
-        "fields": {"name": "Nowhere", "kind": "other", "center": {"lat": 95.0, "lon": 5.0}, "radius_m": 100.0, "address": null},
-        "schema": 1
+        "entity": entity, "entity_id": uuid::Uuid::now_v7(), "kind": "upsert",
+        "fields": fields, "schema": 1
     });
+    let op_id = op["op_id"].as_str().unwrap().to_owned();
     conn.execute(
-        "INSERT INTO outbox (device_seq, op_id, hlc, entity, entity_id, body) VALUES (?1, ?2, ?3, 'place', ?4, ?5)",
-        rusqlite::params![seq + 1, op["op_id"].as_str().unwrap(), hlc + 1, op["entity_id"].as_str().unwrap(), op.to_string()],
+        "INSERT INTO outbox (device_seq, op_id, hlc, entity, entity_id, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        rusqlite::params![seq + 1, op_id, hlc + 1, entity, op["entity_id"].as_str().unwrap(), op.to_string()],
     )
     .unwrap();
-    conn.execute(
-        "UPDATE meta SET value = ?1 WHERE key = 'device_seq'",
-        [(seq + 1).to_string()],
-    )
-    .unwrap();
-    conn.execute(
-        "UPDATE meta SET value = ?1 WHERE key = 'hlc'",
-        [(hlc + 1).to_string()],
-    )
-    .unwrap();
+    for (key, value) in [("device_seq", seq + 1), ("hlc", hlc + 1)] {
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, &value.to_string()],
+        )
+        .unwrap();
+    }
+    op_id
 }

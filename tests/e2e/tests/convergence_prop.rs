@@ -9,6 +9,11 @@
 //! with a device session the first one mints, which keeps password hashing
 //! (deliberately slow) out of all but one request per case, so thousands of
 //! cases fit in the test run. `TACHO_PROP_CASES` scales every property.
+//!
+//! Some actions are nonsense (issue 11 item 6): typed into a device (refused there with a
+//! clear error, nothing recorded) or planted in a device's outbox as an older or buggy build
+//! might have written it (refused by the relay with 422 naming the field, parked on that
+//! device, never seen by the others); either way every device ends the same.
 
 mod common;
 
@@ -62,6 +67,41 @@ enum Action {
     /// have not pulled the lock keep adding entries to it, which are refused,
     /// parked and taken back, or kept and marked when made before the lock.
     Lock,
+    /// A nonsense value typed into the device (which one: `act`).
+    Nonsense(u8),
+    /// A nonsense op planted in the device's outbox (which one: `PLANTED`).
+    Plant(u8),
+}
+
+/// Field-invalid upserts planted in an outbox: (entity, fields, the field the relay names).
+fn planted(which: u8) -> (&'static str, serde_json::Value, &'static str) {
+    use serde_json::json;
+    match which % 6 {
+        0 => (
+            "place",
+            json!({"name": "Pole", "kind": "other", "center": {"lat": 91.0, "lon": 5.0}, "radius_m": 100.0, "address": null}),
+            "center",
+        ),
+        1 => (
+            "place",
+            json!({"name": "Text", "kind": "other", "center": {"lat": "52.1", "lon": 5.0}, "radius_m": 100.0, "address": null}),
+            "center",
+        ),
+        2 => ("period_lock", json!({"month": "2026-13"}), "month"),
+        3 => ("trip", json!({"distance_m": -1.0}), "distance_m"),
+        4 => (
+            "time_entry",
+            json!({"description": "", "start": "1970-01-01T00:00:00Z", "stop": null, "tags": [],
+                   "billable": false, "source": "manual", "project_id": null, "trip_id": null}),
+            "start",
+        ),
+        _ => (
+            "odometer_reading",
+            json!({"car_id": uuid::Uuid::now_v7(), "at": "1970-01-01T00:00:00Z",
+                   "odometer_m": 1000, "source": "manual", "trip": null}),
+            "at",
+        ),
+    }
 }
 
 fn action() -> impl Strategy<Value = Action> {
@@ -83,6 +123,8 @@ fn action() -> impl Strategy<Value = Action> {
         5 => any::<bool>().prop_map(|faulty| Action::Sync { faulty }),
         1 => Just(Action::Restart),
         1 => Just(Action::Lock),
+        1 => any::<u8>().prop_map(Action::Nonsense),
+        1 => any::<u8>().prop_map(Action::Plant),
     ]
 }
 
@@ -210,7 +252,67 @@ async fn act(c: &Core, a: &Action, n: usize) {
                 c.lock_period(&last_month.format("%Y-%m").to_string()).await,
             );
         }
-        Action::Sync { .. } | Action::Restart => unreachable!("handled by the runner"),
+        Action::Nonsense(k) => {
+            let r = match k % 6 {
+                0 => c
+                    .add_entry(NewEntry {
+                        description: "in 1970".into(),
+                        start: Some(chrono::DateTime::UNIX_EPOCH),
+                        stop: Some(chrono::DateTime::UNIX_EPOCH + Duration::hours(1)),
+                        ..Default::default()
+                    })
+                    .await
+                    .map(drop),
+                1 => c
+                    .add_place(Place {
+                        id: PlaceId::new(),
+                        name: format!("Pole {n}"),
+                        kind: PlaceKind::Other,
+                        center: LatLon {
+                            lat: 91.0,
+                            lon: 4.0,
+                        },
+                        radius_m: 150.0,
+                        address: None,
+                    })
+                    .await
+                    .map(drop),
+                2 => c.lock_period("2026-13").await.map(drop),
+                3 => {
+                    let start = c.now() - Duration::minutes(30);
+                    c.add_entry(NewEntry {
+                        description: "backwards".into(),
+                        start: Some(start),
+                        stop: Some(start - Duration::minutes(1)),
+                        ..Default::default()
+                    })
+                    .await
+                    .map(drop)
+                }
+                4 => match trip_key(c, *k).await {
+                    Some(key) => c
+                        .edit_trip(&key, TripField::Note, Some(format!("bell\u{7} {n}")))
+                        .await
+                        .map(drop),
+                    None => return,
+                },
+                _ => c
+                    .add_project(&"x".repeat(300), None, false, Rounding::None)
+                    .await
+                    .map(drop),
+            };
+            // (A trip in a locked month refuses any edit first.)
+            assert!(
+                matches!(
+                    r,
+                    Err(CoreError::BadInput { .. } | CoreError::LockedPeriod { .. })
+                ),
+                "{a:?} was not refused as bad input: {r:?}"
+            );
+        }
+        Action::Sync { .. } | Action::Restart | Action::Plant(_) => {
+            unreachable!("handled by the runner")
+        }
     }
 }
 
@@ -243,6 +345,8 @@ async fn run(
         let handoff = cores[0].mint_device_session(&device, name).await.unwrap();
         c.adopt_device_session(handoff).await.unwrap();
     }
+    // Per device, the fields named by the ops planted in its outbox.
+    let mut plants: Vec<Vec<&'static str>> = vec![Vec::new(); devices];
     for (n, (d, a)) in actions.iter().enumerate() {
         match a {
             Action::Sync { faulty } => {
@@ -263,6 +367,16 @@ async fn run(
             Action::Restart => {
                 let old = std::mem::replace(&mut cores[*d], open(dir.path(), "scratch").await);
                 drop(old);
+                cores[*d] = open(dir.path(), &names[*d]).await;
+            }
+            Action::Plant(k) => {
+                let device = cores[*d].device().unwrap().to_string();
+                let old = std::mem::replace(&mut cores[*d], open(dir.path(), "scratch").await);
+                drop(old);
+                let (entity, fields, field) = planted(*k);
+                let db = dir.path().join(format!("{}.db", names[*d]));
+                tacho_e2e::plant_upsert(&db, &device, entity, fields);
+                plants[*d].push(field);
                 cores[*d] = open(dir.path(), &names[*d]).await;
             }
             Action::StartTimer(_) | Action::StopTimer if !timers_everywhere => {
@@ -299,16 +413,23 @@ async fn run(
         assert_well_formed(&names[i], &s);
         assert_same(&names[0], &first, &names[i], &s);
     }
-    for c in &refs {
+    for (c, fields) in refs.iter().zip(&plants) {
         let st = c.sync_status().await.unwrap();
         assert_eq!(st.pending_ops, 0, "{st:?}");
-        // The only ops ever refused are changes to a month locked before they were made.
+        // Each planted op was refused by the relay naming its field; the only other refusals
+        // are changes to a month locked before they were made, parked and taken back.
         let parked = c.parked_ops().await.unwrap();
-        for p in &parked {
+        let (invalid, locked): (Vec<_>, Vec<_>) =
+            parked.iter().partition(|p| p.code == "invalid_op");
+        assert_eq!(invalid.len(), fields.len(), "{parked:?}");
+        for (p, field) in invalid.iter().zip(fields) {
+            assert!(p.message.contains(&format!("`{field}`")), "{p:?}");
+        }
+        for p in &locked {
             assert_eq!(p.code, "period_locked", "{p:?}");
         }
-        if !parked.is_empty() {
-            eprintln!("  {} op(s) refused for a lock and taken back", parked.len());
+        if !locked.is_empty() {
+            eprintln!("  {} op(s) refused for a lock and taken back", locked.len());
         }
     }
     let inspector = uuid::Uuid::now_v7().to_string();

@@ -110,8 +110,8 @@ pub fn check_point(schema: u32, item: &Value) -> Result<(), PointShapeError> {
         )));
     }
     let at = |i: usize| parts.get(i).unwrap_or(&Value::Null);
-    if at(0).as_u64().is_none() {
-        return Err(bad("seq must be a non-negative integer"));
+    if at(0).as_u64().is_none_or(|seq| seq > u64::from(u32::MAX)) {
+        return Err(bad("seq must be an integer 0..=4294967295"));
     }
     if at(1).as_i64().is_none() {
         return Err(bad("at_ms must be an integer"));
