@@ -246,8 +246,13 @@ mod tests {
 
     fn state(fields: serde_json::Value) -> EntityState {
         let mut s = EntityState::default();
-        s.apply(&op(EntityKind::Trip, Uuid::nil(), 1_000, upsert(fields)))
-            .expect("valid");
+        s.apply(&op(
+            EntityKind::Trip,
+            Uuid::nil(),
+            LOCKED_AT - 86_400_000,
+            upsert(fields),
+        ))
+        .expect("valid");
         s
     }
 
