@@ -249,7 +249,7 @@ mod tests {
         s.apply(&op(
             EntityKind::Trip,
             Uuid::nil(),
-            LOCKED_AT - 86_400_000,
+            LOCKED_AT + 40 * 86_400_000,
             upsert(fields),
         ))
         .expect("valid");
