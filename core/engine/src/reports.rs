@@ -93,7 +93,7 @@ impl Core {
     pub async fn hours_report(&self, period: &str, format: ReportFormat) -> Result<Vec<u8>> {
         let period = parse_period(period)?;
         let now = self.now();
-        let (entries, projects, time_zone) = self.with_store_long(|inner| {
+        let (entries, projects, time_zone, late) = self.with_store_long(|inner| {
             let (from, until) = utc_bounds(&period, true);
             let entries = inner.store.entries(&crate::EntryFilter {
                 from: Some(from),
@@ -102,7 +102,8 @@ impl Core {
             })?;
             let projects = inner.store.projects()?;
             let time_zone = inner.config.time_zone.clone();
-            Ok((entries, projects, time_zone))
+            let late = inner.store.entries_arrived_after_lock()?;
+            Ok((entries, projects, time_zone, late))
         })?;
         let sheet = timesheet(&TimesheetInput {
             period,
@@ -110,6 +111,7 @@ impl Core {
             projects: &projects,
             entries: &entries,
             now,
+            arrived_after_lock: &late,
         });
         render_timesheet(&sheet, format).map_err(|e| CoreError::Report {
             reason: e.to_string(),

@@ -162,6 +162,7 @@ fn sheet() -> Timesheet {
         projects: std::slice::from_ref(&project),
         entries: &entries,
         now: utc(2026, 5, 29, 10, 0),
+        arrived_after_lock: &[],
     })
 }
 

@@ -46,6 +46,7 @@ fn sheet(
         projects,
         entries,
         now,
+        arrived_after_lock: &[],
     })
 }
 

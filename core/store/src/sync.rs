@@ -620,6 +620,23 @@ impl Store {
             .optional()?)
     }
 
+    /// Time entries changed by an op that reached the log after the lock of
+    /// its month (made before the lock; kept and shown in the timesheet).
+    pub fn entries_arrived_after_lock(&self) -> Result<Vec<tacho_model::id::EntryId>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT DISTINCT entity_id FROM late_op WHERE entity = 'time_entry' ORDER BY entity_id",
+        )?;
+        let ids: Vec<String> = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        ids.iter()
+            .map(|id| {
+                id.parse()
+                    .map_err(|_| StoreError::Decode(format!("bad entry id {id}")))
+            })
+            .collect()
+    }
+
     /// Ops the relay refused, oldest first.
     pub fn parked_ops(&self) -> Result<Vec<ParkedOp>> {
         let mut stmt = self

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use tacho_core::report::ReportFormat;
-use tacho_core::{Core, NewCar};
+use tacho_core::{Core, NewCar, NewEntry};
 use tacho_e2e::{BACKENDS, Backend, Relay, TestDb, core};
 use tacho_model::api::code;
 use tacho_model::clock::ManualClock;
@@ -82,6 +82,16 @@ async fn lock_holds_for_the_space(backend: Backend) {
         .classify_trip(&early, Purpose::Private, None)
         .await
         .unwrap();
+    let hours = |start: DateTime<Utc>, what: &str| NewEntry {
+        description: what.into(),
+        start: Some(start),
+        stop: Some(start + Duration::hours(1)),
+        ..Default::default()
+    };
+    let early_entry = watch
+        .add_entry(hours(at(3, 30, 9), "made before the lock"))
+        .await
+        .unwrap();
     // At 11:00 the phone locks March and syncs.
     phone_clock.set(at(4, 2, 11));
     assert!(phone.lock_period("2026-03").await.unwrap());
@@ -90,6 +100,10 @@ async fn lock_holds_for_the_space(backend: Backend) {
     watch_clock.set(at(4, 2, 12));
     watch
         .classify_trip(&later, Purpose::Private, None)
+        .await
+        .unwrap();
+    let later_entry = watch
+        .add_entry(hours(at(3, 30, 14), "made after the lock"))
         .await
         .unwrap();
 
@@ -103,9 +117,13 @@ async fn lock_holds_for_the_space(backend: Backend) {
     assert_eq!(parked.len(), report.parked, "{parked:?}");
     for p in &parked {
         assert_eq!(p.code, code::PERIOD_LOCKED, "{p:?}");
-        assert_eq!(p.op.entity_id.to_string(), later, "{p:?}");
+        let on = p.op.entity_id;
+        assert!(on.to_string() == later || on == later_entry.id.0, "{p:?}");
         assert!(p.message.contains("2026-03"), "{}", p.message);
     }
+    // The entry made after the lock is taken back: it exists on no device.
+    let entries_on_watch = watch.entries(Default::default()).await.unwrap();
+    assert!(entries_on_watch.iter().all(|e| e.id != later_entry.id));
     // The watch took its refused change back: it shows what the phone shows.
     let later_on_watch = watch.trip(&later).await.unwrap();
     assert_ne!(later_on_watch.trip.purpose, Some(Purpose::Private));
@@ -176,6 +194,22 @@ async fn lock_holds_for_the_space(backend: Backend) {
         .unwrap();
     let csv = String::from_utf8(csv).unwrap();
     assert!(csv.contains("arrived after the lock"), "{csv}");
+
+    // The timesheet keeps the entry made before the lock and marks it.
+    let entries_on_phone = phone.entries(Default::default()).await.unwrap();
+    assert!(entries_on_phone.iter().any(|e| e.id == early_entry.id));
+    assert!(entries_on_phone.iter().all(|e| e.id != later_entry.id));
+    let sheet = phone
+        .hours_report("2026-03", ReportFormat::Csv)
+        .await
+        .unwrap();
+    let sheet = String::from_utf8(sheet).unwrap();
+    let marked: Vec<&str> = sheet
+        .lines()
+        .filter(|l| l.contains("arrived after the lock"))
+        .collect();
+    assert_eq!(marked.len(), 1, "{sheet}");
+    assert!(marked[0].contains("made before the lock"), "{sheet}");
     relay.stop().await;
 }
 

@@ -310,6 +310,7 @@ pub(super) fn timesheet(sheet: &Timesheet) -> Result<Vec<u8>, ReportError> {
             "overlaps",
             "trip_id",
             "entry_id",
+            "lock_note",
         ],
     )?;
     for r in &sheet.rows {
@@ -334,6 +335,7 @@ pub(super) fn timesheet(sheet: &Timesheet) -> Result<Vec<u8>, ReportError> {
                 yes_no(r.overlaps),
                 &r.trip_id.map(|t| t.to_string()).unwrap_or_default(),
                 &r.entry_id.to_string(),
+                lock_note(r.arrived_after_lock),
             ],
         )?;
     }

@@ -331,7 +331,7 @@ pub(super) fn timesheet(sheet: &Timesheet) -> Result<Vec<u8>, ReportError> {
         widths(
             ws,
             &[
-                11.0, 20.0, 20.0, 32.0, 16.0, 16.0, 16.0, 8.0, 9.0, 9.0, 11.0, 8.0, 8.0, 38.0,
+                11.0, 20.0, 20.0, 32.0, 16.0, 16.0, 16.0, 8.0, 9.0, 9.0, 11.0, 8.0, 8.0, 38.0, 22.0,
             ],
         )?;
         header(
@@ -352,6 +352,7 @@ pub(super) fn timesheet(sheet: &Timesheet) -> Result<Vec<u8>, ReportError> {
                 "Billable",
                 "Overlaps",
                 "Trip",
+                "Lock",
             ],
             &f,
         )?;
@@ -375,6 +376,7 @@ pub(super) fn timesheet(sheet: &Timesheet) -> Result<Vec<u8>, ReportError> {
                 13,
                 r.trip_id.map(|t| t.to_string()).unwrap_or_default(),
             )?;
+            ws.write_string(row, 14, lock_note(r.arrived_after_lock))?;
         }
     }
     {

@@ -28,6 +28,9 @@ pub struct TimesheetInput<'a> {
     pub entries: &'a [TimeEntry],
     /// Running entries are counted up to here.
     pub now: DateTime<Utc>,
+    /// Entries changed in a locked month by a change made before the lock
+    /// that reached the log after it (`tacho_model::lock`).
+    pub arrived_after_lock: &'a [EntryId],
 }
 
 /// A duration in whole seconds plus its hours shown with 2 decimals, so
@@ -87,6 +90,9 @@ pub struct TimeRow {
     pub overlaps: bool,
     /// Trip this entry records travel time for.
     pub trip_id: Option<TripId>,
+    /// A change to this entry made before its month was locked reached the
+    /// log after the lock (kept, and shown).
+    pub arrived_after_lock: bool,
 }
 
 /// Totals of one project in the period.
@@ -191,6 +197,7 @@ pub fn timesheet(input: &TimesheetInput) -> Timesheet {
             billable: e.billable,
             overlaps: overlaps.contains(&e.id),
             trip_id: e.trip_id,
+            arrived_after_lock: input.arrived_after_lock.contains(&e.id),
         });
     }
 
