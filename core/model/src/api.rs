@@ -21,6 +21,9 @@ pub mod code {
     pub const REFRESH_REUSED: &str = "refresh_reused";
     /// 409: the device id belongs to another account.
     pub const DEVICE_TAKEN: &str = "device_taken";
+    /// 401: this device was revoked (`DELETE /v1/devices/{id}`); its tokens no longer work and
+    /// it can't sign in again under the same device id.
+    pub const DEVICE_REVOKED: &str = "device_revoked";
     /// 429: slow down (see `Retry-After`).
     pub const RATE_LIMITED: &str = "rate_limited";
     /// 422 (400 for a path or query): a name, label or id holds a control character (U+0000 to
@@ -209,6 +212,43 @@ pub struct Session {
     pub access_expires_at: String,
     /// One-shot token that buys the next session.
     pub refresh_token: String,
+}
+
+/// One device of the caller's account, as `GET /v1/devices` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceInfo {
+    /// The device's own id.
+    pub device_id: Uuid,
+    /// Its label for people.
+    pub name: String,
+    /// When it first signed in (RFC 3339 UTC).
+    pub created_at: String,
+    /// When it last pushed ops, if ever (RFC 3339 UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_push_at: Option<String>,
+    /// Whether this is the device making the request.
+    pub current: bool,
+    /// When it was revoked, if it was (RFC 3339 UTC); a revoked device's ops stay in the log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+}
+
+/// Answer of `GET /v1/devices`: every device of the account, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceList {
+    /// The devices.
+    pub devices: Vec<DeviceInfo>,
+}
+
+/// Body of `PATCH /v1/devices/{device_id}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceRename {
+    /// The new label; no control characters, not empty.
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
+    pub name: String,
 }
 
 /// Answer of a push.
