@@ -85,6 +85,11 @@ pub enum Command {
     Login(SignInArgs),
     /// Sync with the relay: once (exit code non-zero if it failed), or keep syncing.
     Sync(SyncArgs),
+    /// Sign this database out of the relay (local data stays unless --forget-data).
+    Logout(crate::account::LogoutArgs),
+    /// The account's devices on the relay: list, rename, revoke a lost one.
+    #[command(subcommand)]
+    Device(crate::account::DeviceCmd),
     /// Hand a signed-in session to another device (the phone to the watch).
     #[command(subcommand)]
     Session(SessionCmd),

@@ -47,6 +47,8 @@ pub async fn dispatch(core: &Core, cli: Cli) -> anyhow::Result<()> {
         Command::Sync(args) => sync(core, args, json).await,
         Command::Session(cmd) => session(core, cmd, json).await,
         Command::Hook(cmd) => crate::hooks::run(core, cmd, json).await,
+        Command::Logout(args) => crate::account::logout(core, args, json).await,
+        Command::Device(cmd) => crate::account::device(core, cmd, json).await,
     }
 }
 

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tacho_core::{Core, CoreConfig, CoreError};
 
+mod account;
 mod args;
 mod commands;
 mod hooks;

@@ -21,6 +21,7 @@ use tacho_model::work::{Project, TimeEntry};
 use tacho_store::Store;
 use tokio::sync::broadcast;
 
+mod account;
 mod db;
 mod error;
 mod hooks;
@@ -29,14 +30,18 @@ pub mod oidc;
 mod recording;
 pub mod report;
 mod reports;
+mod secrets;
 mod sync;
 mod work;
 
+pub use account::LogoutReport;
 pub use error::{CoreError, Result};
 pub use hooks::{HookToken, HookTokenInfo};
 pub use import::{ImportOptions, ImportProgress, ImportSummary};
 pub use oidc::{LoopbackLogin, OidcCallback, OidcPending};
 pub use recording::FeedOutcome;
+pub use secrets::{SecretStore, SecretStoreError};
+pub use tacho_model::api::DeviceInfo;
 pub use sync::{DeviceHandoff, SyncReport, SyncStatus};
 // The store's types this API takes and hands out, re-exported so the CLI and
 // the bindings depend on tacho-core alone and never reach into the store.
@@ -44,7 +49,7 @@ pub use tacho_store::{EntryFilter, ParkedOp, TripFilter, TripPoint};
 pub use work::{NewEntry, TimerStatus};
 
 /// How a [`Core`] is set up.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CoreConfig {
     /// The SQLite file (created if missing).
     pub db_path: PathBuf,
@@ -56,6 +61,21 @@ pub struct CoreConfig {
     /// front end passes its own (the CLI `--device-name`, the apps the
     /// device's name); the shared core reads no environment for it.
     pub device_name: String,
+    /// Where the relay tokens are kept: the platform's secret storage when the app gives one
+    /// (then the SQLite file never holds a token), else the SQLite file.
+    pub secret_store: Option<Arc<dyn SecretStore>>,
+}
+
+impl std::fmt::Debug for CoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CoreConfig")
+            .field("db_path", &self.db_path)
+            .field("detector", &self.detector)
+            .field("time_zone", &self.time_zone)
+            .field("device_name", &self.device_name)
+            .field("secret_store", &self.secret_store.as_ref().map(|_| "platform"))
+            .finish()
+    }
 }
 
 impl CoreConfig {
@@ -66,6 +86,7 @@ impl CoreConfig {
             detector: DetectorConfig::default(),
             time_zone: "UTC".into(),
             device_name: default_device_name(),
+            secret_store: None,
         }
     }
 }
@@ -187,6 +208,8 @@ pub struct Core {
     http: reqwest::Client,
     /// [`CoreConfig::device_name`], read without taking the lock.
     device_name: Arc<str>,
+    /// The tokens' keys in [`CoreConfig::secret_store`], when the app gave one.
+    tokens: Option<secrets::TokenKeys>,
 }
 
 impl std::fmt::Debug for Core {
@@ -252,6 +275,11 @@ impl Core {
         };
         inner.refresh_reference()?;
         let device = inner.store.device();
+        let tokens = inner
+            .config
+            .secret_store
+            .clone()
+            .map(|store| secrets::TokenKeys::new(store, device));
         let (events, _) = broadcast::channel(256);
         let core = Self {
             db: Arc::new(db::Db::new(inner)),
@@ -260,7 +288,9 @@ impl Core {
             clock,
             http,
             device_name,
+            tokens,
         };
+        core.move_tokens_to_secret_store()?;
         core.tick().await?;
         Ok(core)
     }

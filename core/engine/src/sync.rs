@@ -290,27 +290,22 @@ impl Core {
     /// same account on the same relay keeps the sync progress; another
     /// account or relay starts from the beginning.
     pub(crate) fn store_session(&self, relay_url: String, body: SessionBody) -> Result<()> {
-        self.with_store(|inner| {
-            let previous = inner
-                .store
-                .session()?
-                .filter(|p| p.relay_url == relay_url && p.account_id == body.account_id);
-            let session = SyncSession {
-                relay_url,
-                account_id: body.account_id,
-                space_id: body.space_id,
-                access_token: body.access_token,
-                access_expires_at: body.access_expires_at,
-                refresh_token: body.refresh_token,
-                pull_cursor: previous.as_ref().map_or(0, |s| s.pull_cursor),
-                pushed_seq: previous.as_ref().map_or(0, |s| s.pushed_seq),
-                last_sync_at: None,
-                last_error: None,
-            };
-            Ok(inner
-                .store
-                .write(|w| w.save_session_reset(&session, previous.is_none()))?)
-        })
+        let previous = self
+            .with_store(|inner| Ok(inner.store.session()?))?
+            .filter(|p| p.relay_url == relay_url && p.account_id == body.account_id);
+        let session = SyncSession {
+            relay_url,
+            account_id: body.account_id,
+            space_id: body.space_id,
+            access_token: body.access_token,
+            access_expires_at: body.access_expires_at,
+            refresh_token: body.refresh_token,
+            pull_cursor: previous.as_ref().map_or(0, |s| s.pull_cursor),
+            pushed_seq: previous.as_ref().map_or(0, |s| s.pushed_seq),
+            last_sync_at: None,
+            last_error: None,
+        };
+        self.save_session(&session, previous.is_none())
     }
 
     /// Sign-in and queue state.
@@ -337,8 +332,8 @@ impl Core {
         self.with_store(|inner| Ok(inner.store.parked_ops()?))
     }
 
-    fn session(&self) -> Result<SyncSession> {
-        self.with_store(|inner| Ok(inner.store.session()?))?
+    pub(crate) fn session(&self) -> Result<SyncSession> {
+        self.load_session()?
             .ok_or_else(|| CoreError::Auth {
                 reason: "this database is not signed in to a relay; run `tacho login` or `tacho signup` first".into(),
             })
@@ -368,7 +363,7 @@ impl Core {
             refresh_token: body.refresh_token,
             ..session
         };
-        self.with_store(|inner| Ok(inner.store.write(|w| w.save_session(&updated))?))?;
+        self.save_session(&updated, false)?;
         Ok(updated)
     }
 

@@ -167,6 +167,41 @@ impl Store {
         Ok(out)
     }
 
+    /// Rewrites the file without the space deleted rows left behind and empties the WAL, so
+    /// forgotten data (a token moved elsewhere, a sign-out with `forget data`) can't be read
+    /// back from free pages or old WAL frames. Slow on a big file: call it off the UI thread.
+    pub fn compact(&mut self) -> Result<()> {
+        self.conn.execute_batch("VACUUM")?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// Deletes every record of the person (trips, points, entries, projects, cars, places,
+    /// locks, the op log, the session) and keeps only this installation's identity: its device
+    /// id and its clock and op sequence, so a later sign-in to the same account continues the
+    /// device's numbering where the relay expects it. Then [`Store::compact`]s the file.
+    pub fn forget_everything(&mut self) -> Result<()> {
+        let tables: Vec<String> = self
+            .conn
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'table'
+                 AND name NOT LIKE 'sqlite_%' AND name <> 'meta' ORDER BY name",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Every table goes, so references between them hold again at commit.
+        tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
+        for table in &tables {
+            tx.execute(&format!("DELETE FROM \"{table}\""), [])?;
+        }
+        tx.commit()?;
+        self.compact()
+    }
+
     /// Full `PRAGMA integrity_check`; returns the problems found (empty = healthy).
     pub fn integrity_check(&self) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;

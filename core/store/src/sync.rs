@@ -481,6 +481,13 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Forgets the relay session (sign-out): tokens, account and sync progress. The next
+    /// sign-in starts its cursors from the beginning.
+    pub fn clear_session(&mut self) -> Result<()> {
+        self.conn().execute("DELETE FROM sync_state WHERE id = 1", [])?;
+        Ok(())
+    }
+
     /// Records the highest own op the relay confirmed.
     pub fn set_pushed_seq(&mut self, seq: u64) -> Result<()> {
         self.conn().execute(

@@ -428,6 +428,30 @@ impl From<tacho_core::SyncStatus> for SyncStatusInfo {
     }
 }
 
+impl From<tacho_core::LogoutReport> for LogoutInfo {
+    fn from(r: tacho_core::LogoutReport) -> Self {
+        Self {
+            revoked_on_relay: r.revoked_on_relay,
+            relay_error: r.relay_error,
+            forgot_data: r.forgot_data,
+            unsynced_ops: count(r.unsynced_ops),
+        }
+    }
+}
+
+impl From<tacho_core::DeviceInfo> for DeviceInfoView {
+    fn from(d: tacho_core::DeviceInfo) -> Self {
+        Self {
+            device_id: d.device_id.to_string(),
+            name: d.name,
+            created_at: d.created_at,
+            last_push_at: d.last_push_at,
+            current: d.current,
+            revoked_at: d.revoked_at,
+        }
+    }
+}
+
 impl From<tacho_core::SyncReport> for SyncReportInfo {
     fn from(r: tacho_core::SyncReport) -> Self {
         Self {
@@ -707,11 +731,11 @@ mod tests {
     async fn a_trip_and_a_timer_through_the_api() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("tacho.db").to_string_lossy().into_owned();
-        let core = TachoCore::open(db.clone(), "Europe/Amsterdam".into())
+        let core = TachoCore::open(db.clone(), "Europe/Amsterdam".into(), Some("test phone".into()))
             .await
             .unwrap();
 
-        let bad = TachoCore::open(db, "Mars/Olympus".into())
+        let bad = TachoCore::open(db, "Mars/Olympus".into(), None)
             .await
             .err()
             .unwrap();

@@ -8,11 +8,12 @@ use std::sync::Arc;
 use tacho_model::clock::{Clock, SystemClock};
 
 use crate::clock::{ClockSource, ForeignClock};
+use crate::secrets::{ForeignSecrets, SecretStore};
 use crate::error::TachoError;
 use crate::events::{CoreListener, TaskHandle, spawn_listener};
 use crate::runtime::{Runtime, RuntimeKind};
 use crate::types::{
-    ActiveTrip, Car, DeviceHandoff, EntryFilter, FeedOutcome, NewCar, NewEntry, NewPlace,
+    ActiveTrip, Car, DeviceHandoff, DeviceInfo, EntryFilter, LogoutReport, FeedOutcome, NewCar, NewEntry, NewPlace,
     OidcNonce, OidcPending, ParkedOp, Ping, Place, Project, Purpose, ReportFormat, Rounding,
     SyncReport, SyncStatus, TimeEntry, TimerStatus, Trip, TripDetail, TripEnd, TripField,
     TripFilter, TripPoint, instant_opt, millis,
@@ -48,6 +49,7 @@ impl Core {
         runtime: RuntimeKind,
         clock: Arc<dyn Clock>,
         device_name: Option<String>,
+        secret_store: Option<Arc<dyn SecretStore>>,
     ) -> Result<Arc<Self>> {
         if db_path.trim().is_empty() {
             return Err(TachoError::bad_input("the database path is empty"));
@@ -58,6 +60,8 @@ impl Core {
         if let Some(name) = device_name {
             config.device_name = name;
         }
+        config.secret_store = secret_store
+            .map(|s| Arc::new(ForeignSecrets(s)) as Arc<dyn tacho_core::SecretStore>);
         let inner = runtime
             .block_on(async move { Ok(tacho_core::Core::open_with_clock(config, clock).await?) })?;
         tracing::info!(db = %db_path, runtime = ?runtime.kind(), "opened the tacho database");
@@ -84,12 +88,15 @@ impl Core {
     /// A trip whose grace period ran out while the app was not running is
     /// closed here. `device_name` is what the relay lists this device as
     /// (e.g. the watch's name); without one the core's default is used.
-    #[uniffi::constructor(default(device_name = None))]
+    /// `secret_store` keeps the relay tokens (the Keychain, the Android
+    /// Keystore); without one they are kept in the database file.
+    #[uniffi::constructor(default(device_name = None, secret_store = None))]
     pub fn new(
         db_path: String,
         time_zone: String,
         runtime: RuntimeKind,
         device_name: Option<String>,
+        secret_store: Option<Arc<dyn SecretStore>>,
     ) -> Result<Arc<Self>> {
         Self::open_with(
             db_path,
@@ -97,18 +104,20 @@ impl Core {
             runtime,
             Arc::new(SystemClock),
             device_name,
+            secret_store,
         )
     }
 
     /// [`Core::new`] with time from `clock` instead of the system clock:
     /// for replaying a recorded drive and for tests.
-    #[uniffi::constructor(default(device_name = None))]
+    #[uniffi::constructor(default(device_name = None, secret_store = None))]
     pub fn with_clock(
         db_path: String,
         time_zone: String,
         runtime: RuntimeKind,
         clock: Arc<dyn ClockSource>,
         device_name: Option<String>,
+        secret_store: Option<Arc<dyn SecretStore>>,
     ) -> Result<Arc<Self>> {
         Self::open_with(
             db_path,
@@ -116,6 +125,7 @@ impl Core {
             runtime,
             Arc::new(ForeignClock(clock)),
             device_name,
+            secret_store,
         )
     }
 
@@ -680,6 +690,34 @@ impl Core {
             .await
     }
 
+    /// Signs this device out: the relay revokes its session, the tokens are forgotten (in the
+    /// secret store too). Local records stay unless `forget_data`, which deletes them once
+    /// every change has reached the relay (else `Conflict`: sync first).
+    pub async fn logout(&self, forget_data: bool) -> Result<LogoutReport> {
+        self.run(|core| async move { Ok(core.logout(forget_data).await?.into()) })
+            .await
+    }
+
+    /// The account's devices, oldest first (`current` marks this one).
+    pub async fn devices(&self) -> Result<Vec<DeviceInfo>> {
+        self.run(|core| async move {
+            Ok(core.devices().await?.into_iter().map(Into::into).collect())
+        })
+        .await
+    }
+
+    /// Renames a device of the account.
+    pub async fn rename_device(&self, device_id: String, name: String) -> Result<DeviceInfo> {
+        self.run(|core| async move { Ok(core.rename_device(&device_id, &name).await?.into()) })
+            .await
+    }
+
+    /// Cuts another device of the account off (a lost watch): its next call is refused.
+    pub async fn revoke_device(&self, device_id: String) -> Result<()> {
+        self.run(|core| async move { Ok(core.revoke_device(&device_id).await?) })
+            .await
+    }
+
     /// Ops waiting in the outbox (for a "not yet synced" badge).
     pub async fn outbox_len(&self) -> Result<u64> {
         self.run(|core| async move { Ok(core.outbox_len().await?) })
@@ -718,7 +756,7 @@ mod tests {
 
     fn open(dir: &tempfile::TempDir, zone: &str) -> Result<Arc<Core>> {
         let path = dir.path().join("t.db").to_string_lossy().into_owned();
-        Core::new(path, zone.into(), RuntimeKind::CurrentThread, None)
+        Core::new(path, zone.into(), RuntimeKind::CurrentThread, None, None)
     }
 
     #[test]
@@ -731,7 +769,7 @@ mod tests {
             Err(TachoError::BadInput { reason }) if reason.contains("time zone")
         ));
         assert!(matches!(
-            Core::new(" ".into(), "UTC".into(), RuntimeKind::MultiThread, None),
+            Core::new(" ".into(), "UTC".into(), RuntimeKind::MultiThread, None, None),
             Err(TachoError::BadInput { .. })
         ));
         let core = open(&dir, "Europe/Amsterdam");

@@ -21,6 +21,7 @@ mod error;
 mod events;
 mod logging;
 mod runtime;
+mod secrets;
 pub mod types;
 
 pub use crate::clock::ClockSource;
@@ -29,6 +30,7 @@ pub use crate::error::TachoError;
 pub use crate::events::{CoreEvent, CoreListener, TaskHandle};
 pub use crate::logging::{LogLevel, LogRecord, LogSink, clear_log_sink, set_log_sink};
 pub use crate::runtime::RuntimeKind;
+pub use crate::secrets::{SecretStore, SecretStoreFailure};
 
 #[cfg(test)]
 mod tests {

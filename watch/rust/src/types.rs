@@ -941,6 +941,61 @@ impl From<tacho_core::SyncStatus> for SyncStatus {
     }
 }
 
+/// What `logout` did.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct LogoutReport {
+    /// Whether the relay revoked the session (false when it could not be reached: the tokens
+    /// are forgotten here anyway).
+    pub revoked_on_relay: bool,
+    /// Why the relay did not revoke it.
+    pub relay_error: Option<String>,
+    /// Whether the local records were deleted too.
+    pub forgot_data: bool,
+    /// Own changes still waiting for the relay (kept; pushed after the next sign-in).
+    pub unsynced_ops: u64,
+}
+
+impl From<tacho_core::LogoutReport> for LogoutReport {
+    fn from(r: tacho_core::LogoutReport) -> Self {
+        Self {
+            revoked_on_relay: r.revoked_on_relay,
+            relay_error: r.relay_error,
+            forgot_data: r.forgot_data,
+            unsynced_ops: r.unsynced_ops,
+        }
+    }
+}
+
+/// One device of the account, for a "devices" settings screen.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DeviceInfo {
+    /// The device's id.
+    pub device_id: String,
+    /// Its name.
+    pub name: String,
+    /// When it first signed in (RFC 3339 UTC).
+    pub created_at: String,
+    /// When it last pushed changes (RFC 3339 UTC), if ever.
+    pub last_push_at: Option<String>,
+    /// Whether it is this device.
+    pub current: bool,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<String>,
+}
+
+impl From<tacho_core::DeviceInfo> for DeviceInfo {
+    fn from(d: tacho_core::DeviceInfo) -> Self {
+        Self {
+            device_id: d.device_id.to_string(),
+            name: d.name,
+            created_at: d.created_at,
+            last_push_at: d.last_push_at,
+            current: d.current,
+            revoked_at: d.revoked_at,
+        }
+    }
+}
+
 /// An OpenID Connect sign-in waiting for the browser (from `oidc_begin`). Open
 /// `authorization_url` in a browser session (ASWebAuthenticationSession, Custom Tabs) and pass
 /// the URL it comes back with to `oidc_complete` together with `pending`.

@@ -18,9 +18,18 @@ impl TachoCore {
     /// directory) recording in `time_zone` (IANA name, e.g. from
     /// `flutter_timezone`). Resumes a trip that was recording when the app
     /// was killed, or closes it if its grace period ran out meanwhile.
-    pub async fn open(db_path: String, time_zone: String) -> Result<TachoCore, ApiError> {
+    /// `device_name` is what the relay lists this phone as (e.g. from
+    /// `device_info_plus`); without one the core's default is used.
+    pub async fn open(
+        db_path: String,
+        time_zone: String,
+        device_name: Option<String>,
+    ) -> Result<TachoCore, ApiError> {
         let mut config = CoreConfig::new(db_path);
         config.time_zone = time_zone.trim().to_owned();
+        if let Some(name) = device_name {
+            config.device_name = name;
+        }
         Ok(TachoCore {
             core: Core::open(config).await?,
         })

@@ -4,7 +4,7 @@
 use crate::api::error::ApiError;
 use crate::api::session::TachoCore;
 use crate::api::types::{
-    OidcNonceInfo, OidcPendingInfo, ParkedOpInfo, SyncReportInfo, SyncStatusInfo, WatchHandoff,
+    DeviceInfoView, LogoutInfo, OidcNonceInfo, OidcPendingInfo, ParkedOpInfo, SyncReportInfo, SyncStatusInfo, WatchHandoff,
 };
 use crate::mapping;
 
@@ -133,5 +133,74 @@ impl TachoCore {
             .mint_device_session(&watch_device_id, &watch_name)
             .await?;
         mapping::watch_handoff(&handoff)
+    }
+
+    /// Signs this phone out: the relay revokes its session, the tokens are forgotten. Local
+    /// records stay unless `forget_data`, which deletes them once every change has reached
+    /// the relay (else a conflict error: sync first).
+    pub async fn logout(&self, forget_data: bool) -> Result<LogoutInfo, ApiError> {
+        Ok(self.core.logout(forget_data).await?.into())
+    }
+
+    /// The account's devices, oldest first (`current` marks this phone).
+    pub async fn devices(&self) -> Result<Vec<DeviceInfoView>, ApiError> {
+        Ok(self
+            .core
+            .devices()
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// Renames a device of the account.
+    pub async fn rename_device(
+        &self,
+        device_id: String,
+        name: String,
+    ) -> Result<DeviceInfoView, ApiError> {
+        Ok(self.core.rename_device(&device_id, &name).await?.into())
+    }
+
+    /// Cuts another device off (a lost watch): its next call to the relay is refused.
+    pub async fn revoke_device(&self, device_id: String) -> Result<(), ApiError> {
+        Ok(self.core.revoke_device(&device_id).await?)
+    }
+
+    /// Keeps syncing while the app is in the foreground (long-poll for others' changes, push
+    /// new ones, back off on errors) until the returned loop is stopped or dropped. The app
+    /// starts it on resume and stops it on pause; background refresh calls `sync_now`.
+    pub async fn start_sync_loop(&self, wait_s: u32) -> SyncLoop {
+        let core = self.core.clone();
+        // Spawned on the bridge's async runtime (tokio), the one every async call runs on.
+        let task = tokio::spawn(async move {
+            // `sync_forever` retries every failure with backoff; it returns only when the
+            // database itself fails, which the next foreground call reports.
+            let _ = core.sync_forever(u64::from(wait_s)).await;
+        });
+        SyncLoop {
+            task: task.abort_handle(),
+        }
+    }
+}
+
+/// A running foreground sync loop; stopping it (or dropping it) cancels the loop at its next
+/// await point, never in the middle of a store write.
+#[flutter_rust_bridge::frb(opaque)]
+pub struct SyncLoop {
+    task: tokio::task::AbortHandle,
+}
+
+impl SyncLoop {
+    /// Stops the loop.
+    #[flutter_rust_bridge::frb(sync)]
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for SyncLoop {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }

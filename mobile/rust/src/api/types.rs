@@ -528,6 +528,37 @@ pub struct SyncStatusInfo {
     pub last_error: Option<String>,
 }
 
+/// What `logout` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogoutInfo {
+    /// Whether the relay revoked the session (false when it could not be reached: the tokens
+    /// are forgotten here anyway).
+    pub revoked_on_relay: bool,
+    /// Why the relay did not revoke it.
+    pub relay_error: Option<String>,
+    /// Whether the local records were deleted too.
+    pub forgot_data: bool,
+    /// Own changes still waiting for the relay (kept; pushed after the next sign-in).
+    pub unsynced_ops: i64,
+}
+
+/// One device of the account, for the devices screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceInfoView {
+    /// The device's id.
+    pub device_id: String,
+    /// Its name.
+    pub name: String,
+    /// When it first signed in (RFC 3339 UTC).
+    pub created_at: String,
+    /// When it last pushed changes (RFC 3339 UTC), if ever.
+    pub last_push_at: Option<String>,
+    /// Whether it is this phone.
+    pub current: bool,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<String>,
+}
+
 /// An OpenID Connect sign-in waiting for the browser (from `oidcBegin`): open
 /// `authorization_url` with the browser session and pass the URL it returns to `oidcComplete`
 /// together with `pending`.
