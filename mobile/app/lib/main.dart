@@ -1,6 +1,8 @@
 // Tacho's Flutter app: opens the one TachoCore of this process and shows
 // the screens. Every rule lives in the Rust core; the screens only call it.
 
+import 'dart:io' show Platform;
+
 import 'package:flutter/material.dart';
 import 'package:flutter_timezone/flutter_timezone.dart';
 import 'package:path_provider/path_provider.dart';
@@ -14,6 +16,7 @@ import 'screens/timesheet.dart';
 import 'screens/today.dart';
 import 'screens/trips.dart';
 import 'src/rust/api/session.dart';
+import 'src/rust/api/sync.dart';
 import 'src/rust/frb_generated.dart';
 
 Future<void> main() async {
@@ -21,7 +24,9 @@ Future<void> main() async {
   await RustLib.init();
   final docs = await getApplicationDocumentsDirectory();
   final zone = await FlutterTimezone.getLocalTimezone();
-  final core = await TachoCore.open(dbPath: '${docs.path}/tacho.db', timeZone: zone);
+  // The relay lists this phone under its host name until the person renames it.
+  final core = await TachoCore.open(
+      dbPath: '${docs.path}/tacho.db', timeZone: zone, deviceName: Platform.localHostname);
   await NativeBridge(core).start();
   runApp(TachoApp(core: core));
 }
@@ -52,8 +57,45 @@ class HomeShell extends StatefulWidget {
   State<HomeShell> createState() => _HomeShellState();
 }
 
-class _HomeShellState extends State<HomeShell> {
+class _HomeShellState extends State<HomeShell> with WidgetsBindingObserver {
   int _tab = 0;
+
+  /// The core's sync loop, running while the app is in the foreground (long-poll for the
+  /// other devices' changes, push new ones); stopped when the app goes to the background.
+  SyncLoop? _sync;
+
+  @override
+  void initState() {
+    super.initState();
+    WidgetsBinding.instance.addObserver(this);
+    _startSync();
+  }
+
+  @override
+  void dispose() {
+    WidgetsBinding.instance.removeObserver(this);
+    _sync?.stop();
+    super.dispose();
+  }
+
+  @override
+  void didChangeAppLifecycleState(AppLifecycleState state) {
+    if (state == AppLifecycleState.resumed) {
+      _startSync();
+    } else if (state == AppLifecycleState.paused || state == AppLifecycleState.detached) {
+      _sync?.stop();
+      _sync = null;
+    }
+  }
+
+  Future<void> _startSync() async {
+    if (_sync != null) return;
+    // Not signed in: the loop would only record "not signed in"; Settings starts it after sign-in
+    // by resuming, and "Sync now" works either way.
+    final status = await widget.core.syncStatus();
+    if (status.accountId == null || _sync != null) return;
+    _sync = await widget.core.startSyncLoop(waitS: 25);
+  }
 
   @override
   Widget build(BuildContext context) {

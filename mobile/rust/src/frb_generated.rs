@@ -28,6 +28,7 @@
 // Section: imports
 
 use crate::api::session::*;
+use crate::api::sync::*;
 use flutter_rust_bridge::for_generated::byteorder::{NativeEndian, ReadBytesExt, WriteBytesExt};
 use flutter_rust_bridge::for_generated::{Lifetimeable, Lockable, transform_result_dco};
 use flutter_rust_bridge::{Handler, IntoIntoDart};
@@ -40,7 +41,7 @@ flutter_rust_bridge::frb_generated_boilerplate!(
     default_rust_auto_opaque = RustAutoOpaqueMoi,
 );
 pub(crate) const FLUTTER_RUST_BRIDGE_CODEGEN_VERSION: &str = "2.13.0";
-pub(crate) const FLUTTER_RUST_BRIDGE_CODEGEN_CONTENT_HASH: i32 = 2027730997;
+pub(crate) const FLUTTER_RUST_BRIDGE_CODEGEN_CONTENT_HASH: i32 = 1606571857;
 
 // Section: executor
 
@@ -48,6 +49,54 @@ flutter_rust_bridge::frb_generated_default_handler!();
 
 // Section: wire_funcs
 
+fn wire__crate__api__sync__SyncLoop_stop_impl(
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) -> flutter_rust_bridge::for_generated::WireSyncRust2DartSse {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_sync::<flutter_rust_bridge::for_generated::SseCodec, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "SyncLoop_stop",
+            port: None,
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Sync,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<SyncLoop>,
+            >>::sse_decode(&mut deserializer);
+            deserializer.end();
+            transform_result_sse::<_, ()>((move || {
+                let mut api_that_guard = None;
+                let decode_indices_ =
+                    flutter_rust_bridge::for_generated::lockable_compute_decode_order(vec![
+                        flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                            &api_that, 0, false,
+                        ),
+                    ]);
+                for i in decode_indices_ {
+                    match i {
+                        0 => api_that_guard = Some(api_that.lockable_decode_sync_ref()),
+                        _ => unreachable!(),
+                    }
+                }
+                let api_that_guard = api_that_guard.unwrap();
+                let output_ok = Ok::<_, ()>({
+                    crate::api::sync::SyncLoop::stop(&*api_that_guard);
+                })?;
+                std::result::Result::Ok(output_ok)
+            })())
+        },
+    )
+}
 fn wire__crate__api__session__TachoCore_active_trip_impl(
     port_: flutter_rust_bridge::for_generated::MessagePort,
     ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
@@ -625,6 +674,62 @@ fn wire__crate__api__session__TachoCore_device_id_impl(
                 let output_ok = crate::api::session::TachoCore::device_id(&*api_that_guard)?;
                 std::result::Result::Ok(output_ok)
             })())
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_devices_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_devices",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok =
+                            crate::api::session::TachoCore::devices(&*api_that_guard).await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
         },
     )
 }
@@ -1221,6 +1326,66 @@ fn wire__crate__api__session__TachoCore_login_impl(
         },
     )
 }
+fn wire__crate__api__session__TachoCore_logout_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_logout",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_forget_data = <bool>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::logout(
+                            &*api_that_guard,
+                            api_forget_data,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
 fn wire__crate__api__session__TachoCore_mileage_report_impl(
     port_: flutter_rust_bridge::for_generated::MessagePort,
     ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
@@ -1625,13 +1790,17 @@ fn wire__crate__api__session__TachoCore_open_impl(
                 flutter_rust_bridge::for_generated::SseDeserializer::new(message);
             let api_db_path = <String>::sse_decode(&mut deserializer);
             let api_time_zone = <String>::sse_decode(&mut deserializer);
+            let api_device_name = <Option<String>>::sse_decode(&mut deserializer);
             deserializer.end();
             move |context| async move {
                 transform_result_sse::<_, crate::api::error::ApiError>(
                     (move || async move {
-                        let output_ok =
-                            crate::api::session::TachoCore::open(api_db_path, api_time_zone)
-                                .await?;
+                        let output_ok = crate::api::session::TachoCore::open(
+                            api_db_path,
+                            api_time_zone,
+                            api_device_name,
+                        )
+                        .await?;
                         std::result::Result::Ok(output_ok)
                     })()
                     .await,
@@ -1924,6 +2093,128 @@ fn wire__crate__api__session__TachoCore_projects_impl(
         },
     )
 }
+fn wire__crate__api__session__TachoCore_rename_device_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_rename_device",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_device_id = <String>::sse_decode(&mut deserializer);
+            let api_name = <String>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::rename_device(
+                            &*api_that_guard,
+                            api_device_id,
+                            api_name,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_revoke_device_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_revoke_device",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_device_id = <String>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::revoke_device(
+                            &*api_that_guard,
+                            api_device_id,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
 fn wire__crate__api__session__TachoCore_set_trip_odometer_impl(
     port_: flutter_rust_bridge::for_generated::MessagePort,
     ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
@@ -2044,6 +2335,68 @@ fn wire__crate__api__session__TachoCore_signup_impl(
                             api_password,
                         )
                         .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_start_sync_loop_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_start_sync_loop",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_wait_s = <u32>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, ()>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = Ok::<_, ()>(
+                            crate::api::session::TachoCore::start_sync_loop(
+                                &*api_that_guard,
+                                api_wait_s,
+                            )
+                            .await,
+                        )?;
                         std::result::Result::Ok(output_ok)
                     })()
                     .await,
@@ -2958,6 +3311,9 @@ fn wire__crate__api__types__trip_query_default_impl(
 // Section: related_funcs
 
 flutter_rust_bridge::frb_generated_moi_arc_impl_value!(
+    flutter_rust_bridge::for_generated::RustAutoOpaqueInner<SyncLoop>
+);
+flutter_rust_bridge::frb_generated_moi_arc_impl_value!(
     flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>
 );
 
@@ -2971,6 +3327,16 @@ impl SseDecode for flutter_rust_bridge::for_generated::anyhow::Error {
     }
 }
 
+impl SseDecode for SyncLoop {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut inner = <RustOpaqueMoi<
+            flutter_rust_bridge::for_generated::RustAutoOpaqueInner<SyncLoop>,
+        >>::sse_decode(deserializer);
+        return flutter_rust_bridge::for_generated::rust_auto_opaque_decode_owned(inner);
+    }
+}
+
 impl SseDecode for TachoCore {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
@@ -2978,6 +3344,16 @@ impl SseDecode for TachoCore {
             flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
         >>::sse_decode(deserializer);
         return flutter_rust_bridge::for_generated::rust_auto_opaque_decode_owned(inner);
+    }
+}
+
+impl SseDecode
+    for RustOpaqueMoi<flutter_rust_bridge::for_generated::RustAutoOpaqueInner<SyncLoop>>
+{
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut inner = <usize>::sse_decode(deserializer);
+        return decode_rust_opaque_moi(inner);
     }
 }
 
@@ -3128,6 +3504,26 @@ impl SseDecode for crate::api::types::Decider {
     }
 }
 
+impl SseDecode for crate::api::types::DeviceInfoView {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut var_deviceId = <String>::sse_decode(deserializer);
+        let mut var_name = <String>::sse_decode(deserializer);
+        let mut var_createdAt = <String>::sse_decode(deserializer);
+        let mut var_lastPushAt = <Option<String>>::sse_decode(deserializer);
+        let mut var_current = <bool>::sse_decode(deserializer);
+        let mut var_revokedAt = <Option<String>>::sse_decode(deserializer);
+        return crate::api::types::DeviceInfoView {
+            device_id: var_deviceId,
+            name: var_name,
+            created_at: var_createdAt,
+            last_push_at: var_lastPushAt,
+            current: var_current,
+            revoked_at: var_revokedAt,
+        };
+    }
+}
+
 impl SseDecode for crate::api::types::EntryQuery {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
@@ -3233,6 +3629,20 @@ impl SseDecode for Vec<crate::api::types::CarInfo> {
         let mut ans_ = Vec::with_capacity(len_ as usize);
         for idx_ in 0..len_ {
             ans_.push(<crate::api::types::CarInfo>::sse_decode(deserializer));
+        }
+        return ans_;
+    }
+}
+
+impl SseDecode for Vec<crate::api::types::DeviceInfoView> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut len_ = <i32>::sse_decode(deserializer);
+        let mut ans_ = Vec::with_capacity(len_ as usize);
+        for idx_ in 0..len_ {
+            ans_.push(<crate::api::types::DeviceInfoView>::sse_decode(
+                deserializer,
+            ));
         }
         return ans_;
     }
@@ -3357,6 +3767,22 @@ impl SseDecode for Vec<crate::api::types::TripPointInfo> {
             ans_.push(<crate::api::types::TripPointInfo>::sse_decode(deserializer));
         }
         return ans_;
+    }
+}
+
+impl SseDecode for crate::api::types::LogoutInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut var_revokedOnRelay = <bool>::sse_decode(deserializer);
+        let mut var_relayError = <Option<String>>::sse_decode(deserializer);
+        let mut var_forgotData = <bool>::sse_decode(deserializer);
+        let mut var_unsyncedOps = <i64>::sse_decode(deserializer);
+        return crate::api::types::LogoutInfo {
+            revoked_on_relay: var_revokedOnRelay,
+            relay_error: var_relayError,
+            forgot_data: var_forgotData,
+            unsynced_ops: var_unsyncedOps,
+        };
     }
 }
 
@@ -4116,161 +4542,181 @@ fn pde_ffi_dispatcher_primary_impl(
 ) {
     // Codec=Pde (Serialization + dispatch), see doc to use other codecs
     match func_id {
-        1 => {
+        2 => {
             wire__crate__api__session__TachoCore_active_trip_impl(port, ptr, rust_vec_len, data_len)
         }
-        2 => wire__crate__api__session__TachoCore_add_car_impl(port, ptr, rust_vec_len, data_len),
-        3 => wire__crate__api__session__TachoCore_add_entry_impl(port, ptr, rust_vec_len, data_len),
-        4 => wire__crate__api__session__TachoCore_add_place_impl(port, ptr, rust_vec_len, data_len),
-        5 => {
+        3 => wire__crate__api__session__TachoCore_add_car_impl(port, ptr, rust_vec_len, data_len),
+        4 => wire__crate__api__session__TachoCore_add_entry_impl(port, ptr, rust_vec_len, data_len),
+        5 => wire__crate__api__session__TachoCore_add_place_impl(port, ptr, rust_vec_len, data_len),
+        6 => {
             wire__crate__api__session__TachoCore_add_project_impl(port, ptr, rust_vec_len, data_len)
         }
-        6 => wire__crate__api__session__TachoCore_car_readings_impl(
+        7 => wire__crate__api__session__TachoCore_car_readings_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        7 => wire__crate__api__session__TachoCore_cars_impl(port, ptr, rust_vec_len, data_len),
-        8 => wire__crate__api__session__TachoCore_classify_trip_impl(
+        8 => wire__crate__api__session__TachoCore_cars_impl(port, ptr, rust_vec_len, data_len),
+        9 => wire__crate__api__session__TachoCore_classify_trip_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        9 => wire__crate__api__session__TachoCore_connect_impl(port, ptr, rust_vec_len, data_len),
-        11 => wire__crate__api__session__TachoCore_discard_trip_impl(
+        10 => wire__crate__api__session__TachoCore_connect_impl(port, ptr, rust_vec_len, data_len),
+        12 => wire__crate__api__session__TachoCore_devices_impl(port, ptr, rust_vec_len, data_len),
+        13 => wire__crate__api__session__TachoCore_discard_trip_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        12 => {
+        14 => {
             wire__crate__api__session__TachoCore_disconnect_impl(port, ptr, rust_vec_len, data_len)
         }
-        13 => {
+        15 => {
             wire__crate__api__session__TachoCore_edit_trip_impl(port, ptr, rust_vec_len, data_len)
         }
-        14 => wire__crate__api__session__TachoCore_end_trip_impl(port, ptr, rust_vec_len, data_len),
-        15 => wire__crate__api__session__TachoCore_entries_impl(port, ptr, rust_vec_len, data_len),
-        16 => wire__crate__api__session__TachoCore_find_car_impl(port, ptr, rust_vec_len, data_len),
-        17 => wire__crate__api__session__TachoCore_hours_report_impl(
+        16 => wire__crate__api__session__TachoCore_end_trip_impl(port, ptr, rust_vec_len, data_len),
+        17 => wire__crate__api__session__TachoCore_entries_impl(port, ptr, rust_vec_len, data_len),
+        18 => wire__crate__api__session__TachoCore_find_car_impl(port, ptr, rust_vec_len, data_len),
+        19 => wire__crate__api__session__TachoCore_hours_report_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        18 => {
+        20 => {
             wire__crate__api__session__TachoCore_lock_period_impl(port, ptr, rust_vec_len, data_len)
         }
-        19 => wire__crate__api__session__TachoCore_locked_periods_impl(
+        21 => wire__crate__api__session__TachoCore_locked_periods_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        20 => wire__crate__api__session__TachoCore_login_impl(port, ptr, rust_vec_len, data_len),
-        21 => wire__crate__api__session__TachoCore_mileage_report_impl(
+        22 => wire__crate__api__session__TachoCore_login_impl(port, ptr, rust_vec_len, data_len),
+        23 => wire__crate__api__session__TachoCore_logout_impl(port, ptr, rust_vec_len, data_len),
+        24 => wire__crate__api__session__TachoCore_mileage_report_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        22 => wire__crate__api__session__TachoCore_mint_watch_session_impl(
+        25 => wire__crate__api__session__TachoCore_mint_watch_session_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        23 => {
+        26 => {
             wire__crate__api__session__TachoCore_oidc_begin_impl(port, ptr, rust_vec_len, data_len)
         }
-        24 => wire__crate__api__session__TachoCore_oidc_complete_impl(
+        27 => wire__crate__api__session__TachoCore_oidc_complete_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        25 => {
+        28 => {
             wire__crate__api__session__TachoCore_oidc_nonce_impl(port, ptr, rust_vec_len, data_len)
         }
-        26 => wire__crate__api__session__TachoCore_oidc_sign_in_with_id_token_impl(
+        29 => wire__crate__api__session__TachoCore_oidc_sign_in_with_id_token_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        27 => wire__crate__api__session__TachoCore_open_impl(port, ptr, rust_vec_len, data_len),
-        28 => {
+        30 => wire__crate__api__session__TachoCore_open_impl(port, ptr, rust_vec_len, data_len),
+        31 => {
             wire__crate__api__session__TachoCore_parked_ops_impl(port, ptr, rust_vec_len, data_len)
         }
-        29 => wire__crate__api__session__TachoCore_ping_impl(port, ptr, rust_vec_len, data_len),
-        30 => {
+        32 => wire__crate__api__session__TachoCore_ping_impl(port, ptr, rust_vec_len, data_len),
+        33 => {
             wire__crate__api__session__TachoCore_ping_batch_impl(port, ptr, rust_vec_len, data_len)
         }
-        31 => wire__crate__api__session__TachoCore_places_impl(port, ptr, rust_vec_len, data_len),
-        32 => wire__crate__api__session__TachoCore_projects_impl(port, ptr, rust_vec_len, data_len),
-        33 => wire__crate__api__session__TachoCore_set_trip_odometer_impl(
+        34 => wire__crate__api__session__TachoCore_places_impl(port, ptr, rust_vec_len, data_len),
+        35 => wire__crate__api__session__TachoCore_projects_impl(port, ptr, rust_vec_len, data_len),
+        36 => wire__crate__api__session__TachoCore_rename_device_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        34 => wire__crate__api__session__TachoCore_signup_impl(port, ptr, rust_vec_len, data_len),
-        35 => {
+        37 => wire__crate__api__session__TachoCore_revoke_device_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        38 => wire__crate__api__session__TachoCore_set_trip_odometer_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        39 => wire__crate__api__session__TachoCore_signup_impl(port, ptr, rust_vec_len, data_len),
+        40 => wire__crate__api__session__TachoCore_start_sync_loop_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        41 => {
             wire__crate__api__session__TachoCore_start_timer_impl(port, ptr, rust_vec_len, data_len)
         }
-        36 => {
+        42 => {
             wire__crate__api__session__TachoCore_stop_timer_impl(port, ptr, rust_vec_len, data_len)
         }
-        37 => wire__crate__api__session__TachoCore_switch_timer_impl(
+        43 => wire__crate__api__session__TachoCore_switch_timer_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        38 => wire__crate__api__session__TachoCore_sync_now_impl(port, ptr, rust_vec_len, data_len),
-        39 => {
+        44 => wire__crate__api__session__TachoCore_sync_now_impl(port, ptr, rust_vec_len, data_len),
+        45 => {
             wire__crate__api__session__TachoCore_sync_status_impl(port, ptr, rust_vec_len, data_len)
         }
-        40 => wire__crate__api__session__TachoCore_tick_impl(port, ptr, rust_vec_len, data_len),
-        41 => wire__crate__api__session__TachoCore_timer_status_impl(
+        46 => wire__crate__api__session__TachoCore_tick_impl(port, ptr, rust_vec_len, data_len),
+        47 => wire__crate__api__session__TachoCore_timer_status_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        42 => wire__crate__api__session__TachoCore_trip_impl(port, ptr, rust_vec_len, data_len),
-        43 => {
+        48 => wire__crate__api__session__TachoCore_trip_impl(port, ptr, rust_vec_len, data_len),
+        49 => {
             wire__crate__api__session__TachoCore_trip_points_impl(port, ptr, rust_vec_len, data_len)
         }
-        44 => wire__crate__api__session__TachoCore_trips_impl(port, ptr, rust_vec_len, data_len),
-        45 => wire__crate__api__session__TachoCore_watch_events_impl(
+        50 => wire__crate__api__session__TachoCore_trips_impl(port, ptr, rust_vec_len, data_len),
+        51 => wire__crate__api__session__TachoCore_watch_events_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        46 => wire__crate__api__session__TachoCore_write_hours_report_impl(
+        52 => wire__crate__api__session__TachoCore_write_hours_report_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        47 => wire__crate__api__session__TachoCore_write_mileage_report_impl(
+        53 => wire__crate__api__session__TachoCore_write_mileage_report_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        48 => wire__crate__api__types__entry_query_default_impl(port, ptr, rust_vec_len, data_len),
-        49 => {
+        54 => wire__crate__api__types__entry_query_default_impl(port, ptr, rust_vec_len, data_len),
+        55 => {
             wire__crate__api__types__new_car_input_default_impl(port, ptr, rust_vec_len, data_len)
         }
-        50 => {
+        56 => {
             wire__crate__api__types__new_entry_input_default_impl(port, ptr, rust_vec_len, data_len)
         }
-        51 => wire__crate__api__types__trip_query_default_impl(port, ptr, rust_vec_len, data_len),
+        57 => wire__crate__api__types__trip_query_default_impl(port, ptr, rust_vec_len, data_len),
         _ => unreachable!(),
     }
 }
@@ -4283,12 +4729,28 @@ fn pde_ffi_dispatcher_sync_impl(
 ) -> flutter_rust_bridge::for_generated::WireSyncRust2DartSse {
     // Codec=Pde (Serialization + dispatch), see doc to use other codecs
     match func_id {
-        10 => wire__crate__api__session__TachoCore_device_id_impl(ptr, rust_vec_len, data_len),
+        1 => wire__crate__api__sync__SyncLoop_stop_impl(ptr, rust_vec_len, data_len),
+        11 => wire__crate__api__session__TachoCore_device_id_impl(ptr, rust_vec_len, data_len),
         _ => unreachable!(),
     }
 }
 
 // Section: rust2dart
+
+// Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for FrbWrapper<SyncLoop> {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        flutter_rust_bridge::for_generated::rust_auto_opaque_encode::<_, MoiArc<_>>(self.0)
+            .into_dart()
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive for FrbWrapper<SyncLoop> {}
+
+impl flutter_rust_bridge::IntoIntoDart<FrbWrapper<SyncLoop>> for SyncLoop {
+    fn into_into_dart(self) -> FrbWrapper<SyncLoop> {
+        self.into()
+    }
+}
 
 // Codec=Dco (DartCObject based), see doc to use other codecs
 impl flutter_rust_bridge::IntoDart for FrbWrapper<TachoCore> {
@@ -4457,6 +4919,31 @@ impl flutter_rust_bridge::IntoIntoDart<crate::api::types::Decider> for crate::ap
     }
 }
 // Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::DeviceInfoView {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        [
+            self.device_id.into_into_dart().into_dart(),
+            self.name.into_into_dart().into_dart(),
+            self.created_at.into_into_dart().into_dart(),
+            self.last_push_at.into_into_dart().into_dart(),
+            self.current.into_into_dart().into_dart(),
+            self.revoked_at.into_into_dart().into_dart(),
+        ]
+        .into_dart()
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::DeviceInfoView
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::DeviceInfoView>
+    for crate::api::types::DeviceInfoView
+{
+    fn into_into_dart(self) -> crate::api::types::DeviceInfoView {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
 impl flutter_rust_bridge::IntoDart for crate::api::types::EntryQuery {
     fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
         [
@@ -4535,6 +5022,26 @@ impl flutter_rust_bridge::IntoDart for crate::api::types::LatLng {
 impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive for crate::api::types::LatLng {}
 impl flutter_rust_bridge::IntoIntoDart<crate::api::types::LatLng> for crate::api::types::LatLng {
     fn into_into_dart(self) -> crate::api::types::LatLng {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::LogoutInfo {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        [
+            self.revoked_on_relay.into_into_dart().into_dart(),
+            self.relay_error.into_into_dart().into_dart(),
+            self.forgot_data.into_into_dart().into_dart(),
+            self.unsynced_ops.into_into_dart().into_dart(),
+        ]
+        .into_dart()
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive for crate::api::types::LogoutInfo {}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::LogoutInfo>
+    for crate::api::types::LogoutInfo
+{
+    fn into_into_dart(self) -> crate::api::types::LogoutInfo {
         self
     }
 }
@@ -5270,10 +5777,28 @@ impl SseEncode for flutter_rust_bridge::for_generated::anyhow::Error {
     }
 }
 
+impl SseEncode for SyncLoop {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <RustOpaqueMoi<flutter_rust_bridge::for_generated::RustAutoOpaqueInner<SyncLoop>>>::sse_encode(flutter_rust_bridge::for_generated::rust_auto_opaque_encode::<_, MoiArc<_>>(self), serializer);
+    }
+}
+
 impl SseEncode for TachoCore {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
         <RustOpaqueMoi<flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>>>::sse_encode(flutter_rust_bridge::for_generated::rust_auto_opaque_encode::<_, MoiArc<_>>(self), serializer);
+    }
+}
+
+impl SseEncode
+    for RustOpaqueMoi<flutter_rust_bridge::for_generated::RustAutoOpaqueInner<SyncLoop>>
+{
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        let (ptr, size) = self.sse_encode_raw();
+        <usize>::sse_encode(ptr, serializer);
+        <i32>::sse_encode(size, serializer);
     }
 }
 
@@ -5411,6 +5936,18 @@ impl SseEncode for crate::api::types::Decider {
     }
 }
 
+impl SseEncode for crate::api::types::DeviceInfoView {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <String>::sse_encode(self.device_id, serializer);
+        <String>::sse_encode(self.name, serializer);
+        <String>::sse_encode(self.created_at, serializer);
+        <Option<String>>::sse_encode(self.last_push_at, serializer);
+        <bool>::sse_encode(self.current, serializer);
+        <Option<String>>::sse_encode(self.revoked_at, serializer);
+    }
+}
+
 impl SseEncode for crate::api::types::EntryQuery {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
@@ -5497,6 +6034,16 @@ impl SseEncode for Vec<crate::api::types::CarInfo> {
         <i32>::sse_encode(self.len() as _, serializer);
         for item in self {
             <crate::api::types::CarInfo>::sse_encode(item, serializer);
+        }
+    }
+}
+
+impl SseEncode for Vec<crate::api::types::DeviceInfoView> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <i32>::sse_encode(self.len() as _, serializer);
+        for item in self {
+            <crate::api::types::DeviceInfoView>::sse_encode(item, serializer);
         }
     }
 }
@@ -5598,6 +6145,16 @@ impl SseEncode for Vec<crate::api::types::TripPointInfo> {
         for item in self {
             <crate::api::types::TripPointInfo>::sse_encode(item, serializer);
         }
+    }
+}
+
+impl SseEncode for crate::api::types::LogoutInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <bool>::sse_encode(self.revoked_on_relay, serializer);
+        <Option<String>>::sse_encode(self.relay_error, serializer);
+        <bool>::sse_encode(self.forgot_data, serializer);
+        <i64>::sse_encode(self.unsynced_ops, serializer);
     }
 }
 
@@ -6202,6 +6759,7 @@ mod io {
 
     use super::*;
     use crate::api::session::*;
+    use crate::api::sync::*;
     use flutter_rust_bridge::for_generated::byteorder::{
         NativeEndian, ReadBytesExt, WriteBytesExt,
     };
@@ -6211,6 +6769,20 @@ mod io {
     // Section: boilerplate
 
     flutter_rust_bridge::frb_generated_boilerplate_io!();
+
+    #[unsafe(no_mangle)]
+    pub extern "C" fn frbgen_tacho_rust_arc_increment_strong_count_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop(
+        ptr: *const std::ffi::c_void,
+    ) {
+        MoiArc::<flutter_rust_bridge::for_generated::RustAutoOpaqueInner<SyncLoop>>::increment_strong_count(ptr as _);
+    }
+
+    #[unsafe(no_mangle)]
+    pub extern "C" fn frbgen_tacho_rust_arc_decrement_strong_count_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop(
+        ptr: *const std::ffi::c_void,
+    ) {
+        MoiArc::<flutter_rust_bridge::for_generated::RustAutoOpaqueInner<SyncLoop>>::decrement_strong_count(ptr as _);
+    }
 
     #[unsafe(no_mangle)]
     pub extern "C" fn frbgen_tacho_rust_arc_increment_strong_count_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(

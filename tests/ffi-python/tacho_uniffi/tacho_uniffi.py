@@ -559,6 +559,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_device_id() != 4349:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_devices() != 25683:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_discard_trip() != 60591:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_disconnect() != 41303:
@@ -580,6 +582,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_tacho_uniffi_checksum_method_core_locked_periods() != 41673:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_login() != 8672:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_logout() != 36132:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_mileage_report() != 38444:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -606,6 +610,10 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_tacho_uniffi_checksum_method_core_places() != 64650:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_projects() != 15892:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_rename_device() != 14914:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_revoke_device() != 43907:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_runtime_kind() != 10250:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -641,13 +649,19 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_write_mileage_report() != 30095:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_tacho_uniffi_checksum_constructor_core_new() != 60223:
+    if lib.uniffi_tacho_uniffi_checksum_constructor_core_new() != 4957:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_tacho_uniffi_checksum_constructor_core_with_clock() != 64714:
+    if lib.uniffi_tacho_uniffi_checksum_constructor_core_with_clock() != 48096:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_corelistener_on_event() != 18995:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_logsink_log() != 11998:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_secretstore_load() != 61371:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_secretstore_save() != 21755:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_secretstore_delete() != 35138:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_taskhandle_cancel() != 958:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -733,6 +747,9 @@ _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_connect.restype = ctypes.c_u
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_device_id.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_device_id.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_devices.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_devices.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_discard_trip.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_discard_trip.restype = ctypes.c_uint16
@@ -766,6 +783,9 @@ _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_locked_periods.restype = cty
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_login.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_login.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_logout.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_logout.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_mileage_report.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_mileage_report.restype = ctypes.c_uint16
@@ -805,6 +825,12 @@ _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_places.restype = ctypes.c_ui
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_projects.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_projects.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_rename_device.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_rename_device.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_revoke_device.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_revoke_device.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_runtime_kind.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_runtime_kind.restype = ctypes.c_uint16
@@ -868,6 +894,15 @@ _UniffiLib.uniffi_tacho_uniffi_checksum_method_corelistener_on_event.restype = c
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_logsink_log.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_logsink_log.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_secretstore_load.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_secretstore_load.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_secretstore_save.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_secretstore_save.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_secretstore_delete.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_secretstore_delete.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_taskhandle_cancel.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_taskhandle_cancel.restype = ctypes.c_uint16
@@ -963,6 +998,10 @@ _UniffiLib.uniffi_tacho_uniffi_fn_method_core_device_id.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_device_id.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_devices.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_devices.restype = ctypes.c_uint64
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_discard_trip.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1018,6 +1057,11 @@ _UniffiLib.uniffi_tacho_uniffi_fn_method_core_login.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_login.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_logout.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_int8,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_logout.restype = ctypes.c_uint64
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_mileage_report.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1089,6 +1133,17 @@ _UniffiLib.uniffi_tacho_uniffi_fn_method_core_projects.argtypes = (
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_projects.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_rename_device.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_rename_device.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_revoke_device.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_revoke_device.restype = ctypes.c_uint64
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_runtime_kind.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1188,6 +1243,7 @@ _UniffiLib.uniffi_tacho_uniffi_fn_constructor_core_new.argtypes = (
     _UniffiRustBuffer,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
+    _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_tacho_uniffi_fn_constructor_core_new.restype = ctypes.c_uint64
@@ -1196,6 +1252,7 @@ _UniffiLib.uniffi_tacho_uniffi_fn_constructor_core_with_clock.argtypes = (
     _UniffiRustBuffer,
     _UniffiRustBuffer,
     ctypes.c_uint64,
+    _UniffiRustBuffer,
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
@@ -1212,6 +1269,25 @@ _UniffiLib.uniffi_tacho_uniffi_fn_method_logsink_log.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_tacho_uniffi_fn_method_logsink_log.restype = None
+_UniffiLib.uniffi_tacho_uniffi_fn_method_secretstore_load.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_secretstore_load.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_tacho_uniffi_fn_method_secretstore_save.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_secretstore_save.restype = None
+_UniffiLib.uniffi_tacho_uniffi_fn_method_secretstore_delete.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_secretstore_delete.restype = None
 _UniffiLib.uniffi_tacho_uniffi_fn_method_taskhandle_cancel.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1262,6 +1338,16 @@ _UniffiLib.uniffi_tacho_uniffi_fn_free_logsink.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_tacho_uniffi_fn_free_logsink.restype = None
+_UniffiLib.uniffi_tacho_uniffi_fn_clone_secretstore.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_clone_secretstore.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_free_secretstore.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_free_secretstore.restype = None
 _UniffiLib.uniffi_tacho_uniffi_fn_clone_taskhandle.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1323,6 +1409,31 @@ _UniffiLib.uniffi_tacho_uniffi_fn_init_callback_vtable_logsink.argtypes = (
     ctypes.POINTER(_UniffiVTableCallbackInterfaceTachoUniffiLogSink),
 )
 _UniffiLib.uniffi_tacho_uniffi_fn_init_callback_vtable_logsink.restype = None
+_UNIFFI_CALLBACK_INTERFACE_TACHO_UNIFFI_SECRET_STORE_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.POINTER(_UniffiRustBuffer),
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UNIFFI_CALLBACK_INTERFACE_TACHO_UNIFFI_SECRET_STORE_METHOD1 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UniffiRustBuffer,ctypes.c_void_p,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UNIFFI_CALLBACK_INTERFACE_TACHO_UNIFFI_SECRET_STORE_METHOD2 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.c_void_p,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UNIFFI_CALLBACK_INTERFACE_CLONE_TACHO_UNIFFI_SECRET_STORE = ctypes.CFUNCTYPE(ctypes.c_uint64,ctypes.c_uint64,
+)
+_UNIFFI_CALLBACK_INTERFACE_FREE_TACHO_UNIFFI_SECRET_STORE = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+)
+class _UniffiVTableCallbackInterfaceTachoUniffiSecretStore(ctypes.Structure):
+    _fields_ = [
+        ("uniffi_free", _UNIFFI_CALLBACK_INTERFACE_FREE_TACHO_UNIFFI_SECRET_STORE),
+        ("uniffi_clone", _UNIFFI_CALLBACK_INTERFACE_CLONE_TACHO_UNIFFI_SECRET_STORE),
+        ("load", _UNIFFI_CALLBACK_INTERFACE_TACHO_UNIFFI_SECRET_STORE_METHOD0),
+        ("save", _UNIFFI_CALLBACK_INTERFACE_TACHO_UNIFFI_SECRET_STORE_METHOD1),
+        ("delete", _UNIFFI_CALLBACK_INTERFACE_TACHO_UNIFFI_SECRET_STORE_METHOD2),
+    ]
+_UniffiLib.uniffi_tacho_uniffi_fn_init_callback_vtable_secretstore.argtypes = (
+    ctypes.POINTER(_UniffiVTableCallbackInterfaceTachoUniffiSecretStore),
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_init_callback_vtable_secretstore.restype = None
 _UNIFFI_RUST_FUTURE_CONTINUATION_CALLBACK = ctypes.CFUNCTYPE(None,ctypes.c_uint64,ctypes.c_int8,
 )
 _UniffiLib.ffi_tacho_uniffi_rust_future_poll_u8.argtypes = (
@@ -2495,6 +2606,69 @@ class _UniffiFfiConverterTypeDeviceHandoff(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.refresh_token, buf)
 
 @dataclass
+class DeviceInfo:
+    """
+    One device of the account, for a "devices" settings screen.
+"""
+    def __init__(self, *, device_id:str, name:str, created_at:str, last_push_at:typing.Optional[str], current:bool, revoked_at:typing.Optional[str]):
+        self.device_id = device_id
+        self.name = name
+        self.created_at = created_at
+        self.last_push_at = last_push_at
+        self.current = current
+        self.revoked_at = revoked_at
+        
+        
+
+    
+    def __str__(self):
+        return "DeviceInfo(device_id={}, name={}, created_at={}, last_push_at={}, current={}, revoked_at={})".format(self.device_id, self.name, self.created_at, self.last_push_at, self.current, self.revoked_at)
+    def __eq__(self, other):
+        if self.device_id != other.device_id:
+            return False
+        if self.name != other.name:
+            return False
+        if self.created_at != other.created_at:
+            return False
+        if self.last_push_at != other.last_push_at:
+            return False
+        if self.current != other.current:
+            return False
+        if self.revoked_at != other.revoked_at:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeDeviceInfo(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return DeviceInfo(
+            device_id=_UniffiFfiConverterString.read(buf),
+            name=_UniffiFfiConverterString.read(buf),
+            created_at=_UniffiFfiConverterString.read(buf),
+            last_push_at=_UniffiFfiConverterOptionalString.read(buf),
+            current=_UniffiFfiConverterBoolean.read(buf),
+            revoked_at=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.device_id)
+        _UniffiFfiConverterString.check_lower(value.name)
+        _UniffiFfiConverterString.check_lower(value.created_at)
+        _UniffiFfiConverterOptionalString.check_lower(value.last_push_at)
+        _UniffiFfiConverterBoolean.check_lower(value.current)
+        _UniffiFfiConverterOptionalString.check_lower(value.revoked_at)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.device_id, buf)
+        _UniffiFfiConverterString.write(value.name, buf)
+        _UniffiFfiConverterString.write(value.created_at, buf)
+        _UniffiFfiConverterOptionalString.write(value.last_push_at, buf)
+        _UniffiFfiConverterBoolean.write(value.current, buf)
+        _UniffiFfiConverterOptionalString.write(value.revoked_at, buf)
+
+@dataclass
 class EntryFilter:
     """
     Which entries to list.
@@ -2859,6 +3033,70 @@ class _UniffiFfiConverterTypeLogRecord(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.target, buf)
         _UniffiFfiConverterString.write(value.message, buf)
         _UniffiFfiConverterString.write(value.fields, buf)
+
+class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u64"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**64
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u64()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u64(value)
+
+@dataclass
+class LogoutReport:
+    """
+    What `logout` did.
+"""
+    def __init__(self, *, revoked_on_relay:bool, relay_error:typing.Optional[str], forgot_data:bool, unsynced_ops:int):
+        self.revoked_on_relay = revoked_on_relay
+        self.relay_error = relay_error
+        self.forgot_data = forgot_data
+        self.unsynced_ops = unsynced_ops
+        
+        
+
+    
+    def __str__(self):
+        return "LogoutReport(revoked_on_relay={}, relay_error={}, forgot_data={}, unsynced_ops={})".format(self.revoked_on_relay, self.relay_error, self.forgot_data, self.unsynced_ops)
+    def __eq__(self, other):
+        if self.revoked_on_relay != other.revoked_on_relay:
+            return False
+        if self.relay_error != other.relay_error:
+            return False
+        if self.forgot_data != other.forgot_data:
+            return False
+        if self.unsynced_ops != other.unsynced_ops:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeLogoutReport(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return LogoutReport(
+            revoked_on_relay=_UniffiFfiConverterBoolean.read(buf),
+            relay_error=_UniffiFfiConverterOptionalString.read(buf),
+            forgot_data=_UniffiFfiConverterBoolean.read(buf),
+            unsynced_ops=_UniffiFfiConverterUInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterBoolean.check_lower(value.revoked_on_relay)
+        _UniffiFfiConverterOptionalString.check_lower(value.relay_error)
+        _UniffiFfiConverterBoolean.check_lower(value.forgot_data)
+        _UniffiFfiConverterUInt64.check_lower(value.unsynced_ops)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterBoolean.write(value.revoked_on_relay, buf)
+        _UniffiFfiConverterOptionalString.write(value.relay_error, buf)
+        _UniffiFfiConverterBoolean.write(value.forgot_data, buf)
+        _UniffiFfiConverterUInt64.write(value.unsynced_ops, buf)
 
 @dataclass
 class NewCar:
@@ -3801,19 +4039,6 @@ class _UniffiFfiConverterTypeProject(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.write(value.client, buf)
         _UniffiFfiConverterBoolean.write(value.billable, buf)
         _UniffiFfiConverterTypeRounding.write(value.rounding, buf)
-
-class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "u64"
-    VALUE_MIN = 0
-    VALUE_MAX = 2**64
-
-    @staticmethod
-    def read(buf):
-        return buf.read_u64()
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_u64(value)
 
 @dataclass
 class SyncReport:
@@ -5043,6 +5268,68 @@ class _UniffiFfiConverterTypeRuntimeKind(_UniffiConverterRustBuffer):
 
 
 
+# SecretStoreFailure
+# We want to define each variant as a nested class that's also a subclass,
+# which is tricky in Python.  To accomplish this we're going to create each
+# class separately, then manually add the child classes to the base class's
+# __dict__.  All of this happens in dummy class to avoid polluting the module
+# namespace.
+class SecretStoreFailure(Exception):
+    """
+    Why the platform's secret storage failed.
+"""
+    pass
+
+_UniffiTempSecretStoreFailure = SecretStoreFailure
+
+class SecretStoreFailure:  # type: ignore
+    """
+    Why the platform's secret storage failed.
+"""
+    
+    class Unavailable(_UniffiTempSecretStoreFailure):
+        """
+        The storage can't be used now (e.g. the Keychain before the first unlock).
+"""
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
+        def __repr__(self):
+            return "SecretStoreFailure.Unavailable({})".format(str(self))
+    _UniffiTempSecretStoreFailure.Unavailable = Unavailable # type: ignore
+
+SecretStoreFailure = _UniffiTempSecretStoreFailure # type: ignore
+del _UniffiTempSecretStoreFailure
+
+
+class _UniffiFfiConverterTypeSecretStoreFailure(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return SecretStoreFailure.Unavailable(
+                _UniffiFfiConverterString.read(buf),
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if isinstance(value, SecretStoreFailure.Unavailable):
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
+
+    @staticmethod
+    def write(value, buf):
+        if isinstance(value, SecretStoreFailure.Unavailable):
+            buf.write_i32(1)
+            _UniffiFfiConverterString.write(value.reason, buf)
+
+
+
 # TachoError
 # We want to define each variant as a nested class that's also a subclass,
 # which is tricky in Python.  To accomplish this we're going to create each
@@ -5563,6 +5850,29 @@ class _UniffiFfiConverterSequenceTypeCar(_UniffiConverterRustBuffer):
 
         return [
             _UniffiFfiConverterTypeCar.read(buf) for i in range(count)
+        ]
+
+class _UniffiFfiConverterSequenceTypeDeviceInfo(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeDeviceInfo.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeDeviceInfo.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeDeviceInfo.read(buf) for i in range(count)
         ]
 
 class _UniffiFfiConverterSequenceTypeTimeEntry(_UniffiConverterRustBuffer):
@@ -6087,6 +6397,11 @@ class CoreProtocol(typing.Protocol):
         This database's device id: what the phone needs to mint a session for it.
 """
         raise NotImplementedError
+    async def devices(self, ) -> typing.List[DeviceInfo]:
+        """
+        The account's devices, oldest first (`current` marks this one).
+"""
+        raise NotImplementedError
     async def discard_trip(self, key: str) -> None:
         """
         Throws a trip away (a tombstone for sync). `Conflict` while recording.
@@ -6144,6 +6459,13 @@ class CoreProtocol(typing.Protocol):
     async def login(self, relay_url: str,email: str,password: str) -> SyncStatus:
         """
         Signs this device in to an existing account.
+"""
+        raise NotImplementedError
+    async def logout(self, forget_data: bool) -> LogoutReport:
+        """
+        Signs this device out: the relay revokes its session, the tokens are forgotten (in the
+        secret store too). Local records stay unless `forget_data`, which deletes them once
+        every change has reached the relay (else `Conflict`: sync first).
 """
         raise NotImplementedError
     async def mileage_report(self, car: str,period: str,format: ReportFormat) -> bytes:
@@ -6220,6 +6542,16 @@ class CoreProtocol(typing.Protocol):
     async def projects(self, ) -> typing.List[Project]:
         """
         All projects.
+"""
+        raise NotImplementedError
+    async def rename_device(self, device_id: str,name: str) -> DeviceInfo:
+        """
+        Renames a device of the account.
+"""
+        raise NotImplementedError
+    async def revoke_device(self, device_id: str) -> None:
+        """
+        Cuts another device of the account off (a lost watch): its next call is refused.
 """
         raise NotImplementedError
     def runtime_kind(self, ) -> RuntimeKind:
@@ -6325,7 +6657,7 @@ class Core(CoreProtocol):
 """
     
     _handle: ctypes.c_uint64
-    def __init__(self, db_path: str,time_zone: str,runtime: RuntimeKind,device_name: typing.Union[object, typing.Optional[str]] = _DEFAULT):
+    def __init__(self, db_path: str,time_zone: str,runtime: RuntimeKind,device_name: typing.Union[object, typing.Optional[str]] = _DEFAULT,secret_store: typing.Union[object, typing.Optional[SecretStore]] = _DEFAULT):
         """
         Opens (or creates) the database at `db_path`, recording new trips and
         entries in the IANA `time_zone` (e.g. `Europe/Amsterdam`), on a
@@ -6334,6 +6666,8 @@ class Core(CoreProtocol):
         A trip whose grace period ran out while the app was not running is
         closed here. `device_name` is what the relay lists this device as
         (e.g. the watch's name); without one the core's default is used.
+        `secret_store` keeps the relay tokens (the Keychain, the Android
+        Keystore); without one they are kept in the database file.
 """
         
         _UniffiFfiConverterString.check_lower(db_path)
@@ -6345,11 +6679,16 @@ class Core(CoreProtocol):
         if device_name is _DEFAULT:
             device_name = None
         _UniffiFfiConverterOptionalString.check_lower(device_name)
+
+        if secret_store is _DEFAULT:
+            secret_store = None
+        _UniffiFfiConverterOptionalTypeSecretStore.check_lower(secret_store)
         _uniffi_lowered_args = (
             _UniffiFfiConverterString.lower(db_path),
             _UniffiFfiConverterString.lower(time_zone),
             _UniffiFfiConverterTypeRuntimeKind.lower(runtime),
             _UniffiFfiConverterOptionalString.lower(device_name),
+            _UniffiFfiConverterOptionalTypeSecretStore.lower(secret_store),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeCore.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
@@ -6360,7 +6699,7 @@ class Core(CoreProtocol):
         )
         self._handle = _uniffi_ffi_result
     @classmethod
-    def with_clock(cls, db_path: str,time_zone: str,runtime: RuntimeKind,clock: ClockSource,device_name: typing.Union[object, typing.Optional[str]] = _DEFAULT) -> Core:
+    def with_clock(cls, db_path: str,time_zone: str,runtime: RuntimeKind,clock: ClockSource,device_name: typing.Union[object, typing.Optional[str]] = _DEFAULT,secret_store: typing.Union[object, typing.Optional[SecretStore]] = _DEFAULT) -> Core:
         """
         [`Core::new`] with time from `clock` instead of the system clock:
         for replaying a recorded drive and for tests.
@@ -6377,12 +6716,17 @@ class Core(CoreProtocol):
         if device_name is _DEFAULT:
             device_name = None
         _UniffiFfiConverterOptionalString.check_lower(device_name)
+
+        if secret_store is _DEFAULT:
+            secret_store = None
+        _UniffiFfiConverterOptionalTypeSecretStore.check_lower(secret_store)
         _uniffi_lowered_args = (
             _UniffiFfiConverterString.lower(db_path),
             _UniffiFfiConverterString.lower(time_zone),
             _UniffiFfiConverterTypeRuntimeKind.lower(runtime),
             _UniffiFfiConverterTypeClockSource.lower(clock),
             _UniffiFfiConverterOptionalString.lower(device_name),
+            _UniffiFfiConverterOptionalTypeSecretStore.lower(secret_store),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeCore.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
@@ -6620,6 +6964,23 @@ class Core(CoreProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    async def devices(self, ) -> typing.List[DeviceInfo]:
+        """
+        The account's devices, oldest first (`current` marks this one).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeDeviceInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_devices(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     async def discard_trip(self, key: str) -> None:
         """
         Throws a trip away (a tombstone for sync). `Conflict` while recording.
@@ -6838,6 +7199,28 @@ class Core(CoreProtocol):
         _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_tacho_uniffi_fn_method_core_login(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def logout(self, forget_data: bool) -> LogoutReport:
+        """
+        Signs this device out: the relay revokes its session, the tokens are forgotten (in the
+        secret store too). Local records stay unless `forget_data`, which deletes them once
+        every change has reached the relay (else `Conflict`: sync first).
+"""
+        
+        _UniffiFfiConverterBoolean.check_lower(forget_data)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterBoolean.lower(forget_data),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeLogoutReport.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_logout(*_uniffi_lowered_args),
             _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
@@ -7125,6 +7508,49 @@ class Core(CoreProtocol):
             _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def rename_device(self, device_id: str,name: str) -> DeviceInfo:
+        """
+        Renames a device of the account.
+"""
+        
+        _UniffiFfiConverterString.check_lower(device_id)
+
+        _UniffiFfiConverterString.check_lower(name)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(device_id),
+            _UniffiFfiConverterString.lower(name),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeDeviceInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_rename_device(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def revoke_device(self, device_id: str) -> None:
+        """
+        Cuts another device of the account off (a lost watch): its next call is refused.
+"""
+        
+        _UniffiFfiConverterString.check_lower(device_id)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(device_id),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_revoke_device(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_void,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_void,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_void,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
@@ -7659,6 +8085,270 @@ class _UniffiFfiConverterTypeLogSink:
     @classmethod
     def write(cls, value: LogSink, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
+
+
+class SecretStore():
+    """
+    Secret storage implemented by the app. Keys are short ASCII names made by the core, one
+    pair per database; values are the relay's tokens.
+"""
+    
+    def load(self, key: str) -> typing.Optional[str]:
+        """
+        The value saved under `key`, or none.
+"""
+        raise NotImplementedError
+    def save(self, key: str,value: str) -> None:
+        """
+        Saves `value` under `key`, replacing what was there.
+"""
+        raise NotImplementedError
+    def delete(self, key: str) -> None:
+        """
+        Removes `key`; a missing key is not an error.
+"""
+        raise NotImplementedError
+
+class SecretStoreImpl(SecretStore):
+    """
+    Secret storage implemented by the app. Keys are short ASCII names made by the core, one
+    pair per database; values are the relay's tokens.
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_tacho_uniffi_fn_free_secretstore, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_tacho_uniffi_fn_clone_secretstore, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def load(self, key: str) -> typing.Optional[str]:
+        """
+        The value saved under `key`, or none.
+"""
+        
+        _UniffiFfiConverterString.check_lower(key)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(key),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeSecretStoreFailure
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_secretstore_load,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def save(self, key: str,value: str) -> None:
+        """
+        Saves `value` under `key`, replacing what was there.
+"""
+        
+        _UniffiFfiConverterString.check_lower(key)
+
+        _UniffiFfiConverterString.check_lower(value)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(key),
+            _UniffiFfiConverterString.lower(value),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeSecretStoreFailure
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_secretstore_save,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def delete(self, key: str) -> None:
+        """
+        Removes `key`; a missing key is not an error.
+"""
+        
+        _UniffiFfiConverterString.check_lower(key)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(key),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeSecretStoreFailure
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_secretstore_delete,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+# Put all the bits inside a class to keep the top-level namespace clean
+class _UniffiTraitImplSecretStoreImpl:
+    # For each method, generate a callback function to pass to Rust
+
+    @_UNIFFI_CALLBACK_INTERFACE_TACHO_UNIFFI_SECRET_STORE_METHOD0
+    def load(
+            uniffi_handle,
+            key,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeSecretStore._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = (_UniffiFfiConverterString.lift(key), )
+            uniffi_method = uniffi_obj.load
+            return uniffi_method(*uniffi_args)
+        def write_return_value(v):
+            uniffi_out_return[0] = _UniffiFfiConverterOptionalString.lower(v)
+        _uniffi_trait_interface_call_with_error(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+                SecretStoreFailure,
+                _UniffiFfiConverterTypeSecretStoreFailure.lower,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_TACHO_UNIFFI_SECRET_STORE_METHOD1
+    def save(
+            uniffi_handle,
+            key,
+            value,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeSecretStore._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = (_UniffiFfiConverterString.lift(key), _UniffiFfiConverterString.lift(value), )
+            uniffi_method = uniffi_obj.save
+            return uniffi_method(*uniffi_args)
+        write_return_value = lambda v: None
+        _uniffi_trait_interface_call_with_error(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+                SecretStoreFailure,
+                _UniffiFfiConverterTypeSecretStoreFailure.lower,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_TACHO_UNIFFI_SECRET_STORE_METHOD2
+    def delete(
+            uniffi_handle,
+            key,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeSecretStore._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = (_UniffiFfiConverterString.lift(key), )
+            uniffi_method = uniffi_obj.delete
+            return uniffi_method(*uniffi_args)
+        write_return_value = lambda v: None
+        _uniffi_trait_interface_call_with_error(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+                SecretStoreFailure,
+                _UniffiFfiConverterTypeSecretStoreFailure.lower,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_FREE_TACHO_UNIFFI_SECRET_STORE
+    def _uniffi_free(uniffi_handle):
+        _UniffiFfiConverterTypeSecretStore._handle_map.remove(uniffi_handle)
+
+    @_UNIFFI_CALLBACK_INTERFACE_CLONE_TACHO_UNIFFI_SECRET_STORE
+    def _uniffi_clone(uniffi_handle):
+        return _UniffiFfiConverterTypeSecretStore._handle_map.clone(uniffi_handle)
+
+    # Generate the FFI VTable.  This has a field for each callback interface method.
+    _uniffi_vtable = _UniffiVTableCallbackInterfaceTachoUniffiSecretStore(
+        _uniffi_free,
+        _uniffi_clone,
+        load,
+        save,
+        delete,
+    )
+    # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
+    # or else bad things will happen when Rust tries to access it.
+    _UniffiLib.uniffi_tacho_uniffi_fn_init_callback_vtable_secretstore(ctypes.byref(_uniffi_vtable))
+
+class _UniffiFfiConverterTypeSecretStore:
+    _handle_map = _UniffiHandleMap()
+
+    @staticmethod
+    def lift(value: int):
+        if (value & 1) == 0:
+            # Rust-generated handle, construct a new class that uses the handle to implement the
+            # interface
+            return SecretStoreImpl._uniffi_make_instance(value)
+        else:
+            # Python-generated handle, get the object from the handle map
+            return _UniffiFfiConverterTypeSecretStore._handle_map.remove(value)
+
+    @staticmethod
+    def check_lower(value: SecretStore):
+        if not isinstance(value, SecretStore):
+            raise TypeError("Expected SecretStore subclass, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: SecretStore):
+         if isinstance(value, SecretStoreImpl):
+            # Rust-implementated object.  Clone the handle and return it
+            return value._uniffi_clone_handle()
+         else:
+            # Python-implementated object, generate a new vtable handle and return that.
+            return _UniffiFfiConverterTypeSecretStore._handle_map.insert(value)
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer):
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: SecretStore, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+class _UniffiFfiConverterOptionalTypeSecretStore(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeSecretStore.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeSecretStore.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeSecretStore.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
 def clear_log_sink() -> None:
     """
     Stops forwarding and releases the sink (e.g. before the app's logger goes away).
@@ -7785,6 +8475,7 @@ __all__ = [
     "CoreEvent",
     "ReportFormat",
     "RuntimeKind",
+    "SecretStoreFailure",
     "TachoError",
     "TripEnd",
     "LatLon",
@@ -7792,9 +8483,11 @@ __all__ = [
     "ActiveTrip",
     "Car",
     "DeviceHandoff",
+    "DeviceInfo",
     "EntryFilter",
     "FeedOutcome",
     "LogRecord",
+    "LogoutReport",
     "NewCar",
     "NewEntry",
     "NewPlace",
@@ -7828,4 +8521,6 @@ __all__ = [
     "CoreProtocol",
     "LogSinkImpl",
     "LogSink",
+    "SecretStoreImpl",
+    "SecretStore",
 ]

@@ -264,6 +264,27 @@ typedef void (*UniffiCallbackInterfaceLogSinkMethod0)(uint64_t, RustBuffer, void
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SECRET_STORE_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SECRET_STORE_METHOD0
+typedef void (*UniffiCallbackInterfaceSecretStoreMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SECRET_STORE_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SECRET_STORE_METHOD1
+typedef void (*UniffiCallbackInterfaceSecretStoreMethod1)(uint64_t, RustBuffer, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SECRET_STORE_METHOD2
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SECRET_STORE_METHOD2
+typedef void (*UniffiCallbackInterfaceSecretStoreMethod2)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CLOCK_SOURCE
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CLOCK_SOURCE
 typedef struct UniffiVTableCallbackInterfaceClockSource {
@@ -289,6 +310,17 @@ typedef struct UniffiVTableCallbackInterfaceLogSink {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceLogSinkMethod0 _Nonnull log;
 } UniffiVTableCallbackInterfaceLogSink;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SECRET_STORE
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SECRET_STORE
+typedef struct UniffiVTableCallbackInterfaceSecretStore {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceSecretStoreMethod0 _Nonnull load;
+    UniffiCallbackInterfaceSecretStoreMethod1 _Nonnull save;
+    UniffiCallbackInterfaceSecretStoreMethod2 _Nonnull delete;
+} UniffiVTableCallbackInterfaceSecretStore;
 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_CLONE_CLOCKSOURCE
@@ -323,12 +355,12 @@ void uniffi_tacho_uniffi_fn_free_core(uint64_t handle, RustCallStatus *_Nonnull 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_CONSTRUCTOR_CORE_NEW
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_CONSTRUCTOR_CORE_NEW
-uint64_t uniffi_tacho_uniffi_fn_constructor_core_new(RustBuffer db_path, RustBuffer time_zone, RustBuffer runtime, RustBuffer device_name, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_tacho_uniffi_fn_constructor_core_new(RustBuffer db_path, RustBuffer time_zone, RustBuffer runtime, RustBuffer device_name, RustBuffer secret_store, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_CONSTRUCTOR_CORE_WITH_CLOCK
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_CONSTRUCTOR_CORE_WITH_CLOCK
-uint64_t uniffi_tacho_uniffi_fn_constructor_core_with_clock(RustBuffer db_path, RustBuffer time_zone, RustBuffer runtime, uint64_t clock, RustBuffer device_name, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_tacho_uniffi_fn_constructor_core_with_clock(RustBuffer db_path, RustBuffer time_zone, RustBuffer runtime, uint64_t clock, RustBuffer device_name, RustBuffer secret_store, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_ACTIVE_TRIP
@@ -379,6 +411,11 @@ uint64_t uniffi_tacho_uniffi_fn_method_core_connect(uint64_t ptr, RustBuffer sou
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_DEVICE_ID
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_DEVICE_ID
 RustBuffer uniffi_tacho_uniffi_fn_method_core_device_id(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_DEVICES
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_DEVICES
+uint64_t uniffi_tacho_uniffi_fn_method_core_devices(uint64_t ptr
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_DISCARD_TRIP
@@ -434,6 +471,11 @@ uint64_t uniffi_tacho_uniffi_fn_method_core_locked_periods(uint64_t ptr
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_LOGIN
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_LOGIN
 uint64_t uniffi_tacho_uniffi_fn_method_core_login(uint64_t ptr, RustBuffer relay_url, RustBuffer email, RustBuffer password
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_LOGOUT
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_LOGOUT
+uint64_t uniffi_tacho_uniffi_fn_method_core_logout(uint64_t ptr, int8_t forget_data
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_MILEAGE_REPORT
@@ -499,6 +541,16 @@ uint64_t uniffi_tacho_uniffi_fn_method_core_places(uint64_t ptr
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_PROJECTS
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_PROJECTS
 uint64_t uniffi_tacho_uniffi_fn_method_core_projects(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_RENAME_DEVICE
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_RENAME_DEVICE
+uint64_t uniffi_tacho_uniffi_fn_method_core_rename_device(uint64_t ptr, RustBuffer device_id, RustBuffer name
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_REVOKE_DEVICE
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_REVOKE_DEVICE
+uint64_t uniffi_tacho_uniffi_fn_method_core_revoke_device(uint64_t ptr, RustBuffer device_id
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_RUNTIME_KIND
@@ -644,6 +696,36 @@ void uniffi_tacho_uniffi_fn_init_callback_vtable_logsink(const UniffiVTableCallb
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_LOGSINK_LOG
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_LOGSINK_LOG
 void uniffi_tacho_uniffi_fn_method_logsink_log(uint64_t ptr, RustBuffer record, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_CLONE_SECRETSTORE
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_CLONE_SECRETSTORE
+uint64_t uniffi_tacho_uniffi_fn_clone_secretstore(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_FREE_SECRETSTORE
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_FREE_SECRETSTORE
+void uniffi_tacho_uniffi_fn_free_secretstore(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_INIT_CALLBACK_VTABLE_SECRETSTORE
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_INIT_CALLBACK_VTABLE_SECRETSTORE
+void uniffi_tacho_uniffi_fn_init_callback_vtable_secretstore(const UniffiVTableCallbackInterfaceSecretStore* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_SECRETSTORE_LOAD
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_SECRETSTORE_LOAD
+RustBuffer uniffi_tacho_uniffi_fn_method_secretstore_load(uint64_t ptr, RustBuffer key, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_SECRETSTORE_SAVE
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_SECRETSTORE_SAVE
+void uniffi_tacho_uniffi_fn_method_secretstore_save(uint64_t ptr, RustBuffer key, RustBuffer value, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_SECRETSTORE_DELETE
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_SECRETSTORE_DELETE
+void uniffi_tacho_uniffi_fn_method_secretstore_delete(uint64_t ptr, RustBuffer key, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_FUNC_CLEAR_LOG_SINK
@@ -1039,6 +1121,12 @@ uint16_t uniffi_tacho_uniffi_checksum_method_core_device_id(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_DEVICES
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_DEVICES
+uint16_t uniffi_tacho_uniffi_checksum_method_core_devices(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_DISCARD_TRIP
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_DISCARD_TRIP
 uint16_t uniffi_tacho_uniffi_checksum_method_core_discard_trip(void
@@ -1102,6 +1190,12 @@ uint16_t uniffi_tacho_uniffi_checksum_method_core_locked_periods(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_LOGIN
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_LOGIN
 uint16_t uniffi_tacho_uniffi_checksum_method_core_login(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_LOGOUT
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_LOGOUT
+uint16_t uniffi_tacho_uniffi_checksum_method_core_logout(void
     
 );
 #endif
@@ -1180,6 +1274,18 @@ uint16_t uniffi_tacho_uniffi_checksum_method_core_places(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_PROJECTS
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_PROJECTS
 uint16_t uniffi_tacho_uniffi_checksum_method_core_projects(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_RENAME_DEVICE
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_RENAME_DEVICE
+uint16_t uniffi_tacho_uniffi_checksum_method_core_rename_device(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_REVOKE_DEVICE
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_REVOKE_DEVICE
+uint16_t uniffi_tacho_uniffi_checksum_method_core_revoke_device(void
     
 );
 #endif
@@ -1306,6 +1412,24 @@ uint16_t uniffi_tacho_uniffi_checksum_method_taskhandle_is_finished(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_LOGSINK_LOG
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_LOGSINK_LOG
 uint16_t uniffi_tacho_uniffi_checksum_method_logsink_log(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_SECRETSTORE_LOAD
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_SECRETSTORE_LOAD
+uint16_t uniffi_tacho_uniffi_checksum_method_secretstore_load(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_SECRETSTORE_SAVE
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_SECRETSTORE_SAVE
+uint16_t uniffi_tacho_uniffi_checksum_method_secretstore_save(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_SECRETSTORE_DELETE
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_SECRETSTORE_DELETE
+uint16_t uniffi_tacho_uniffi_checksum_method_secretstore_delete(void
     
 );
 #endif

@@ -1,5 +1,5 @@
-// Settings: the relay to sync with, sign-in, sync status and the changes
-// the relay refused (parked), plus pairing the watch.
+// Settings: the relay to sync with, sign-in and sign-out, sync status and the
+// changes the relay refused (parked), the account's devices, pairing the watch.
 
 import 'package:flutter/material.dart';
 
@@ -31,6 +31,7 @@ class _SettingsScreenState extends CoreListState<SettingsScreen> {
   final _password = TextEditingController();
   SyncStatusInfo? _status;
   List<ParkedOpInfo> _parked = const [];
+  List<DeviceInfoView> _devices = const [];
   bool _busy = false;
   List<OidcProvider> _providers = const [];
   String? _providersOf;
@@ -40,10 +41,19 @@ class _SettingsScreenState extends CoreListState<SettingsScreen> {
     try {
       final status = await core.syncStatus();
       final parked = await core.parkedOps();
+      var devices = const <DeviceInfoView>[];
+      if (status.accountId != null) {
+        try {
+          devices = await core.devices();
+        } catch (_) {
+          // Offline: the list shows once the relay answers again.
+        }
+      }
       if (!mounted) return;
       setState(() {
         _status = status;
         _parked = parked;
+        _devices = devices;
         if (status.relayUrl != null) _relay.text = status.relayUrl!;
       });
       await _loadProviders();
@@ -66,6 +76,25 @@ class _SettingsScreenState extends CoreListState<SettingsScreen> {
     await guarded(context, action);
     if (mounted) setState(() => _busy = false);
     await reload();
+  }
+
+  /// Asks for a new name and renames the device on the relay.
+  Future<void> _rename(DeviceInfoView device) async {
+    final name = TextEditingController(text: device.name);
+    final ok = await showDialog<bool>(
+      context: context,
+      builder: (context) => AlertDialog(
+        title: const Text('Rename device'),
+        content: TextField(controller: name, autofocus: true),
+        actions: [
+          TextButton(onPressed: () => Navigator.pop(context, false), child: const Text('Cancel')),
+          FilledButton(onPressed: () => Navigator.pop(context, true), child: const Text('Rename')),
+        ],
+      ),
+    );
+    if (ok == true) {
+      await _run(() => core.renameDevice(deviceId: device.deviceId, name: name.text));
+    }
   }
 
   @override
@@ -153,8 +182,45 @@ class _SettingsScreenState extends CoreListState<SettingsScreen> {
             title: const Text('This device'),
             subtitle: Text(core.deviceId()),
           ),
+          if (signedIn) ...[
+            for (final d in _devices)
+              ListTile(
+                dense: true,
+                leading: Icon(d.current ? Icons.smartphone : Icons.devices_other),
+                title: Text(d.name + (d.current ? ' (this device)' : '')),
+                subtitle: Text(d.revokedAt != null
+                    ? 'revoked ${d.revokedAt}'
+                    : 'since ${d.createdAt} · last change ${d.lastPushAt ?? 'never'}'),
+                trailing: PopupMenuButton<String>(
+                  enabled: !_busy && d.revokedAt == null,
+                  onSelected: (action) => action == 'rename'
+                      ? _rename(d)
+                      : _run(() => core.revokeDevice(deviceId: d.deviceId)),
+                  itemBuilder: (_) => [
+                    const PopupMenuItem(value: 'rename', child: Text('Rename')),
+                    if (!d.current)
+                      const PopupMenuItem(value: 'revoke', child: Text('Revoke (lost device)')),
+                  ],
+                ),
+              ),
+            const SizedBox(height: 12),
+            Row(
+              children: [
+                OutlinedButton(
+                  onPressed: _busy ? null : () => _run(() => core.logout(forgetData: false)),
+                  child: const Text('Sign out'),
+                ),
+                const SizedBox(width: 12),
+                TextButton(
+                  onPressed: _busy ? null : () => _run(() => core.logout(forgetData: true)),
+                  child: const Text('Sign out and delete local data'),
+                ),
+              ],
+            ),
+          ],
         ],
       ),
     );
   }
 }
+

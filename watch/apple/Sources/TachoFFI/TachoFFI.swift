@@ -895,6 +895,11 @@ public protocol CoreProtocol: AnyObject, Sendable {
     func deviceId() throws  -> String
     
     /**
+     * The account's devices, oldest first (`current` marks this one).
+     */
+    func devices() async throws  -> [DeviceInfo]
+    
+    /**
      * Throws a trip away (a tombstone for sync). `Conflict` while recording.
      */
     func discardTrip(key: String) async throws 
@@ -952,6 +957,13 @@ public protocol CoreProtocol: AnyObject, Sendable {
      * Signs this device in to an existing account.
      */
     func login(relayUrl: String, email: String, password: String) async throws  -> SyncStatus
+    
+    /**
+     * Signs this device out: the relay revokes its session, the tokens are forgotten (in the
+     * secret store too). Local records stay unless `forget_data`, which deletes them once
+     * every change has reached the relay (else `Conflict`: sync first).
+     */
+    func logout(forgetData: Bool) async throws  -> LogoutReport
     
     /**
      * The mileage log of one car (id, name or plate) for a period
@@ -1028,6 +1040,16 @@ public protocol CoreProtocol: AnyObject, Sendable {
      * All projects.
      */
     func projects() async throws  -> [Project]
+    
+    /**
+     * Renames a device of the account.
+     */
+    func renameDevice(deviceId: String, name: String) async throws  -> DeviceInfo
+    
+    /**
+     * Cuts another device of the account off (a lost watch): its next call is refused.
+     */
+    func revokeDevice(deviceId: String) async throws 
     
     /**
      * The runtime kind this core was opened with.
@@ -1176,8 +1198,10 @@ open class Core: CoreProtocol, @unchecked Sendable {
      * A trip whose grace period ran out while the app was not running is
      * closed here. `device_name` is what the relay lists this device as
      * (e.g. the watch's name); without one the core's default is used.
+     * `secret_store` keeps the relay tokens (the Keychain, the Android
+     * Keystore); without one they are kept in the database file.
      */
-public convenience init(dbPath: String, timeZone: String, runtime: RuntimeKind, deviceName: String? = nil)throws  {
+public convenience init(dbPath: String, timeZone: String, runtime: RuntimeKind, deviceName: String? = nil, secretStore: SecretStore? = nil)throws  {
     let handle =
         try rustCallWithError(FfiConverterTypeTachoError_lift) {
         uniffiCallStatus in
@@ -1185,7 +1209,8 @@ public convenience init(dbPath: String, timeZone: String, runtime: RuntimeKind, 
         FfiConverterString.lower(dbPath),
         FfiConverterString.lower(timeZone),
         FfiConverterTypeRuntimeKind_lower(runtime),
-        FfiConverterOptionString.lower(deviceName),uniffiCallStatus
+        FfiConverterOptionString.lower(deviceName),
+        FfiConverterOptionTypeSecretStore.lower(secretStore),uniffiCallStatus
     )
 }
     self.init(unsafeFromHandle: handle)
@@ -1205,7 +1230,7 @@ public convenience init(dbPath: String, timeZone: String, runtime: RuntimeKind, 
      * [`Core::new`] with time from `clock` instead of the system clock:
      * for replaying a recorded drive and for tests.
      */
-public static func withClock(dbPath: String, timeZone: String, runtime: RuntimeKind, clock: ClockSource, deviceName: String? = nil)throws  -> Core  {
+public static func withClock(dbPath: String, timeZone: String, runtime: RuntimeKind, clock: ClockSource, deviceName: String? = nil, secretStore: SecretStore? = nil)throws  -> Core  {
     return try  FfiConverterTypeCore_lift(try rustCallWithError(FfiConverterTypeTachoError_lift) {
         uniffiCallStatus in
     uniffi_tacho_uniffi_fn_constructor_core_with_clock(
@@ -1213,7 +1238,8 @@ public static func withClock(dbPath: String, timeZone: String, runtime: RuntimeK
         FfiConverterString.lower(timeZone),
         FfiConverterTypeRuntimeKind_lower(runtime),
         FfiConverterTypeClockSource_lower(clock),
-        FfiConverterOptionString.lower(deviceName),uniffiCallStatus
+        FfiConverterOptionString.lower(deviceName),
+        FfiConverterOptionTypeSecretStore.lower(secretStore),uniffiCallStatus
     )
 })
 }
@@ -1404,6 +1430,25 @@ open func deviceId()throws  -> String  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * The account's devices, oldest first (`current` marks this one).
+     */
+open func devices()async throws  -> [DeviceInfo]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_devices(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeDeviceInfo.lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
 }
     
     /**
@@ -1615,6 +1660,27 @@ open func login(relayUrl: String, email: String, password: String)async throws  
             completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeSyncStatus_lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * Signs this device out: the relay revokes its session, the tokens are forgotten (in the
+     * secret store too). Local records stay unless `forget_data`, which deletes them once
+     * every change has reached the relay (else `Conflict`: sync first).
+     */
+open func logout(forgetData: Bool)async throws  -> LogoutReport  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_logout(
+                        self.uniffiCloneHandle(),FfiConverterBool.lower(forgetData)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeLogoutReport_lift,
             errorHandler: FfiConverterTypeTachoError_lift
         )
 }
@@ -1866,6 +1932,44 @@ open func projects()async throws  -> [Project]  {
             completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterSequenceTypeProject.lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * Renames a device of the account.
+     */
+open func renameDevice(deviceId: String, name: String)async throws  -> DeviceInfo  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_rename_device(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(deviceId),FfiConverterString.lower(name)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDeviceInfo_lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * Cuts another device of the account off (a lost watch): its next call is refused.
+     */
+open func revokeDevice(deviceId: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_revoke_device(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(deviceId)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_void,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_void,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_void,
+            liftFunc: { $0 },
             errorHandler: FfiConverterTypeTachoError_lift
         )
 }
@@ -2659,6 +2763,307 @@ public func FfiConverterTypeLogSink_lower(_ value: LogSink) -> UInt64 {
 
 
 /**
+ * Secret storage implemented by the app. Keys are short ASCII names made by the core, one
+ * pair per database; values are the relay's tokens.
+ */
+public protocol SecretStore: AnyObject, Sendable {
+    
+    /**
+     * The value saved under `key`, or none.
+     */
+    func load(key: String) throws  -> String?
+    
+    /**
+     * Saves `value` under `key`, replacing what was there.
+     */
+    func save(key: String, value: String) throws 
+    
+    /**
+     * Removes `key`; a missing key is not an error.
+     */
+    func delete(key: String) throws 
+    
+}
+/**
+ * Secret storage implemented by the app. Keys are short ASCII names made by the core, one
+ * pair per database; values are the relay's tokens.
+ */
+open class SecretStoreImpl: SecretStore, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_tacho_uniffi_fn_clone_secretstore(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_tacho_uniffi_fn_free_secretstore(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The value saved under `key`, or none.
+     */
+open func load(key: String)throws  -> String?  {
+    return try  FfiConverterOptionString.lift(try rustCallWithError(FfiConverterTypeSecretStoreFailure_lift) {
+        uniffiCallStatus in
+    uniffi_tacho_uniffi_fn_method_secretstore_load(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(key),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Saves `value` under `key`, replacing what was there.
+     */
+open func save(key: String, value: String)throws   {try rustCallWithError(FfiConverterTypeSecretStoreFailure_lift) {
+        uniffiCallStatus in
+    uniffi_tacho_uniffi_fn_method_secretstore_save(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(key),
+        FfiConverterString.lower(value),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Removes `key`; a missing key is not an error.
+     */
+open func delete(key: String)throws   {try rustCallWithError(FfiConverterTypeSecretStoreFailure_lift) {
+        uniffiCallStatus in
+    uniffi_tacho_uniffi_fn_method_secretstore_delete(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(key),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceSecretStore {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceSecretStore = UniffiVTableCallbackInterfaceSecretStore(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeSecretStore.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface SecretStore: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeSecretStore.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface SecretStore: handle missing in uniffiClone")
+            }
+        },
+        load: { (
+            uniffiHandle: UInt64,
+            key: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> String? in
+                guard let uniffiObj = try? FfiConverterTypeSecretStore.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.load(
+                     key: try FfiConverterString.lift(key)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterOptionString.lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeSecretStoreFailure_lower
+            )
+        },
+        save: { (
+            uniffiHandle: UInt64,
+            key: RustBuffer,
+            value: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeSecretStore.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.save(
+                     key: try FfiConverterString.lift(key),
+                     value: try FfiConverterString.lift(value)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeSecretStoreFailure_lower
+            )
+        },
+        delete: { (
+            uniffiHandle: UInt64,
+            key: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeSecretStore.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.delete(
+                     key: try FfiConverterString.lift(key)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeSecretStoreFailure_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceSecretStore> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceSecretStore>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitSecretStore() {
+    uniffi_tacho_uniffi_fn_init_callback_vtable_secretstore(UniffiCallbackInterfaceSecretStore.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSecretStore: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<SecretStore>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = SecretStore
+
+    public static func lift(_ handle: UInt64) throws -> SecretStore {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return SecretStoreImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: SecretStore) -> UInt64 {
+         if let rustImpl = value as? SecretStoreImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SecretStore {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: SecretStore, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSecretStore_lift(_ handle: UInt64) throws -> SecretStore {
+    return try FfiConverterTypeSecretStore.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSecretStore_lower(_ value: SecretStore) -> UInt64 {
+    return FfiConverterTypeSecretStore.lower(value)
+}
+
+
+
+
+
+
+/**
  * Owns a background task (an event listener, the sync loop). Dropping the
  * handle cancels the task, so its lifetime follows the foreign object that
  * keeps it; `cancel()` does the same explicitly.
@@ -3139,6 +3544,115 @@ public func FfiConverterTypeDeviceHandoff_lower(_ value: DeviceHandoff) -> RustB
 
 
 /**
+ * One device of the account, for a "devices" settings screen.
+ */
+public struct DeviceInfo: Equatable, Hashable {
+    /**
+     * The device's id.
+     */
+    public var deviceId: String
+    /**
+     * Its name.
+     */
+    public var name: String
+    /**
+     * When it first signed in (RFC 3339 UTC).
+     */
+    public var createdAt: String
+    /**
+     * When it last pushed changes (RFC 3339 UTC), if ever.
+     */
+    public var lastPushAt: String?
+    /**
+     * Whether it is this device.
+     */
+    public var current: Bool
+    /**
+     * When it was revoked, if it was.
+     */
+    public var revokedAt: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The device's id.
+         */deviceId: String, 
+        /**
+         * Its name.
+         */name: String, 
+        /**
+         * When it first signed in (RFC 3339 UTC).
+         */createdAt: String, 
+        /**
+         * When it last pushed changes (RFC 3339 UTC), if ever.
+         */lastPushAt: String?, 
+        /**
+         * Whether it is this device.
+         */current: Bool, 
+        /**
+         * When it was revoked, if it was.
+         */revokedAt: String?) {
+        self.deviceId = deviceId
+        self.name = name
+        self.createdAt = createdAt
+        self.lastPushAt = lastPushAt
+        self.current = current
+        self.revokedAt = revokedAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DeviceInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDeviceInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DeviceInfo {
+        return
+            try DeviceInfo(
+                deviceId: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                createdAt: FfiConverterString.read(from: &buf), 
+                lastPushAt: FfiConverterOptionString.read(from: &buf), 
+                current: FfiConverterBool.read(from: &buf), 
+                revokedAt: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DeviceInfo, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.deviceId, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.createdAt, into: &buf)
+        FfiConverterOptionString.write(value.lastPushAt, into: &buf)
+        FfiConverterBool.write(value.current, into: &buf)
+        FfiConverterOptionString.write(value.revokedAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeviceInfo_lift(_ buf: RustBuffer) throws -> DeviceInfo {
+    return try FfiConverterTypeDeviceInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeviceInfo_lower(_ value: DeviceInfo) -> RustBuffer {
+    return FfiConverterTypeDeviceInfo.lower(value)
+}
+
+
+/**
  * Which entries to list.
  */
 public struct EntryFilter: Equatable, Hashable {
@@ -3511,6 +4025,97 @@ public func FfiConverterTypeLogRecord_lift(_ buf: RustBuffer) throws -> LogRecor
 #endif
 public func FfiConverterTypeLogRecord_lower(_ value: LogRecord) -> RustBuffer {
     return FfiConverterTypeLogRecord.lower(value)
+}
+
+
+/**
+ * What `logout` did.
+ */
+public struct LogoutReport: Equatable, Hashable {
+    /**
+     * Whether the relay revoked the session (false when it could not be reached: the tokens
+     * are forgotten here anyway).
+     */
+    public var revokedOnRelay: Bool
+    /**
+     * Why the relay did not revoke it.
+     */
+    public var relayError: String?
+    /**
+     * Whether the local records were deleted too.
+     */
+    public var forgotData: Bool
+    /**
+     * Own changes still waiting for the relay (kept; pushed after the next sign-in).
+     */
+    public var unsyncedOps: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Whether the relay revoked the session (false when it could not be reached: the tokens
+         * are forgotten here anyway).
+         */revokedOnRelay: Bool, 
+        /**
+         * Why the relay did not revoke it.
+         */relayError: String?, 
+        /**
+         * Whether the local records were deleted too.
+         */forgotData: Bool, 
+        /**
+         * Own changes still waiting for the relay (kept; pushed after the next sign-in).
+         */unsyncedOps: UInt64) {
+        self.revokedOnRelay = revokedOnRelay
+        self.relayError = relayError
+        self.forgotData = forgotData
+        self.unsyncedOps = unsyncedOps
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LogoutReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLogoutReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LogoutReport {
+        return
+            try LogoutReport(
+                revokedOnRelay: FfiConverterBool.read(from: &buf), 
+                relayError: FfiConverterOptionString.read(from: &buf), 
+                forgotData: FfiConverterBool.read(from: &buf), 
+                unsyncedOps: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LogoutReport, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.revokedOnRelay, into: &buf)
+        FfiConverterOptionString.write(value.relayError, into: &buf)
+        FfiConverterBool.write(value.forgotData, into: &buf)
+        FfiConverterUInt64.write(value.unsyncedOps, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogoutReport_lift(_ buf: RustBuffer) throws -> LogoutReport {
+    return try FfiConverterTypeLogoutReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogoutReport_lower(_ value: LogoutReport) -> RustBuffer {
+    return FfiConverterTypeLogoutReport.lower(value)
 }
 
 
@@ -6537,6 +7142,90 @@ public func FfiConverterTypeRuntimeKind_lower(_ value: RuntimeKind) -> RustBuffe
 
 
 /**
+ * Why the platform's secret storage failed.
+ */
+public 
+enum SecretStoreFailure: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * The storage can't be used now (e.g. the Keychain before the first unlock).
+     */
+    case Unavailable(
+        /**
+         * What the platform said.
+         */reason: String
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension SecretStoreFailure: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSecretStoreFailure: FfiConverterRustBuffer {
+    typealias SwiftType = SecretStoreFailure
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SecretStoreFailure {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .Unavailable(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: SecretStoreFailure, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case let .Unavailable(reason):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(reason, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSecretStoreFailure_lift(_ buf: RustBuffer) throws -> SecretStoreFailure {
+    return try FfiConverterTypeSecretStoreFailure.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSecretStoreFailure_lower(_ value: SecretStoreFailure) -> RustBuffer {
+    return FfiConverterTypeSecretStoreFailure.lower(value)
+}
+
+
+/**
  * What went wrong, in categories an app can act on.
  */
 public 
@@ -7317,6 +8006,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeSecretStore: FfiConverterRustBuffer {
+    typealias SwiftType = SecretStore?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeSecretStore.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeSecretStore.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeActiveTrip: FfiConverterRustBuffer {
     typealias SwiftType = ActiveTrip?
 
@@ -7551,6 +8264,31 @@ fileprivate struct FfiConverterSequenceTypeCar: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeCar.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeDeviceInfo: FfiConverterRustBuffer {
+    typealias SwiftType = [DeviceInfo]
+
+    public static func write(_ value: [DeviceInfo], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDeviceInfo.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [DeviceInfo] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [DeviceInfo]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDeviceInfo.read(from: &buf))
         }
         return seq
     }
@@ -7942,6 +8680,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_tacho_uniffi_checksum_method_core_device_id() != 4349) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_tacho_uniffi_checksum_method_core_devices() != 25683) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_tacho_uniffi_checksum_method_core_discard_trip() != 60591) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7973,6 +8714,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tacho_uniffi_checksum_method_core_login() != 8672) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_logout() != 36132) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tacho_uniffi_checksum_method_core_mileage_report() != 38444) {
@@ -8012,6 +8756,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tacho_uniffi_checksum_method_core_projects() != 15892) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_rename_device() != 14914) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_revoke_device() != 43907) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tacho_uniffi_checksum_method_core_runtime_kind() != 10250) {
@@ -8077,16 +8827,26 @@ private let initializationResult: InitializationResult = {
     if (uniffi_tacho_uniffi_checksum_method_logsink_log() != 11998) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_tacho_uniffi_checksum_constructor_core_new() != 60223) {
+    if (uniffi_tacho_uniffi_checksum_method_secretstore_load() != 61371) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_tacho_uniffi_checksum_constructor_core_with_clock() != 64714) {
+    if (uniffi_tacho_uniffi_checksum_method_secretstore_save() != 21755) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_secretstore_delete() != 35138) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_constructor_core_new() != 4957) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_constructor_core_with_clock() != 48096) {
         return InitializationResult.apiChecksumMismatch
     }
 
     uniffiCallbackInitClockSource()
     uniffiCallbackInitCoreListener()
     uniffiCallbackInitLogSink()
+    uniffiCallbackInitSecretStore()
     return InitializationResult.ok
 }()
 

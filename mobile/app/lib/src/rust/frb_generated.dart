@@ -5,6 +5,7 @@
 
 import 'api/error.dart';
 import 'api/session.dart';
+import 'api/sync.dart';
 import 'api/types.dart';
 import 'dart:async';
 import 'dart:convert';
@@ -70,7 +71,7 @@ import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated.dart';
                   String get codegenVersion => '2.13.0';
 
                   @override
-                  int get rustContentHash => 2027730997;
+                  int get rustContentHash => 1606571857;
 
                   static const kDefaultExternalLibraryLoaderConfig = ExternalLibraryLoaderConfig(
                     stem: 'tacho_flutter',
@@ -82,7 +83,9 @@ import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated.dart';
                 
 
                 abstract class RustLibApi extends BaseApi {
-                  Future<ActiveTrip?> crateApiSessionTachoCoreActiveTrip({required TachoCore that });
+                  void crateApiSyncSyncLoopStop({required SyncLoop that });
+
+Future<ActiveTrip?> crateApiSessionTachoCoreActiveTrip({required TachoCore that });
 
 Future<CarInfo> crateApiSessionTachoCoreAddCar({required TachoCore that , required NewCarInput car });
 
@@ -101,6 +104,8 @@ Future<TripInfo> crateApiSessionTachoCoreClassifyTrip({required TachoCore that ,
 Future<FeedResult> crateApiSessionTachoCoreConnect({required TachoCore that , required TripSource source , String? carHint });
 
 String crateApiSessionTachoCoreDeviceId({required TachoCore that });
+
+Future<List<DeviceInfoView>> crateApiSessionTachoCoreDevices({required TachoCore that });
 
 Future<void> crateApiSessionTachoCoreDiscardTrip({required TachoCore that , required String key });
 
@@ -122,6 +127,8 @@ Future<List<String>> crateApiSessionTachoCoreLockedPeriods({required TachoCore t
 
 Future<SyncStatusInfo> crateApiSessionTachoCoreLogin({required TachoCore that , required String relayUrl , required String email , required String password });
 
+Future<LogoutInfo> crateApiSessionTachoCoreLogout({required TachoCore that , required bool forgetData });
+
 Future<Uint8List> crateApiSessionTachoCoreMileageReport({required TachoCore that , required String car , required String period , required ReportFormat format });
 
 Future<WatchHandoff> crateApiSessionTachoCoreMintWatchSession({required TachoCore that , required String watchDeviceId , required String watchName });
@@ -134,7 +141,7 @@ Future<OidcNonceInfo> crateApiSessionTachoCoreOidcNonce({required TachoCore that
 
 Future<SyncStatusInfo> crateApiSessionTachoCoreOidcSignInWithIdToken({required TachoCore that , required String relayUrl , required String provider , required String idToken , required String nonce });
 
-Future<TachoCore> crateApiSessionTachoCoreOpen({required String dbPath , required String timeZone });
+Future<TachoCore> crateApiSessionTachoCoreOpen({required String dbPath , required String timeZone , String? deviceName });
 
 Future<List<ParkedOpInfo>> crateApiSessionTachoCoreParkedOps({required TachoCore that });
 
@@ -146,9 +153,15 @@ Future<List<PlaceInfo>> crateApiSessionTachoCorePlaces({required TachoCore that 
 
 Future<List<ProjectInfo>> crateApiSessionTachoCoreProjects({required TachoCore that });
 
+Future<DeviceInfoView> crateApiSessionTachoCoreRenameDevice({required TachoCore that , required String deviceId , required String name });
+
+Future<void> crateApiSessionTachoCoreRevokeDevice({required TachoCore that , required String deviceId });
+
 Future<TripDetail> crateApiSessionTachoCoreSetTripOdometer({required TachoCore that , required String key , required TripEnd end , required double km });
 
 Future<SyncStatusInfo> crateApiSessionTachoCoreSignup({required TachoCore that , required String relayUrl , required String email , required String password });
+
+Future<SyncLoop> crateApiSessionTachoCoreStartSyncLoop({required TachoCore that , required int waitS });
 
 Future<TimeEntryInfo> crateApiSessionTachoCoreStartTimer({required TachoCore that , String? project , required String description , required List<String> tags });
 
@@ -184,6 +197,12 @@ Future<NewEntryInput> crateApiTypesNewEntryInputDefault();
 
 Future<TripQuery> crateApiTypesTripQueryDefault();
 
+RustArcIncrementStrongCountFnType get rust_arc_increment_strong_count_SyncLoop;
+
+RustArcDecrementStrongCountFnType get rust_arc_decrement_strong_count_SyncLoop;
+
+CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_SyncLoopPtr;
+
 RustArcIncrementStrongCountFnType get rust_arc_increment_strong_count_TachoCore;
 
 RustArcDecrementStrongCountFnType get rust_arc_decrement_strong_count_TachoCore;
@@ -202,11 +221,36 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr;
                     required super.portManager,
                   });
 
-                  @override Future<ActiveTrip?> crateApiSessionTachoCoreActiveTrip({required TachoCore that })  { return handler.executeNormal(NormalTask(
+                  @override void crateApiSyncSyncLoopStop({required SyncLoop that })  { return handler.executeSync(SyncTask(
+            callFfi: () {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop(that, serializer);
+            return pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 1)!;
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_unit,
+          decodeErrorData: null,
+        )
+        ,
+            constMeta: kCrateApiSyncSyncLoopStopConstMeta,
+            argValues: [that],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSyncSyncLoopStopConstMeta => const TaskConstMeta(
+            debugName: "SyncLoop_stop",
+            argNames: ["that"],
+        );
+        
+
+@override Future<ActiveTrip?> crateApiSessionTachoCoreActiveTrip({required TachoCore that })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 1, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 2, port: port_);
             
             },
             codec: 
@@ -232,7 +276,7 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr;
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_box_autoadd_new_car_input(car, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 2, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 3, port: port_);
             
             },
             codec: 
@@ -258,7 +302,7 @@ sse_encode_box_autoadd_new_car_input(car, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_box_autoadd_new_entry_input(entry, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 3, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 4, port: port_);
             
             },
             codec: 
@@ -284,7 +328,7 @@ sse_encode_box_autoadd_new_entry_input(entry, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_box_autoadd_new_place_input(place, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 4, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 5, port: port_);
             
             },
             codec: 
@@ -310,7 +354,7 @@ sse_encode_box_autoadd_new_place_input(place, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_box_autoadd_new_project_input(project, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 5, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 6, port: port_);
             
             },
             codec: 
@@ -337,7 +381,7 @@ sse_encode_box_autoadd_new_project_input(project, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(car, serializer);
 sse_encode_u_32(limit, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 6, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 7, port: port_);
             
             },
             codec: 
@@ -362,7 +406,7 @@ sse_encode_u_32(limit, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 7, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 8, port: port_);
             
             },
             codec: 
@@ -390,7 +434,7 @@ sse_encode_u_32(limit, serializer);
 sse_encode_String(key, serializer);
 sse_encode_purpose(purpose, serializer);
 sse_encode_opt_String(businessPartner, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 8, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 9, port: port_);
             
             },
             codec: 
@@ -417,7 +461,7 @@ sse_encode_opt_String(businessPartner, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_trip_source(source, serializer);
 sse_encode_opt_String(carHint, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 9, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 10, port: port_);
             
             },
             codec: 
@@ -442,7 +486,7 @@ sse_encode_opt_String(carHint, serializer);
             callFfi: () {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            return pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 10)!;
+            return pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 11)!;
             
             },
             codec: 
@@ -463,12 +507,37 @@ sse_encode_opt_String(carHint, serializer);
         );
         
 
+@override Future<List<DeviceInfoView>> crateApiSessionTachoCoreDevices({required TachoCore that })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 12, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_list_device_info_view,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreDevicesConstMeta,
+            argValues: [that],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreDevicesConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_devices",
+            argNames: ["that"],
+        );
+        
+
 @override Future<void> crateApiSessionTachoCoreDiscardTrip({required TachoCore that , required String key })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 11, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 13, port: port_);
             
             },
             codec: 
@@ -493,7 +562,7 @@ sse_encode_String(key, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 12, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 14, port: port_);
             
             },
             codec: 
@@ -521,7 +590,7 @@ sse_encode_String(key, serializer);
 sse_encode_String(key, serializer);
 sse_encode_trip_field(field, serializer);
 sse_encode_opt_String(value, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 13, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 15, port: port_);
             
             },
             codec: 
@@ -546,7 +615,7 @@ sse_encode_opt_String(value, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 14, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 16, port: port_);
             
             },
             codec: 
@@ -572,7 +641,7 @@ sse_encode_opt_String(value, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_box_autoadd_entry_query(query, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 15, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 17, port: port_);
             
             },
             codec: 
@@ -598,7 +667,7 @@ sse_encode_box_autoadd_entry_query(query, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 16, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 18, port: port_);
             
             },
             codec: 
@@ -625,7 +694,7 @@ sse_encode_String(key, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(period, serializer);
 sse_encode_report_format(format, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 17, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 19, port: port_);
             
             },
             codec: 
@@ -651,7 +720,7 @@ sse_encode_report_format(format, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(month, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 18, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 20, port: port_);
             
             },
             codec: 
@@ -676,7 +745,7 @@ sse_encode_String(month, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 19, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 21, port: port_);
             
             },
             codec: 
@@ -704,7 +773,7 @@ sse_encode_String(month, serializer);
 sse_encode_String(relayUrl, serializer);
 sse_encode_String(email, serializer);
 sse_encode_String(password, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 20, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 22, port: port_);
             
             },
             codec: 
@@ -725,6 +794,32 @@ sse_encode_String(password, serializer);
         );
         
 
+@override Future<LogoutInfo> crateApiSessionTachoCoreLogout({required TachoCore that , required bool forgetData })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_bool(forgetData, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 23, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_logout_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreLogoutConstMeta,
+            argValues: [that, forgetData],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreLogoutConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_logout",
+            argNames: ["that", "forgetData"],
+        );
+        
+
 @override Future<Uint8List> crateApiSessionTachoCoreMileageReport({required TachoCore that , required String car , required String period , required ReportFormat format })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
@@ -732,7 +827,7 @@ sse_encode_String(password, serializer);
 sse_encode_String(car, serializer);
 sse_encode_String(period, serializer);
 sse_encode_report_format(format, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 21, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 24, port: port_);
             
             },
             codec: 
@@ -759,7 +854,7 @@ sse_encode_report_format(format, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(watchDeviceId, serializer);
 sse_encode_String(watchName, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 22, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 25, port: port_);
             
             },
             codec: 
@@ -787,7 +882,7 @@ sse_encode_String(watchName, serializer);
 sse_encode_String(relayUrl, serializer);
 sse_encode_String(provider, serializer);
 sse_encode_String(redirectUri, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 23, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 26, port: port_);
             
             },
             codec: 
@@ -814,7 +909,7 @@ sse_encode_String(redirectUri, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(pending, serializer);
 sse_encode_String(redirectUrl, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 24, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 27, port: port_);
             
             },
             codec: 
@@ -841,7 +936,7 @@ sse_encode_String(redirectUrl, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(relayUrl, serializer);
 sse_encode_String(provider, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 25, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 28, port: port_);
             
             },
             codec: 
@@ -870,7 +965,7 @@ sse_encode_String(relayUrl, serializer);
 sse_encode_String(provider, serializer);
 sse_encode_String(idToken, serializer);
 sse_encode_String(nonce, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 26, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 29, port: port_);
             
             },
             codec: 
@@ -891,12 +986,13 @@ sse_encode_String(nonce, serializer);
         );
         
 
-@override Future<TachoCore> crateApiSessionTachoCoreOpen({required String dbPath , required String timeZone })  { return handler.executeNormal(NormalTask(
+@override Future<TachoCore> crateApiSessionTachoCoreOpen({required String dbPath , required String timeZone , String? deviceName })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_String(dbPath, serializer);
 sse_encode_String(timeZone, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 27, port: port_);
+sse_encode_opt_String(deviceName, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 30, port: port_);
             
             },
             codec: 
@@ -906,14 +1002,14 @@ sse_encode_String(timeZone, serializer);
         )
         ,
             constMeta: kCrateApiSessionTachoCoreOpenConstMeta,
-            argValues: [dbPath, timeZone],
+            argValues: [dbPath, timeZone, deviceName],
             apiImpl: this,
         )); }
 
 
         TaskConstMeta get kCrateApiSessionTachoCoreOpenConstMeta => const TaskConstMeta(
             debugName: "TachoCore_open",
-            argNames: ["dbPath", "timeZone"],
+            argNames: ["dbPath", "timeZone", "deviceName"],
         );
         
 
@@ -921,7 +1017,7 @@ sse_encode_String(timeZone, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 28, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 31, port: port_);
             
             },
             codec: 
@@ -947,7 +1043,7 @@ sse_encode_String(timeZone, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_box_autoadd_ping_input(ping, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 29, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 32, port: port_);
             
             },
             codec: 
@@ -973,7 +1069,7 @@ sse_encode_box_autoadd_ping_input(ping, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_list_ping_input(pings, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 30, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 33, port: port_);
             
             },
             codec: 
@@ -998,7 +1094,7 @@ sse_encode_list_ping_input(pings, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 31, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 34, port: port_);
             
             },
             codec: 
@@ -1023,7 +1119,7 @@ sse_encode_list_ping_input(pings, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 32, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 35, port: port_);
             
             },
             codec: 
@@ -1044,6 +1140,59 @@ sse_encode_list_ping_input(pings, serializer);
         );
         
 
+@override Future<DeviceInfoView> crateApiSessionTachoCoreRenameDevice({required TachoCore that , required String deviceId , required String name })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(deviceId, serializer);
+sse_encode_String(name, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 36, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_device_info_view,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreRenameDeviceConstMeta,
+            argValues: [that, deviceId, name],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreRenameDeviceConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_rename_device",
+            argNames: ["that", "deviceId", "name"],
+        );
+        
+
+@override Future<void> crateApiSessionTachoCoreRevokeDevice({required TachoCore that , required String deviceId })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(deviceId, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 37, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_unit,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreRevokeDeviceConstMeta,
+            argValues: [that, deviceId],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreRevokeDeviceConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_revoke_device",
+            argNames: ["that", "deviceId"],
+        );
+        
+
 @override Future<TripDetail> crateApiSessionTachoCoreSetTripOdometer({required TachoCore that , required String key , required TripEnd end , required double km })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
@@ -1051,7 +1200,7 @@ sse_encode_list_ping_input(pings, serializer);
 sse_encode_String(key, serializer);
 sse_encode_trip_end(end, serializer);
 sse_encode_f_64(km, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 33, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 38, port: port_);
             
             },
             codec: 
@@ -1079,7 +1228,7 @@ sse_encode_f_64(km, serializer);
 sse_encode_String(relayUrl, serializer);
 sse_encode_String(email, serializer);
 sse_encode_String(password, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 34, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 39, port: port_);
             
             },
             codec: 
@@ -1100,6 +1249,32 @@ sse_encode_String(password, serializer);
         );
         
 
+@override Future<SyncLoop> crateApiSessionTachoCoreStartSyncLoop({required TachoCore that , required int waitS })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_u_32(waitS, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 40, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_Auto_Owned_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop,
+          decodeErrorData: null,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreStartSyncLoopConstMeta,
+            argValues: [that, waitS],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreStartSyncLoopConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_start_sync_loop",
+            argNames: ["that", "waitS"],
+        );
+        
+
 @override Future<TimeEntryInfo> crateApiSessionTachoCoreStartTimer({required TachoCore that , String? project , required String description , required List<String> tags })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
@@ -1107,7 +1282,7 @@ sse_encode_String(password, serializer);
 sse_encode_opt_String(project, serializer);
 sse_encode_String(description, serializer);
 sse_encode_list_String(tags, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 35, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 41, port: port_);
             
             },
             codec: 
@@ -1132,7 +1307,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 36, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 42, port: port_);
             
             },
             codec: 
@@ -1160,7 +1335,7 @@ sse_encode_list_String(tags, serializer);
 sse_encode_opt_String(project, serializer);
 sse_encode_String(description, serializer);
 sse_encode_list_String(tags, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 37, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 43, port: port_);
             
             },
             codec: 
@@ -1185,7 +1360,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 38, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 44, port: port_);
             
             },
             codec: 
@@ -1210,7 +1385,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 39, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 45, port: port_);
             
             },
             codec: 
@@ -1235,7 +1410,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 40, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 46, port: port_);
             
             },
             codec: 
@@ -1260,7 +1435,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 41, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 47, port: port_);
             
             },
             codec: 
@@ -1286,7 +1461,7 @@ sse_encode_list_String(tags, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 42, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 48, port: port_);
             
             },
             codec: 
@@ -1312,7 +1487,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 43, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 49, port: port_);
             
             },
             codec: 
@@ -1338,7 +1513,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_box_autoadd_trip_query(query, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 44, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 50, port: port_);
             
             },
             codec: 
@@ -1366,7 +1541,7 @@ sse_encode_box_autoadd_trip_query(query, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_StreamSink_core_event_info_Sse(sink, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 45, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 51, port: port_);
             
             },
             codec: 
@@ -1396,7 +1571,7 @@ sse_encode_StreamSink_core_event_info_Sse(sink, serializer);
 sse_encode_String(period, serializer);
 sse_encode_report_format(format, serializer);
 sse_encode_String(dir, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 46, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 52, port: port_);
             
             },
             codec: 
@@ -1425,7 +1600,7 @@ sse_encode_String(car, serializer);
 sse_encode_String(period, serializer);
 sse_encode_report_format(format, serializer);
 sse_encode_String(dir, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 47, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 53, port: port_);
             
             },
             codec: 
@@ -1450,7 +1625,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 48, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 54, port: port_);
             
             },
             codec: 
@@ -1475,7 +1650,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 49, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 55, port: port_);
             
             },
             codec: 
@@ -1500,7 +1675,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 50, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 56, port: port_);
             
             },
             codec: 
@@ -1525,7 +1700,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 51, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 57, port: port_);
             
             },
             codec: 
@@ -1546,6 +1721,10 @@ sse_encode_String(dir, serializer);
         );
         
 
+RustArcIncrementStrongCountFnType get rust_arc_increment_strong_count_SyncLoop => wire.rust_arc_increment_strong_count_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop;
+
+RustArcDecrementStrongCountFnType get rust_arc_decrement_strong_count_SyncLoop => wire.rust_arc_decrement_strong_count_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop;
+
 RustArcIncrementStrongCountFnType get rust_arc_increment_strong_count_TachoCore => wire.rust_arc_increment_strong_count_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore;
 
 RustArcDecrementStrongCountFnType get rust_arc_decrement_strong_count_TachoCore => wire.rust_arc_decrement_strong_count_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore;
@@ -1555,11 +1734,20 @@ RustArcDecrementStrongCountFnType get rust_arc_decrement_strong_count_TachoCore 
                   @protected AnyhowException dco_decode_AnyhowException(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return AnyhowException(raw as String); }
 
+@protected SyncLoop dco_decode_Auto_Owned_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return SyncLoopImpl.frbInternalDcoDecode(raw as List<dynamic>); }
+
 @protected TachoCore dco_decode_Auto_Owned_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return TachoCoreImpl.frbInternalDcoDecode(raw as List<dynamic>); }
 
+@protected SyncLoop dco_decode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return SyncLoopImpl.frbInternalDcoDecode(raw as List<dynamic>); }
+
 @protected TachoCore dco_decode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return TachoCoreImpl.frbInternalDcoDecode(raw as List<dynamic>); }
+
+@protected SyncLoop dco_decode_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return SyncLoopImpl.frbInternalDcoDecode(raw as List<dynamic>); }
 
 @protected TachoCore dco_decode_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return TachoCoreImpl.frbInternalDcoDecode(raw as List<dynamic>); }
@@ -1671,6 +1859,16 @@ return CoreEventKind.values[raw as int]; }
 @protected Decider dco_decode_decider(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return Decider.values[raw as int]; }
 
+@protected DeviceInfoView dco_decode_device_info_view(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 6) throw Exception('unexpected arr length: expect 6 but see ${arr.length}');
+                return DeviceInfoView(deviceId: dco_decode_String(arr[0]),
+name: dco_decode_String(arr[1]),
+createdAt: dco_decode_String(arr[2]),
+lastPushAt: dco_decode_opt_String(arr[3]),
+current: dco_decode_bool(arr[4]),
+revokedAt: dco_decode_opt_String(arr[5]),); }
+
 @protected EntryQuery dco_decode_entry_query(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 final arr = raw as List<dynamic>;
                 if (arr.length != 3) throw Exception('unexpected arr length: expect 3 but see ${arr.length}');
@@ -1715,6 +1913,9 @@ return (raw as List<dynamic>).map(dco_decode_String).toList(); }
 @protected List<CarInfo> dco_decode_list_car_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return (raw as List<dynamic>).map(dco_decode_car_info).toList(); }
 
+@protected List<DeviceInfoView> dco_decode_list_device_info_view(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return (raw as List<dynamic>).map(dco_decode_device_info_view).toList(); }
+
 @protected List<OdometerReadingInfo> dco_decode_list_odometer_reading_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return (raw as List<dynamic>).map(dco_decode_odometer_reading_info).toList(); }
 
@@ -1744,6 +1945,14 @@ return (raw as List<dynamic>).map(dco_decode_trip_info).toList(); }
 
 @protected List<TripPointInfo> dco_decode_list_trip_point_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return (raw as List<dynamic>).map(dco_decode_trip_point_info).toList(); }
+
+@protected LogoutInfo dco_decode_logout_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 4) throw Exception('unexpected arr length: expect 4 but see ${arr.length}');
+                return LogoutInfo(revokedOnRelay: dco_decode_bool(arr[0]),
+relayError: dco_decode_opt_String(arr[1]),
+forgotData: dco_decode_bool(arr[2]),
+unsyncedOps: dco_decode_i_64(arr[3]),); }
 
 @protected NewCarInput dco_decode_new_car_input(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 final arr = raw as List<dynamic>;
@@ -2051,11 +2260,20 @@ accessExpiresAtMs: dco_decode_i_64(arr[3]),); }
 var inner = sse_decode_String(deserializer);
         return AnyhowException(inner); }
 
+@protected SyncLoop sse_decode_Auto_Owned_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+return SyncLoopImpl.frbInternalSseDecode(sse_decode_usize(deserializer), sse_decode_i_32(deserializer)); }
+
 @protected TachoCore sse_decode_Auto_Owned_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 return TachoCoreImpl.frbInternalSseDecode(sse_decode_usize(deserializer), sse_decode_i_32(deserializer)); }
 
+@protected SyncLoop sse_decode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+return SyncLoopImpl.frbInternalSseDecode(sse_decode_usize(deserializer), sse_decode_i_32(deserializer)); }
+
 @protected TachoCore sse_decode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 return TachoCoreImpl.frbInternalSseDecode(sse_decode_usize(deserializer), sse_decode_i_32(deserializer)); }
+
+@protected SyncLoop sse_decode_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+return SyncLoopImpl.frbInternalSseDecode(sse_decode_usize(deserializer), sse_decode_i_32(deserializer)); }
 
 @protected TachoCore sse_decode_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 return TachoCoreImpl.frbInternalSseDecode(sse_decode_usize(deserializer), sse_decode_i_32(deserializer)); }
@@ -2167,6 +2385,15 @@ var inner = sse_decode_i_32(deserializer);
 var inner = sse_decode_i_32(deserializer);
         return Decider.values[inner]; }
 
+@protected DeviceInfoView sse_decode_device_info_view(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_deviceId = sse_decode_String(deserializer);
+var var_name = sse_decode_String(deserializer);
+var var_createdAt = sse_decode_String(deserializer);
+var var_lastPushAt = sse_decode_opt_String(deserializer);
+var var_current = sse_decode_bool(deserializer);
+var var_revokedAt = sse_decode_opt_String(deserializer);
+return DeviceInfoView(deviceId: var_deviceId, name: var_name, createdAt: var_createdAt, lastPushAt: var_lastPushAt, current: var_current, revokedAt: var_revokedAt); }
+
 @protected EntryQuery sse_decode_entry_query(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 var var_fromMs = sse_decode_opt_box_autoadd_i_64(deserializer);
 var var_untilMs = sse_decode_opt_box_autoadd_i_64(deserializer);
@@ -2216,6 +2443,14 @@ return LatLng(lat: var_lat, lon: var_lon); }
         var len_ = sse_decode_i_32(deserializer);
         var ans_ = <CarInfo>[];
         for (var idx_ = 0; idx_ < len_; ++idx_) { ans_.add(sse_decode_car_info(deserializer)); }
+        return ans_;
+         }
+
+@protected List<DeviceInfoView> sse_decode_list_device_info_view(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+
+        var len_ = sse_decode_i_32(deserializer);
+        var ans_ = <DeviceInfoView>[];
+        for (var idx_ = 0; idx_ < len_; ++idx_) { ans_.add(sse_decode_device_info_view(deserializer)); }
         return ans_;
          }
 
@@ -2294,6 +2529,13 @@ var len_ = sse_decode_i_32(deserializer);
         for (var idx_ = 0; idx_ < len_; ++idx_) { ans_.add(sse_decode_trip_point_info(deserializer)); }
         return ans_;
          }
+
+@protected LogoutInfo sse_decode_logout_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_revokedOnRelay = sse_decode_bool(deserializer);
+var var_relayError = sse_decode_opt_String(deserializer);
+var var_forgotData = sse_decode_bool(deserializer);
+var var_unsyncedOps = sse_decode_i_64(deserializer);
+return LogoutInfo(revokedOnRelay: var_revokedOnRelay, relayError: var_relayError, forgotData: var_forgotData, unsyncedOps: var_unsyncedOps); }
 
 @protected NewCarInput sse_decode_new_car_input(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 var var_name = sse_decode_String(deserializer);
@@ -2665,11 +2907,20 @@ return WatchHandoff(json: var_json, deviceId: var_deviceId, relayUrl: var_relayU
 @protected void sse_encode_AnyhowException(AnyhowException self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_String(self.message, serializer); }
 
+@protected void sse_encode_Auto_Owned_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop(SyncLoop self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_usize((self as SyncLoopImpl).frbInternalSseEncode(move: true), serializer); }
+
 @protected void sse_encode_Auto_Owned_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(TachoCore self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_usize((self as TachoCoreImpl).frbInternalSseEncode(move: true), serializer); }
 
+@protected void sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop(SyncLoop self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_usize((self as SyncLoopImpl).frbInternalSseEncode(move: false), serializer); }
+
 @protected void sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(TachoCore self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_usize((self as TachoCoreImpl).frbInternalSseEncode(move: false), serializer); }
+
+@protected void sse_encode_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop(SyncLoop self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_usize((self as SyncLoopImpl).frbInternalSseEncode(move: null), serializer); }
 
 @protected void sse_encode_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(TachoCore self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_usize((self as TachoCoreImpl).frbInternalSseEncode(move: null), serializer); }
@@ -2780,6 +3031,15 @@ sse_encode_i_32(self.index, serializer); }
 @protected void sse_encode_decider(Decider self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_i_32(self.index, serializer); }
 
+@protected void sse_encode_device_info_view(DeviceInfoView self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_String(self.deviceId, serializer);
+sse_encode_String(self.name, serializer);
+sse_encode_String(self.createdAt, serializer);
+sse_encode_opt_String(self.lastPushAt, serializer);
+sse_encode_bool(self.current, serializer);
+sse_encode_opt_String(self.revokedAt, serializer);
+ }
+
 @protected void sse_encode_entry_query(EntryQuery self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_opt_box_autoadd_i_64(self.fromMs, serializer);
 sse_encode_opt_box_autoadd_i_64(self.untilMs, serializer);
@@ -2823,6 +3083,10 @@ sse_encode_i_32(self.length, serializer);
 sse_encode_i_32(self.length, serializer);
         for (final item in self) { sse_encode_car_info(item, serializer); } }
 
+@protected void sse_encode_list_device_info_view(List<DeviceInfoView> self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_i_32(self.length, serializer);
+        for (final item in self) { sse_encode_device_info_view(item, serializer); } }
+
 @protected void sse_encode_list_odometer_reading_info(List<OdometerReadingInfo> self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_i_32(self.length, serializer);
         for (final item in self) { sse_encode_odometer_reading_info(item, serializer); } }
@@ -2862,6 +3126,13 @@ sse_encode_i_32(self.length, serializer);
 @protected void sse_encode_list_trip_point_info(List<TripPointInfo> self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_i_32(self.length, serializer);
         for (final item in self) { sse_encode_trip_point_info(item, serializer); } }
+
+@protected void sse_encode_logout_info(LogoutInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_bool(self.revokedOnRelay, serializer);
+sse_encode_opt_String(self.relayError, serializer);
+sse_encode_bool(self.forgotData, serializer);
+sse_encode_i_64(self.unsyncedOps, serializer);
+ }
 
 @protected void sse_encode_new_car_input(NewCarInput self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_String(self.name, serializer);
@@ -3210,6 +3481,26 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
                 }
                 
 
+            @sealed class SyncLoopImpl extends RustOpaque implements SyncLoop {
+                // Not to be used by end users
+                SyncLoopImpl.frbInternalDcoDecode(List<dynamic> wire):
+                    super.frbInternalDcoDecode(wire, _kStaticData);
+
+                // Not to be used by end users
+                SyncLoopImpl.frbInternalSseDecode(BigInt ptr, int externalSizeOnNative):
+                    super.frbInternalSseDecode(ptr, externalSizeOnNative, _kStaticData);
+
+                static final _kStaticData = RustArcStaticData(
+                    rustArcIncrementStrongCount: RustLib.instance.api.rust_arc_increment_strong_count_SyncLoop,
+                    rustArcDecrementStrongCount: RustLib.instance.api.rust_arc_decrement_strong_count_SyncLoop,
+                    rustArcDecrementStrongCountPtr: RustLib.instance.api.rust_arc_decrement_strong_count_SyncLoopPtr,
+                );
+
+                /// Stops the loop.
+ void  stop()=>RustLib.instance.api.crateApiSyncSyncLoopStop(that: this, );
+
+
+            }
             @sealed class TachoCoreImpl extends RustOpaque implements TachoCore {
                 // Not to be used by end users
                 TachoCoreImpl.frbInternalDcoDecode(List<dynamic> wire):
@@ -3275,6 +3566,10 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
  String  deviceId()=>RustLib.instance.api.crateApiSessionTachoCoreDeviceId(that: this, );
 
 
+/// The account's devices, oldest first (`current` marks this phone).
+ Future<List<DeviceInfoView>>  devices()=>RustLib.instance.api.crateApiSessionTachoCoreDevices(that: this, );
+
+
 /// Throws a trip away (kept as a tombstone so other devices learn of it).
  Future<void>  discardTrip({required String key })=>RustLib.instance.api.crateApiSessionTachoCoreDiscardTrip(that: this, key: key);
 
@@ -3317,6 +3612,12 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
 
 /// Signs this device in to an existing account on the relay.
  Future<SyncStatusInfo>  login({required String relayUrl , required String email , required String password })=>RustLib.instance.api.crateApiSessionTachoCoreLogin(that: this, relayUrl: relayUrl, email: email, password: password);
+
+
+/// Signs this phone out: the relay revokes its session, the tokens are forgotten. Local
+/// records stay unless `forget_data`, which deletes them once every change has reached
+/// the relay (else a conflict error: sync first).
+ Future<LogoutInfo>  logout({required bool forgetData })=>RustLib.instance.api.crateApiSessionTachoCoreLogout(that: this, forgetData: forgetData);
 
 
 /// The mileage log of one car (id, name or plate) for a period
@@ -3371,6 +3672,14 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
  Future<List<ProjectInfo>>  projects()=>RustLib.instance.api.crateApiSessionTachoCoreProjects(that: this, );
 
 
+/// Renames a device of the account.
+ Future<DeviceInfoView>  renameDevice({required String deviceId , required String name })=>RustLib.instance.api.crateApiSessionTachoCoreRenameDevice(that: this, deviceId: deviceId, name: name);
+
+
+/// Cuts another device off (a lost watch): its next call to the relay is refused.
+ Future<void>  revokeDevice({required String deviceId })=>RustLib.instance.api.crateApiSessionTachoCoreRevokeDevice(that: this, deviceId: deviceId);
+
+
 /// Records the odometer (km, as read off the dashboard) at one end of a
 /// trip; this is what closes the mileage log's chain.
  Future<TripDetail>  setTripOdometer({required String key , required TripEnd end , required double km })=>RustLib.instance.api.crateApiSessionTachoCoreSetTripOdometer(that: this, key: key, end: end, km: km);
@@ -3378,6 +3687,12 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
 
 /// Creates an account on the relay at `relay_url` and signs this device in.
  Future<SyncStatusInfo>  signup({required String relayUrl , required String email , required String password })=>RustLib.instance.api.crateApiSessionTachoCoreSignup(that: this, relayUrl: relayUrl, email: email, password: password);
+
+
+/// Keeps syncing while the app is in the foreground (long-poll for others' changes, push
+/// new ones, back off on errors) until the returned loop is stopped or dropped. The app
+/// starts it on resume and stops it on pause; background refresh calls `sync_now`.
+ Future<SyncLoop>  startSyncLoop({required int waitS })=>RustLib.instance.api.crateApiSessionTachoCoreStartSyncLoop(that: this, waitS: waitS);
 
 
 /// Starts the timer on a project (id or name, or none). A running timer

@@ -5,6 +5,7 @@
 
 import 'api/error.dart';
 import 'api/session.dart';
+import 'api/sync.dart';
 import 'api/types.dart';
 import 'dart:async';
 import 'dart:convert';
@@ -23,15 +24,23 @@ import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated_io.dart';
                     required super.portManager,
                   });
 
-                  CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wire._rust_arc_decrement_strong_count_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCorePtr;
+                  CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_SyncLoopPtr => wire._rust_arc_decrement_strong_count_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoopPtr;
+
+CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wire._rust_arc_decrement_strong_count_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCorePtr;
 
 
 
                   @protected AnyhowException dco_decode_AnyhowException(dynamic raw);
 
+@protected SyncLoop dco_decode_Auto_Owned_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop(dynamic raw);
+
 @protected TachoCore dco_decode_Auto_Owned_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(dynamic raw);
 
+@protected SyncLoop dco_decode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop(dynamic raw);
+
 @protected TachoCore dco_decode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(dynamic raw);
+
+@protected SyncLoop dco_decode_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop(dynamic raw);
 
 @protected TachoCore dco_decode_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(dynamic raw);
 
@@ -93,6 +102,8 @@ import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated_io.dart';
 
 @protected Decider dco_decode_decider(dynamic raw);
 
+@protected DeviceInfoView dco_decode_device_info_view(dynamic raw);
+
 @protected EntryQuery dco_decode_entry_query(dynamic raw);
 
 @protected EntrySource dco_decode_entry_source(dynamic raw);
@@ -110,6 +121,8 @@ import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated_io.dart';
 @protected List<String> dco_decode_list_String(dynamic raw);
 
 @protected List<CarInfo> dco_decode_list_car_info(dynamic raw);
+
+@protected List<DeviceInfoView> dco_decode_list_device_info_view(dynamic raw);
 
 @protected List<OdometerReadingInfo> dco_decode_list_odometer_reading_info(dynamic raw);
 
@@ -130,6 +143,8 @@ import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated_io.dart';
 @protected List<TripInfo> dco_decode_list_trip_info(dynamic raw);
 
 @protected List<TripPointInfo> dco_decode_list_trip_point_info(dynamic raw);
+
+@protected LogoutInfo dco_decode_logout_info(dynamic raw);
 
 @protected NewCarInput dco_decode_new_car_input(dynamic raw);
 
@@ -229,9 +244,15 @@ import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated_io.dart';
 
 @protected AnyhowException sse_decode_AnyhowException(SseDeserializer deserializer);
 
+@protected SyncLoop sse_decode_Auto_Owned_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop(SseDeserializer deserializer);
+
 @protected TachoCore sse_decode_Auto_Owned_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(SseDeserializer deserializer);
 
+@protected SyncLoop sse_decode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop(SseDeserializer deserializer);
+
 @protected TachoCore sse_decode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(SseDeserializer deserializer);
+
+@protected SyncLoop sse_decode_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop(SseDeserializer deserializer);
 
 @protected TachoCore sse_decode_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(SseDeserializer deserializer);
 
@@ -293,6 +314,8 @@ import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated_io.dart';
 
 @protected Decider sse_decode_decider(SseDeserializer deserializer);
 
+@protected DeviceInfoView sse_decode_device_info_view(SseDeserializer deserializer);
+
 @protected EntryQuery sse_decode_entry_query(SseDeserializer deserializer);
 
 @protected EntrySource sse_decode_entry_source(SseDeserializer deserializer);
@@ -310,6 +333,8 @@ import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated_io.dart';
 @protected List<String> sse_decode_list_String(SseDeserializer deserializer);
 
 @protected List<CarInfo> sse_decode_list_car_info(SseDeserializer deserializer);
+
+@protected List<DeviceInfoView> sse_decode_list_device_info_view(SseDeserializer deserializer);
 
 @protected List<OdometerReadingInfo> sse_decode_list_odometer_reading_info(SseDeserializer deserializer);
 
@@ -330,6 +355,8 @@ import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated_io.dart';
 @protected List<TripInfo> sse_decode_list_trip_info(SseDeserializer deserializer);
 
 @protected List<TripPointInfo> sse_decode_list_trip_point_info(SseDeserializer deserializer);
+
+@protected LogoutInfo sse_decode_logout_info(SseDeserializer deserializer);
 
 @protected NewCarInput sse_decode_new_car_input(SseDeserializer deserializer);
 
@@ -429,9 +456,15 @@ import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated_io.dart';
 
 @protected void sse_encode_AnyhowException(AnyhowException self, SseSerializer serializer);
 
+@protected void sse_encode_Auto_Owned_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop(SyncLoop self, SseSerializer serializer);
+
 @protected void sse_encode_Auto_Owned_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(TachoCore self, SseSerializer serializer);
 
+@protected void sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop(SyncLoop self, SseSerializer serializer);
+
 @protected void sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(TachoCore self, SseSerializer serializer);
+
+@protected void sse_encode_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop(SyncLoop self, SseSerializer serializer);
 
 @protected void sse_encode_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(TachoCore self, SseSerializer serializer);
 
@@ -493,6 +526,8 @@ import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated_io.dart';
 
 @protected void sse_encode_decider(Decider self, SseSerializer serializer);
 
+@protected void sse_encode_device_info_view(DeviceInfoView self, SseSerializer serializer);
+
 @protected void sse_encode_entry_query(EntryQuery self, SseSerializer serializer);
 
 @protected void sse_encode_entry_source(EntrySource self, SseSerializer serializer);
@@ -510,6 +545,8 @@ import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated_io.dart';
 @protected void sse_encode_list_String(List<String> self, SseSerializer serializer);
 
 @protected void sse_encode_list_car_info(List<CarInfo> self, SseSerializer serializer);
+
+@protected void sse_encode_list_device_info_view(List<DeviceInfoView> self, SseSerializer serializer);
 
 @protected void sse_encode_list_odometer_reading_info(List<OdometerReadingInfo> self, SseSerializer serializer);
 
@@ -530,6 +567,8 @@ import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated_io.dart';
 @protected void sse_encode_list_trip_info(List<TripInfo> self, SseSerializer serializer);
 
 @protected void sse_encode_list_trip_point_info(List<TripPointInfo> self, SseSerializer serializer);
+
+@protected void sse_encode_logout_info(LogoutInfo self, SseSerializer serializer);
 
 @protected void sse_encode_new_car_input(NewCarInput self, SseSerializer serializer);
 
@@ -646,6 +685,28 @@ import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated_io.dart';
             RustLibWire(ffi.DynamicLibrary dynamicLibrary)
                 : _lookup = dynamicLibrary.lookup;
 
+            
+            void rust_arc_increment_strong_count_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop(
+              ffi.Pointer<ffi.Void> ptr,
+            ) {
+              return _rust_arc_increment_strong_count_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop(
+                ptr,
+              );
+            }
+
+            late final _rust_arc_increment_strong_count_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoopPtr = _lookup<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<ffi.Void>)>>('frbgen_tacho_rust_arc_increment_strong_count_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop');
+            late final _rust_arc_increment_strong_count_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop = _rust_arc_increment_strong_count_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoopPtr.asFunction<void Function(ffi.Pointer<ffi.Void>)>();
+            
+            void rust_arc_decrement_strong_count_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop(
+              ffi.Pointer<ffi.Void> ptr,
+            ) {
+              return _rust_arc_decrement_strong_count_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop(
+                ptr,
+              );
+            }
+
+            late final _rust_arc_decrement_strong_count_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoopPtr = _lookup<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<ffi.Void>)>>('frbgen_tacho_rust_arc_decrement_strong_count_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop');
+            late final _rust_arc_decrement_strong_count_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoop = _rust_arc_decrement_strong_count_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerSyncLoopPtr.asFunction<void Function(ffi.Pointer<ffi.Void>)>();
             
             void rust_arc_increment_strong_count_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(
               ffi.Pointer<ffi.Void> ptr,

@@ -6,6 +6,7 @@
 import '../frb_generated.dart';
 import 'error.dart';
 import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated.dart';
+import 'sync.dart';
 import 'types.dart';
 
 
@@ -66,6 +67,10 @@ import 'types.dart';
  String  deviceId();
 
 
+/// The account's devices, oldest first (`current` marks this phone).
+ Future<List<DeviceInfoView>>  devices();
+
+
 /// Throws a trip away (kept as a tombstone so other devices learn of it).
  Future<void>  discardTrip({required String key });
 
@@ -110,6 +115,12 @@ import 'types.dart';
  Future<SyncStatusInfo>  login({required String relayUrl , required String email , required String password });
 
 
+/// Signs this phone out: the relay revokes its session, the tokens are forgotten. Local
+/// records stay unless `forget_data`, which deletes them once every change has reached
+/// the relay (else a conflict error: sync first).
+ Future<LogoutInfo>  logout({required bool forgetData });
+
+
 /// The mileage log of one car (id, name or plate) for a period
 /// (`2026-03`, `2026`, or `2026-03-01..2026-03-31`).
  Future<Uint8List>  mileageReport({required String car , required String period , required ReportFormat format });
@@ -144,7 +155,9 @@ import 'types.dart';
 /// directory) recording in `time_zone` (IANA name, e.g. from
 /// `flutter_timezone`). Resumes a trip that was recording when the app
 /// was killed, or closes it if its grace period ran out meanwhile.
-static Future<TachoCore>  open({required String dbPath , required String timeZone })=>RustLib.instance.api.crateApiSessionTachoCoreOpen(dbPath: dbPath, timeZone: timeZone);
+/// `device_name` is what the relay lists this phone as (e.g. from
+/// `device_info_plus`); without one the core's default is used.
+static Future<TachoCore>  open({required String dbPath , required String timeZone , String? deviceName })=>RustLib.instance.api.crateApiSessionTachoCoreOpen(dbPath: dbPath, timeZone: timeZone, deviceName: deviceName);
 
 
 /// Changes the relay refused as invalid, with its reasons.
@@ -169,6 +182,14 @@ static Future<TachoCore>  open({required String dbPath , required String timeZon
  Future<List<ProjectInfo>>  projects();
 
 
+/// Renames a device of the account.
+ Future<DeviceInfoView>  renameDevice({required String deviceId , required String name });
+
+
+/// Cuts another device off (a lost watch): its next call to the relay is refused.
+ Future<void>  revokeDevice({required String deviceId });
+
+
 /// Records the odometer (km, as read off the dashboard) at one end of a
 /// trip; this is what closes the mileage log's chain.
  Future<TripDetail>  setTripOdometer({required String key , required TripEnd end , required double km });
@@ -176,6 +197,12 @@ static Future<TachoCore>  open({required String dbPath , required String timeZon
 
 /// Creates an account on the relay at `relay_url` and signs this device in.
  Future<SyncStatusInfo>  signup({required String relayUrl , required String email , required String password });
+
+
+/// Keeps syncing while the app is in the foreground (long-poll for others' changes, push
+/// new ones, back off on errors) until the returned loop is stopped or dropped. The app
+/// starts it on resume and stops it on pause; background refresh calls `sync_now`.
+ Future<SyncLoop>  startSyncLoop({required int waitS });
 
 
 /// Starts the timer on a project (id or name, or none). A running timer

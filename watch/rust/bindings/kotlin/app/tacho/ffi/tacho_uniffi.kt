@@ -666,6 +666,15 @@ internal interface UniffiCallbackInterfaceCoreListenerMethod0 : com.sun.jna.Call
 internal interface UniffiCallbackInterfaceLogSinkMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`record`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceSecretStoreMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`key`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceSecretStoreMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`key`: RustBuffer.ByValue,`value`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceSecretStoreMethod2 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`key`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "nowMs")
 internal open class UniffiVTableCallbackInterfaceClockSource(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -720,6 +729,31 @@ internal open class UniffiVTableCallbackInterfaceLogSink(
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
         `log` = other.`log`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "load", "save", "delete")
+internal open class UniffiVTableCallbackInterfaceSecretStore(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `load`: UniffiCallbackInterfaceSecretStoreMethod0? = null,
+    @JvmField internal var `save`: UniffiCallbackInterfaceSecretStoreMethod1? = null,
+    @JvmField internal var `delete`: UniffiCallbackInterfaceSecretStoreMethod2? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `load`: UniffiCallbackInterfaceSecretStoreMethod0? = null,
+        `save`: UniffiCallbackInterfaceSecretStoreMethod1? = null,
+        `delete`: UniffiCallbackInterfaceSecretStoreMethod2? = null,
+    ): UniffiVTableCallbackInterfaceSecretStore(`uniffiFree`,`uniffiClone`,`load`,`save`,`delete`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceSecretStore) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `load` = other.`load`
+        `save` = other.`save`
+        `delete` = other.`delete`
     }
 
 }
@@ -782,6 +816,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_device_id(
     ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_devices(
+    ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_discard_trip(
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_disconnect(
@@ -803,6 +839,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_tacho_uniffi_checksum_method_core_locked_periods(
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_login(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_logout(
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_mileage_report(
     ): Int
@@ -829,6 +867,10 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_tacho_uniffi_checksum_method_core_places(
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_projects(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_rename_device(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_revoke_device(
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_runtime_kind(
     ): Int
@@ -872,6 +914,12 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_logsink_log(
     ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_secretstore_load(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_secretstore_save(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_secretstore_delete(
+    ): Int
     external fun uniffi_tacho_uniffi_checksum_constructor_core_new(
     ): Int
     external fun uniffi_tacho_uniffi_checksum_constructor_core_with_clock(
@@ -895,6 +943,7 @@ internal object UniffiLib {
         uniffiCallbackInterfaceClockSource.register(this)
         uniffiCallbackInterfaceCoreListener.register(this)
         uniffiCallbackInterfaceLogSink.register(this)
+        uniffiCallbackInterfaceSecretStore.register(this)
         
     }
 
@@ -911,9 +960,9 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_tacho_uniffi_fn_free_core(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_tacho_uniffi_fn_constructor_core_new(`dbPath`: RustBuffer.ByValue,`timeZone`: RustBuffer.ByValue,`runtime`: RustBuffer.ByValue,`deviceName`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_tacho_uniffi_fn_constructor_core_new(`dbPath`: RustBuffer.ByValue,`timeZone`: RustBuffer.ByValue,`runtime`: RustBuffer.ByValue,`deviceName`: RustBuffer.ByValue,`secretStore`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_tacho_uniffi_fn_constructor_core_with_clock(`dbPath`: RustBuffer.ByValue,`timeZone`: RustBuffer.ByValue,`runtime`: RustBuffer.ByValue,`clock`: Long,`deviceName`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_tacho_uniffi_fn_constructor_core_with_clock(`dbPath`: RustBuffer.ByValue,`timeZone`: RustBuffer.ByValue,`runtime`: RustBuffer.ByValue,`clock`: Long,`deviceName`: RustBuffer.ByValue,`secretStore`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_active_trip(`ptr`: Long,
     ): Long
@@ -935,6 +984,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_device_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_tacho_uniffi_fn_method_core_devices(`ptr`: Long,
+    ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_discard_trip(`ptr`: Long,`key`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_disconnect(`ptr`: Long,
@@ -956,6 +1007,8 @@ internal object UniffiLib {
     external fun uniffi_tacho_uniffi_fn_method_core_locked_periods(`ptr`: Long,
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_login(`ptr`: Long,`relayUrl`: RustBuffer.ByValue,`email`: RustBuffer.ByValue,`password`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_logout(`ptr`: Long,`forgetData`: Byte,
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_mileage_report(`ptr`: Long,`car`: RustBuffer.ByValue,`period`: RustBuffer.ByValue,`format`: RustBuffer.ByValue,
     ): Long
@@ -982,6 +1035,10 @@ internal object UniffiLib {
     external fun uniffi_tacho_uniffi_fn_method_core_places(`ptr`: Long,
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_projects(`ptr`: Long,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_rename_device(`ptr`: Long,`deviceId`: RustBuffer.ByValue,`name`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_revoke_device(`ptr`: Long,`deviceId`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_runtime_kind(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1040,6 +1097,18 @@ internal object UniffiLib {
     external fun uniffi_tacho_uniffi_fn_init_callback_vtable_logsink(`vtable`: UniffiVTableCallbackInterfaceLogSink,
     ): Unit
     external fun uniffi_tacho_uniffi_fn_method_logsink_log(`ptr`: Long,`record`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_tacho_uniffi_fn_clone_secretstore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_free_secretstore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_tacho_uniffi_fn_init_callback_vtable_secretstore(`vtable`: UniffiVTableCallbackInterfaceSecretStore,
+    ): Unit
+    external fun uniffi_tacho_uniffi_fn_method_secretstore_load(`ptr`: Long,`key`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_tacho_uniffi_fn_method_secretstore_save(`ptr`: Long,`key`: RustBuffer.ByValue,`value`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_tacho_uniffi_fn_method_secretstore_delete(`ptr`: Long,`key`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_tacho_uniffi_fn_func_clear_log_sink(uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1223,6 +1292,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_device_id() and 0xFFFF) != 4349) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_devices() and 0xFFFF) != 25683) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_discard_trip() and 0xFFFF) != 60591) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1254,6 +1326,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_login() and 0xFFFF) != 8672) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_logout() and 0xFFFF) != 36132) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_mileage_report() and 0xFFFF) != 38444) {
@@ -1293,6 +1368,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_projects() and 0xFFFF) != 15892) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_rename_device() and 0xFFFF) != 14914) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_revoke_device() and 0xFFFF) != 43907) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_runtime_kind() and 0xFFFF) != 10250) {
@@ -1358,10 +1439,19 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_tacho_uniffi_checksum_method_logsink_log() and 0xFFFF) != 11998) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_tacho_uniffi_checksum_constructor_core_new() and 0xFFFF) != 60223) {
+    if ((lib.uniffi_tacho_uniffi_checksum_method_secretstore_load() and 0xFFFF) != 61371) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_tacho_uniffi_checksum_constructor_core_with_clock() and 0xFFFF) != 64714) {
+    if ((lib.uniffi_tacho_uniffi_checksum_method_secretstore_save() and 0xFFFF) != 21755) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_secretstore_delete() and 0xFFFF) != 35138) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_constructor_core_new() and 0xFFFF) != 4957) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_constructor_core_with_clock() and 0xFFFF) != 48096) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -2265,6 +2355,11 @@ public interface CoreInterface {
     fun `deviceId`(): kotlin.String
     
     /**
+     * The account's devices, oldest first (`current` marks this one).
+     */
+    suspend fun `devices`(): List<DeviceInfo>
+    
+    /**
      * Throws a trip away (a tombstone for sync). `Conflict` while recording.
      */
     suspend fun `discardTrip`(`key`: kotlin.String)
@@ -2322,6 +2417,13 @@ public interface CoreInterface {
      * Signs this device in to an existing account.
      */
     suspend fun `login`(`relayUrl`: kotlin.String, `email`: kotlin.String, `password`: kotlin.String): SyncStatus
+    
+    /**
+     * Signs this device out: the relay revokes its session, the tokens are forgotten (in the
+     * secret store too). Local records stay unless `forget_data`, which deletes them once
+     * every change has reached the relay (else `Conflict`: sync first).
+     */
+    suspend fun `logout`(`forgetData`: kotlin.Boolean): LogoutReport
     
     /**
      * The mileage log of one car (id, name or plate) for a period
@@ -2398,6 +2500,16 @@ public interface CoreInterface {
      * All projects.
      */
     suspend fun `projects`(): List<Project>
+    
+    /**
+     * Renames a device of the account.
+     */
+    suspend fun `renameDevice`(`deviceId`: kotlin.String, `name`: kotlin.String): DeviceInfo
+    
+    /**
+     * Cuts another device of the account off (a lost watch): its next call is refused.
+     */
+    suspend fun `revokeDevice`(`deviceId`: kotlin.String)
     
     /**
      * The runtime kind this core was opened with.
@@ -2533,8 +2645,10 @@ open class Core: Disposable, AutoCloseable, CoreInterface
      * A trip whose grace period ran out while the app was not running is
      * closed here. `device_name` is what the relay lists this device as
      * (e.g. the watch's name); without one the core's default is used.
+     * `secret_store` keeps the relay tokens (the Keychain, the Android
+     * Keystore); without one they are kept in the database file.
      */
-    constructor(`dbPath`: kotlin.String, `timeZone`: kotlin.String, `runtime`: RuntimeKind, `deviceName`: kotlin.String? = null) :
+    constructor(`dbPath`: kotlin.String, `timeZone`: kotlin.String, `runtime`: RuntimeKind, `deviceName`: kotlin.String? = null, `secretStore`: SecretStore? = null) :
         this(UniffiWithHandle, 
     uniffiRustCallWithError(TachoException) { _status ->
     UniffiLib.uniffi_tacho_uniffi_fn_constructor_core_new(
@@ -2543,7 +2657,8 @@ open class Core: Disposable, AutoCloseable, CoreInterface
         FfiConverterString.lower(`dbPath`),
         FfiConverterString.lower(`timeZone`),
         FfiConverterTypeRuntimeKind.lower(`runtime`),
-        FfiConverterOptionalString.lower(`deviceName`),_status)
+        FfiConverterOptionalString.lower(`deviceName`),
+        FfiConverterOptionalTypeSecretStore.lower(`secretStore`),_status)
 }
     )
 
@@ -2874,6 +2989,30 @@ open class Core: Disposable, AutoCloseable, CoreInterface
 
     
     /**
+     * The account's devices, oldest first (`current` marks this one).
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `devices`() : List<DeviceInfo> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_devices(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeDeviceInfo.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * Throws a trip away (a tombstone for sync). `Conflict` while recording.
      */
     @Throws(TachoException::class)
@@ -3147,6 +3286,33 @@ open class Core: Disposable, AutoCloseable, CoreInterface
         { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeSyncStatus.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Signs this device out: the relay revokes its session, the tokens are forgotten (in the
+     * secret store too). Local records stay unless `forget_data`, which deletes them once
+     * every change has reached the relay (else `Conflict`: sync first).
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `logout`(`forgetData`: kotlin.Boolean) : LogoutReport {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_logout(
+                uniffiHandle,
+                
+        FfiConverterBoolean.lower(`forgetData`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeLogoutReport.lift(it) },
         // Error FFI converter
         TachoException.ErrorHandler,
     )
@@ -3480,6 +3646,58 @@ open class Core: Disposable, AutoCloseable, CoreInterface
         { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterSequenceTypeProject.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Renames a device of the account.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `renameDevice`(`deviceId`: kotlin.String, `name`: kotlin.String) : DeviceInfo {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_rename_device(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`deviceId`),
+        FfiConverterString.lower(`name`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDeviceInfo.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Cuts another device of the account off (a lost watch): its next call is refused.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `revokeDevice`(`deviceId`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_revoke_device(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`deviceId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
         // Error FFI converter
         TachoException.ErrorHandler,
     )
@@ -3912,7 +4130,7 @@ open class Core: Disposable, AutoCloseable, CoreInterface
      * [`Core::new`] with time from `clock` instead of the system clock:
      * for replaying a recorded drive and for tests.
      */
-    @Throws(TachoException::class) fun `withClock`(`dbPath`: kotlin.String, `timeZone`: kotlin.String, `runtime`: RuntimeKind, `clock`: ClockSource, `deviceName`: kotlin.String? = null): Core {
+    @Throws(TachoException::class) fun `withClock`(`dbPath`: kotlin.String, `timeZone`: kotlin.String, `runtime`: RuntimeKind, `clock`: ClockSource, `deviceName`: kotlin.String? = null, `secretStore`: SecretStore? = null): Core {
             return FfiConverterTypeCore.lift(
     uniffiRustCallWithError(TachoException) { _status ->
     UniffiLib.uniffi_tacho_uniffi_fn_constructor_core_with_clock(
@@ -3922,7 +4140,8 @@ open class Core: Disposable, AutoCloseable, CoreInterface
         FfiConverterString.lower(`timeZone`),
         FfiConverterTypeRuntimeKind.lower(`runtime`),
         FfiConverterTypeClockSource.lower(`clock`),
-        FfiConverterOptionalString.lower(`deviceName`),_status)
+        FfiConverterOptionalString.lower(`deviceName`),
+        FfiConverterOptionalTypeSecretStore.lower(`secretStore`),_status)
 }
     )
     }
@@ -4706,6 +4925,420 @@ public object FfiConverterTypeLogSink: FfiConverter<LogSink, Long> {
 
 
 /**
+ * Secret storage implemented by the app. Keys are short ASCII names made by the core, one
+ * pair per database; values are the relay's tokens.
+ */
+public interface SecretStore {
+    
+    /**
+     * The value saved under `key`, or none.
+     */
+    fun `load`(`key`: kotlin.String): kotlin.String?
+    
+    /**
+     * Saves `value` under `key`, replacing what was there.
+     */
+    fun `save`(`key`: kotlin.String, `value`: kotlin.String)
+    
+    /**
+     * Removes `key`; a missing key is not an error.
+     */
+    fun `delete`(`key`: kotlin.String)
+    
+    companion object
+}
+
+/**
+ * Secret storage implemented by the app. Keys are short ASCII names made by the core, one
+ * pair per database; values are the relay's tokens.
+ */
+open class SecretStoreImpl: Disposable, AutoCloseable, SecretStore
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_tacho_uniffi_fn_free_secretstore(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_tacho_uniffi_fn_clone_secretstore(handle, status)
+        }
+    }
+
+    
+    /**
+     * The value saved under `key`, or none.
+     */
+    @Throws(SecretStoreFailure::class)override fun `load`(`key`: kotlin.String): kotlin.String? {
+            return FfiConverterOptionalString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(SecretStoreFailure) { _status ->
+    UniffiLib.uniffi_tacho_uniffi_fn_method_secretstore_load(
+        it,
+        
+        FfiConverterString.lower(`key`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Saves `value` under `key`, replacing what was there.
+     */
+    @Throws(SecretStoreFailure::class)override fun `save`(`key`: kotlin.String, `value`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SecretStoreFailure) { _status ->
+    UniffiLib.uniffi_tacho_uniffi_fn_method_secretstore_save(
+        it,
+        
+        FfiConverterString.lower(`key`),
+        FfiConverterString.lower(`value`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Removes `key`; a missing key is not an error.
+     */
+    @Throws(SecretStoreFailure::class)override fun `delete`(`key`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SecretStoreFailure) { _status ->
+    UniffiLib.uniffi_tacho_uniffi_fn_method_secretstore_delete(
+        it,
+        
+        FfiConverterString.lower(`key`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceSecretStore {
+    internal object `load`: UniffiCallbackInterfaceSecretStoreMethod0 {
+        override fun callback(`uniffiHandle`: Long,`key`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeSecretStore.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`load`(
+                    FfiConverterString.lift(`key`),
+                )
+            }
+            val writeReturn = { value: kotlin.String? -> uniffiOutReturn.setValue(FfiConverterOptionalString.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: SecretStoreFailure -> FfiConverterTypeSecretStoreFailure.lower(e) }
+            )
+        }
+    }
+    internal object `save`: UniffiCallbackInterfaceSecretStoreMethod1 {
+        override fun callback(`uniffiHandle`: Long,`key`: RustBuffer.ByValue,`value`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeSecretStore.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`save`(
+                    FfiConverterString.lift(`key`),
+                    FfiConverterString.lift(`value`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: SecretStoreFailure -> FfiConverterTypeSecretStoreFailure.lower(e) }
+            )
+        }
+    }
+    internal object `delete`: UniffiCallbackInterfaceSecretStoreMethod2 {
+        override fun callback(`uniffiHandle`: Long,`key`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeSecretStore.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`delete`(
+                    FfiConverterString.lift(`key`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: SecretStoreFailure -> FfiConverterTypeSecretStoreFailure.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeSecretStore.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeSecretStore.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceSecretStore.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `load`,
+        `save`,
+        `delete`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_tacho_uniffi_fn_init_callback_vtable_secretstore(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSecretStore: FfiConverter<SecretStore, Long> {
+    internal val handleMap = UniffiHandleMap<SecretStore>()
+
+    override fun lower(value: SecretStore): Long {
+        if (value is SecretStoreImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): SecretStore {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return SecretStoreImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): SecretStore {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: SecretStore) = 8UL
+
+    override fun write(value: SecretStore, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * Owns a background task (an event listener, the sync loop). Dropping the
  * handle cancels the task, so its lifetime follows the foreign object that
  * keeps it; `cancel()` does the same explicitly.
@@ -5145,6 +5778,85 @@ public object FfiConverterTypeDeviceHandoff: FfiConverterRustBuffer<DeviceHandof
 
 
 /**
+ * One device of the account, for a "devices" settings screen.
+ */
+data class DeviceInfo (
+    /**
+     * The device's id.
+     */
+    var `deviceId`: kotlin.String
+    , 
+    /**
+     * Its name.
+     */
+    var `name`: kotlin.String
+    , 
+    /**
+     * When it first signed in (RFC 3339 UTC).
+     */
+    var `createdAt`: kotlin.String
+    , 
+    /**
+     * When it last pushed changes (RFC 3339 UTC), if ever.
+     */
+    var `lastPushAt`: kotlin.String?
+    , 
+    /**
+     * Whether it is this device.
+     */
+    var `current`: kotlin.Boolean
+    , 
+    /**
+     * When it was revoked, if it was.
+     */
+    var `revokedAt`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDeviceInfo: FfiConverterRustBuffer<DeviceInfo> {
+    override fun read(buf: ByteBuffer): DeviceInfo {
+        return DeviceInfo(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DeviceInfo) = (
+            FfiConverterString.allocationSize(value.`deviceId`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`createdAt`) +
+            FfiConverterOptionalString.allocationSize(value.`lastPushAt`) +
+            FfiConverterBoolean.allocationSize(value.`current`) +
+            FfiConverterOptionalString.allocationSize(value.`revokedAt`)
+    )
+
+    override fun write(value: DeviceInfo, buf: ByteBuffer) {
+            FfiConverterString.write(value.`deviceId`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`createdAt`, buf)
+            FfiConverterOptionalString.write(value.`lastPushAt`, buf)
+            FfiConverterBoolean.write(value.`current`, buf)
+            FfiConverterOptionalString.write(value.`revokedAt`, buf)
+    }
+}
+
+
+
+/**
  * Which entries to list.
  */
 data class EntryFilter (
@@ -5407,6 +6119,70 @@ public object FfiConverterTypeLogRecord: FfiConverterRustBuffer<LogRecord> {
             FfiConverterString.write(value.`target`, buf)
             FfiConverterString.write(value.`message`, buf)
             FfiConverterString.write(value.`fields`, buf)
+    }
+}
+
+
+
+/**
+ * What `logout` did.
+ */
+data class LogoutReport (
+    /**
+     * Whether the relay revoked the session (false when it could not be reached: the tokens
+     * are forgotten here anyway).
+     */
+    var `revokedOnRelay`: kotlin.Boolean
+    , 
+    /**
+     * Why the relay did not revoke it.
+     */
+    var `relayError`: kotlin.String?
+    , 
+    /**
+     * Whether the local records were deleted too.
+     */
+    var `forgotData`: kotlin.Boolean
+    , 
+    /**
+     * Own changes still waiting for the relay (kept; pushed after the next sign-in).
+     */
+    var `unsyncedOps`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLogoutReport: FfiConverterRustBuffer<LogoutReport> {
+    override fun read(buf: ByteBuffer): LogoutReport {
+        return LogoutReport(
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: LogoutReport) = (
+            FfiConverterBoolean.allocationSize(value.`revokedOnRelay`) +
+            FfiConverterOptionalString.allocationSize(value.`relayError`) +
+            FfiConverterBoolean.allocationSize(value.`forgotData`) +
+            FfiConverterULong.allocationSize(value.`unsyncedOps`)
+    )
+
+    override fun write(value: LogoutReport, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`revokedOnRelay`, buf)
+            FfiConverterOptionalString.write(value.`relayError`, buf)
+            FfiConverterBoolean.write(value.`forgotData`, buf)
+            FfiConverterULong.write(value.`unsyncedOps`, buf)
     }
 }
 
@@ -7676,6 +8452,77 @@ public object FfiConverterTypeRuntimeKind: FfiConverterRustBuffer<RuntimeKind> {
 
 
 /**
+ * Why the platform's secret storage failed.
+ */
+sealed class SecretStoreFailure: kotlin.Exception() {
+    
+    /**
+     * The storage can't be used now (e.g. the Keychain before the first unlock).
+     */
+    class Unavailable(
+        
+        /**
+         * What the platform said.
+         */
+        val `reason`: kotlin.String
+        ) : SecretStoreFailure() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+
+    
+
+
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<SecretStoreFailure> {
+        override fun lift(error_buf: RustBuffer.ByValue): SecretStoreFailure = FfiConverterTypeSecretStoreFailure.lift(error_buf)
+    }
+
+    
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSecretStoreFailure : FfiConverterRustBuffer<SecretStoreFailure> {
+    override fun read(buf: ByteBuffer): SecretStoreFailure {
+        
+
+        return when(buf.getInt()) {
+            1 -> SecretStoreFailure.Unavailable(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: SecretStoreFailure): ULong {
+        return when(value) {
+            is SecretStoreFailure.Unavailable -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+        }
+    }
+
+    override fun write(value: SecretStoreFailure, buf: ByteBuffer) {
+        when(value) {
+            is SecretStoreFailure.Unavailable -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+
+}
+
+
+
+
+
+/**
  * What went wrong, in categories an app can act on.
  */
 sealed class TachoException: kotlin.Exception() {
@@ -8385,6 +9232,38 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeSecretStore: FfiConverterRustBuffer<SecretStore?> {
+    override fun read(buf: ByteBuffer): SecretStore? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeSecretStore.read(buf)
+    }
+
+    override fun allocationSize(value: SecretStore?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeSecretStore.allocationSize(value)
+        }
+    }
+
+    override fun write(value: SecretStore?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeSecretStore.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeActiveTrip: FfiConverterRustBuffer<ActiveTrip?> {
     override fun read(buf: ByteBuffer): ActiveTrip? {
         if (buf.get().toInt() == 0) {
@@ -8687,6 +9566,34 @@ public object FfiConverterSequenceTypeCar: FfiConverterRustBuffer<List<Car>> {
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeCar.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeDeviceInfo: FfiConverterRustBuffer<List<DeviceInfo>> {
+    override fun read(buf: ByteBuffer): List<DeviceInfo> {
+        val len = buf.getInt()
+        return List<DeviceInfo>(len) {
+            FfiConverterTypeDeviceInfo.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<DeviceInfo>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDeviceInfo.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<DeviceInfo>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDeviceInfo.write(it, buf)
         }
     }
 }
