@@ -77,17 +77,21 @@ public enum TachoCoreFactory {
     /// Opens the core. The watch passes `.currentThread`: one runtime thread
     /// instead of a worker pool, to stay well inside watchOS's memory limit.
     /// `deviceName` is what the relay lists this device as (e.g. the
-    /// watch's name); `nil` keeps the core's default.
+    /// watch's name); `nil` keeps the core's default. The relay tokens go to
+    /// `secrets` (the Keychain by default), never into the database file.
     public static func open(
         at url: URL,
         timeZone: TimeZone = .current,
         runtime: RuntimeKind,
-        deviceName: String? = nil
+        deviceName: String? = nil,
+        secrets: SecretStore = KeychainSecretStore()
     ) async throws -> Core {
         let path = url.path
         let zone = timeZone.identifier
         return try await Task.detached(priority: .userInitiated) {
-            try Core(dbPath: path, timeZone: zone, runtime: runtime, deviceName: deviceName)
+            try Core(
+                dbPath: path, timeZone: zone, runtime: runtime, deviceName: deviceName,
+                secretStore: secrets)
         }.value
     }
 }
