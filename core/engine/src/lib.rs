@@ -22,6 +22,7 @@ use tacho_store::Store;
 use tokio::sync::broadcast;
 
 mod db;
+mod edit;
 mod error;
 mod hooks;
 pub mod import;
@@ -32,6 +33,7 @@ mod reports;
 mod sync;
 mod work;
 
+pub use edit::{EntryDetail, EntryEdit};
 pub use error::{CoreError, Result};
 pub use hooks::{HookToken, HookTokenInfo};
 pub use import::{ImportOptions, ImportProgress, ImportSummary};
@@ -40,7 +42,9 @@ pub use recording::FeedOutcome;
 pub use sync::{DeviceHandoff, SyncReport, SyncStatus};
 // The store's types this API takes and hands out, re-exported so the CLI and
 // the bindings depend on tacho-core alone and never reach into the store.
-pub use tacho_store::{EntryFilter, ParkedOp, TripFilter, TripPoint};
+pub use tacho_store::{
+    CarChange, EntryFilter, ParkedOp, PlaceChange, ProjectChange, TripFilter, TripPoint,
+};
 pub use work::{NewEntry, TimerStatus};
 
 /// How a [`Core`] is set up.
@@ -133,7 +137,8 @@ pub(crate) struct Inner {
 
 impl Inner {
     fn refresh_reference(&mut self) -> Result<()> {
-        self.cars = self.store.cars()?;
+        // A retired car records no new trips: the recorder never picks it.
+        self.cars = self.store.cars_with(false, false)?;
         self.places = self.store.places()?;
         Ok(())
     }
@@ -532,6 +537,7 @@ impl Core {
             available_from: new.available_from,
             available_to: new.available_to,
             connect_hint: new.connect_hint,
+            retired: false,
         };
         self.with_store(|inner| {
             inner.store.write(|w| w.add_car(&car))?;
