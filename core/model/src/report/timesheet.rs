@@ -256,11 +256,17 @@ pub fn timesheet(input: &TimesheetInput) -> Timesheet {
     }
 }
 
-/// One entry's edits in the order every replica shows them (time, device, field).
+/// One entry's edits in the order every replica shows them (time, device, field name), the
+/// order of `Store::entry_edits`.
 fn history_of(edits: &[TimeEntryEdit], id: EntryId) -> Vec<TimeEntryEdit> {
     let mut own: Vec<TimeEntryEdit> = edits.iter().filter(|e| e.entry_id == id).cloned().collect();
     own.sort_by(|a, b| {
-        (a.at, a.device, a.field, &a.new_value).cmp(&(b.at, b.device, b.field, &b.new_value))
+        (a.at, a.device, a.field.as_str(), &a.new_value).cmp(&(
+            b.at,
+            b.device,
+            b.field.as_str(),
+            &b.new_value,
+        ))
     });
     own
 }
