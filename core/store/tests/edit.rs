@@ -647,7 +647,7 @@ fn edits_deletes_and_history_converge_on_another_store() {
     let n = all.len() as u64;
     b.write(|w| w.apply_remote(&all, n)).unwrap();
     assert_eq!(live_entries(&b), live_entries(&a));
-    assert_eq!(b.entry(e1.id).unwrap().billable, false);
+    assert!(!b.entry(e1.id).unwrap().billable);
     assert_eq!(b.entry_edits(e1.id).unwrap(), a.entry_edits(e1.id).unwrap());
     assert_eq!(b.entry_edits(e2.id).unwrap(), a.entry_edits(e2.id).unwrap());
     assert_eq!(b.entry_edits(e1.id).unwrap().len(), 2);
