@@ -177,8 +177,32 @@ pub enum CarCmd {
         #[arg(long)]
         hint: Option<String>,
     },
-    /// List cars.
-    List,
+    /// List cars (retired ones with --all).
+    List {
+        /// Also list retired cars.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Change a car's name, plate, make, model, availability or hint.
+    Edit(crate::edit::CarEditArgs),
+    /// Retire a car (sold, returned): its trips stay, no new trips are recorded in it.
+    Retire {
+        /// Car id, name or plate.
+        car: String,
+        /// Take it back into use.
+        #[arg(long)]
+        undo: bool,
+    },
+    /// Delete a car no trip or odometer reading refers to (else retire it).
+    Delete {
+        /// Car id, name or plate.
+        car: String,
+    },
+    /// Bring a deleted car back.
+    Restore {
+        /// Car id, name or plate.
+        car: String,
+    },
 }
 
 /// Kinds of place.
@@ -218,8 +242,24 @@ pub enum PlaceCmd {
         #[arg(long)]
         address: Option<String>,
     },
-    /// List places.
-    List,
+    /// List places (deleted ones with --all).
+    List {
+        /// Also list deleted places.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Change a place's name, kind, position, radius or address.
+    Edit(crate::edit::PlaceEditArgs),
+    /// Delete a place (trips already classified keep their purpose).
+    Delete {
+        /// Place name or id.
+        place: String,
+    },
+    /// Bring a deleted place back.
+    Restore {
+        /// Place name or id.
+        place: String,
+    },
 }
 
 /// Connect sources a person or script can name.
@@ -439,6 +479,23 @@ pub enum EntryCmd {
         #[arg(long)]
         project: Option<String>,
     },
+    /// Show one entry with its edit history (deleted ones too).
+    Show {
+        /// Entry id or the 8-character tail `entry list` shows.
+        id: String,
+    },
+    /// Change an entry; every change is kept in its history.
+    Edit(crate::edit::EntryEditArgs),
+    /// Delete an entry (`entry restore` brings it back).
+    Delete {
+        /// Entry id or tail.
+        id: String,
+    },
+    /// Bring a deleted entry back.
+    Restore {
+        /// Entry id or tail.
+        id: String,
+    },
 }
 
 /// `tacho project …`
@@ -458,8 +515,37 @@ pub enum ProjectCmd {
         #[arg(long, default_value = "none")]
         rounding: String,
     },
-    /// List projects.
-    List,
+    /// List projects (archived ones with --all).
+    List {
+        /// Also list archived projects.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Change a project's name, client, billable default or rounding.
+    Edit(crate::edit::ProjectEditArgs),
+    /// Archive a project: its entries stay, no new time can be booked on it.
+    Archive {
+        /// Project name or id.
+        project: String,
+        /// Unarchive it instead.
+        #[arg(long)]
+        undo: bool,
+    },
+    /// Take an archived project back into use.
+    Unarchive {
+        /// Project name or id.
+        project: String,
+    },
+    /// Delete a project no entry uses (else archive it).
+    Delete {
+        /// Project name or id.
+        project: String,
+    },
+    /// Bring a deleted project back.
+    Restore {
+        /// Project name or id.
+        project: String,
+    },
 }
 
 /// `tacho period …`

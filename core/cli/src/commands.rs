@@ -80,23 +80,25 @@ async fn car(core: &Core, cmd: CarCmd, json: bool) -> anyhow::Result<()> {
                 out!("added car {} ({}) {}", car.name, car.plate, car.id)?;
             }
         }
-        CarCmd::List => {
-            let cars = core.cars().await?;
+        CarCmd::List { all } => {
+            let cars = core.car_list(all).await?;
             if json {
                 output::json(&cars)?;
             } else {
                 for c in cars {
                     out!(
-                        "{:<16} {:<12} {} {}  {}",
+                        "{:<16} {:<12} {} {}  {}{}",
                         c.name,
                         c.plate,
                         c.make.unwrap_or_default(),
                         c.model.unwrap_or_default(),
-                        c.id
+                        c.id,
+                        if c.retired { "  (retired)" } else { "" }
                     )?;
                 }
             }
         }
+        other => crate::edit::car(core, other, json).await?,
     }
     Ok(())
 }
@@ -138,8 +140,8 @@ async fn place(core: &Core, cmd: PlaceCmd, json: bool) -> anyhow::Result<()> {
                 )?;
             }
         }
-        PlaceCmd::List => {
-            let places = core.places().await?;
+        PlaceCmd::List { all } => {
+            let places = core.place_list(all).await?;
             if json {
                 output::json(&places)?;
             } else {
@@ -155,6 +157,7 @@ async fn place(core: &Core, cmd: PlaceCmd, json: bool) -> anyhow::Result<()> {
                 }
             }
         }
+        other => crate::edit::place(core, other, json).await?,
     }
     Ok(())
 }
@@ -656,6 +659,7 @@ async fn entry(core: &Core, cmd: EntryCmd, json: bool) -> anyhow::Result<()> {
                 }
             }
         }
+        other => crate::edit::entry(core, other, json).await?,
     }
     Ok(())
 }
@@ -676,22 +680,24 @@ async fn project(core: &Core, cmd: ProjectCmd, json: bool) -> anyhow::Result<()>
                 out!("added project {} {}", p.name, p.id)?;
             }
         }
-        ProjectCmd::List => {
-            let projects = core.projects().await?;
+        ProjectCmd::List { all } => {
+            let projects = core.project_list(all).await?;
             if json {
                 output::json(&projects)?;
             } else {
                 for p in projects {
                     out!(
-                        "{:<20} {:<16} {:<9} rounding {}",
+                        "{:<20} {:<16} {:<9} rounding {}{}",
                         p.name,
                         p.client.unwrap_or_default(),
                         if p.billable { "billable" } else { "" },
-                        p.rounding
+                        p.rounding,
+                        if p.archived { "  (archived)" } else { "" }
                     )?;
                 }
             }
         }
+        other => crate::edit::project(core, other, json).await?,
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ use tacho_core::{Core, CoreConfig, CoreError};
 mod account;
 mod args;
 mod commands;
+mod edit;
 mod hooks;
 mod output;
 mod time;
@@ -139,7 +140,9 @@ fn exit_code(err: &anyhow::Error) -> u8 {
     match err.downcast_ref::<CoreError>() {
         Some(CoreError::BadInput { .. } | CoreError::Import(_)) => 3,
         Some(CoreError::NotFound { .. }) => 4,
-        Some(CoreError::Conflict { .. } | CoreError::LockedPeriod { .. }) => 5,
+        Some(
+            CoreError::Conflict { .. } | CoreError::InUse { .. } | CoreError::LockedPeriod { .. },
+        ) => 5,
         Some(CoreError::Storage { .. }) => 6,
         Some(CoreError::Auth { .. }) => 7,
         Some(CoreError::Network { .. }) => 8,

@@ -71,6 +71,7 @@ pub fn print_error(err: &anyhow::Error, as_json: bool) {
             Some(CoreError::Import(_)) => "bad_import_file",
             Some(CoreError::NotFound { .. }) => "not_found",
             Some(CoreError::Conflict { .. }) => "conflict",
+            Some(CoreError::InUse { .. }) => "in_use",
             Some(CoreError::LockedPeriod { .. }) => "locked_period",
             Some(CoreError::Storage { .. }) => "storage",
             Some(CoreError::Report { .. }) => "report",

@@ -26,6 +26,20 @@ pub enum CoreError {
         /// What conflicts.
         reason: String,
     },
+    /// A project or car that entries or trips still use can't be deleted; `reason` says
+    /// how many use it and what to do instead (archive a project, retire a car).
+    #[error("{reason}")]
+    InUse {
+        /// `project` or `car`.
+        kind: String,
+        /// Its name.
+        name: String,
+        /// How many entries, trips and readings refer to it.
+        count: u64,
+        /// The sentence for people, e.g. "project `X` is used by 12 time entries; archive
+        /// it instead".
+        reason: String,
+    },
     /// The change falls in a locked period.
     #[error("the period {month} is locked; changes to it are refused")]
     LockedPeriod {
@@ -90,6 +104,20 @@ impl From<StoreError> for CoreError {
             },
             StoreError::Conflict { message } => Self::Conflict { reason: message },
             StoreError::Locked { month } => Self::LockedPeriod { month },
+            e @ StoreError::InUse { .. } => {
+                let reason = e.to_string();
+                match e {
+                    StoreError::InUse {
+                        kind, name, uses, ..
+                    } => Self::InUse {
+                        kind: kind.into(),
+                        name,
+                        count: uses.iter().map(|(n, ..)| n).sum(),
+                        reason,
+                    },
+                    _ => Self::Conflict { reason },
+                }
+            }
             other => Self::Storage {
                 reason: other.to_string(),
             },

@@ -102,6 +102,14 @@ impl Core {
                 .as_deref()
                 .map(|c| inner.store.find_car(c))
                 .transpose()?;
+            if let Some(c) = car.as_ref().filter(|c| c.retired) {
+                return Err(CoreError::Conflict {
+                    reason: format!(
+                        "car `{}` is retired; take it back into use (`tacho car retire {} --undo`) to record trips in it",
+                        c.name, c.name
+                    ),
+                });
+            }
             let mut track = track;
             let already = if options.allow_overlap {
                 0

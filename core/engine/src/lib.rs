@@ -23,6 +23,7 @@ use tokio::sync::broadcast;
 
 mod account;
 mod db;
+mod edit;
 mod error;
 mod hooks;
 pub mod import;
@@ -35,6 +36,7 @@ mod sync;
 mod work;
 
 pub use account::LogoutReport;
+pub use edit::{EntryDetail, EntryEdit};
 pub use error::{CoreError, Result};
 pub use hooks::{HookToken, HookTokenInfo};
 pub use import::{ImportOptions, ImportProgress, ImportSummary};
@@ -45,7 +47,9 @@ pub use tacho_model::api::DeviceInfo;
 pub use sync::{DeviceHandoff, SyncReport, SyncStatus};
 // The store's types this API takes and hands out, re-exported so the CLI and
 // the bindings depend on tacho-core alone and never reach into the store.
-pub use tacho_store::{EntryFilter, ParkedOp, TripFilter, TripPoint};
+pub use tacho_store::{
+    CarChange, EntryFilter, ParkedOp, PlaceChange, ProjectChange, TripFilter, TripPoint,
+};
 pub use work::{NewEntry, TimerStatus};
 
 /// How a [`Core`] is set up.
@@ -154,7 +158,8 @@ pub(crate) struct Inner {
 
 impl Inner {
     fn refresh_reference(&mut self) -> Result<()> {
-        self.cars = self.store.cars()?;
+        // A retired car records no new trips: the recorder never picks it.
+        self.cars = self.store.cars_with(false, false)?;
         self.places = self.store.places()?;
         Ok(())
     }
@@ -562,6 +567,7 @@ impl Core {
             available_from: new.available_from,
             available_to: new.available_to,
             connect_hint: new.connect_hint,
+            retired: false,
         };
         self.with_store(|inner| {
             inner.store.write(|w| w.add_car(&car))?;

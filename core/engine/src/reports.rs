@@ -93,17 +93,19 @@ impl Core {
     pub async fn hours_report(&self, period: &str, format: ReportFormat) -> Result<Vec<u8>> {
         let period = parse_period(period)?;
         let now = self.now();
-        let (entries, projects, time_zone, late) = self.with_store_long(|inner| {
+        let (entries, projects, time_zone, late, edits) = self.with_store_long(|inner| {
             let (from, until) = utc_bounds(&period, true);
             let entries = inner.store.entries(&crate::EntryFilter {
                 from: Some(from),
                 until: Some(until),
                 project: None,
             })?;
-            let projects = inner.store.projects()?;
+            // Archived and deleted projects still name the entries booked on them.
+            let projects = inner.store.projects_with(true, true)?;
             let time_zone = inner.config.time_zone.clone();
             let late = inner.store.entries_arrived_after_lock()?;
-            Ok((entries, projects, time_zone, late))
+            let edits = inner.store.entry_edits_between(from, until)?;
+            Ok((entries, projects, time_zone, late, edits))
         })?;
         let sheet = timesheet(&TimesheetInput {
             period,
@@ -112,6 +114,7 @@ impl Core {
             entries: &entries,
             now,
             arrived_after_lock: &late,
+            edits: &edits,
         });
         render_timesheet(&sheet, format).map_err(|e| CoreError::Report {
             reason: e.to_string(),

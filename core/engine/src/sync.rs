@@ -419,7 +419,7 @@ impl Core {
 
     fn reload_reference(&self) -> Result<()> {
         self.with_store(|inner| {
-            inner.cars = inner.store.cars()?;
+            inner.cars = inner.store.cars_with(false, false)?;
             inner.places = inner.store.places()?;
             Ok(())
         })

@@ -57,6 +57,7 @@ impl Core {
             client,
             billable,
             rounding,
+            archived: false,
         };
         self.with_store(|inner| Ok(inner.store.write(|w| w.add_project(&project))?))?;
         self.emit(CoreEvent::DataChanged);

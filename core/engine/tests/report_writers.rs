@@ -72,6 +72,7 @@ fn log() -> MileageLog {
         available_from: None,
         available_to: None,
         connect_hint: None,
+        retired: false,
     };
     let mut a = trip(
         &car,
@@ -139,6 +140,7 @@ fn sheet() -> Timesheet {
         client: Some("Muster GmbH".into()),
         billable: true,
         rounding: Rounding::Up(15),
+        archived: false,
     };
     let entry = |start, minutes: Option<i64>| TimeEntry {
         id: EntryId::new(),
@@ -163,6 +165,7 @@ fn sheet() -> Timesheet {
         entries: &entries,
         now: utc(2026, 5, 29, 10, 0),
         arrived_after_lock: &[],
+        edits: &[],
     })
 }
 

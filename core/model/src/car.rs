@@ -24,6 +24,10 @@ pub struct Car {
     pub available_to: Option<NaiveDate>,
     /// Bluetooth / CarPlay name that identifies this car in connect events.
     pub connect_hint: Option<String>,
+    /// Retired (sold, returned): kept for its trips and mileage logs, hidden from default
+    /// lists, and no new trip is recorded in it. Absent in ops of older builds (= in use).
+    #[serde(default)]
+    pub retired: bool,
 }
 
 impl Car {
@@ -138,6 +142,7 @@ mod tests {
             available_from: None,
             available_to: None,
             connect_hint: hint.map(Into::into),
+            retired: false,
         }
     }
 

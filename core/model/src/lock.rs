@@ -105,13 +105,17 @@ pub enum Verdict {
 
 /// The entity whose date places an op in a month, or `None` when the op's
 /// kind is not dated (cars, places, projects, locks themselves). Trip points
-/// and trip edits share their trip's id and are placed by the trip.
+/// and trip edits share their trip's id and are placed by the trip; time
+/// entry edits share their entry's id and are placed by the entry.
 pub fn dated_entity(op: &Op) -> Option<(EntityKind, Uuid)> {
     match op.entity {
         EntityKind::Trip | EntityKind::TripPoints | EntityKind::TripEdit => {
             Some((EntityKind::Trip, op.entity_id))
         }
-        EntityKind::TimeEntry => Some((EntityKind::TimeEntry, op.entity_id)),
+        // An entry's edit history is placed by its entry, like a trip's.
+        EntityKind::TimeEntry | EntityKind::TimeEntryEdit => {
+            Some((EntityKind::TimeEntry, op.entity_id))
+        }
         _ => None,
     }
 }
@@ -445,6 +449,54 @@ mod tests {
         assert_eq!(
             verdict(&create, None, march_lock("Asia/Tokyo")),
             Verdict::Open
+        );
+    }
+
+    #[test]
+    fn an_entrys_edit_history_is_placed_by_its_entry() {
+        let entry = Uuid::now_v7();
+        let entry_state = |start: &str| {
+            let mut s = EntityState::default();
+            s.apply(&op(
+                EntityKind::TimeEntry,
+                entry,
+                LOCKED_AT + 40 * 86_400_000,
+                upsert(json!({ "start": start })),
+            ))
+            .expect("valid");
+            s
+        };
+        let march = entry_state("2026-03-10T08:00:00Z");
+        let april = entry_state("2026-04-10T08:00:00Z");
+        for kind in [
+            (
+                EntityKind::TimeEntryEdit,
+                OpKind::Append {
+                    items: vec![json!({})],
+                },
+            ),
+            (EntityKind::TimeEntry, OpKind::Delete),
+            (EntityKind::TimeEntry, OpKind::Restore),
+        ] {
+            let o = op(kind.0, entry, LOCKED_AT + 1, kind.1);
+            assert!(
+                matches!(
+                    verdict(&o, Some(&march), march_lock("UTC")),
+                    Verdict::Refused { .. }
+                ),
+                "{:?}",
+                o.kind
+            );
+            assert_eq!(verdict(&o, Some(&april), march_lock("UTC")), Verdict::Open);
+        }
+        assert_eq!(
+            dated_entity(&op(
+                EntityKind::TimeEntryEdit,
+                entry,
+                LOCKED_AT,
+                OpKind::Append { items: vec![] }
+            )),
+            Some((EntityKind::TimeEntry, entry))
         );
     }
 

@@ -129,7 +129,7 @@ pub enum InvalidOp {
         later: &'static str,
     },
     /// Only append-only kinds keep a collection; elsewhere items would be lost.
-    #[error("append is only for trip_points and trip_edit, not {}", .entity.as_str())]
+    #[error("append is only for trip_points, trip_edit and time_entry_edit, not {}", .entity.as_str())]
     AppendToMutable {
         /// The entity kind of the op.
         entity: EntityKind,
@@ -175,7 +175,10 @@ impl InvalidOp {
 
 /// Whether a kind holds an append-only collection instead of fields.
 pub fn is_append_only(kind: EntityKind) -> bool {
-    matches!(kind, EntityKind::TripPoints | EntityKind::TripEdit)
+    matches!(
+        kind,
+        EntityKind::TripPoints | EntityKind::TripEdit | EntityKind::TimeEntryEdit
+    )
 }
 
 /// Full check an op must pass before it is stored or forwarded: the shape
@@ -244,6 +247,11 @@ fn check_append(op: &Op, items: &[Value]) -> Result<(), InvalidOp> {
         EntityKind::TripEdit => {
             for (index, item) in items.iter().enumerate() {
                 schema::check_edit_item(op.schema, op.hlc.millis(), index, item)?;
+            }
+        }
+        EntityKind::TimeEntryEdit => {
+            for (index, item) in items.iter().enumerate() {
+                schema::check_entry_edit_item(op.schema, op.hlc.millis(), index, item)?;
             }
         }
         _ => {}

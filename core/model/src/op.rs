@@ -35,6 +35,9 @@ pub enum EntityKind {
     TimeEntry,
     /// A locked accounting period.
     PeriodLock,
+    /// Append-only edit history of one time entry (entity id = the entry's id), like
+    /// [`EntityKind::TripEdit`] for trips.
+    TimeEntryEdit,
 }
 
 impl EntityKind {
@@ -50,6 +53,7 @@ impl EntityKind {
             Self::Project => "project",
             Self::TimeEntry => "time_entry",
             Self::PeriodLock => "period_lock",
+            Self::TimeEntryEdit => "time_entry_edit",
         }
     }
 }

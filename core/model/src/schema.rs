@@ -180,6 +180,17 @@ pub const TRIP_FIELDS: &[&str] = &[
     "odometer_end",
     "car",
 ];
+/// `crate::work::EntryField`.
+pub const ENTRY_FIELDS: &[&str] = &[
+    "project",
+    "description",
+    "start",
+    "stop",
+    "tags",
+    "billable",
+    "trip",
+    "deleted",
+];
 /// `crate::car::ReadingSource`.
 pub const READING_SOURCES: &[&str] = &["manual", "car_api"];
 /// `crate::car::TripEnd`.
@@ -203,6 +214,7 @@ const CAR: &[Field] = &[
     opt("available_from", Type::Date),
     opt("available_to", Type::Date),
     opt("connect_hint", LINE),
+    req("retired", Type::Bool),
 ];
 
 const PLACE: &[Field] = &[
@@ -273,6 +285,7 @@ const PROJECT: &[Field] = &[
     opt("client", LINE),
     req("billable", Type::Bool),
     req("rounding", Type::Rounding),
+    req("archived", Type::Bool),
 ];
 
 const TIME_ENTRY: &[Field] = &[
@@ -299,6 +312,17 @@ pub const TRIP_EDIT_ITEM: &[Field] = &[
     req("device", Type::Id),
 ];
 
+/// The fields of one `time_entry_edit` item (`crate::work::TimeEntryEdit`); like a trip
+/// edit, an item is a whole value.
+pub const TIME_ENTRY_EDIT_ITEM: &[Field] = &[
+    req("entry_id", Type::Id),
+    req("field", Type::OneOf(ENTRY_FIELDS)),
+    opt("old_value", TEXT),
+    opt("new_value", TEXT),
+    req("at", Type::Instant),
+    req("device", Type::Id),
+];
+
 /// The known fields of an entity kind's upserts (none for the append-only kinds, whose items
 /// have shapes of their own: [`TRIP_EDIT_ITEM`], `crate::wire::check_point`).
 pub fn fields_of(kind: EntityKind) -> &'static [Field] {
@@ -310,7 +334,7 @@ pub fn fields_of(kind: EntityKind) -> &'static [Field] {
         EntityKind::Project => PROJECT,
         EntityKind::TimeEntry => TIME_ENTRY,
         EntityKind::PeriodLock => PERIOD_LOCK,
-        EntityKind::TripPoints | EntityKind::TripEdit => &[],
+        EntityKind::TripPoints | EntityKind::TripEdit | EntityKind::TimeEntryEdit => &[],
     }
 }
 
@@ -404,16 +428,47 @@ pub fn check_edit_item(
     index: usize,
     item: &Value,
 ) -> Result<(), InvalidOp> {
+    check_item(EntityKind::TripEdit, schema, op_ms, index, item)
+}
+
+/// Checks one `time_entry_edit` item, named `items[index]` in errors: an object holding every
+/// field of [`TIME_ENTRY_EDIT_ITEM`] (unknown keys pass).
+pub fn check_entry_edit_item(
+    schema: u32,
+    op_ms: u64,
+    index: usize,
+    item: &Value,
+) -> Result<(), InvalidOp> {
+    check_item(EntityKind::TimeEntryEdit, schema, op_ms, index, item)
+}
+
+/// The item fields of an append-only history kind.
+fn item_fields(entity: EntityKind) -> (&'static [Field], &'static str) {
+    match entity {
+        EntityKind::TimeEntryEdit => (
+            TIME_ENTRY_EDIT_ITEM,
+            "expected an object (a time entry edit)",
+        ),
+        _ => (TRIP_EDIT_ITEM, "expected an object (a trip edit)"),
+    }
+}
+
+fn check_item(
+    entity: EntityKind,
+    schema: u32,
+    op_ms: u64,
+    index: usize,
+    item: &Value,
+) -> Result<(), InvalidOp> {
     let ctx = Ctx {
-        entity: EntityKind::TripEdit,
+        entity,
         schema,
         op_ms,
     };
+    let (fields, expected) = item_fields(entity);
     let at = format!("items[{index}]");
-    let object = item
-        .as_object()
-        .ok_or_else(|| ctx.shape(&at, "expected an object (a trip edit)"))?;
-    for field in TRIP_EDIT_ITEM {
+    let object = item.as_object().ok_or_else(|| ctx.shape(&at, expected))?;
+    for field in fields {
         let name = format!("{at}.{}", field.name);
         match object.get(field.name) {
             Some(value) => check_value(ctx, field, &name, value)?,
@@ -1194,6 +1249,7 @@ mod tests {
             available_from: day,
             available_to: None,
             connect_hint: Some("VW BT".into()),
+            retired: false,
         };
         fits(EntityKind::Car, &car);
         let place = Place {
@@ -1251,6 +1307,7 @@ mod tests {
                 client: None,
                 billable: true,
                 rounding,
+                archived: false,
             };
             fits(EntityKind::Project, &project);
         }
@@ -1287,6 +1344,76 @@ mod tests {
         names.sort_unstable();
         known.sort_unstable();
         assert_eq!(names, known);
+    }
+
+    /// A time entry edit item is exactly the serialised `TimeEntryEdit`, and each field is
+    /// checked (a field name outside the list, a 1970 time, a missing device).
+    #[test]
+    fn entry_edit_items_are_whole_time_entry_edits() {
+        use crate::id::{DeviceId, EntryId};
+        use crate::work::{EntryField, TimeEntryEdit};
+        use chrono::{TimeZone, Utc};
+        let edit = TimeEntryEdit {
+            entry_id: EntryId::new(),
+            field: EntryField::Description,
+            old_value: Some("typo".into()),
+            new_value: Some("fixed\nline two".into()),
+            at: Utc.with_ymd_and_hms(2026, 3, 15, 11, 0, 0).unwrap(),
+            device: DeviceId::new(),
+            arrived_after_lock: None,
+        };
+        let item = serde_json::to_value(&edit).unwrap();
+        check_entry_edit_item(SCHEMA_VERSION, NOW, 0, &item).unwrap();
+        let mut names: Vec<&str> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut known: Vec<&str> = TIME_ENTRY_EDIT_ITEM.iter().map(|f| f.name).collect();
+        names.sort_unstable();
+        known.sort_unstable();
+        assert_eq!(names, known);
+        let with = |k: &str, v: Value| {
+            let mut e = item.clone();
+            e[k] = v;
+            e
+        };
+        let mut without_device = item.clone();
+        without_device.as_object_mut().unwrap().remove("device");
+        for (bad, field) in [
+            (with("field", json!("purpose")), "items[1].field"),
+            (with("at", json!("1970-01-01T00:00:00Z")), "items[1].at"),
+            (with("entry_id", json!("e1")), "items[1].entry_id"),
+            (without_device, "items[1].device"),
+        ] {
+            let e = check_entry_edit_item(SCHEMA_VERSION, NOW, 1, &bad).unwrap_err();
+            assert_eq!(field_of(e), field, "{bad}");
+        }
+        // A trip edit is not an entry edit, and the other way round.
+        assert!(check_edit_item(SCHEMA_VERSION, NOW, 0, &item).is_err());
+        let names: Vec<String> = [
+            EntryField::Project,
+            EntryField::Description,
+            EntryField::Start,
+            EntryField::Stop,
+            EntryField::Tags,
+            EntryField::Billable,
+            EntryField::Trip,
+            EntryField::Deleted,
+        ]
+        .map(|f| match f {
+            EntryField::Project
+            | EntryField::Description
+            | EntryField::Start
+            | EntryField::Stop
+            | EntryField::Tags
+            | EntryField::Billable
+            | EntryField::Trip
+            | EntryField::Deleted => f.as_str().to_owned(),
+        })
+        .to_vec();
+        assert_eq!(names, ENTRY_FIELDS);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::id::{EntryId, ProjectId, TripId};
+use crate::id::{DeviceId, EntryId, ProjectId, TripId};
 
 /// How a project's entries are rounded in views and reports; stored times
 /// are never rounded.
@@ -89,6 +89,10 @@ pub struct Project {
     pub billable: bool,
     /// Rounding applied in views and reports.
     pub rounding: Rounding,
+    /// Archived: kept for its entries and reports, hidden from default lists, and no new
+    /// time can be booked on it. Absent in ops of older builds (= not archived).
+    #[serde(default)]
+    pub archived: bool,
 }
 
 /// How a time entry came to be.
@@ -124,6 +128,67 @@ pub struct TimeEntry {
     pub source: EntrySource,
     /// The trip this entry records travel time for.
     pub trip_id: Option<TripId>,
+}
+
+/// The fields of a time entry a person may edit; each edit is kept in the entry's history
+/// (`EntityKind::TimeEntryEdit`), like [`crate::trip::TripField`] for trips.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryField {
+    /// [`TimeEntry::project_id`] (history values are project names).
+    Project,
+    /// [`TimeEntry::description`].
+    Description,
+    /// [`TimeEntry::start`] (RFC 3339).
+    Start,
+    /// [`TimeEntry::stop`] (RFC 3339).
+    Stop,
+    /// [`TimeEntry::tags`] (joined with `, `).
+    Tags,
+    /// [`TimeEntry::billable`] (`yes` / `no`).
+    Billable,
+    /// [`TimeEntry::trip_id`].
+    Trip,
+    /// Deleted (`yes`) or restored (`no`): a delete and a restore are history too.
+    Deleted,
+}
+
+impl EntryField {
+    /// Stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Project => "project",
+            Self::Description => "description",
+            Self::Start => "start",
+            Self::Stop => "stop",
+            Self::Tags => "tags",
+            Self::Billable => "billable",
+            Self::Trip => "trip",
+            Self::Deleted => "deleted",
+        }
+    }
+}
+
+/// One change to a time entry, kept forever: who (device), when, which field, the value
+/// before and after, as people read them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimeEntryEdit {
+    /// The entry changed.
+    pub entry_id: EntryId,
+    /// Which field.
+    pub field: EntryField,
+    /// Value before, as shown to people (`None` = empty).
+    pub old_value: Option<String>,
+    /// Value after.
+    pub new_value: Option<String>,
+    /// When the edit was made.
+    pub at: DateTime<Utc>,
+    /// Device that made it.
+    pub device: DeviceId,
+    /// The locked month this edit changed although it reached the log after the lock
+    /// (see `crate::lock`); decided by each replica, never taken from an op.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrived_after_lock: Option<String>,
 }
 
 impl TimeEntry {

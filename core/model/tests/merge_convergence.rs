@@ -57,6 +57,15 @@ enum Action {
     },
     /// Stops the running timer a minute before it started.
     StopBeforeStart,
+    /// Archives or unarchives a project (a boolean field, LWW like the others).
+    Archive {
+        project: u128,
+        archived: bool,
+    },
+    /// Appends to a time entry's edit history (issue 12).
+    EntryEdit {
+        value: u8,
+    },
 }
 
 /// Field-invalid upserts (kind, fields, the field the refusal names), the issue's examples
@@ -124,6 +133,9 @@ fn action() -> impl Strategy<Value = Action> {
         1 => any::<u8>().prop_map(|value| Action::Edit { value }),
         1 => (0..NONSENSE).prop_map(|which| Action::Nonsense { which }),
         1 => Just(Action::StopBeforeStart),
+        1 => (0..PROJECTS, any::<bool>())
+            .prop_map(|(project, archived)| Action::Archive { project, archived }),
+        1 => any::<u8>().prop_map(|value| Action::EntryEdit { value }),
     ]
 }
 
@@ -247,6 +259,22 @@ fn ops_of(scripts: &[Vec<(i64, Action)>]) -> Vec<(Op, Expect)> {
                     OpKind::Append {
                         items: vec![json!({
                             "trip_id": Uuid::from_u128(0x4000), "field": "note",
+                            "old_value": null, "new_value": format!("{value} by {d}"),
+                            "at": rfc3339(wall), "device": device,
+                        })],
+                    },
+                ),
+                Action::Archive { project, archived } => (
+                    EntityKind::Project,
+                    project_id(*project),
+                    upsert_fields(&[("archived", json!(archived))]),
+                ),
+                Action::EntryEdit { value } => (
+                    EntityKind::TimeEntryEdit,
+                    Uuid::from_u128(0x7000),
+                    OpKind::Append {
+                        items: vec![json!({
+                            "entry_id": Uuid::from_u128(0x7000), "field": "description",
                             "old_value": null, "new_value": format!("{value} by {d}"),
                             "at": rfc3339(wall), "device": device,
                         })],
@@ -451,6 +479,13 @@ proptest! {
             let entity = reference.entity(EntityKind::Project, id).unwrap();
             prop_assert_eq!(&entity.fields[&field], &value);
             prop_assert_eq!(entity.clocks[&field], stamp);
+        }
+        // Every entry edit appears exactly once, in stamp order.
+        let made = ops.iter().filter(|o| o.entity == EntityKind::TimeEntryEdit).count();
+        let history = reference.entity(EntityKind::TimeEntryEdit, Uuid::from_u128(0x7000));
+        prop_assert_eq!(history.map_or(0, |h| h.items.len()), made);
+        if let Some(h) = history {
+            prop_assert!(h.appends.windows(2).all(|p| p[0].stamp <= p[1].stamp));
         }
         // Every op's points arrive, each trip's in writing order.
         for (_, trip) in reference.entities(EntityKind::TripPoints) {

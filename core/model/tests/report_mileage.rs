@@ -26,6 +26,7 @@ fn car() -> Car {
         available_from: None,
         available_to: None,
         connect_hint: None,
+        retired: false,
     }
 }
 

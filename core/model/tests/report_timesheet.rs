@@ -17,6 +17,7 @@ fn project(name: &str, rounding: Rounding) -> Project {
         client: Some(format!("{name} client")),
         billable: true,
         rounding,
+        archived: false,
     }
 }
 
@@ -47,6 +48,7 @@ fn sheet(
         entries,
         now,
         arrived_after_lock: &[],
+        edits: &[],
     })
 }
 

@@ -9,10 +9,10 @@ use crate::row::{enum_from, enum_str, from_ms, parse, parse_date};
 use crate::tables::{Put, put_car, put_reading};
 use crate::{Result, Store, StoreError, Writer};
 
-const CAR_COLUMNS: &str =
-    "id, name, make, model, plate, available_from, available_to, connect_hint";
+pub(crate) const CAR_COLUMNS: &str =
+    "id, name, make, model, plate, available_from, available_to, connect_hint, retired";
 
-fn car_from_row(r: &Row<'_>) -> rusqlite::Result<Car> {
+pub(crate) fn car_from_row(r: &Row<'_>) -> rusqlite::Result<Car> {
     Ok(Car {
         id: parse(&r.get::<_, String>(0)?)?,
         name: r.get(1)?,
@@ -22,6 +22,7 @@ fn car_from_row(r: &Row<'_>) -> rusqlite::Result<Car> {
         available_from: parse_date(r.get(5)?)?,
         available_to: parse_date(r.get(6)?)?,
         connect_hint: r.get(7)?,
+        retired: r.get(8)?,
     })
 }
 

@@ -60,6 +60,19 @@ pub enum StoreError {
         /// What conflicts, for people.
         message: String,
     },
+    /// A project or car that entries, trips or readings still refer to can't be deleted:
+    /// they would point at nothing. It can be archived (retired) instead.
+    #[error("{}", in_use_message(kind, name, uses, instead))]
+    InUse {
+        /// `project` or `car`.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+        /// What refers to it: (count, singular, plural), e.g. `(12, "time entry", "time entries")`.
+        uses: Vec<(u64, &'static str, &'static str)>,
+        /// What to do instead: `archive` or `retire`.
+        instead: &'static str,
+    },
     /// A file-system error.
     #[error("I/O error on {path}: {source}")]
     Io {
@@ -89,6 +102,22 @@ pub enum StoreError {
     /// Any other SQLite error.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+}
+
+fn in_use_message(
+    kind: &str,
+    name: &str,
+    uses: &[(u64, &'static str, &'static str)],
+    instead: &str,
+) -> String {
+    let uses: Vec<String> = uses
+        .iter()
+        .map(|(n, one, many)| format!("{n} {}", if *n == 1 { one } else { many }))
+        .collect();
+    format!(
+        "{kind} `{name}` is used by {}; {instead} it instead",
+        uses.join(" and ")
+    )
 }
 
 impl StoreError {

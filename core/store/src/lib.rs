@@ -15,6 +15,7 @@ use tacho_model::hlc::{Hlc, HlcClock};
 use tacho_model::id::DeviceId;
 
 mod cars;
+mod edit;
 mod error;
 mod outbox;
 mod places;
@@ -27,6 +28,7 @@ mod tables;
 mod trips;
 mod work;
 
+pub use edit::{CarChange, EntryChange, PlaceChange, ProjectChange};
 pub use error::StoreError;
 pub use outbox::OutboxEntry;
 pub use recorder::RecorderState;

@@ -15,7 +15,8 @@ CREATE TABLE car (
     available_from TEXT,
     available_to   TEXT,
     connect_hint   TEXT,
-    deleted        INTEGER NOT NULL DEFAULT 0
+    deleted        INTEGER NOT NULL DEFAULT 0,
+    retired        INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE TABLE place (
@@ -56,6 +57,7 @@ CREATE TABLE trip (
     route_distance_m REAL
 );
 CREATE INDEX trip_by_start ON trip (started_at);
+CREATE INDEX trip_by_car ON trip (car_id);
 
 CREATE TABLE trip_point (
     trip_id     TEXT NOT NULL,
@@ -100,7 +102,8 @@ CREATE TABLE project (
     client   TEXT,
     billable INTEGER NOT NULL,
     rounding TEXT NOT NULL,
-    deleted  INTEGER NOT NULL DEFAULT 0
+    deleted  INTEGER NOT NULL DEFAULT 0,
+    archived INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE TABLE time_entry (
@@ -116,6 +119,20 @@ CREATE TABLE time_entry (
     deleted     INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX time_entry_by_start ON time_entry (start);
+CREATE INDEX time_entry_by_project ON time_entry (project_id);
+
+CREATE TABLE time_entry_edit (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    entry_id  TEXT NOT NULL,
+    field     TEXT NOT NULL,
+    old_value TEXT,
+    new_value TEXT,
+    at        INTEGER NOT NULL,
+    device    TEXT NOT NULL,
+    arrived_after_lock TEXT
+);
+CREATE INDEX time_entry_edit_by_entry ON time_entry_edit (entry_id, id);
+CREATE UNIQUE INDEX time_entry_edit_once ON time_entry_edit (entry_id, field, at, device, ifnull(new_value, ''));
 
 CREATE TABLE period_lock (
     month     TEXT PRIMARY KEY,

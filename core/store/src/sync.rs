@@ -102,7 +102,7 @@ fn save_state(
 }
 
 fn is_append_only(kind: EntityKind) -> bool {
-    matches!(kind, EntityKind::TripPoints | EntityKind::TripEdit)
+    tacho_model::merge::is_append_only(kind)
 }
 
 /// What applying a page of remote ops changed.
@@ -157,10 +157,14 @@ impl Writer<'_> {
                 }
             };
             if own {
-                if let (Some(month), OpKind::Append { items }) = (&late, &op.kind)
-                    && op.entity == EntityKind::TripEdit
-                {
-                    self.mark_own_edits_late(items, month)?;
+                if let (Some(month), OpKind::Append { items }) = (&late, &op.kind) {
+                    match op.entity {
+                        EntityKind::TripEdit => self.mark_own_edits_late(items, month)?,
+                        EntityKind::TimeEntryEdit => {
+                            crate::edit::mark_own_entry_edits_late(self.conn(), items, month)?;
+                        }
+                        _ => {}
+                    }
                 }
                 if op.entity == EntityKind::PeriodLock {
                     self.lock_reached_log(&mut locks, op.entity_id)?;
@@ -171,6 +175,9 @@ impl Writer<'_> {
             let result = match (&op.kind, op.entity) {
                 (OpKind::Append { items }, EntityKind::TripEdit) => {
                     self.apply_edits(items, late.as_deref())
+                }
+                (OpKind::Append { items }, EntityKind::TimeEntryEdit) => {
+                    crate::edit::apply_entry_edits(self.conn(), items, late.as_deref())
                 }
                 _ => self.apply_one(op),
             };
@@ -227,6 +234,9 @@ impl Writer<'_> {
                 }
             }
             EntityKind::TripEdit => changed = self.apply_edits(items, None)?,
+            EntityKind::TimeEntryEdit => {
+                changed = crate::edit::apply_entry_edits(self.conn(), items, None)?;
+            }
             other => {
                 return Err(StoreError::invalid(format!(
                     "append on {} which is not append-only",
@@ -397,7 +407,7 @@ impl Writer<'_> {
                     put_period_lock(conn, month, self.now(), self.device())?;
                 }
             }
-            EntityKind::TripPoints | EntityKind::TripEdit => {}
+            EntityKind::TripPoints | EntityKind::TripEdit | EntityKind::TimeEntryEdit => {}
         }
         Ok(())
     }
@@ -536,6 +546,9 @@ impl Writer<'_> {
                     )?;
                 }
             }
+            (OpKind::Append { items }, EntityKind::TimeEntryEdit) => {
+                crate::edit::remove_entry_edits(self.conn(), items)?;
+            }
             (OpKind::Append { items }, EntityKind::TripPoints) => {
                 for item in items {
                     if let Some(point) = TripPoint::from_wire(item) {
@@ -568,6 +581,8 @@ impl Writer<'_> {
                         self.conn()
                             .execute("DELETE FROM trip WHERE id = ?1", [&id])?;
                     } else {
+                        self.conn()
+                            .execute("DELETE FROM time_entry_edit WHERE entry_id = ?1", [&id])?;
                         self.conn()
                             .execute("DELETE FROM time_entry WHERE id = ?1", [&id])?;
                     }

@@ -13,7 +13,7 @@ use tacho_model::car::{Car, OdometerReading};
 use tacho_model::id::{DeviceId, ReadingId, TripId};
 use tacho_model::place::Place;
 use tacho_model::trip::TripEdit;
-use tacho_model::work::{Project, TimeEntry};
+use tacho_model::work::{Project, TimeEntry, TimeEntryEdit};
 
 use crate::Result;
 use crate::row::{date, enum_str, ms};
@@ -51,13 +51,13 @@ impl Put {
 /// Writes a car row.
 pub(crate) fn put_car(conn: &Connection, car: &Car, deleted: bool, put: Put) -> Result<()> {
     let sql = format!(
-        "INSERT INTO car (id, name, make, model, plate, available_from, available_to, connect_hint, deleted)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9){}",
+        "INSERT INTO car (id, name, make, model, plate, available_from, available_to, connect_hint, deleted, retired)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10){}",
         put.upsert(
             "name = excluded.name, make = excluded.make, model = excluded.model,
              plate = excluded.plate, available_from = excluded.available_from,
              available_to = excluded.available_to, connect_hint = excluded.connect_hint,
-             deleted = excluded.deleted"
+             deleted = excluded.deleted, retired = excluded.retired"
         )
     );
     conn.prepare_cached(&sql)?.execute(params![
@@ -69,7 +69,8 @@ pub(crate) fn put_car(conn: &Connection, car: &Car, deleted: bool, put: Put) -> 
         date(car.available_from),
         date(car.available_to),
         car.connect_hint,
-        deleted
+        deleted,
+        car.retired
     ])?;
     Ok(())
 }
@@ -101,11 +102,11 @@ pub(crate) fn put_place(conn: &Connection, p: &Place, deleted: bool, put: Put) -
 /// Writes a project row.
 pub(crate) fn put_project(conn: &Connection, p: &Project, deleted: bool, put: Put) -> Result<()> {
     let sql = format!(
-        "INSERT INTO project (id, name, client, billable, rounding, deleted)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6){}",
+        "INSERT INTO project (id, name, client, billable, rounding, deleted, archived)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7){}",
         put.upsert(
             "name = excluded.name, client = excluded.client, billable = excluded.billable,
-             rounding = excluded.rounding, deleted = excluded.deleted"
+             rounding = excluded.rounding, deleted = excluded.deleted, archived = excluded.archived"
         )
     );
     conn.prepare_cached(&sql)?.execute(params![
@@ -114,7 +115,8 @@ pub(crate) fn put_project(conn: &Connection, p: &Project, deleted: bool, put: Pu
         p.client,
         p.billable,
         p.rounding.to_string(),
-        deleted
+        deleted,
+        p.archived
     ])?;
     Ok(())
 }
@@ -241,6 +243,25 @@ pub(crate) fn put_edit(conn: &Connection, edit: &TripEdit, put: Put) -> Result<b
     );
     let n = conn.prepare_cached(&sql)?.execute(params![
         edit.trip_id.to_string(),
+        edit.field.as_str(),
+        edit.old_value,
+        edit.new_value,
+        ms(edit.at),
+        edit.device.to_string(),
+        edit.arrived_after_lock
+    ])?;
+    Ok(n > 0)
+}
+
+/// Appends an entry to a time entry's edit history; returns whether it was new.
+pub(crate) fn put_entry_edit(conn: &Connection, edit: &TimeEntryEdit, put: Put) -> Result<bool> {
+    let sql = format!(
+        "INSERT INTO time_entry_edit (entry_id, field, old_value, new_value, at, device, arrived_after_lock)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7){}",
+        put.append()
+    );
+    let n = conn.prepare_cached(&sql)?.execute(params![
+        edit.entry_id.to_string(),
         edit.field.as_str(),
         edit.old_value,
         edit.new_value,

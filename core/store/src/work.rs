@@ -10,20 +10,22 @@ use crate::row::{enum_from, from_ms, ms, opt_from_ms, parse};
 use crate::tables::{Put, put_entry, put_project, set_entry_stop};
 use crate::{Result, Store, StoreError, Writer};
 
-const ENTRY_COLUMNS: &str =
+pub(crate) const PROJECT_COLUMNS: &str = "id, name, client, billable, rounding, archived";
+pub(crate) const ENTRY_COLUMNS: &str =
     "id, project_id, description, start, stop, tags, billable, source, trip_id";
 
-fn project_from_row(r: &Row<'_>) -> rusqlite::Result<Project> {
+pub(crate) fn project_from_row(r: &Row<'_>) -> rusqlite::Result<Project> {
     Ok(Project {
         id: parse(&r.get::<_, String>(0)?)?,
         name: r.get(1)?,
         client: r.get(2)?,
         billable: r.get(3)?,
         rounding: parse(&r.get::<_, String>(4)?)?,
+        archived: r.get(5)?,
     })
 }
 
-fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<TimeEntry> {
+pub(crate) fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<TimeEntry> {
     let tags: String = r.get(5)?;
     Ok(TimeEntry {
         id: parse(&r.get::<_, String>(0)?)?,
@@ -87,6 +89,20 @@ impl Writer<'_> {
     pub fn add_entry(&mut self, entry: &TimeEntry) -> Result<()> {
         validate_entry(entry)?;
         self.ensure_unlocked(entry.start, None)?;
+        if let Some(p) = entry.project_id {
+            let archived: Option<(String, bool)> = self
+                .conn()
+                .prepare_cached("SELECT name, archived FROM project WHERE id = ?1")?
+                .query_row([p.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((name, true)) = archived {
+                return Err(StoreError::Conflict {
+                    message: format!(
+                        "project `{name}` is archived; unarchive it to book time on it"
+                    ),
+                });
+            }
+        }
         if entry.stop.is_none() && running(self.conn())?.is_some() {
             return Err(StoreError::Conflict {
                 message: "a timer is already running; stop it first".into(),
@@ -120,7 +136,7 @@ impl Writer<'_> {
     }
 }
 
-fn validate_entry(entry: &TimeEntry) -> Result<()> {
+pub(crate) fn validate_entry(entry: &TimeEntry) -> Result<()> {
     if let Some(stop) = entry.stop
         && stop < entry.start
     {
@@ -135,7 +151,7 @@ fn validate_entry(entry: &TimeEntry) -> Result<()> {
     Ok(())
 }
 
-fn running(conn: &rusqlite::Connection) -> Result<Option<TimeEntry>> {
+pub(crate) fn running(conn: &rusqlite::Connection) -> Result<Option<TimeEntry>> {
     Ok(conn
         .prepare_cached(&format!(
             "SELECT {ENTRY_COLUMNS} FROM time_entry WHERE stop IS NULL AND deleted = 0"
@@ -147,9 +163,9 @@ fn running(conn: &rusqlite::Connection) -> Result<Option<TimeEntry>> {
 impl Store {
     /// All projects, by name.
     pub fn projects(&self) -> Result<Vec<Project>> {
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT id, name, client, billable, rounding FROM project WHERE deleted = 0 ORDER BY name, id",
-        )?;
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM project WHERE deleted = 0 ORDER BY name, id"
+        ))?;
         Ok(stmt
             .query_map([], project_from_row)?
             .collect::<rusqlite::Result<_>>()?)
@@ -158,10 +174,10 @@ impl Store {
     /// A project by id or name (case-insensitive).
     pub fn find_project(&self, key: &str) -> Result<Project> {
         self.conn()
-            .prepare_cached(
-                "SELECT id, name, client, billable, rounding FROM project
-                 WHERE deleted = 0 AND (id = ?1 OR lower(name) = lower(?1)) ORDER BY id LIMIT 1",
-            )?
+            .prepare_cached(&format!(
+                "SELECT {PROJECT_COLUMNS} FROM project
+                 WHERE deleted = 0 AND (id = ?1 OR lower(name) = lower(?1)) ORDER BY id LIMIT 1"
+            ))?
             .query_row([key.trim()], project_from_row)
             .optional()?
             .ok_or_else(|| StoreError::not_found("project", key))

@@ -43,6 +43,7 @@ fn add_a_car(store: &mut Store) {
         available_from: None,
         available_to: None,
         connect_hint: None,
+        retired: false,
     };
     store
         .write(|w| w.add_car(&car))

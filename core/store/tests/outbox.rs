@@ -21,6 +21,7 @@ fn add_projects(store: &mut Store, names: impl IntoIterator<Item = String>) {
                     client: None,
                     billable: false,
                     rounding: Rounding::None,
+                    archived: false,
                 })?;
             }
             Ok::<_, tacho_store::StoreError>(())

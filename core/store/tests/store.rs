@@ -27,6 +27,7 @@ fn car(name: &str, plate: &str) -> Car {
         available_from: None,
         available_to: None,
         connect_hint: None,
+        retired: false,
     }
 }
 
@@ -282,6 +283,7 @@ fn at_most_one_timer_runs_and_stop_before_start_is_refused() {
         client: Some("ACME".into()),
         billable: true,
         rounding: Rounding::Up(15),
+        archived: false,
     };
     store.write(|w| w.add_project(&project)).unwrap();
     let t = |h| Utc.with_ymd_and_hms(2026, 3, 10, h, 0, 0).unwrap();

@@ -75,6 +75,7 @@ fn entities_points_and_history_cross_over_and_concurrent_edits_converge() {
         available_from: None,
         available_to: None,
         connect_hint: None,
+        retired: false,
     };
     let trip = trip(car.id);
     a.write(|w| {
@@ -197,6 +198,7 @@ fn locks_count_from_their_place_in_the_log() {
         available_from: None,
         available_to: None,
         connect_hint: None,
+        retired: false,
     };
     let trip = trip(car.id);
     a.write(|w| {

@@ -123,6 +123,7 @@ fn local_writes_breaking_the_schema_are_refused_naming_the_field() {
             client: None,
             billable: false,
             rounding: Rounding::None,
+            archived: false,
         })
     });
     refused(&s, n, r, "name");

@@ -29,7 +29,7 @@ impl From<CoreError> for ApiError {
         let kind = match &e {
             CoreError::BadInput { .. } => ApiErrorKind::BadInput,
             CoreError::NotFound { .. } => ApiErrorKind::NotFound,
-            CoreError::Conflict { .. } => ApiErrorKind::Conflict,
+            CoreError::Conflict { .. } | CoreError::InUse { .. } => ApiErrorKind::Conflict,
             CoreError::LockedPeriod { .. } => ApiErrorKind::LockedPeriod,
             CoreError::Storage { .. } => ApiErrorKind::Storage,
             CoreError::Import(_) => ApiErrorKind::Import,

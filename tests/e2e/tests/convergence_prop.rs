@@ -14,6 +14,12 @@
 //! clear error, nothing recorded) or planted in a device's outbox as an older or buggy build
 //! might have written it (refused by the relay with 422 naming the field, parked on that
 //! device, never seen by the others); either way every device ends the same.
+//!
+//! People also fix what they recorded (issue 12): entries are edited (each edit kept in
+//! the entry's history, compared on every device), deleted and restored; projects are
+//! archived, deleted and restored; cars edited, retired and deleted; places edited and
+//! deleted. Refusals a person can cause (a project still used, a locked month, restoring
+//! under a deleted project) are tolerated like the others.
 
 mod common;
 
@@ -23,7 +29,7 @@ use std::sync::{Arc, OnceLock};
 use chrono::{Datelike, Duration};
 use common::*;
 use proptest::prelude::*;
-use tacho_core::{Core, CoreError, NewCar, NewEntry};
+use tacho_core::{CarChange, Core, CoreError, EntryEdit, NewCar, NewEntry, PlaceChange};
 use tacho_e2e::proxy::{FaultPlan, FaultProxy};
 use tacho_e2e::{Backend, Relay, TestDb, core};
 use tacho_model::clock::SystemClock;
@@ -71,6 +77,30 @@ enum Action {
     Nonsense(u8),
     /// A nonsense op planted in the device's outbox (which one: `PLANTED`).
     Plant(u8),
+    /// Edits one live entry (which field: `what`), kept in its history.
+    EditEntry {
+        entry: u8,
+        what: u8,
+    },
+    /// Deletes one live entry.
+    DeleteEntry(u8),
+    /// Restores an entry this device deleted (if it still is).
+    RestoreEntry(u8),
+    /// Archives (or, on odd `how`, unarchives), deletes or restores a project.
+    ChangeProject {
+        project: u8,
+        how: u8,
+    },
+    /// Edits, retires (or takes back), deletes or restores a car.
+    ChangeCar {
+        car: u8,
+        how: u8,
+    },
+    /// Edits, deletes or restores a place.
+    ChangePlace {
+        place: u8,
+        how: u8,
+    },
 }
 
 /// Field-invalid upserts planted in an outbox: (entity, fields, the field the relay names).
@@ -125,6 +155,12 @@ fn action() -> impl Strategy<Value = Action> {
         1 => Just(Action::Lock),
         1 => any::<u8>().prop_map(Action::Nonsense),
         1 => any::<u8>().prop_map(Action::Plant),
+        2 => (any::<u8>(), any::<u8>()).prop_map(|(entry, what)| Action::EditEntry { entry, what }),
+        1 => any::<u8>().prop_map(Action::DeleteEntry),
+        1 => any::<u8>().prop_map(Action::RestoreEntry),
+        1 => (0..3_u8, any::<u8>()).prop_map(|(project, how)| Action::ChangeProject { project, how }),
+        1 => (any::<u8>(), any::<u8>()).prop_map(|(car, how)| Action::ChangeCar { car, how }),
+        1 => (any::<u8>(), any::<u8>()).prop_map(|(place, how)| Action::ChangePlace { place, how }),
     ]
 }
 
@@ -147,6 +183,7 @@ fn tolerate<T>(what: &Action, r: Result<T, CoreError>) {
             CoreError::BadInput { .. }
             | CoreError::NotFound { .. }
             | CoreError::Conflict { .. }
+            | CoreError::InUse { .. }
             | CoreError::LockedPeriod { .. },
         ) => {}
         Err(e) => panic!("{what:?} failed: {e:?}"),
@@ -309,6 +346,130 @@ async fn act(c: &Core, a: &Action, n: usize) {
                 ),
                 "{a:?} was not refused as bad input: {r:?}"
             );
+        }
+        Action::EditEntry { entry, what } => {
+            let entries = c.entries(Default::default()).await.unwrap();
+            if entries.is_empty() {
+                return;
+            }
+            let e = &entries[*entry as usize % entries.len()];
+            let edit = match what % 5 {
+                0 => EntryEdit {
+                    description: Some(format!("fixed {n}")),
+                    ..Default::default()
+                },
+                1 => EntryEdit {
+                    tags: Some(vec![format!("t{}", what % 3)]),
+                    billable: Some(what % 2 == 0),
+                    ..Default::default()
+                },
+                2 => EntryEdit {
+                    project: Some((what % 4 != 0).then(|| PROJECTS[*what as usize % 3].to_owned())),
+                    ..Default::default()
+                },
+                // Earlier by up to a few days: may move it into a locked month.
+                3 => EntryEdit {
+                    start: Some(e.start - Duration::hours(i64::from(*what) % 96)),
+                    ..Default::default()
+                },
+                _ => EntryEdit {
+                    stop: Some(e.start + Duration::minutes(i64::from(*what % 90) + 1)),
+                    ..Default::default()
+                },
+            };
+            tolerate(a, c.edit_entry(&e.id.to_string(), edit).await);
+        }
+        Action::DeleteEntry(pick) => {
+            let entries = c.entries(Default::default()).await.unwrap();
+            if !entries.is_empty() {
+                let e = &entries[*pick as usize % entries.len()];
+                tolerate(a, c.delete_entry(&e.id.to_string()).await);
+            }
+        }
+        Action::RestoreEntry(pick) => {
+            // The entries this device deleted, from its own outbox.
+            let deleted: Vec<String> = c
+                .outbox(0, usize::MAX)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|o| {
+                    o.entity == tacho_model::op::EntityKind::TimeEntry
+                        && o.kind == tacho_model::op::OpKind::Delete
+                })
+                .map(|o| o.entity_id.to_string())
+                .collect();
+            if !deleted.is_empty() {
+                let key = &deleted[*pick as usize % deleted.len()];
+                tolerate(a, c.restore_entry(key).await);
+            }
+        }
+        Action::ChangeProject { project, how } => {
+            let name = PROJECTS[*project as usize];
+            let r = match how % 4 {
+                0 => c.archive_project(name, how % 8 < 4).await.map(drop),
+                1 => c.delete_project(name).await.map(drop),
+                2 => c.restore_project(name).await.map(drop),
+                _ => c
+                    .edit_project(
+                        name,
+                        tacho_core::ProjectChange {
+                            client: Some(Some(format!("Client {n}"))),
+                            rounding: Some(Rounding::Nearest(u32::from(*how % 30) + 1)),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .map(drop),
+            };
+            tolerate(a, r);
+        }
+        Action::ChangeCar { car, how } => {
+            let cars = c.car_list(true).await.unwrap();
+            if cars.is_empty() {
+                return;
+            }
+            let key = cars[*car as usize % cars.len()].id.to_string();
+            let r = match how % 4 {
+                0 => c.retire_car(&key, how % 8 < 4).await.map(drop),
+                1 => c.delete_car(&key).await.map(drop),
+                2 => c.restore_car(&key).await.map(drop),
+                _ => c
+                    .edit_car(
+                        &key,
+                        CarChange {
+                            make: Some(Some(format!("Make {n}"))),
+                            connect_hint: Some((how % 2 == 0).then(|| format!("BT {n}"))),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .map(drop),
+            };
+            tolerate(a, r);
+        }
+        Action::ChangePlace { place, how } => {
+            let places = c.place_list(true).await.unwrap();
+            if places.is_empty() {
+                return;
+            }
+            let key = places[*place as usize % places.len()].id.to_string();
+            let r = match how % 3 {
+                0 => c.delete_place(&key).await.map(drop),
+                1 => c.restore_place(&key).await.map(drop),
+                _ => c
+                    .edit_place(
+                        &key,
+                        PlaceChange {
+                            radius_m: Some(100.0 + f64::from(*how)),
+                            address: Some(Some(format!("Street {n}"))),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .map(drop),
+            };
+            tolerate(a, r);
         }
         Action::Sync { .. } | Action::Restart | Action::Plant(_) => {
             unreachable!("handled by the runner")

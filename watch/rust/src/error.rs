@@ -95,6 +95,8 @@ impl From<CoreError> for TachoError {
             CoreError::BadInput { reason } => Self::BadInput { reason },
             CoreError::NotFound { kind, id } => Self::NotFound { kind, id },
             CoreError::Conflict { reason } => Self::Conflict { reason },
+            // A still-used project or car: its reason says how many use it and what to do.
+            CoreError::InUse { reason, .. } => Self::Conflict { reason },
             CoreError::LockedPeriod { month } => Self::LockedPeriod { month },
             CoreError::Storage { reason } => Self::Storage { reason },
             CoreError::Import(e) => Self::Import {

@@ -311,6 +311,7 @@ pub(super) fn timesheet(sheet: &Timesheet) -> Result<Vec<u8>, ReportError> {
             "trip_id",
             "entry_id",
             "lock_note",
+            "edits",
         ],
     )?;
     for r in &sheet.rows {
@@ -336,6 +337,7 @@ pub(super) fn timesheet(sheet: &Timesheet) -> Result<Vec<u8>, ReportError> {
                 &r.trip_id.map(|t| t.to_string()).unwrap_or_default(),
                 &r.entry_id.to_string(),
                 lock_note(r.arrived_after_lock),
+                &r.history.len().to_string(),
             ],
         )?;
     }
@@ -405,5 +407,39 @@ pub(super) fn timesheet(sheet: &Timesheet) -> Result<Vec<u8>, ReportError> {
         ],
     )?;
     rec(&mut w, &["hour_criterion", "met", yes_no(c.met)])?;
+    // Every edit of the entries above (who, when, old and new value), after the totals so
+    // readers of the earlier sections see the layout they always did.
+    rec(
+        &mut w,
+        &[
+            "change_header",
+            "entry_id",
+            "entry_date",
+            "field",
+            "old_value",
+            "new_value",
+            "changed_at_utc",
+            "device",
+            "lock_note",
+        ],
+    )?;
+    for r in &sheet.rows {
+        for e in &r.history {
+            rec(
+                &mut w,
+                &[
+                    "change",
+                    &r.entry_id.to_string(),
+                    &r.date.to_string(),
+                    e.field.as_str(),
+                    opt(e.old_value.as_deref()),
+                    opt(e.new_value.as_deref()),
+                    &utc(e.at),
+                    &e.device.to_string(),
+                    lock_note(e.arrived_after_lock.is_some()),
+                ],
+            )?;
+        }
+    }
     finish(w)
 }

@@ -353,6 +353,7 @@ pub(super) fn timesheet(sheet: &Timesheet) -> Result<Vec<u8>, ReportError> {
                 "Overlaps",
                 "Trip",
                 "Lock",
+                "Edits",
             ],
             &f,
         )?;
@@ -377,6 +378,9 @@ pub(super) fn timesheet(sheet: &Timesheet) -> Result<Vec<u8>, ReportError> {
                 r.trip_id.map(|t| t.to_string()).unwrap_or_default(),
             )?;
             ws.write_string(row, 14, lock_note(r.arrived_after_lock))?;
+            if !r.history.is_empty() {
+                ws.write_number(row, 15, u32::try_from(r.history.len()).unwrap_or(u32::MAX))?;
+            }
         }
     }
     {
@@ -431,6 +435,41 @@ pub(super) fn timesheet(sheet: &Timesheet) -> Result<Vec<u8>, ReportError> {
         row += 1;
         ws.write_string(row, 0, "Criterion met")?;
         ws.write_string(row, 1, yes_no(c.met))?;
+    }
+    {
+        let ws = wb.add_worksheet();
+        ws.set_name("Edit history")?;
+        widths(ws, &[12.0, 38.0, 14.0, 24.0, 24.0, 20.0, 38.0, 22.0])?;
+        header(
+            ws,
+            0,
+            &[
+                "Entry date",
+                "Entry",
+                "Field",
+                "Old value",
+                "New value",
+                "Changed at (UTC)",
+                "Device",
+                "Lock",
+            ],
+            &f,
+        )?;
+        ws.set_freeze_panes(1, 0)?;
+        let mut row = 1;
+        for r in &sheet.rows {
+            for e in &r.history {
+                ws.write_datetime_with_format(row, 0, xl_date(r.date)?, &f.date)?;
+                ws.write_string(row, 1, r.entry_id.to_string())?;
+                ws.write_string(row, 2, e.field.as_str())?;
+                ws.write_string(row, 3, e.old_value.as_deref().unwrap_or(""))?;
+                ws.write_string(row, 4, e.new_value.as_deref().unwrap_or(""))?;
+                ws.write_datetime_with_format(row, 5, xl_datetime(e.at.naive_utc())?, &f.datetime)?;
+                ws.write_string(row, 6, e.device.to_string())?;
+                ws.write_string(row, 7, lock_note(e.arrived_after_lock.is_some()))?;
+                row += 1;
+            }
+        }
     }
     Ok(wb.save_to_buffer()?)
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::period::Period;
 use super::tz::local_datetime;
 use crate::id::{EntryId, ProjectId, TripId};
-use crate::work::{Project, Rounding, TimeEntry, overlapping};
+use crate::work::{Project, Rounding, TimeEntry, TimeEntryEdit, overlapping};
 
 /// The Dutch entrepreneur hour criterion (*urencriterium*): 1 225 hours a year.
 pub const HOUR_CRITERION_HOURS: i64 = 1_225;
@@ -31,6 +31,8 @@ pub struct TimesheetInput<'a> {
     /// Entries changed in a locked month by a change made before the lock
     /// that reached the log after it (`tacho_model::lock`).
     pub arrived_after_lock: &'a [EntryId],
+    /// The edit histories of the entries (any order; each row gets its entry's, by time).
+    pub edits: &'a [TimeEntryEdit],
 }
 
 /// A duration in whole seconds plus its hours shown with 2 decimals, so
@@ -93,6 +95,10 @@ pub struct TimeRow {
     /// A change to this entry made before its month was locked reached the
     /// log after the lock (kept, and shown).
     pub arrived_after_lock: bool,
+    /// Every edit of the entry, oldest first (empty when it was never edited): the
+    /// "edited" marker and the history a reviewer asks for.
+    #[serde(default)]
+    pub history: Vec<TimeEntryEdit>,
 }
 
 /// Totals of one project in the period.
@@ -198,6 +204,7 @@ pub fn timesheet(input: &TimesheetInput) -> Timesheet {
             overlaps: overlaps.contains(&e.id),
             trip_id: e.trip_id,
             arrived_after_lock: input.arrived_after_lock.contains(&e.id),
+            history: history_of(input.edits, e.id),
         });
     }
 
@@ -247,4 +254,19 @@ pub fn timesheet(input: &TimesheetInput) -> Timesheet {
             met: year_s >= required_s,
         },
     }
+}
+
+/// One entry's edits in the order every replica shows them (time, device, field name), the
+/// order of `Store::entry_edits`.
+fn history_of(edits: &[TimeEntryEdit], id: EntryId) -> Vec<TimeEntryEdit> {
+    let mut own: Vec<TimeEntryEdit> = edits.iter().filter(|e| e.entry_id == id).cloned().collect();
+    own.sort_by(|a, b| {
+        (a.at, a.device, a.field.as_str(), &a.new_value).cmp(&(
+            b.at,
+            b.device,
+            b.field.as_str(),
+            &b.new_value,
+        ))
+    });
+    own
 }

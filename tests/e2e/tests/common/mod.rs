@@ -18,7 +18,7 @@ use tacho_model::car::Car;
 use tacho_model::gps::Ping;
 use tacho_model::place::Place;
 use tacho_model::trip::{Trip, TripEdit, TripSource};
-use tacho_model::work::{Project, TimeEntry};
+use tacho_model::work::{Project, TimeEntry, TimeEntryEdit};
 use tacho_store::{TripFilter, TripPoint};
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -35,6 +35,8 @@ pub struct DeviceState {
     pub points: BTreeMap<String, Vec<TripPoint>>,
     pub history: BTreeMap<String, Vec<TripEdit>>,
     pub entries: Vec<TimeEntry>,
+    /// The edit history of every live entry, by entry id.
+    pub entry_history: BTreeMap<String, Vec<TimeEntryEdit>>,
     pub projects: Vec<Project>,
     pub cars: Vec<Car>,
     pub places: Vec<Place>,
@@ -61,11 +63,19 @@ pub async fn state(core: &Core) -> DeviceState {
         points.insert(key.clone(), core.trip_points(&key).await.unwrap());
         history.insert(key.clone(), core.trip(&key).await.unwrap().history);
     }
+    let entries = core.entries(EntryFilter::default()).await.unwrap();
+    let mut entry_history = BTreeMap::new();
+    for e in &entries {
+        let key = e.id.to_string();
+        let history = core.entry(&key).await.unwrap().history;
+        entry_history.insert(key, history);
+    }
     DeviceState {
         trips,
         points,
         history,
-        entries: core.entries(EntryFilter::default()).await.unwrap(),
+        entries,
+        entry_history,
         projects: core.projects().await.unwrap(),
         cars: core.cars().await.unwrap(),
         places: core.places().await.unwrap(),
@@ -116,6 +126,18 @@ pub fn assert_well_formed(name: &str, s: &DeviceState) {
     );
     let ids: HashSet<_> = s.entries.iter().map(|e| e.id).collect();
     assert_eq!(ids.len(), s.entries.len(), "{name}: duplicate entries");
+    for (key, edits) in &s.entry_history {
+        let unique: HashSet<String> = edits.iter().map(|e| format!("{e:?}")).collect();
+        assert_eq!(
+            unique.len(),
+            edits.len(),
+            "{name}: entry {key} duplicate edits"
+        );
+        assert!(
+            edits.windows(2).all(|p| p[0].at <= p[1].at),
+            "{name}: entry {key} history out of order"
+        );
+    }
 }
 
 /// Field-by-field comparison with a readable failure. Lists are compared
@@ -143,6 +165,11 @@ pub fn assert_same(a_name: &str, a: &DeviceState, b_name: &str, b: &DeviceState)
     same_by_id("entries", a_name, &a.entries, b_name, &b.entries, |e| {
         e.id.to_string()
     });
+    // Entry histories are read in one order on every device (time, device, field).
+    assert_eq!(
+        a.entry_history, b.entry_history,
+        "entry histories differ: {a_name} vs {b_name}"
+    );
     same_by_id("projects", a_name, &a.projects, b_name, &b.projects, |p| {
         p.id.to_string()
     });
