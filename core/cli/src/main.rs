@@ -13,6 +13,7 @@ mod commands;
 mod hooks;
 mod output;
 mod time;
+mod trips;
 
 use args::Cli;
 

@@ -16,6 +16,7 @@ use tacho_model::id::DeviceId;
 
 mod cars;
 mod error;
+mod lineage;
 mod outbox;
 mod places;
 mod private;
@@ -28,6 +29,7 @@ mod trips;
 mod work;
 
 pub use error::StoreError;
+pub use lineage::SplitAt;
 pub use outbox::OutboxEntry;
 pub use recorder::RecorderState;
 pub use schema::{SCHEMA_VERSION, migrate_partially, schema_fingerprint};

@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_route_distance_and_entry_index.sql"),
     include_str!("migrations/0003_sync.sql"),
     include_str!("migrations/0004_space_wide_locks.sql"),
+    include_str!("migrations/0005_trip_lineage.sql"),
 ];
 
 const FRESH: &str = include_str!("schema.sql");
