@@ -350,7 +350,7 @@ pub enum TripCmd {
         /// Only the newest N.
         #[arg(long)]
         limit: Option<usize>,
-        /// Include discarded trips.
+        /// Include trips that don't count (discarded, merged or split into others), flagged.
         #[arg(long)]
         all: bool,
     },
@@ -397,10 +397,41 @@ pub enum TripCmd {
         #[arg(long)]
         end: Option<f64>,
     },
-    /// Discard a trip.
+    /// Discard a trip: it stays in its history and in `trip list --all`, out of totals
+    /// and reports, until restored.
     Discard {
         /// Trip id or prefix.
         id: String,
+    },
+    /// Bring a discarded trip back into totals.
+    Restore {
+        /// Trip id or prefix.
+        id: String,
+    },
+    /// Merge two consecutive trips of the same car into one; the originals stay, as
+    /// merged-into, out of totals.
+    Merge {
+        /// One trip (id or prefix).
+        first: String,
+        /// The other trip (id or prefix); the order does not matter.
+        second: String,
+    },
+    /// Split a trip in two at a time or at its longest stop; the trip stays, as split-into,
+    /// out of totals.
+    Split {
+        /// Trip id or prefix.
+        id: String,
+        /// Where to cut: fixes before this time go to the first part (RFC 3339 or
+        /// `YYYY-MM-DD HH:MM[:SS]`, UTC).
+        #[arg(
+            long,
+            required_unless_present = "at_longest_stop",
+            conflicts_with = "at_longest_stop"
+        )]
+        at: Option<String>,
+        /// Cut at the trip's longest stop (the longest stretch standing still, at least a minute).
+        #[arg(long)]
+        at_longest_stop: bool,
     },
 }
 

@@ -25,7 +25,7 @@ fn day_start(day: Option<&str>) -> anyhow::Result<Option<chrono::DateTime<chrono
         .map(|d| d.and_utc()))
 }
 
-fn bad(message: impl Into<String>) -> anyhow::Error {
+pub(crate) fn bad(message: impl Into<String>) -> anyhow::Error {
     InputError(message.into()).into()
 }
 
@@ -165,11 +165,11 @@ async fn place(core: &Core, cmd: PlaceCmd, json: bool) -> anyhow::Result<()> {
 /// The JSON shape of a trip in lists: the stored trip plus its id fields
 /// flattened, so scripts get `id`, `started_at`, `ended_at`, `distance_m`,
 /// `purpose`, `point_count` at the top level.
-fn trip_json(t: &Trip) -> serde_json::Value {
+pub(crate) fn trip_json(t: &Trip) -> serde_json::Value {
     serde_json::to_value(t).unwrap_or_else(|_| json!({ "id": t.id.to_string() }))
 }
 
-fn trip_line(t: &Trip) -> String {
+pub(crate) fn trip_line(t: &Trip) -> String {
     format!(
         "{}  {}  {:>5}  {:>9}  {:<12} {}{}",
         short(t.id),
@@ -289,13 +289,20 @@ async fn trip(core: &Core, cmd: TripCmd, json: bool) -> anyhow::Result<()> {
                     limit,
                 })
                 .await?;
+            let statuses = core.trip_statuses().await?;
             if json {
-                output::json(&trips.iter().map(trip_json).collect::<Vec<_>>())?;
+                let rows = trips.iter().map(|t| {
+                    let mut row = trip_json(t);
+                    crate::trips::add_status(&mut row, statuses.get(&t.id).copied());
+                    row
+                });
+                output::json(&rows.collect::<Vec<_>>())?;
             } else if trips.is_empty() {
                 out!("no trips")?;
             } else {
                 for t in &trips {
-                    out!("{}", trip_line(t))?;
+                    let flag = crate::trips::status_flag(statuses.get(&t.id).copied());
+                    out!("{}{flag}", trip_line(t))?;
                 }
             }
         }
@@ -312,6 +319,7 @@ async fn trip(core: &Core, cmd: TripCmd, json: bool) -> anyhow::Result<()> {
                 let t = &detail.trip;
                 out!("trip       {}", t.id)?;
                 out!("state      {:?}  source {}", t.state, t.source.as_str())?;
+                crate::trips::show_lineage(&detail)?;
                 out!(
                     "time       {} → {}",
                     t.started_at.to_rfc3339(),
@@ -450,14 +458,10 @@ async fn trip(core: &Core, cmd: TripCmd, json: bool) -> anyhow::Result<()> {
                 }
             }
         }
-        TripCmd::Discard { id } => {
-            core.discard_trip(&id).await?;
-            if json {
-                output::json(&json!({ "discarded": id }))?;
-            } else {
-                out!("trip discarded")?;
-            }
-        }
+        cmd @ (TripCmd::Discard { .. }
+        | TripCmd::Restore { .. }
+        | TripCmd::Merge { .. }
+        | TripCmd::Split { .. }) => crate::trips::run(core, cmd, json).await?,
     }
     Ok(())
 }

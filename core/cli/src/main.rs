@@ -15,6 +15,7 @@ mod edit;
 mod hooks;
 mod output;
 mod time;
+mod trips;
 
 use args::Cli;
 

@@ -33,6 +33,7 @@ pub mod report;
 mod reports;
 mod secrets;
 mod sync;
+mod trip_changes;
 mod work;
 
 pub use account::LogoutReport;
@@ -48,7 +49,7 @@ pub use sync::{DeviceHandoff, SyncReport, SyncStatus};
 // The store's types this API takes and hands out, re-exported so the CLI and
 // the bindings depend on tacho-core alone and never reach into the store.
 pub use tacho_store::{
-    CarChange, EntryFilter, ParkedOp, PlaceChange, ProjectChange, TripFilter, TripPoint,
+    CarChange, EntryFilter, ParkedOp, PlaceChange, ProjectChange, SplitAt, TripFilter, TripPoint,
 };
 pub use work::{NewEntry, TimerStatus};
 
@@ -146,6 +147,11 @@ pub struct TripDetail {
     pub odometer_end: Option<OdometerReading>,
     /// Every change made after the trip ended.
     pub history: Vec<TripEdit>,
+    /// Whether it counts in totals, and if not why (discarded, merged or split into
+    /// others, or a merge or split that lost to a concurrent one).
+    pub status: tacho_model::lineage::TripStatus,
+    /// What it was merged or split from, and what replaced it.
+    pub lineage: tacho_model::lineage::TripLineage,
 }
 
 pub(crate) struct Inner {
@@ -460,6 +466,13 @@ impl Core {
                 odometer_start: inner.store.trip_reading(trip.id, TripEnd::Start)?,
                 odometer_end: inner.store.trip_reading(trip.id, TripEnd::End)?,
                 history: inner.store.trip_edits(trip.id)?,
+                status: inner
+                    .store
+                    .trip_statuses()?
+                    .get(&trip.id)
+                    .copied()
+                    .unwrap_or(tacho_model::lineage::TripStatus::Current),
+                lineage: inner.store.trip_lineage(trip.id)?,
                 trip,
             })
         })
@@ -538,7 +551,8 @@ impl Core {
         Ok(detail)
     }
 
-    /// Throws a trip away (kept as a tombstone for sync).
+    /// Throws a trip away: it stays in its history and in `trip list --all`, out of
+    /// totals and reports, until [`Core::restore_trip`] (see `trip_changes.rs`).
     pub async fn discard_trip(&self, key: &str) -> Result<()> {
         let id = self.with_store(|inner| {
             let id = inner.store.find_trip(key)?.id;

@@ -14,6 +14,7 @@ pub mod gps;
 pub mod hlc;
 pub mod id;
 pub mod import;
+pub mod lineage;
 pub mod lock;
 pub mod merge;
 pub mod op;

@@ -48,6 +48,8 @@ pub const PLACE_RADIUS_M: (f64, f64) = (10.0, 50_000.0);
 pub const MAX_ODOMETER_M: i64 = 10_000_000_000;
 /// Longest trip distance in metres (a hundred thousand km).
 pub const MAX_TRIP_DISTANCE_M: f64 = 100_000_000.0;
+/// Most trips one merge joins, and most trips that replace one (split parts).
+pub const MAX_MERGED: usize = 16;
 
 /// What a field holds.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -101,6 +103,11 @@ pub enum Type {
     TripEnd,
     /// An IANA time-zone name (`Europe/Amsterdam`, `UTC`): letters, digits, `/_+-`, at most 64.
     TimeZone,
+    /// A list of 1 to `max` distinct UUIDs (a merged trip's sources, a trip's replacements).
+    Ids {
+        /// Most ids.
+        max: usize,
+    },
 }
 
 /// One known field of an entity kind.
@@ -179,6 +186,11 @@ pub const TRIP_FIELDS: &[&str] = &[
     "odometer_start",
     "odometer_end",
     "car",
+    "discarded",
+    "merged_into",
+    "merged_from",
+    "split_into",
+    "split_from",
 ];
 /// `crate::work::EntryField`.
 pub const ENTRY_FIELDS: &[&str] = &[
@@ -264,6 +276,12 @@ const TRIP: &[Field] = &[
     opt("business_partner", LINE),
     opt("note", TEXT),
     req("recovered", Type::Bool),
+    // Lineage (`crate::lineage::TripLineage`): merge and split by reference.
+    opt("merged_from", Type::Ids { max: MAX_MERGED }),
+    opt("split_from", Type::Id),
+    opt("window_from", Type::Instant),
+    opt("window_until", Type::Instant),
+    opt("replaced_by", Type::Ids { max: MAX_MERGED }),
 ];
 
 const READING: &[Field] = &[
@@ -561,6 +579,7 @@ fn check_value(ctx: Ctx, field: &Field, name: &str, value: &Value) -> Result<(),
         Type::Tags => check_tags(ctx, name, value),
         Type::Rounding => check_rounding(ctx, name, value),
         Type::TripEnd => check_trip_end(ctx, name, value),
+        Type::Ids { max } => check_ids(ctx, name, value, max),
         Type::TimeZone => {
             let text = string(ctx, name, value)?;
             let ok = !text.is_empty()
@@ -572,6 +591,26 @@ fn check_value(ctx: Ctx, field: &Field, name: &str, value: &Value) -> Result<(),
                 .ok_or_else(|| ctx.range(name, "expected an IANA time-zone name"))
         }
     }
+}
+
+fn check_ids(ctx: Ctx, name: &str, value: &Value, max: usize) -> Result<(), InvalidOp> {
+    let items = value
+        .as_array()
+        .ok_or_else(|| ctx.shape(name, "expected a list of ids"))?;
+    if items.is_empty() || items.len() > max {
+        return Err(ctx.range(name, format!("expected 1 to {max} ids")));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, item) in items.iter().enumerate() {
+        let id = item
+            .as_str()
+            .and_then(|t| uuid::Uuid::parse_str(t).ok())
+            .ok_or_else(|| ctx.shape(&format!("{name}[{i}]"), "expected a UUID"))?;
+        if !seen.insert(id) {
+            return Err(ctx.range(&format!("{name}[{i}]"), "names an id twice"));
+        }
+    }
+    Ok(())
 }
 
 fn string<'a>(ctx: Ctx, name: &str, value: &'a Value) -> Result<&'a str, InvalidOp> {
@@ -1127,6 +1166,40 @@ mod tests {
     }
 
     #[test]
+    fn lineage_id_lists_are_distinct_uuids() {
+        let a = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+        let b = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c";
+        check(
+            EntityKind::Trip,
+            json!({"merged_from": [a, b], "replaced_by": null}),
+        )
+        .unwrap();
+        assert_eq!(
+            refused(EntityKind::Trip, json!({"merged_from": []})),
+            "merged_from"
+        );
+        assert_eq!(
+            refused(EntityKind::Trip, json!({"merged_from": a})),
+            "merged_from"
+        );
+        assert_eq!(
+            refused(EntityKind::Trip, json!({"replaced_by": [a, a]})),
+            "replaced_by[1]"
+        );
+        assert_eq!(
+            refused(EntityKind::Trip, json!({"replaced_by": [a, "x"]})),
+            "replaced_by[1]"
+        );
+        let many: Vec<String> = (0..=MAX_MERGED)
+            .map(|_| uuid::Uuid::now_v7().to_string())
+            .collect();
+        assert_eq!(
+            refused(EntityKind::Trip, json!({ "merged_from": many })),
+            "merged_from"
+        );
+    }
+
+    #[test]
     fn unknown_fields_pass_untouched() {
         check(
             EntityKind::Trip,
@@ -1290,7 +1363,27 @@ mod tests {
             note: Some("detour".into()),
             recovered: false,
         };
-        fits(EntityKind::Trip, &trip);
+        // A trip header is a `Trip` and its `TripLineage` in one object.
+        #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+        struct Header {
+            #[serde(flatten)]
+            trip: Trip,
+            #[serde(flatten)]
+            lineage: crate::lineage::TripLineage,
+        }
+        fits(
+            EntityKind::Trip,
+            &Header {
+                trip: trip.clone(),
+                lineage: crate::lineage::TripLineage {
+                    merged_from: Some(vec![TripId::new(), TripId::new()]),
+                    split_from: Some(TripId::new()),
+                    window_from: Some(at),
+                    window_until: None,
+                    replaced_by: Some(vec![TripId::new()]),
+                },
+            },
+        );
         let reading = OdometerReading {
             id: ReadingId::new(),
             car_id: car.id,
@@ -1500,7 +1593,12 @@ mod tests {
             | TripField::EndAddress
             | TripField::OdometerStart
             | TripField::OdometerEnd
-            | TripField::Car => f,
+            | TripField::Car
+            | TripField::Discarded
+            | TripField::MergedInto
+            | TripField::MergedFrom
+            | TripField::SplitInto
+            | TripField::SplitFrom => f,
         };
         same(
             TRIP_FIELDS,
@@ -1513,6 +1611,11 @@ mod tests {
                 TripField::OdometerStart,
                 TripField::OdometerEnd,
                 TripField::Car,
+                TripField::Discarded,
+                TripField::MergedInto,
+                TripField::MergedFrom,
+                TripField::SplitInto,
+                TripField::SplitFrom,
             ]
             .map(field),
         );

@@ -167,6 +167,16 @@ pub enum TripField {
     OdometerEnd,
     /// [`Trip::car_id`].
     Car,
+    /// Discarded (new value `discarded`) or restored (old value `discarded`).
+    Discarded,
+    /// On a source of a merge: the merged trip's id.
+    MergedInto,
+    /// On a merged trip: its sources' ids.
+    MergedFrom,
+    /// On a split trip: the parts' ids.
+    SplitInto,
+    /// On a split part: the source's id and the part's time window.
+    SplitFrom,
 }
 
 impl TripField {
@@ -181,6 +191,11 @@ impl TripField {
             Self::OdometerStart => "odometer_start",
             Self::OdometerEnd => "odometer_end",
             Self::Car => "car",
+            Self::Discarded => "discarded",
+            Self::MergedInto => "merged_into",
+            Self::MergedFrom => "merged_from",
+            Self::SplitInto => "split_into",
+            Self::SplitFrom => "split_from",
         }
     }
 }

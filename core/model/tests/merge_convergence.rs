@@ -17,7 +17,8 @@ use chrono::DateTime;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use tacho_model::hlc::{HlcClock, Stamp};
-use tacho_model::id::{DeviceId, OpId};
+use tacho_model::id::{DeviceId, OpId, TripId};
+use tacho_model::lineage::{self, LineageNode, TripLineage, TripStatus};
 use tacho_model::merge::{InvalidOp, SpaceState, validate};
 use tacho_model::op::{EntityKind, Op, OpKind, SCHEMA_VERSION};
 use uuid::Uuid;
@@ -492,6 +493,246 @@ proptest! {
             let seqs: Vec<u64> = trip.items.iter().map(|p| p[0].as_u64().unwrap()).collect();
             let expected: Vec<u64> = (0..seqs.len() as u64).collect();
             prop_assert_eq!(seqs, expected);
+        }
+    }
+}
+
+// ---- trips: discard, restore, merge and split (ADR 0013) ---------------------------------
+
+/// Each base trip covers `[k * SPAN, (k + 1) * SPAN)` ms after `BASE_MS`.
+const SPAN: u64 = 10_000;
+const BASE_TRIPS: usize = 4;
+
+#[derive(Debug, Clone)]
+enum TripAction {
+    Discard {
+        merged: bool,
+        k: usize,
+    },
+    Restore {
+        merged: bool,
+        k: usize,
+    },
+    /// Merges base trips `k` and `k + 1`.
+    Merge {
+        k: usize,
+    },
+    /// Splits base trip `k` (or the merge of `k` and `k + 1`) at `cut` quarters of a span.
+    Split {
+        merged: bool,
+        k: usize,
+        cut: u64,
+    },
+}
+
+fn base_trip(k: usize) -> TripId {
+    TripId(Uuid::from_u128(0x7000 + k as u128))
+}
+
+fn merged_trip(k: usize) -> TripId {
+    lineage::merged_id(&[base_trip(k), base_trip(k + 1)])
+}
+
+fn trip_action() -> impl Strategy<Value = TripAction> {
+    let k = 0..BASE_TRIPS - 1;
+    prop_oneof![
+        1 => (any::<bool>(), k.clone()).prop_map(|(merged, k)| TripAction::Discard { merged, k }),
+        1 => (any::<bool>(), k.clone()).prop_map(|(merged, k)| TripAction::Restore { merged, k }),
+        2 => k.clone().prop_map(|k| TripAction::Merge { k }),
+        2 => (any::<bool>(), k, 1..8u64).prop_map(|(merged, k, cut)| TripAction::Split { merged, k, cut }),
+    ]
+}
+
+fn trip_ops(scripts: &[Vec<TripAction>]) -> Vec<Op> {
+    let mut ops = Vec::new();
+    for (d, script) in scripts.iter().enumerate() {
+        let device = DeviceId(Uuid::from_u128(0x100 + d as u128));
+        let mut clock = HlcClock::default();
+        let mut seq = 0u64;
+        let mut push = |entity_id: Uuid, kind: OpKind, wall: u64| {
+            seq += 1;
+            ops.push(Op {
+                op_id: OpId(Uuid::from_u128(
+                    0x9000_0000 + ((d as u128) << 40) + u128::from(seq),
+                )),
+                device,
+                device_seq: seq,
+                hlc: clock.tick(wall),
+                entity: EntityKind::Trip,
+                entity_id,
+                kind,
+                schema: SCHEMA_VERSION,
+            });
+        };
+        for (i, action) in script.iter().enumerate() {
+            // Devices' clocks interleave, so concurrent changes race both ways.
+            let wall = BASE_MS + 100_000 + (i as u64) * 1_000 + (d as u64) * 300;
+            let target =
+                |merged: bool, k: usize| if merged { merged_trip(k) } else { base_trip(k) };
+            let ids =
+                |ids: &[TripId]| json!(ids.iter().map(ToString::to_string).collect::<Vec<_>>());
+            match action {
+                TripAction::Discard { merged, k } => {
+                    push(target(*merged, *k).0, OpKind::Delete, wall)
+                }
+                TripAction::Restore { merged, k } => {
+                    push(target(*merged, *k).0, OpKind::Restore, wall)
+                }
+                TripAction::Merge { k } => {
+                    let m = merged_trip(*k);
+                    let from = [base_trip(*k), base_trip(k + 1)];
+                    push(m.0, upsert_fields(&[("merged_from", ids(&from))]), wall);
+                    for source in from {
+                        push(source.0, upsert_fields(&[("replaced_by", ids(&[m]))]), wall);
+                    }
+                }
+                TripAction::Split { merged, k, cut } => {
+                    let source = target(*merged, *k);
+                    let quarter = SPAN / 4;
+                    let at_ms = BASE_MS + *k as u64 * SPAN + cut * quarter;
+                    let at =
+                        DateTime::from_timestamp_millis(i64::try_from(at_ms).unwrap()).unwrap();
+                    let (p1, p2) = (
+                        lineage::split_id(source, None, Some(at)),
+                        lineage::split_id(source, Some(at), None),
+                    );
+                    let from = json!(source.to_string());
+                    push(
+                        p1.0,
+                        upsert_fields(&[
+                            ("split_from", from.clone()),
+                            ("window_until", rfc3339(at_ms)),
+                        ]),
+                        wall,
+                    );
+                    push(
+                        p2.0,
+                        upsert_fields(&[("split_from", from), ("window_from", rfc3339(at_ms))]),
+                        wall,
+                    );
+                    push(
+                        source.0,
+                        upsert_fields(&[("replaced_by", ids(&[p1, p2]))]),
+                        wall,
+                    );
+                }
+            }
+        }
+    }
+    ops
+}
+
+fn trip_statuses(state: &SpaceState) -> BTreeMap<TripId, (TripStatus, TripLineage)> {
+    let mut nodes = BTreeMap::new();
+    for k in 0..BASE_TRIPS {
+        nodes.insert(base_trip(k), LineageNode::default());
+    }
+    for (id, entity) in state.entities(EntityKind::Trip) {
+        let lineage: TripLineage =
+            serde_json::from_value(Value::Object(entity.fields.clone())).unwrap();
+        nodes.insert(
+            TripId(id),
+            LineageNode {
+                discarded: entity.is_deleted(),
+                lineage,
+            },
+        );
+    }
+    lineage::statuses(&nodes)
+        .into_iter()
+        .map(|(id, status)| (id, (status, nodes[&id].lineage.clone())))
+        .collect()
+}
+
+/// The stretches of base trips `id` covers inside `[lo, hi)`, as (base index, lo, hi).
+fn coverage(
+    nodes: &BTreeMap<TripId, (TripStatus, TripLineage)>,
+    id: TripId,
+    lo: u64,
+    hi: u64,
+    depth: usize,
+) -> Vec<(usize, u64, u64)> {
+    assert!(depth < 16, "lineage too deep");
+    if let Some(k) = (0..BASE_TRIPS).find(|k| base_trip(*k) == id) {
+        let (lo, hi) = (
+            lo.max(BASE_MS + k as u64 * SPAN),
+            hi.min(BASE_MS + (k as u64 + 1) * SPAN),
+        );
+        return if lo < hi {
+            vec![(k, lo, hi)]
+        } else {
+            Vec::new()
+        };
+    }
+    let Some((_, l)) = nodes.get(&id) else {
+        return Vec::new();
+    };
+    if let Some(from) = &l.merged_from {
+        return from
+            .iter()
+            .flat_map(|s| coverage(nodes, *s, lo, hi, depth + 1))
+            .collect();
+    }
+    if let Some(source) = l.split_from {
+        let ms = |t: Option<DateTime<chrono::Utc>>| {
+            t.map(|t| u64::try_from(t.timestamp_millis()).unwrap())
+        };
+        let lo = ms(l.window_from).map_or(lo, |f| lo.max(f));
+        let hi = ms(l.window_until).map_or(hi, |u| hi.min(u));
+        return coverage(nodes, source, lo, hi, depth + 1);
+    }
+    Vec::new()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// Several devices discard, restore, merge and split the same trips offline; every
+    /// replica, whatever the delivery order, ends with the same trips counting, and no stretch
+    /// of a drive counts twice (nor, without discards, goes missing).
+    #[test]
+    fn trip_changes_converge_and_count_each_stretch_once(
+        scripts in prop::collection::vec(prop::collection::vec(trip_action(), 1..8), 2..=4),
+        seeds in prop::collection::vec(any::<u64>(), 3),
+        duplicates in 0..6usize,
+    ) {
+        let ops = trip_ops(&scripts);
+        let last_ms = ops.iter().map(|o| o.hlc.millis()).max().unwrap_or(BASE_MS);
+        for op in &ops {
+            prop_assert!(validate(op, last_ms).is_ok(), "{:?}", validate(op, last_ms));
+        }
+        let mut reference = SpaceState::default();
+        for op in &ops {
+            reference.apply(op).unwrap();
+        }
+        let statuses = trip_statuses(&reference);
+        for &seed in &seeds {
+            let mut replica = SpaceState::default();
+            for op in shuffled(&ops, seed, duplicates) {
+                replica.apply(&op).unwrap();
+            }
+            prop_assert_eq!(&replica, &reference);
+            prop_assert_eq!(&trip_statuses(&replica), &statuses);
+        }
+        let mut covered: BTreeMap<usize, Vec<(u64, u64)>> = BTreeMap::new();
+        for (id, (status, _)) in &statuses {
+            if *status == TripStatus::Current {
+                for (k, lo, hi) in coverage(&statuses, *id, 0, u64::MAX, 0) {
+                    covered.entry(k).or_default().push((lo, hi));
+                }
+            }
+        }
+        let discards = ops.iter().any(|o| o.kind == OpKind::Delete);
+        for k in 0..BASE_TRIPS {
+            let mut spans = covered.remove(&k).unwrap_or_default();
+            spans.sort_unstable();
+            for pair in spans.windows(2) {
+                prop_assert!(pair[0].1 <= pair[1].0, "trip {} counted twice: {:?}", k, spans);
+            }
+            if !discards {
+                let total: u64 = spans.iter().map(|(lo, hi)| hi - lo).sum();
+                prop_assert_eq!(total, SPAN, "trip {} not counted once: {:?} {:?}", k, spans, statuses);
+            }
         }
     }
 }

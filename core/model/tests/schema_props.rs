@@ -88,6 +88,12 @@ fn candidates(ty: Type) -> Vec<Value> {
             json!([Uuid::from_u128(9)]),
         ],
         Type::TimeZone => vec![json!("Europe/Amsterdam"), json!("UTC"), json!("Mars/Base")],
+        Type::Ids { .. } => vec![
+            json!([Uuid::from_u128(7), Uuid::from_u128(8)]),
+            json!([Uuid::from_u128(7), Uuid::from_u128(7)]),
+            json!(["not-a-uuid"]),
+            json!(Uuid::from_u128(7)),
+        ],
     };
     common.extend(own);
     common
@@ -108,7 +114,10 @@ fn decodes(kind: EntityKind, state: &EntityState, id: Uuid) -> Result<(), String
     let r = match kind {
         EntityKind::Car => state.decode::<Car>(id).map(drop),
         EntityKind::Place => state.decode::<Place>(id).map(drop),
-        EntityKind::Trip => state.decode::<Trip>(id).map(drop),
+        EntityKind::Trip => state
+            .decode::<Trip>(id)
+            .and_then(|_| state.decode::<tacho_model::lineage::TripLineage>(id))
+            .map(drop),
         EntityKind::OdometerReading => state.decode::<OdometerReading>(id).map(drop),
         EntityKind::Project => state.decode::<Project>(id).map(drop),
         EntityKind::TimeEntry => state.decode::<TimeEntry>(id).map(drop),
@@ -121,7 +130,7 @@ proptest! {
     #[test]
     fn what_the_schema_accepts_the_readers_decode(
         kind in 0..6usize,
-        picks in prop::collection::vec(any::<prop::sample::Index>(), 24),
+        picks in prop::collection::vec(any::<prop::sample::Index>(), 32),
     ) {
         let kind = kinds()[kind];
         let mut fields = Map::new();

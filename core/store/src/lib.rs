@@ -17,6 +17,7 @@ use tacho_model::id::DeviceId;
 mod cars;
 mod edit;
 mod error;
+mod lineage;
 mod outbox;
 mod places;
 mod private;
@@ -30,6 +31,7 @@ mod work;
 
 pub use edit::{CarChange, EntryChange, PlaceChange, ProjectChange};
 pub use error::StoreError;
+pub use lineage::SplitAt;
 pub use outbox::OutboxEntry;
 pub use recorder::RecorderState;
 pub use schema::{SCHEMA_VERSION, migrate_partially, schema_fingerprint};

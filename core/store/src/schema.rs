@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_sync.sql"),
     include_str!("migrations/0004_space_wide_locks.sql"),
     include_str!("migrations/0005_edit_and_delete.sql"),
+    include_str!("migrations/0006_trip_lineage.sql"),
 ];
 
 const FRESH: &str = include_str!("schema.sql");

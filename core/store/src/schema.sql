@@ -54,7 +54,12 @@ CREATE TABLE trip (
     business_partner TEXT,
     note             TEXT,
     recovered        INTEGER NOT NULL DEFAULT 0,
-    route_distance_m REAL
+    route_distance_m REAL,
+    merged_from      TEXT,
+    split_from       TEXT,
+    window_from      INTEGER,
+    window_until     INTEGER,
+    replaced_by      TEXT
 );
 CREATE INDEX trip_by_start ON trip (started_at);
 CREATE INDEX trip_by_car ON trip (car_id);

@@ -72,7 +72,11 @@ fn u(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn load_state(conn: &rusqlite::Connection, kind: EntityKind, id: Uuid) -> Result<EntityState> {
+pub(crate) fn load_state(
+    conn: &rusqlite::Connection,
+    kind: EntityKind,
+    id: Uuid,
+) -> Result<EntityState> {
     let raw: Option<String> = conn
         .prepare_cached("SELECT state FROM entity_state WHERE entity = ?1 AND entity_id = ?2")?
         .query_row(params![kind.as_str(), id.to_string()], |r| r.get(0))
@@ -381,10 +385,11 @@ impl Writer<'_> {
             }
             EntityKind::Trip => {
                 let mut trip = decode!(Trip);
+                let lineage = decode!(tacho_model::lineage::TripLineage);
                 if deleted {
                     trip.state = TripState::Discarded;
                 }
-                self.write_trip_row(&trip, "INSERT OR REPLACE")?;
+                self.write_trip_row(&trip, &lineage, "INSERT OR REPLACE")?;
             }
             EntityKind::OdometerReading => {
                 let r = decode!(OdometerReading);

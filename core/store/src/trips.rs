@@ -6,6 +6,7 @@ use serde_json::Value;
 use tacho_model::car::TripEnd;
 use tacho_model::gps::{LatLon, Ping};
 use tacho_model::id::{CarId, PlaceId, TripId};
+use tacho_model::lineage::{TripLineage, TripStatus};
 use tacho_model::lock;
 use tacho_model::op::{EntityKind, OpKind};
 use tacho_model::report::tz::local_month;
@@ -17,7 +18,8 @@ use crate::{Result, Store, StoreError, Writer};
 
 const TRIP_COLUMNS: &str = "id, car_id, state, source, car_hint, started_at, ended_at, time_zone, \
      start_lat, start_lon, end_lat, end_lon, start_address, end_address, start_place, end_place, \
-     distance_m, point_count, purpose, purpose_by, business_partner, note, recovered";
+     distance_m, point_count, purpose, purpose_by, business_partner, note, recovered, \
+     merged_from, split_from, window_from, window_until, replaced_by";
 
 fn lat_lon(lat: Option<f64>, lon: Option<f64>) -> Option<LatLon> {
     Some(LatLon {
@@ -58,6 +60,30 @@ fn trip_from_row(r: &Row<'_>) -> rusqlite::Result<Trip> {
         note: r.get(21)?,
         recovered: r.get(22)?,
     })
+}
+
+fn opt_ids(raw: Option<String>) -> rusqlite::Result<Option<Vec<TripId>>> {
+    raw.map(|r| {
+        serde_json::from_str(&r).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+        })
+    })
+    .transpose()
+}
+
+/// The lineage columns of a row read with `TRIP_COLUMNS` (from index 23 on).
+fn lineage_from_row(r: &Row<'_>) -> rusqlite::Result<TripLineage> {
+    Ok(TripLineage {
+        merged_from: opt_ids(r.get(23)?)?,
+        split_from: opt_parse(r.get(24)?)?,
+        window_from: opt_from_ms(r.get(25)?)?,
+        window_until: opt_from_ms(r.get(26)?)?,
+        replaced_by: opt_ids(r.get(27)?)?,
+    })
+}
+
+fn ids_json(ids: Option<&Vec<TripId>>) -> Result<Option<String>> {
+    Ok(ids.map(serde_json::to_string).transpose()?)
 }
 
 /// One stored GPS point of a trip; its wire form is `tacho_model::wire`'s.
@@ -160,15 +186,21 @@ impl Writer<'_> {
     /// Stores a new trip header.
     pub fn insert_trip(&mut self, trip: &Trip) -> Result<()> {
         self.ensure_unlocked(trip.started_at, Some(&trip.time_zone))?;
-        self.write_trip_row(trip, "INSERT")?;
+        self.write_trip_row(trip, &TripLineage::default(), "INSERT")?;
         self.record_upsert(EntityKind::Trip, trip.id.0, trip)
     }
 
-    pub(crate) fn write_trip_row(&self, t: &Trip, verb: &str) -> Result<()> {
+    /// The one writer of a trip row (header and lineage), for local writes and pulled ops alike.
+    pub(crate) fn write_trip_row(&self, t: &Trip, lineage: &TripLineage, verb: &str) -> Result<()> {
+        let (merged_from, replaced_by) = (
+            ids_json(lineage.merged_from.as_ref())?,
+            ids_json(lineage.replaced_by.as_ref())?,
+        );
         self.conn()
             .prepare_cached(&format!(
                 "{verb} INTO trip ({TRIP_COLUMNS}) VALUES
-                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)"
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23,
+                  ?24, ?25, ?26, ?27, ?28)"
             ))?
             .execute(params![
                 t.id.to_string(),
@@ -194,6 +226,11 @@ impl Writer<'_> {
                 t.business_partner,
                 t.note,
                 t.recovered,
+                merged_from,
+                lineage.split_from.map(|s| s.to_string()),
+                lineage.window_from.map(ms),
+                lineage.window_until.map(ms),
+                replaced_by,
             ])?;
         Ok(())
     }
@@ -201,7 +238,8 @@ impl Writer<'_> {
     /// Replaces a trip's row as the recorder finishes it (state, times,
     /// distance, ends, places, rule classification) and records the upsert.
     pub fn finish_trip(&mut self, trip: &Trip) -> Result<()> {
-        self.write_trip_row(trip, "INSERT OR REPLACE")?;
+        let lineage = lineage_by_id(self.conn(), trip.id)?.unwrap_or_default();
+        self.write_trip_row(trip, &lineage, "INSERT OR REPLACE")?;
         self.record_upsert(EntityKind::Trip, trip.id.0, trip)
     }
 
@@ -223,7 +261,8 @@ impl Writer<'_> {
     }
 
     /// Changes one editable field of a trip. Changes to an ended trip are kept
-    /// in its append-only history; a trip in a locked month can't be changed.
+    /// in its append-only history; a trip in a locked month can't be changed,
+    /// nor one that was discarded or replaced by a merge or split.
     /// Returns false when the value was already that.
     pub fn edit_trip(
         &mut self,
@@ -231,13 +270,14 @@ impl Writer<'_> {
         field: TripField,
         value: Option<String>,
     ) -> Result<bool> {
-        let trip = trip_by_id(self.conn(), id)?;
+        let (mut trip, lineage) = trip_and_lineage(self.conn(), id)?;
         self.ensure_unlocked(trip.started_at, Some(&trip.time_zone))?;
         if trip.state == TripState::Discarded {
             return Err(StoreError::Conflict {
                 message: format!("trip {id} was discarded and can't be edited"),
             });
         }
+        self.ensure_counted(id, "edited")?;
         let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let (old, column) = match field {
             TripField::Purpose => (trip.purpose.map(|p| p.as_str().to_owned()), "purpose"),
@@ -251,6 +291,16 @@ impl Writer<'_> {
                     "odometer values are set with set_trip_odometer",
                 ));
             }
+            TripField::Discarded
+            | TripField::MergedInto
+            | TripField::MergedFrom
+            | TripField::SplitInto
+            | TripField::SplitFrom => {
+                return Err(StoreError::invalid(format!(
+                    "`{}` is changed by discard, restore, merge or split, not by an edit",
+                    field.as_str()
+                )));
+            }
         };
         if old == value {
             return Ok(false);
@@ -263,14 +313,8 @@ impl Writer<'_> {
                     .transpose()
                     .map_err(StoreError::invalid)?;
                 let by = purpose.map(|_| Decider::User);
-                self.conn().execute(
-                    "UPDATE trip SET purpose = ?2, purpose_by = ?3 WHERE id = ?1",
-                    params![
-                        id.to_string(),
-                        purpose.map(|p| enum_str(&p)).transpose()?,
-                        by.map(|b| enum_str(&b)).transpose()?
-                    ],
-                )?;
+                trip.purpose = purpose;
+                trip.purpose_by = by;
                 self.record_field(
                     EntityKind::Trip,
                     id.0,
@@ -285,16 +329,21 @@ impl Writer<'_> {
                     .map(str::parse::<CarId>)
                     .transpose()
                     .map_err(|e| StoreError::invalid(e.to_string()))?;
+                trip.car_id = car;
                 serde_json::to_value(car)?
             }
-            _ => Value::from(value.clone()),
+            _ => {
+                let slot = match field {
+                    TripField::BusinessPartner => &mut trip.business_partner,
+                    TripField::Note => &mut trip.note,
+                    TripField::StartAddress => &mut trip.start_address,
+                    _ => &mut trip.end_address,
+                };
+                slot.clone_from(&value);
+                Value::from(value.clone())
+            }
         };
-        if field != TripField::Purpose {
-            self.conn().execute(
-                &format!("UPDATE trip SET {column} = ?2 WHERE id = ?1"),
-                params![id.to_string(), value],
-            )?;
-        }
+        self.write_trip_row(&trip, &lineage, "INSERT OR REPLACE")?;
         self.record_field(EntityKind::Trip, id.0, column, stored)?;
         if trip.state == TripState::Ended {
             self.record_edit(id, field, old, value)?;
@@ -345,18 +394,76 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// Marks a trip discarded (it stays as a tombstone).
-    pub fn discard_trip(&mut self, id: TripId) -> Result<()> {
-        let trip = trip_by_id(self.conn(), id)?;
+    /// Marks a trip discarded: it stays (a tombstone for sync, an entry in its history,
+    /// listed with `include_discarded`) and drops out of totals until restored.
+    /// Returns false when it already was discarded.
+    pub fn discard_trip(&mut self, id: TripId) -> Result<bool> {
+        let (mut trip, lineage) = trip_and_lineage(self.conn(), id)?;
         self.ensure_unlocked(trip.started_at, Some(&trip.time_zone))?;
-        self.conn().execute(
-            "UPDATE trip SET state = 'discarded' WHERE id = ?1",
-            [id.to_string()],
-        )?;
-        self.record_op(EntityKind::Trip, id.0, OpKind::Delete)
+        if trip.state == TripState::Discarded {
+            return Ok(false);
+        }
+        if crate::lineage::status_of(self.conn(), id)? == TripStatus::Replaced {
+            return Err(self.replaced_conflict(id, "discarded")?);
+        }
+        let old = trip.state;
+        trip.state = TripState::Discarded;
+        self.write_trip_row(&trip, &lineage, "INSERT OR REPLACE")?;
+        self.record_op(EntityKind::Trip, id.0, OpKind::Delete)?;
+        if old == TripState::Ended {
+            self.record_edit(id, TripField::Discarded, None, Some("discarded".into()))?;
+        }
+        Ok(true)
     }
 
-    fn record_edit(
+    /// Brings a discarded trip back (its state before the discard, from the merged
+    /// fields). Returns false when it was not discarded.
+    pub fn restore_trip(&mut self, id: TripId) -> Result<bool> {
+        let (mut trip, lineage) = trip_and_lineage(self.conn(), id)?;
+        self.ensure_unlocked(trip.started_at, Some(&trip.time_zone))?;
+        if trip.state != TripState::Discarded {
+            return Ok(false);
+        }
+        let merged = crate::sync::load_state(self.conn(), EntityKind::Trip, id.0)?;
+        trip.state = match merged.fields.get("state").and_then(Value::as_str) {
+            Some("active") => TripState::Active,
+            _ => TripState::Ended,
+        };
+        self.write_trip_row(&trip, &lineage, "INSERT OR REPLACE")?;
+        self.record_op(EntityKind::Trip, id.0, OpKind::Restore)?;
+        self.record_edit(id, TripField::Discarded, Some("discarded".into()), None)?;
+        Ok(true)
+    }
+
+    /// Refuses a change to a trip that no longer counts on its own (replaced by a merge or
+    /// split, or a merge or split that lost to a concurrent one).
+    pub(crate) fn ensure_counted(&self, id: TripId, verb: &str) -> Result<()> {
+        match crate::lineage::status_of(self.conn(), id)? {
+            TripStatus::Replaced => Err(self.replaced_conflict(id, verb)?),
+            TripStatus::Superseded => Err(StoreError::Conflict {
+                message: format!(
+                    "trip {id} was made by a merge or split that another device's change replaced; \
+                     it no longer counts and can't be {verb}"
+                ),
+            }),
+            TripStatus::Current | TripStatus::Discarded => Ok(()),
+        }
+    }
+
+    fn replaced_conflict(&self, id: TripId, verb: &str) -> Result<StoreError> {
+        let by = lineage_by_id(self.conn(), id)?
+            .and_then(|l| l.replaced_by)
+            .unwrap_or_default();
+        let by: Vec<String> = by.iter().map(ToString::to_string).collect();
+        Ok(StoreError::Conflict {
+            message: format!(
+                "trip {id} was merged or split into {}; that trip can be {verb} instead",
+                by.join(", ")
+            ),
+        })
+    }
+
+    pub(crate) fn record_edit(
         &mut self,
         trip_id: TripId,
         field: TripField,
@@ -408,7 +515,31 @@ fn km_text(m: i64) -> String {
     format!("{}.{} km", m / 1000, (m % 1000).abs() / 100)
 }
 
-fn trip_by_id(conn: &rusqlite::Connection, id: TripId) -> Result<Trip> {
+/// A trip's header and lineage, from one row.
+pub(crate) fn trip_and_lineage(
+    conn: &rusqlite::Connection,
+    id: TripId,
+) -> Result<(Trip, TripLineage)> {
+    conn.prepare_cached(&format!("SELECT {TRIP_COLUMNS} FROM trip WHERE id = ?1"))?
+        .query_row([id.to_string()], |r| {
+            Ok((trip_from_row(r)?, lineage_from_row(r)?))
+        })
+        .optional()?
+        .ok_or_else(|| StoreError::not_found("trip", id))
+}
+
+/// A trip's lineage, `None` when the trip is unknown.
+pub(crate) fn lineage_by_id(
+    conn: &rusqlite::Connection,
+    id: TripId,
+) -> Result<Option<TripLineage>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {TRIP_COLUMNS} FROM trip WHERE id = ?1"))?
+        .query_row([id.to_string()], lineage_from_row)
+        .optional()?)
+}
+
+pub(crate) fn trip_by_id(conn: &rusqlite::Connection, id: TripId) -> Result<Trip> {
     conn.prepare_cached(&format!("SELECT {TRIP_COLUMNS} FROM trip WHERE id = ?1"))?
         .query_row([id.to_string()], trip_from_row)
         .optional()?
@@ -431,7 +562,7 @@ fn point_from_row(r: &Row<'_>) -> rusqlite::Result<TripPoint> {
     })
 }
 
-fn points_between(
+pub(crate) fn points_between(
     conn: &rusqlite::Connection,
     trip: TripId,
     from_seq: u32,
@@ -488,7 +619,9 @@ impl Store {
             .optional()?)
     }
 
-    /// Trips by start time (oldest first, or newest first with a limit).
+    /// Trips by start time (oldest first, or newest first with a limit). Without
+    /// `include_discarded`, only trips that count: not discarded, not replaced by a merge or
+    /// split, not a merge or split that lost to a concurrent one (`tacho_model::lineage`).
     pub fn trips(&self, filter: &TripFilter) -> Result<Vec<Trip>> {
         let order = if filter.limit.is_some() {
             "DESC"
@@ -499,12 +632,14 @@ impl Store {
             "SELECT {TRIP_COLUMNS} FROM trip
              WHERE (?1 IS NULL OR started_at >= ?1) AND (?2 IS NULL OR started_at < ?2)
                AND (?3 IS NULL OR car_id = ?3) AND (?4 OR state != 'discarded')
-             ORDER BY started_at {order}, id {order} LIMIT ?5"
+             ORDER BY started_at {order}, id {order}"
         );
+        let statuses = if filter.include_discarded {
+            None
+        } else {
+            Some(crate::lineage::statuses(self.conn())?)
+        };
         let mut stmt = self.conn().prepare_cached(&sql)?;
-        let limit = filter
-            .limit
-            .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
         let mut trips: Vec<Trip> = stmt
             .query_map(
                 params![
@@ -512,10 +647,17 @@ impl Store {
                     filter.until.map(ms),
                     filter.car.map(|c| c.to_string()),
                     filter.include_discarded,
-                    limit
                 ],
                 trip_from_row,
             )?
+            .filter(|t| match (&statuses, t) {
+                (Some(statuses), Ok(t)) => {
+                    statuses.get(&t.id).copied().unwrap_or(TripStatus::Current)
+                        == TripStatus::Current
+                }
+                _ => true,
+            })
+            .take(filter.limit.unwrap_or(usize::MAX))
             .collect::<rusqlite::Result<_>>()?;
         if filter.limit.is_some() {
             trips.reverse();
@@ -523,18 +665,24 @@ impl Store {
         Ok(trips)
     }
 
-    /// All points of a trip in order.
+    /// All points of a trip in order. A merged trip or a split part has none of its own: its
+    /// points are read from its sources' (by reference, see `tacho_model::lineage`) and
+    /// numbered from 0.
     pub fn trip_points(&self, id: TripId) -> Result<Vec<TripPoint>> {
-        points_between(self.conn(), id, 0, u32::MAX)
+        crate::lineage::resolved_points(self.conn(), id)
     }
 
-    /// Points of a trip from sequence `from_seq` on, in order.
+    /// Points of a trip from sequence `from_seq` on, in order (its own, as recorded).
     pub fn trip_points_from(&self, id: TripId, from_seq: u32) -> Result<Vec<TripPoint>> {
         points_between(self.conn(), id, from_seq, u32::MAX)
     }
 
-    /// Number of points stored for a trip.
+    /// Number of points of a trip (read by reference for a merged trip or a split part).
     pub fn point_count(&self, id: TripId) -> Result<u32> {
+        let derived = lineage_by_id(self.conn(), id)?.is_some_and(|l| !l.sources().is_empty());
+        if derived {
+            return Ok(u32::try_from(self.trip_points(id)?.len()).unwrap_or(u32::MAX));
+        }
         Ok(self.conn().query_row(
             "SELECT count(*) FROM trip_point WHERE trip_id = ?1",
             [id.to_string()],

@@ -154,20 +154,40 @@ same_variants!(
 same_variants!(TripState, mtrip::TripState, [Active, Ended, Discarded]);
 same_variants!(Purpose, mtrip::Purpose, [Business, Private, Commute]);
 same_variants!(Decider, mtrip::Decider, [Rule, User]);
-same_variants!(
-    TripField,
-    mtrip::TripField,
-    [
-        Purpose,
-        BusinessPartner,
-        Note,
-        StartAddress,
-        EndAddress,
-        OdometerStart,
-        OdometerEnd,
-        Car
-    ]
-);
+impl From<TripField> for mtrip::TripField {
+    fn from(v: TripField) -> Self {
+        match v {
+            TripField::Purpose => Self::Purpose,
+            TripField::BusinessPartner => Self::BusinessPartner,
+            TripField::Note => Self::Note,
+            TripField::StartAddress => Self::StartAddress,
+            TripField::EndAddress => Self::EndAddress,
+            TripField::OdometerStart => Self::OdometerStart,
+            TripField::OdometerEnd => Self::OdometerEnd,
+            TripField::Car => Self::Car,
+        }
+    }
+}
+
+/// The Dart-facing field of a history entry; `None` for the discard, merge and split
+/// entries, which the Dart API does not show yet (its generated code would need
+/// regenerating), so they are left out of `TripDetail::history` there.
+fn api_field(v: mtrip::TripField) -> Option<TripField> {
+    use mtrip::TripField as M;
+    Some(match v {
+        M::Purpose => TripField::Purpose,
+        M::BusinessPartner => TripField::BusinessPartner,
+        M::Note => TripField::Note,
+        M::StartAddress => TripField::StartAddress,
+        M::EndAddress => TripField::EndAddress,
+        M::OdometerStart => TripField::OdometerStart,
+        M::OdometerEnd => TripField::OdometerEnd,
+        M::Car => TripField::Car,
+        M::Discarded | M::MergedInto | M::MergedFrom | M::SplitInto | M::SplitFrom => {
+            return None;
+        }
+    })
+}
 same_variants!(TripEnd, mcar::TripEnd, [Start, End]);
 same_variants!(ReadingSource, mcar::ReadingSource, [Manual, CarApi]);
 same_variants!(PlaceKind, mplace::PlaceKind, [Home, Office, Client, Other]);
@@ -225,15 +245,16 @@ pub(crate) fn active_trip(
     }
 }
 
-impl From<mtrip::TripEdit> for TripEditInfo {
-    fn from(e: mtrip::TripEdit) -> Self {
-        Self {
-            field: e.field.into(),
+impl TripEditInfo {
+    /// The entry as Dart sees it, `None` for the kinds it does not show yet ([`api_field`]).
+    fn from_core(e: mtrip::TripEdit) -> Option<Self> {
+        Some(Self {
+            field: api_field(e.field)?,
             old_value: e.old_value,
             new_value: e.new_value,
             at_ms: millis(e.at),
             device_id: e.device.to_string(),
-        }
+        })
     }
 }
 
@@ -260,7 +281,11 @@ impl From<tacho_core::TripDetail> for TripDetail {
             point_count: d.point_count,
             odometer_start: d.odometer_start.map(Into::into),
             odometer_end: d.odometer_end.map(Into::into),
-            history: d.history.into_iter().map(Into::into).collect(),
+            history: d
+                .history
+                .into_iter()
+                .filter_map(TripEditInfo::from_core)
+                .collect(),
         }
     }
 }

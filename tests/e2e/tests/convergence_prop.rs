@@ -29,12 +29,15 @@ use std::sync::{Arc, OnceLock};
 use chrono::{Datelike, Duration};
 use common::*;
 use proptest::prelude::*;
-use tacho_core::{CarChange, Core, CoreError, EntryEdit, NewCar, NewEntry, PlaceChange};
+use tacho_core::{
+    CarChange, Core, CoreError, EntryEdit, NewCar, NewEntry, PlaceChange, SplitAt,
+};
 use tacho_e2e::proxy::{FaultPlan, FaultProxy};
 use tacho_e2e::{Backend, Relay, TestDb, core};
 use tacho_model::clock::SystemClock;
 use tacho_model::gps::LatLon;
 use tacho_model::id::PlaceId;
+use tacho_model::lineage::TripStatus;
 use tacho_model::place::{Place, PlaceKind};
 use tacho_model::trip::{Purpose, TripField};
 use tacho_model::work::Rounding;
@@ -101,6 +104,18 @@ enum Action {
         place: u8,
         how: u8,
     },
+    /// Discards a trip (out of totals, kept in the history).
+    Discard(u8),
+    /// Restores a discarded trip.
+    RestoreTrip(u8),
+    /// Merges a trip with the next one (refused unless consecutive and of one car).
+    Merge(u8),
+    /// Splits a trip at one of its fixes (`at` of 256 along it) or at its longest stop.
+    Split {
+        trip: u8,
+        at: u8,
+        stop: bool,
+    },
 }
 
 /// Field-invalid upserts planted in an outbox: (entity, fields, the field the relay names).
@@ -161,6 +176,11 @@ fn action() -> impl Strategy<Value = Action> {
         1 => (0..3_u8, any::<u8>()).prop_map(|(project, how)| Action::ChangeProject { project, how }),
         1 => (any::<u8>(), any::<u8>()).prop_map(|(car, how)| Action::ChangeCar { car, how }),
         1 => (any::<u8>(), any::<u8>()).prop_map(|(place, how)| Action::ChangePlace { place, how }),
+        1 => any::<u8>().prop_map(Action::Discard),
+        1 => any::<u8>().prop_map(Action::RestoreTrip),
+        2 => any::<u8>().prop_map(Action::Merge),
+        2 => (any::<u8>(), any::<u8>(), proptest::bool::weighted(0.2))
+            .prop_map(|(trip, at, stop)| Action::Split { trip, at, stop }),
     ]
 }
 
@@ -471,6 +491,47 @@ async fn act(c: &Core, a: &Action, n: usize) {
             };
             tolerate(a, r);
         }
+        Action::Discard(trip) => {
+            if let Some(key) = trip_key(c, *trip).await {
+                tolerate(a, c.discard_trip(&key).await);
+            }
+        }
+        Action::RestoreTrip(pick) => {
+            let statuses = c.trip_statuses().await.unwrap();
+            let discarded: Vec<_> = statuses
+                .iter()
+                .filter(|(_, s)| **s == TripStatus::Discarded)
+                .map(|(id, _)| id.to_string())
+                .collect();
+            if !discarded.is_empty() {
+                let key = &discarded[*pick as usize % discarded.len()];
+                tolerate(a, c.restore_trip(key).await);
+            }
+        }
+        Action::Merge(pick) => {
+            let trips = c.trips(Default::default()).await.unwrap();
+            if trips.len() >= 2 {
+                let i = *pick as usize % (trips.len() - 1);
+                let (x, y) = (trips[i].id.to_string(), trips[i + 1].id.to_string());
+                tolerate(a, c.merge_trips(&x, &y).await);
+            }
+        }
+        Action::Split { trip, at, stop } => {
+            if let Some(key) = trip_key(c, *trip).await {
+                let at = if *stop {
+                    Some(SplitAt::LongestStop)
+                } else {
+                    let points = c.trip_points(&key).await.unwrap();
+                    (points.len() >= 2).then(|| {
+                        let i = (*at as usize * points.len() / 256).clamp(1, points.len() - 1);
+                        SplitAt::Time(points[i].ping.at)
+                    })
+                };
+                if let Some(at) = at {
+                    tolerate(a, c.split_trip(&key, at).await);
+                }
+            }
+        }
         Action::Sync { .. } | Action::Restart | Action::Plant(_) => {
             unreachable!("handled by the runner")
         }
@@ -612,12 +673,17 @@ struct Shared {
     _db: TestDb,
 }
 
-fn shared() -> &'static Shared {
-    static SHARED: OnceLock<Shared> = OnceLock::new();
-    SHARED.get_or_init(|| {
+fn shared(backend: Backend) -> &'static Shared {
+    static SQLITE: OnceLock<Shared> = OnceLock::new();
+    static POSTGRES: OnceLock<Shared> = OnceLock::new();
+    let cell = match backend {
+        Backend::Sqlite => &SQLITE,
+        Backend::Postgres => &POSTGRES,
+    };
+    cell.get_or_init(|| {
         let runtime = runtime();
         let (db, relay) = runtime.block_on(async {
-            let db = TestDb::new(Backend::Sqlite).await;
+            let db = TestDb::new(backend).await;
             let relay = Relay::start(&db.url).await;
             (db, relay)
         });
@@ -630,9 +696,15 @@ fn shared() -> &'static Shared {
     })
 }
 
-/// Runs one case on the shared relay.
-fn run_case(devices: usize, actions: Vec<(usize, Action)>, seed: u64, timers_everywhere: bool) {
-    let shared = shared();
+/// Runs one case on the shared relay of `backend`.
+fn run_case_on(
+    backend: Backend,
+    devices: usize,
+    actions: Vec<(usize, Action)>,
+    seed: u64,
+    timers_everywhere: bool,
+) {
+    let shared = shared(backend);
     shared.runtime.block_on(run(
         &shared.relay_url,
         devices,
@@ -640,6 +712,11 @@ fn run_case(devices: usize, actions: Vec<(usize, Action)>, seed: u64, timers_eve
         seed,
         timers_everywhere,
     ));
+}
+
+/// Runs one case on the shared SQLite relay.
+fn run_case(devices: usize, actions: Vec<(usize, Action)>, seed: u64, timers_everywhere: bool) {
+    run_case_on(Backend::Sqlite, devices, actions, seed, timers_everywhere);
 }
 
 /// Cases per property: `TACHO_PROP_CASES` or `default`.
@@ -677,6 +754,23 @@ proptest! {
     #[test]
     fn devices_converge_with_timers_on_every_device((devices, actions, seed) in scenario()) {
         run_case(devices, actions, seed, true);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        // A twentieth of the others' count: the relay's PostgreSQL store under the same
+        // scenarios (trip discard, merge and split among them), without doubling CI time.
+        cases: (cases(CASES) / 20).max(1),
+        max_shrink_iters: 40,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// The same on a relay backed by PostgreSQL.
+    #[test]
+    fn devices_converge_on_postgres((devices, actions, seed) in scenario()) {
+        run_case_on(Backend::Postgres, devices, actions, seed, true);
     }
 }
 

@@ -195,6 +195,16 @@ mirror_enum!(
         OdometerEnd,
         /// The car (id, name or plate).
         Car,
+        /// History only: discarded or restored.
+        Discarded,
+        /// History only: merged into another trip.
+        MergedInto,
+        /// History only: made by merging trips.
+        MergedFrom,
+        /// History only: split into parts.
+        SplitInto,
+        /// History only: a part split from a trip.
+        SplitFrom,
     }
 );
 

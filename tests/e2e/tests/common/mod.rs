@@ -16,6 +16,7 @@ use tacho_core::{Core, EntryFilter, SyncReport};
 use tacho_e2e::proxy::http_json;
 use tacho_model::car::Car;
 use tacho_model::gps::Ping;
+use tacho_model::lineage::{TripLineage, TripStatus};
 use tacho_model::place::Place;
 use tacho_model::trip::{Trip, TripEdit, TripSource};
 use tacho_model::work::{Project, TimeEntry, TimeEntryEdit};
@@ -34,6 +35,8 @@ pub struct DeviceState {
     pub trips: Vec<Trip>,
     pub points: BTreeMap<String, Vec<TripPoint>>,
     pub history: BTreeMap<String, Vec<TripEdit>>,
+    /// Whether each trip counts, and its merge/split lineage.
+    pub lineage: BTreeMap<String, (TripStatus, TripLineage)>,
     pub entries: Vec<TimeEntry>,
     /// The edit history of every live entry, by entry id.
     pub entry_history: BTreeMap<String, Vec<TimeEntryEdit>>,
@@ -58,10 +61,13 @@ pub async fn state(core: &Core) -> DeviceState {
         .unwrap();
     let mut points = BTreeMap::new();
     let mut history = BTreeMap::new();
+    let mut lineage = BTreeMap::new();
     for t in &trips {
         let key = t.id.to_string();
         points.insert(key.clone(), core.trip_points(&key).await.unwrap());
-        history.insert(key.clone(), core.trip(&key).await.unwrap().history);
+        let detail = core.trip(&key).await.unwrap();
+        history.insert(key.clone(), detail.history);
+        lineage.insert(key.clone(), (detail.status, detail.lineage));
     }
     let entries = core.entries(EntryFilter::default()).await.unwrap();
     let mut entry_history = BTreeMap::new();
@@ -74,6 +80,7 @@ pub async fn state(core: &Core) -> DeviceState {
         trips,
         points,
         history,
+        lineage,
         entries,
         entry_history,
         projects: core.projects().await.unwrap(),
@@ -119,6 +126,26 @@ pub fn assert_well_formed(name: &str, s: &DeviceState) {
             "{name}: trip {key} duplicate edits"
         );
     }
+    // No drive counts twice: a fix belongs to at most one trip that counts (merged trips
+    // and split parts read their sources' fixes, which then no longer count themselves).
+    let mut counted_fixes = HashSet::new();
+    for t in &s.trips {
+        let key = t.id.to_string();
+        if s.lineage[&key].0 != TripStatus::Current {
+            continue;
+        }
+        for p in &s.points[&key] {
+            let fix = (
+                p.ping.at.timestamp_millis(),
+                p.ping.lat.to_bits(),
+                p.ping.lon.to_bits(),
+            );
+            assert!(
+                counted_fixes.insert(fix),
+                "{name}: a fix of trip {key} is counted in another trip too"
+            );
+        }
+    }
     assert!(
         s.running().len() <= 1,
         "{name}: several running entries: {:?}",
@@ -151,6 +178,10 @@ pub fn assert_same(a_name: &str, a: &DeviceState, b_name: &str, b: &DeviceState)
         t.id.to_string()
     });
     assert_eq!(a.points, b.points, "points differ: {a_name} vs {b_name}");
+    assert_eq!(
+        a.lineage, b.lineage,
+        "trip statuses or lineage differ: {a_name} vs {b_name}"
+    );
     let (sa, sb) = (sorted_history(&a.history), sorted_history(&b.history));
     for (trip, ea) in &sa {
         let eb = sb.get(trip).cloned().unwrap_or_default();
