@@ -164,10 +164,11 @@ fn entry_lines(d: &EntryDetail, now: chrono::DateTime<chrono::Utc>) -> anyhow::R
     if !e.tags.is_empty() {
         out!("tags       {}", e.tags.join(", "))?;
     }
+    let source = serde_json::to_value(e.source)?;
     out!(
-        "billable   {}  source {:?}",
+        "billable   {}  source {}",
         if e.billable { "yes" } else { "no" },
-        e.source
+        source.as_str().unwrap_or_default()
     )?;
     if let Some(t) = e.trip_id {
         out!("trip       {t}")?;
