@@ -197,6 +197,90 @@ async fn phone_and_watch(backend: Backend) {
     relay.stop().await;
 }
 
+/// Offline, the watch merges A+B while the phone merges B+C and edits A. The later claim on B
+/// (the phone's) wins on every device: B+C counts, A+B is superseded and A counts again, with
+/// the phone's edit, which arrived after the watch's merge, in its history.
+async fn concurrent_merges(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let relay = Relay::start(&db.url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let phone_clock = Arc::new(ManualClock::new(at(2, 8, 0)));
+    let watch_clock = Arc::new(ManualClock::new(at(2, 8, 0)));
+    let phone = core(dir.path(), "phone", phone_clock.clone()).await;
+    let watch = core(dir.path(), "watch", watch_clock.clone()).await;
+    let email = email("merges");
+    phone.signup(&relay.url, &email, PASSWORD).await.unwrap();
+    watch.login(&relay.url, &email, PASSWORD).await.unwrap();
+    let a = drive(&phone, &phone_clock, at(2, 8, 0), 52.0).await;
+    let b = drive(&phone, &phone_clock, at(2, 8, 30), 52.01).await;
+    let c = drive(&phone, &phone_clock, at(2, 9, 0), 52.02).await;
+    settle(&[&phone, &watch]).await;
+
+    watch_clock.set(at(2, 9, 30));
+    let ab = watch.merge_trips(&a, &b).await.unwrap().trip.id.to_string();
+    phone_clock.set(at(2, 9, 31));
+    let bc = phone.merge_trips(&b, &c).await.unwrap().trip.id.to_string();
+    phone
+        .edit_trip(&a, TripField::Note, Some("fuel stop".into()))
+        .await
+        .unwrap();
+    settle(&[&watch, &phone]).await;
+
+    let (s_phone, s_watch) = (state(&phone).await, state(&watch).await);
+    assert_well_formed("phone", &s_phone);
+    assert_well_formed("watch", &s_watch);
+    assert_same("phone", &s_phone, "watch", &s_watch);
+    for (key, want) in [
+        (&a, TripStatus::Current),
+        (&b, TripStatus::Replaced),
+        (&c, TripStatus::Replaced),
+        (&ab, TripStatus::Superseded),
+        (&bc, TripStatus::Current),
+    ] {
+        assert_eq!(s_watch.lineage[key.as_str()].0, want, "{key}");
+    }
+    let note = s_watch
+        .trips
+        .iter()
+        .find(|t| t.id.to_string() == a)
+        .unwrap()
+        .note
+        .clone();
+    assert_eq!(note.as_deref(), Some("fuel stop"));
+    use TripField::*;
+    assert_eq!(fields(&s_watch, &a), vec![MergedInto, Note]);
+    assert_eq!(fields(&s_watch, &b), vec![MergedInto, MergedInto]);
+    // The loser no longer counts and can't be changed; A can be merged again.
+    let r = watch.edit_trip(&ab, Note, Some("x".into())).await;
+    assert!(matches!(r, Err(CoreError::Conflict { .. })), "{r:?}");
+    let counted: Vec<String> = watch
+        .trips(Default::default())
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.id.to_string())
+        .collect();
+    assert_eq!(counted, vec![a.clone(), bc.clone()]);
+    watch_clock.set(at(2, 10, 0));
+    let abc = watch.merge_trips(&a, &bc).await.unwrap();
+    settle(&[&watch, &phone]).await;
+    let all = |pts: Vec<tacho_store::TripPoint>| pts.len();
+    assert_eq!(
+        all(phone.trip_points(&abc.trip.id.to_string()).await.unwrap()),
+        750,
+        "a merge of a merge reads every fix once"
+    );
+    assert_same("phone", &state(&phone).await, "watch", &state(&watch).await);
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_merges_converge_on_sqlite_and_postgres() {
+    for backend in BACKENDS {
+        concurrent_merges(backend).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trip_changes_sync_once_each_and_hold_to_locks_on_sqlite_and_postgres() {
     for backend in BACKENDS {
