@@ -275,6 +275,90 @@ pub struct PullPage {
     pub has_more: bool,
 }
 
+/// Documentation-only schemas of ops on the wire (feature `openapi`): the relay decodes ops with
+/// `crate::wire::IncomingOp` and keeps unknown fields, so these only describe the shape.
+#[cfg(feature = "openapi")]
+pub mod doc {
+    use serde::Serialize;
+
+    /// Entity kinds as sent on the wire (`tacho_model::op::EntityKind`).
+    #[derive(Debug, Serialize, utoipa::ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum EntityDoc {
+        /// A car.
+        Car,
+        /// A saved place.
+        Place,
+        /// A trip header.
+        Trip,
+        /// Chunks of a trip's GPS points.
+        TripPoints,
+        /// A trip's edit history.
+        TripEdit,
+        /// An odometer reading.
+        OdometerReading,
+        /// A work project.
+        Project,
+        /// A time entry.
+        TimeEntry,
+        /// A locked period.
+        PeriodLock,
+    }
+
+    /// What an op does (`tacho_model::op::OpKind`'s tag).
+    #[derive(Debug, Serialize, utoipa::ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum OpKindDoc {
+        /// Sets `fields`.
+        Upsert,
+        /// Tombstones the entity.
+        Delete,
+        /// Clears a tombstone.
+        Restore,
+        /// Adds `items`.
+        Append,
+    }
+
+    /// An op as a device pushes it (`tacho_model::op::Op`); documentation only, the relay decodes
+    /// the model type itself and keeps unknown fields.
+    #[derive(Debug, Serialize, utoipa::ToSchema)]
+    pub struct OpDoc {
+        /// UUIDv7, the dedupe key.
+        pub op_id: uuid::Uuid,
+        /// The writing device; must be the token's device.
+        pub device: uuid::Uuid,
+        /// Gap-free per device, from 1.
+        #[schema(minimum = 1)]
+        pub device_seq: u64,
+        /// `(unix ms << 16) | counter`; at most 10 minutes ahead of the relay's clock.
+        pub hlc: u64,
+        /// Entity kind.
+        pub entity: EntityDoc,
+        /// Entity id.
+        pub entity_id: uuid::Uuid,
+        /// What happened.
+        pub kind: OpKindDoc,
+        /// `upsert`: the changed fields (at least one).
+        #[schema(value_type = Option<Object>)]
+        pub fields: Option<serde_json::Value>,
+        /// `append`: the appended items.
+        #[schema(value_type = Option<Vec<Object>>)]
+        pub items: Option<Vec<serde_json::Value>>,
+        /// Payload schema version.
+        pub schema: u32,
+    }
+
+    /// An op as pulled: the op as pushed plus its position in the space's log.
+    #[derive(Debug, Serialize, utoipa::ToSchema)]
+    pub struct RelayOpDoc {
+        /// The op.
+        #[serde(flatten)]
+        pub op: OpDoc,
+        /// Gap-free position in the space's log (1, 2, 3, …).
+        pub cursor: i64,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
