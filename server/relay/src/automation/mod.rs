@@ -13,9 +13,7 @@ mod trips;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
 use rand::RngCore as _;
-use serde::{Deserialize, Serialize};
 use sqlx::Row as _;
 use tacho_model::api::{check_text, limits};
 use tacho_model::car::{Car, find_by_key};
@@ -26,109 +24,14 @@ use crate::db::{Db, now_ms, rfc3339};
 use crate::error::{Kind, ServiceError, ServiceResult};
 use crate::sync::{MAX_FUTURE_MS, SyncService};
 
+pub use tacho_model::api::{
+    CreateHookToken, CreatedHookToken, HookAnswer, HookEvent, HookTokenInfo, HookTokenList,
+};
+
 /// Prefix that makes hook tokens recognisable (secret scanners, people).
 pub const TOKEN_PREFIX: &str = "tho_";
 /// How far an event's `at` may be from the relay's clock, either way.
 pub const EVENT_WINDOW_MS: i64 = MAX_FUTURE_MS;
-
-/// Body of `POST /v1/hooks/tokens`.
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-pub struct CreateHookToken {
-    /// A label for people ("CarPlay Golf"); no control characters.
-    #[serde(default)]
-    #[schema(max_length = 200)]
-    pub label: Option<String>,
-    /// Restrict the token to one car: its id, name or connect hint as synced from the devices.
-    #[serde(default)]
-    #[schema(max_length = 100)]
-    pub car: Option<String>,
-}
-
-/// A hook token as listed (never the token itself).
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct HookTokenInfo {
-    /// Token id (for revoking).
-    pub id: Uuid,
-    /// Label.
-    pub label: String,
-    /// The car the token is limited to, if any.
-    pub car_id: Option<Uuid>,
-    /// That car's name when the token was made.
-    pub car_name: Option<String>,
-    /// When it was made (RFC 3339).
-    pub created_at: String,
-    /// When it was last used (RFC 3339).
-    pub last_used_at: Option<String>,
-}
-
-/// Answer of `POST /v1/hooks/tokens`: the token, shown this once.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct CreatedHookToken {
-    /// Token id.
-    pub id: Uuid,
-    /// The secret, `tho_…`; only its hash is stored.
-    pub token: String,
-    /// What was stored.
-    pub info: HookTokenInfo,
-}
-
-/// Answer of `GET /v1/hooks/tokens`.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct HookTokenList {
-    /// The caller's live tokens, oldest first.
-    pub tokens: Vec<HookTokenInfo>,
-}
-
-/// Body of the hook event routes.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-pub struct HookEvent {
-    /// The caller's id of this event; a repeated id is answered `duplicate: true` and changes
-    /// nothing. Shortcuts can use its "Current Date" formatted with seconds plus a word.
-    /// No control characters.
-    #[schema(min_length = 1, max_length = 200)]
-    pub event_id: String,
-    /// When it happened (RFC 3339); defaults to now; must be within 10 minutes of the relay clock.
-    #[serde(default)]
-    pub at: Option<DateTime<Utc>>,
-    /// Car hint (id, name or connect hint), e.g. the Bluetooth device name.
-    #[serde(default)]
-    #[schema(max_length = 100)]
-    pub car: Option<String>,
-    /// Latitude, decimal degrees (required for pings).
-    #[serde(default)]
-    pub lat: Option<f64>,
-    /// Longitude, decimal degrees (required for pings).
-    #[serde(default)]
-    pub lon: Option<f64>,
-    /// Horizontal accuracy in metres.
-    #[serde(default)]
-    pub accuracy: Option<f64>,
-    /// IANA time zone for a start (default `UTC`).
-    #[serde(default)]
-    #[schema(max_length = 100)]
-    pub time_zone: Option<String>,
-}
-
-/// Answer of a hook event.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct HookAnswer {
-    /// The event id.
-    pub event_id: String,
-    /// The trip the event belongs to.
-    pub trip_id: Uuid,
-    /// `true` when this event id was seen before; nothing was changed.
-    pub duplicate: bool,
-    /// `active` or `ended`.
-    pub state: String,
-    /// Points recorded so far.
-    pub points: u32,
-    /// Filtered GPS distance in metres (set at the end).
-    pub distance_m: f64,
-    /// A start while a trip of the same scope was open continues it (CarPlay and Bluetooth both
-    /// firing, or a quick reconnect).
-    #[serde(default)]
-    pub already_active: bool,
-}
 
 // ---------------------------------------------------------------------------------------------
 // Token management (authenticated with the person's access token).

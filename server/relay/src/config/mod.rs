@@ -8,9 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 /// Who may create an account.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Registration {
     /// Anyone may sign up (the default: a personal relay is usually private by network).
@@ -20,6 +18,17 @@ pub enum Registration {
     Closed,
     /// Only the configured e-mail addresses may sign up.
     Allowlist,
+}
+
+impl From<Registration> for tacho_model::api::Registration {
+    /// The policy as `GET /v1/capabilities` shows it (the wire enum has no clap derive).
+    fn from(r: Registration) -> Self {
+        match r {
+            Registration::Open => Self::Open,
+            Registration::Closed => Self::Closed,
+            Registration::Allowlist => Self::Allowlist,
+        }
+    }
 }
 
 /// Longest long-poll, in seconds (the request time limit leaves room for it).

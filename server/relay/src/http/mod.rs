@@ -154,7 +154,7 @@ pub async fn capabilities(State(state): State<AppState>) -> Json<openapi::Capabi
     Json(openapi::Capabilities {
         api: 1,
         schema: tacho_model::op::SCHEMA_VERSION,
-        registration: state.config().registration,
+        registration: state.config().registration.into(),
         max_push_ops: crate::sync::MAX_PUSH_OPS,
         max_pull_ops: crate::sync::MAX_PULL_OPS,
         long_poll_max_s: crate::sync::LONG_POLL_MAX_S,

@@ -1,7 +1,6 @@
 //! The OpenAPI document of the whole v1 API, served at `GET /v1/openapi.json` so client authors
 //! and tools can check themselves against the running relay.
 
-use serde::Serialize;
 use tacho_model::api::doc::{OpDoc, RelayOpDoc};
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -11,24 +10,8 @@ use utoipa::{Modify, OpenApi};
 /// Shape of every error answer (shared with clients).
 pub use tacho_model::api::ErrorBody;
 
-/// Answer of `GET /v1/capabilities`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Capabilities {
-    /// Wire API version.
-    pub api: u32,
-    /// Op schema version this relay was built with.
-    pub schema: u32,
-    /// Sign-up policy.
-    pub registration: crate::config::Registration,
-    /// Most ops per push.
-    pub max_push_ops: usize,
-    /// Most ops per pull.
-    pub max_pull_ops: i64,
-    /// Longest long-poll in seconds.
-    pub long_poll_max_s: u64,
-    /// OpenID providers to offer as sign-in buttons (docs/oidc.md); empty when none is configured.
-    pub oidc_providers: Vec<crate::oidc::ProviderInfo>,
-}
+/// Answer of `GET /v1/capabilities` (shared with clients).
+pub use tacho_model::api::Capabilities;
 
 struct BearerAuth;
 
@@ -176,7 +159,7 @@ impl Modify for ExtractorErrors {
         Capabilities,
         OpDoc,
         RelayOpDoc,
-        crate::oidc::ProviderInfo,
+        tacho_model::api::ProviderInfo,
         crate::oidc::StartRequest,
         crate::oidc::StartAnswer,
         crate::oidc::FinishRequest,

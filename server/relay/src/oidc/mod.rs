@@ -27,7 +27,6 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use sqlx::Row as _;
 use std::str::FromStr as _;
@@ -41,6 +40,9 @@ use crate::db::{Db, is_unique_violation, now_ms, rfc3339};
 use crate::error::{Kind, ServiceError, ServiceResult};
 pub use config::{ProviderConfig, ProviderKind};
 use provider::{IdTokenError, OidcError, Provider, VerifiedIdentity};
+pub use tacho_model::api::{
+    FinishRequest, IdTokenRequest, NonceAnswer, ProviderInfo, StartAnswer, StartRequest,
+};
 
 /// Lifetime of a pending browser login and of an issued nonce.
 pub const PENDING_TTL_MS: i64 = 10 * 60 * 1000;
@@ -102,87 +104,6 @@ impl Providers {
             })
             .collect()
     }
-}
-
-/// A provider as `GET /v1/capabilities` lists it, so apps know which buttons to show.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct ProviderInfo {
-    /// The id in `/v1/auth/oidc/{provider}/…`.
-    pub id: String,
-    /// `google`, `apple` or `generic`.
-    pub kind: ProviderKind,
-}
-
-/// Body of `POST /v1/auth/oidc/{provider}/start`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct StartRequest {
-    /// Where the provider sends the browser back: one of the provider's configured redirect
-    /// URIs, exactly (a loopback IP literal `http://127.0.0.1:PORT/…` may use any port).
-    #[schema(example = "http://127.0.0.1:53123/callback")]
-    pub redirect_uri: String,
-    /// BASE64URL(SHA-256(code_verifier)), 43 characters; the app keeps the verifier.
-    #[schema(
-        pattern = "^[A-Za-z0-9_-]{43}$",
-        example = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-    )]
-    pub code_challenge: String,
-    /// Must be `S256`.
-    #[schema(pattern = "^S256$", example = "S256")]
-    pub code_challenge_method: String,
-}
-
-/// Answer of `POST /v1/auth/oidc/{provider}/start`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct StartAnswer {
-    /// Open this in the system browser.
-    pub authorization_url: String,
-    /// Comes back on the redirect; send it to `finish` (check it matches first).
-    pub state: String,
-    /// When the pending login lapses (RFC 3339 UTC, 10 minutes).
-    pub expires_at: String,
-}
-
-/// Body of `POST /v1/auth/oidc/{provider}/finish`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct FinishRequest {
-    /// The `state` from the redirect (as `start` answered it).
-    #[schema(max_length = 200)]
-    pub state: String,
-    /// The `code` from the redirect.
-    pub code: String,
-    /// The PKCE verifier whose S256 challenge was sent to `start` (RFC 7636: 43–128 characters).
-    #[schema(pattern = "^[A-Za-z0-9._~-]{43,128}$")]
-    pub code_verifier: String,
-    /// The signing-in device's own id.
-    pub device_id: Uuid,
-    /// A label for people; no control characters.
-    #[serde(default)]
-    #[schema(max_length = 100)]
-    pub device_name: String,
-}
-
-/// Answer of `POST /v1/auth/oidc/{provider}/nonce`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct NonceAnswer {
-    /// Pass this to the platform SDK's sign-in request, verbatim; single use.
-    pub nonce: String,
-    /// When it lapses (RFC 3339 UTC, 10 minutes).
-    pub expires_at: String,
-}
-
-/// Body of `POST /v1/auth/oidc/{provider}/id-token`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct IdTokenRequest {
-    /// The ID token (a JWT) the platform SDK returned.
-    pub id_token: String,
-    /// The nonce from `nonce` that the SDK request carried.
-    pub nonce: String,
-    /// The signing-in device's own id.
-    pub device_id: Uuid,
-    /// A label for people; no control characters.
-    #[serde(default)]
-    #[schema(max_length = 100)]
-    pub device_name: String,
 }
 
 fn truncate(s: &str, max: usize) -> String {

@@ -10,8 +10,6 @@ mod pull;
 mod push;
 pub mod writer;
 
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::accounts::tokens::Claims;
@@ -30,81 +28,9 @@ pub const MAX_FUTURE_MS: i64 = 10 * 60 * 1000;
 
 pub use tacho_model::wire::IncomingOp;
 
-/// Body of `POST /v1/push`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct PushRequest {
-    /// Ops of the token's device, in `device_seq` order.
-    #[schema(value_type = Vec<tacho_model::api::doc::OpDoc>)]
-    pub ops: Vec<IncomingOp>,
-}
-
-pub use tacho_model::api::PushResult;
-
-/// Query of `GET /v1/pull`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PullQuery {
-    /// Last cursor seen (0 at first).
-    #[serde(default)]
-    pub cursor: i64,
-    /// Most ops to return (default and maximum 1000).
-    pub limit: Option<i64>,
-    /// Seconds to wait for new ops when there are none (maximum 30).
-    #[serde(default)]
-    pub wait: u64,
-}
-
-/// Answer of a pull.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct PullResult {
-    /// Ops after the cursor, each the op as pushed plus its `cursor`: a JSON array, assembled
-    /// by the database from the stored bodies without parsing them.
-    #[schema(value_type = Vec<tacho_model::api::doc::RelayOpDoc>)]
-    pub ops: Box<RawValue>,
-    /// Cursor to pass next time.
-    pub cursor: i64,
-    /// Whether more ops follow right away.
-    pub has_more: bool,
-    /// How many ops `ops` holds.
-    #[serde(skip)]
-    pub count: usize,
-}
-
-/// Answer of `GET /v1/snapshot`.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct SnapshotResult {
-    /// Head of the space; pull from here on.
-    pub cursor: i64,
-    /// Every op up to `cursor`, as a JSON array.
-    #[schema(value_type = Vec<tacho_model::api::doc::RelayOpDoc>)]
-    pub ops: Box<RawValue>,
-}
-
-/// Body of `POST /v1/sync`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct SyncRequest {
-    /// Ops to push first (may be empty).
-    #[serde(default)]
-    #[schema(value_type = Vec<tacho_model::api::doc::OpDoc>)]
-    pub ops: Vec<IncomingOp>,
-    /// Last cursor seen.
-    #[serde(default)]
-    pub cursor: i64,
-    /// Most ops to pull.
-    pub limit: Option<i64>,
-    /// Long-poll seconds.
-    #[serde(default)]
-    pub wait: u64,
-}
-
-/// Answer of `POST /v1/sync`.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct SyncResult {
-    /// What the push did.
-    pub push: PushResult,
-    /// What the pull found.
-    pub pull: PullResult,
-}
+pub use tacho_model::api::{
+    PullQuery, PullResult, PushRequest, PushResult, SnapshotResult, SyncRequest, SyncResult,
+};
 
 /// The sync service: the log's storage and this instance's long-poll hub. Cheap to clone.
 #[derive(Clone)]
