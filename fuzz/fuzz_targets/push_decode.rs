@@ -24,7 +24,7 @@ use tacho_model::trip::{Trip, TripEdit};
 use tacho_model::wire::{IncomingOp, TripPoint};
 use tacho_model::work::{Project, TimeEntry};
 
-/// The body of `POST /v1/push` (`tacho_relay::log::PushRequest`, minus its OpenAPI derive).
+/// The body of `POST /v1/push` (`tacho_relay::sync::PushRequest`, minus its OpenAPI derive).
 #[derive(Deserialize)]
 struct PushRequest {
     ops: Vec<IncomingOp>,

@@ -2,7 +2,7 @@
 //! database's signed-in session: make one for an iPhone Shortcut, list them, revoke one.
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use tacho_model::api::{CreateHookToken, CreatedHookToken, HookTokenList};
 
 use crate::sync::{error_of, network, relay_answer, relay_error, url};
 use crate::{Core, CoreError, Result};
@@ -33,9 +33,17 @@ pub struct HookTokenInfo {
     pub last_used_at: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct TokenList {
-    tokens: Vec<HookTokenInfo>,
+impl From<tacho_model::api::HookTokenInfo> for HookTokenInfo {
+    fn from(t: tacho_model::api::HookTokenInfo) -> Self {
+        Self {
+            id: t.id.to_string(),
+            label: t.label,
+            car_id: t.car_id.map(|c| c.to_string()),
+            car_name: t.car_name,
+            created_at: t.created_at,
+            last_used_at: t.last_used_at,
+        }
+    }
 }
 
 impl Core {
@@ -51,10 +59,17 @@ impl Core {
             self.http()
                 .post(url(&session.relay_url, "/v1/hooks/tokens"))
                 .bearer_auth(&session.access_token)
-                .json(&json!({ "car": car, "label": label })),
+                .json(&CreateHookToken {
+                    car: car.map(str::to_owned),
+                    label: label.map(str::to_owned),
+                }),
         )
         .await?;
-        resp.json().await.map_err(network)
+        let created: CreatedHookToken = resp.json().await.map_err(network)?;
+        Ok(HookToken {
+            id: created.id.to_string(),
+            token: created.token,
+        })
     }
 
     /// The account's hook tokens (never the secrets).
@@ -66,7 +81,8 @@ impl Core {
                 .bearer_auth(&session.access_token),
         )
         .await?;
-        Ok(resp.json::<TokenList>().await.map_err(network)?.tokens)
+        let list: HookTokenList = resp.json().await.map_err(network)?;
+        Ok(list.tokens.into_iter().map(Into::into).collect())
     }
 
     /// Revokes a hook token; it stops working at once.

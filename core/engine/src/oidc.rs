@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use rand::RngCore as _;
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use sha2::Digest as _;
+use tacho_model::api::{FinishRequest, IdTokenRequest, NonceAnswer, StartAnswer, StartRequest};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::sync::{network, relay_answer, session_of, url};
@@ -120,17 +120,13 @@ impl OidcCallback {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct StartBody {
-    authorization_url: String,
-    state: String,
-    expires_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Deserialize)]
-struct NonceBody {
-    nonce: String,
-    expires_at: DateTime<Utc>,
+/// An expiry the relay sent (RFC 3339).
+fn expiry(at: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(at)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| CoreError::Network {
+            reason: format!("the relay sent a bad expiry `{at}`: {e}"),
+        })
 }
 
 fn relay_base(relay_url: &str) -> Result<String> {
@@ -164,13 +160,18 @@ impl Core {
         let relay_url = relay_base(relay_url)?;
         let (verifier, challenge) = pkce_pair();
         let path = format!("/v1/auth/oidc/{}/start", encode_segment(provider));
-        let resp = relay_answer(self.http().post(url(&relay_url, &path)).json(&json!({
-            "redirect_uri": redirect_uri,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        })))
+        let resp = relay_answer(
+            self.http()
+                .post(url(&relay_url, &path))
+                .json(&StartRequest {
+                    redirect_uri: redirect_uri.to_owned(),
+                    code_challenge: challenge,
+                    code_challenge_method: "S256".to_owned(),
+                }),
+        )
         .await?;
-        let body: StartBody = resp.json().await.map_err(network)?;
+        let body: StartAnswer = resp.json().await.map_err(network)?;
+        let expires_at = expiry(&body.expires_at)?;
         Ok(OidcPending {
             relay_url,
             provider: provider.to_owned(),
@@ -178,7 +179,7 @@ impl Core {
             state: body.state,
             code_verifier: verifier,
             authorization_url: body.authorization_url,
-            expires_at: body.expires_at,
+            expires_at,
         })
     }
 
@@ -207,17 +208,15 @@ impl Core {
         })?;
         let path = format!("/v1/auth/oidc/{}/finish", encode_segment(&pending.provider));
         let device = self.device()?;
-        let resp = relay_answer(
-            self.http()
-                .post(url(&pending.relay_url, &path))
-                .json(&json!({
-                    "state": pending.state,
-                    "code": code,
-                    "code_verifier": pending.code_verifier,
-                    "device_id": device.to_string(),
-                    "device_name": self.device_name(),
-                })),
-        )
+        let resp = relay_answer(self.http().post(url(&pending.relay_url, &path)).json(
+            &FinishRequest {
+                state: pending.state.clone(),
+                code: code.to_owned(),
+                code_verifier: pending.code_verifier.clone(),
+                device_id: device.0,
+                device_name: self.device_name().to_owned(),
+            },
+        ))
         .await?;
         let body = session_of(resp).await?;
         self.store_session(pending.relay_url.clone(), body)?;
@@ -235,8 +234,9 @@ impl Core {
         let relay_url = relay_base(relay_url)?;
         let path = format!("/v1/auth/oidc/{}/nonce", encode_segment(provider));
         let resp = relay_answer(self.http().post(url(&relay_url, &path))).await?;
-        let body: NonceBody = resp.json().await.map_err(network)?;
-        Ok((body.nonce, body.expires_at))
+        let body: NonceAnswer = resp.json().await.map_err(network)?;
+        let expires_at = expiry(&body.expires_at)?;
+        Ok((body.nonce, expires_at))
     }
 
     /// Signs in with an ID token the platform's native sign-in returned (requested with a nonce
@@ -251,12 +251,16 @@ impl Core {
         let relay_url = relay_base(relay_url)?;
         let path = format!("/v1/auth/oidc/{}/id-token", encode_segment(provider));
         let device = self.device()?;
-        let resp = relay_answer(self.http().post(url(&relay_url, &path)).json(&json!({
-            "id_token": id_token,
-            "nonce": nonce,
-            "device_id": device.to_string(),
-            "device_name": self.device_name(),
-        })))
+        let resp = relay_answer(
+            self.http()
+                .post(url(&relay_url, &path))
+                .json(&IdTokenRequest {
+                    id_token: id_token.to_owned(),
+                    nonce: nonce.to_owned(),
+                    device_id: device.0,
+                    device_name: self.device_name().to_owned(),
+                }),
+        )
         .await?;
         let body = session_of(resp).await?;
         self.store_session(relay_url, body)?;

@@ -9,12 +9,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 pub(crate) use tacho_model::api::ErrorBody;
 use tacho_model::api::{
-    Credentials, DeviceSessionRequest, PullPage, RefreshRequest, Session, code,
+    Credentials, DeviceSessionRequest, PullQuery, PullResult, PushRequest, RefreshRequest, Session,
+    code,
 };
 use tacho_model::op::Op;
+use tacho_model::wire::IncomingOp;
 use tacho_store::SyncSession;
 
 use crate::{Core, CoreError, CoreEvent, Result};
@@ -453,10 +454,19 @@ impl Core {
             let Some(last) = ops.last().map(|op| op.device_seq) else {
                 break;
             };
+            let body = PushRequest {
+                ops: ops
+                    .iter()
+                    .map(|op| IncomingOp::from_op(op.clone()))
+                    .collect::<std::result::Result<_, _>>()
+                    .map_err(|e| CoreError::Network {
+                        reason: format!("can't encode an op to push: {e}"),
+                    })?,
+            };
             let resp = client
                 .post(url(&session.relay_url, "/v1/push"))
                 .bearer_auth(&session.access_token)
-                .json(&json!({ "ops": ops }))
+                .json(&body)
                 .send()
                 .await
                 .map_err(network)?;
@@ -522,30 +532,30 @@ impl Core {
                 client
                     .get(url(&session.relay_url, "/v1/pull"))
                     .bearer_auth(&session.access_token)
-                    .query(&[
-                        ("cursor", cursor),
-                        ("limit", PULL_LIMIT as u64),
-                        ("wait", wait),
-                    ])
+                    .query(&PullQuery {
+                        cursor: i64::try_from(cursor).unwrap_or(i64::MAX),
+                        limit: Some(PULL_LIMIT as i64),
+                        wait,
+                    })
                     .timeout(Duration::from_secs(wait + 30)),
             )
             .await?;
-            let page: PullPage = resp.json().await.map_err(network)?;
-            let ops: Vec<Op> = page
-                .ops
-                .into_iter()
-                .map(serde_json::from_value)
-                .collect::<std::result::Result<_, _>>()
+            let page: PullResult = resp.json().await.map_err(network)?;
+            let page_cursor = u64::try_from(page.cursor).map_err(|_| CoreError::Network {
+                reason: format!("the relay sent a bad cursor {}", page.cursor),
+            })?;
+            let ops: Vec<Op> = serde_json::from_str::<Vec<serde_json::Value>>(page.ops.get())
+                .and_then(|ops| ops.into_iter().map(serde_json::from_value).collect())
                 .map_err(|e| CoreError::Network {
                     reason: format!("the relay sent an op this build can't read: {e}"),
                 })?;
             let applied = self.with_store_long(|inner| {
-                Ok(inner.store.write(|w| w.apply_remote(&ops, page.cursor))?)
+                Ok(inner.store.write(|w| w.apply_remote(&ops, page_cursor))?)
             })?;
             report.pulled += ops.len();
             report.changed += applied.changed;
             report.refused += applied.invalid;
-            cursor = page.cursor.max(cursor);
+            cursor = page_cursor.max(cursor);
             if !page.has_more {
                 break;
             }

@@ -3,8 +3,12 @@
 //! schemas from them (feature `openapi`), the client decodes the same types, so a renamed field
 //! or code breaks the build instead of a phone. See `docs/sync-protocol.md`.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use uuid::Uuid;
+
+use crate::wire::IncomingOp;
 
 /// Stable error codes clients branch on (the relay's `{code, message}` answers). Other codes
 /// are for people and logs; a client treats them by HTTP status.
@@ -263,16 +267,422 @@ pub struct PushResult {
     pub head: i64,
 }
 
-/// A page of pulled ops as a client reads it (the relay writes the page as one JSON text it
-/// assembles in SQL; same field names).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct PullPage {
-    /// Ops after the cursor, each the op as pushed plus its `cursor`.
-    pub ops: Vec<serde_json::Value>,
+// ---------------------------------------------------------------------------------------------
+// Automation hooks (`/v1/hooks/…`, docs/hooks.md).
+
+/// Body of `POST /v1/hooks/tokens`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreateHookToken {
+    /// A label for people ("CarPlay Golf"); no control characters.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
+    pub label: Option<String>,
+    /// Restrict the token to one car: its id, name or connect hint as synced from the devices.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
+    pub car: Option<String>,
+}
+
+/// A hook token as listed (never the token itself).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HookTokenInfo {
+    /// Token id (for revoking).
+    pub id: Uuid,
+    /// Label.
+    pub label: String,
+    /// The car the token is limited to, if any.
+    pub car_id: Option<Uuid>,
+    /// That car's name when the token was made.
+    pub car_name: Option<String>,
+    /// When it was made (RFC 3339).
+    pub created_at: String,
+    /// When it was last used (RFC 3339).
+    pub last_used_at: Option<String>,
+}
+
+/// Answer of `POST /v1/hooks/tokens`: the token, shown this once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreatedHookToken {
+    /// Token id.
+    pub id: Uuid,
+    /// The secret, `tho_…`; only its hash is stored.
+    pub token: String,
+    /// What was stored.
+    pub info: HookTokenInfo,
+}
+
+/// Answer of `GET /v1/hooks/tokens`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HookTokenList {
+    /// The caller's live tokens, oldest first.
+    pub tokens: Vec<HookTokenInfo>,
+}
+
+/// Body of the hook event routes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HookEvent {
+    /// The caller's id of this event; a repeated id is answered `duplicate: true` and changes
+    /// nothing. Shortcuts can use its "Current Date" formatted with seconds plus a word.
+    /// No control characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
+    pub event_id: String,
+    /// When it happened (RFC 3339); defaults to now; must be within 10 minutes of the relay clock.
+    #[serde(default)]
+    pub at: Option<DateTime<Utc>>,
+    /// Car hint (id, name or connect hint), e.g. the Bluetooth device name.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
+    pub car: Option<String>,
+    /// Latitude, decimal degrees (required for pings).
+    #[serde(default)]
+    pub lat: Option<f64>,
+    /// Longitude, decimal degrees (required for pings).
+    #[serde(default)]
+    pub lon: Option<f64>,
+    /// Horizontal accuracy in metres.
+    #[serde(default)]
+    pub accuracy: Option<f64>,
+    /// IANA time zone for a start (default `UTC`).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
+    pub time_zone: Option<String>,
+}
+
+/// Answer of a hook event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HookAnswer {
+    /// The event id.
+    pub event_id: String,
+    /// The trip the event belongs to.
+    pub trip_id: Uuid,
+    /// `true` when this event id was seen before; nothing was changed.
+    pub duplicate: bool,
+    /// `active` or `ended`.
+    pub state: String,
+    /// Points recorded so far.
+    pub points: u32,
+    /// Filtered GPS distance in metres (set at the end).
+    pub distance_m: f64,
+    /// A start while a trip of the same scope was open continues it (CarPlay and Bluetooth both
+    /// firing, or a quick reconnect).
+    #[serde(default)]
+    pub already_active: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// OpenID sign-in (`/v1/auth/oidc/{provider}/…`, docs/oidc.md).
+
+/// Which kind of provider an entry is; presets the issuer and a few of Apple's quirks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    /// Google (issuer `https://accounts.google.com`).
+    Google,
+    /// Sign in with Apple (issuer `https://appleid.apple.com`).
+    Apple,
+    /// Any OpenID Connect issuer, found by discovery.
+    Generic,
+}
+
+/// A provider as `GET /v1/capabilities` lists it, so apps know which buttons to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProviderInfo {
+    /// The id in `/v1/auth/oidc/{provider}/…`.
+    pub id: String,
+    /// `google`, `apple` or `generic`.
+    pub kind: ProviderKind,
+}
+
+/// Body of `POST /v1/auth/oidc/{provider}/start`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StartRequest {
+    /// Where the provider sends the browser back: one of the provider's configured redirect
+    /// URIs, exactly (a loopback IP literal `http://127.0.0.1:PORT/…` may use any port).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "http://127.0.0.1:53123/callback")
+    )]
+    pub redirect_uri: String,
+    /// BASE64URL(SHA-256(code_verifier)), 43 characters; the app keeps the verifier.
+    #[schema(
+        pattern = "^[A-Za-z0-9_-]{43}$",
+        example = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    )]
+    pub code_challenge: String,
+    /// Must be `S256`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^S256$", example = "S256"))]
+    pub code_challenge_method: String,
+}
+
+/// Answer of `POST /v1/auth/oidc/{provider}/start`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StartAnswer {
+    /// Open this in the system browser.
+    pub authorization_url: String,
+    /// Comes back on the redirect; send it to `finish` (check it matches first).
+    pub state: String,
+    /// When the pending login lapses (RFC 3339 UTC, 10 minutes).
+    pub expires_at: String,
+}
+
+/// Body of `POST /v1/auth/oidc/{provider}/finish`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FinishRequest {
+    /// The `state` from the redirect (as `start` answered it).
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
+    pub state: String,
+    /// The `code` from the redirect.
+    pub code: String,
+    /// The PKCE verifier whose S256 challenge was sent to `start` (RFC 7636: 43–128 characters).
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9._~-]{43,128}$"))]
+    pub code_verifier: String,
+    /// The signing-in device's own id.
+    pub device_id: Uuid,
+    /// A label for people; no control characters.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
+    pub device_name: String,
+}
+
+/// Answer of `POST /v1/auth/oidc/{provider}/nonce`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NonceAnswer {
+    /// Pass this to the platform SDK's sign-in request, verbatim; single use.
+    pub nonce: String,
+    /// When it lapses (RFC 3339 UTC, 10 minutes).
+    pub expires_at: String,
+}
+
+/// Body of `POST /v1/auth/oidc/{provider}/id-token`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IdTokenRequest {
+    /// The ID token (a JWT) the platform SDK returned.
+    pub id_token: String,
+    /// The nonce from `nonce` that the SDK request carried.
+    pub nonce: String,
+    /// The signing-in device's own id.
+    pub device_id: Uuid,
+    /// A label for people; no control characters.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
+    pub device_name: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations.
+
+/// Who may create an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Registration {
+    /// Anyone may sign up.
+    #[default]
+    Open,
+    /// Nobody may sign up; existing accounts keep working.
+    Closed,
+    /// Only the configured e-mail addresses may sign up.
+    Allowlist,
+}
+
+/// Answer of `GET /v1/capabilities`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Capabilities {
+    /// Wire API version.
+    pub api: u32,
+    /// Op schema version this relay was built with.
+    pub schema: u32,
+    /// Sign-up policy.
+    pub registration: Registration,
+    /// Most ops per push.
+    pub max_push_ops: usize,
+    /// Most ops per pull.
+    pub max_pull_ops: i64,
+    /// Longest long-poll in seconds.
+    pub long_poll_max_s: u64,
+    /// OpenID providers to offer as sign-in buttons (docs/oidc.md); empty when none is configured.
+    pub oidc_providers: Vec<ProviderInfo>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sync (`/v1/push`, `/v1/pull`, `/v1/snapshot`, `/v1/sync`).
+
+/// Body of `POST /v1/push`.
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PushRequest {
+    /// Ops of the token's device, in `device_seq` order.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<doc::OpDoc>))]
+    pub ops: Vec<IncomingOp>,
+}
+
+/// Query of `GET /v1/pull`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct PullQuery {
+    /// Last cursor seen (0 at first).
+    #[serde(default)]
+    pub cursor: i64,
+    /// Most ops to return (default and maximum 1000).
+    pub limit: Option<i64>,
+    /// Seconds to wait for new ops when there are none (maximum 30).
+    #[serde(default)]
+    pub wait: u64,
+}
+
+/// Answer of a pull.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PullResult {
+    /// Ops after the cursor, each the op as pushed plus its `cursor`: a JSON array, assembled
+    /// by the database from the stored bodies without parsing them.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<doc::RelayOpDoc>))]
+    pub ops: Box<RawValue>,
     /// Cursor to pass next time.
-    pub cursor: u64,
+    pub cursor: i64,
     /// Whether more ops follow right away.
     pub has_more: bool,
+    /// How many ops `ops` holds.
+    #[serde(skip)]
+    pub count: usize,
+}
+
+/// Answer of `GET /v1/snapshot`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SnapshotResult {
+    /// Head of the space; pull from here on.
+    pub cursor: i64,
+    /// Every op up to `cursor`, as a JSON array.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<doc::RelayOpDoc>))]
+    pub ops: Box<RawValue>,
+}
+
+/// Body of `POST /v1/sync`.
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SyncRequest {
+    /// Ops to push first (may be empty).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<doc::OpDoc>))]
+    pub ops: Vec<IncomingOp>,
+    /// Last cursor seen.
+    #[serde(default)]
+    pub cursor: i64,
+    /// Most ops to pull.
+    pub limit: Option<i64>,
+    /// Long-poll seconds.
+    #[serde(default)]
+    pub wait: u64,
+}
+
+/// Answer of `POST /v1/sync`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SyncResult {
+    /// What the push did.
+    pub push: PushResult,
+    /// What the pull found.
+    pub pull: PullResult,
+}
+
+/// Documentation-only schemas of ops on the wire (feature `openapi`): the relay decodes ops with
+/// `crate::wire::IncomingOp` and keeps unknown fields, so these only describe the shape.
+#[cfg(feature = "openapi")]
+pub mod doc {
+    use serde::Serialize;
+
+    /// Entity kinds as sent on the wire (`tacho_model::op::EntityKind`).
+    #[derive(Debug, Serialize, utoipa::ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum EntityDoc {
+        /// A car.
+        Car,
+        /// A saved place.
+        Place,
+        /// A trip header.
+        Trip,
+        /// Chunks of a trip's GPS points.
+        TripPoints,
+        /// A trip's edit history.
+        TripEdit,
+        /// An odometer reading.
+        OdometerReading,
+        /// A work project.
+        Project,
+        /// A time entry.
+        TimeEntry,
+        /// A locked period.
+        PeriodLock,
+    }
+
+    /// What an op does (`tacho_model::op::OpKind`'s tag).
+    #[derive(Debug, Serialize, utoipa::ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum OpKindDoc {
+        /// Sets `fields`.
+        Upsert,
+        /// Tombstones the entity.
+        Delete,
+        /// Clears a tombstone.
+        Restore,
+        /// Adds `items`.
+        Append,
+    }
+
+    /// An op as a device pushes it (`tacho_model::op::Op`); documentation only, the relay decodes
+    /// the model type itself and keeps unknown fields.
+    #[derive(Debug, Serialize, utoipa::ToSchema)]
+    pub struct OpDoc {
+        /// UUIDv7, the dedupe key.
+        pub op_id: uuid::Uuid,
+        /// The writing device; must be the token's device.
+        pub device: uuid::Uuid,
+        /// Gap-free per device, from 1.
+        #[schema(minimum = 1)]
+        pub device_seq: u64,
+        /// `(unix ms << 16) | counter`; at most 10 minutes ahead of the relay's clock.
+        pub hlc: u64,
+        /// Entity kind.
+        pub entity: EntityDoc,
+        /// Entity id.
+        pub entity_id: uuid::Uuid,
+        /// What happened.
+        pub kind: OpKindDoc,
+        /// `upsert`: the changed fields (at least one).
+        #[schema(value_type = Option<Object>)]
+        pub fields: Option<serde_json::Value>,
+        /// `append`: the appended items.
+        #[schema(value_type = Option<Vec<Object>>)]
+        pub items: Option<Vec<serde_json::Value>>,
+        /// Payload schema version.
+        pub schema: u32,
+    }
+
+    /// An op as pulled: the op as pushed plus its position in the space's log.
+    #[derive(Debug, Serialize, utoipa::ToSchema)]
+    pub struct RelayOpDoc {
+        /// The op.
+        #[serde(flatten)]
+        pub op: OpDoc,
+        /// Gap-free position in the space's log (1, 2, 3, …).
+        pub cursor: i64,
+    }
 }
 
 #[cfg(test)]

@@ -1,30 +1,55 @@
-//! The one error type of the API: every failure renders as `{"code", "message", …extra}` with a
-//! status, as the contract requires, including axum's own extractor rejections.
+//! The domain error of the relay's services. Services say what went wrong ([`Kind`]) and with
+//! which stable code clients match on; only the HTTP edge (`http::error`) turns that into a
+//! status, once, so a service called from a job or another service never speaks HTTP.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use tacho_model::api::{TextError, code};
 
-/// An error answer of the API.
-#[derive(Debug)]
-pub struct ApiError {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// Stable snake_case code clients match on.
+/// What kind of failure a [`ServiceError`] is; the edge maps each to one HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The request is malformed in a way the caller can fix (a token in the query string).
+    BadRequest,
+    /// The caller could not be identified (no, bad, expired or revoked credentials).
+    Unauthenticated,
+    /// The caller is known but may not do this.
+    Forbidden,
+    /// No such thing, or not the caller's.
+    NotFound,
+    /// Clashes with what is stored (a sequence gap, a taken id, no running trip).
+    Conflict,
+    /// More than one request may carry.
+    TooLarge,
+    /// Well-formed, but refused by a rule (an invalid op, a weak password).
+    Invalid,
+    /// A service the relay depends on (an OpenID provider) failed.
+    Upstream,
+    /// Something the relay needs is not there (storage down, no master key).
+    Unavailable,
+    /// The relay's own fault; the cause is logged, never shown.
+    Internal,
+}
+
+/// A failure of a relay service: a [`Kind`], a stable snake_case `code`, a message for people
+/// and extra fields for the answer body (e.g. `expected_seq`).
+#[derive(Debug, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ServiceError {
+    /// What kind of failure.
+    pub kind: Kind,
+    /// Stable code clients match on.
     pub code: &'static str,
     /// Explanation for people.
     pub message: String,
-    /// Extra fields merged into the body (e.g. `expected_seq`).
+    /// Extra fields for the answer body.
     pub extra: Map<String, Value>,
 }
 
-impl ApiError {
+impl ServiceError {
     /// An error with no extra fields.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(kind: Kind, code: &'static str, message: impl Into<String>) -> Self {
         Self {
-            status,
+            kind,
             code,
             message: message.into(),
             extra: Map::new(),
@@ -32,37 +57,30 @@ impl ApiError {
     }
 
     /// Adds an extra field to the body.
+    #[must_use]
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.extra.insert(key.to_owned(), value.into());
         self
     }
 
-    /// 401 with the given code.
+    /// [`Kind::Unauthenticated`] with the given code.
     pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, code, message)
+        Self::new(Kind::Unauthenticated, code, message)
     }
 
-    /// 500 for failures that are ours, logged with their cause but not shown to clients.
+    /// [`Kind::Invalid`] with the given code.
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(Kind::Invalid, code, message)
+    }
+
+    /// Failures that are ours, logged with their cause but not shown to clients.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error",
-        )
+        Self::new(Kind::Internal, "internal", "internal error")
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut body = self.extra;
-        body.insert("code".into(), Value::from(self.code));
-        body.insert("message".into(), Value::from(self.message));
-        (self.status, axum::Json(Value::Object(body))).into_response()
-    }
-}
-
-impl From<sqlx::Error> for ApiError {
+impl From<sqlx::Error> for ServiceError {
     fn from(err: sqlx::Error) -> Self {
         // A safety net behind `tacho_model::api::check_text`: PostgreSQL refuses U+0000 in text
         // (SQLSTATE 22021, "invalid byte sequence for encoding UTF8: 0x00") where SQLite takes
@@ -71,8 +89,7 @@ impl From<sqlx::Error> for ApiError {
             && db.code().as_deref() == Some("22021")
         {
             tracing::warn!(cause = %db, "text the database can't store reached it unchecked");
-            return Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
+            return Self::invalid(
                 code::INVALID_TEXT,
                 "the request holds text with a control character that can't be stored",
             );
@@ -81,48 +98,20 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-impl From<TextError> for ApiError {
-    /// 422 `invalid_text` or `text_too_long`, with the `field` (and `max_length`).
+impl From<TextError> for ServiceError {
+    /// `invalid_text` or `text_too_long`, with the `field` (and `max_length`).
     fn from(err: TextError) -> Self {
         let message = err.to_string();
         match err {
-            TextError::Control { field, .. } => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                code::INVALID_TEXT,
-                message,
-            )
-            .with("field", field),
-            TextError::TooLong { field, max, .. } => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                code::TEXT_TOO_LONG,
-                message,
-            )
-            .with("field", field)
-            .with("max_length", max),
+            TextError::Control { field, .. } => {
+                Self::invalid(code::INVALID_TEXT, message).with("field", field)
+            }
+            TextError::TooLong { field, max, .. } => Self::invalid(code::TEXT_TOO_LONG, message)
+                .with("field", field)
+                .with("max_length", max),
         }
     }
 }
 
-impl From<JsonRejection> for ApiError {
-    fn from(rej: JsonRejection) -> Self {
-        let code = match &rej {
-            JsonRejection::JsonDataError(_) => "invalid_body",
-            JsonRejection::JsonSyntaxError(_) => "malformed_json",
-            JsonRejection::MissingJsonContentType(_) => "unsupported_media_type",
-            JsonRejection::BytesRejection(_) if rej.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                "body_too_large"
-            }
-            _ => "bad_request",
-        };
-        Self::new(rej.status(), code, rej.body_text())
-    }
-}
-
-impl From<QueryRejection> for ApiError {
-    fn from(rej: QueryRejection) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad_query", rej.body_text())
-    }
-}
-
-/// Shorthand for handler results.
-pub type ApiResult<T> = Result<T, ApiError>;
+/// Shorthand for service results.
+pub type ServiceResult<T> = Result<T, ServiceError>;

@@ -238,12 +238,12 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!(providers = ?ids, "OpenID sign-in configured");
     }
     let state = AppState::new(config).await?;
-    if let Some(days) = state.config.gps_retention_days {
+    if let Some(days) = state.config().gps_retention_days {
         tracing::info!(days, "raw GPS retention enabled (hourly job)");
     }
-    let jobs = tacho_relay::jobs::relay_runner(&state, RunnerConfig::default()).spawn();
+    let jobs = state.job_runner(RunnerConfig::default()).spawn();
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
-    tracing::info!(addr = %listener.local_addr()?, backend = ?state.db.backend, "tacho-relay listening");
+    tracing::info!(addr = %listener.local_addr()?, backend = ?state.db().backend, "tacho-relay listening");
     // The signal stops the job runner's claiming at once, alongside the HTTP drain; then the job
     // in flight gets its grace period.
     let stop_jobs = jobs.stopper();

@@ -19,7 +19,7 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore as _;
 use sqlx::Row as _;
 
-use crate::storage::{Db, now_ms};
+use crate::db::{Db, now_ms};
 
 /// Prefix of the stored form; bump when the format changes.
 const FORMAT: &str = "tk1";

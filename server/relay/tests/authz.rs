@@ -27,7 +27,7 @@ use hmac::Mac as _;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::Row as _;
-use tacho_relay::tokens::{Claims, sign};
+use tacho_relay::accounts::tokens::{Claims, sign};
 use uuid::Uuid;
 
 #[path = "support/harness.rs"]
@@ -162,7 +162,7 @@ fn zammad_signature(secret: &str, body: &str) -> String {
 async fn zammad_events(relay: &Relay, connection: &str) -> i64 {
     sqlx::query("SELECT COUNT(*) AS n FROM zammad_events WHERE connection_id = $1")
         .bind(connection)
-        .fetch_one(&relay.state.db.pool)
+        .fetch_one(&relay.state.db().pool)
         .await
         .expect("count zammad events")
         .try_get("n")
@@ -1024,7 +1024,7 @@ async fn every_id_taking_route_refuses_another_account(db: TestDb) {
     let b_automation: String =
         sqlx::query("SELECT device_id FROM automation_devices WHERE account_id = $1")
             .bind(b_session["account_id"].as_str().expect("account_id"))
-            .fetch_one(&relay.state.db.pool)
+            .fetch_one(&relay.state.db().pool)
             .await
             .expect("B's automation device")
             .try_get("device_id")
@@ -1098,14 +1098,14 @@ async fn forged_expired_and_replayed_tokens_are_refused(db: TestDb) {
     // Validly signed but for claims with a longer expiry than issued: only the relay's key signs,
     // so a token re-signed with a far expiry must come from the key itself. Prove the key is the
     // only way: the relay's own key accepts it, any other key doesn't (checked above).
-    let resigned = sign(&relay.state.token_key, &claims);
+    let resigned = sign(relay.state.accounts().tokens().key(), &claims);
     assert_eq!(
         relay.get("/v1/snapshot", Some(&resigned)).await.0,
         StatusCode::OK
     );
     // Expired, correctly signed.
     let expired = sign(
-        &relay.state.token_key,
+        relay.state.accounts().tokens().key(),
         &Claims {
             exp_ms: chrono::Utc::now().timestamp_millis() - 1,
             ..claims.clone()

@@ -10,8 +10,8 @@ use hmac::{Hmac, Mac as _};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::Row as _;
+use tacho_relay::accounts::tokens::{Claims, sign};
 use tacho_relay::secrets::MasterKeys;
-use tacho_relay::tokens::{Claims, sign};
 use uuid::Uuid;
 
 #[path = "support/harness.rs"]
@@ -79,7 +79,7 @@ impl Relay {
     async fn count(&self, sql: &str, bind: &str) -> i64 {
         sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
             .bind(bind.to_owned())
-            .fetch_one(&self.state.db.pool)
+            .fetch_one(&self.state.db().pool)
             .await
             .expect("count")
             .try_get::<i64, _>(0)
@@ -294,7 +294,7 @@ async fn registry_crud_and_errors(db: TestDb) {
     // Stored sealed, under the connection's own name.
     let sealed: Vec<String> = sqlx::query("SELECT sealed FROM sealed_secrets WHERE provider = $1")
         .bind(format!("zammad/{id}"))
-        .fetch_all(&relay.state.db.pool)
+        .fetch_all(&relay.state.db().pool)
         .await
         .expect("sealed")
         .iter()
@@ -597,7 +597,7 @@ async fn intake_verifies_and_dedupes_per_provider(db: TestDb) {
         "SELECT delivery_id, event, subject, body FROM connection_events WHERE connection_id = $1",
     )
     .bind(&id)
-    .fetch_all(&relay.state.db.pool)
+    .fetch_all(&relay.state.db().pool)
     .await
     .expect("events");
     assert_eq!(row.len(), 1);
@@ -779,7 +779,7 @@ async fn migration_carries_zammad_rows_over(db: TestDb) {
     // Starting the relay applies v8.
     let relay = keyed(&db, &key_line).await;
     let token = sign(
-        &relay.state.token_key,
+        relay.state.accounts().tokens().key(),
         &Claims {
             account,
             space,
@@ -800,7 +800,7 @@ async fn migration_carries_zammad_rows_over(db: TestDb) {
         old,
         json!({"id": conn, "base_url": "https://old.example.org", "time_unit": "quarter_hour",
             "webhook_path": format!("/v1/hooks/zammad/{conn}"),
-            "created_at": tacho_relay::tokens::rfc3339(created)})
+            "created_at": tacho_relay::accounts::tokens::rfc3339(created)})
     );
     let (s, list) = relay
         .call("GET", "/v1/connections", Some(&token), None)
@@ -842,7 +842,7 @@ async fn migration_carries_zammad_rows_over(db: TestDb) {
         "SELECT subject FROM connection_events WHERE connection_id = $1 AND delivery_id = 'old-job'",
     )
     .bind(conn.to_string())
-    .fetch_one(&relay.state.db.pool)
+    .fetch_one(&relay.state.db().pool)
     .await
     .expect("old event")
     .try_get("subject")
@@ -859,7 +859,7 @@ async fn migration_carries_zammad_rows_over(db: TestDb) {
     // v4's tables are gone.
     assert!(
         sqlx::query("SELECT COUNT(*) FROM zammad_connections")
-            .fetch_one(&relay.state.db.pool)
+            .fetch_one(&relay.state.db().pool)
             .await
             .is_err()
     );

@@ -301,7 +301,7 @@ async fn zammad_connections_and_signed_webhooks(db: TestDb) {
             "SELECT COUNT(*) AS n, MAX(ticket_id) AS t FROM zammad_events WHERE connection_id = $1",
         )
         .bind(&id)
-        .fetch_one(&relay.state.db.pool)
+        .fetch_one(&relay.state.db().pool)
         .await
         .expect("count");
         (
@@ -312,7 +312,7 @@ async fn zammad_connections_and_signed_webhooks(db: TestDb) {
     assert_eq!(count().await, (1, Some(42)));
     let stored: String = sqlx::query("SELECT body FROM zammad_events WHERE connection_id = $1")
         .bind(&id)
-        .fetch_one(&relay.state.db.pool)
+        .fetch_one(&relay.state.db().pool)
         .await
         .expect("row")
         .try_get("body")
@@ -376,7 +376,7 @@ async fn zammad_connections_and_signed_webhooks(db: TestDb) {
     assert_error(s, &b, StatusCode::UNAUTHORIZED, "bad_signature");
     assert_eq!(count().await.0, 0);
     let left: i64 = sqlx::query("SELECT COUNT(*) AS n FROM sealed_secrets")
-        .fetch_one(&relay.state.db.pool)
+        .fetch_one(&relay.state.db().pool)
         .await
         .expect("count")
         .try_get("n")
@@ -1370,7 +1370,7 @@ async fn text_the_database_refuses_is_a_client_error(db: TestDb) {
     let relay = start(&db).await;
     let stored = sqlx::query("SELECT CAST($1 AS TEXT) AS t")
         .bind("a\u{0}b")
-        .fetch_one(&relay.state.db.pool)
+        .fetch_one(&relay.state.db().pool)
         .await;
     match stored {
         Ok(row) => {
@@ -1379,7 +1379,7 @@ async fn text_the_database_refuses_is_a_client_error(db: TestDb) {
         }
         Err(err) => {
             assert!(db.is_postgres(), "SQLite refused U+0000: {err}");
-            let answer = tacho_relay::error::ApiError::from(err);
+            let answer = tacho_relay::http::error::ApiError::from(err);
             assert_eq!(
                 answer.status,
                 StatusCode::UNPROCESSABLE_ENTITY,

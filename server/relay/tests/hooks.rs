@@ -56,7 +56,7 @@ impl Relay {
         use sqlx::Row as _;
         sqlx::query(AssertSqlSafe(sql.to_owned()))
             .bind(bind.to_owned())
-            .fetch_one(&self.state.db.pool)
+            .fetch_one(&self.state.db().pool)
             .await
             .expect("count")
             .try_get::<i64, _>(0)
@@ -687,7 +687,7 @@ async fn deleting_an_account_removes_everything_in_it(db: TestDb) {
     let space = {
         use sqlx::Row as _;
         sqlx::query("SELECT space_id FROM accounts WHERE email = 'hal@example.com'")
-            .fetch_one(&relay.state.db.pool)
+            .fetch_one(&relay.state.db().pool)
             .await
             .expect("account")
             .try_get::<String, _>("space_id")
@@ -803,7 +803,7 @@ async fn gps_retention_deletes_old_points_and_keeps_trip_summaries(db: TestDb) {
 
     // Within the retention period nothing goes.
     let now = chrono::Utc::now().timestamp_millis();
-    let gone = tacho_relay::jobs::retention::purge_old_points(&relay.state.db, 30, now)
+    let gone = tacho_relay::jobs::retention::purge_old_points(relay.state.db(), 30, now)
         .await
         .expect("purge");
     assert_eq!(gone, 0);
@@ -811,13 +811,13 @@ async fn gps_retention_deletes_old_points_and_keeps_trip_summaries(db: TestDb) {
 
     // 31 days later the ended trip's points go; the running trip's stay; the summary stays.
     let later = now + 31 * 24 * 3600 * 1000;
-    let gone = tacho_relay::jobs::retention::purge_old_points(&relay.state.db, 30, later)
+    let gone = tacho_relay::jobs::retention::purge_old_points(relay.state.db(), 30, later)
         .await
         .expect("purge");
     assert_eq!(gone, 4);
     assert_eq!(relay.count(points, &ended).await, 0);
     assert_eq!(relay.count(points, &running).await, 1);
-    let again = tacho_relay::jobs::retention::purge_old_points(&relay.state.db, 30, later)
+    let again = tacho_relay::jobs::retention::purge_old_points(relay.state.db(), 30, later)
         .await
         .expect("purge");
     assert_eq!(again, 0);
@@ -878,7 +878,7 @@ async fn gps_retention_purges_a_chunk_that_arrives_after_the_purge(db: TestDb) {
     assert_eq!(relay.count(points, &trip).await, 2);
 
     let now = chrono::Utc::now().timestamp_millis();
-    let purge = || tacho_relay::jobs::retention::purge_old_points(&relay.state.db, 30, now);
+    let purge = || tacho_relay::jobs::retention::purge_old_points(relay.state.db(), 30, now);
     assert_eq!(purge().await.expect("purge"), 2);
     assert_eq!(relay.count(points, &trip).await, 0);
     assert_eq!(purge().await.expect("purge"), 0);

@@ -16,11 +16,9 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::Row as _;
+use tacho_relay::db::now_ms;
 use tacho_relay::jobs::queue::{self, JobRow};
-use tacho_relay::jobs::{
-    Backoff, Job, JobError, NewJob, Outcome, RunnerConfig, relay_runner, retention,
-};
-use tacho_relay::storage::now_ms;
+use tacho_relay::jobs::{Backoff, Job, JobError, NewJob, Outcome, RunnerConfig, retention};
 use tacho_relay::{AppState, Config, Db};
 use uuid::Uuid;
 
@@ -144,7 +142,7 @@ impl Drop for DropFlag {
 
 async fn enqueue_claim_complete(db: TestDb) {
     let state = instance(&db).await;
-    let db = &state.db;
+    let db = state.db();
     let now = now_ms();
     let id = queue::enqueue(db, &NewJob::new(KIND, json!({"n": 7}), now), now)
         .await
@@ -195,7 +193,7 @@ async fn enqueue_claim_complete(db: TestDb) {
 
 async fn claims_only_kinds_the_instance_handles(db: TestDb) {
     let state = instance(&db).await;
-    let db = &state.db;
+    let db = state.db();
     let now = now_ms();
     let future = enqueue(db, NewJob::new("test.newer", json!(null), now)).await;
     let later = NewJob {
@@ -218,7 +216,7 @@ async fn claims_only_kinds_the_instance_handles(db: TestDb) {
 
 async fn retry_with_backoff_then_failed_after_max_attempts(db: TestDb) {
     let state = instance(&db).await;
-    let db = &state.db;
+    let db = state.db();
     let t0 = now_ms();
     let id = enqueue(
         db,
@@ -296,7 +294,7 @@ async fn retry_with_backoff_then_failed_after_max_attempts(db: TestDb) {
 
 async fn permanent_error_fails_at_once(db: TestDb) {
     let state = instance(&db).await;
-    let db = &state.db;
+    let db = state.db();
     let now = now_ms();
     let id = enqueue(db, NewJob::new(KIND, json!(null), now)).await;
     let job = queue::claim(db, &kinds(&[KIND]), "w", Duration::from_secs(60), now)
@@ -317,7 +315,7 @@ async fn permanent_error_fails_at_once(db: TestDb) {
 /// forever: once its attempts are used up, an expired lease fails it.
 async fn expired_lease_on_the_last_attempt_fails_the_job(db: TestDb) {
     let state = instance(&db).await;
-    let db = &state.db;
+    let db = state.db();
     let now = now_ms();
     let id = enqueue(
         db,
@@ -359,7 +357,7 @@ async fn expired_lease_on_the_last_attempt_fails_the_job(db: TestDb) {
 
 async fn dedupe_key_enqueues_once(db: TestDb) {
     let state = instance(&db).await;
-    let db = &state.db;
+    let db = state.db();
     let now = now_ms();
     // Eight instances try the same slot at once: one row.
     let tries = (0..8).map(|_| {
@@ -402,7 +400,7 @@ async fn dedupe_key_enqueues_once(db: TestDb) {
 
 async fn concurrent_claims_take_each_job_once(db: TestDb) {
     let state = instance(&db).await;
-    let db = &state.db;
+    let db = state.db();
     let now = now_ms();
     for _ in 0..100 {
         enqueue(db, NewJob::new(KIND, json!(null), now)).await;
@@ -437,7 +435,7 @@ async fn two_instances_never_run_a_job_twice(db: TestDb) {
     let runs = Runs::default();
     let runner = |state: &AppState, name: &'static str| {
         let record = runs.clone();
-        tacho_relay::jobs::Runner::new(state.db.clone(), fast(name))
+        tacho_relay::jobs::Runner::new(state.db().clone(), fast(name))
             .handler(KIND, move |job: Job| {
                 let record = record.clone();
                 async move {
@@ -452,19 +450,19 @@ async fn two_instances_never_run_a_job_twice(db: TestDb) {
     let now = now_ms();
     let mut ids = Vec::new();
     for n in 0..60 {
-        ids.push(enqueue(&a.db, NewJob::new(KIND, json!({"n": n}), now)).await);
+        ids.push(enqueue(a.db(), NewJob::new(KIND, json!({"n": n}), now)).await);
     }
     let (ra, rb) = (runner(&a, "a"), runner(&b, "b"));
     wait_until(Duration::from_secs(60), "all jobs done", || async {
-        count(&a.db, "SELECT count(*) FROM jobs WHERE state <> 'done'").await == 0
-            && count(&a.db, "SELECT count(*) FROM jobs").await >= 61
+        count(a.db(), "SELECT count(*) FROM jobs WHERE state <> 'done'").await == 0
+            && count(a.db(), "SELECT count(*) FROM jobs").await >= 61
     })
     .await;
     ra.shutdown().await;
     rb.shutdown().await;
 
     let all = runs.all();
-    let rows = count(&a.db, "SELECT count(*) FROM jobs").await;
+    let rows = count(a.db(), "SELECT count(*) FROM jobs").await;
     // 60 jobs and one periodic job per hour slot: one, unless an hour began meanwhile.
     assert!(rows >= 61, "{rows}");
     assert_eq!(
@@ -481,7 +479,7 @@ async fn two_instances_never_run_a_job_twice(db: TestDb) {
         all.len()
     );
     for id in &ids {
-        let r = row(&a.db, id).await;
+        let r = row(a.db(), id).await;
         assert_eq!(r.attempts, 1, "{r:?}");
         assert_eq!(r.locked_by.as_deref(), Some(runs.of(id)[0].as_str()));
     }
@@ -492,11 +490,11 @@ async fn killed_instance_job_is_taken_over_after_the_lease(db: TestDb) {
     let runs = Runs::default();
     let dropped = Arc::new(AtomicBool::new(false));
     let lease = Duration::from_secs(1);
-    let id = enqueue(&a.db, NewJob::new(KIND, json!(null), now_ms())).await;
+    let id = enqueue(a.db(), NewJob::new(KIND, json!(null), now_ms())).await;
 
     // Instance a takes the job and hangs in it.
     let (record, flag) = (runs.clone(), dropped.clone());
-    let hung = tacho_relay::jobs::Runner::new(a.db.clone(), RunnerConfig { lease, ..fast("a") })
+    let hung = tacho_relay::jobs::Runner::new(a.db().clone(), RunnerConfig { lease, ..fast("a") })
         .handler(KIND, move |job: Job| {
             let (record, flag) = (record.clone(), flag.clone());
             async move {
@@ -511,7 +509,7 @@ async fn killed_instance_job_is_taken_over_after_the_lease(db: TestDb) {
         runs.of(&id).len() == 1
     })
     .await;
-    let held = row(&a.db, &id).await;
+    let held = row(a.db(), &id).await;
     assert_eq!(held.locked_by.as_deref(), Some("a"));
     let lease_until = held.lease_until.expect("lease");
 
@@ -519,7 +517,7 @@ async fn killed_instance_job_is_taken_over_after_the_lease(db: TestDb) {
     hung.abort();
     let started_at = Arc::new(AtomicUsize::new(0));
     let (record, started) = (runs.clone(), started_at.clone());
-    let taker = tacho_relay::jobs::Runner::new(b.db.clone(), fast("b"))
+    let taker = tacho_relay::jobs::Runner::new(b.db().clone(), fast("b"))
         .handler(KIND, move |job: Job| {
             let (record, started) = (record.clone(), started.clone());
             async move {
@@ -530,7 +528,7 @@ async fn killed_instance_job_is_taken_over_after_the_lease(db: TestDb) {
         })
         .spawn();
     wait_until(Duration::from_secs(10), "b completes the job", || async {
-        row(&b.db, &id).await.state == "done"
+        row(b.db(), &id).await.state == "done"
     })
     .await;
     taker.shutdown().await;
@@ -546,7 +544,7 @@ async fn killed_instance_job_is_taken_over_after_the_lease(db: TestDb) {
         took_over >= lease_until,
         "b started at {took_over}, before the lease ended at {lease_until}"
     );
-    let r = row(&b.db, &id).await;
+    let r = row(b.db(), &id).await;
     assert_eq!(r.attempts, 2);
     assert_eq!(r.locked_by.as_deref(), Some("b"));
 }
@@ -556,7 +554,7 @@ async fn job_running_past_its_lease_is_aborted_and_retried(db: TestDb) {
     let attempts = Arc::new(AtomicUsize::new(0));
     let seen = attempts.clone();
     let id = enqueue(
-        &state.db,
+        state.db(),
         NewJob {
             max_attempts: 2,
             ..NewJob::new(KIND, json!(null), now_ms())
@@ -564,7 +562,7 @@ async fn job_running_past_its_lease_is_aborted_and_retried(db: TestDb) {
     )
     .await;
     let runner = tacho_relay::jobs::Runner::new(
-        state.db.clone(),
+        state.db().clone(),
         RunnerConfig {
             lease: Duration::from_millis(300),
             backoff: Backoff {
@@ -584,11 +582,11 @@ async fn job_running_past_its_lease_is_aborted_and_retried(db: TestDb) {
     })
     .spawn();
     wait_until(Duration::from_secs(10), "the job to fail", || async {
-        row(&state.db, &id).await.state == "failed"
+        row(state.db(), &id).await.state == "failed"
     })
     .await;
     runner.shutdown().await;
-    let r = row(&state.db, &id).await;
+    let r = row(state.db(), &id).await;
     assert_eq!(r.attempts, 2);
     assert_eq!(attempts.load(Ordering::SeqCst), 2);
     assert_eq!(
@@ -602,7 +600,7 @@ async fn graceful_shutdown_lets_the_job_finish_and_stops_claiming(db: TestDb) {
     let runs = Runs::default();
     let finished = Arc::new(AtomicBool::new(false));
     let (record, done) = (runs.clone(), finished.clone());
-    let jobs = tacho_relay::jobs::Runner::new(state.db.clone(), fast("solo"))
+    let jobs = tacho_relay::jobs::Runner::new(state.db().clone(), fast("solo"))
         .handler(KIND, move |job: Job| {
             let (record, done) = (record.clone(), done.clone());
             async move {
@@ -624,7 +622,7 @@ async fn graceful_shutdown_lets_the_job_finish_and_stops_claiming(db: TestDb) {
         stopper.stop();
     }));
 
-    let first = enqueue(&state.db, NewJob::new(KIND, json!(null), now_ms())).await;
+    let first = enqueue(state.db(), NewJob::new(KIND, json!(null), now_ms())).await;
     wait_until(Duration::from_secs(10), "the job to start", || async {
         !runs.of(&first).is_empty()
     })
@@ -638,11 +636,11 @@ async fn graceful_shutdown_lets_the_job_finish_and_stops_claiming(db: TestDb) {
         finished.load(Ordering::SeqCst),
         "the job in flight finished"
     );
-    assert_eq!(row(&state.db, &first).await.state, "done");
+    assert_eq!(row(state.db(), &first).await.state, "done");
 
-    let second = enqueue(&state.db, NewJob::new(KIND, json!(null), now_ms())).await;
+    let second = enqueue(state.db(), NewJob::new(KIND, json!(null), now_ms())).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(row(&state.db, &second).await.state, "queued");
+    assert_eq!(row(state.db(), &second).await.state, "queued");
     assert!(
         runs.of(&second).is_empty(),
         "a stopped runner claims nothing"
@@ -655,7 +653,7 @@ async fn shutdown_bounds_a_stuck_job_and_puts_it_back(db: TestDb) {
     let dropped = Arc::new(AtomicBool::new(false));
     let (go, flag) = (started.clone(), dropped.clone());
     let jobs = tacho_relay::jobs::Runner::new(
-        state.db.clone(),
+        state.db().clone(),
         RunnerConfig {
             grace: Duration::from_millis(200),
             ..fast("solo")
@@ -671,7 +669,7 @@ async fn shutdown_bounds_a_stuck_job_and_puts_it_back(db: TestDb) {
         }
     })
     .spawn();
-    let id = enqueue(&state.db, NewJob::new(KIND, json!(null), now_ms())).await;
+    let id = enqueue(state.db(), NewJob::new(KIND, json!(null), now_ms())).await;
     wait_until(Duration::from_secs(10), "the job to start", || async {
         started.load(Ordering::SeqCst)
     })
@@ -690,7 +688,7 @@ async fn shutdown_bounds_a_stuck_job_and_puts_it_back(db: TestDb) {
         "waited the grace period: {took:?}"
     );
     assert!(dropped.load(Ordering::SeqCst), "the stuck job was aborted");
-    let r = row(&state.db, &id).await;
+    let r = row(state.db(), &id).await;
     assert_eq!(r.state, "queued", "given back for another instance: {r:?}");
     assert_eq!(r.attempts, 1);
     assert_eq!(r.locked_by, None);
@@ -738,12 +736,12 @@ async fn points_of(db: &Db, trip: &str) -> i64 {
 async fn retention_runs_as_an_hourly_job(db: TestDb) {
     let relay = start_with(&db, |c| c.gps_retention_days = Some(30)).await;
     let trip = old_trip_with_points(&relay).await;
-    assert_eq!(points_of(&relay.state.db, &trip).await, 2);
+    assert_eq!(points_of(relay.state.db(), &trip).await, 2);
     let before = now_ms();
-    let jobs = relay_runner(&relay.state, fast("solo")).spawn();
+    let jobs = relay.state.job_runner(fast("solo")).spawn();
     wait_until(Duration::from_secs(20), "the retention job", || async {
         count(
-            &relay.state.db,
+            relay.state.db(),
             "SELECT count(*) FROM jobs WHERE kind = 'gps_retention' AND state = 'done'",
         )
         .await
@@ -752,10 +750,10 @@ async fn retention_runs_as_an_hourly_job(db: TestDb) {
     .await;
     jobs.shutdown().await;
     let after = now_ms();
-    assert_eq!(points_of(&relay.state.db, &trip).await, 0, "points purged");
+    assert_eq!(points_of(relay.state.db(), &trip).await, 0, "points purged");
     let key: String = sqlx::query("SELECT dedupe_key FROM jobs WHERE kind = $1")
         .bind(retention::KIND)
-        .fetch_one(&relay.state.db.pool)
+        .fetch_one(&relay.state.db().pool)
         .await
         .expect("job")
         .try_get("dedupe_key")
@@ -767,7 +765,7 @@ async fn retention_runs_as_an_hourly_job(db: TestDb) {
     );
     let payload: String = sqlx::query("SELECT payload FROM jobs WHERE kind = $1")
         .bind(retention::KIND)
-        .fetch_one(&relay.state.db.pool)
+        .fetch_one(&relay.state.db().pool)
         .await
         .expect("job")
         .try_get("payload")
@@ -781,10 +779,10 @@ async fn retention_runs_as_an_hourly_job(db: TestDb) {
 async fn without_retention_days_no_retention_job(db: TestDb) {
     let relay = start(&db).await;
     let trip = old_trip_with_points(&relay).await;
-    let jobs = relay_runner(&relay.state, fast("solo")).spawn();
+    let jobs = relay.state.job_runner(fast("solo")).spawn();
     wait_until(Duration::from_secs(20), "the prune job", || async {
         count(
-            &relay.state.db,
+            relay.state.db(),
             "SELECT count(*) FROM jobs WHERE kind = 'jobs.prune' AND state = 'done'",
         )
         .await
@@ -794,11 +792,11 @@ async fn without_retention_days_no_retention_job(db: TestDb) {
     jobs.shutdown().await;
     assert_eq!(
         count(
-            &relay.state.db,
+            relay.state.db(),
             "SELECT count(*) FROM jobs WHERE kind = 'gps_retention'"
         )
         .await,
         0
     );
-    assert_eq!(points_of(&relay.state.db, &trip).await, 2, "points kept");
+    assert_eq!(points_of(relay.state.db(), &trip).await, 2, "points kept");
 }

@@ -297,7 +297,7 @@ async fn an_account_without_password_is_deleted_only_after_a_fresh_sign_in(db: T
     assert_error(s, &b, StatusCode::UNAUTHORIZED, "reauth_required");
     // The phone's sign-in, made 11 minutes "ago", is not fresh either.
     sqlx::query("UPDATE oidc_identities SET last_login_at = last_login_at - 660000")
-        .execute(&relay.state.db.pool)
+        .execute(&relay.state.db().pool)
         .await
         .expect("age the sign-in");
     let (s, b) = delete(t.clone(), json!({})).await;
@@ -428,7 +428,7 @@ async fn state_verifier_and_code_are_bound_and_single_use(db: TestDb) {
     let (late_state, late_code) = authorize(&idp, &late, &ada, &uri).await;
     sqlx::query("UPDATE oidc_logins SET expires_at = 0 WHERE state = $1")
         .bind(&late_state)
-        .execute(&relay.state.db.pool)
+        .execute(&relay.state.db().pool)
         .await
         .expect("expire");
     let (s, b) = finish(&relay, "idp", &late_state, &late_code, &v5, device, None).await;

@@ -715,7 +715,7 @@ async fn health_readiness_and_openapi(db: TestDb) {
     }
 
     // Storage gone: not ready, but still alive.
-    relay.state.db.pool.close().await;
+    relay.state.db().pool.close().await;
     let (s, b) = relay.get("/readyz", None).await;
     assert_error(s, &b, StatusCode::SERVICE_UNAVAILABLE, "not_ready");
     assert_eq!(relay.get("/healthz", None).await.0, StatusCode::OK);

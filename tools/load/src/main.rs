@@ -1252,7 +1252,7 @@ async fn run(args: &Args, dbs: &mut Databases) -> Result<()> {
             Ok(joined) => joined??,
             Err(_) => println!("relay did not stop within 10 s"),
         }
-        relay.state.db.pool.close().await;
+        relay.state.db().pool.close().await;
     }
 
     println!(

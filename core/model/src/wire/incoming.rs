@@ -2,7 +2,7 @@
 //! so fields a newer client adds survive the relay (and the relay need not re-serialise what it
 //! stores). `fuzz/fuzz_targets/push_decode.rs` fuzzes exactly this type.
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -48,6 +48,15 @@ const OP_FIELDS: [&str; 10] = [
     "items",
     "schema",
 ];
+
+/// Writes the op as received (its kept text), so a client builds a push body from the same type
+/// the relay decodes (`api::PushRequest`).
+impl Serialize for IncomingOp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let raw: &RawValue = serde_json::from_str(&self.body).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
+    }
+}
 
 impl<'de> Deserialize<'de> for OpProbe {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

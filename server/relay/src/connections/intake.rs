@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use super::registry::sealed_name;
 use super::{ConnectionError, Provider};
+use crate::db::{Db, is_unique_violation, now_ms};
 use crate::secrets::{self, MasterKeys};
-use crate::storage::{Db, is_unique_violation, now_ms};
 
 /// Answer of an accepted webhook delivery.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

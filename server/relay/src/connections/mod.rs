@@ -3,27 +3,23 @@
 //! by provider ([`intake`]). Zammad is the first provider ([`zammad`]); Toggl Track, Tempo and
 //! Kimai join with the connectors (`contracts/timesheets.md`).
 //!
-//! Handlers here only extract, call a service and answer. The services take what they need
-//! (the [`Db`](crate::Db), the [`MasterKeys`]) and fail with [`ConnectionError`], which maps onto
-//! the API's error answers in one place (`impl From<ConnectionError> for ApiError`).
+//! [`Connections`] is the service: it holds what it needs (the [`Db`], the [`MasterKeys`]) and
+//! fails with [`ConnectionError`], which maps onto [`ServiceError`] in one place here.
 
 pub mod intake;
 pub mod registry;
 pub mod zammad;
 
-use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, JsonRejection};
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::AppState;
-use crate::error::{ApiError, ApiResult};
-use crate::secrets::SecretError;
-use crate::tokens::{Auth, rfc3339};
+use crate::db::{Db, rfc3339};
+use crate::error::{Kind, ServiceError};
+use crate::secrets::{MasterKeys, SecretError};
 
 pub use intake::HookAccepted;
 pub use registry::{Connection, ConnectionPatch, NewConnection, Registry};
@@ -114,35 +110,31 @@ impl ConnectionError {
     }
 }
 
-impl From<ConnectionError> for ApiError {
+impl From<ConnectionError> for ServiceError {
     fn from(err: ConnectionError) -> Self {
         use ConnectionError as E;
         match err {
-            E::NotFound => ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such connection"),
-            E::UnknownProvider => ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "no such webhook provider",
-            ),
+            E::NotFound => Self::new(Kind::NotFound, "not_found", "no such connection"),
+            E::UnknownProvider => {
+                Self::new(Kind::NotFound, "not_found", "no such webhook provider")
+            }
             E::Invalid {
                 code,
                 field,
                 message,
-            } => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message).with("field", field)
-            }
-            E::SecretsUnavailable => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
+            } => Self::invalid(code, message).with("field", field),
+            E::SecretsUnavailable => Self::new(
+                Kind::Unavailable,
                 "secrets_unavailable",
                 "this relay has no master key configured (TACHO_MASTER_KEYS or --master-key-file), \
                  so it cannot store third-party credentials",
             ),
-            E::MissingSignature(m) => ApiError::unauthorized("missing_signature", m),
-            E::BadSignature(m) => ApiError::unauthorized("bad_signature", m),
-            E::MissingDelivery(m) => ApiError::new(StatusCode::BAD_REQUEST, "missing_delivery", m),
-            E::MalformedPayload(m) => ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", m),
-            E::InvalidPayload(m) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", m),
-            E::Secret(e) => ApiError::internal(e),
+            E::MissingSignature(m) => Self::unauthorized("missing_signature", m),
+            E::BadSignature(m) => Self::unauthorized("bad_signature", m),
+            E::MissingDelivery(m) => Self::new(Kind::BadRequest, "missing_delivery", m),
+            E::MalformedPayload(m) => Self::new(Kind::BadRequest, "malformed_json", m),
+            E::InvalidPayload(m) => Self::new(Kind::BadRequest, "invalid_body", m),
+            E::Secret(e) => Self::internal(e),
             E::Db(e) => e.into(),
         }
     }
@@ -195,139 +187,45 @@ pub struct ConnectionList {
     pub connections: Vec<ConnectionView>,
 }
 
-fn registry(state: &AppState) -> Registry<'_> {
-    Registry::new(&state.db, state.config.master_keys.as_ref())
+/// The connections service: the registry and the webhook intake over the database, sealing with
+/// the master keys when configured. Cheap to clone.
+#[derive(Clone)]
+pub struct Connections {
+    db: Db,
+    keys: Option<Arc<MasterKeys>>,
 }
 
-/// `POST /v1/connections`: registers a connection for the caller.
-#[utoipa::path(post, path = "/v1/connections", operation_id = "create_connection", tag = "connections",
-    security(("bearer" = [])), request_body = NewConnection,
-    responses((status = 201, body = ConnectionView),
-        (status = 401, body = crate::openapi::ErrorBody),
-        (status = 422, description = "invalid_body, invalid_base_url, invalid_label, invalid_settings or invalid_secret", body = crate::openapi::ErrorBody),
-        (status = 503, description = "no master key configured", body = crate::openapi::ErrorBody)))]
-pub async fn create(
-    State(state): State<AppState>,
-    Auth(claims): Auth,
-    body: Result<Json<NewConnection>, JsonRejection>,
-) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
-    let Json(body) = body?;
-    let conn = registry(&state).create(claims.account, body).await?;
-    Ok((StatusCode::CREATED, Json(conn.into())))
-}
+impl Connections {
+    /// The service over `db`, sealing with `keys` (none: credentials can't be stored).
+    pub fn new(db: Db, keys: Option<MasterKeys>) -> Self {
+        Self {
+            db,
+            keys: keys.map(Arc::new),
+        }
+    }
 
-/// `GET /v1/connections`: the caller's connections, without secrets.
-#[utoipa::path(get, path = "/v1/connections", operation_id = "list_connections", tag = "connections",
-    security(("bearer" = [])),
-    responses((status = 200, body = ConnectionList),
-        (status = 401, body = crate::openapi::ErrorBody)))]
-pub async fn list(
-    State(state): State<AppState>,
-    Auth(claims): Auth,
-) -> ApiResult<Json<ConnectionList>> {
-    let connections = registry(&state).list(claims.account).await?;
-    Ok(Json(ConnectionList {
-        connections: connections.into_iter().map(Into::into).collect(),
-    }))
-}
+    /// The registry of connections.
+    pub fn registry(&self) -> Registry<'_> {
+        Registry::new(&self.db, self.keys.as_deref())
+    }
 
-/// `GET /v1/connections/{id}`: one of the caller's connections, without secrets.
-#[utoipa::path(get, path = "/v1/connections/{id}", operation_id = "show_connection", tag = "connections",
-    security(("bearer" = [])), params(("id" = String, Path, description = "connection id")),
-    responses((status = 200, body = ConnectionView),
-        (status = 401, body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such connection of the caller's", body = crate::openapi::ErrorBody)))]
-pub async fn show(
-    State(state): State<AppState>,
-    Auth(claims): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<ConnectionView>> {
-    let conn = registry(&state).get(claims.account, &id, None).await?;
-    Ok(Json(conn.into()))
-}
-
-/// `PATCH /v1/connections/{id}`: changes the label, base URL or settings, or replaces (rotates)
-/// sealed fields. Fields left out stay as they are.
-#[utoipa::path(patch, path = "/v1/connections/{id}", operation_id = "update_connection", tag = "connections",
-    security(("bearer" = [])), params(("id" = String, Path, description = "connection id")),
-    request_body = ConnectionPatch,
-    responses((status = 200, body = ConnectionView),
-        (status = 401, body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such connection of the caller's", body = crate::openapi::ErrorBody),
-        (status = 422, description = "invalid_body, invalid_base_url, invalid_label, invalid_settings or invalid_secret", body = crate::openapi::ErrorBody),
-        (status = 503, description = "no master key configured", body = crate::openapi::ErrorBody)))]
-pub async fn update(
-    State(state): State<AppState>,
-    Auth(claims): Auth,
-    Path(id): Path<String>,
-    body: Result<Json<ConnectionPatch>, JsonRejection>,
-) -> ApiResult<Json<ConnectionView>> {
-    let Json(body) = body?;
-    let conn = registry(&state).update(claims.account, &id, body).await?;
-    Ok(Json(conn.into()))
-}
-
-/// `DELETE /v1/connections/{id}`: removes a connection, its sealed secrets and its events.
-#[utoipa::path(delete, path = "/v1/connections/{id}", operation_id = "delete_connection", tag = "connections",
-    security(("bearer" = [])), params(("id" = String, Path, description = "connection id")),
-    responses((status = 204),
-        (status = 401, body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such connection of the caller's", body = crate::openapi::ErrorBody)))]
-pub async fn delete(
-    State(state): State<AppState>,
-    Auth(claims): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    registry(&state).delete(claims.account, &id, None).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// The body of a webhook delivery, or the API error for a body that could not be read.
-fn hook_body(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
-    body.map_err(|rej| {
-        let status = rej.status();
-        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "body_too_large"
-        } else {
-            "bad_request"
-        };
-        ApiError::new(status, code, rej.body_text())
-    })
-}
-
-/// `POST /v1/hooks/{provider}/{connection}`: a provider's webhook delivery, verified as that
-/// provider signs them (Zammad: `X-Hub-Signature`, see `/v1/hooks/zammad/{connection}`), stored
-/// once per delivery id before the answer.
-///
-/// An unknown connection answers exactly like a wrong signature (401 `bad_signature`), so the
-/// endpoint does not tell which connection ids exist.
-#[utoipa::path(post, path = "/v1/hooks/{provider}/{connection}", operation_id = "connection_hook", tag = "connections",
-    params(("provider" = Provider, Path, description = "the connection's provider"),
-        ("connection" = String, Path, description = "connection id"),
-        ("X-Hub-Signature" = Option<String>, Header, description = "Zammad: sha1=<hex HMAC-SHA1(webhook secret, raw body)>"),
-        ("X-Zammad-Delivery" = Option<String>, Header, description = "Zammad: delivery id, stable across retries"),
-        ("X-Zammad-Trigger" = Option<String>, Header, description = "Zammad: trigger name")),
-    request_body(content = Object, description = "the provider's payload, signed over its raw bytes"),
-    responses((status = 200, body = HookAccepted),
-        (status = 400, body = crate::openapi::ErrorBody),
-        (status = 401, description = "missing or wrong signature, or unknown connection (also on a relay without a master key, which can open no webhook secret)", body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such provider", body = crate::openapi::ErrorBody)))]
-pub async fn hook(
-    State(state): State<AppState>,
-    Path((provider, connection)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<HookAccepted>> {
-    let body = hook_body(body)?;
-    let provider = Provider::parse(&provider).ok_or(ConnectionError::UnknownProvider)?;
-    let accepted = intake::receive(
-        &state.db,
-        state.config.master_keys.as_ref(),
-        provider,
-        &connection,
-        &headers,
-        &body,
-    )
-    .await?;
-    Ok(Json(accepted))
+    /// Verifies and stores one webhook delivery to `provider`'s connection `connection`.
+    pub async fn receive(
+        &self,
+        provider: &str,
+        connection: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<HookAccepted, ConnectionError> {
+        let provider = Provider::parse(provider).ok_or(ConnectionError::UnknownProvider)?;
+        intake::receive(
+            &self.db,
+            self.keys.as_deref(),
+            provider,
+            connection,
+            headers,
+            body,
+        )
+        .await
+    }
 }

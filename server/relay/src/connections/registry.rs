@@ -15,8 +15,8 @@ use sqlx::any::AnyRow;
 use uuid::Uuid;
 
 use super::{ConnectionError, Provider};
+use crate::db::{Db, now_ms};
 use crate::secrets::{self, MasterKeys};
-use crate::storage::{Db, now_ms};
 
 /// Longest accepted secret (API token, webhook secret).
 pub const MAX_SECRET_LEN: usize = 4096;

@@ -1,6 +1,6 @@
 //! Zammad, the first provider (`contracts/timesheets.md` §1.4): its settings, its sealed fields,
-//! its webhook verifier, and the provider-specific routes `/v1/connections/zammad…` and
-//! `/v1/hooks/zammad/{connection}` kept as thin aliases of the generic ones for existing clients.
+//! its webhook verifier, and the bodies of the provider-specific routes `/v1/connections/zammad…`
+//! (served by `http::connections` as thin aliases of the generic ones for existing clients).
 //!
 //! A person registers their Zammad instance (base URL, API token, webhook secret) and points a
 //! Zammad trigger's webhook at `/v1/hooks/zammad/{connection}` with the same secret as its
@@ -11,22 +11,18 @@
 
 use std::collections::BTreeMap;
 
-use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use hmac::{Hmac, Mac as _};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha1::Sha1;
 use uuid::Uuid;
 
-use super::intake::{Delivery, HookAccepted, Webhook};
-use super::registry::{Connection, NewConnection, Registry, Spec};
+use super::intake::{Delivery, Webhook};
+use super::registry::{Connection, NewConnection, Spec};
 use super::{ConnectionError, Provider};
-use crate::AppState;
-use crate::error::{ApiError, ApiResult};
-use crate::tokens::{Auth, rfc3339};
+use crate::db::rfc3339;
+use crate::error::ServiceError;
 
 /// Longest accepted `X-Zammad-Delivery`.
 const MAX_DELIVERY_LEN: usize = 200;
@@ -217,111 +213,32 @@ impl From<Connection> for ZammadConnection {
 }
 
 /// This route's answers predate the specific 422 codes: every invalid field is `invalid_body`.
-fn legacy(err: ConnectionError) -> ApiError {
+pub fn legacy(err: ConnectionError) -> ServiceError {
     match err {
-        ConnectionError::Invalid { message, .. } => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", message)
-        }
+        ConnectionError::Invalid { message, .. } => ServiceError::invalid("invalid_body", message),
         other => other.into(),
     }
 }
 
-fn registry(state: &AppState) -> Registry<'_> {
-    Registry::new(&state.db, state.config.master_keys.as_ref())
-}
-
-/// `POST /v1/connections/zammad`: registers a Zammad instance for the caller (the same as
-/// `POST /v1/connections` with `provider: zammad`).
-#[utoipa::path(post, path = "/v1/connections/zammad", tag = "connections",
-    security(("bearer" = [])), request_body = NewZammadConnection,
-    responses((status = 201, body = ZammadConnection),
-        (status = 401, body = crate::openapi::ErrorBody),
-        (status = 422, body = crate::openapi::ErrorBody),
-        (status = 503, description = "no master key configured", body = crate::openapi::ErrorBody)))]
-pub async fn create(
-    State(state): State<AppState>,
-    Auth(claims): Auth,
-    body: Result<Json<NewZammadConnection>, JsonRejection>,
-) -> ApiResult<(StatusCode, Json<ZammadConnection>)> {
-    let Json(body) = body?;
-    let mut settings = Map::new();
-    if let Some(unit) = body.time_unit {
-        settings.insert("time_unit".to_owned(), Value::from(unit));
+impl From<NewZammadConnection> for NewConnection {
+    /// The generic registration `POST /v1/connections/zammad` stands for.
+    fn from(body: NewZammadConnection) -> Self {
+        let mut settings = Map::new();
+        if let Some(unit) = body.time_unit {
+            settings.insert("time_unit".to_owned(), Value::from(unit));
+        }
+        NewConnection {
+            provider: Provider::Zammad,
+            label: None,
+            base_url: Some(body.base_url),
+            settings,
+            secrets: BTreeMap::from([
+                (API_TOKEN.to_owned(), body.api_token),
+                (WEBHOOK_SECRET.to_owned(), body.webhook_secret),
+            ]),
+        }
     }
-    let new = NewConnection {
-        provider: Provider::Zammad,
-        label: None,
-        base_url: Some(body.base_url),
-        settings,
-        secrets: BTreeMap::from([
-            (API_TOKEN.to_owned(), body.api_token),
-            (WEBHOOK_SECRET.to_owned(), body.webhook_secret),
-        ]),
-    };
-    let conn = registry(&state)
-        .create(claims.account, new)
-        .await
-        .map_err(legacy)?;
-    Ok((StatusCode::CREATED, Json(conn.into())))
 }
-
-/// `GET /v1/connections/zammad/{id}`: one of the caller's connections, without its secrets.
-#[utoipa::path(get, path = "/v1/connections/zammad/{id}", tag = "connections",
-    security(("bearer" = [])), params(("id" = String, Path, description = "connection id")),
-    responses((status = 200, body = ZammadConnection),
-        (status = 401, body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such connection of the caller's", body = crate::openapi::ErrorBody)))]
-pub async fn show(
-    State(state): State<AppState>,
-    Auth(claims): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<ZammadConnection>> {
-    let conn = registry(&state)
-        .get(claims.account, &id, Some(Provider::Zammad))
-        .await?;
-    Ok(Json(conn.into()))
-}
-
-/// `DELETE /v1/connections/zammad/{id}`: removes a connection, its sealed secrets and its events.
-#[utoipa::path(delete, path = "/v1/connections/zammad/{id}", tag = "connections",
-    security(("bearer" = [])), params(("id" = String, Path, description = "connection id")),
-    responses((status = 204),
-        (status = 401, body = crate::openapi::ErrorBody),
-        (status = 404, description = "no such connection of the caller's", body = crate::openapi::ErrorBody)))]
-pub async fn delete(
-    State(state): State<AppState>,
-    Auth(claims): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    registry(&state)
-        .delete(claims.account, &id, Some(Provider::Zammad))
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// `POST /v1/hooks/zammad/{connection}`: a Zammad trigger's webhook delivery.
-///
-/// Served by the generic route `POST /v1/hooks/{provider}/{connection}` (the router has no entry
-/// of its own for it); this item only keeps the operation, with Zammad's headers spelled out, in
-/// the OpenAPI document under its old operation id.
-///
-/// An unknown connection answers exactly like a wrong signature (401 `bad_signature`), so the
-/// endpoint does not tell which connection ids exist.
-#[utoipa::path(post, path = "/v1/hooks/zammad/{connection}", tag = "connections",
-    operation_id = "hook",
-    params(("connection" = String, Path, description = "connection id"),
-        ("X-Hub-Signature" = String, Header, description = "sha1=<hex HMAC-SHA1(webhook secret, raw body)>"),
-        ("X-Zammad-Delivery" = String, Header, description = "delivery id, stable across retries"),
-        ("X-Zammad-Trigger" = Option<String>, Header, description = "trigger name")),
-    request_body(content = Object, description = "Zammad's trigger payload (`ticket`, `article`, …)"),
-    responses((status = 200, body = HookAccepted),
-        (status = 400, body = crate::openapi::ErrorBody),
-        (status = 401, description = "missing or wrong signature, or unknown connection (also on a relay without a master key, which can open no webhook secret)", body = crate::openapi::ErrorBody)))]
-#[allow(
-    dead_code,
-    reason = "documentation only: the generic hook route serves this path"
-)]
-pub(crate) fn hook() {}
 
 #[cfg(test)]
 mod tests {

@@ -18,7 +18,7 @@ use serde_json::Value;
 pub use queue::{NewJob, Outcome};
 pub use runner::{Runner, RunnerConfig, RunnerHandle, Stopper};
 
-use crate::AppState;
+use crate::db::Db;
 
 /// Kind of the built-in job that deletes old finished rows from `jobs`.
 pub const PRUNE_KIND: &str = "jobs.prune";
@@ -130,23 +130,24 @@ impl Backoff {
     }
 }
 
-/// The relay's runner: pruning the queue always, and the GPS retention purge hourly when
-/// `--gps-retention-days` is set. The caller owns the handle and stops it on shutdown.
-pub fn relay_runner(state: &AppState, config: RunnerConfig) -> Runner {
+/// The relay's runner over `db`: pruning the queue always, and the GPS retention purge hourly
+/// when `gps_retention_days` is set (`--gps-retention-days`). The caller owns the handle and
+/// stops it on shutdown.
+pub fn relay_runner(db: &Db, gps_retention_days: Option<u32>, config: RunnerConfig) -> Runner {
     let hour = Duration::from_secs(3600);
-    let db = state.db.clone();
-    let mut runner = Runner::new(state.db.clone(), config).handler(PRUNE_KIND, move |_job: Job| {
-        let db = db.clone();
+    let pool = db.clone();
+    let mut runner = Runner::new(db.clone(), config).handler(PRUNE_KIND, move |_job: Job| {
+        let db = pool.clone();
         async move {
-            let now = crate::storage::now_ms();
+            let now = crate::db::now_ms();
             queue::prune(&db, now, KEEP_DONE, KEEP_FAILED).await?;
             Ok(())
         }
     });
     runner = runner.every(PRUNE_KIND, hour, Value::Null);
-    if let Some(days) = state.config.gps_retention_days {
+    if let Some(days) = gps_retention_days {
         runner = runner
-            .handler(retention::KIND, retention::handler(state.db.clone()))
+            .handler(retention::KIND, retention::handler(db.clone()))
             .every(retention::KIND, hour, retention::payload(days));
     }
     runner

@@ -15,7 +15,7 @@ use serde_json::Value;
 use sqlx::Row as _;
 
 use super::{Backoff, Job, JobError};
-use crate::storage::{Backend, Db};
+use crate::db::{Backend, Db};
 
 /// Longest `last_error` stored, in characters.
 const MAX_ERROR_CHARS: usize = 500;

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use sqlx::Row as _;
 
 use super::{Handler, Job, JobError};
-use crate::storage::{Db, now_ms};
+use crate::db::{Db, now_ms};
 
 /// The job's kind (and the prefix of its hourly dedupe keys).
 pub const KIND: &str = "gps_retention";

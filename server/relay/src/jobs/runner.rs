@@ -16,7 +16,7 @@ use tokio::task::{JoinError, JoinHandle};
 
 use super::queue::{self, NewJob, Outcome};
 use super::{Backoff, Handler, Job, JobError};
-use crate::storage::{Db, now_ms};
+use crate::db::{Db, now_ms};
 
 /// Attempts of a periodic job; the next slot comes anyway.
 const PERIODIC_ATTEMPTS: u32 = 3;

@@ -15,42 +15,37 @@
 //! is never linked silently (`409 link_required`); a call carrying an access token links the
 //! identity to the caller's account instead.
 
-pub mod config;
 pub mod provider;
+
+/// The provider file (kept with the rest of the configuration, below every service).
+pub use crate::config::oidc as config;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{OptionalFromRequestParts, Path, State};
-use axum::http::StatusCode;
-use axum::http::request::Parts;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use sqlx::Row as _;
 use std::str::FromStr as _;
 use tacho_model::api::{check_text, limits};
 use uuid::Uuid;
 
-use crate::AppState;
-use crate::devices::bind_device;
-use crate::error::{ApiError, ApiResult};
-use crate::openapi::ErrorBody;
-use crate::storage::{is_unique_violation, now_ms};
-use crate::tokens::{Auth, Claims, Session, Subject, issue_session, rfc3339};
+use crate::accounts::devices::bind_device;
+use crate::accounts::tokens::{Claims, Session, Subject};
+use crate::accounts::{Accounts, domain_allowed, normalise_email};
+use crate::db::{Db, is_unique_violation, now_ms, rfc3339};
+use crate::error::{Kind, ServiceError, ServiceResult};
 pub use config::{ProviderConfig, ProviderKind};
 use provider::{IdTokenError, OidcError, Provider, VerifiedIdentity};
+pub use tacho_model::api::{
+    FinishRequest, IdTokenRequest, NonceAnswer, ProviderInfo, StartAnswer, StartRequest,
+};
 
 /// Lifetime of a pending browser login and of an issued nonce.
 pub const PENDING_TTL_MS: i64 = 10 * 60 * 1000;
-/// How recent an OpenID sign-in on the calling device must be for an account without a password
-/// to be deleted (`DELETE /v1/account`).
-pub const REAUTH_WINDOW_MS: i64 = 10 * 60 * 1000;
 
 /// The configured providers, by id, each with its lazily discovered metadata.
 #[derive(Default)]
@@ -86,10 +81,10 @@ impl Providers {
         })
     }
 
-    fn get(&self, id: &str) -> ApiResult<Arc<Provider>> {
+    fn get(&self, id: &str) -> ServiceResult<Arc<Provider>> {
         self.by_id.get(id).cloned().ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
+            ServiceError::new(
+                Kind::NotFound,
                 "unknown_provider",
                 format!(
                     "no OpenID provider `{}` is configured on this relay",
@@ -108,110 +103,6 @@ impl Providers {
                 kind: p.config.kind,
             })
             .collect()
-    }
-}
-
-/// A provider as `GET /v1/capabilities` lists it, so apps know which buttons to show.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct ProviderInfo {
-    /// The id in `/v1/auth/oidc/{provider}/…`.
-    pub id: String,
-    /// `google`, `apple` or `generic`.
-    pub kind: ProviderKind,
-}
-
-/// Body of `POST /v1/auth/oidc/{provider}/start`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct StartRequest {
-    /// Where the provider sends the browser back: one of the provider's configured redirect
-    /// URIs, exactly (a loopback IP literal `http://127.0.0.1:PORT/…` may use any port).
-    #[schema(example = "http://127.0.0.1:53123/callback")]
-    pub redirect_uri: String,
-    /// BASE64URL(SHA-256(code_verifier)), 43 characters; the app keeps the verifier.
-    #[schema(
-        pattern = "^[A-Za-z0-9_-]{43}$",
-        example = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-    )]
-    pub code_challenge: String,
-    /// Must be `S256`.
-    #[schema(pattern = "^S256$", example = "S256")]
-    pub code_challenge_method: String,
-}
-
-/// Answer of `POST /v1/auth/oidc/{provider}/start`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct StartAnswer {
-    /// Open this in the system browser.
-    pub authorization_url: String,
-    /// Comes back on the redirect; send it to `finish` (check it matches first).
-    pub state: String,
-    /// When the pending login lapses (RFC 3339 UTC, 10 minutes).
-    pub expires_at: String,
-}
-
-/// Body of `POST /v1/auth/oidc/{provider}/finish`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct FinishRequest {
-    /// The `state` from the redirect (as `start` answered it).
-    #[schema(max_length = 200)]
-    pub state: String,
-    /// The `code` from the redirect.
-    pub code: String,
-    /// The PKCE verifier whose S256 challenge was sent to `start` (RFC 7636: 43–128 characters).
-    #[schema(pattern = "^[A-Za-z0-9._~-]{43,128}$")]
-    pub code_verifier: String,
-    /// The signing-in device's own id.
-    pub device_id: Uuid,
-    /// A label for people; no control characters.
-    #[serde(default)]
-    #[schema(max_length = 100)]
-    pub device_name: String,
-}
-
-/// Answer of `POST /v1/auth/oidc/{provider}/nonce`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct NonceAnswer {
-    /// Pass this to the platform SDK's sign-in request, verbatim; single use.
-    pub nonce: String,
-    /// When it lapses (RFC 3339 UTC, 10 minutes).
-    pub expires_at: String,
-}
-
-/// Body of `POST /v1/auth/oidc/{provider}/id-token`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct IdTokenRequest {
-    /// The ID token (a JWT) the platform SDK returned.
-    pub id_token: String,
-    /// The nonce from `nonce` that the SDK request carried.
-    pub nonce: String,
-    /// The signing-in device's own id.
-    pub device_id: Uuid,
-    /// A label for people; no control characters.
-    #[serde(default)]
-    #[schema(max_length = 100)]
-    pub device_name: String,
-}
-
-/// The caller's access token when a request carries one: OpenID calls with a valid bearer link
-/// the identity to the caller's account. A bearer that is present but invalid is refused, never
-/// ignored (the caller meant to link).
-impl OptionalFromRequestParts<AppState> for Auth {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Option<Self>, Self::Rejection> {
-        if parts
-            .headers
-            .contains_key(axum::http::header::AUTHORIZATION)
-        {
-            <Self as axum::extract::FromRequestParts<AppState>>::from_request_parts(parts, state)
-                .await
-                .map(Some)
-        } else {
-            Ok(None)
-        }
     }
 }
 
@@ -278,82 +169,109 @@ pub fn redirect_allowed(registered: &[String], requested: &str) -> bool {
     })
 }
 
-fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, code, message)
+fn bad_request(code: &'static str, message: impl Into<String>) -> ServiceError {
+    ServiceError::new(Kind::BadRequest, code, message)
 }
 
-impl From<OidcError> for ApiError {
+impl From<OidcError> for ServiceError {
     fn from(e: OidcError) -> Self {
         match e {
             OidcError::Unavailable(m) => {
                 tracing::warn!(reason = %m, "OpenID provider unavailable");
-                ApiError::new(StatusCode::BAD_GATEWAY, "provider_unavailable", m)
+                ServiceError::new(Kind::Upstream, "provider_unavailable", m)
             }
             OidcError::CodeRejected { .. } => {
-                ApiError::unauthorized("code_rejected", e.to_string())
+                ServiceError::unauthorized("code_rejected", e.to_string())
             }
             OidcError::IdToken(t) => id_token_refused(&t),
         }
     }
 }
 
-fn id_token_refused(e: &IdTokenError) -> ApiError {
+fn id_token_refused(e: &IdTokenError) -> ServiceError {
     tracing::info!(reason = %e, "ID token refused");
-    ApiError::unauthorized("invalid_id_token", format!("ID token refused: {e}"))
+    ServiceError::unauthorized("invalid_id_token", format!("ID token refused: {e}"))
 }
 
-async fn purge_expired(state: &AppState, now: i64) -> ApiResult<()> {
-    for sql in [
-        "DELETE FROM oidc_logins WHERE expires_at <= $1",
-        "DELETE FROM oidc_nonces WHERE expires_at <= $1",
-    ] {
-        sqlx::query(sql).bind(now).execute(&state.db.pool).await?;
-    }
-    Ok(())
+/// A signed-in (or linked) device's session; `created` when the sign-in made a new account.
+#[derive(Debug)]
+pub struct SignIn {
+    /// The session.
+    pub session: Session,
+    /// Whether a new account was created.
+    pub created: bool,
 }
 
-/// `POST /v1/auth/oidc/{provider}/start`: begins a system-browser sign-in.
-#[utoipa::path(post, path = "/v1/auth/oidc/{provider}/start", tag = "auth",
-    params(("provider" = String, Path, description = "a provider id from GET /v1/capabilities")),
-    request_body = StartRequest,
-    responses(
-        (status = 200, body = StartAnswer),
-        (status = 400, description = "redirect_uri_mismatch / invalid_code_challenge / malformed_json", body = ErrorBody),
-        (status = 404, description = "unknown_provider", body = ErrorBody),
-        (status = 502, description = "provider_unavailable (discovery failed)", body = ErrorBody),
-    ))]
-pub async fn start(
-    State(state): State<AppState>,
-    Path(provider): Path<String>,
-    body: Result<Json<StartRequest>, JsonRejection>,
-) -> ApiResult<Json<StartAnswer>> {
-    let provider = state.oidc.get(&provider)?;
-    let Json(req) = body?;
-    if !redirect_allowed(&provider.config.redirect_uris, &req.redirect_uri) {
-        return Err(bad_request(
-            "redirect_uri_mismatch",
-            "redirect_uri is not one of this provider's registered redirect URIs",
-        ));
+/// The OpenID service: the configured providers, the pending logins and nonces in storage, and
+/// the accounts service that makes accounts and issues sessions. Cheap to clone.
+#[derive(Clone)]
+pub struct OidcService {
+    db: Db,
+    providers: Arc<Providers>,
+    accounts: Accounts,
+}
+
+impl OidcService {
+    /// The service for `providers`.
+    pub fn new(db: Db, providers: Providers, accounts: Accounts) -> Self {
+        Self {
+            db,
+            providers: Arc::new(providers),
+            accounts,
+        }
     }
-    if req.code_challenge_method != "S256" {
-        return Err(bad_request(
-            "invalid_code_challenge",
-            "code_challenge_method must be S256",
-        ));
+
+    /// The configured providers.
+    pub fn providers(&self) -> &Providers {
+        &self.providers
     }
-    if req.code_challenge.len() != 43 || !is_b64url(&req.code_challenge) {
-        return Err(bad_request(
-            "invalid_code_challenge",
-            "code_challenge must be BASE64URL(SHA-256(verifier)): 43 characters of A-Z a-z 0-9 - _",
-        ));
+
+    /// A configured provider, or `unknown_provider`.
+    pub fn provider(&self, id: &str) -> ServiceResult<Arc<Provider>> {
+        self.providers.get(id)
     }
-    let mut url = provider.authorization_endpoint().await?;
-    let now = now_ms();
-    purge_expired(&state, now).await?;
-    let login_state = random_token();
-    let nonce = random_token();
-    let expires_at = now + PENDING_TTL_MS;
-    sqlx::query(
+
+    async fn purge_expired(&self, now: i64) -> ServiceResult<()> {
+        for sql in [
+            "DELETE FROM oidc_logins WHERE expires_at <= $1",
+            "DELETE FROM oidc_nonces WHERE expires_at <= $1",
+        ] {
+            sqlx::query(sql).bind(now).execute(&self.db.pool).await?;
+        }
+        Ok(())
+    }
+
+    /// Begins a system-browser sign-in at `provider`.
+    pub async fn start(
+        &self,
+        provider: &Provider,
+        req: StartRequest,
+    ) -> ServiceResult<StartAnswer> {
+        if !redirect_allowed(&provider.config.redirect_uris, &req.redirect_uri) {
+            return Err(bad_request(
+                "redirect_uri_mismatch",
+                "redirect_uri is not one of this provider's registered redirect URIs",
+            ));
+        }
+        if req.code_challenge_method != "S256" {
+            return Err(bad_request(
+                "invalid_code_challenge",
+                "code_challenge_method must be S256",
+            ));
+        }
+        if req.code_challenge.len() != 43 || !is_b64url(&req.code_challenge) {
+            return Err(bad_request(
+                "invalid_code_challenge",
+                "code_challenge must be BASE64URL(SHA-256(verifier)): 43 characters of A-Z a-z 0-9 - _",
+            ));
+        }
+        let mut url = provider.authorization_endpoint().await?;
+        let now = now_ms();
+        self.purge_expired(now).await?;
+        let login_state = random_token();
+        let nonce = random_token();
+        let expires_at = now + PENDING_TTL_MS;
+        sqlx::query(
         "INSERT INTO oidc_logins (state, provider, nonce, redirect_uri, code_challenge, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
@@ -364,325 +282,268 @@ pub async fn start(
     .bind(&req.code_challenge)
     .bind(now)
     .bind(expires_at)
-    .execute(&state.db.pool)
+    .execute(&self.db.pool)
     .await?;
-    {
-        let mut q = url.query_pairs_mut();
-        q.append_pair("response_type", "code")
-            .append_pair("client_id", &provider.config.client_id)
-            .append_pair("redirect_uri", &req.redirect_uri)
-            .append_pair("scope", &provider.config.scopes.join(" "))
-            .append_pair("state", &login_state)
-            .append_pair("nonce", &nonce)
-            .append_pair("code_challenge", &req.code_challenge)
-            .append_pair("code_challenge_method", "S256");
-        if let Some(mode) = &provider.config.response_mode {
-            q.append_pair("response_mode", mode);
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("response_type", "code")
+                .append_pair("client_id", &provider.config.client_id)
+                .append_pair("redirect_uri", &req.redirect_uri)
+                .append_pair("scope", &provider.config.scopes.join(" "))
+                .append_pair("state", &login_state)
+                .append_pair("nonce", &nonce)
+                .append_pair("code_challenge", &req.code_challenge)
+                .append_pair("code_challenge_method", "S256");
+            if let Some(mode) = &provider.config.response_mode {
+                q.append_pair("response_mode", mode);
+            }
         }
+        Ok(StartAnswer {
+            authorization_url: url.to_string(),
+            state: login_state,
+            expires_at: rfc3339(expires_at),
+        })
     }
-    Ok(Json(StartAnswer {
-        authorization_url: url.to_string(),
-        state: login_state,
-        expires_at: rfc3339(expires_at),
-    }))
-}
 
-/// `POST /v1/auth/oidc/{provider}/finish`: redeems the code of a started login and signs in (or,
-/// with a bearer token, links the identity to the caller's account).
-#[utoipa::path(post, path = "/v1/auth/oidc/{provider}/finish", tag = "auth",
-    params(("provider" = String, Path, description = "the provider the login was started at")),
-    request_body = FinishRequest,
-    security((), ("bearer" = [])),
-    responses(
-        (status = 200, description = "signed in (or linked)", body = Session),
-        (status = 201, description = "signed up: a new account was created", body = Session),
-        (status = 400, description = "invalid_state (unknown, expired or used) / invalid_grant (verifier does not match the challenge)", body = ErrorBody),
-        (status = 401, description = "code_rejected (the provider refused the code) / invalid_id_token / bad_token", body = ErrorBody),
-        (status = 403, description = "email_unverified / registration_closed / domain_not_allowed", body = ErrorBody),
-        (status = 404, description = "unknown_provider", body = ErrorBody),
-        (status = 409, description = "link_required / identity_taken / device_taken", body = ErrorBody),
-        (status = 422, description = "invalid_text / text_too_long (with `field`)", body = ErrorBody),
-        (status = 502, description = "provider_unavailable", body = ErrorBody),
-    ))]
-pub async fn finish(
-    State(state): State<AppState>,
-    Path(provider): Path<String>,
-    caller: Option<Auth>,
-    body: Result<Json<FinishRequest>, JsonRejection>,
-) -> ApiResult<(StatusCode, Json<Session>)> {
-    let provider = state.oidc.get(&provider)?;
-    let Json(req) = body?;
-    check_text("state", &req.state, limits::ID)?;
-    check_text("device_name", &req.device_name, limits::NAME)?;
-    if !is_verifier(&req.code_verifier) {
-        return Err(bad_request(
-            "invalid_grant",
-            "code_verifier must be 43–128 characters of A-Z a-z 0-9 - . _ ~",
-        ));
-    }
-    let now = now_ms();
-    // One statement consumes the pending login, and only if the verifier matches its challenge:
-    // a replayed state finds nothing, two concurrent finishes can't both win, and a wrong
-    // verifier (someone who saw the redirect) does not burn the person's login.
-    let row = sqlx::query(
-        "DELETE FROM oidc_logins WHERE state = $1 AND provider = $2 AND code_challenge = $3 \
+    /// Redeems the code of a started login and signs in (or, with `caller`, links the identity
+    /// to the caller's account).
+    pub async fn finish(
+        &self,
+        provider: &Provider,
+        caller: Option<Claims>,
+        req: FinishRequest,
+    ) -> ServiceResult<SignIn> {
+        check_text("state", &req.state, limits::ID)?;
+        check_text("device_name", &req.device_name, limits::NAME)?;
+        if !is_verifier(&req.code_verifier) {
+            return Err(bad_request(
+                "invalid_grant",
+                "code_verifier must be 43–128 characters of A-Z a-z 0-9 - . _ ~",
+            ));
+        }
+        let now = now_ms();
+        // One statement consumes the pending login, and only if the verifier matches its challenge:
+        // a replayed state finds nothing, two concurrent finishes can't both win, and a wrong
+        // verifier (someone who saw the redirect) does not burn the person's login.
+        let row = sqlx::query(
+            "DELETE FROM oidc_logins WHERE state = $1 AND provider = $2 AND code_challenge = $3 \
          AND expires_at > $4 RETURNING nonce, redirect_uri",
-    )
-    .bind(&req.state)
-    .bind(&provider.config.id)
-    .bind(s256(&req.code_verifier))
-    .bind(now)
-    .fetch_optional(&state.db.pool)
-    .await?;
-    let Some(row) = row else {
-        let pending = sqlx::query(
+        )
+        .bind(&req.state)
+        .bind(&provider.config.id)
+        .bind(s256(&req.code_verifier))
+        .bind(now)
+        .fetch_optional(&self.db.pool)
+        .await?;
+        let Some(row) = row else {
+            let pending = sqlx::query(
             "SELECT 1 AS one FROM oidc_logins WHERE state = $1 AND provider = $2 AND expires_at > $3",
         )
         .bind(&req.state)
         .bind(&provider.config.id)
         .bind(now)
-        .fetch_optional(&state.db.pool)
+        .fetch_optional(&self.db.pool)
         .await?;
-        return Err(match pending {
-            Some(_) => bad_request(
-                "invalid_grant",
-                "code_verifier does not match the code_challenge this login was started with",
-            ),
-            None => bad_request(
-                "invalid_state",
-                "unknown, expired or already used state (start the sign-in again)",
-            ),
-        });
-    };
-    let nonce: String = row.try_get("nonce")?;
-    let redirect_uri: String = row.try_get("redirect_uri")?;
-    let id_token = provider
-        .exchange_code(&req.code, &req.code_verifier, &redirect_uri)
-        .await?;
-    // The token came straight from the token endpoint for the relay's own client: its audience is
-    // the relay's client id only.
-    let identity = provider
-        .verify(
-            &id_token,
-            &nonce,
-            std::slice::from_ref(&provider.config.client_id),
+            return Err(match pending {
+                Some(_) => bad_request(
+                    "invalid_grant",
+                    "code_verifier does not match the code_challenge this login was started with",
+                ),
+                None => bad_request(
+                    "invalid_state",
+                    "unknown, expired or already used state (start the sign-in again)",
+                ),
+            });
+        };
+        let nonce: String = row.try_get("nonce")?;
+        let redirect_uri: String = row.try_get("redirect_uri")?;
+        let id_token = provider
+            .exchange_code(&req.code, &req.code_verifier, &redirect_uri)
+            .await?;
+        // The token came straight from the token endpoint for the relay's own client: its audience is
+        // the relay's client id only.
+        let identity = provider
+            .verify(
+                &id_token,
+                &nonce,
+                std::slice::from_ref(&provider.config.client_id),
+            )
+            .await?;
+        self.sign_in(
+            &provider.config,
+            identity,
+            caller,
+            req.device_id,
+            &req.device_name,
         )
-        .await?;
-    sign_in(
-        &state,
-        &provider.config,
-        identity,
-        caller.map(|Auth(c)| c),
-        req.device_id,
-        &req.device_name,
-    )
-    .await
-}
+        .await
+    }
 
-/// `POST /v1/auth/oidc/{provider}/nonce`: a single-use nonce for the ID-token exchange.
-#[utoipa::path(post, path = "/v1/auth/oidc/{provider}/nonce", tag = "auth",
-    params(("provider" = String, Path, description = "a provider id from GET /v1/capabilities")),
-    responses(
-        (status = 200, body = NonceAnswer),
-        (status = 404, description = "unknown_provider", body = ErrorBody),
-    ))]
-pub async fn nonce(
-    State(state): State<AppState>,
-    Path(provider): Path<String>,
-) -> ApiResult<Json<NonceAnswer>> {
-    let provider = state.oidc.get(&provider)?;
-    let now = now_ms();
-    purge_expired(&state, now).await?;
-    let nonce = random_token();
-    let expires_at = now + PENDING_TTL_MS;
-    sqlx::query(
+    /// A single-use nonce for the ID-token exchange at `provider`.
+    pub async fn nonce(&self, provider: &Provider) -> ServiceResult<NonceAnswer> {
+        let now = now_ms();
+        self.purge_expired(now).await?;
+        let nonce = random_token();
+        let expires_at = now + PENDING_TTL_MS;
+        sqlx::query(
         "INSERT INTO oidc_nonces (nonce, provider, created_at, expires_at) VALUES ($1, $2, $3, $4)",
     )
     .bind(&nonce)
     .bind(&provider.config.id)
     .bind(now)
     .bind(expires_at)
-    .execute(&state.db.pool)
+    .execute(&self.db.pool)
     .await?;
-    Ok(Json(NonceAnswer {
-        nonce,
-        expires_at: rfc3339(expires_at),
-    }))
-}
+        Ok(NonceAnswer {
+            nonce,
+            expires_at: rfc3339(expires_at),
+        })
+    }
 
-/// `POST /v1/auth/oidc/{provider}/id-token`: signs in with an ID token the app got from the
-/// platform SDK (or links it, with a bearer token).
-#[utoipa::path(post, path = "/v1/auth/oidc/{provider}/id-token", tag = "auth",
-    params(("provider" = String, Path, description = "the provider that issued the token")),
-    request_body = IdTokenRequest,
-    security((), ("bearer" = [])),
-    responses(
-        (status = 200, description = "signed in (or linked)", body = Session),
-        (status = 201, description = "signed up: a new account was created", body = Session),
-        (status = 400, description = "invalid_nonce (unknown, expired or used) / malformed_json", body = ErrorBody),
-        (status = 401, description = "invalid_id_token (signature / issuer / audience / expired / nonce) / bad_token", body = ErrorBody),
-        (status = 403, description = "email_unverified / registration_closed / domain_not_allowed", body = ErrorBody),
-        (status = 404, description = "unknown_provider", body = ErrorBody),
-        (status = 409, description = "link_required / identity_taken / device_taken", body = ErrorBody),
-        (status = 422, description = "invalid_text / text_too_long (with `field`)", body = ErrorBody),
-        (status = 502, description = "provider_unavailable", body = ErrorBody),
-    ))]
-pub async fn id_token(
-    State(state): State<AppState>,
-    Path(provider): Path<String>,
-    caller: Option<Auth>,
-    body: Result<Json<IdTokenRequest>, JsonRejection>,
-) -> ApiResult<(StatusCode, Json<Session>)> {
-    let provider = state.oidc.get(&provider)?;
-    let Json(req) = body?;
-    check_text("device_name", &req.device_name, limits::NAME)?;
-    let token = openidconnect::core::CoreIdToken::from_str(req.id_token.trim())
-        .map_err(|e| id_token_refused(&IdTokenError::Malformed(e.to_string())))?;
-    let mut audiences = vec![provider.config.client_id.clone()];
-    audiences.extend(provider.config.extra_audiences.iter().cloned());
-    // The token must carry the nonce named in the body …
-    let identity = provider.verify(&token, &req.nonce, &audiences).await?;
-    // … and that nonce must be one this relay issued for this provider, unused and current.
-    // Consumed only now, so a token minted for another nonce does not burn this one.
-    let consumed = sqlx::query(
+    /// Signs in with an ID token the app got from the platform SDK (or links it, with
+    /// `caller`).
+    pub async fn id_token(
+        &self,
+        provider: &Provider,
+        caller: Option<Claims>,
+        req: IdTokenRequest,
+    ) -> ServiceResult<SignIn> {
+        check_text("device_name", &req.device_name, limits::NAME)?;
+        let token = openidconnect::core::CoreIdToken::from_str(req.id_token.trim())
+            .map_err(|e| id_token_refused(&IdTokenError::Malformed(e.to_string())))?;
+        let mut audiences = vec![provider.config.client_id.clone()];
+        audiences.extend(provider.config.extra_audiences.iter().cloned());
+        // The token must carry the nonce named in the body …
+        let identity = provider.verify(&token, &req.nonce, &audiences).await?;
+        // … and that nonce must be one this relay issued for this provider, unused and current.
+        // Consumed only now, so a token minted for another nonce does not burn this one.
+        let consumed = sqlx::query(
         "DELETE FROM oidc_nonces WHERE nonce = $1 AND provider = $2 AND expires_at > $3 RETURNING nonce",
     )
     .bind(&req.nonce)
     .bind(&provider.config.id)
     .bind(now_ms())
-    .fetch_optional(&state.db.pool)
+    .fetch_optional(&self.db.pool)
     .await?;
-    if consumed.is_none() {
-        return Err(bad_request(
-            "invalid_nonce",
-            "unknown, expired or already used nonce (ask POST …/nonce for a new one)",
-        ));
-    }
-    sign_in(
-        &state,
-        &provider.config,
-        identity,
-        caller.map(|Auth(c)| c),
-        req.device_id,
-        &req.device_name,
-    )
-    .await
-}
-
-fn domain_of(email: &str) -> &str {
-    email.rsplit_once('@').map_or("", |(_, d)| d)
-}
-
-/// Whether `email`'s domain is one of `domains` (exact, case-insensitive; no subdomains).
-pub fn domain_allowed(domains: &[String], email: &str) -> bool {
-    let domain = domain_of(email);
-    domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
-}
-
-/// The account of a verified identity: found by (issuer, subject), linked to the caller, or
-/// created; then the device is bound and a session issued, in one transaction.
-async fn sign_in(
-    state: &AppState,
-    provider: &ProviderConfig,
-    identity: VerifiedIdentity,
-    caller: Option<Claims>,
-    device: Uuid,
-    device_name: &str,
-) -> ApiResult<(StatusCode, Json<Session>)> {
-    let now = now_ms();
-    let verified_email = identity
-        .email
-        .as_deref()
-        .filter(|_| identity.email_verified)
-        .map(crate::accounts::normalise_email)
-        .transpose()
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::FORBIDDEN,
-                "email_unverified",
-                "the provider's e-mail address is not a usable address",
-            )
-        })?;
-    let provider_domain_ok = |email: Option<&str>| {
-        provider.allowed_domains.is_empty()
-            || email.is_some_and(|e| domain_allowed(&provider.allowed_domains, e))
-    };
-    let mut tx = state.db.begin_write().await?;
-    let owner: Option<String> =
-        sqlx::query("SELECT account_id FROM oidc_identities WHERE issuer = $1 AND subject = $2")
-            .bind(&identity.issuer)
-            .bind(&identity.subject)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| r.try_get("account_id"))
-            .transpose()?;
-    let space_of = |account: &str| {
-        sqlx::query("SELECT space_id FROM accounts WHERE id = $1").bind(account.to_owned())
-    };
-    let parse = |s: String| Uuid::parse_str(&s).map_err(ApiError::internal);
-    let mut status = StatusCode::OK;
-    let (account, space) = match (owner, caller) {
-        // Linking: the caller proves both the account (bearer) and the identity (token).
-        (Some(owner), Some(c)) if owner != c.account.to_string() => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "identity_taken",
-                "this identity is linked to another account",
+        if consumed.is_none() {
+            return Err(bad_request(
+                "invalid_nonce",
+                "unknown, expired or already used nonce (ask POST …/nonce for a new one)",
             ));
         }
-        (Some(_), Some(c)) => (c.account, c.space),
-        (None, Some(c)) => {
-            if !provider_domain_ok(verified_email.as_deref()) {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "domain_not_allowed",
-                    "this provider only accepts verified addresses in its allowed domains",
-                ));
-            }
-            insert_identity(&mut tx, &identity, provider, &c.account.to_string(), now).await?;
-            tracing::info!(account = %c.account, provider = %provider.id, "OpenID identity linked");
-            (c.account, c.space)
-        }
-        (Some(owner), None) => {
-            let space: String = space_of(&owner)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("space_id")?;
-            (parse(owner)?, parse(space)?)
-        }
-        (None, None) => {
-            let Some(email) = verified_email else {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
+        self.sign_in(
+            &provider.config,
+            identity,
+            caller,
+            req.device_id,
+            &req.device_name,
+        )
+        .await
+    }
+
+    /// The account of a verified identity: found by (issuer, subject), linked to the caller, or
+    /// created; then the device is bound and a session issued, in one transaction.
+    async fn sign_in(
+        &self,
+        provider: &ProviderConfig,
+        identity: VerifiedIdentity,
+        caller: Option<Claims>,
+        device: Uuid,
+        device_name: &str,
+    ) -> ServiceResult<SignIn> {
+        let now = now_ms();
+        let verified_email = identity
+            .email
+            .as_deref()
+            .filter(|_| identity.email_verified)
+            .map(normalise_email)
+            .transpose()
+            .map_err(|_| {
+                ServiceError::new(
+                    Kind::Forbidden,
                     "email_unverified",
-                    "the provider did not assert a verified e-mail address; a new account needs one",
+                    "the provider's e-mail address is not a usable address",
+                )
+            })?;
+        let provider_domain_ok = |email: Option<&str>| {
+            provider.allowed_domains.is_empty()
+                || email.is_some_and(|e| domain_allowed(&provider.allowed_domains, e))
+        };
+        let mut tx = self.db.begin_write().await?;
+        let owner: Option<String> = sqlx::query(
+            "SELECT account_id FROM oidc_identities WHERE issuer = $1 AND subject = $2",
+        )
+        .bind(&identity.issuer)
+        .bind(&identity.subject)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|r| r.try_get("account_id"))
+        .transpose()?;
+        let space_of = |account: &str| {
+            sqlx::query("SELECT space_id FROM accounts WHERE id = $1").bind(account.to_owned())
+        };
+        let parse = |s: String| Uuid::parse_str(&s).map_err(ServiceError::internal);
+        let mut created = false;
+        let (account, space) = match (owner, caller) {
+            // Linking: the caller proves both the account (bearer) and the identity (token).
+            (Some(owner), Some(c)) if owner != c.account.to_string() => {
+                return Err(ServiceError::new(
+                    Kind::Conflict,
+                    "identity_taken",
+                    "this identity is linked to another account",
                 ));
-            };
-            if sqlx::query("SELECT id FROM accounts WHERE email = $1")
-                .bind(&email)
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some()
-            {
-                return Err(link_required());
             }
-            if !crate::accounts::may_register(&state.config, &email)
-                || !provider_domain_ok(Some(&email))
-            {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "registration_closed",
-                    "this relay does not accept new accounts for this address",
-                ));
+            (Some(_), Some(c)) => (c.account, c.space),
+            (None, Some(c)) => {
+                if !provider_domain_ok(verified_email.as_deref()) {
+                    return Err(ServiceError::new(
+                        Kind::Forbidden,
+                        "domain_not_allowed",
+                        "this provider only accepts verified addresses in its allowed domains",
+                    ));
+                }
+                insert_identity(&mut tx, &identity, provider, &c.account.to_string(), now).await?;
+                tracing::info!(account = %c.account, provider = %provider.id, "OpenID identity linked");
+                (c.account, c.space)
             }
-            let (account, space) = (Uuid::now_v7(), Uuid::now_v7());
-            sqlx::query("INSERT INTO spaces (id, head, created_at) VALUES ($1, 0, $2)")
-                .bind(space.to_string())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            // No password: '' is no PHC hash, so password login can never match it.
-            sqlx::query(
+            (Some(owner), None) => {
+                let space: String = space_of(&owner)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("space_id")?;
+                (parse(owner)?, parse(space)?)
+            }
+            (None, None) => {
+                let Some(email) = verified_email else {
+                    return Err(ServiceError::new(
+                        Kind::Forbidden,
+                        "email_unverified",
+                        "the provider did not assert a verified e-mail address; a new account needs one",
+                    ));
+                };
+                if sqlx::query("SELECT id FROM accounts WHERE email = $1")
+                    .bind(&email)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .is_some()
+                {
+                    return Err(link_required());
+                }
+                if !self.accounts.may_register(&email) || !provider_domain_ok(Some(&email)) {
+                    return Err(ServiceError::new(
+                        Kind::Forbidden,
+                        "registration_closed",
+                        "this relay does not accept new accounts for this address",
+                    ));
+                }
+                let (account, space) = (Uuid::now_v7(), Uuid::now_v7());
+                sqlx::query("INSERT INTO spaces (id, head, created_at) VALUES ($1, 0, $2)")
+                    .bind(space.to_string())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                // No password: '' is no PHC hash, so password login can never match it.
+                sqlx::query(
                 "INSERT INTO accounts (id, email, password_hash, space_id, created_at) VALUES ($1, $2, '', $3, $4)",
             )
             .bind(account.to_string())
@@ -692,37 +553,38 @@ async fn sign_in(
             .execute(&mut *tx)
             .await
             .map_err(|e| if is_unique_violation(&e) { link_required() } else { e.into() })?;
-            insert_identity(&mut tx, &identity, provider, &account.to_string(), now).await?;
-            tracing::info!(%account, provider = %provider.id, "account created by OpenID sign-in");
-            status = StatusCode::CREATED;
-            (account, space)
-        }
-    };
-    sqlx::query(
-        "UPDATE oidc_identities SET last_login_at = $1, last_login_device = $2, email = $3 \
+                insert_identity(&mut tx, &identity, provider, &account.to_string(), now).await?;
+                tracing::info!(%account, provider = %provider.id, "account created by OpenID sign-in");
+                created = true;
+                (account, space)
+            }
+        };
+        sqlx::query(
+            "UPDATE oidc_identities SET last_login_at = $1, last_login_device = $2, email = $3 \
          WHERE issuer = $4 AND subject = $5",
-    )
-    .bind(now)
-    .bind(device.to_string())
-    .bind(identity.email.as_deref())
-    .bind(&identity.issuer)
-    .bind(&identity.subject)
-    .execute(&mut *tx)
-    .await?;
-    let subject = Subject {
-        account,
-        space,
-        device,
-    };
-    bind_device(&mut tx, subject, device_name).await?;
-    let session = issue_session(state, &mut tx, subject, None).await?;
-    tx.commit().await?;
-    Ok((status, Json(session)))
+        )
+        .bind(now)
+        .bind(device.to_string())
+        .bind(identity.email.as_deref())
+        .bind(&identity.issuer)
+        .bind(&identity.subject)
+        .execute(&mut *tx)
+        .await?;
+        let subject = Subject {
+            account,
+            space,
+            device,
+        };
+        bind_device(&mut tx, subject, device_name).await?;
+        let session = self.accounts.tokens().issue(&mut tx, subject, None).await?;
+        tx.commit().await?;
+        Ok(SignIn { session, created })
+    }
 }
 
-fn link_required() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
+fn link_required() -> ServiceError {
+    ServiceError::new(
+        Kind::Conflict,
         "link_required",
         "an account with this e-mail address exists; sign in with your password, then link this \
          provider (call this again with your access token)",
@@ -735,7 +597,7 @@ async fn insert_identity(
     provider: &ProviderConfig,
     account: &str,
     now: i64,
-) -> ApiResult<()> {
+) -> ServiceResult<()> {
     sqlx::query(
         "INSERT INTO oidc_identities (issuer, subject, account_id, provider, email, created_at, last_login_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $6)",
@@ -750,8 +612,8 @@ async fn insert_identity(
     .await
     .map_err(|e| {
         if is_unique_violation(&e) {
-            ApiError::new(
-                StatusCode::CONFLICT,
+            ServiceError::new(
+                Kind::Conflict,
                 "identity_taken",
                 "this identity was just linked to an account; try again",
             )
@@ -760,27 +622,6 @@ async fn insert_identity(
         }
     })?;
     Ok(())
-}
-
-/// Whether `device` signed in through an OpenID provider into `account` within
-/// [`REAUTH_WINDOW_MS`]: the re-authentication an account without a password gives before it is
-/// deleted.
-pub async fn recently_signed_in(
-    conn: &mut sqlx::AnyConnection,
-    account: Uuid,
-    device: Uuid,
-    now: i64,
-) -> ApiResult<bool> {
-    Ok(sqlx::query(
-        "SELECT 1 AS one FROM oidc_identities WHERE account_id = $1 AND last_login_device = $2 \
-         AND last_login_at > $3",
-    )
-    .bind(account.to_string())
-    .bind(device.to_string())
-    .bind(now - REAUTH_WINDOW_MS)
-    .fetch_optional(conn)
-    .await?
-    .is_some())
 }
 
 #[cfg(test)]

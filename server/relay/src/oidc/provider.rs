@@ -21,7 +21,7 @@ use openidconnect::{
 };
 use subtle::ConstantTimeEq as _;
 
-use super::config::{ProviderConfig, is_loopback_host};
+use crate::config::oidc::{ProviderConfig, is_loopback_host};
 
 /// How long a discovery document is trusted before it is fetched again.
 const DISCOVERY_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -502,7 +502,7 @@ mod tests {
     const NONCE: &str = "n-0123456789";
 
     fn key() -> p256::ecdsa::SigningKey {
-        p256::ecdsa::SigningKey::from_pkcs8_pem(crate::oidc::config::tests::TEST_P8).unwrap()
+        p256::ecdsa::SigningKey::from_pkcs8_pem(crate::config::oidc::tests::TEST_P8).unwrap()
     }
 
     fn jwks(kid: &str) -> CoreJsonWebKeySet {

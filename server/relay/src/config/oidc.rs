@@ -12,7 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use p256::ecdsa::signature::Signer as _;
 use p256::pkcs8::DecodePrivateKey as _;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 /// Google's issuer, preset for `kind: google`.
 pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
@@ -22,17 +22,7 @@ pub const APPLE_ISSUER: &str = "https://appleid.apple.com";
 /// to six months; a short one is worthless to whoever might capture it).
 pub const APPLE_SECRET_TTL_S: i64 = 300;
 
-/// Which kind of provider an entry is; presets the issuer and a few of Apple's quirks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ProviderKind {
-    /// Google (issuer `https://accounts.google.com`).
-    Google,
-    /// Sign in with Apple (issuer `https://appleid.apple.com`).
-    Apple,
-    /// Any OpenID Connect issuer, found by discovery.
-    Generic,
-}
+pub use tacho_model::api::ProviderKind;
 
 /// The file as written: `{"providers": [...]}`.
 #[derive(Debug, Deserialize)]

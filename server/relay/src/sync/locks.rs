@@ -14,8 +14,8 @@ use tacho_model::op::{EntityKind, Op};
 use tacho_model::wire::IncomingOp;
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult};
-use crate::storage::{Backend, WriteTx};
+use crate::db::{Backend, WriteTx};
+use crate::error::{ServiceError, ServiceResult};
 
 /// The locks and dated entities one push batch is checked against.
 #[derive(Default)]
@@ -41,7 +41,7 @@ impl BatchLocks {
         backend: Backend,
         space: &str,
         ops: &[IncomingOp],
-    ) -> ApiResult<Self> {
+    ) -> ServiceResult<Self> {
         let mut batch = Self::default();
         let rows = sqlx::query(
             "SELECT entity_id, state FROM entity_state WHERE space_id = $1 AND entity = 'period_lock'",
@@ -52,10 +52,11 @@ impl BatchLocks {
         for row in rows {
             let id: String = row.try_get("entity_id")?;
             let raw: String = row.try_get("state")?;
-            let id = id.parse::<Uuid>().map_err(ApiError::internal)?;
-            batch
-                .locks
-                .insert(id, serde_json::from_str(&raw).map_err(ApiError::internal)?);
+            let id = id.parse::<Uuid>().map_err(ServiceError::internal)?;
+            batch.locks.insert(
+                id,
+                serde_json::from_str(&raw).map_err(ServiceError::internal)?,
+            );
         }
         let brings_lock = ops.iter().any(|o| o.op.entity == EntityKind::PeriodLock);
         if batch.locks.is_empty() && !brings_lock {
@@ -96,8 +97,8 @@ impl BatchLocks {
                 let id: String = row.try_get("entity_id")?;
                 let raw: String = row.try_get("state")?;
                 batch.dated.insert(
-                    (kind, id.parse().map_err(ApiError::internal)?),
-                    serde_json::from_str(&raw).map_err(ApiError::internal)?,
+                    (kind, id.parse().map_err(ServiceError::internal)?),
+                    serde_json::from_str(&raw).map_err(ServiceError::internal)?,
                 );
             }
         }
@@ -130,7 +131,7 @@ impl BatchLocks {
                 let id: String = row.try_get("entity_id")?;
                 batch
                     .refused
-                    .insert(id.parse().map_err(ApiError::internal)?);
+                    .insert(id.parse().map_err(ServiceError::internal)?);
             }
         }
         Ok(batch)

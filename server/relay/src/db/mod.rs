@@ -1,6 +1,9 @@
-//! Storage: one sqlx `Any` pool over SQLite or PostgreSQL. Every query is written once in SQL both
+//! Storage: one sqlx `Any` pool over SQLite or PostgreSQL, its migrations, and (in
+//! [`materialised`]) the typed view of the merged state. Every query is written once in SQL both
 //! engines accept; [`Backend`] is consulted only where they must differ (taking the space's write
 //! lock, cross-instance notification, file-level setup).
+
+pub mod materialised;
 
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -16,45 +19,49 @@ use sqlx::{Any, AnyConnection, AnyPool, Row as _, SqlStr, Transaction};
 
 /// The append-only schema migrations, embedded so the binary needs no files next to it.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (1, "init", include_str!("../../migrations/0001_init.sql")),
     (
         2,
         "materialised_state",
-        include_str!("../migrations/0002_materialised_state.sql"),
+        include_str!("../../migrations/0002_materialised_state.sql"),
     ),
     (
         3,
         "hooks_privacy",
-        include_str!("../migrations/0003_hooks_privacy.sql"),
+        include_str!("../../migrations/0003_hooks_privacy.sql"),
     ),
     (
         4,
         "secrets_zammad",
-        include_str!("../migrations/0004_secrets_zammad.sql"),
+        include_str!("../../migrations/0004_secrets_zammad.sql"),
     ),
     (
         5,
         "point_purge_without_index",
-        include_str!("../migrations/0005_point_purge_without_index.sql"),
+        include_str!("../../migrations/0005_point_purge_without_index.sql"),
     ),
-    (6, "oidc", include_str!("../migrations/0006_oidc.sql")),
-    (7, "jobs", include_str!("../migrations/0007_jobs.sql")),
+    (6, "oidc", include_str!("../../migrations/0006_oidc.sql")),
+    (7, "jobs", include_str!("../../migrations/0007_jobs.sql")),
     (
         8,
         "connections",
-        include_str!("../migrations/0008_connections.sql"),
+        include_str!("../../migrations/0008_connections.sql"),
     ),
     (
         9,
         "op_ids_per_space",
-        include_str!("../migrations/0009_op_ids_per_space.sql"),
+        include_str!("../../migrations/0009_op_ids_per_space.sql"),
     ),
     (
         10,
         "refusal_code",
-        include_str!("../migrations/0010_refusal_code.sql"),
+        include_str!("../../migrations/0010_refusal_code.sql"),
     ),
 ];
+
+/// PostgreSQL channel on which instances announce pushes (`<space>:<head>`); `sync::listen`
+/// subscribes to it.
+pub const PG_CHANNEL: &str = "tacho_push";
 
 /// The settings key of the access-token signing key (base64 of 32 random bytes).
 const TOKEN_KEY: &str = "token_signing_key";
@@ -242,7 +249,7 @@ impl Db {
     ) -> Result<(), sqlx::Error> {
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(crate::log::PG_CHANNEL)
+                .bind(PG_CHANNEL)
                 .bind(format!("{space_id}:{head}"))
                 .execute(conn)
                 .await?;
@@ -451,6 +458,13 @@ mod private_fs {
 /// Wall-clock Unix milliseconds, the unit of every stored time.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+/// Formats stored Unix milliseconds as RFC 3339 UTC, the form answers carry.
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Whether a database error is a unique-constraint violation (a lost insert race).

@@ -7,12 +7,8 @@
 
 use std::collections::HashMap;
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, SecondsFormat, Utc};
 use hmac::{Hmac, Mac};
 use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
@@ -21,9 +17,10 @@ use sqlx::Row as _;
 use tacho_model::api::code;
 use uuid::Uuid;
 
-use crate::AppState;
-use crate::error::{ApiError, ApiResult};
-use crate::storage::now_ms;
+use crate::config::Config;
+use crate::db::now_ms;
+pub use crate::db::rfc3339;
+use crate::error::{ServiceError, ServiceResult};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -62,8 +59,8 @@ pub fn sign(key: &[u8], claims: &Claims) -> String {
 }
 
 /// Checks a token's signature in constant time, then its expiry.
-pub fn verify(key: &[u8], token: &str, now_ms: i64) -> ApiResult<Claims> {
-    let bad = || ApiError::unauthorized("bad_token", "access token is not valid");
+pub fn verify(key: &[u8], token: &str, now_ms: i64) -> ServiceResult<Claims> {
+    let bad = || ServiceError::unauthorized("bad_token", "access token is not valid");
     let (signed, sig) = token.rsplit_once('.').ok_or_else(bad)?;
     let payload = signed.strip_prefix(PREFIX).ok_or_else(bad)?;
     let sig = URL_SAFE_NO_PAD.decode(sig).map_err(|_| bad())?;
@@ -73,7 +70,7 @@ pub fn verify(key: &[u8], token: &str, now_ms: i64) -> ApiResult<Claims> {
     let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| bad())?;
     let claims: Claims = serde_json::from_slice(&payload).map_err(|_| bad())?;
     if claims.exp_ms <= now_ms {
-        return Err(ApiError::unauthorized(
+        return Err(ServiceError::unauthorized(
             code::TOKEN_EXPIRED,
             "access token expired; refresh it",
         ));
@@ -108,53 +105,85 @@ pub struct Subject {
     pub device: Uuid,
 }
 
-/// Issues an access token and stores a refresh token in `family` (a new family when `None`).
-pub async fn issue_session(
-    state: &AppState,
-    conn: &mut sqlx::AnyConnection,
-    subject: Subject,
-    family: Option<&str>,
-) -> ApiResult<Session> {
-    let now = now_ms();
-    let ttl = i64::try_from(state.config.access_ttl.as_millis()).unwrap_or(i64::MAX);
-    let exp_ms = now.saturating_add(ttl);
-    let claims = Claims {
-        account: subject.account,
-        space: subject.space,
-        device: subject.device,
-        exp_ms,
-    };
-    let access_token = sign(&state.token_key, &claims);
-    let refresh_token = new_refresh_token();
-    let family = family.map_or_else(|| Uuid::now_v7().to_string(), str::to_owned);
-    let refresh_ttl = i64::try_from(state.config.refresh_ttl.as_millis()).unwrap_or(i64::MAX);
-    sqlx::query(
-        "INSERT INTO refresh_tokens (hash, family, device_id, account_id, spent, revoked, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, 0, 0, $5, $6)",
-    )
-    .bind(hash_refresh_token(&refresh_token))
-    .bind(family)
-    .bind(subject.device.to_string())
-    .bind(subject.account.to_string())
-    .bind(now)
-    .bind(now.saturating_add(refresh_ttl))
-    .execute(conn)
-    .await?;
-    Ok(Session {
-        account_id: subject.account,
-        space_id: subject.space,
-        device_id: subject.device,
-        access_token,
-        access_expires_at: rfc3339(exp_ms),
-        refresh_token,
-    })
+/// The token side of the accounts service: the signing key and the lifetimes, so issuing and
+/// checking tokens needs nothing else.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    key: Vec<u8>,
+    access_ttl_ms: i64,
+    refresh_ttl_ms: i64,
+    reuse_grace_ms: i64,
 }
 
-/// Formats Unix milliseconds as RFC 3339 UTC.
-pub fn rfc3339(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Secs, true)
+fn millis(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Tokens {
+    /// Tokens signed with `key` (shared through the database) and `config`'s lifetimes.
+    pub fn new(key: Vec<u8>, config: &Config) -> Self {
+        Self {
+            key,
+            access_ttl_ms: millis(config.access_ttl),
+            refresh_ttl_ms: millis(config.refresh_ttl),
+            reuse_grace_ms: millis(config.refresh_reuse_grace),
+        }
+    }
+
+    /// The key access tokens are signed with (tests forge tokens with it).
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    /// How long a spent refresh token may be presented again as a retry.
+    pub fn reuse_grace_ms(&self) -> i64 {
+        self.reuse_grace_ms
+    }
+
+    /// Checks an access token's signature and expiry (no database).
+    pub fn verify(&self, token: &str) -> ServiceResult<Claims> {
+        verify(&self.key, token, now_ms())
+    }
+
+    /// Issues an access token and stores a refresh token in `family` (a new family when `None`).
+    pub async fn issue(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        subject: Subject,
+        family: Option<&str>,
+    ) -> ServiceResult<Session> {
+        let now = now_ms();
+        let exp_ms = now.saturating_add(self.access_ttl_ms);
+        let claims = Claims {
+            account: subject.account,
+            space: subject.space,
+            device: subject.device,
+            exp_ms,
+        };
+        let access_token = sign(&self.key, &claims);
+        let refresh_token = new_refresh_token();
+        let family = family.map_or_else(|| Uuid::now_v7().to_string(), str::to_owned);
+        sqlx::query(
+            "INSERT INTO refresh_tokens (hash, family, device_id, account_id, spent, revoked, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, 0, 0, $5, $6)",
+        )
+        .bind(hash_refresh_token(&refresh_token))
+        .bind(family)
+        .bind(subject.device.to_string())
+        .bind(subject.account.to_string())
+        .bind(now)
+        .bind(now.saturating_add(self.refresh_ttl_ms))
+        .execute(conn)
+        .await?;
+        Ok(Session {
+            account_id: subject.account,
+            space_id: subject.space,
+            device_id: subject.device,
+            access_token,
+            access_expires_at: rfc3339(exp_ms),
+            refresh_token,
+        })
+    }
 }
 
 /// A refresh token that was live and is now spent.
@@ -170,8 +199,8 @@ pub async fn spend_refresh_token(
     conn: &mut sqlx::AnyConnection,
     token: &str,
     grace_ms: i64,
-) -> ApiResult<Spent> {
-    let bad = || ApiError::unauthorized("bad_token", "refresh token is not valid");
+) -> ServiceResult<Spent> {
+    let bad = || ServiceError::unauthorized("bad_token", "refresh token is not valid");
     let hash = hash_refresh_token(token);
     let row = sqlx::query(
         "SELECT r.family, r.device_id, r.account_id, r.spent, r.revoked, r.expires_at, a.space_id \
@@ -207,7 +236,7 @@ pub async fn spend_refresh_token(
             .execute(&mut *conn)
             .await?;
     }
-    let parse = |s: String| Uuid::parse_str(&s).map_err(ApiError::internal);
+    let parse = |s: String| Uuid::parse_str(&s).map_err(ServiceError::internal);
     Ok(Spent {
         subject: Subject {
             account: parse(row.try_get("account_id")?)?,
@@ -219,8 +248,8 @@ pub async fn spend_refresh_token(
 }
 
 /// The error for a replayed refresh token.
-pub fn reused() -> ApiError {
-    ApiError::unauthorized(
+pub fn reused() -> ServiceError {
+    ServiceError::unauthorized(
         code::REFRESH_REUSED,
         "this refresh token was already used; its session family is revoked, log in again",
     )
@@ -236,55 +265,6 @@ pub async fn revoke_family_of(pool: &sqlx::AnyPool, token: &str) -> Result<(), s
     .execute(pool)
     .await?;
     Ok(())
-}
-
-/// The caller of an authenticated route, taken from a valid `Authorization: Bearer` header.
-#[derive(Debug, Clone)]
-pub struct Auth(pub Claims);
-
-impl FromRequestParts<AppState> for Auth {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                ApiError::unauthorized("missing_token", "Authorization: Bearer <token> required")
-            })?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "bad_token",
-                    "expected a Bearer token",
-                )
-            })?;
-        let claims = verify(&state.token_key, token.trim(), now_ms())?;
-        // Access tokens are stateless; this lookup makes them die with their device or account
-        // (`DELETE /v1/account`) instead of living out their 15 minutes. A device seen alive is
-        // remembered briefly: hundreds of long-polls re-polling after every push must not each
-        // cost a query.
-        let live = state.live_devices.recently_seen(claims.device)
-            || sqlx::query("SELECT 1 AS one FROM devices WHERE id = $1 AND account_id = $2")
-                .bind(claims.device.to_string())
-                .bind(claims.account.to_string())
-                .fetch_optional(&state.db.pool)
-                .await?
-                .is_some();
-        if live {
-            state.live_devices.saw(claims.device);
-        } else {
-            return Err(ApiError::unauthorized(
-                "bad_token",
-                "the account or device of this token no longer exists",
-            ));
-        }
-        Ok(Auth(claims))
-    }
 }
 
 /// Devices recently found to exist, so authenticating a request rarely needs a query. This

@@ -10,7 +10,7 @@ use tacho_model::merge::EntityState;
 use tacho_model::op::EntityKind;
 use uuid::Uuid;
 
-use crate::storage::Db;
+use crate::db::Db;
 
 /// The space's live cars. Unlike a client store, which waits for a car's full upsert before it
 /// writes the row, the relay may be asked about a car whose merged state lacks a name or plate

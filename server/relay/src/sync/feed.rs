@@ -21,7 +21,7 @@ use serde_json::value::RawValue;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::log::PullResult;
+use super::PullResult;
 
 /// Most ops a space keeps in memory for its long-polls.
 pub const RECENT_OPS: usize = 2000;

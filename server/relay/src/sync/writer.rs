@@ -16,11 +16,11 @@ use tacho_model::op::{EntityKind, Op, OpKind, SCHEMA_VERSION};
 use tacho_model::wire::IncomingOp;
 use uuid::Uuid;
 
-use crate::AppState;
-use crate::error::{ApiError, ApiResult};
-use crate::log::{PushResult, push_ops};
-use crate::storage::{WriteTx, now_ms};
-use crate::tokens::{Claims, Subject};
+use super::{PushResult, SyncService};
+use crate::accounts::devices::bind_device;
+use crate::accounts::tokens::{Claims, Subject};
+use crate::db::{Db, WriteTx, now_ms};
+use crate::error::{ServiceError, ServiceResult};
 
 /// What a server-side device does for an account; one device per role and account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,8 +39,9 @@ impl Role {
 }
 
 /// A server-side device with its clock as stored: the next op continues both.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct ServerDevice {
+    sync: SyncService,
     role: Role,
     account: Uuid,
     space: Uuid,
@@ -52,22 +53,29 @@ pub struct ServerDevice {
 impl ServerDevice {
     /// The account's device for `role`, made and bound to the space on first use (two instances
     /// racing both end up with the one stored).
-    pub async fn open(state: &AppState, role: Role, account: Uuid, space: Uuid) -> ApiResult<Self> {
-        let (device, last_hlc) = match find(state, role, account).await? {
+    pub async fn open(
+        sync: &SyncService,
+        role: Role,
+        account: Uuid,
+        space: Uuid,
+    ) -> ServiceResult<Self> {
+        let db = &sync.db;
+        let (device, last_hlc) = match find(db, role, account).await? {
             Some(found) => found,
             None => {
-                create(state, role, account, space).await?;
-                find(state, role, account)
+                create(db, role, account, space).await?;
+                find(db, role, account)
                     .await?
-                    .ok_or_else(|| ApiError::internal("server-side device vanished"))?
+                    .ok_or_else(|| ServiceError::internal("server-side device vanished"))?
             }
         };
         let last_seq: i64 = sqlx::query("SELECT last_seq FROM devices WHERE id = $1")
             .bind(device.to_string())
-            .fetch_one(&state.db.pool)
+            .fetch_one(&db.pool)
             .await?
             .try_get("last_seq")?;
         Ok(Self {
+            sync: sync.clone(),
             role,
             account,
             space,
@@ -98,19 +106,19 @@ impl ServerDevice {
 
     /// Pushes a batch through the ordinary push path. A `seq_gap` error means another writer of
     /// this device came first: open the device again and rebuild the batch.
-    pub async fn push(&self, state: &AppState, batch: &OpBatch) -> ApiResult<PushResult> {
+    pub async fn push(&self, batch: &OpBatch) -> ServiceResult<PushResult> {
         let claims = Claims {
             account: self.account,
             space: self.space,
             device: self.device,
             exp_ms: now_ms() + 60_000,
         };
-        push_ops(state, &claims, &batch.ops).await
+        self.sync.push(&claims, &batch.ops).await
     }
 
     /// Records the clock a pushed batch reached, in the caller's transaction (with its own
     /// bookkeeping), so the next batch continues after it.
-    pub async fn save_clock(&self, tx: &mut WriteTx, batch: &OpBatch) -> ApiResult<()> {
+    pub async fn save_clock(&self, tx: &mut WriteTx, batch: &OpBatch) -> ServiceResult<()> {
         match self.role {
             Role::Automation => {
                 sqlx::query(
@@ -139,7 +147,7 @@ pub struct OpBatch {
 
 impl OpBatch {
     /// Adds an op.
-    pub fn push(&mut self, entity: EntityKind, entity_id: Uuid, kind: OpKind) -> ApiResult<()> {
+    pub fn push(&mut self, entity: EntityKind, entity_id: Uuid, kind: OpKind) -> ServiceResult<()> {
         let n = self.ops.len();
         let op = Op {
             op_id: OpId(Uuid::new_v5(
@@ -157,7 +165,7 @@ impl OpBatch {
         self.seq += 1;
         self.hlc += 1;
         self.ops
-            .push(IncomingOp::from_op(op).map_err(ApiError::internal)?);
+            .push(IncomingOp::from_op(op).map_err(ServiceError::internal)?);
         Ok(())
     }
 
@@ -167,8 +175,8 @@ impl OpBatch {
         kind: EntityKind,
         entity_id: Uuid,
         entity: &T,
-    ) -> ApiResult<()> {
-        let mut fields = match serde_json::to_value(entity).map_err(ApiError::internal)? {
+    ) -> ServiceResult<()> {
+        let mut fields = match serde_json::to_value(entity).map_err(ServiceError::internal)? {
             Value::Object(map) => map,
             _ => Map::new(),
         };
@@ -187,29 +195,29 @@ impl OpBatch {
     }
 }
 
-async fn find(state: &AppState, role: Role, account: Uuid) -> ApiResult<Option<(Uuid, i64)>> {
+async fn find(db: &Db, role: Role, account: Uuid) -> ServiceResult<Option<(Uuid, i64)>> {
     let row = match role {
         Role::Automation => {
             sqlx::query("SELECT device_id, last_hlc FROM automation_devices WHERE account_id = $1")
                 .bind(account.to_string())
-                .fetch_optional(&state.db.pool)
+                .fetch_optional(&db.pool)
                 .await?
         }
     };
-    row.map(|r| -> ApiResult<(Uuid, i64)> {
+    row.map(|r| -> ServiceResult<(Uuid, i64)> {
         let id: String = r.try_get("device_id")?;
         Ok((
-            Uuid::parse_str(&id).map_err(ApiError::internal)?,
+            Uuid::parse_str(&id).map_err(ServiceError::internal)?,
             r.try_get("last_hlc")?,
         ))
     })
     .transpose()
 }
 
-async fn create(state: &AppState, role: Role, account: Uuid, space: Uuid) -> ApiResult<()> {
+async fn create(db: &Db, role: Role, account: Uuid, space: Uuid) -> ServiceResult<()> {
     let device = Uuid::now_v7();
-    let mut tx = state.db.begin_write().await?;
-    crate::devices::bind_device(
+    let mut tx = db.begin_write().await?;
+    bind_device(
         &mut tx,
         Subject {
             account,

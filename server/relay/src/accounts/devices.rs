@@ -1,24 +1,17 @@
 //! Devices: the client's own ids, bound to one account on first use, plus sessions minted for
 //! another device of the same account (the phone signs in its watch).
 
-use axum::Json;
-use axum::extract::State;
-use axum::extract::rejection::JsonRejection;
-use axum::http::StatusCode;
 use sqlx::Row as _;
 use tacho_model::api::{check_text, code, limits};
 
-use crate::AppState;
-use crate::error::{ApiError, ApiResult};
-use crate::storage::{is_unique_violation, now_ms};
-use crate::tokens::{Auth, Session, Subject, issue_session};
-
-pub use tacho_model::api::DeviceSessionRequest;
+use super::tokens::Subject;
+use crate::db::{is_unique_violation, now_ms};
+use crate::error::{Kind, ServiceError, ServiceResult};
 
 /// The error for a device id bound to someone else.
-pub fn device_taken() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
+pub fn device_taken() -> ServiceError {
+    ServiceError::new(
+        Kind::Conflict,
         code::DEVICE_TAKEN,
         "this device id belongs to another account",
     )
@@ -31,7 +24,7 @@ pub async fn bind_device(
     conn: &mut sqlx::AnyConnection,
     subject: Subject,
     name: &str,
-) -> ApiResult<()> {
+) -> ServiceResult<()> {
     let name = check_text("device_name", name, limits::NAME)?;
     let row = sqlx::query("SELECT account_id FROM devices WHERE id = $1")
         .bind(subject.device.to_string())
@@ -73,33 +66,4 @@ pub async fn bind_device(
         }
     }
     Ok(())
-}
-
-/// `POST /v1/devices/session`: a session for another device of the caller's account.
-#[utoipa::path(post, path = "/v1/devices/session", tag = "devices",
-    request_body = DeviceSessionRequest,
-    security(("bearer" = [])),
-    responses(
-        (status = 201, body = Session),
-        (status = 401, body = crate::openapi::ErrorBody),
-        (status = 409, description = "device_taken", body = crate::openapi::ErrorBody),
-        (status = 422, description = "invalid_text / text_too_long (with `field`)", body = crate::openapi::ErrorBody),
-    ))]
-pub async fn device_session(
-    State(state): State<AppState>,
-    Auth(claims): Auth,
-    body: Result<Json<DeviceSessionRequest>, JsonRejection>,
-) -> ApiResult<(StatusCode, Json<Session>)> {
-    let Json(req) = body?;
-    req.check_text()?;
-    let subject = Subject {
-        account: claims.account,
-        space: claims.space,
-        device: req.device_id,
-    };
-    let mut tx = state.db.begin_write().await?;
-    bind_device(&mut tx, subject, &req.device_name).await?;
-    let session = issue_session(&state, &mut tx, subject, None).await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(session)))
 }

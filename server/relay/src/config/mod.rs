@@ -1,13 +1,14 @@
-//! Runtime configuration of a relay instance, independent of how it was read (flags, env, tests).
+//! Runtime configuration of a relay instance, independent of how it was read (flags, env, tests),
+//! and the OpenID provider file ([`oidc`]). The bottom of the module graph: it names no service.
+
+pub mod oidc;
 
 use std::time::Duration;
 
 use serde::Serialize;
 
 /// Who may create an account.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Registration {
     /// Anyone may sign up (the default: a personal relay is usually private by network).
@@ -18,6 +19,20 @@ pub enum Registration {
     /// Only the configured e-mail addresses may sign up.
     Allowlist,
 }
+
+impl From<Registration> for tacho_model::api::Registration {
+    /// The policy as `GET /v1/capabilities` shows it (the wire enum has no clap derive).
+    fn from(r: Registration) -> Self {
+        match r {
+            Registration::Open => Self::Open,
+            Registration::Closed => Self::Closed,
+            Registration::Allowlist => Self::Allowlist,
+        }
+    }
+}
+
+/// Longest long-poll, in seconds (the request time limit leaves room for it).
+pub const LONG_POLL_MAX_S: u64 = 30;
 
 /// Default of [`Config::header_read_timeout`], in seconds.
 pub const DEFAULT_HEADER_READ_TIMEOUT_S: u64 = 15;
@@ -59,7 +74,7 @@ pub struct Config {
     pub gps_retention_days: Option<u32>,
     /// OpenID providers people may sign in with (`--oidc-config`, see docs/oidc.md); empty
     /// switches OpenID sign-in off.
-    pub oidc_providers: Vec<crate::oidc::ProviderConfig>,
+    pub oidc_providers: Vec<oidc::ProviderConfig>,
     /// When not empty, new accounts (password or OpenID) need an e-mail address in one of these
     /// lower-cased domains (exact match, no subdomains), on top of [`Registration`].
     pub allowed_email_domains: Vec<String>,
@@ -88,7 +103,7 @@ impl Config {
             rate_limits: crate::limits::RateLimits::default(),
             cors_origins: Vec::new(),
             hsts: false,
-            request_timeout: Duration::from_secs(crate::log::LONG_POLL_MAX_S + 30),
+            request_timeout: Duration::from_secs(LONG_POLL_MAX_S + 30),
             gps_retention_days: None,
             oidc_providers: Vec::new(),
             allowed_email_domains: Vec::new(),
