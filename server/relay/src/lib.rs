@@ -2,7 +2,7 @@
 //! an embedded SQLite file or PostgreSQL. The wire contract is `docs/sync-protocol.md`.
 //!
 //! Layers, arrows pointing down only (`tests/module_graph.rs` keeps it so; docs/ARCHITECTURE.md
-//! and ADR 0013 explain): [`http`] (router, extractors, handlers, OpenAPI) over [`state`] (the
+//! and ADR 0014 explain): [`http`] (router, extractors, handlers, OpenAPI) over [`state`] (the
 //! services) over the domain services ([`automation`], [`oidc`], [`sync`], [`accounts`],
 //! [`connections`], [`jobs`]) over storage and configuration ([`db`], [`secrets`], [`config`],
 //! [`limits`]) and the domain error ([`error`]).

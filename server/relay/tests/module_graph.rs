@@ -2,7 +2,7 @@
 //! references of each top-level module (imports, paths, doc links alike; items defined in
 //! `lib.rs` itself count as the node `lib`), and fails on any circle between top-level modules and on any module but the HTTP edge that names `http` or
 //! `state` (services never see the router or the whole `AppState`; arrows point down only).
-//! See ADR 0013 and docs/ARCHITECTURE.md, "Relay".
+//! See ADR 0014 and docs/ARCHITECTURE.md, "Relay".
 //!
 //! `RELAY_SRC=<dir>` checks another tree (e.g. an older checkout's `server/relay/src`).
 
