@@ -264,6 +264,8 @@ fn id_routes() -> Vec<(&'static str, &'static str)> {
         ("post", "/v1/auth/signup"),
         ("post", "/v1/auth/login"),
         ("post", "/v1/devices/session"),
+        ("patch", "/v1/devices/{device_id}"),
+        ("delete", "/v1/devices/{device_id}"),
         ("post", "/v1/push"),
         ("post", "/v1/sync"),
         ("delete", "/v1/hooks/tokens/{id}"),
@@ -398,6 +400,22 @@ fn attempts(method: &str, path: &str, a: &Victim, b: &mut Attacker) -> Option<Ve
                 },
             ]
         }
+        ("patch", "/v1/devices/{device_id}") => vec![refuse(
+            "rename A's watch",
+            bt.clone(),
+            &format!("/v1/devices/{}", a.watch),
+            json!({"name": "stolen"}),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )],
+        ("delete", "/v1/devices/{device_id}") => vec![refuse(
+            "revoke A's watch",
+            bt.clone(),
+            &format!("/v1/devices/{}", a.watch),
+            json!({}),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )],
         ("delete", "/v1/hooks/tokens/{id}") => vec![refuse(
             "revoke A's hook token",
             bt.clone(),

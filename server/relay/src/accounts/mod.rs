@@ -12,13 +12,15 @@ use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier 
 use std::sync::Arc;
 
 use sqlx::Row as _;
-use tacho_model::api::{DeviceSessionRequest, Session, check_text, limits};
+use tacho_model::api::{
+    DeviceInfo, DeviceList, DeviceRename, DeviceSessionRequest, Session, check_text, limits,
+};
 use uuid::Uuid;
 
 use crate::config::{Config, Registration};
-use crate::db::{Db, is_unique_violation, now_ms};
+use crate::db::{Backend, Db, is_unique_violation, now_ms};
 use crate::error::{Kind, ServiceError, ServiceResult};
-use devices::{bind_device, device_taken};
+use devices::{bind_device, device_revoked, device_taken};
 use tokens::{Claims, LiveDevices, Subject, Tokens, reused, revoke_family_of, spend_refresh_token};
 
 /// Shortest accepted password, in characters.
@@ -148,24 +150,29 @@ impl Accounts {
     pub async fn authenticate(&self, token: &str) -> ServiceResult<Claims> {
         let claims = self.0.tokens.verify(token)?;
         // Access tokens are stateless; this lookup makes them die with their device or account
-        // (`DELETE /v1/account`) instead of living out their 15 minutes. A device seen alive is
-        // remembered briefly: hundreds of long-polls re-polling after every push must not each
-        // cost a query.
-        let live = self.0.live.recently_seen(claims.device)
-            || sqlx::query("SELECT 1 AS one FROM devices WHERE id = $1 AND account_id = $2")
-                .bind(claims.device.to_string())
-                .bind(claims.account.to_string())
-                .fetch_optional(&self.0.db.pool)
-                .await?
-                .is_some();
-        if live {
-            self.0.live.saw(claims.device);
-        } else {
-            return Err(ServiceError::unauthorized(
-                "bad_token",
-                "the account or device of this token no longer exists",
-            ));
+        // (`DELETE /v1/account`, `DELETE /v1/devices/{id}`) instead of living out their 15
+        // minutes. On SQLite (one instance serves the file, and it forgets a device it revokes
+        // or deletes) a device seen alive is remembered briefly: hundreds of long-polls
+        // re-polling after every push must not each cost a query. On PostgreSQL another
+        // instance may revoke it, so every check reads the row (one primary-key lookup).
+        if self.0.db.backend == Backend::Sqlite && self.0.live.recently_seen(claims.device) {
+            return Ok(claims);
         }
+        let row = sqlx::query("SELECT revoked_at FROM devices WHERE id = $1 AND account_id = $2")
+            .bind(claims.device.to_string())
+            .bind(claims.account.to_string())
+            .fetch_optional(&self.0.db.pool)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::unauthorized(
+                    "bad_token",
+                    "the account or device of this token no longer exists",
+                )
+            })?;
+        if row.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
+            return Err(device_revoked());
+        }
+        self.0.live.saw(claims.device);
         Ok(claims)
     }
 
@@ -213,13 +220,16 @@ impl Accounts {
         {
             return Err(email_taken());
         }
-        if sqlx::query("SELECT id FROM devices WHERE id = $1")
+        if let Some(row) = sqlx::query("SELECT revoked_at FROM devices WHERE id = $1")
             .bind(subject.device.to_string())
             .fetch_optional(&mut *tx)
             .await?
-            .is_some()
         {
-            return Err(device_taken());
+            return Err(if row.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
+                device_revoked()
+            } else {
+                device_taken()
+            });
         }
         sqlx::query("INSERT INTO spaces (id, head, created_at) VALUES ($1, 0, $2)")
             .bind(subject.space.to_string())
@@ -335,5 +345,27 @@ impl Accounts {
         let session = self.0.tokens.issue(&mut tx, subject, None).await?;
         tx.commit().await?;
         Ok(session)
+    }
+
+    /// The caller's account's devices, oldest first; `current` marks the caller.
+    pub async fn devices(&self, claims: &Claims) -> ServiceResult<DeviceList> {
+        devices::list(&self.0.db, claims).await
+    }
+
+    /// Renames a device of the caller's account (`not_found` for another account's).
+    pub async fn rename_device(
+        &self,
+        claims: &Claims,
+        device: &str,
+        req: &DeviceRename,
+    ) -> ServiceResult<DeviceInfo> {
+        devices::rename(&self.0.db, claims, device, req).await
+    }
+
+    /// Revokes a device of the caller's account (`not_found` for another account's).
+    pub async fn revoke_device(&self, claims: &Claims, device: &str) -> ServiceResult<()> {
+        let device = devices::revoke(&self.0.db, claims, device).await?;
+        self.0.live.forget(device);
+        Ok(())
     }
 }

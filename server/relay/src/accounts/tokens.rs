@@ -1,7 +1,7 @@
 //! Access and refresh tokens.
 //!
-//! Access tokens are signed, so every instance can check them without the database; one cached
-//! lookup (see [`LiveDevices`]) makes them die with their device or account. Format: `v1.<base64url(claims JSON)>.<base64url(HMAC-SHA256)>`. Refresh tokens are random,
+//! Access tokens are signed, so every instance can check them without the database; one lookup
+//! (cached on SQLite, see [`LiveDevices`]) makes them die with their device or account. Format: `v1.<base64url(claims JSON)>.<base64url(HMAC-SHA256)>`. Refresh tokens are random,
 //! stored only as SHA-256 hashes, and rotate: each use spends the token and returns a new one of
 //! the same family; presenting a spent one revokes the family, since it means the token leaked.
 
@@ -267,9 +267,10 @@ pub async fn revoke_family_of(pool: &sqlx::AnyPool, token: &str) -> Result<(), s
     Ok(())
 }
 
-/// Devices recently found to exist, so authenticating a request rarely needs a query. This
-/// instance forgets them all when it deletes an account; another instance sharing the database
-/// may accept a deleted account's access tokens for up to [`LiveDevices::TTL`] more.
+/// Devices recently found to exist and not revoked, so authenticating a request rarely needs a
+/// query. Used on SQLite only, where one instance serves the file: it forgets a device it revokes
+/// and every device when it deletes an account. On PostgreSQL another instance may revoke a
+/// device, so `Accounts::authenticate` reads the row every time.
 #[derive(Debug, Default)]
 pub struct LiveDevices {
     seen: std::sync::Mutex<HashMap<Uuid, std::time::Instant>>,
@@ -301,6 +302,11 @@ impl LiveDevices {
             seen.clear();
         }
         seen.insert(device, std::time::Instant::now());
+    }
+
+    /// Forgets `device` (after it was revoked).
+    pub fn forget(&self, device: Uuid) {
+        self.seen().remove(&device);
     }
 
     /// Forgets every device (after devices were deleted).

@@ -57,6 +57,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "refusal_code",
         include_str!("../../migrations/0010_refusal_code.sql"),
     ),
+    (
+        11,
+        "device_revocation",
+        include_str!("../../migrations/0011_device_revocation.sql"),
+    ),
 ];
 
 /// PostgreSQL channel on which instances announce pushes (`<space>:<head>`); `sync::listen`

@@ -1,11 +1,14 @@
 //! Account routes: sign-up, login, refresh, logout, device sessions, export and deletion.
 
 use axum::Json;
-use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use tacho_model::api::{Credentials, DeviceSessionRequest, ErrorBody, RefreshRequest, Session};
+use tacho_model::api::{
+    Credentials, DeviceInfo, DeviceList, DeviceRename, DeviceSessionRequest, ErrorBody,
+    RefreshRequest, Session,
+};
 
 use super::error::ApiResult;
 use super::extract::Auth;
@@ -136,5 +139,64 @@ pub async fn delete_account(
 ) -> ApiResult<StatusCode> {
     let Json(req) = body?;
     state.accounts().delete_account(&claims, req).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /v1/devices`: the devices of the caller's account, oldest first (`current` marks the
+/// caller; revoked ones carry `revoked_at`).
+#[utoipa::path(get, path = "/v1/devices", tag = "devices",
+    security(("bearer" = [])),
+    responses((status = 200, body = DeviceList), (status = 401, body = ErrorBody)))]
+pub async fn list_devices(
+    State(state): State<AppState>,
+    Auth(claims): Auth,
+) -> ApiResult<Json<DeviceList>> {
+    Ok(Json(state.accounts().devices(&claims).await?))
+}
+
+/// `PATCH /v1/devices/{device_id}`: renames a device of the caller's account.
+#[utoipa::path(patch, path = "/v1/devices/{device_id}", tag = "devices",
+    params(("device_id" = String, Path, description = "the device's id")),
+    request_body = DeviceRename,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = DeviceInfo),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "not_found (also for other accounts' devices)", body = ErrorBody),
+        (status = 422, description = "invalid_body (empty name) / invalid_text / text_too_long (with `field`)", body = ErrorBody),
+    ))]
+pub async fn rename_device(
+    State(state): State<AppState>,
+    Auth(claims): Auth,
+    Path(device_id): Path<String>,
+    body: Result<Json<DeviceRename>, JsonRejection>,
+) -> ApiResult<Json<DeviceInfo>> {
+    let Json(req) = body?;
+    Ok(Json(
+        state
+            .accounts()
+            .rename_device(&claims, &device_id, &req)
+            .await?,
+    ))
+}
+
+/// `DELETE /v1/devices/{device_id}`: revokes another device of the caller's account: its refresh
+/// tokens are revoked, its access tokens answered 401 `device_revoked` from now on (on every instance),
+/// and its id can't sign in again; its ops stay in the log.
+#[utoipa::path(delete, path = "/v1/devices/{device_id}", tag = "devices",
+    params(("device_id" = String, Path, description = "the device's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204),
+        (status = 401, description = "bad_token / device_revoked", body = ErrorBody),
+        (status = 404, description = "not_found (also for other accounts' devices)", body = ErrorBody),
+        (status = 409, description = "current_device (a device can't revoke itself; log out instead)", body = ErrorBody),
+    ))]
+pub async fn revoke_device(
+    State(state): State<AppState>,
+    Auth(claims): Auth,
+    Path(device_id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state.accounts().revoke_device(&claims, &device_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

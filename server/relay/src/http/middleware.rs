@@ -148,6 +148,7 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
         );
     }
     if path.starts_with("/v1/auth/")
+        || path == "/v1/devices"
         || path.starts_with("/v1/devices/")
         || path == "/v1/connections"
         || path.starts_with("/v1/connections/")

@@ -20,7 +20,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use tacho_model::api::ErrorBody;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -51,6 +51,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/auth/oidc/{provider}/nonce", post(oidc::nonce))
         .route("/v1/auth/oidc/{provider}/id-token", post(oidc::id_token))
         .route("/v1/devices/session", post(accounts::device_session))
+        .route("/v1/devices", get(accounts::list_devices))
+        .route(
+            "/v1/devices/{device_id}",
+            patch(accounts::rename_device).delete(accounts::revoke_device),
+        )
         .route("/v1/push", post(sync::push))
         .route("/v1/pull", get(sync::pull))
         .route("/v1/snapshot", get(sync::snapshot))

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::feed::Hub;
 use super::locks::{BatchLocks, LockRefusal};
 use super::{IncomingOp, MAX_PUSH_OPS, PushResult};
+use crate::accounts::devices::device_revoked;
 use crate::accounts::tokens::Claims;
 use crate::db::{Backend, Db, WriteTx, is_unique_violation, now_ms};
 use crate::error::{Kind, ServiceError, ServiceResult};
@@ -133,19 +134,23 @@ pub(super) async fn push_ops(
     let device = claims.device.to_string();
     let backend = db.backend;
     let (mut tx, head) = db.begin_space_write(&space).await?;
-    let last_seq: i64 = sqlx::query("SELECT last_seq FROM devices WHERE id = $1 AND space_id = $2")
-        .bind(&device)
-        .bind(&space)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| {
-            ServiceError::new(
-                Kind::Forbidden,
-                "wrong_device",
-                "this device is not bound to the space",
-            )
-        })?
-        .try_get("last_seq")?;
+    let bound =
+        sqlx::query("SELECT last_seq, revoked_at FROM devices WHERE id = $1 AND space_id = $2")
+            .bind(&device)
+            .bind(&space)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::new(
+                    Kind::Forbidden,
+                    "wrong_device",
+                    "this device is not bound to the space",
+                )
+            })?;
+    if bound.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
+        return Err(device_revoked());
+    }
+    let last_seq: i64 = bound.try_get("last_seq")?;
     let (mut expected, mut next) = (last_seq + 1, head);
     let (mut accepted, mut duplicates) = (0_u64, 0_u64);
     let mut seen = HashSet::new();
