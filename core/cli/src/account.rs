@@ -71,12 +71,14 @@ pub async fn device(core: &Core, cmd: DeviceCmd, json: bool) -> anyhow::Result<(
                 let mark = if d.current { "*" } else { " " };
                 let state = match &d.revoked_at {
                     Some(at) => format!("revoked {at}"),
-                    None => format!(
-                        "last push {}",
-                        d.last_push_at.as_deref().unwrap_or("never")
-                    ),
+                    None => format!("last push {}", d.last_push_at.as_deref().unwrap_or("never")),
                 };
-                out!("{mark} {}  {:<28}  since {}  {state}", d.device_id, d.name, d.created_at)?;
+                out!(
+                    "{mark} {}  {:<28}  since {}  {state}",
+                    d.device_id,
+                    d.name,
+                    d.created_at
+                )?;
             }
         }
         DeviceCmd::Rename { id, name } => {
@@ -92,7 +94,10 @@ pub async fn device(core: &Core, cmd: DeviceCmd, json: bool) -> anyhow::Result<(
             if json {
                 output::json(&json!({ "revoked": id.trim() }))?;
             } else {
-                out!("revoked {}; its next call to the relay is refused", id.trim())?;
+                out!(
+                    "revoked {}; its next call to the relay is refused",
+                    id.trim()
+                )?;
             }
         }
     }

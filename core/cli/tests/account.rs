@@ -70,7 +70,18 @@ fn devices_are_listed_renamed_and_revoked_and_logout_keeps_or_forgets_data() {
     let signup = ["signup", "--relay", &url, "--email", "cli@example.org"];
     ok_json(&phone, &signup);
     let login = ["login", "--relay", &url, "--email", "cli@example.org"];
-    ok_json(&watch, &["--device-name", "Watch", login[0], login[1], login[2], login[3], login[4]]);
+    ok_json(
+        &watch,
+        &[
+            "--device-name",
+            "Watch",
+            login[0],
+            login[1],
+            login[2],
+            login[3],
+            login[4],
+        ],
+    );
 
     let listed = ok_json(&phone, &["device", "list"]);
     let devices = listed.as_array().unwrap();
@@ -83,14 +94,23 @@ fn devices_are_listed_renamed_and_revoked_and_logout_keeps_or_forgets_data() {
     let renamed = ok_json(&phone, &["device", "rename", &watch_id, "Apple Watch"]);
     assert_eq!(renamed["name"], "Apple Watch");
     let err = fails(&phone, &["device", "revoke", &phone_id], 3);
-    assert!(err["error"]["message"].as_str().unwrap().contains("logout"), "{err}");
+    assert!(
+        err["error"]["message"].as_str().unwrap().contains("logout"),
+        "{err}"
+    );
     let err = fails(&phone, &["device", "revoke", "not-an-id"], 3);
     assert_eq!(err["error"]["code"], "bad_input", "{err}");
 
     let revoked = ok_json(&phone, &["device", "revoke", &watch_id]);
     assert_eq!(revoked["revoked"], watch_id.as_str());
     let err = fails(&watch, &["sync"], 7);
-    assert!(err["error"]["message"].as_str().unwrap().contains("device_revoked"), "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("device_revoked"),
+        "{err}"
+    );
 
     // Forgetting is refused while a change waits (exit 5); a plain logout keeps the data.
     let out = tacho(&phone, &["project", "add", "Waiting"]);

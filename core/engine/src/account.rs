@@ -62,7 +62,8 @@ impl Core {
         if forget_data {
             self.with_store_long(|inner| {
                 inner.store.forget_everything()?;
-                inner.recorder = crate::recording::Recorder::load(&inner.store, inner.config.detector)?;
+                inner.recorder =
+                    crate::recording::Recorder::load(&inner.store, inner.config.detector)?;
                 inner.refresh_reference()
             })?;
             self.emit(CoreEvent::DataChanged);
@@ -131,5 +132,7 @@ impl Core {
 fn parse_device(text: &str) -> Result<DeviceId> {
     text.trim()
         .parse()
-        .map_err(|e: tacho_model::id::ParseIdError| CoreError::bad_input(format!("device id `{}`: {e}", text.trim())))
+        .map_err(|e: tacho_model::id::ParseIdError| {
+            CoreError::bad_input(format!("device id `{}`: {e}", text.trim()))
+        })
 }

@@ -44,8 +44,8 @@ pub use import::{ImportOptions, ImportProgress, ImportSummary};
 pub use oidc::{LoopbackLogin, OidcCallback, OidcPending};
 pub use recording::FeedOutcome;
 pub use secrets::{SecretStore, SecretStoreError};
-pub use tacho_model::api::DeviceInfo;
 pub use sync::{DeviceHandoff, SyncReport, SyncStatus};
+pub use tacho_model::api::DeviceInfo;
 // The store's types this API takes and hands out, re-exported so the CLI and
 // the bindings depend on tacho-core alone and never reach into the store.
 pub use tacho_store::{
@@ -78,7 +78,10 @@ impl std::fmt::Debug for CoreConfig {
             .field("detector", &self.detector)
             .field("time_zone", &self.time_zone)
             .field("device_name", &self.device_name)
-            .field("secret_store", &self.secret_store.as_ref().map(|_| "platform"))
+            .field(
+                "secret_store",
+                &self.secret_store.as_ref().map(|_| "platform"),
+            )
             .finish()
     }
 }

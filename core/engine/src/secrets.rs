@@ -77,8 +77,9 @@ impl TokenKeys {
                 ..session
             }),
             _ => Err(CoreError::Auth {
-                reason: "this device's relay tokens are missing from the secret store; sign in again"
-                    .into(),
+                reason:
+                    "this device's relay tokens are missing from the secret store; sign in again"
+                        .into(),
             }),
         }
     }

@@ -25,6 +25,8 @@ pub mod code {
     pub const REFRESH_REUSED: &str = "refresh_reused";
     /// 409: the device id belongs to another account.
     pub const DEVICE_TAKEN: &str = "device_taken";
+    /// 401: this device signed out (`POST /v1/auth/logout`); tokens issued before are refused.
+    pub const SIGNED_OUT: &str = "signed_out";
     /// 401: this device was revoked (`DELETE /v1/devices/{id}`); its tokens no longer work and
     /// it can't sign in again under the same device id.
     pub const DEVICE_REVOKED: &str = "device_revoked";

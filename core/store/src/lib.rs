@@ -202,6 +202,10 @@ impl Store {
         for table in &tables {
             tx.execute(&format!("DELETE FROM \"{table}\""), [])?;
         }
+        // This device's ops up to here now live only on the relay: pulled back, they are
+        // applied like another device's instead of skipped as echoes (`apply_remote`).
+        let last = self.next_seq.saturating_sub(1).to_string();
+        meta_set(&tx, FORGOTTEN_SEQ, &last)?;
         tx.commit()?;
         self.compact()
     }
@@ -267,7 +271,10 @@ fn configure(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-fn meta_get(conn: &Connection, key: &str) -> Result<Option<String>> {
+/// Meta key: the last own `device_seq` whose change was deleted by [`Store::forget_everything`].
+pub(crate) const FORGOTTEN_SEQ: &str = "forgotten_seq";
+
+pub(crate) fn meta_get(conn: &Connection, key: &str) -> Result<Option<String>> {
     Ok(conn
         .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
         .query_row([key], |r| r.get(0))

@@ -142,9 +142,13 @@ impl Writer<'_> {
     pub fn apply_remote(&mut self, ops: &[Op], cursor: u64) -> Result<Applied> {
         let mut applied = Applied::default();
         let mut locks = self.locks_in_log()?;
+        // Own ops from before a `forget_everything` are no echoes: their rows are gone here.
+        let forgotten: u64 = crate::meta_get(self.conn(), crate::FORGOTTEN_SEQ)?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         for op in ops {
             self.observe_remote_clock(op);
-            let own = op.device == self.device();
+            let own = op.device == self.device() && op.device_seq > forgotten;
             let late = match self.lock_verdict(&locks, op)? {
                 Verdict::Open => None,
                 Verdict::ArrivedAfterLock { month } => {
@@ -499,7 +503,8 @@ impl Writer<'_> {
     /// Forgets the relay session (sign-out): tokens, account and sync progress. The next
     /// sign-in starts its cursors from the beginning.
     pub fn clear_session(&mut self) -> Result<()> {
-        self.conn().execute("DELETE FROM sync_state WHERE id = 1", [])?;
+        self.conn()
+            .execute("DELETE FROM sync_state WHERE id = 1", [])?;
         Ok(())
     }
 

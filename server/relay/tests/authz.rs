@@ -1088,6 +1088,7 @@ async fn forged_expired_and_replayed_tokens_are_refused(db: TestDb) {
             .expect("uuid"),
         device,
         exp_ms: chrono::Utc::now().timestamp_millis() + 3_600_000,
+        iat_ms: 0,
     };
     let (signed, _) = t.rsplit_once('.').expect("signature");
 

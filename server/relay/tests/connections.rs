@@ -785,6 +785,7 @@ async fn migration_carries_zammad_rows_over(db: TestDb) {
             space,
             device,
             exp_ms: chrono::Utc::now().timestamp_millis() + 3_600_000,
+            iat_ms: 0,
         },
     );
     let (s, old) = relay

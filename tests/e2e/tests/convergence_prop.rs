@@ -29,9 +29,7 @@ use std::sync::{Arc, OnceLock};
 use chrono::{Datelike, Duration};
 use common::*;
 use proptest::prelude::*;
-use tacho_core::{
-    CarChange, Core, CoreError, EntryEdit, NewCar, NewEntry, PlaceChange, SplitAt,
-};
+use tacho_core::{CarChange, Core, CoreError, EntryEdit, NewCar, NewEntry, PlaceChange, SplitAt};
 use tacho_e2e::proxy::{FaultPlan, FaultProxy};
 use tacho_e2e::{Backend, Relay, TestDb, core};
 use tacho_model::clock::SystemClock;

@@ -82,7 +82,11 @@ async fn sign_out(backend: Backend) {
     assert!(matches!(err, CoreError::Conflict { .. }), "{err}");
     assert!(err.to_string().contains("1 change"), "{err}");
     assert_eq!(projects(&phone).await.len(), 2);
-    assert_eq!(status_with(&relay.url, &access).await, 200, "still signed in");
+    assert_eq!(
+        status_with(&relay.url, &access).await,
+        200,
+        "still signed in"
+    );
 
     // A plain sign-out: at once, the access token and the refresh token stop working.
     let report = phone.logout(false).await.unwrap();
@@ -169,7 +173,10 @@ async fn devices(backend: Backend) {
 
     let renamed = phone.rename_device(&watch_id, "Apple Watch").await.unwrap();
     assert_eq!(renamed.name, "Apple Watch");
-    let err = phone.rename_device(&watch_id, "bad\u{1b}name").await.unwrap_err();
+    let err = phone
+        .rename_device(&watch_id, "bad\u{1b}name")
+        .await
+        .unwrap_err();
     assert!(matches!(err, CoreError::BadInput { .. }), "{err}");
     let err = phone
         .revoke_device(&phone.device().unwrap().to_string())

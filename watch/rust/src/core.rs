@@ -8,15 +8,15 @@ use std::sync::Arc;
 use tacho_model::clock::{Clock, SystemClock};
 
 use crate::clock::{ClockSource, ForeignClock};
-use crate::secrets::{ForeignSecrets, SecretStore};
 use crate::error::TachoError;
 use crate::events::{CoreListener, TaskHandle, spawn_listener};
 use crate::runtime::{Runtime, RuntimeKind};
+use crate::secrets::{ForeignSecrets, SecretStore};
 use crate::types::{
-    ActiveTrip, Car, DeviceHandoff, DeviceInfo, EntryFilter, LogoutReport, FeedOutcome, NewCar, NewEntry, NewPlace,
-    OidcNonce, OidcPending, ParkedOp, Ping, Place, Project, Purpose, ReportFormat, Rounding,
-    SyncReport, SyncStatus, TimeEntry, TimerStatus, Trip, TripDetail, TripEnd, TripField,
-    TripFilter, TripPoint, instant_opt, millis,
+    ActiveTrip, Car, DeviceHandoff, DeviceInfo, EntryFilter, FeedOutcome, LogoutReport, NewCar,
+    NewEntry, NewPlace, OidcNonce, OidcPending, ParkedOp, Ping, Place, Project, Purpose,
+    ReportFormat, Rounding, SyncReport, SyncStatus, TimeEntry, TimerStatus, Trip, TripDetail,
+    TripEnd, TripField, TripFilter, TripPoint, instant_opt, millis,
 };
 
 /// Result of every exported call.
@@ -60,8 +60,8 @@ impl Core {
         if let Some(name) = device_name {
             config.device_name = name;
         }
-        config.secret_store = secret_store
-            .map(|s| Arc::new(ForeignSecrets(s)) as Arc<dyn tacho_core::SecretStore>);
+        config.secret_store =
+            secret_store.map(|s| Arc::new(ForeignSecrets(s)) as Arc<dyn tacho_core::SecretStore>);
         let inner = runtime
             .block_on(async move { Ok(tacho_core::Core::open_with_clock(config, clock).await?) })?;
         tracing::info!(db = %db_path, runtime = ?runtime.kind(), "opened the tacho database");
@@ -700,9 +700,9 @@ impl Core {
 
     /// The account's devices, oldest first (`current` marks this one).
     pub async fn devices(&self) -> Result<Vec<DeviceInfo>> {
-        self.run(|core| async move {
-            Ok(core.devices().await?.into_iter().map(Into::into).collect())
-        })
+        self.run(
+            |core| async move { Ok(core.devices().await?.into_iter().map(Into::into).collect()) },
+        )
         .await
     }
 
@@ -769,7 +769,13 @@ mod tests {
             Err(TachoError::BadInput { reason }) if reason.contains("time zone")
         ));
         assert!(matches!(
-            Core::new(" ".into(), "UTC".into(), RuntimeKind::MultiThread, None, None),
+            Core::new(
+                " ".into(),
+                "UTC".into(),
+                RuntimeKind::MultiThread,
+                None,
+                None
+            ),
             Err(TachoError::BadInput { .. })
         ));
         let core = open(&dir, "Europe/Amsterdam");

@@ -158,19 +158,30 @@ impl Accounts {
         if self.0.db.backend == Backend::Sqlite && self.0.live.recently_seen(claims.device) {
             return Ok(claims);
         }
-        let row = sqlx::query("SELECT revoked_at FROM devices WHERE id = $1 AND account_id = $2")
-            .bind(claims.device.to_string())
-            .bind(claims.account.to_string())
-            .fetch_optional(&self.0.db.pool)
-            .await?
-            .ok_or_else(|| {
-                ServiceError::unauthorized(
-                    "bad_token",
-                    "the account or device of this token no longer exists",
-                )
-            })?;
+        let row = sqlx::query(
+            "SELECT revoked_at, signed_out_at FROM devices WHERE id = $1 AND account_id = $2",
+        )
+        .bind(claims.device.to_string())
+        .bind(claims.account.to_string())
+        .fetch_optional(&self.0.db.pool)
+        .await?
+        .ok_or_else(|| {
+            ServiceError::unauthorized(
+                "bad_token",
+                "the account or device of this token no longer exists",
+            )
+        })?;
         if row.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
             return Err(device_revoked());
+        }
+        if row
+            .try_get::<Option<i64>, _>("signed_out_at")?
+            .is_some_and(|at| claims.iat_ms <= at)
+        {
+            return Err(ServiceError::unauthorized(
+                tacho_model::api::code::SIGNED_OUT,
+                "this session was signed out; sign in again",
+            ));
         }
         self.0.live.saw(claims.device);
         Ok(claims)
@@ -318,13 +329,22 @@ impl Accounts {
         Ok(session)
     }
 
-    /// Revokes every refresh token of the calling device. Access tokens already issued stay
-    /// valid until they expire (at most 15 minutes).
+    /// Ends the calling device's session at once: every refresh token of the device is revoked
+    /// and every access token issued to it so far is refused from now on (`signed_out_at`;
+    /// [`Accounts::authenticate`]). A later sign-in of the device gets new tokens.
     pub async fn logout(&self, claims: &Claims) -> ServiceResult<()> {
+        let mut tx = self.0.db.begin_write().await?;
         sqlx::query("UPDATE refresh_tokens SET revoked = 1 WHERE device_id = $1")
             .bind(claims.device.to_string())
-            .execute(&self.0.db.pool)
+            .execute(&mut *tx)
             .await?;
+        sqlx::query("UPDATE devices SET signed_out_at = $1 WHERE id = $2")
+            .bind(now_ms())
+            .bind(claims.device.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.0.live.forget(claims.device);
         Ok(())
     }
 

@@ -41,6 +41,10 @@ pub struct Claims {
     /// Expiry, Unix milliseconds.
     #[serde(rename = "e")]
     pub exp_ms: i64,
+    /// Issue time, Unix milliseconds: a sign-out refuses the device's tokens issued up to then.
+    /// Tokens from before this field read as issued at 0.
+    #[serde(rename = "i", default)]
+    pub iat_ms: i64,
 }
 
 fn mac(key: &[u8]) -> HmacSha256 {
@@ -159,6 +163,7 @@ impl Tokens {
             space: subject.space,
             device: subject.device,
             exp_ms,
+            iat_ms: now,
         };
         let access_token = sign(&self.key, &claims);
         let refresh_token = new_refresh_token();
@@ -325,6 +330,7 @@ mod tests {
             space: Uuid::now_v7(),
             device: Uuid::now_v7(),
             exp_ms,
+            iat_ms: 0,
         }
     }
 

@@ -62,6 +62,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "device_revocation",
         include_str!("../../migrations/0011_device_revocation.sql"),
     ),
+    (
+        12,
+        "device_sign_out",
+        include_str!("../../migrations/0012_device_sign_out.sql"),
+    ),
 ];
 
 /// PostgreSQL channel on which instances announce pushes (`<space>:<head>`); `sync::listen`

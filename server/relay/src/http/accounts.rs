@@ -65,8 +65,8 @@ pub async fn refresh(
     Ok(Json(state.accounts().refresh(req).await?))
 }
 
-/// `POST /v1/auth/logout`: revokes every refresh token of the calling device. Access tokens
-/// already issued stay valid until they expire (at most 15 minutes).
+/// `POST /v1/auth/logout`: ends the calling device's session at once — its refresh tokens and
+/// every access token issued to it so far are refused from now on (401 `signed_out`).
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth",
     security(("bearer" = [])),
     responses((status = 204), (status = 401, body = ErrorBody)))]

@@ -112,6 +112,7 @@ impl ServerDevice {
             space: self.space,
             device: self.device,
             exp_ms: now_ms() + 60_000,
+            iat_ms: 0,
         };
         self.sync.push(&claims, &batch.ops).await
     }
