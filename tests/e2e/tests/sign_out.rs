@@ -212,3 +212,60 @@ async fn a_revoked_device_is_cut_off_at_once() {
         devices(backend).await;
     }
 }
+
+/// The account export carries every kind the log holds, the time entries' edit history too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_export_carries_time_entry_history() {
+    use std::io::Read as _;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let relay = Relay::start(&db.url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let phone = core(dir.path(), "phone", Arc::new(SystemClock)).await;
+    phone
+        .signup(&relay.url, "export@example.org", PASSWORD)
+        .await
+        .unwrap();
+    let now = phone.now();
+    let entry = phone
+        .add_entry(tacho_core::NewEntry {
+            description: "first words".into(),
+            start: Some(now - chrono::Duration::hours(2)),
+            stop: Some(now - chrono::Duration::hours(1)),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    phone
+        .edit_entry(
+            &entry.id.to_string(),
+            tacho_core::EntryEdit {
+                description: Some("better words".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    phone.sync_once().await.unwrap();
+    let (access, _) = tokens(&dir.path().join("phone.db"));
+    let bytes = reqwest::Client::new()
+        .get(format!("{}/v1/account/export", relay.url))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let mut history = String::new();
+    zip.by_name("time_entry_edit.json")
+        .expect("the export has the entries' edit history")
+        .read_to_string(&mut history)
+        .unwrap();
+    assert!(
+        history.contains("first words") && history.contains("better words"),
+        "{history}"
+    );
+    drop(phone);
+    relay.stop().await;
+}

@@ -152,11 +152,12 @@ impl Accounts {
         // Append-only kinds live in the log only: their items, in log order.
         let mut tracks: BTreeMap<String, Vec<TripPoint>> = BTreeMap::new();
         for r in sqlx::query(
-        "SELECT entity, entity_id, body FROM ops WHERE space_id = $1 AND entity IN ($2, $3) ORDER BY seq",
+        "SELECT entity, entity_id, body FROM ops WHERE space_id = $1 AND entity IN ($2, $3, $4) ORDER BY seq",
     )
     .bind(&space)
     .bind(EntityKind::TripPoints.as_str())
     .bind(EntityKind::TripEdit.as_str())
+    .bind(EntityKind::TimeEntryEdit.as_str())
     .fetch_all(pool)
     .await?
     {
