@@ -756,9 +756,13 @@ mod tests {
     async fn a_trip_and_a_timer_through_the_api() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("tacho.db").to_string_lossy().into_owned();
-        let core = TachoCore::open(db.clone(), "Europe/Amsterdam".into(), Some("test phone".into()))
-            .await
-            .unwrap();
+        let core = TachoCore::open(
+            db.clone(),
+            "Europe/Amsterdam".into(),
+            Some("test phone".into()),
+        )
+        .await
+        .unwrap();
 
         let bad = TachoCore::open(db, "Mars/Olympus".into(), None)
             .await

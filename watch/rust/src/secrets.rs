@@ -46,7 +46,9 @@ impl tacho_core::SecretStore for ForeignSecrets {
         self.0.load(key.to_owned()).map_err(failure)
     }
     fn save(&self, key: &str, value: &str) -> Result<(), tacho_core::SecretStoreError> {
-        self.0.save(key.to_owned(), value.to_owned()).map_err(failure)
+        self.0
+            .save(key.to_owned(), value.to_owned())
+            .map_err(failure)
     }
     fn delete(&self, key: &str) -> Result<(), tacho_core::SecretStoreError> {
         self.0.delete(key.to_owned()).map_err(failure)

@@ -4,7 +4,8 @@
 use crate::api::error::ApiError;
 use crate::api::session::TachoCore;
 use crate::api::types::{
-    DeviceInfoView, LogoutInfo, OidcNonceInfo, OidcPendingInfo, ParkedOpInfo, SyncReportInfo, SyncStatusInfo, WatchHandoff,
+    DeviceInfoView, LogoutInfo, OidcNonceInfo, OidcPendingInfo, ParkedOpInfo, SyncReportInfo,
+    SyncStatusInfo, WatchHandoff,
 };
 use crate::mapping;
 
