@@ -127,7 +127,10 @@ class _ProjectsScreenState extends CoreListState<ProjectsScreen> {
           await reload();
         } on ApiError catch (e) {
           if (!context.mounted) return;
-          if (e.kind != ApiErrorKind.inUse) return showError(context, e);
+          if (e.kind != ApiErrorKind.inUse) {
+            showError(context, e);
+            return;
+          }
           ScaffoldMessenger.of(context).showSnackBar(SnackBar(
             content: Text(e.message),
             action: p.archived
