@@ -10,6 +10,7 @@ import 'package:path_provider/path_provider.dart';
 import 'native_bridge.dart';
 import 'screens/cars.dart';
 import 'screens/places.dart';
+import 'screens/projects.dart';
 import 'screens/reports.dart';
 import 'screens/settings.dart';
 import 'screens/timesheet.dart';
@@ -134,6 +135,11 @@ class MoreScreen extends StatelessWidget {
         Navigator.of(context).push(MaterialPageRoute<void>(builder: (_) => page));
     return ListView(
       children: [
+        ListTile(
+          leading: const Icon(Icons.work_outline),
+          title: const Text('Projects'),
+          onTap: () => open(ProjectsScreen(core: core)),
+        ),
         ListTile(
           leading: const Icon(Icons.place),
           title: const Text('Places'),

@@ -41,7 +41,7 @@ flutter_rust_bridge::frb_generated_boilerplate!(
     default_rust_auto_opaque = RustAutoOpaqueMoi,
 );
 pub(crate) const FLUTTER_RUST_BRIDGE_CODEGEN_VERSION: &str = "2.13.0";
-pub(crate) const FLUTTER_RUST_BRIDGE_CODEGEN_CONTENT_HASH: i32 = 1606571857;
+pub(crate) const FLUTTER_RUST_BRIDGE_CODEGEN_CONTENT_HASH: i32 = 1775316156;
 
 // Section: executor
 
@@ -387,6 +387,128 @@ fn wire__crate__api__session__TachoCore_add_project_impl(
         },
     )
 }
+fn wire__crate__api__session__TachoCore_archive_project_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_archive_project",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_key = <String>::sse_decode(&mut deserializer);
+            let api_archived = <bool>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::archive_project(
+                            &*api_that_guard,
+                            api_key,
+                            api_archived,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_car_list_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_car_list",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_include_retired = <bool>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::car_list(
+                            &*api_that_guard,
+                            api_include_retired,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
 fn wire__crate__api__session__TachoCore_car_readings_impl(
     port_: flutter_rust_bridge::for_generated::MessagePort,
     ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
@@ -631,6 +753,240 @@ fn wire__crate__api__session__TachoCore_connect_impl(
         },
     )
 }
+fn wire__crate__api__session__TachoCore_delete_car_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_delete_car",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_key = <String>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok =
+                            crate::api::session::TachoCore::delete_car(&*api_that_guard, api_key)
+                                .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_delete_entry_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_delete_entry",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_key = <String>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok =
+                            crate::api::session::TachoCore::delete_entry(&*api_that_guard, api_key)
+                                .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_delete_place_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_delete_place",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_key = <String>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok =
+                            crate::api::session::TachoCore::delete_place(&*api_that_guard, api_key)
+                                .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_delete_project_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_delete_project",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_key = <String>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::delete_project(
+                            &*api_that_guard,
+                            api_key,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
 fn wire__crate__api__session__TachoCore_device_id_impl(
     ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
     rust_vec_len_: i32,
@@ -847,6 +1203,254 @@ fn wire__crate__api__session__TachoCore_disconnect_impl(
         },
     )
 }
+fn wire__crate__api__session__TachoCore_edit_car_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_edit_car",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_key = <String>::sse_decode(&mut deserializer);
+            let api_change = <crate::api::types::CarChangeInput>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::edit_car(
+                            &*api_that_guard,
+                            api_key,
+                            api_change,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_edit_entry_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_edit_entry",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_key = <String>::sse_decode(&mut deserializer);
+            let api_edit = <crate::api::types::EntryEditInput>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::edit_entry(
+                            &*api_that_guard,
+                            api_key,
+                            api_edit,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_edit_place_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_edit_place",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_key = <String>::sse_decode(&mut deserializer);
+            let api_change = <crate::api::types::PlaceChangeInput>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::edit_place(
+                            &*api_that_guard,
+                            api_key,
+                            api_change,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_edit_project_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_edit_project",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_key = <String>::sse_decode(&mut deserializer);
+            let api_change = <crate::api::types::ProjectChangeInput>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::edit_project(
+                            &*api_that_guard,
+                            api_key,
+                            api_change,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
 fn wire__crate__api__session__TachoCore_edit_trip_impl(
     port_: flutter_rust_bridge::for_generated::MessagePort,
     ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
@@ -1016,6 +1620,64 @@ fn wire__crate__api__session__TachoCore_entries_impl(
                         let api_that_guard = api_that_guard.unwrap();
                         let output_ok =
                             crate::api::session::TachoCore::entries(&*api_that_guard, api_query)
+                                .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_entry_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_entry",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_key = <String>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok =
+                            crate::api::session::TachoCore::entry(&*api_that_guard, api_key)
                                 .await?;
                         std::result::Result::Ok(output_ok)
                     })()
@@ -1376,6 +2038,68 @@ fn wire__crate__api__session__TachoCore_logout_impl(
                         let output_ok = crate::api::session::TachoCore::logout(
                             &*api_that_guard,
                             api_forget_data,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_merge_trips_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_merge_trips",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_first = <String>::sse_decode(&mut deserializer);
+            let api_second = <String>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::merge_trips(
+                            &*api_that_guard,
+                            api_first,
+                            api_second,
                         )
                         .await?;
                         std::result::Result::Ok(output_ok)
@@ -1981,6 +2705,66 @@ fn wire__crate__api__session__TachoCore_ping_batch_impl(
         },
     )
 }
+fn wire__crate__api__session__TachoCore_place_list_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_place_list",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_include_deleted = <bool>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::place_list(
+                            &*api_that_guard,
+                            api_include_deleted,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
 fn wire__crate__api__session__TachoCore_places_impl(
     port_: flutter_rust_bridge::for_generated::MessagePort,
     ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
@@ -2029,6 +2813,66 @@ fn wire__crate__api__session__TachoCore_places_impl(
                         let api_that_guard = api_that_guard.unwrap();
                         let output_ok =
                             crate::api::session::TachoCore::places(&*api_that_guard).await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_project_list_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_project_list",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_include_archived = <bool>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::project_list(
+                            &*api_that_guard,
+                            api_include_archived,
+                        )
+                        .await?;
                         std::result::Result::Ok(output_ok)
                     })()
                     .await,
@@ -2145,6 +2989,364 @@ fn wire__crate__api__session__TachoCore_rename_device_impl(
                             &*api_that_guard,
                             api_device_id,
                             api_name,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_restore_car_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_restore_car",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_key = <String>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok =
+                            crate::api::session::TachoCore::restore_car(&*api_that_guard, api_key)
+                                .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_restore_entry_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_restore_entry",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_key = <String>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::restore_entry(
+                            &*api_that_guard,
+                            api_key,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_restore_place_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_restore_place",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_key = <String>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::restore_place(
+                            &*api_that_guard,
+                            api_key,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_restore_project_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_restore_project",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_key = <String>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::restore_project(
+                            &*api_that_guard,
+                            api_key,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_restore_trip_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_restore_trip",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_key = <String>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok =
+                            crate::api::session::TachoCore::restore_trip(&*api_that_guard, api_key)
+                                .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_retire_car_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_retire_car",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_key = <String>::sse_decode(&mut deserializer);
+            let api_retired = <bool>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::retire_car(
+                            &*api_that_guard,
+                            api_key,
+                            api_retired,
                         )
                         .await?;
                         std::result::Result::Ok(output_ok)
@@ -2333,6 +3535,70 @@ fn wire__crate__api__session__TachoCore_signup_impl(
                             api_relay_url,
                             api_email,
                             api_password,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_split_trip_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_split_trip",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_key = <String>::sse_decode(&mut deserializer);
+            let api_mode = <crate::api::types::SplitMode>::sse_decode(&mut deserializer);
+            let api_at_ms = <Option<i64>>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::split_trip(
+                            &*api_that_guard,
+                            api_key,
+                            api_mode,
+                            api_at_ms,
                         )
                         .await?;
                         std::result::Result::Ok(output_ok)
@@ -2928,6 +4194,62 @@ fn wire__crate__api__session__TachoCore_trip_points_impl(
         },
     )
 }
+fn wire__crate__api__session__TachoCore_trip_statuses_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_trip_statuses",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok =
+                            crate::api::session::TachoCore::trip_statuses(&*api_that_guard).await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
 fn wire__crate__api__session__TachoCore_trips_impl(
     port_: flutter_rust_bridge::for_generated::MessagePort,
     ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
@@ -3179,6 +4501,70 @@ fn wire__crate__api__session__TachoCore_write_mileage_report_impl(
         },
     )
 }
+fn wire__crate__api__types__car_change_input_default_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_normal::<flutter_rust_bridge::for_generated::SseCodec, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "car_change_input_default",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            deserializer.end();
+            move |context| {
+                transform_result_sse::<_, ()>((move || {
+                    let output_ok = Ok::<_, ()>(crate::api::types::CarChangeInput::default())?;
+                    std::result::Result::Ok(output_ok)
+                })())
+            }
+        },
+    )
+}
+fn wire__crate__api__types__entry_edit_input_default_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_normal::<flutter_rust_bridge::for_generated::SseCodec, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "entry_edit_input_default",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            deserializer.end();
+            move |context| {
+                transform_result_sse::<_, ()>((move || {
+                    let output_ok = Ok::<_, ()>(crate::api::types::EntryEditInput::default())?;
+                    std::result::Result::Ok(output_ok)
+                })())
+            }
+        },
+    )
+}
 fn wire__crate__api__types__entry_query_default_impl(
     port_: flutter_rust_bridge::for_generated::MessagePort,
     ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
@@ -3269,6 +4655,70 @@ fn wire__crate__api__types__new_entry_input_default_impl(
             move |context| {
                 transform_result_sse::<_, ()>((move || {
                     let output_ok = Ok::<_, ()>(crate::api::types::NewEntryInput::default())?;
+                    std::result::Result::Ok(output_ok)
+                })())
+            }
+        },
+    )
+}
+fn wire__crate__api__types__place_change_input_default_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_normal::<flutter_rust_bridge::for_generated::SseCodec, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "place_change_input_default",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            deserializer.end();
+            move |context| {
+                transform_result_sse::<_, ()>((move || {
+                    let output_ok = Ok::<_, ()>(crate::api::types::PlaceChangeInput::default())?;
+                    std::result::Result::Ok(output_ok)
+                })())
+            }
+        },
+    )
+}
+fn wire__crate__api__types__project_change_input_default_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_normal::<flutter_rust_bridge::for_generated::SseCodec, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "project_change_input_default",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            deserializer.end();
+            move |context| {
+                transform_result_sse::<_, ()>((move || {
+                    let output_ok = Ok::<_, ()>(crate::api::types::ProjectChangeInput::default())?;
                     std::result::Result::Ok(output_ok)
                 })())
             }
@@ -3419,12 +4869,13 @@ impl SseDecode for crate::api::error::ApiErrorKind {
             0 => crate::api::error::ApiErrorKind::BadInput,
             1 => crate::api::error::ApiErrorKind::NotFound,
             2 => crate::api::error::ApiErrorKind::Conflict,
-            3 => crate::api::error::ApiErrorKind::LockedPeriod,
-            4 => crate::api::error::ApiErrorKind::Storage,
-            5 => crate::api::error::ApiErrorKind::Import,
-            6 => crate::api::error::ApiErrorKind::Auth,
-            7 => crate::api::error::ApiErrorKind::Network,
-            8 => crate::api::error::ApiErrorKind::Report,
+            3 => crate::api::error::ApiErrorKind::InUse,
+            4 => crate::api::error::ApiErrorKind::LockedPeriod,
+            5 => crate::api::error::ApiErrorKind::Storage,
+            6 => crate::api::error::ApiErrorKind::Import,
+            7 => crate::api::error::ApiErrorKind::Auth,
+            8 => crate::api::error::ApiErrorKind::Network,
+            9 => crate::api::error::ApiErrorKind::Report,
             _ => unreachable!("Invalid variant for ApiErrorKind: {}", inner),
         };
     }
@@ -3434,6 +4885,38 @@ impl SseDecode for bool {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
         deserializer.cursor.read_u8().unwrap() != 0
+    }
+}
+
+impl SseDecode for crate::api::types::CarChangeInput {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut var_name = <Option<String>>::sse_decode(deserializer);
+        let mut var_plate = <Option<String>>::sse_decode(deserializer);
+        let mut var_make = <Option<String>>::sse_decode(deserializer);
+        let mut var_clearMake = <bool>::sse_decode(deserializer);
+        let mut var_model = <Option<String>>::sse_decode(deserializer);
+        let mut var_clearModel = <bool>::sse_decode(deserializer);
+        let mut var_availableFrom = <Option<String>>::sse_decode(deserializer);
+        let mut var_clearAvailableFrom = <bool>::sse_decode(deserializer);
+        let mut var_availableTo = <Option<String>>::sse_decode(deserializer);
+        let mut var_clearAvailableTo = <bool>::sse_decode(deserializer);
+        let mut var_connectHint = <Option<String>>::sse_decode(deserializer);
+        let mut var_clearConnectHint = <bool>::sse_decode(deserializer);
+        return crate::api::types::CarChangeInput {
+            name: var_name,
+            plate: var_plate,
+            make: var_make,
+            clear_make: var_clearMake,
+            model: var_model,
+            clear_model: var_clearModel,
+            available_from: var_availableFrom,
+            clear_available_from: var_clearAvailableFrom,
+            available_to: var_availableTo,
+            clear_available_to: var_clearAvailableTo,
+            connect_hint: var_connectHint,
+            clear_connect_hint: var_clearConnectHint,
+        };
     }
 }
 
@@ -3448,6 +4931,7 @@ impl SseDecode for crate::api::types::CarInfo {
         let mut var_availableFrom = <Option<String>>::sse_decode(deserializer);
         let mut var_availableTo = <Option<String>>::sse_decode(deserializer);
         let mut var_connectHint = <Option<String>>::sse_decode(deserializer);
+        let mut var_retired = <bool>::sse_decode(deserializer);
         return crate::api::types::CarInfo {
             id: var_id,
             name: var_name,
@@ -3457,6 +4941,7 @@ impl SseDecode for crate::api::types::CarInfo {
             available_from: var_availableFrom,
             available_to: var_availableTo,
             connect_hint: var_connectHint,
+            retired: var_retired,
         };
     }
 }
@@ -3520,6 +5005,66 @@ impl SseDecode for crate::api::types::DeviceInfoView {
             last_push_at: var_lastPushAt,
             current: var_current,
             revoked_at: var_revokedAt,
+        };
+    }
+}
+
+impl SseDecode for crate::api::types::EntryDetailInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut var_entry = <crate::api::types::TimeEntryInfo>::sse_decode(deserializer);
+        let mut var_deleted = <bool>::sse_decode(deserializer);
+        let mut var_project = <Option<crate::api::types::ProjectInfo>>::sse_decode(deserializer);
+        let mut var_history = <Vec<crate::api::types::TimeEntryEditInfo>>::sse_decode(deserializer);
+        return crate::api::types::EntryDetailInfo {
+            entry: var_entry,
+            deleted: var_deleted,
+            project: var_project,
+            history: var_history,
+        };
+    }
+}
+
+impl SseDecode for crate::api::types::EntryEditInput {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut var_project = <Option<String>>::sse_decode(deserializer);
+        let mut var_clearProject = <bool>::sse_decode(deserializer);
+        let mut var_description = <Option<String>>::sse_decode(deserializer);
+        let mut var_startMs = <Option<i64>>::sse_decode(deserializer);
+        let mut var_stopMs = <Option<i64>>::sse_decode(deserializer);
+        let mut var_tags = <Option<Vec<String>>>::sse_decode(deserializer);
+        let mut var_billable = <Option<bool>>::sse_decode(deserializer);
+        let mut var_trip = <Option<String>>::sse_decode(deserializer);
+        let mut var_clearTrip = <bool>::sse_decode(deserializer);
+        return crate::api::types::EntryEditInput {
+            project: var_project,
+            clear_project: var_clearProject,
+            description: var_description,
+            start_ms: var_startMs,
+            stop_ms: var_stopMs,
+            tags: var_tags,
+            billable: var_billable,
+            trip: var_trip,
+            clear_trip: var_clearTrip,
+        };
+    }
+}
+
+impl SseDecode for crate::api::types::EntryField {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut inner = <i32>::sse_decode(deserializer);
+        return match inner {
+            0 => crate::api::types::EntryField::Project,
+            1 => crate::api::types::EntryField::Description,
+            2 => crate::api::types::EntryField::Start,
+            3 => crate::api::types::EntryField::Stop,
+            4 => crate::api::types::EntryField::Tags,
+            5 => crate::api::types::EntryField::Billable,
+            6 => crate::api::types::EntryField::Trip,
+            7 => crate::api::types::EntryField::Deleted,
+            _ => unreachable!("Invalid variant for EntryField: {}", inner),
         };
     }
 }
@@ -3722,6 +5267,20 @@ impl SseDecode for Vec<crate::api::types::ProjectInfo> {
     }
 }
 
+impl SseDecode for Vec<crate::api::types::TimeEntryEditInfo> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut len_ = <i32>::sse_decode(deserializer);
+        let mut ans_ = Vec::with_capacity(len_ as usize);
+        for idx_ in 0..len_ {
+            ans_.push(<crate::api::types::TimeEntryEditInfo>::sse_decode(
+                deserializer,
+            ));
+        }
+        return ans_;
+    }
+}
+
 impl SseDecode for Vec<crate::api::types::TimeEntryInfo> {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
@@ -3765,6 +5324,20 @@ impl SseDecode for Vec<crate::api::types::TripPointInfo> {
         let mut ans_ = Vec::with_capacity(len_ as usize);
         for idx_ in 0..len_ {
             ans_.push(<crate::api::types::TripPointInfo>::sse_decode(deserializer));
+        }
+        return ans_;
+    }
+}
+
+impl SseDecode for Vec<crate::api::types::TripStatusInfo> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut len_ = <i32>::sse_decode(deserializer);
+        let mut ans_ = Vec::with_capacity(len_ as usize);
+        for idx_ in 0..len_ {
+            ans_.push(<crate::api::types::TripStatusInfo>::sse_decode(
+                deserializer,
+            ));
         }
         return ans_;
     }
@@ -4010,6 +5583,17 @@ impl SseDecode for Option<crate::api::types::OdometerReadingInfo> {
     }
 }
 
+impl SseDecode for Option<crate::api::types::PlaceKind> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        if (<bool>::sse_decode(deserializer)) {
+            return Some(<crate::api::types::PlaceKind>::sse_decode(deserializer));
+        } else {
+            return None;
+        }
+    }
+}
+
 impl SseDecode for Option<crate::api::types::ProjectInfo> {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
@@ -4026,6 +5610,17 @@ impl SseDecode for Option<crate::api::types::Purpose> {
     fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
         if (<bool>::sse_decode(deserializer)) {
             return Some(<crate::api::types::Purpose>::sse_decode(deserializer));
+        } else {
+            return None;
+        }
+    }
+}
+
+impl SseDecode for Option<crate::api::types::RoundingRule> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        if (<bool>::sse_decode(deserializer)) {
+            return Some(<crate::api::types::RoundingRule>::sse_decode(deserializer));
         } else {
             return None;
         }
@@ -4059,6 +5654,17 @@ impl SseDecode for Option<u32> {
     fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
         if (<bool>::sse_decode(deserializer)) {
             return Some(<u32>::sse_decode(deserializer));
+        } else {
+            return None;
+        }
+    }
+}
+
+impl SseDecode for Option<Vec<String>> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        if (<bool>::sse_decode(deserializer)) {
+            return Some(<Vec<String>>::sse_decode(deserializer));
         } else {
             return None;
         }
@@ -4107,6 +5713,28 @@ impl SseDecode for crate::api::types::PingInput {
     }
 }
 
+impl SseDecode for crate::api::types::PlaceChangeInput {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut var_name = <Option<String>>::sse_decode(deserializer);
+        let mut var_kind = <Option<crate::api::types::PlaceKind>>::sse_decode(deserializer);
+        let mut var_lat = <Option<f64>>::sse_decode(deserializer);
+        let mut var_lon = <Option<f64>>::sse_decode(deserializer);
+        let mut var_radiusM = <Option<f64>>::sse_decode(deserializer);
+        let mut var_address = <Option<String>>::sse_decode(deserializer);
+        let mut var_clearAddress = <bool>::sse_decode(deserializer);
+        return crate::api::types::PlaceChangeInput {
+            name: var_name,
+            kind: var_kind,
+            lat: var_lat,
+            lon: var_lon,
+            radius_m: var_radiusM,
+            address: var_address,
+            clear_address: var_clearAddress,
+        };
+    }
+}
+
 impl SseDecode for crate::api::types::PlaceInfo {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
@@ -4141,6 +5769,24 @@ impl SseDecode for crate::api::types::PlaceKind {
     }
 }
 
+impl SseDecode for crate::api::types::ProjectChangeInput {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut var_name = <Option<String>>::sse_decode(deserializer);
+        let mut var_client = <Option<String>>::sse_decode(deserializer);
+        let mut var_clearClient = <bool>::sse_decode(deserializer);
+        let mut var_billable = <Option<bool>>::sse_decode(deserializer);
+        let mut var_rounding = <Option<crate::api::types::RoundingRule>>::sse_decode(deserializer);
+        return crate::api::types::ProjectChangeInput {
+            name: var_name,
+            client: var_client,
+            clear_client: var_clearClient,
+            billable: var_billable,
+            rounding: var_rounding,
+        };
+    }
+}
+
 impl SseDecode for crate::api::types::ProjectInfo {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
@@ -4149,12 +5795,14 @@ impl SseDecode for crate::api::types::ProjectInfo {
         let mut var_client = <Option<String>>::sse_decode(deserializer);
         let mut var_billable = <bool>::sse_decode(deserializer);
         let mut var_rounding = <crate::api::types::RoundingRule>::sse_decode(deserializer);
+        let mut var_archived = <bool>::sse_decode(deserializer);
         return crate::api::types::ProjectInfo {
             id: var_id,
             name: var_name,
             client: var_client,
             billable: var_billable,
             rounding: var_rounding,
+            archived: var_archived,
         };
     }
 }
@@ -4197,6 +5845,18 @@ impl SseDecode for crate::api::types::ReportFormat {
     }
 }
 
+impl SseDecode for crate::api::types::RestoredTripInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut var_trip = <crate::api::types::TripDetail>::sse_decode(deserializer);
+        let mut var_changed = <bool>::sse_decode(deserializer);
+        return crate::api::types::RestoredTripInfo {
+            trip: var_trip,
+            changed: var_changed,
+        };
+    }
+}
+
 impl SseDecode for crate::api::types::RoundingMode {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
@@ -4219,6 +5879,30 @@ impl SseDecode for crate::api::types::RoundingRule {
         return crate::api::types::RoundingRule {
             mode: var_mode,
             minutes: var_minutes,
+        };
+    }
+}
+
+impl SseDecode for crate::api::types::SplitMode {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut inner = <i32>::sse_decode(deserializer);
+        return match inner {
+            0 => crate::api::types::SplitMode::Time,
+            1 => crate::api::types::SplitMode::LongestStop,
+            _ => unreachable!("Invalid variant for SplitMode: {}", inner),
+        };
+    }
+}
+
+impl SseDecode for crate::api::types::SplitTripInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut var_first = <crate::api::types::TripDetail>::sse_decode(deserializer);
+        let mut var_second = <crate::api::types::TripDetail>::sse_decode(deserializer);
+        return crate::api::types::SplitTripInfo {
+            first: var_first,
+            second: var_second,
         };
     }
 }
@@ -4257,6 +5941,24 @@ impl SseDecode for crate::api::types::SyncStatusInfo {
             parked_ops: var_parkedOps,
             last_sync_at_ms: var_lastSyncAtMs,
             last_error: var_lastError,
+        };
+    }
+}
+
+impl SseDecode for crate::api::types::TimeEntryEditInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut var_field = <crate::api::types::EntryField>::sse_decode(deserializer);
+        let mut var_oldValue = <Option<String>>::sse_decode(deserializer);
+        let mut var_newValue = <Option<String>>::sse_decode(deserializer);
+        let mut var_atMs = <i64>::sse_decode(deserializer);
+        let mut var_deviceId = <String>::sse_decode(deserializer);
+        return crate::api::types::TimeEntryEditInfo {
+            field: var_field,
+            old_value: var_oldValue,
+            new_value: var_newValue,
+            at_ms: var_atMs,
+            device_id: var_deviceId,
         };
     }
 }
@@ -4315,12 +6017,20 @@ impl SseDecode for crate::api::types::TripDetail {
         let mut var_odometerEnd =
             <Option<crate::api::types::OdometerReadingInfo>>::sse_decode(deserializer);
         let mut var_history = <Vec<crate::api::types::TripEditInfo>>::sse_decode(deserializer);
+        let mut var_status = <crate::api::types::TripStatus>::sse_decode(deserializer);
+        let mut var_mergedFrom = <Vec<String>>::sse_decode(deserializer);
+        let mut var_splitFrom = <Option<String>>::sse_decode(deserializer);
+        let mut var_replacedBy = <Vec<String>>::sse_decode(deserializer);
         return crate::api::types::TripDetail {
             trip: var_trip,
             point_count: var_pointCount,
             odometer_start: var_odometerStart,
             odometer_end: var_odometerEnd,
             history: var_history,
+            status: var_status,
+            merged_from: var_mergedFrom,
+            split_from: var_splitFrom,
+            replaced_by: var_replacedBy,
         };
     }
 }
@@ -4368,6 +6078,11 @@ impl SseDecode for crate::api::types::TripField {
             5 => crate::api::types::TripField::OdometerStart,
             6 => crate::api::types::TripField::OdometerEnd,
             7 => crate::api::types::TripField::Car,
+            8 => crate::api::types::TripField::Discarded,
+            9 => crate::api::types::TripField::MergedInto,
+            10 => crate::api::types::TripField::MergedFrom,
+            11 => crate::api::types::TripField::SplitInto,
+            12 => crate::api::types::TripField::SplitFrom,
             _ => unreachable!("Invalid variant for TripField: {}", inner),
         };
     }
@@ -4491,6 +6206,32 @@ impl SseDecode for crate::api::types::TripState {
     }
 }
 
+impl SseDecode for crate::api::types::TripStatus {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut inner = <i32>::sse_decode(deserializer);
+        return match inner {
+            0 => crate::api::types::TripStatus::Current,
+            1 => crate::api::types::TripStatus::Discarded,
+            2 => crate::api::types::TripStatus::Replaced,
+            3 => crate::api::types::TripStatus::Superseded,
+            _ => unreachable!("Invalid variant for TripStatus: {}", inner),
+        };
+    }
+}
+
+impl SseDecode for crate::api::types::TripStatusInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut var_tripId = <String>::sse_decode(deserializer);
+        let mut var_status = <crate::api::types::TripStatus>::sse_decode(deserializer);
+        return crate::api::types::TripStatusInfo {
+            trip_id: var_tripId,
+            status: var_status,
+        };
+    }
+}
+
 impl SseDecode for u32 {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
@@ -4551,172 +6292,289 @@ fn pde_ffi_dispatcher_primary_impl(
         6 => {
             wire__crate__api__session__TachoCore_add_project_impl(port, ptr, rust_vec_len, data_len)
         }
-        7 => wire__crate__api__session__TachoCore_car_readings_impl(
+        7 => wire__crate__api__session__TachoCore_archive_project_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        8 => wire__crate__api__session__TachoCore_cars_impl(port, ptr, rust_vec_len, data_len),
-        9 => wire__crate__api__session__TachoCore_classify_trip_impl(
+        8 => wire__crate__api__session__TachoCore_car_list_impl(port, ptr, rust_vec_len, data_len),
+        9 => wire__crate__api__session__TachoCore_car_readings_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        10 => wire__crate__api__session__TachoCore_connect_impl(port, ptr, rust_vec_len, data_len),
-        12 => wire__crate__api__session__TachoCore_devices_impl(port, ptr, rust_vec_len, data_len),
-        13 => wire__crate__api__session__TachoCore_discard_trip_impl(
+        10 => wire__crate__api__session__TachoCore_cars_impl(port, ptr, rust_vec_len, data_len),
+        11 => wire__crate__api__session__TachoCore_classify_trip_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        14 => {
-            wire__crate__api__session__TachoCore_disconnect_impl(port, ptr, rust_vec_len, data_len)
+        12 => wire__crate__api__session__TachoCore_connect_impl(port, ptr, rust_vec_len, data_len),
+        13 => {
+            wire__crate__api__session__TachoCore_delete_car_impl(port, ptr, rust_vec_len, data_len)
         }
-        15 => {
-            wire__crate__api__session__TachoCore_edit_trip_impl(port, ptr, rust_vec_len, data_len)
-        }
-        16 => wire__crate__api__session__TachoCore_end_trip_impl(port, ptr, rust_vec_len, data_len),
-        17 => wire__crate__api__session__TachoCore_entries_impl(port, ptr, rust_vec_len, data_len),
-        18 => wire__crate__api__session__TachoCore_find_car_impl(port, ptr, rust_vec_len, data_len),
-        19 => wire__crate__api__session__TachoCore_hours_report_impl(
+        14 => wire__crate__api__session__TachoCore_delete_entry_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        15 => wire__crate__api__session__TachoCore_delete_place_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        16 => wire__crate__api__session__TachoCore_delete_project_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        18 => wire__crate__api__session__TachoCore_devices_impl(port, ptr, rust_vec_len, data_len),
+        19 => wire__crate__api__session__TachoCore_discard_trip_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
         20 => {
+            wire__crate__api__session__TachoCore_disconnect_impl(port, ptr, rust_vec_len, data_len)
+        }
+        21 => wire__crate__api__session__TachoCore_edit_car_impl(port, ptr, rust_vec_len, data_len),
+        22 => {
+            wire__crate__api__session__TachoCore_edit_entry_impl(port, ptr, rust_vec_len, data_len)
+        }
+        23 => {
+            wire__crate__api__session__TachoCore_edit_place_impl(port, ptr, rust_vec_len, data_len)
+        }
+        24 => wire__crate__api__session__TachoCore_edit_project_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        25 => {
+            wire__crate__api__session__TachoCore_edit_trip_impl(port, ptr, rust_vec_len, data_len)
+        }
+        26 => wire__crate__api__session__TachoCore_end_trip_impl(port, ptr, rust_vec_len, data_len),
+        27 => wire__crate__api__session__TachoCore_entries_impl(port, ptr, rust_vec_len, data_len),
+        28 => wire__crate__api__session__TachoCore_entry_impl(port, ptr, rust_vec_len, data_len),
+        29 => wire__crate__api__session__TachoCore_find_car_impl(port, ptr, rust_vec_len, data_len),
+        30 => wire__crate__api__session__TachoCore_hours_report_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        31 => {
             wire__crate__api__session__TachoCore_lock_period_impl(port, ptr, rust_vec_len, data_len)
         }
-        21 => wire__crate__api__session__TachoCore_locked_periods_impl(
+        32 => wire__crate__api__session__TachoCore_locked_periods_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        22 => wire__crate__api__session__TachoCore_login_impl(port, ptr, rust_vec_len, data_len),
-        23 => wire__crate__api__session__TachoCore_logout_impl(port, ptr, rust_vec_len, data_len),
-        24 => wire__crate__api__session__TachoCore_mileage_report_impl(
+        33 => wire__crate__api__session__TachoCore_login_impl(port, ptr, rust_vec_len, data_len),
+        34 => wire__crate__api__session__TachoCore_logout_impl(port, ptr, rust_vec_len, data_len),
+        35 => {
+            wire__crate__api__session__TachoCore_merge_trips_impl(port, ptr, rust_vec_len, data_len)
+        }
+        36 => wire__crate__api__session__TachoCore_mileage_report_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        25 => wire__crate__api__session__TachoCore_mint_watch_session_impl(
+        37 => wire__crate__api__session__TachoCore_mint_watch_session_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        26 => {
+        38 => {
             wire__crate__api__session__TachoCore_oidc_begin_impl(port, ptr, rust_vec_len, data_len)
         }
-        27 => wire__crate__api__session__TachoCore_oidc_complete_impl(
+        39 => wire__crate__api__session__TachoCore_oidc_complete_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        28 => {
+        40 => {
             wire__crate__api__session__TachoCore_oidc_nonce_impl(port, ptr, rust_vec_len, data_len)
         }
-        29 => wire__crate__api__session__TachoCore_oidc_sign_in_with_id_token_impl(
+        41 => wire__crate__api__session__TachoCore_oidc_sign_in_with_id_token_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        30 => wire__crate__api__session__TachoCore_open_impl(port, ptr, rust_vec_len, data_len),
-        31 => {
+        42 => wire__crate__api__session__TachoCore_open_impl(port, ptr, rust_vec_len, data_len),
+        43 => {
             wire__crate__api__session__TachoCore_parked_ops_impl(port, ptr, rust_vec_len, data_len)
         }
-        32 => wire__crate__api__session__TachoCore_ping_impl(port, ptr, rust_vec_len, data_len),
-        33 => {
+        44 => wire__crate__api__session__TachoCore_ping_impl(port, ptr, rust_vec_len, data_len),
+        45 => {
             wire__crate__api__session__TachoCore_ping_batch_impl(port, ptr, rust_vec_len, data_len)
         }
-        34 => wire__crate__api__session__TachoCore_places_impl(port, ptr, rust_vec_len, data_len),
-        35 => wire__crate__api__session__TachoCore_projects_impl(port, ptr, rust_vec_len, data_len),
-        36 => wire__crate__api__session__TachoCore_rename_device_impl(
+        46 => {
+            wire__crate__api__session__TachoCore_place_list_impl(port, ptr, rust_vec_len, data_len)
+        }
+        47 => wire__crate__api__session__TachoCore_places_impl(port, ptr, rust_vec_len, data_len),
+        48 => wire__crate__api__session__TachoCore_project_list_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        37 => wire__crate__api__session__TachoCore_revoke_device_impl(
+        49 => wire__crate__api__session__TachoCore_projects_impl(port, ptr, rust_vec_len, data_len),
+        50 => wire__crate__api__session__TachoCore_rename_device_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        38 => wire__crate__api__session__TachoCore_set_trip_odometer_impl(
+        51 => {
+            wire__crate__api__session__TachoCore_restore_car_impl(port, ptr, rust_vec_len, data_len)
+        }
+        52 => wire__crate__api__session__TachoCore_restore_entry_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        39 => wire__crate__api__session__TachoCore_signup_impl(port, ptr, rust_vec_len, data_len),
-        40 => wire__crate__api__session__TachoCore_start_sync_loop_impl(
+        53 => wire__crate__api__session__TachoCore_restore_place_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        41 => {
+        54 => wire__crate__api__session__TachoCore_restore_project_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        55 => wire__crate__api__session__TachoCore_restore_trip_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        56 => {
+            wire__crate__api__session__TachoCore_retire_car_impl(port, ptr, rust_vec_len, data_len)
+        }
+        57 => wire__crate__api__session__TachoCore_revoke_device_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        58 => wire__crate__api__session__TachoCore_set_trip_odometer_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        59 => wire__crate__api__session__TachoCore_signup_impl(port, ptr, rust_vec_len, data_len),
+        60 => {
+            wire__crate__api__session__TachoCore_split_trip_impl(port, ptr, rust_vec_len, data_len)
+        }
+        61 => wire__crate__api__session__TachoCore_start_sync_loop_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        62 => {
             wire__crate__api__session__TachoCore_start_timer_impl(port, ptr, rust_vec_len, data_len)
         }
-        42 => {
+        63 => {
             wire__crate__api__session__TachoCore_stop_timer_impl(port, ptr, rust_vec_len, data_len)
         }
-        43 => wire__crate__api__session__TachoCore_switch_timer_impl(
+        64 => wire__crate__api__session__TachoCore_switch_timer_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        44 => wire__crate__api__session__TachoCore_sync_now_impl(port, ptr, rust_vec_len, data_len),
-        45 => {
+        65 => wire__crate__api__session__TachoCore_sync_now_impl(port, ptr, rust_vec_len, data_len),
+        66 => {
             wire__crate__api__session__TachoCore_sync_status_impl(port, ptr, rust_vec_len, data_len)
         }
-        46 => wire__crate__api__session__TachoCore_tick_impl(port, ptr, rust_vec_len, data_len),
-        47 => wire__crate__api__session__TachoCore_timer_status_impl(
+        67 => wire__crate__api__session__TachoCore_tick_impl(port, ptr, rust_vec_len, data_len),
+        68 => wire__crate__api__session__TachoCore_timer_status_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        48 => wire__crate__api__session__TachoCore_trip_impl(port, ptr, rust_vec_len, data_len),
-        49 => {
+        69 => wire__crate__api__session__TachoCore_trip_impl(port, ptr, rust_vec_len, data_len),
+        70 => {
             wire__crate__api__session__TachoCore_trip_points_impl(port, ptr, rust_vec_len, data_len)
         }
-        50 => wire__crate__api__session__TachoCore_trips_impl(port, ptr, rust_vec_len, data_len),
-        51 => wire__crate__api__session__TachoCore_watch_events_impl(
+        71 => wire__crate__api__session__TachoCore_trip_statuses_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        52 => wire__crate__api__session__TachoCore_write_hours_report_impl(
+        72 => wire__crate__api__session__TachoCore_trips_impl(port, ptr, rust_vec_len, data_len),
+        73 => wire__crate__api__session__TachoCore_watch_events_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        53 => wire__crate__api__session__TachoCore_write_mileage_report_impl(
+        74 => wire__crate__api__session__TachoCore_write_hours_report_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        54 => wire__crate__api__types__entry_query_default_impl(port, ptr, rust_vec_len, data_len),
-        55 => {
+        75 => wire__crate__api__session__TachoCore_write_mileage_report_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        76 => wire__crate__api__types__car_change_input_default_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        77 => wire__crate__api__types__entry_edit_input_default_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        78 => wire__crate__api__types__entry_query_default_impl(port, ptr, rust_vec_len, data_len),
+        79 => {
             wire__crate__api__types__new_car_input_default_impl(port, ptr, rust_vec_len, data_len)
         }
-        56 => {
+        80 => {
             wire__crate__api__types__new_entry_input_default_impl(port, ptr, rust_vec_len, data_len)
         }
-        57 => wire__crate__api__types__trip_query_default_impl(port, ptr, rust_vec_len, data_len),
+        81 => wire__crate__api__types__place_change_input_default_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        82 => wire__crate__api__types__project_change_input_default_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        83 => wire__crate__api__types__trip_query_default_impl(port, ptr, rust_vec_len, data_len),
         _ => unreachable!(),
     }
 }
@@ -4730,7 +6588,7 @@ fn pde_ffi_dispatcher_sync_impl(
     // Codec=Pde (Serialization + dispatch), see doc to use other codecs
     match func_id {
         1 => wire__crate__api__sync__SyncLoop_stop_impl(ptr, rust_vec_len, data_len),
-        11 => wire__crate__api__session__TachoCore_device_id_impl(ptr, rust_vec_len, data_len),
+        17 => wire__crate__api__session__TachoCore_device_id_impl(ptr, rust_vec_len, data_len),
         _ => unreachable!(),
     }
 }
@@ -4811,12 +6669,13 @@ impl flutter_rust_bridge::IntoDart for crate::api::error::ApiErrorKind {
             Self::BadInput => 0.into_dart(),
             Self::NotFound => 1.into_dart(),
             Self::Conflict => 2.into_dart(),
-            Self::LockedPeriod => 3.into_dart(),
-            Self::Storage => 4.into_dart(),
-            Self::Import => 5.into_dart(),
-            Self::Auth => 6.into_dart(),
-            Self::Network => 7.into_dart(),
-            Self::Report => 8.into_dart(),
+            Self::InUse => 3.into_dart(),
+            Self::LockedPeriod => 4.into_dart(),
+            Self::Storage => 5.into_dart(),
+            Self::Import => 6.into_dart(),
+            Self::Auth => 7.into_dart(),
+            Self::Network => 8.into_dart(),
+            Self::Report => 9.into_dart(),
             _ => unreachable!(),
         }
     }
@@ -4833,6 +6692,37 @@ impl flutter_rust_bridge::IntoIntoDart<crate::api::error::ApiErrorKind>
     }
 }
 // Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::CarChangeInput {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        [
+            self.name.into_into_dart().into_dart(),
+            self.plate.into_into_dart().into_dart(),
+            self.make.into_into_dart().into_dart(),
+            self.clear_make.into_into_dart().into_dart(),
+            self.model.into_into_dart().into_dart(),
+            self.clear_model.into_into_dart().into_dart(),
+            self.available_from.into_into_dart().into_dart(),
+            self.clear_available_from.into_into_dart().into_dart(),
+            self.available_to.into_into_dart().into_dart(),
+            self.clear_available_to.into_into_dart().into_dart(),
+            self.connect_hint.into_into_dart().into_dart(),
+            self.clear_connect_hint.into_into_dart().into_dart(),
+        ]
+        .into_dart()
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::CarChangeInput
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::CarChangeInput>
+    for crate::api::types::CarChangeInput
+{
+    fn into_into_dart(self) -> crate::api::types::CarChangeInput {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
 impl flutter_rust_bridge::IntoDart for crate::api::types::CarInfo {
     fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
         [
@@ -4844,6 +6734,7 @@ impl flutter_rust_bridge::IntoDart for crate::api::types::CarInfo {
             self.available_from.into_into_dart().into_dart(),
             self.available_to.into_into_dart().into_dart(),
             self.connect_hint.into_into_dart().into_dart(),
+            self.retired.into_into_dart().into_dart(),
         ]
         .into_dart()
     }
@@ -4940,6 +6831,81 @@ impl flutter_rust_bridge::IntoIntoDart<crate::api::types::DeviceInfoView>
     for crate::api::types::DeviceInfoView
 {
     fn into_into_dart(self) -> crate::api::types::DeviceInfoView {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::EntryDetailInfo {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        [
+            self.entry.into_into_dart().into_dart(),
+            self.deleted.into_into_dart().into_dart(),
+            self.project.into_into_dart().into_dart(),
+            self.history.into_into_dart().into_dart(),
+        ]
+        .into_dart()
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::EntryDetailInfo
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::EntryDetailInfo>
+    for crate::api::types::EntryDetailInfo
+{
+    fn into_into_dart(self) -> crate::api::types::EntryDetailInfo {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::EntryEditInput {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        [
+            self.project.into_into_dart().into_dart(),
+            self.clear_project.into_into_dart().into_dart(),
+            self.description.into_into_dart().into_dart(),
+            self.start_ms.into_into_dart().into_dart(),
+            self.stop_ms.into_into_dart().into_dart(),
+            self.tags.into_into_dart().into_dart(),
+            self.billable.into_into_dart().into_dart(),
+            self.trip.into_into_dart().into_dart(),
+            self.clear_trip.into_into_dart().into_dart(),
+        ]
+        .into_dart()
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::EntryEditInput
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::EntryEditInput>
+    for crate::api::types::EntryEditInput
+{
+    fn into_into_dart(self) -> crate::api::types::EntryEditInput {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::EntryField {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        match self {
+            Self::Project => 0.into_dart(),
+            Self::Description => 1.into_dart(),
+            Self::Start => 2.into_dart(),
+            Self::Stop => 3.into_dart(),
+            Self::Tags => 4.into_dart(),
+            Self::Billable => 5.into_dart(),
+            Self::Trip => 6.into_dart(),
+            Self::Deleted => 7.into_dart(),
+            _ => unreachable!(),
+        }
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive for crate::api::types::EntryField {}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::EntryField>
+    for crate::api::types::EntryField
+{
+    fn into_into_dart(self) -> crate::api::types::EntryField {
         self
     }
 }
@@ -5266,6 +7232,32 @@ impl flutter_rust_bridge::IntoIntoDart<crate::api::types::PingInput>
     }
 }
 // Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::PlaceChangeInput {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        [
+            self.name.into_into_dart().into_dart(),
+            self.kind.into_into_dart().into_dart(),
+            self.lat.into_into_dart().into_dart(),
+            self.lon.into_into_dart().into_dart(),
+            self.radius_m.into_into_dart().into_dart(),
+            self.address.into_into_dart().into_dart(),
+            self.clear_address.into_into_dart().into_dart(),
+        ]
+        .into_dart()
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::PlaceChangeInput
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::PlaceChangeInput>
+    for crate::api::types::PlaceChangeInput
+{
+    fn into_into_dart(self) -> crate::api::types::PlaceChangeInput {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
 impl flutter_rust_bridge::IntoDart for crate::api::types::PlaceInfo {
     fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
         [
@@ -5308,6 +7300,30 @@ impl flutter_rust_bridge::IntoIntoDart<crate::api::types::PlaceKind>
     }
 }
 // Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::ProjectChangeInput {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        [
+            self.name.into_into_dart().into_dart(),
+            self.client.into_into_dart().into_dart(),
+            self.clear_client.into_into_dart().into_dart(),
+            self.billable.into_into_dart().into_dart(),
+            self.rounding.into_into_dart().into_dart(),
+        ]
+        .into_dart()
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::ProjectChangeInput
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::ProjectChangeInput>
+    for crate::api::types::ProjectChangeInput
+{
+    fn into_into_dart(self) -> crate::api::types::ProjectChangeInput {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
 impl flutter_rust_bridge::IntoDart for crate::api::types::ProjectInfo {
     fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
         [
@@ -5316,6 +7332,7 @@ impl flutter_rust_bridge::IntoDart for crate::api::types::ProjectInfo {
             self.client.into_into_dart().into_dart(),
             self.billable.into_into_dart().into_dart(),
             self.rounding.into_into_dart().into_dart(),
+            self.archived.into_into_dart().into_dart(),
         ]
         .into_dart()
     }
@@ -5392,6 +7409,27 @@ impl flutter_rust_bridge::IntoIntoDart<crate::api::types::ReportFormat>
     }
 }
 // Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::RestoredTripInfo {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        [
+            self.trip.into_into_dart().into_dart(),
+            self.changed.into_into_dart().into_dart(),
+        ]
+        .into_dart()
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::RestoredTripInfo
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::RestoredTripInfo>
+    for crate::api::types::RestoredTripInfo
+{
+    fn into_into_dart(self) -> crate::api::types::RestoredTripInfo {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
 impl flutter_rust_bridge::IntoDart for crate::api::types::RoundingMode {
     fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
         match self {
@@ -5432,6 +7470,45 @@ impl flutter_rust_bridge::IntoIntoDart<crate::api::types::RoundingRule>
     for crate::api::types::RoundingRule
 {
     fn into_into_dart(self) -> crate::api::types::RoundingRule {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::SplitMode {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        match self {
+            Self::Time => 0.into_dart(),
+            Self::LongestStop => 1.into_dart(),
+            _ => unreachable!(),
+        }
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive for crate::api::types::SplitMode {}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::SplitMode>
+    for crate::api::types::SplitMode
+{
+    fn into_into_dart(self) -> crate::api::types::SplitMode {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::SplitTripInfo {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        [
+            self.first.into_into_dart().into_dart(),
+            self.second.into_into_dart().into_dart(),
+        ]
+        .into_dart()
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::SplitTripInfo
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::SplitTripInfo>
+    for crate::api::types::SplitTripInfo
+{
+    fn into_into_dart(self) -> crate::api::types::SplitTripInfo {
         self
     }
 }
@@ -5481,6 +7558,30 @@ impl flutter_rust_bridge::IntoIntoDart<crate::api::types::SyncStatusInfo>
     for crate::api::types::SyncStatusInfo
 {
     fn into_into_dart(self) -> crate::api::types::SyncStatusInfo {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::TimeEntryEditInfo {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        [
+            self.field.into_into_dart().into_dart(),
+            self.old_value.into_into_dart().into_dart(),
+            self.new_value.into_into_dart().into_dart(),
+            self.at_ms.into_into_dart().into_dart(),
+            self.device_id.into_into_dart().into_dart(),
+        ]
+        .into_dart()
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::TimeEntryEditInfo
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::TimeEntryEditInfo>
+    for crate::api::types::TimeEntryEditInfo
+{
+    fn into_into_dart(self) -> crate::api::types::TimeEntryEditInfo {
         self
     }
 }
@@ -5545,6 +7646,10 @@ impl flutter_rust_bridge::IntoDart for crate::api::types::TripDetail {
             self.odometer_start.into_into_dart().into_dart(),
             self.odometer_end.into_into_dart().into_dart(),
             self.history.into_into_dart().into_dart(),
+            self.status.into_into_dart().into_dart(),
+            self.merged_from.into_into_dart().into_dart(),
+            self.split_from.into_into_dart().into_dart(),
+            self.replaced_by.into_into_dart().into_dart(),
         ]
         .into_dart()
     }
@@ -5609,6 +7714,11 @@ impl flutter_rust_bridge::IntoDart for crate::api::types::TripField {
             Self::OdometerStart => 5.into_dart(),
             Self::OdometerEnd => 6.into_dart(),
             Self::Car => 7.into_dart(),
+            Self::Discarded => 8.into_dart(),
+            Self::MergedInto => 9.into_dart(),
+            Self::MergedFrom => 10.into_dart(),
+            Self::SplitInto => 11.into_dart(),
+            Self::SplitFrom => 12.into_dart(),
             _ => unreachable!(),
         }
     }
@@ -5747,6 +7857,47 @@ impl flutter_rust_bridge::IntoIntoDart<crate::api::types::TripState>
     }
 }
 // Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::TripStatus {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        match self {
+            Self::Current => 0.into_dart(),
+            Self::Discarded => 1.into_dart(),
+            Self::Replaced => 2.into_dart(),
+            Self::Superseded => 3.into_dart(),
+            _ => unreachable!(),
+        }
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive for crate::api::types::TripStatus {}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::TripStatus>
+    for crate::api::types::TripStatus
+{
+    fn into_into_dart(self) -> crate::api::types::TripStatus {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::TripStatusInfo {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        [
+            self.trip_id.into_into_dart().into_dart(),
+            self.status.into_into_dart().into_dart(),
+        ]
+        .into_dart()
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::TripStatusInfo
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::TripStatusInfo>
+    for crate::api::types::TripStatusInfo
+{
+    fn into_into_dart(self) -> crate::api::types::TripStatusInfo {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
 impl flutter_rust_bridge::IntoDart for crate::api::types::WatchHandoff {
     fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
         [
@@ -5854,12 +8005,13 @@ impl SseEncode for crate::api::error::ApiErrorKind {
                 crate::api::error::ApiErrorKind::BadInput => 0,
                 crate::api::error::ApiErrorKind::NotFound => 1,
                 crate::api::error::ApiErrorKind::Conflict => 2,
-                crate::api::error::ApiErrorKind::LockedPeriod => 3,
-                crate::api::error::ApiErrorKind::Storage => 4,
-                crate::api::error::ApiErrorKind::Import => 5,
-                crate::api::error::ApiErrorKind::Auth => 6,
-                crate::api::error::ApiErrorKind::Network => 7,
-                crate::api::error::ApiErrorKind::Report => 8,
+                crate::api::error::ApiErrorKind::InUse => 3,
+                crate::api::error::ApiErrorKind::LockedPeriod => 4,
+                crate::api::error::ApiErrorKind::Storage => 5,
+                crate::api::error::ApiErrorKind::Import => 6,
+                crate::api::error::ApiErrorKind::Auth => 7,
+                crate::api::error::ApiErrorKind::Network => 8,
+                crate::api::error::ApiErrorKind::Report => 9,
                 _ => {
                     unimplemented!("");
                 }
@@ -5876,6 +8028,24 @@ impl SseEncode for bool {
     }
 }
 
+impl SseEncode for crate::api::types::CarChangeInput {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <Option<String>>::sse_encode(self.name, serializer);
+        <Option<String>>::sse_encode(self.plate, serializer);
+        <Option<String>>::sse_encode(self.make, serializer);
+        <bool>::sse_encode(self.clear_make, serializer);
+        <Option<String>>::sse_encode(self.model, serializer);
+        <bool>::sse_encode(self.clear_model, serializer);
+        <Option<String>>::sse_encode(self.available_from, serializer);
+        <bool>::sse_encode(self.clear_available_from, serializer);
+        <Option<String>>::sse_encode(self.available_to, serializer);
+        <bool>::sse_encode(self.clear_available_to, serializer);
+        <Option<String>>::sse_encode(self.connect_hint, serializer);
+        <bool>::sse_encode(self.clear_connect_hint, serializer);
+    }
+}
+
 impl SseEncode for crate::api::types::CarInfo {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
@@ -5887,6 +8057,7 @@ impl SseEncode for crate::api::types::CarInfo {
         <Option<String>>::sse_encode(self.available_from, serializer);
         <Option<String>>::sse_encode(self.available_to, serializer);
         <Option<String>>::sse_encode(self.connect_hint, serializer);
+        <bool>::sse_encode(self.retired, serializer);
     }
 }
 
@@ -5945,6 +8116,53 @@ impl SseEncode for crate::api::types::DeviceInfoView {
         <Option<String>>::sse_encode(self.last_push_at, serializer);
         <bool>::sse_encode(self.current, serializer);
         <Option<String>>::sse_encode(self.revoked_at, serializer);
+    }
+}
+
+impl SseEncode for crate::api::types::EntryDetailInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <crate::api::types::TimeEntryInfo>::sse_encode(self.entry, serializer);
+        <bool>::sse_encode(self.deleted, serializer);
+        <Option<crate::api::types::ProjectInfo>>::sse_encode(self.project, serializer);
+        <Vec<crate::api::types::TimeEntryEditInfo>>::sse_encode(self.history, serializer);
+    }
+}
+
+impl SseEncode for crate::api::types::EntryEditInput {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <Option<String>>::sse_encode(self.project, serializer);
+        <bool>::sse_encode(self.clear_project, serializer);
+        <Option<String>>::sse_encode(self.description, serializer);
+        <Option<i64>>::sse_encode(self.start_ms, serializer);
+        <Option<i64>>::sse_encode(self.stop_ms, serializer);
+        <Option<Vec<String>>>::sse_encode(self.tags, serializer);
+        <Option<bool>>::sse_encode(self.billable, serializer);
+        <Option<String>>::sse_encode(self.trip, serializer);
+        <bool>::sse_encode(self.clear_trip, serializer);
+    }
+}
+
+impl SseEncode for crate::api::types::EntryField {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <i32>::sse_encode(
+            match self {
+                crate::api::types::EntryField::Project => 0,
+                crate::api::types::EntryField::Description => 1,
+                crate::api::types::EntryField::Start => 2,
+                crate::api::types::EntryField::Stop => 3,
+                crate::api::types::EntryField::Tags => 4,
+                crate::api::types::EntryField::Billable => 5,
+                crate::api::types::EntryField::Trip => 6,
+                crate::api::types::EntryField::Deleted => 7,
+                _ => {
+                    unimplemented!("");
+                }
+            },
+            serializer,
+        );
     }
 }
 
@@ -6108,6 +8326,16 @@ impl SseEncode for Vec<crate::api::types::ProjectInfo> {
     }
 }
 
+impl SseEncode for Vec<crate::api::types::TimeEntryEditInfo> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <i32>::sse_encode(self.len() as _, serializer);
+        for item in self {
+            <crate::api::types::TimeEntryEditInfo>::sse_encode(item, serializer);
+        }
+    }
+}
+
 impl SseEncode for Vec<crate::api::types::TimeEntryInfo> {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
@@ -6144,6 +8372,16 @@ impl SseEncode for Vec<crate::api::types::TripPointInfo> {
         <i32>::sse_encode(self.len() as _, serializer);
         for item in self {
             <crate::api::types::TripPointInfo>::sse_encode(item, serializer);
+        }
+    }
+}
+
+impl SseEncode for Vec<crate::api::types::TripStatusInfo> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <i32>::sse_encode(self.len() as _, serializer);
+        for item in self {
+            <crate::api::types::TripStatusInfo>::sse_encode(item, serializer);
         }
     }
 }
@@ -6319,6 +8557,16 @@ impl SseEncode for Option<crate::api::types::OdometerReadingInfo> {
     }
 }
 
+impl SseEncode for Option<crate::api::types::PlaceKind> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <bool>::sse_encode(self.is_some(), serializer);
+        if let Some(value) = self {
+            <crate::api::types::PlaceKind>::sse_encode(value, serializer);
+        }
+    }
+}
+
 impl SseEncode for Option<crate::api::types::ProjectInfo> {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
@@ -6335,6 +8583,16 @@ impl SseEncode for Option<crate::api::types::Purpose> {
         <bool>::sse_encode(self.is_some(), serializer);
         if let Some(value) = self {
             <crate::api::types::Purpose>::sse_encode(value, serializer);
+        }
+    }
+}
+
+impl SseEncode for Option<crate::api::types::RoundingRule> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <bool>::sse_encode(self.is_some(), serializer);
+        if let Some(value) = self {
+            <crate::api::types::RoundingRule>::sse_encode(value, serializer);
         }
     }
 }
@@ -6369,6 +8627,16 @@ impl SseEncode for Option<u32> {
     }
 }
 
+impl SseEncode for Option<Vec<String>> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <bool>::sse_encode(self.is_some(), serializer);
+        if let Some(value) = self {
+            <Vec<String>>::sse_encode(value, serializer);
+        }
+    }
+}
+
 impl SseEncode for crate::api::types::ParkedOpInfo {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
@@ -6391,6 +8659,19 @@ impl SseEncode for crate::api::types::PingInput {
         <Option<f64>>::sse_encode(self.speed_mps, serializer);
         <Option<f64>>::sse_encode(self.heading_deg, serializer);
         <Option<f64>>::sse_encode(self.altitude_m, serializer);
+    }
+}
+
+impl SseEncode for crate::api::types::PlaceChangeInput {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <Option<String>>::sse_encode(self.name, serializer);
+        <Option<crate::api::types::PlaceKind>>::sse_encode(self.kind, serializer);
+        <Option<f64>>::sse_encode(self.lat, serializer);
+        <Option<f64>>::sse_encode(self.lon, serializer);
+        <Option<f64>>::sse_encode(self.radius_m, serializer);
+        <Option<String>>::sse_encode(self.address, serializer);
+        <bool>::sse_encode(self.clear_address, serializer);
     }
 }
 
@@ -6424,6 +8705,17 @@ impl SseEncode for crate::api::types::PlaceKind {
     }
 }
 
+impl SseEncode for crate::api::types::ProjectChangeInput {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <Option<String>>::sse_encode(self.name, serializer);
+        <Option<String>>::sse_encode(self.client, serializer);
+        <bool>::sse_encode(self.clear_client, serializer);
+        <Option<bool>>::sse_encode(self.billable, serializer);
+        <Option<crate::api::types::RoundingRule>>::sse_encode(self.rounding, serializer);
+    }
+}
+
 impl SseEncode for crate::api::types::ProjectInfo {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
@@ -6432,6 +8724,7 @@ impl SseEncode for crate::api::types::ProjectInfo {
         <Option<String>>::sse_encode(self.client, serializer);
         <bool>::sse_encode(self.billable, serializer);
         <crate::api::types::RoundingRule>::sse_encode(self.rounding, serializer);
+        <bool>::sse_encode(self.archived, serializer);
     }
 }
 
@@ -6485,6 +8778,14 @@ impl SseEncode for crate::api::types::ReportFormat {
     }
 }
 
+impl SseEncode for crate::api::types::RestoredTripInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <crate::api::types::TripDetail>::sse_encode(self.trip, serializer);
+        <bool>::sse_encode(self.changed, serializer);
+    }
+}
+
 impl SseEncode for crate::api::types::RoundingMode {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
@@ -6511,6 +8812,30 @@ impl SseEncode for crate::api::types::RoundingRule {
     }
 }
 
+impl SseEncode for crate::api::types::SplitMode {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <i32>::sse_encode(
+            match self {
+                crate::api::types::SplitMode::Time => 0,
+                crate::api::types::SplitMode::LongestStop => 1,
+                _ => {
+                    unimplemented!("");
+                }
+            },
+            serializer,
+        );
+    }
+}
+
+impl SseEncode for crate::api::types::SplitTripInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <crate::api::types::TripDetail>::sse_encode(self.first, serializer);
+        <crate::api::types::TripDetail>::sse_encode(self.second, serializer);
+    }
+}
+
 impl SseEncode for crate::api::types::SyncReportInfo {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
@@ -6531,6 +8856,17 @@ impl SseEncode for crate::api::types::SyncStatusInfo {
         <i64>::sse_encode(self.parked_ops, serializer);
         <Option<i64>>::sse_encode(self.last_sync_at_ms, serializer);
         <Option<String>>::sse_encode(self.last_error, serializer);
+    }
+}
+
+impl SseEncode for crate::api::types::TimeEntryEditInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <crate::api::types::EntryField>::sse_encode(self.field, serializer);
+        <Option<String>>::sse_encode(self.old_value, serializer);
+        <Option<String>>::sse_encode(self.new_value, serializer);
+        <i64>::sse_encode(self.at_ms, serializer);
+        <String>::sse_encode(self.device_id, serializer);
     }
 }
 
@@ -6571,6 +8907,10 @@ impl SseEncode for crate::api::types::TripDetail {
         );
         <Option<crate::api::types::OdometerReadingInfo>>::sse_encode(self.odometer_end, serializer);
         <Vec<crate::api::types::TripEditInfo>>::sse_encode(self.history, serializer);
+        <crate::api::types::TripStatus>::sse_encode(self.status, serializer);
+        <Vec<String>>::sse_encode(self.merged_from, serializer);
+        <Option<String>>::sse_encode(self.split_from, serializer);
+        <Vec<String>>::sse_encode(self.replaced_by, serializer);
     }
 }
 
@@ -6614,6 +8954,11 @@ impl SseEncode for crate::api::types::TripField {
                 crate::api::types::TripField::OdometerStart => 5,
                 crate::api::types::TripField::OdometerEnd => 6,
                 crate::api::types::TripField::Car => 7,
+                crate::api::types::TripField::Discarded => 8,
+                crate::api::types::TripField::MergedInto => 9,
+                crate::api::types::TripField::MergedFrom => 10,
+                crate::api::types::TripField::SplitInto => 11,
+                crate::api::types::TripField::SplitFrom => 12,
                 _ => {
                     unimplemented!("");
                 }
@@ -6708,6 +9053,32 @@ impl SseEncode for crate::api::types::TripState {
             },
             serializer,
         );
+    }
+}
+
+impl SseEncode for crate::api::types::TripStatus {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <i32>::sse_encode(
+            match self {
+                crate::api::types::TripStatus::Current => 0,
+                crate::api::types::TripStatus::Discarded => 1,
+                crate::api::types::TripStatus::Replaced => 2,
+                crate::api::types::TripStatus::Superseded => 3,
+                _ => {
+                    unimplemented!("");
+                }
+            },
+            serializer,
+        );
+    }
+}
+
+impl SseEncode for crate::api::types::TripStatusInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <String>::sse_encode(self.trip_id, serializer);
+        <crate::api::types::TripStatus>::sse_encode(self.status, serializer);
     }
 }
 

@@ -29,7 +29,8 @@ impl From<CoreError> for ApiError {
         let kind = match &e {
             CoreError::BadInput { .. } => ApiErrorKind::BadInput,
             CoreError::NotFound { .. } => ApiErrorKind::NotFound,
-            CoreError::Conflict { .. } | CoreError::InUse { .. } => ApiErrorKind::Conflict,
+            CoreError::Conflict { .. } => ApiErrorKind::Conflict,
+            CoreError::InUse { .. } => ApiErrorKind::InUse,
             CoreError::LockedPeriod { .. } => ApiErrorKind::LockedPeriod,
             CoreError::Storage { .. } => ApiErrorKind::Storage,
             CoreError::Import(_) => ApiErrorKind::Import,
@@ -154,40 +155,44 @@ same_variants!(
 same_variants!(TripState, mtrip::TripState, [Active, Ended, Discarded]);
 same_variants!(Purpose, mtrip::Purpose, [Business, Private, Commute]);
 same_variants!(Decider, mtrip::Decider, [Rule, User]);
-impl From<TripField> for mtrip::TripField {
-    fn from(v: TripField) -> Self {
-        match v {
-            TripField::Purpose => Self::Purpose,
-            TripField::BusinessPartner => Self::BusinessPartner,
-            TripField::Note => Self::Note,
-            TripField::StartAddress => Self::StartAddress,
-            TripField::EndAddress => Self::EndAddress,
-            TripField::OdometerStart => Self::OdometerStart,
-            TripField::OdometerEnd => Self::OdometerEnd,
-            TripField::Car => Self::Car,
-        }
-    }
-}
-
-/// The Dart-facing field of a history entry; `None` for the discard, merge and split
-/// entries, which the Dart API does not show yet (its generated code would need
-/// regenerating), so they are left out of `TripDetail::history` there.
-fn api_field(v: mtrip::TripField) -> Option<TripField> {
-    use mtrip::TripField as M;
-    Some(match v {
-        M::Purpose => TripField::Purpose,
-        M::BusinessPartner => TripField::BusinessPartner,
-        M::Note => TripField::Note,
-        M::StartAddress => TripField::StartAddress,
-        M::EndAddress => TripField::EndAddress,
-        M::OdometerStart => TripField::OdometerStart,
-        M::OdometerEnd => TripField::OdometerEnd,
-        M::Car => TripField::Car,
-        M::Discarded | M::MergedInto | M::MergedFrom | M::SplitInto | M::SplitFrom => {
-            return None;
-        }
-    })
-}
+same_variants!(
+    TripField,
+    mtrip::TripField,
+    [
+        Purpose,
+        BusinessPartner,
+        Note,
+        StartAddress,
+        EndAddress,
+        OdometerStart,
+        OdometerEnd,
+        Car,
+        Discarded,
+        MergedInto,
+        MergedFrom,
+        SplitInto,
+        SplitFrom
+    ]
+);
+same_variants!(
+    TripStatus,
+    tacho_model::lineage::TripStatus,
+    [Current, Discarded, Replaced, Superseded]
+);
+same_variants!(
+    EntryField,
+    mwork::EntryField,
+    [
+        Project,
+        Description,
+        Start,
+        Stop,
+        Tags,
+        Billable,
+        Trip,
+        Deleted
+    ]
+);
 same_variants!(TripEnd, mcar::TripEnd, [Start, End]);
 same_variants!(ReadingSource, mcar::ReadingSource, [Manual, CarApi]);
 same_variants!(PlaceKind, mplace::PlaceKind, [Home, Office, Client, Other]);
@@ -245,16 +250,15 @@ pub(crate) fn active_trip(
     }
 }
 
-impl TripEditInfo {
-    /// The entry as Dart sees it, `None` for the kinds it does not show yet ([`api_field`]).
-    fn from_core(e: mtrip::TripEdit) -> Option<Self> {
-        Some(Self {
-            field: api_field(e.field)?,
+impl From<mtrip::TripEdit> for TripEditInfo {
+    fn from(e: mtrip::TripEdit) -> Self {
+        Self {
+            field: e.field.into(),
             old_value: e.old_value,
             new_value: e.new_value,
             at_ms: millis(e.at),
             device_id: e.device.to_string(),
-        })
+        }
     }
 }
 
@@ -281,11 +285,11 @@ impl From<tacho_core::TripDetail> for TripDetail {
             point_count: d.point_count,
             odometer_start: d.odometer_start.map(Into::into),
             odometer_end: d.odometer_end.map(Into::into),
-            history: d
-                .history
-                .into_iter()
-                .filter_map(TripEditInfo::from_core)
-                .collect(),
+            history: d.history.into_iter().map(Into::into).collect(),
+            status: d.status.into(),
+            merged_from: ids(d.lineage.merged_from),
+            split_from: d.lineage.split_from.map(|t| t.to_string()),
+            replaced_by: ids(d.lineage.replaced_by),
         }
     }
 }
@@ -333,6 +337,7 @@ impl From<mcar::Car> for CarInfo {
             available_from: c.available_from.map(|d| d.to_string()),
             available_to: c.available_to.map(|d| d.to_string()),
             connect_hint: c.connect_hint,
+            retired: c.retired,
         }
     }
 }
@@ -390,6 +395,7 @@ impl From<mwork::Project> for ProjectInfo {
             client: p.client,
             billable: p.billable,
             rounding: p.rounding.into(),
+            archived: p.archived,
         }
     }
 }
@@ -407,6 +413,135 @@ impl From<mwork::TimeEntry> for TimeEntryInfo {
             source: e.source.into(),
             trip_id: e.trip_id.map(|t| t.to_string()),
         }
+    }
+}
+
+fn ids(ids: Option<Vec<tacho_model::id::TripId>>) -> Vec<String> {
+    ids.unwrap_or_default()
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// A value to set, or clear (`Some(None)`); both at once is refused.
+fn set_or_clear<T>(
+    value: Option<T>,
+    clear: bool,
+    what: &str,
+) -> Result<Option<Option<T>>, ApiError> {
+    match (value, clear) {
+        (Some(_), true) => Err(bad_input(format!(
+            "both a new {what} and clearing it were asked for; pick one"
+        ))),
+        (Some(v), false) => Ok(Some(Some(v))),
+        (None, true) => Ok(Some(None)),
+        (None, false) => Ok(None),
+    }
+}
+
+/// An entry edit form to the core's edit, with its times checked.
+pub(crate) fn entry_edit(e: EntryEditInput) -> Result<tacho_core::EntryEdit, ApiError> {
+    let start = instant_opt(e.start_ms, "entry start")?;
+    let stop = instant_opt(e.stop_ms, "entry stop")?;
+    if let (Some(start), Some(stop)) = (start, stop)
+        && stop < start
+    {
+        return Err(bad_input("an entry can't stop before it starts"));
+    }
+    Ok(tacho_core::EntryEdit {
+        project: set_or_clear(e.project, e.clear_project, "project")?,
+        description: e.description,
+        start,
+        stop,
+        tags: e.tags,
+        billable: e.billable,
+        trip: set_or_clear(e.trip, e.clear_trip, "trip")?,
+    })
+}
+
+impl From<mwork::TimeEntryEdit> for TimeEntryEditInfo {
+    fn from(e: mwork::TimeEntryEdit) -> Self {
+        Self {
+            field: e.field.into(),
+            old_value: e.old_value,
+            new_value: e.new_value,
+            at_ms: millis(e.at),
+            device_id: e.device.to_string(),
+        }
+    }
+}
+
+impl From<tacho_core::EntryDetail> for EntryDetailInfo {
+    fn from(d: tacho_core::EntryDetail) -> Self {
+        Self {
+            entry: d.entry.into(),
+            deleted: d.deleted,
+            project: d.project.map(Into::into),
+            history: d.history.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// A project form's change to the core's, with the rounding checked.
+pub(crate) fn project_change(c: ProjectChangeInput) -> Result<tacho_core::ProjectChange, ApiError> {
+    Ok(tacho_core::ProjectChange {
+        name: c.name,
+        client: set_or_clear(c.client, c.clear_client, "client")?,
+        billable: c.billable,
+        rounding: c.rounding.map(rounding).transpose()?,
+    })
+}
+
+/// A car form's change to the core's, with its dates checked.
+pub(crate) fn car_change(c: CarChangeInput) -> Result<tacho_core::CarChange, ApiError> {
+    Ok(tacho_core::CarChange {
+        name: c.name,
+        plate: c.plate,
+        make: set_or_clear(c.make, c.clear_make, "make")?,
+        model: set_or_clear(c.model, c.clear_model, "model")?,
+        available_from: set_or_clear(
+            day(c.available_from, "available from")?,
+            c.clear_available_from,
+            "available-from date",
+        )?,
+        available_to: set_or_clear(
+            day(c.available_to, "available to")?,
+            c.clear_available_to,
+            "available-to date",
+        )?,
+        connect_hint: set_or_clear(c.connect_hint, c.clear_connect_hint, "connect hint")?,
+    })
+}
+
+/// A place form's change to the core's; the store checks the values.
+pub(crate) fn place_change(c: PlaceChangeInput) -> Result<tacho_core::PlaceChange, ApiError> {
+    let center = match (c.lat, c.lon) {
+        (Some(lat), Some(lon)) => Some(LatLon { lat, lon }),
+        (None, None) => None,
+        _ => {
+            return Err(bad_input(
+                "a new position needs both latitude and longitude",
+            ));
+        }
+    };
+    Ok(tacho_core::PlaceChange {
+        name: c.name,
+        kind: c.kind.map(Into::into),
+        center,
+        radius_m: c.radius_m,
+        address: set_or_clear(c.address, c.clear_address, "address")?,
+    })
+}
+
+/// Where to split, from a mode and (for `Time`) an instant.
+pub(crate) fn split_at(
+    mode: SplitMode,
+    at_ms: Option<i64>,
+) -> Result<tacho_core::SplitAt, ApiError> {
+    match (mode, at_ms) {
+        (SplitMode::LongestStop, _) => Ok(tacho_core::SplitAt::LongestStop),
+        (SplitMode::Time, Some(ms)) => Ok(tacho_core::SplitAt::Time(instant(ms, "split time")?)),
+        (SplitMode::Time, None) => Err(bad_input("a split at a time needs the time")),
     }
 }
 
@@ -877,5 +1012,196 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(err.kind, ApiErrorKind::BadInput);
+    }
+
+    #[test]
+    fn edit_inputs_refuse_setting_and_clearing_at_once() {
+        let both = entry_edit(EntryEditInput {
+            project: Some("ACME".into()),
+            clear_project: true,
+            ..Default::default()
+        });
+        assert_eq!(both.err().map(|e| e.kind), Some(ApiErrorKind::BadInput));
+        let cleared = entry_edit(EntryEditInput {
+            clear_trip: true,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!((cleared.trip, cleared.project), (Some(None), None));
+        let backwards = entry_edit(EntryEditInput {
+            start_ms: Some(2_000),
+            stop_ms: Some(1_000),
+            ..Default::default()
+        });
+        assert!(backwards.is_err());
+        assert!(
+            car_change(CarChangeInput {
+                available_to: Some("2026-02-30".into()),
+                ..Default::default()
+            })
+            .is_err()
+        );
+        assert!(
+            place_change(PlaceChangeInput {
+                lat: Some(1.0),
+                ..Default::default()
+            })
+            .is_err()
+        );
+        assert!(
+            project_change(ProjectChangeInput {
+                rounding: Some(RoundingRule {
+                    mode: RoundingMode::Up,
+                    minutes: 0
+                }),
+                ..Default::default()
+            })
+            .is_err()
+        );
+        assert!(split_at(SplitMode::Time, None).is_err());
+        assert_eq!(
+            split_at(SplitMode::LongestStop, Some(5)).unwrap(),
+            tacho_core::SplitAt::LongestStop
+        );
+        assert_eq!(
+            ApiError::from(CoreError::InUse {
+                kind: "car".into(),
+                name: "Golf".into(),
+                count: 2,
+                reason: "retire it instead".into(),
+            })
+            .kind,
+            ApiErrorKind::InUse
+        );
+    }
+
+    /// Entries, projects, cars and places fixed through the API on a real
+    /// database: an edit with its history, delete and restore, a project in
+    /// use archived but not deleted, and a locked month refusing an edit.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn fixing_entries_and_reference_data_through_the_api() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("tacho.db").to_string_lossy().into_owned();
+        let core = TachoCore::open(db, "Europe/Berlin".into(), None)
+            .await
+            .unwrap();
+        let rule = RoundingRule {
+            mode: RoundingMode::None,
+            minutes: 0,
+        };
+        for name in ["ACME", "Beta"] {
+            core.add_project(NewProjectInput {
+                name: name.into(),
+                client: None,
+                billable: true,
+                rounding: rule,
+            })
+            .await
+            .unwrap();
+        }
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis();
+        let entry = core
+            .add_entry(NewEntryInput {
+                project: Some("ACME".into()),
+                description: "instal".into(),
+                start_ms: Some(at("2026-03-02T09:00:00+01:00")),
+                stop_ms: Some(at("2026-03-02T10:00:00+01:00")),
+                tags: vec!["a".into()],
+                billable: None,
+                trip: None,
+            })
+            .await
+            .unwrap();
+        let edited = core
+            .edit_entry(
+                entry.id.clone(),
+                EntryEditInput {
+                    project: Some("Beta".into()),
+                    description: Some("install".into()),
+                    tags: Some(vec!["a".into(), "b".into()]),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(edited.entry.description, "install");
+        assert_eq!(edited.project.map(|p| p.name).as_deref(), Some("Beta"));
+        let mut changed: Vec<_> = edited.history.iter().map(|h| h.field).collect();
+        changed.sort_by_key(|f| format!("{f:?}"));
+        assert_eq!(
+            changed,
+            [
+                EntryField::Description,
+                EntryField::Project,
+                EntryField::Tags
+            ]
+        );
+
+        assert!(core.delete_entry(entry.id.clone()).await.unwrap());
+        assert!(core.entry(entry.id.clone()).await.unwrap().deleted);
+        let restored = core.restore_entry(entry.id.clone()).await.unwrap();
+        assert!(!restored.deleted);
+        assert_eq!(
+            restored.history.last().map(|h| h.field),
+            Some(EntryField::Deleted)
+        );
+
+        let in_use = core.delete_project("Beta".into()).await.unwrap_err();
+        assert_eq!(in_use.kind, ApiErrorKind::InUse);
+        assert!(
+            core.archive_project("Beta".into(), true)
+                .await
+                .unwrap()
+                .archived
+        );
+        let listed: Vec<_> = core
+            .project_list(false)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(listed, ["ACME"]);
+        assert!(core.delete_project("ACME".into()).await.unwrap());
+
+        let car = core
+            .add_car(NewCarInput {
+                name: "Golf".into(),
+                plate: "M-TC 1".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let car = core
+            .edit_car(
+                car.id,
+                CarChangeInput {
+                    plate: Some("M-TC 2".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(car.plate, "M-TC 2");
+        assert!(core.retire_car(car.id.clone(), true).await.unwrap().retired);
+        assert!(core.car_list(false).await.unwrap().is_empty());
+        assert_eq!(core.car_list(true).await.unwrap().len(), 1);
+
+        core.lock_period("2026-03".into()).await.unwrap();
+        let locked = core
+            .edit_entry(
+                entry.id.clone(),
+                EntryEditInput {
+                    description: Some("late".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(locked.kind, ApiErrorKind::LockedPeriod);
+        assert_eq!(
+            core.entry(entry.id).await.unwrap().entry.description,
+            "install"
+        );
     }
 }

@@ -551,25 +551,47 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_adopt_device_session() != 5361:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_archive_project() != 21791:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_car_list() != 7053:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_cars() != 6045:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_classify_trip() != 31314:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_connect() != 49410:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_delete_car() != 14327:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_delete_entry() != 37197:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_delete_place() != 57589:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_delete_project() != 36753:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_device_id() != 4349:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_devices() != 25683:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_tacho_uniffi_checksum_method_core_discard_trip() != 60591:
+    if lib.uniffi_tacho_uniffi_checksum_method_core_discard_trip() != 51836:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_disconnect() != 41303:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_edit_car() != 16192:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_edit_entry() != 15842:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_edit_place() != 54581:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_edit_project() != 46476:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_edit_trip() != 5599:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_end_trip() != 20920:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_entries() != 15034:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_entry() != 64020:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_hours_report() != 47908:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -584,6 +606,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_tacho_uniffi_checksum_method_core_login() != 8672:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_logout() != 36132:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_merge_trips() != 7531:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_mileage_report() != 38444:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -607,11 +631,27 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_ping_batch() != 6638:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_place_list() != 13724:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_places() != 64650:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_project_list() != 17738:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_projects() != 15892:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_rename_device() != 14914:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_restore_car() != 50445:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_restore_entry() != 19675:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_restore_place() != 16067:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_restore_project() != 45915:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_restore_trip() != 40982:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_retire_car() != 25482:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_revoke_device() != 43907:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -620,6 +660,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_tacho_uniffi_checksum_method_core_set_trip_odometer() != 3914:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_signup() != 30255:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_split_trip() != 1043:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_start_sync_loop() != 52562:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -642,6 +684,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_tacho_uniffi_checksum_method_core_trip() != 51393:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_trip_points() != 8270:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_trip_statuses() != 23138:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_trips() != 47934:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -735,6 +779,12 @@ _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_add_project.restype = ctypes
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_adopt_device_session.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_adopt_device_session.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_archive_project.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_archive_project.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_car_list.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_car_list.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_cars.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_cars.restype = ctypes.c_uint16
@@ -744,6 +794,18 @@ _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_classify_trip.restype = ctyp
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_connect.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_connect.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_delete_car.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_delete_car.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_delete_entry.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_delete_entry.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_delete_place.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_delete_place.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_delete_project.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_delete_project.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_device_id.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_device_id.restype = ctypes.c_uint16
@@ -756,6 +818,18 @@ _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_discard_trip.restype = ctype
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_disconnect.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_disconnect.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_edit_car.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_edit_car.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_edit_entry.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_edit_entry.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_edit_place.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_edit_place.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_edit_project.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_edit_project.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_edit_trip.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_edit_trip.restype = ctypes.c_uint16
@@ -765,6 +839,9 @@ _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_end_trip.restype = ctypes.c_
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_entries.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_entries.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_entry.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_entry.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_hours_report.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_hours_report.restype = ctypes.c_uint16
@@ -786,6 +863,9 @@ _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_login.restype = ctypes.c_uin
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_logout.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_logout.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_merge_trips.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_merge_trips.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_mileage_report.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_mileage_report.restype = ctypes.c_uint16
@@ -819,15 +899,39 @@ _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_ping.restype = ctypes.c_uint
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_ping_batch.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_ping_batch.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_place_list.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_place_list.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_places.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_places.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_project_list.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_project_list.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_projects.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_projects.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_rename_device.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_rename_device.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_restore_car.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_restore_car.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_restore_entry.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_restore_entry.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_restore_place.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_restore_place.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_restore_project.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_restore_project.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_restore_trip.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_restore_trip.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_retire_car.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_retire_car.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_revoke_device.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_revoke_device.restype = ctypes.c_uint16
@@ -840,6 +944,9 @@ _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_set_trip_odometer.restype = 
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_signup.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_signup.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_split_trip.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_split_trip.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_start_sync_loop.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_start_sync_loop.restype = ctypes.c_uint16
@@ -873,6 +980,9 @@ _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_trip.restype = ctypes.c_uint
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_trip_points.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_trip_points.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_trip_statuses.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_trip_statuses.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_trips.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_trips.restype = ctypes.c_uint16
@@ -976,6 +1086,17 @@ _UniffiLib.uniffi_tacho_uniffi_fn_method_core_adopt_device_session.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_adopt_device_session.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_archive_project.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.c_int8,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_archive_project.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_car_list.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_int8,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_car_list.restype = ctypes.c_uint64
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_cars.argtypes = (
     ctypes.c_uint64,
 )
@@ -993,6 +1114,26 @@ _UniffiLib.uniffi_tacho_uniffi_fn_method_core_connect.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_connect.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_delete_car.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_delete_car.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_delete_entry.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_delete_entry.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_delete_place.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_delete_place.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_delete_project.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_delete_project.restype = ctypes.c_uint64
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_device_id.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1011,6 +1152,30 @@ _UniffiLib.uniffi_tacho_uniffi_fn_method_core_disconnect.argtypes = (
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_disconnect.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_edit_car.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_edit_car.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_edit_entry.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_edit_entry.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_edit_place.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_edit_place.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_edit_project.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_edit_project.restype = ctypes.c_uint64
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_edit_trip.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1027,6 +1192,11 @@ _UniffiLib.uniffi_tacho_uniffi_fn_method_core_entries.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_entries.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_entry.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_entry.restype = ctypes.c_uint64
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_hours_report.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1062,6 +1232,12 @@ _UniffiLib.uniffi_tacho_uniffi_fn_method_core_logout.argtypes = (
     ctypes.c_int8,
 )
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_logout.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_merge_trips.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_merge_trips.restype = ctypes.c_uint64
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_mileage_report.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1125,10 +1301,20 @@ _UniffiLib.uniffi_tacho_uniffi_fn_method_core_ping_batch.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_ping_batch.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_place_list.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_int8,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_place_list.restype = ctypes.c_uint64
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_places.argtypes = (
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_places.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_project_list.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_int8,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_project_list.restype = ctypes.c_uint64
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_projects.argtypes = (
     ctypes.c_uint64,
 )
@@ -1139,6 +1325,37 @@ _UniffiLib.uniffi_tacho_uniffi_fn_method_core_rename_device.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_rename_device.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_restore_car.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_restore_car.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_restore_entry.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_restore_entry.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_restore_place.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_restore_place.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_restore_project.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_restore_project.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_restore_trip.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_restore_trip.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_retire_car.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.c_int8,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_retire_car.restype = ctypes.c_uint64
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_revoke_device.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1163,6 +1380,12 @@ _UniffiLib.uniffi_tacho_uniffi_fn_method_core_signup.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_signup.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_split_trip.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_split_trip.restype = ctypes.c_uint64
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_start_sync_loop.argtypes = (
     ctypes.c_uint64,
     ctypes.c_uint32,
@@ -1218,6 +1441,10 @@ _UniffiLib.uniffi_tacho_uniffi_fn_method_core_trip_points.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_trip_points.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_trip_statuses.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_trip_statuses.restype = ctypes.c_uint64
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_trips.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -2464,7 +2691,7 @@ class Car:
     """
     A car; the mileage log is kept per car.
 """
-    def __init__(self, *, id:str, name:str, make:typing.Optional[str], model:typing.Optional[str], plate:str, available_from:typing.Optional[str], available_to:typing.Optional[str], connect_hint:typing.Optional[str]):
+    def __init__(self, *, id:str, name:str, make:typing.Optional[str], model:typing.Optional[str], plate:str, available_from:typing.Optional[str], available_to:typing.Optional[str], connect_hint:typing.Optional[str], retired:bool):
         self.id = id
         self.name = name
         self.make = make
@@ -2473,12 +2700,13 @@ class Car:
         self.available_from = available_from
         self.available_to = available_to
         self.connect_hint = connect_hint
+        self.retired = retired
         
         
 
     
     def __str__(self):
-        return "Car(id={}, name={}, make={}, model={}, plate={}, available_from={}, available_to={}, connect_hint={})".format(self.id, self.name, self.make, self.model, self.plate, self.available_from, self.available_to, self.connect_hint)
+        return "Car(id={}, name={}, make={}, model={}, plate={}, available_from={}, available_to={}, connect_hint={}, retired={})".format(self.id, self.name, self.make, self.model, self.plate, self.available_from, self.available_to, self.connect_hint, self.retired)
     def __eq__(self, other):
         if self.id != other.id:
             return False
@@ -2496,6 +2724,8 @@ class Car:
             return False
         if self.connect_hint != other.connect_hint:
             return False
+        if self.retired != other.retired:
+            return False
         return True
 
 class _UniffiFfiConverterTypeCar(_UniffiConverterRustBuffer):
@@ -2510,6 +2740,7 @@ class _UniffiFfiConverterTypeCar(_UniffiConverterRustBuffer):
             available_from=_UniffiFfiConverterOptionalString.read(buf),
             available_to=_UniffiFfiConverterOptionalString.read(buf),
             connect_hint=_UniffiFfiConverterOptionalString.read(buf),
+            retired=_UniffiFfiConverterBoolean.read(buf),
         )
 
     @staticmethod
@@ -2522,6 +2753,7 @@ class _UniffiFfiConverterTypeCar(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.check_lower(value.available_from)
         _UniffiFfiConverterOptionalString.check_lower(value.available_to)
         _UniffiFfiConverterOptionalString.check_lower(value.connect_hint)
+        _UniffiFfiConverterBoolean.check_lower(value.retired)
 
     @staticmethod
     def write(value, buf):
@@ -2533,6 +2765,127 @@ class _UniffiFfiConverterTypeCar(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.write(value.available_from, buf)
         _UniffiFfiConverterOptionalString.write(value.available_to, buf)
         _UniffiFfiConverterOptionalString.write(value.connect_hint, buf)
+        _UniffiFfiConverterBoolean.write(value.retired, buf)
+
+@dataclass
+class CarChange:
+    """
+    A change to a car; `None` fields stay as they are, `clear_*` removes one.
+"""
+    def __init__(self, *, name:typing.Optional[str] = _DEFAULT, plate:typing.Optional[str] = _DEFAULT, make:typing.Optional[str] = _DEFAULT, clear_make:bool = False, model:typing.Optional[str] = _DEFAULT, clear_model:bool = False, available_from:typing.Optional[str] = _DEFAULT, clear_available_from:bool = False, available_to:typing.Optional[str] = _DEFAULT, clear_available_to:bool = False, connect_hint:typing.Optional[str] = _DEFAULT, clear_connect_hint:bool = False):
+        if name is _DEFAULT:
+            self.name = None
+        else:
+            self.name = name
+        if plate is _DEFAULT:
+            self.plate = None
+        else:
+            self.plate = plate
+        if make is _DEFAULT:
+            self.make = None
+        else:
+            self.make = make
+        self.clear_make = clear_make
+        if model is _DEFAULT:
+            self.model = None
+        else:
+            self.model = model
+        self.clear_model = clear_model
+        if available_from is _DEFAULT:
+            self.available_from = None
+        else:
+            self.available_from = available_from
+        self.clear_available_from = clear_available_from
+        if available_to is _DEFAULT:
+            self.available_to = None
+        else:
+            self.available_to = available_to
+        self.clear_available_to = clear_available_to
+        if connect_hint is _DEFAULT:
+            self.connect_hint = None
+        else:
+            self.connect_hint = connect_hint
+        self.clear_connect_hint = clear_connect_hint
+        
+        
+
+    
+    def __str__(self):
+        return "CarChange(name={}, plate={}, make={}, clear_make={}, model={}, clear_model={}, available_from={}, clear_available_from={}, available_to={}, clear_available_to={}, connect_hint={}, clear_connect_hint={})".format(self.name, self.plate, self.make, self.clear_make, self.model, self.clear_model, self.available_from, self.clear_available_from, self.available_to, self.clear_available_to, self.connect_hint, self.clear_connect_hint)
+    def __eq__(self, other):
+        if self.name != other.name:
+            return False
+        if self.plate != other.plate:
+            return False
+        if self.make != other.make:
+            return False
+        if self.clear_make != other.clear_make:
+            return False
+        if self.model != other.model:
+            return False
+        if self.clear_model != other.clear_model:
+            return False
+        if self.available_from != other.available_from:
+            return False
+        if self.clear_available_from != other.clear_available_from:
+            return False
+        if self.available_to != other.available_to:
+            return False
+        if self.clear_available_to != other.clear_available_to:
+            return False
+        if self.connect_hint != other.connect_hint:
+            return False
+        if self.clear_connect_hint != other.clear_connect_hint:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeCarChange(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return CarChange(
+            name=_UniffiFfiConverterOptionalString.read(buf),
+            plate=_UniffiFfiConverterOptionalString.read(buf),
+            make=_UniffiFfiConverterOptionalString.read(buf),
+            clear_make=_UniffiFfiConverterBoolean.read(buf),
+            model=_UniffiFfiConverterOptionalString.read(buf),
+            clear_model=_UniffiFfiConverterBoolean.read(buf),
+            available_from=_UniffiFfiConverterOptionalString.read(buf),
+            clear_available_from=_UniffiFfiConverterBoolean.read(buf),
+            available_to=_UniffiFfiConverterOptionalString.read(buf),
+            clear_available_to=_UniffiFfiConverterBoolean.read(buf),
+            connect_hint=_UniffiFfiConverterOptionalString.read(buf),
+            clear_connect_hint=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterOptionalString.check_lower(value.name)
+        _UniffiFfiConverterOptionalString.check_lower(value.plate)
+        _UniffiFfiConverterOptionalString.check_lower(value.make)
+        _UniffiFfiConverterBoolean.check_lower(value.clear_make)
+        _UniffiFfiConverterOptionalString.check_lower(value.model)
+        _UniffiFfiConverterBoolean.check_lower(value.clear_model)
+        _UniffiFfiConverterOptionalString.check_lower(value.available_from)
+        _UniffiFfiConverterBoolean.check_lower(value.clear_available_from)
+        _UniffiFfiConverterOptionalString.check_lower(value.available_to)
+        _UniffiFfiConverterBoolean.check_lower(value.clear_available_to)
+        _UniffiFfiConverterOptionalString.check_lower(value.connect_hint)
+        _UniffiFfiConverterBoolean.check_lower(value.clear_connect_hint)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterOptionalString.write(value.name, buf)
+        _UniffiFfiConverterOptionalString.write(value.plate, buf)
+        _UniffiFfiConverterOptionalString.write(value.make, buf)
+        _UniffiFfiConverterBoolean.write(value.clear_make, buf)
+        _UniffiFfiConverterOptionalString.write(value.model, buf)
+        _UniffiFfiConverterBoolean.write(value.clear_model, buf)
+        _UniffiFfiConverterOptionalString.write(value.available_from, buf)
+        _UniffiFfiConverterBoolean.write(value.clear_available_from, buf)
+        _UniffiFfiConverterOptionalString.write(value.available_to, buf)
+        _UniffiFfiConverterBoolean.write(value.clear_available_to, buf)
+        _UniffiFfiConverterOptionalString.write(value.connect_hint, buf)
+        _UniffiFfiConverterBoolean.write(value.clear_connect_hint, buf)
 
 @dataclass
 class DeviceHandoff:
@@ -2668,6 +3021,881 @@ class _UniffiFfiConverterTypeDeviceInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterBoolean.write(value.current, buf)
         _UniffiFfiConverterOptionalString.write(value.revoked_at, buf)
 
+class _UniffiFfiConverterSequenceString(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterString.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterString.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterString.read(buf) for i in range(count)
+        ]
+
+
+
+
+
+
+class EntrySource(enum.Enum):
+    """
+    How a time entry came to be.
+"""
+    
+    TIMER = 0
+    """
+    The timer.
+"""
+    
+    MANUAL = 1
+    """
+    Typed in afterwards.
+"""
+    
+    TRIP = 2
+    """
+    Travel time of a trip.
+"""
+    
+
+
+class _UniffiFfiConverterTypeEntrySource(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return EntrySource.TIMER
+        if variant == 2:
+            return EntrySource.MANUAL
+        if variant == 3:
+            return EntrySource.TRIP
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == EntrySource.TIMER:
+            return
+        if value == EntrySource.MANUAL:
+            return
+        if value == EntrySource.TRIP:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == EntrySource.TIMER:
+            buf.write_i32(1)
+        if value == EntrySource.MANUAL:
+            buf.write_i32(2)
+        if value == EntrySource.TRIP:
+            buf.write_i32(3)
+
+
+
+@dataclass
+class TimeEntry:
+    """
+    A span of worked time; `stop_ms` is `None` while the timer runs.
+"""
+    def __init__(self, *, id:str, project_id:typing.Optional[str], description:str, start_ms:int, stop_ms:typing.Optional[int], tags:typing.List[str], billable:bool, source:EntrySource, trip_id:typing.Optional[str]):
+        self.id = id
+        self.project_id = project_id
+        self.description = description
+        self.start_ms = start_ms
+        self.stop_ms = stop_ms
+        self.tags = tags
+        self.billable = billable
+        self.source = source
+        self.trip_id = trip_id
+        
+        
+
+    
+    def __str__(self):
+        return "TimeEntry(id={}, project_id={}, description={}, start_ms={}, stop_ms={}, tags={}, billable={}, source={}, trip_id={})".format(self.id, self.project_id, self.description, self.start_ms, self.stop_ms, self.tags, self.billable, self.source, self.trip_id)
+    def __eq__(self, other):
+        if self.id != other.id:
+            return False
+        if self.project_id != other.project_id:
+            return False
+        if self.description != other.description:
+            return False
+        if self.start_ms != other.start_ms:
+            return False
+        if self.stop_ms != other.stop_ms:
+            return False
+        if self.tags != other.tags:
+            return False
+        if self.billable != other.billable:
+            return False
+        if self.source != other.source:
+            return False
+        if self.trip_id != other.trip_id:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeTimeEntry(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return TimeEntry(
+            id=_UniffiFfiConverterString.read(buf),
+            project_id=_UniffiFfiConverterOptionalString.read(buf),
+            description=_UniffiFfiConverterString.read(buf),
+            start_ms=_UniffiFfiConverterInt64.read(buf),
+            stop_ms=_UniffiFfiConverterOptionalInt64.read(buf),
+            tags=_UniffiFfiConverterSequenceString.read(buf),
+            billable=_UniffiFfiConverterBoolean.read(buf),
+            source=_UniffiFfiConverterTypeEntrySource.read(buf),
+            trip_id=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.id)
+        _UniffiFfiConverterOptionalString.check_lower(value.project_id)
+        _UniffiFfiConverterString.check_lower(value.description)
+        _UniffiFfiConverterInt64.check_lower(value.start_ms)
+        _UniffiFfiConverterOptionalInt64.check_lower(value.stop_ms)
+        _UniffiFfiConverterSequenceString.check_lower(value.tags)
+        _UniffiFfiConverterBoolean.check_lower(value.billable)
+        _UniffiFfiConverterTypeEntrySource.check_lower(value.source)
+        _UniffiFfiConverterOptionalString.check_lower(value.trip_id)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.id, buf)
+        _UniffiFfiConverterOptionalString.write(value.project_id, buf)
+        _UniffiFfiConverterString.write(value.description, buf)
+        _UniffiFfiConverterInt64.write(value.start_ms, buf)
+        _UniffiFfiConverterOptionalInt64.write(value.stop_ms, buf)
+        _UniffiFfiConverterSequenceString.write(value.tags, buf)
+        _UniffiFfiConverterBoolean.write(value.billable, buf)
+        _UniffiFfiConverterTypeEntrySource.write(value.source, buf)
+        _UniffiFfiConverterOptionalString.write(value.trip_id, buf)
+
+
+
+
+
+
+class Rounding:
+    """
+    How a project's durations are rounded in views and reports (stored times
+    never are).
+"""
+    def __init__(self):
+        raise RuntimeError("Rounding cannot be instantiated directly")
+
+    # Each enum variant is a nested class of the enum itself.
+    @dataclass
+    class NONE:
+        """
+        Exact durations.
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "Rounding.NONE()".format()
+        def __eq__(self, other):
+            if not isinstance(other, Rounding):
+                return NotImplemented
+            if not other.is_NONE():
+                return False
+            return True
+
+    @dataclass
+    class UP:
+        """
+        Up to the next multiple of `minutes`.
+"""
+        
+        def __init__(self, minutes:int):
+            self.minutes = minutes
+            
+            """
+        Step, 1..=1440.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "Rounding.UP(minutes={})".format(self.minutes)
+        def __eq__(self, other):
+            if not isinstance(other, Rounding):
+                return NotImplemented
+            if not other.is_UP():
+                return False
+            if self.minutes != other.minutes:
+                return False
+            return True
+
+    @dataclass
+    class DOWN:
+        """
+        Down to the previous multiple of `minutes`.
+"""
+        
+        def __init__(self, minutes:int):
+            self.minutes = minutes
+            
+            """
+        Step, 1..=1440.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "Rounding.DOWN(minutes={})".format(self.minutes)
+        def __eq__(self, other):
+            if not isinstance(other, Rounding):
+                return NotImplemented
+            if not other.is_DOWN():
+                return False
+            if self.minutes != other.minutes:
+                return False
+            return True
+
+    @dataclass
+    class NEAREST:
+        """
+        To the nearest multiple of `minutes`.
+"""
+        
+        def __init__(self, minutes:int):
+            self.minutes = minutes
+            
+            """
+        Step, 1..=1440.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "Rounding.NEAREST(minutes={})".format(self.minutes)
+        def __eq__(self, other):
+            if not isinstance(other, Rounding):
+                return NotImplemented
+            if not other.is_NEAREST():
+                return False
+            if self.minutes != other.minutes:
+                return False
+            return True
+
+    
+
+    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
+    # whether an instance is that variant.
+    def is_NONE(self) -> bool:
+        return isinstance(self, Rounding.NONE)
+    def is_none(self) -> bool:
+        return isinstance(self, Rounding.NONE)
+    def is_UP(self) -> bool:
+        return isinstance(self, Rounding.UP)
+    def is_up(self) -> bool:
+        return isinstance(self, Rounding.UP)
+    def is_DOWN(self) -> bool:
+        return isinstance(self, Rounding.DOWN)
+    def is_down(self) -> bool:
+        return isinstance(self, Rounding.DOWN)
+    def is_NEAREST(self) -> bool:
+        return isinstance(self, Rounding.NEAREST)
+    def is_nearest(self) -> bool:
+        return isinstance(self, Rounding.NEAREST)
+    
+
+# Now, a little trick - we make each nested variant class be a subclass of the main
+# enum class, so that method calls and instance checks etc will work intuitively.
+# We might be able to do this a little more neatly with a metaclass, but this'll do.
+Rounding.NONE = type("Rounding.NONE", (Rounding.NONE, Rounding,), {})  # type: ignore
+Rounding.UP = type("Rounding.UP", (Rounding.UP, Rounding,), {})  # type: ignore
+Rounding.DOWN = type("Rounding.DOWN", (Rounding.DOWN, Rounding,), {})  # type: ignore
+Rounding.NEAREST = type("Rounding.NEAREST", (Rounding.NEAREST, Rounding,), {})  # type: ignore
+
+
+
+
+class _UniffiFfiConverterTypeRounding(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return Rounding.NONE(
+            )
+        if variant == 2:
+            return Rounding.UP(
+                _UniffiFfiConverterUInt32.read(buf),
+            )
+        if variant == 3:
+            return Rounding.DOWN(
+                _UniffiFfiConverterUInt32.read(buf),
+            )
+        if variant == 4:
+            return Rounding.NEAREST(
+                _UniffiFfiConverterUInt32.read(buf),
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value.is_NONE():
+            return
+        if value.is_UP():
+            _UniffiFfiConverterUInt32.check_lower(value.minutes)
+            return
+        if value.is_DOWN():
+            _UniffiFfiConverterUInt32.check_lower(value.minutes)
+            return
+        if value.is_NEAREST():
+            _UniffiFfiConverterUInt32.check_lower(value.minutes)
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value.is_NONE():
+            buf.write_i32(1)
+        if value.is_UP():
+            buf.write_i32(2)
+            _UniffiFfiConverterUInt32.write(value.minutes, buf)
+        if value.is_DOWN():
+            buf.write_i32(3)
+            _UniffiFfiConverterUInt32.write(value.minutes, buf)
+        if value.is_NEAREST():
+            buf.write_i32(4)
+            _UniffiFfiConverterUInt32.write(value.minutes, buf)
+
+
+
+@dataclass
+class Project:
+    """
+    Something time is booked on.
+"""
+    def __init__(self, *, id:str, name:str, client:typing.Optional[str], billable:bool, rounding:Rounding, archived:bool):
+        self.id = id
+        self.name = name
+        self.client = client
+        self.billable = billable
+        self.rounding = rounding
+        self.archived = archived
+        
+        
+
+    
+    def __str__(self):
+        return "Project(id={}, name={}, client={}, billable={}, rounding={}, archived={})".format(self.id, self.name, self.client, self.billable, self.rounding, self.archived)
+    def __eq__(self, other):
+        if self.id != other.id:
+            return False
+        if self.name != other.name:
+            return False
+        if self.client != other.client:
+            return False
+        if self.billable != other.billable:
+            return False
+        if self.rounding != other.rounding:
+            return False
+        if self.archived != other.archived:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeProject(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return Project(
+            id=_UniffiFfiConverterString.read(buf),
+            name=_UniffiFfiConverterString.read(buf),
+            client=_UniffiFfiConverterOptionalString.read(buf),
+            billable=_UniffiFfiConverterBoolean.read(buf),
+            rounding=_UniffiFfiConverterTypeRounding.read(buf),
+            archived=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.id)
+        _UniffiFfiConverterString.check_lower(value.name)
+        _UniffiFfiConverterOptionalString.check_lower(value.client)
+        _UniffiFfiConverterBoolean.check_lower(value.billable)
+        _UniffiFfiConverterTypeRounding.check_lower(value.rounding)
+        _UniffiFfiConverterBoolean.check_lower(value.archived)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.id, buf)
+        _UniffiFfiConverterString.write(value.name, buf)
+        _UniffiFfiConverterOptionalString.write(value.client, buf)
+        _UniffiFfiConverterBoolean.write(value.billable, buf)
+        _UniffiFfiConverterTypeRounding.write(value.rounding, buf)
+        _UniffiFfiConverterBoolean.write(value.archived, buf)
+
+class _UniffiFfiConverterOptionalTypeProject(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeProject.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeProject.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeProject.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+
+
+
+
+
+class EntryField(enum.Enum):
+    """
+    Which field of a time entry an edit changed.
+"""
+    
+    PROJECT = 0
+    """
+    The project (history values are project names).
+"""
+    
+    DESCRIPTION = 1
+    """
+    The description.
+"""
+    
+    START = 2
+    """
+    The start (RFC 3339).
+"""
+    
+    STOP = 3
+    """
+    The stop (RFC 3339).
+"""
+    
+    TAGS = 4
+    """
+    The tags (joined with `, `).
+"""
+    
+    BILLABLE = 5
+    """
+    Billable (`yes` / `no`).
+"""
+    
+    TRIP = 6
+    """
+    The linked trip (id).
+"""
+    
+    DELETED = 7
+    """
+    Deleted (`yes`) or restored (`no`).
+"""
+    
+
+
+class _UniffiFfiConverterTypeEntryField(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return EntryField.PROJECT
+        if variant == 2:
+            return EntryField.DESCRIPTION
+        if variant == 3:
+            return EntryField.START
+        if variant == 4:
+            return EntryField.STOP
+        if variant == 5:
+            return EntryField.TAGS
+        if variant == 6:
+            return EntryField.BILLABLE
+        if variant == 7:
+            return EntryField.TRIP
+        if variant == 8:
+            return EntryField.DELETED
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == EntryField.PROJECT:
+            return
+        if value == EntryField.DESCRIPTION:
+            return
+        if value == EntryField.START:
+            return
+        if value == EntryField.STOP:
+            return
+        if value == EntryField.TAGS:
+            return
+        if value == EntryField.BILLABLE:
+            return
+        if value == EntryField.TRIP:
+            return
+        if value == EntryField.DELETED:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == EntryField.PROJECT:
+            buf.write_i32(1)
+        if value == EntryField.DESCRIPTION:
+            buf.write_i32(2)
+        if value == EntryField.START:
+            buf.write_i32(3)
+        if value == EntryField.STOP:
+            buf.write_i32(4)
+        if value == EntryField.TAGS:
+            buf.write_i32(5)
+        if value == EntryField.BILLABLE:
+            buf.write_i32(6)
+        if value == EntryField.TRIP:
+            buf.write_i32(7)
+        if value == EntryField.DELETED:
+            buf.write_i32(8)
+
+
+
+@dataclass
+class TimeEntryEdit:
+    """
+    One change in a time entry's history (append-only; who, when, old and new).
+"""
+    def __init__(self, *, entry_id:str, field:EntryField, old_value:typing.Optional[str], new_value:typing.Optional[str], at_ms:int, device_id:str, arrived_after_lock:typing.Optional[str]):
+        self.entry_id = entry_id
+        self.field = field
+        self.old_value = old_value
+        self.new_value = new_value
+        self.at_ms = at_ms
+        self.device_id = device_id
+        self.arrived_after_lock = arrived_after_lock
+        
+        
+
+    
+    def __str__(self):
+        return "TimeEntryEdit(entry_id={}, field={}, old_value={}, new_value={}, at_ms={}, device_id={}, arrived_after_lock={})".format(self.entry_id, self.field, self.old_value, self.new_value, self.at_ms, self.device_id, self.arrived_after_lock)
+    def __eq__(self, other):
+        if self.entry_id != other.entry_id:
+            return False
+        if self.field != other.field:
+            return False
+        if self.old_value != other.old_value:
+            return False
+        if self.new_value != other.new_value:
+            return False
+        if self.at_ms != other.at_ms:
+            return False
+        if self.device_id != other.device_id:
+            return False
+        if self.arrived_after_lock != other.arrived_after_lock:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeTimeEntryEdit(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return TimeEntryEdit(
+            entry_id=_UniffiFfiConverterString.read(buf),
+            field=_UniffiFfiConverterTypeEntryField.read(buf),
+            old_value=_UniffiFfiConverterOptionalString.read(buf),
+            new_value=_UniffiFfiConverterOptionalString.read(buf),
+            at_ms=_UniffiFfiConverterInt64.read(buf),
+            device_id=_UniffiFfiConverterString.read(buf),
+            arrived_after_lock=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.entry_id)
+        _UniffiFfiConverterTypeEntryField.check_lower(value.field)
+        _UniffiFfiConverterOptionalString.check_lower(value.old_value)
+        _UniffiFfiConverterOptionalString.check_lower(value.new_value)
+        _UniffiFfiConverterInt64.check_lower(value.at_ms)
+        _UniffiFfiConverterString.check_lower(value.device_id)
+        _UniffiFfiConverterOptionalString.check_lower(value.arrived_after_lock)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.entry_id, buf)
+        _UniffiFfiConverterTypeEntryField.write(value.field, buf)
+        _UniffiFfiConverterOptionalString.write(value.old_value, buf)
+        _UniffiFfiConverterOptionalString.write(value.new_value, buf)
+        _UniffiFfiConverterInt64.write(value.at_ms, buf)
+        _UniffiFfiConverterString.write(value.device_id, buf)
+        _UniffiFfiConverterOptionalString.write(value.arrived_after_lock, buf)
+
+class _UniffiFfiConverterSequenceTypeTimeEntryEdit(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeTimeEntryEdit.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeTimeEntryEdit.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeTimeEntryEdit.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class EntryDetail:
+    """
+    One time entry for a detail view: the entry, whether it is deleted, its
+    project and its whole history.
+"""
+    def __init__(self, *, entry:TimeEntry, deleted:bool, project:typing.Optional[Project], history:typing.List[TimeEntryEdit]):
+        self.entry = entry
+        self.deleted = deleted
+        self.project = project
+        self.history = history
+        
+        
+
+    
+    def __str__(self):
+        return "EntryDetail(entry={}, deleted={}, project={}, history={})".format(self.entry, self.deleted, self.project, self.history)
+    def __eq__(self, other):
+        if self.entry != other.entry:
+            return False
+        if self.deleted != other.deleted:
+            return False
+        if self.project != other.project:
+            return False
+        if self.history != other.history:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeEntryDetail(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return EntryDetail(
+            entry=_UniffiFfiConverterTypeTimeEntry.read(buf),
+            deleted=_UniffiFfiConverterBoolean.read(buf),
+            project=_UniffiFfiConverterOptionalTypeProject.read(buf),
+            history=_UniffiFfiConverterSequenceTypeTimeEntryEdit.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeTimeEntry.check_lower(value.entry)
+        _UniffiFfiConverterBoolean.check_lower(value.deleted)
+        _UniffiFfiConverterOptionalTypeProject.check_lower(value.project)
+        _UniffiFfiConverterSequenceTypeTimeEntryEdit.check_lower(value.history)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeTimeEntry.write(value.entry, buf)
+        _UniffiFfiConverterBoolean.write(value.deleted, buf)
+        _UniffiFfiConverterOptionalTypeProject.write(value.project, buf)
+        _UniffiFfiConverterSequenceTypeTimeEntryEdit.write(value.history, buf)
+
+class _UniffiFfiConverterOptionalSequenceString(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterSequenceString.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterSequenceString.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterSequenceString.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+class _UniffiFfiConverterOptionalBoolean(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterBoolean.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterBoolean.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterBoolean.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+@dataclass
+class EntryEdit:
+    """
+    A change to a time entry: every `None` field stays as it is; the
+    `clear_*` flags remove a project or trip link.
+"""
+    def __init__(self, *, project:typing.Optional[str] = _DEFAULT, clear_project:bool = False, description:typing.Optional[str] = _DEFAULT, start_ms:typing.Optional[int] = _DEFAULT, stop_ms:typing.Optional[int] = _DEFAULT, tags:typing.Optional[typing.List[str]] = _DEFAULT, billable:typing.Optional[bool] = _DEFAULT, trip:typing.Optional[str] = _DEFAULT, clear_trip:bool = False):
+        if project is _DEFAULT:
+            self.project = None
+        else:
+            self.project = project
+        self.clear_project = clear_project
+        if description is _DEFAULT:
+            self.description = None
+        else:
+            self.description = description
+        if start_ms is _DEFAULT:
+            self.start_ms = None
+        else:
+            self.start_ms = start_ms
+        if stop_ms is _DEFAULT:
+            self.stop_ms = None
+        else:
+            self.stop_ms = stop_ms
+        if tags is _DEFAULT:
+            self.tags = None
+        else:
+            self.tags = tags
+        if billable is _DEFAULT:
+            self.billable = None
+        else:
+            self.billable = billable
+        if trip is _DEFAULT:
+            self.trip = None
+        else:
+            self.trip = trip
+        self.clear_trip = clear_trip
+        
+        
+
+    
+    def __str__(self):
+        return "EntryEdit(project={}, clear_project={}, description={}, start_ms={}, stop_ms={}, tags={}, billable={}, trip={}, clear_trip={})".format(self.project, self.clear_project, self.description, self.start_ms, self.stop_ms, self.tags, self.billable, self.trip, self.clear_trip)
+    def __eq__(self, other):
+        if self.project != other.project:
+            return False
+        if self.clear_project != other.clear_project:
+            return False
+        if self.description != other.description:
+            return False
+        if self.start_ms != other.start_ms:
+            return False
+        if self.stop_ms != other.stop_ms:
+            return False
+        if self.tags != other.tags:
+            return False
+        if self.billable != other.billable:
+            return False
+        if self.trip != other.trip:
+            return False
+        if self.clear_trip != other.clear_trip:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeEntryEdit(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return EntryEdit(
+            project=_UniffiFfiConverterOptionalString.read(buf),
+            clear_project=_UniffiFfiConverterBoolean.read(buf),
+            description=_UniffiFfiConverterOptionalString.read(buf),
+            start_ms=_UniffiFfiConverterOptionalInt64.read(buf),
+            stop_ms=_UniffiFfiConverterOptionalInt64.read(buf),
+            tags=_UniffiFfiConverterOptionalSequenceString.read(buf),
+            billable=_UniffiFfiConverterOptionalBoolean.read(buf),
+            trip=_UniffiFfiConverterOptionalString.read(buf),
+            clear_trip=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterOptionalString.check_lower(value.project)
+        _UniffiFfiConverterBoolean.check_lower(value.clear_project)
+        _UniffiFfiConverterOptionalString.check_lower(value.description)
+        _UniffiFfiConverterOptionalInt64.check_lower(value.start_ms)
+        _UniffiFfiConverterOptionalInt64.check_lower(value.stop_ms)
+        _UniffiFfiConverterOptionalSequenceString.check_lower(value.tags)
+        _UniffiFfiConverterOptionalBoolean.check_lower(value.billable)
+        _UniffiFfiConverterOptionalString.check_lower(value.trip)
+        _UniffiFfiConverterBoolean.check_lower(value.clear_trip)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterOptionalString.write(value.project, buf)
+        _UniffiFfiConverterBoolean.write(value.clear_project, buf)
+        _UniffiFfiConverterOptionalString.write(value.description, buf)
+        _UniffiFfiConverterOptionalInt64.write(value.start_ms, buf)
+        _UniffiFfiConverterOptionalInt64.write(value.stop_ms, buf)
+        _UniffiFfiConverterOptionalSequenceString.write(value.tags, buf)
+        _UniffiFfiConverterOptionalBoolean.write(value.billable, buf)
+        _UniffiFfiConverterOptionalString.write(value.trip, buf)
+        _UniffiFfiConverterBoolean.write(value.clear_trip, buf)
+
 @dataclass
 class EntryFilter:
     """
@@ -2721,29 +3949,6 @@ class _UniffiFfiConverterTypeEntryFilter(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalInt64.write(value.from_ms, buf)
         _UniffiFfiConverterOptionalInt64.write(value.until_ms, buf)
         _UniffiFfiConverterOptionalString.write(value.project, buf)
-
-class _UniffiFfiConverterSequenceString(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        for item in value:
-            _UniffiFfiConverterString.check_lower(item)
-
-    @classmethod
-    def write(cls, value, buf):
-        items = len(value)
-        buf.write_i32(items)
-        for item in value:
-            _UniffiFfiConverterString.write(item, buf)
-
-    @classmethod
-    def read(cls, buf):
-        count = buf.read_i32()
-        if count < 0:
-            raise InternalError("Unexpected negative sequence length")
-
-        return [
-            _UniffiFfiConverterString.read(buf) for i in range(count)
-        ]
 
 
 
@@ -3181,31 +4386,6 @@ class _UniffiFfiConverterTypeNewCar(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.write(value.available_from, buf)
         _UniffiFfiConverterOptionalString.write(value.available_to, buf)
         _UniffiFfiConverterOptionalString.write(value.connect_hint, buf)
-
-class _UniffiFfiConverterOptionalBoolean(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        if value is not None:
-            _UniffiFfiConverterBoolean.check_lower(value)
-
-    @classmethod
-    def write(cls, value, buf):
-        if value is None:
-            buf.write_u8(0)
-            return
-
-        buf.write_u8(1)
-        _UniffiFfiConverterBoolean.write(value, buf)
-
-    @classmethod
-    def read(cls, buf):
-        flag = buf.read_u8()
-        if flag == 0:
-            return None
-        elif flag == 1:
-            return _UniffiFfiConverterBoolean.read(buf)
-        else:
-            raise InternalError("Unexpected flag byte for optional type")
 
 @dataclass
 class NewEntry:
@@ -3772,240 +4952,179 @@ class _UniffiFfiConverterTypePlace(_UniffiConverterRustBuffer):
         _UniffiFfiConverterFloat64.write(value.radius_m, buf)
         _UniffiFfiConverterOptionalString.write(value.address, buf)
 
+class _UniffiFfiConverterOptionalTypePlaceKind(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypePlaceKind.check_lower(value)
 
-
-
-
-
-class Rounding:
-    """
-    How a project's durations are rounded in views and reports (stored times
-    never are).
-"""
-    def __init__(self):
-        raise RuntimeError("Rounding cannot be instantiated directly")
-
-    # Each enum variant is a nested class of the enum itself.
-    @dataclass
-    class NONE:
-        """
-        Exact durations.
-"""
-        
-        def __init__(self, ):
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "Rounding.NONE()".format()
-        def __eq__(self, other):
-            if not isinstance(other, Rounding):
-                return NotImplemented
-            if not other.is_NONE():
-                return False
-            return True
-
-    @dataclass
-    class UP:
-        """
-        Up to the next multiple of `minutes`.
-"""
-        
-        def __init__(self, minutes:int):
-            self.minutes = minutes
-            
-            """
-        Step, 1..=1440.
-"""
-        
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "Rounding.UP(minutes={})".format(self.minutes)
-        def __eq__(self, other):
-            if not isinstance(other, Rounding):
-                return NotImplemented
-            if not other.is_UP():
-                return False
-            if self.minutes != other.minutes:
-                return False
-            return True
-
-    @dataclass
-    class DOWN:
-        """
-        Down to the previous multiple of `minutes`.
-"""
-        
-        def __init__(self, minutes:int):
-            self.minutes = minutes
-            
-            """
-        Step, 1..=1440.
-"""
-        
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "Rounding.DOWN(minutes={})".format(self.minutes)
-        def __eq__(self, other):
-            if not isinstance(other, Rounding):
-                return NotImplemented
-            if not other.is_DOWN():
-                return False
-            if self.minutes != other.minutes:
-                return False
-            return True
-
-    @dataclass
-    class NEAREST:
-        """
-        To the nearest multiple of `minutes`.
-"""
-        
-        def __init__(self, minutes:int):
-            self.minutes = minutes
-            
-            """
-        Step, 1..=1440.
-"""
-        
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "Rounding.NEAREST(minutes={})".format(self.minutes)
-        def __eq__(self, other):
-            if not isinstance(other, Rounding):
-                return NotImplemented
-            if not other.is_NEAREST():
-                return False
-            if self.minutes != other.minutes:
-                return False
-            return True
-
-    
-
-    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
-    # whether an instance is that variant.
-    def is_NONE(self) -> bool:
-        return isinstance(self, Rounding.NONE)
-    def is_none(self) -> bool:
-        return isinstance(self, Rounding.NONE)
-    def is_UP(self) -> bool:
-        return isinstance(self, Rounding.UP)
-    def is_up(self) -> bool:
-        return isinstance(self, Rounding.UP)
-    def is_DOWN(self) -> bool:
-        return isinstance(self, Rounding.DOWN)
-    def is_down(self) -> bool:
-        return isinstance(self, Rounding.DOWN)
-    def is_NEAREST(self) -> bool:
-        return isinstance(self, Rounding.NEAREST)
-    def is_nearest(self) -> bool:
-        return isinstance(self, Rounding.NEAREST)
-    
-
-# Now, a little trick - we make each nested variant class be a subclass of the main
-# enum class, so that method calls and instance checks etc will work intuitively.
-# We might be able to do this a little more neatly with a metaclass, but this'll do.
-Rounding.NONE = type("Rounding.NONE", (Rounding.NONE, Rounding,), {})  # type: ignore
-Rounding.UP = type("Rounding.UP", (Rounding.UP, Rounding,), {})  # type: ignore
-Rounding.DOWN = type("Rounding.DOWN", (Rounding.DOWN, Rounding,), {})  # type: ignore
-Rounding.NEAREST = type("Rounding.NEAREST", (Rounding.NEAREST, Rounding,), {})  # type: ignore
-
-
-
-
-class _UniffiFfiConverterTypeRounding(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return Rounding.NONE(
-            )
-        if variant == 2:
-            return Rounding.UP(
-                _UniffiFfiConverterUInt32.read(buf),
-            )
-        if variant == 3:
-            return Rounding.DOWN(
-                _UniffiFfiConverterUInt32.read(buf),
-            )
-        if variant == 4:
-            return Rounding.NEAREST(
-                _UniffiFfiConverterUInt32.read(buf),
-            )
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if value.is_NONE():
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
             return
-        if value.is_UP():
-            _UniffiFfiConverterUInt32.check_lower(value.minutes)
-            return
-        if value.is_DOWN():
-            _UniffiFfiConverterUInt32.check_lower(value.minutes)
-            return
-        if value.is_NEAREST():
-            _UniffiFfiConverterUInt32.check_lower(value.minutes)
-            return
-        raise ValueError(value)
 
-    @staticmethod
-    def write(value, buf):
-        if value.is_NONE():
-            buf.write_i32(1)
-        if value.is_UP():
-            buf.write_i32(2)
-            _UniffiFfiConverterUInt32.write(value.minutes, buf)
-        if value.is_DOWN():
-            buf.write_i32(3)
-            _UniffiFfiConverterUInt32.write(value.minutes, buf)
-        if value.is_NEAREST():
-            buf.write_i32(4)
-            _UniffiFfiConverterUInt32.write(value.minutes, buf)
+        buf.write_u8(1)
+        _UniffiFfiConverterTypePlaceKind.write(value, buf)
 
-
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypePlaceKind.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
 
 @dataclass
-class Project:
+class PlaceChange:
     """
-    Something time is booked on.
+    A change to a place; `None` fields stay as they are. `lat` and `lon` are
+    given together. The store checks coordinates and radius.
 """
-    def __init__(self, *, id:str, name:str, client:typing.Optional[str], billable:bool, rounding:Rounding):
-        self.id = id
-        self.name = name
-        self.client = client
-        self.billable = billable
-        self.rounding = rounding
+    def __init__(self, *, name:typing.Optional[str] = _DEFAULT, kind:typing.Optional[PlaceKind] = _DEFAULT, lat:typing.Optional[float] = _DEFAULT, lon:typing.Optional[float] = _DEFAULT, radius_m:typing.Optional[float] = _DEFAULT, address:typing.Optional[str] = _DEFAULT, clear_address:bool = False):
+        if name is _DEFAULT:
+            self.name = None
+        else:
+            self.name = name
+        if kind is _DEFAULT:
+            self.kind = None
+        else:
+            self.kind = kind
+        if lat is _DEFAULT:
+            self.lat = None
+        else:
+            self.lat = lat
+        if lon is _DEFAULT:
+            self.lon = None
+        else:
+            self.lon = lon
+        if radius_m is _DEFAULT:
+            self.radius_m = None
+        else:
+            self.radius_m = radius_m
+        if address is _DEFAULT:
+            self.address = None
+        else:
+            self.address = address
+        self.clear_address = clear_address
         
         
 
     
     def __str__(self):
-        return "Project(id={}, name={}, client={}, billable={}, rounding={})".format(self.id, self.name, self.client, self.billable, self.rounding)
+        return "PlaceChange(name={}, kind={}, lat={}, lon={}, radius_m={}, address={}, clear_address={})".format(self.name, self.kind, self.lat, self.lon, self.radius_m, self.address, self.clear_address)
     def __eq__(self, other):
-        if self.id != other.id:
+        if self.name != other.name:
             return False
+        if self.kind != other.kind:
+            return False
+        if self.lat != other.lat:
+            return False
+        if self.lon != other.lon:
+            return False
+        if self.radius_m != other.radius_m:
+            return False
+        if self.address != other.address:
+            return False
+        if self.clear_address != other.clear_address:
+            return False
+        return True
+
+class _UniffiFfiConverterTypePlaceChange(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return PlaceChange(
+            name=_UniffiFfiConverterOptionalString.read(buf),
+            kind=_UniffiFfiConverterOptionalTypePlaceKind.read(buf),
+            lat=_UniffiFfiConverterOptionalFloat64.read(buf),
+            lon=_UniffiFfiConverterOptionalFloat64.read(buf),
+            radius_m=_UniffiFfiConverterOptionalFloat64.read(buf),
+            address=_UniffiFfiConverterOptionalString.read(buf),
+            clear_address=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterOptionalString.check_lower(value.name)
+        _UniffiFfiConverterOptionalTypePlaceKind.check_lower(value.kind)
+        _UniffiFfiConverterOptionalFloat64.check_lower(value.lat)
+        _UniffiFfiConverterOptionalFloat64.check_lower(value.lon)
+        _UniffiFfiConverterOptionalFloat64.check_lower(value.radius_m)
+        _UniffiFfiConverterOptionalString.check_lower(value.address)
+        _UniffiFfiConverterBoolean.check_lower(value.clear_address)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterOptionalString.write(value.name, buf)
+        _UniffiFfiConverterOptionalTypePlaceKind.write(value.kind, buf)
+        _UniffiFfiConverterOptionalFloat64.write(value.lat, buf)
+        _UniffiFfiConverterOptionalFloat64.write(value.lon, buf)
+        _UniffiFfiConverterOptionalFloat64.write(value.radius_m, buf)
+        _UniffiFfiConverterOptionalString.write(value.address, buf)
+        _UniffiFfiConverterBoolean.write(value.clear_address, buf)
+
+class _UniffiFfiConverterOptionalTypeRounding(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeRounding.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeRounding.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeRounding.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+@dataclass
+class ProjectChange:
+    """
+    A change to a project; `None` fields stay as they are.
+"""
+    def __init__(self, *, name:typing.Optional[str] = _DEFAULT, client:typing.Optional[str] = _DEFAULT, clear_client:bool = False, billable:typing.Optional[bool] = _DEFAULT, rounding:typing.Optional[Rounding] = _DEFAULT):
+        if name is _DEFAULT:
+            self.name = None
+        else:
+            self.name = name
+        if client is _DEFAULT:
+            self.client = None
+        else:
+            self.client = client
+        self.clear_client = clear_client
+        if billable is _DEFAULT:
+            self.billable = None
+        else:
+            self.billable = billable
+        if rounding is _DEFAULT:
+            self.rounding = None
+        else:
+            self.rounding = rounding
+        
+        
+
+    
+    def __str__(self):
+        return "ProjectChange(name={}, client={}, clear_client={}, billable={}, rounding={})".format(self.name, self.client, self.clear_client, self.billable, self.rounding)
+    def __eq__(self, other):
         if self.name != other.name:
             return False
         if self.client != other.client:
+            return False
+        if self.clear_client != other.clear_client:
             return False
         if self.billable != other.billable:
             return False
@@ -4013,32 +5132,558 @@ class Project:
             return False
         return True
 
-class _UniffiFfiConverterTypeProject(_UniffiConverterRustBuffer):
+class _UniffiFfiConverterTypeProjectChange(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
-        return Project(
-            id=_UniffiFfiConverterString.read(buf),
-            name=_UniffiFfiConverterString.read(buf),
+        return ProjectChange(
+            name=_UniffiFfiConverterOptionalString.read(buf),
             client=_UniffiFfiConverterOptionalString.read(buf),
-            billable=_UniffiFfiConverterBoolean.read(buf),
-            rounding=_UniffiFfiConverterTypeRounding.read(buf),
+            clear_client=_UniffiFfiConverterBoolean.read(buf),
+            billable=_UniffiFfiConverterOptionalBoolean.read(buf),
+            rounding=_UniffiFfiConverterOptionalTypeRounding.read(buf),
         )
 
     @staticmethod
     def check_lower(value):
-        _UniffiFfiConverterString.check_lower(value.id)
-        _UniffiFfiConverterString.check_lower(value.name)
+        _UniffiFfiConverterOptionalString.check_lower(value.name)
         _UniffiFfiConverterOptionalString.check_lower(value.client)
-        _UniffiFfiConverterBoolean.check_lower(value.billable)
-        _UniffiFfiConverterTypeRounding.check_lower(value.rounding)
+        _UniffiFfiConverterBoolean.check_lower(value.clear_client)
+        _UniffiFfiConverterOptionalBoolean.check_lower(value.billable)
+        _UniffiFfiConverterOptionalTypeRounding.check_lower(value.rounding)
 
     @staticmethod
     def write(value, buf):
-        _UniffiFfiConverterString.write(value.id, buf)
-        _UniffiFfiConverterString.write(value.name, buf)
+        _UniffiFfiConverterOptionalString.write(value.name, buf)
         _UniffiFfiConverterOptionalString.write(value.client, buf)
-        _UniffiFfiConverterBoolean.write(value.billable, buf)
-        _UniffiFfiConverterTypeRounding.write(value.rounding, buf)
+        _UniffiFfiConverterBoolean.write(value.clear_client, buf)
+        _UniffiFfiConverterOptionalBoolean.write(value.billable, buf)
+        _UniffiFfiConverterOptionalTypeRounding.write(value.rounding, buf)
+
+
+
+
+
+
+class TripField(enum.Enum):
+    """
+    Editable fields of a trip; edits of an ended trip are kept as history.
+"""
+    
+    PURPOSE = 0
+    """
+    The purpose (`business`, `private`, `commute`).
+"""
+    
+    BUSINESS_PARTNER = 1
+    """
+    Business partner visited.
+"""
+    
+    NOTE = 2
+    """
+    Free note.
+"""
+    
+    START_ADDRESS = 3
+    """
+    Start address.
+"""
+    
+    END_ADDRESS = 4
+    """
+    End address.
+"""
+    
+    ODOMETER_START = 5
+    """
+    Odometer at the start, in km.
+"""
+    
+    ODOMETER_END = 6
+    """
+    Odometer at the end, in km.
+"""
+    
+    CAR = 7
+    """
+    The car (id, name or plate).
+"""
+    
+    DISCARDED = 8
+    """
+    History only: discarded or restored.
+"""
+    
+    MERGED_INTO = 9
+    """
+    History only: merged into another trip.
+"""
+    
+    MERGED_FROM = 10
+    """
+    History only: made by merging trips.
+"""
+    
+    SPLIT_INTO = 11
+    """
+    History only: split into parts.
+"""
+    
+    SPLIT_FROM = 12
+    """
+    History only: a part split from a trip.
+"""
+    
+
+
+class _UniffiFfiConverterTypeTripField(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return TripField.PURPOSE
+        if variant == 2:
+            return TripField.BUSINESS_PARTNER
+        if variant == 3:
+            return TripField.NOTE
+        if variant == 4:
+            return TripField.START_ADDRESS
+        if variant == 5:
+            return TripField.END_ADDRESS
+        if variant == 6:
+            return TripField.ODOMETER_START
+        if variant == 7:
+            return TripField.ODOMETER_END
+        if variant == 8:
+            return TripField.CAR
+        if variant == 9:
+            return TripField.DISCARDED
+        if variant == 10:
+            return TripField.MERGED_INTO
+        if variant == 11:
+            return TripField.MERGED_FROM
+        if variant == 12:
+            return TripField.SPLIT_INTO
+        if variant == 13:
+            return TripField.SPLIT_FROM
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == TripField.PURPOSE:
+            return
+        if value == TripField.BUSINESS_PARTNER:
+            return
+        if value == TripField.NOTE:
+            return
+        if value == TripField.START_ADDRESS:
+            return
+        if value == TripField.END_ADDRESS:
+            return
+        if value == TripField.ODOMETER_START:
+            return
+        if value == TripField.ODOMETER_END:
+            return
+        if value == TripField.CAR:
+            return
+        if value == TripField.DISCARDED:
+            return
+        if value == TripField.MERGED_INTO:
+            return
+        if value == TripField.MERGED_FROM:
+            return
+        if value == TripField.SPLIT_INTO:
+            return
+        if value == TripField.SPLIT_FROM:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == TripField.PURPOSE:
+            buf.write_i32(1)
+        if value == TripField.BUSINESS_PARTNER:
+            buf.write_i32(2)
+        if value == TripField.NOTE:
+            buf.write_i32(3)
+        if value == TripField.START_ADDRESS:
+            buf.write_i32(4)
+        if value == TripField.END_ADDRESS:
+            buf.write_i32(5)
+        if value == TripField.ODOMETER_START:
+            buf.write_i32(6)
+        if value == TripField.ODOMETER_END:
+            buf.write_i32(7)
+        if value == TripField.CAR:
+            buf.write_i32(8)
+        if value == TripField.DISCARDED:
+            buf.write_i32(9)
+        if value == TripField.MERGED_INTO:
+            buf.write_i32(10)
+        if value == TripField.MERGED_FROM:
+            buf.write_i32(11)
+        if value == TripField.SPLIT_INTO:
+            buf.write_i32(12)
+        if value == TripField.SPLIT_FROM:
+            buf.write_i32(13)
+
+
+
+@dataclass
+class TripEdit:
+    """
+    One change to an ended trip (kept forever: German Fahrtenbuch rule).
+"""
+    def __init__(self, *, field:TripField, old_value:typing.Optional[str], new_value:typing.Optional[str], at_ms:int, device_id:str):
+        self.field = field
+        self.old_value = old_value
+        self.new_value = new_value
+        self.at_ms = at_ms
+        self.device_id = device_id
+        
+        
+
+    
+    def __str__(self):
+        return "TripEdit(field={}, old_value={}, new_value={}, at_ms={}, device_id={})".format(self.field, self.old_value, self.new_value, self.at_ms, self.device_id)
+    def __eq__(self, other):
+        if self.field != other.field:
+            return False
+        if self.old_value != other.old_value:
+            return False
+        if self.new_value != other.new_value:
+            return False
+        if self.at_ms != other.at_ms:
+            return False
+        if self.device_id != other.device_id:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeTripEdit(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return TripEdit(
+            field=_UniffiFfiConverterTypeTripField.read(buf),
+            old_value=_UniffiFfiConverterOptionalString.read(buf),
+            new_value=_UniffiFfiConverterOptionalString.read(buf),
+            at_ms=_UniffiFfiConverterInt64.read(buf),
+            device_id=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeTripField.check_lower(value.field)
+        _UniffiFfiConverterOptionalString.check_lower(value.old_value)
+        _UniffiFfiConverterOptionalString.check_lower(value.new_value)
+        _UniffiFfiConverterInt64.check_lower(value.at_ms)
+        _UniffiFfiConverterString.check_lower(value.device_id)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeTripField.write(value.field, buf)
+        _UniffiFfiConverterOptionalString.write(value.old_value, buf)
+        _UniffiFfiConverterOptionalString.write(value.new_value, buf)
+        _UniffiFfiConverterInt64.write(value.at_ms, buf)
+        _UniffiFfiConverterString.write(value.device_id, buf)
+
+class _UniffiFfiConverterSequenceTypeTripEdit(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeTripEdit.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeTripEdit.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeTripEdit.read(buf) for i in range(count)
+        ]
+
+
+
+
+
+
+class TripStatus(enum.Enum):
+    """
+    Whether a trip counts in totals, and if not why.
+"""
+    
+    CURRENT = 0
+    """
+    Counts in totals and reports.
+"""
+    
+    DISCARDED = 1
+    """
+    Discarded by a person; restorable.
+"""
+    
+    REPLACED = 2
+    """
+    Replaced by a merged trip or split parts, which count instead.
+"""
+    
+    SUPERSEDED = 3
+    """
+    A merge or split that lost to a concurrent one on the same source
+    (or whose source was discarded); kept for the history.
+"""
+    
+
+
+class _UniffiFfiConverterTypeTripStatus(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return TripStatus.CURRENT
+        if variant == 2:
+            return TripStatus.DISCARDED
+        if variant == 3:
+            return TripStatus.REPLACED
+        if variant == 4:
+            return TripStatus.SUPERSEDED
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == TripStatus.CURRENT:
+            return
+        if value == TripStatus.DISCARDED:
+            return
+        if value == TripStatus.REPLACED:
+            return
+        if value == TripStatus.SUPERSEDED:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == TripStatus.CURRENT:
+            buf.write_i32(1)
+        if value == TripStatus.DISCARDED:
+            buf.write_i32(2)
+        if value == TripStatus.REPLACED:
+            buf.write_i32(3)
+        if value == TripStatus.SUPERSEDED:
+            buf.write_i32(4)
+
+
+
+@dataclass
+class TripLineage:
+    """
+    Where a trip came from and what replaced it (merge and split).
+"""
+    def __init__(self, *, merged_from:typing.List[str], split_from:typing.Optional[str], window_from_ms:typing.Optional[int], window_until_ms:typing.Optional[int], replaced_by:typing.List[str]):
+        self.merged_from = merged_from
+        self.split_from = split_from
+        self.window_from_ms = window_from_ms
+        self.window_until_ms = window_until_ms
+        self.replaced_by = replaced_by
+        
+        
+
+    
+    def __str__(self):
+        return "TripLineage(merged_from={}, split_from={}, window_from_ms={}, window_until_ms={}, replaced_by={})".format(self.merged_from, self.split_from, self.window_from_ms, self.window_until_ms, self.replaced_by)
+    def __eq__(self, other):
+        if self.merged_from != other.merged_from:
+            return False
+        if self.split_from != other.split_from:
+            return False
+        if self.window_from_ms != other.window_from_ms:
+            return False
+        if self.window_until_ms != other.window_until_ms:
+            return False
+        if self.replaced_by != other.replaced_by:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeTripLineage(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return TripLineage(
+            merged_from=_UniffiFfiConverterSequenceString.read(buf),
+            split_from=_UniffiFfiConverterOptionalString.read(buf),
+            window_from_ms=_UniffiFfiConverterOptionalInt64.read(buf),
+            window_until_ms=_UniffiFfiConverterOptionalInt64.read(buf),
+            replaced_by=_UniffiFfiConverterSequenceString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterSequenceString.check_lower(value.merged_from)
+        _UniffiFfiConverterOptionalString.check_lower(value.split_from)
+        _UniffiFfiConverterOptionalInt64.check_lower(value.window_from_ms)
+        _UniffiFfiConverterOptionalInt64.check_lower(value.window_until_ms)
+        _UniffiFfiConverterSequenceString.check_lower(value.replaced_by)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterSequenceString.write(value.merged_from, buf)
+        _UniffiFfiConverterOptionalString.write(value.split_from, buf)
+        _UniffiFfiConverterOptionalInt64.write(value.window_from_ms, buf)
+        _UniffiFfiConverterOptionalInt64.write(value.window_until_ms, buf)
+        _UniffiFfiConverterSequenceString.write(value.replaced_by, buf)
+
+@dataclass
+class TripDetail:
+    """
+    Everything about one trip, for a detail view.
+"""
+    def __init__(self, *, trip:Trip, point_count:int, odometer_start_m:typing.Optional[int], odometer_end_m:typing.Optional[int], history:typing.List[TripEdit], status:TripStatus, lineage:TripLineage):
+        self.trip = trip
+        self.point_count = point_count
+        self.odometer_start_m = odometer_start_m
+        self.odometer_end_m = odometer_end_m
+        self.history = history
+        self.status = status
+        self.lineage = lineage
+        
+        
+
+    
+    def __str__(self):
+        return "TripDetail(trip={}, point_count={}, odometer_start_m={}, odometer_end_m={}, history={}, status={}, lineage={})".format(self.trip, self.point_count, self.odometer_start_m, self.odometer_end_m, self.history, self.status, self.lineage)
+    def __eq__(self, other):
+        if self.trip != other.trip:
+            return False
+        if self.point_count != other.point_count:
+            return False
+        if self.odometer_start_m != other.odometer_start_m:
+            return False
+        if self.odometer_end_m != other.odometer_end_m:
+            return False
+        if self.history != other.history:
+            return False
+        if self.status != other.status:
+            return False
+        if self.lineage != other.lineage:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeTripDetail(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return TripDetail(
+            trip=_UniffiFfiConverterTypeTrip.read(buf),
+            point_count=_UniffiFfiConverterUInt32.read(buf),
+            odometer_start_m=_UniffiFfiConverterOptionalInt64.read(buf),
+            odometer_end_m=_UniffiFfiConverterOptionalInt64.read(buf),
+            history=_UniffiFfiConverterSequenceTypeTripEdit.read(buf),
+            status=_UniffiFfiConverterTypeTripStatus.read(buf),
+            lineage=_UniffiFfiConverterTypeTripLineage.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeTrip.check_lower(value.trip)
+        _UniffiFfiConverterUInt32.check_lower(value.point_count)
+        _UniffiFfiConverterOptionalInt64.check_lower(value.odometer_start_m)
+        _UniffiFfiConverterOptionalInt64.check_lower(value.odometer_end_m)
+        _UniffiFfiConverterSequenceTypeTripEdit.check_lower(value.history)
+        _UniffiFfiConverterTypeTripStatus.check_lower(value.status)
+        _UniffiFfiConverterTypeTripLineage.check_lower(value.lineage)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeTrip.write(value.trip, buf)
+        _UniffiFfiConverterUInt32.write(value.point_count, buf)
+        _UniffiFfiConverterOptionalInt64.write(value.odometer_start_m, buf)
+        _UniffiFfiConverterOptionalInt64.write(value.odometer_end_m, buf)
+        _UniffiFfiConverterSequenceTypeTripEdit.write(value.history, buf)
+        _UniffiFfiConverterTypeTripStatus.write(value.status, buf)
+        _UniffiFfiConverterTypeTripLineage.write(value.lineage, buf)
+
+@dataclass
+class RestoredTrip:
+    """
+    A restored trip, and whether it was discarded at all.
+"""
+    def __init__(self, *, trip:TripDetail, changed:bool):
+        self.trip = trip
+        self.changed = changed
+        
+        
+
+    
+    def __str__(self):
+        return "RestoredTrip(trip={}, changed={})".format(self.trip, self.changed)
+    def __eq__(self, other):
+        if self.trip != other.trip:
+            return False
+        if self.changed != other.changed:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeRestoredTrip(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return RestoredTrip(
+            trip=_UniffiFfiConverterTypeTripDetail.read(buf),
+            changed=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeTripDetail.check_lower(value.trip)
+        _UniffiFfiConverterBoolean.check_lower(value.changed)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeTripDetail.write(value.trip, buf)
+        _UniffiFfiConverterBoolean.write(value.changed, buf)
+
+@dataclass
+class SplitTrip:
+    """
+    The two parts of a split trip, in time order.
+"""
+    def __init__(self, *, first:TripDetail, second:TripDetail):
+        self.first = first
+        self.second = second
+        
+        
+
+    
+    def __str__(self):
+        return "SplitTrip(first={}, second={})".format(self.first, self.second)
+    def __eq__(self, other):
+        if self.first != other.first:
+            return False
+        if self.second != other.second:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeSplitTrip(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return SplitTrip(
+            first=_UniffiFfiConverterTypeTripDetail.read(buf),
+            second=_UniffiFfiConverterTypeTripDetail.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeTripDetail.check_lower(value.first)
+        _UniffiFfiConverterTypeTripDetail.check_lower(value.second)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeTripDetail.write(value.first, buf)
+        _UniffiFfiConverterTypeTripDetail.write(value.second, buf)
 
 @dataclass
 class SyncReport:
@@ -4166,147 +5811,6 @@ class _UniffiFfiConverterTypeSyncStatus(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalInt64.write(value.last_sync_at_ms, buf)
         _UniffiFfiConverterOptionalString.write(value.last_error, buf)
 
-
-
-
-
-
-class EntrySource(enum.Enum):
-    """
-    How a time entry came to be.
-"""
-    
-    TIMER = 0
-    """
-    The timer.
-"""
-    
-    MANUAL = 1
-    """
-    Typed in afterwards.
-"""
-    
-    TRIP = 2
-    """
-    Travel time of a trip.
-"""
-    
-
-
-class _UniffiFfiConverterTypeEntrySource(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return EntrySource.TIMER
-        if variant == 2:
-            return EntrySource.MANUAL
-        if variant == 3:
-            return EntrySource.TRIP
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if value == EntrySource.TIMER:
-            return
-        if value == EntrySource.MANUAL:
-            return
-        if value == EntrySource.TRIP:
-            return
-        raise ValueError(value)
-
-    @staticmethod
-    def write(value, buf):
-        if value == EntrySource.TIMER:
-            buf.write_i32(1)
-        if value == EntrySource.MANUAL:
-            buf.write_i32(2)
-        if value == EntrySource.TRIP:
-            buf.write_i32(3)
-
-
-
-@dataclass
-class TimeEntry:
-    """
-    A span of worked time; `stop_ms` is `None` while the timer runs.
-"""
-    def __init__(self, *, id:str, project_id:typing.Optional[str], description:str, start_ms:int, stop_ms:typing.Optional[int], tags:typing.List[str], billable:bool, source:EntrySource, trip_id:typing.Optional[str]):
-        self.id = id
-        self.project_id = project_id
-        self.description = description
-        self.start_ms = start_ms
-        self.stop_ms = stop_ms
-        self.tags = tags
-        self.billable = billable
-        self.source = source
-        self.trip_id = trip_id
-        
-        
-
-    
-    def __str__(self):
-        return "TimeEntry(id={}, project_id={}, description={}, start_ms={}, stop_ms={}, tags={}, billable={}, source={}, trip_id={})".format(self.id, self.project_id, self.description, self.start_ms, self.stop_ms, self.tags, self.billable, self.source, self.trip_id)
-    def __eq__(self, other):
-        if self.id != other.id:
-            return False
-        if self.project_id != other.project_id:
-            return False
-        if self.description != other.description:
-            return False
-        if self.start_ms != other.start_ms:
-            return False
-        if self.stop_ms != other.stop_ms:
-            return False
-        if self.tags != other.tags:
-            return False
-        if self.billable != other.billable:
-            return False
-        if self.source != other.source:
-            return False
-        if self.trip_id != other.trip_id:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeTimeEntry(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return TimeEntry(
-            id=_UniffiFfiConverterString.read(buf),
-            project_id=_UniffiFfiConverterOptionalString.read(buf),
-            description=_UniffiFfiConverterString.read(buf),
-            start_ms=_UniffiFfiConverterInt64.read(buf),
-            stop_ms=_UniffiFfiConverterOptionalInt64.read(buf),
-            tags=_UniffiFfiConverterSequenceString.read(buf),
-            billable=_UniffiFfiConverterBoolean.read(buf),
-            source=_UniffiFfiConverterTypeEntrySource.read(buf),
-            trip_id=_UniffiFfiConverterOptionalString.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterString.check_lower(value.id)
-        _UniffiFfiConverterOptionalString.check_lower(value.project_id)
-        _UniffiFfiConverterString.check_lower(value.description)
-        _UniffiFfiConverterInt64.check_lower(value.start_ms)
-        _UniffiFfiConverterOptionalInt64.check_lower(value.stop_ms)
-        _UniffiFfiConverterSequenceString.check_lower(value.tags)
-        _UniffiFfiConverterBoolean.check_lower(value.billable)
-        _UniffiFfiConverterTypeEntrySource.check_lower(value.source)
-        _UniffiFfiConverterOptionalString.check_lower(value.trip_id)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterString.write(value.id, buf)
-        _UniffiFfiConverterOptionalString.write(value.project_id, buf)
-        _UniffiFfiConverterString.write(value.description, buf)
-        _UniffiFfiConverterInt64.write(value.start_ms, buf)
-        _UniffiFfiConverterOptionalInt64.write(value.stop_ms, buf)
-        _UniffiFfiConverterSequenceString.write(value.tags, buf)
-        _UniffiFfiConverterBoolean.write(value.billable, buf)
-        _UniffiFfiConverterTypeEntrySource.write(value.source, buf)
-        _UniffiFfiConverterOptionalString.write(value.trip_id, buf)
-
 class _UniffiFfiConverterOptionalTypeTimeEntry(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -4329,31 +5833,6 @@ class _UniffiFfiConverterOptionalTypeTimeEntry(_UniffiConverterRustBuffer):
             return None
         elif flag == 1:
             return _UniffiFfiConverterTypeTimeEntry.read(buf)
-        else:
-            raise InternalError("Unexpected flag byte for optional type")
-
-class _UniffiFfiConverterOptionalTypeProject(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        if value is not None:
-            _UniffiFfiConverterTypeProject.check_lower(value)
-
-    @classmethod
-    def write(cls, value, buf):
-        if value is None:
-            buf.write_u8(0)
-            return
-
-        buf.write_u8(1)
-        _UniffiFfiConverterTypeProject.write(value, buf)
-
-    @classmethod
-    def read(cls, buf):
-        flag = buf.read_u8()
-        if flag == 0:
-            return None
-        elif flag == 1:
-            return _UniffiFfiConverterTypeProject.read(buf)
         else:
             raise InternalError("Unexpected flag byte for optional type")
 
@@ -4413,258 +5892,6 @@ class _UniffiFfiConverterTypeTimerStatus(_UniffiConverterRustBuffer):
         _UniffiFfiConverterInt64.write(value.elapsed_s, buf)
         _UniffiFfiConverterInt64.write(value.today_s, buf)
         _UniffiFfiConverterInt64.write(value.today_rounded_s, buf)
-
-
-
-
-
-
-class TripField(enum.Enum):
-    """
-    Editable fields of a trip; edits of an ended trip are kept as history.
-"""
-    
-    PURPOSE = 0
-    """
-    The purpose (`business`, `private`, `commute`).
-"""
-    
-    BUSINESS_PARTNER = 1
-    """
-    Business partner visited.
-"""
-    
-    NOTE = 2
-    """
-    Free note.
-"""
-    
-    START_ADDRESS = 3
-    """
-    Start address.
-"""
-    
-    END_ADDRESS = 4
-    """
-    End address.
-"""
-    
-    ODOMETER_START = 5
-    """
-    Odometer at the start, in km.
-"""
-    
-    ODOMETER_END = 6
-    """
-    Odometer at the end, in km.
-"""
-    
-    CAR = 7
-    """
-    The car (id, name or plate).
-"""
-    
-
-
-class _UniffiFfiConverterTypeTripField(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return TripField.PURPOSE
-        if variant == 2:
-            return TripField.BUSINESS_PARTNER
-        if variant == 3:
-            return TripField.NOTE
-        if variant == 4:
-            return TripField.START_ADDRESS
-        if variant == 5:
-            return TripField.END_ADDRESS
-        if variant == 6:
-            return TripField.ODOMETER_START
-        if variant == 7:
-            return TripField.ODOMETER_END
-        if variant == 8:
-            return TripField.CAR
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if value == TripField.PURPOSE:
-            return
-        if value == TripField.BUSINESS_PARTNER:
-            return
-        if value == TripField.NOTE:
-            return
-        if value == TripField.START_ADDRESS:
-            return
-        if value == TripField.END_ADDRESS:
-            return
-        if value == TripField.ODOMETER_START:
-            return
-        if value == TripField.ODOMETER_END:
-            return
-        if value == TripField.CAR:
-            return
-        raise ValueError(value)
-
-    @staticmethod
-    def write(value, buf):
-        if value == TripField.PURPOSE:
-            buf.write_i32(1)
-        if value == TripField.BUSINESS_PARTNER:
-            buf.write_i32(2)
-        if value == TripField.NOTE:
-            buf.write_i32(3)
-        if value == TripField.START_ADDRESS:
-            buf.write_i32(4)
-        if value == TripField.END_ADDRESS:
-            buf.write_i32(5)
-        if value == TripField.ODOMETER_START:
-            buf.write_i32(6)
-        if value == TripField.ODOMETER_END:
-            buf.write_i32(7)
-        if value == TripField.CAR:
-            buf.write_i32(8)
-
-
-
-@dataclass
-class TripEdit:
-    """
-    One change to an ended trip (kept forever: German Fahrtenbuch rule).
-"""
-    def __init__(self, *, field:TripField, old_value:typing.Optional[str], new_value:typing.Optional[str], at_ms:int, device_id:str):
-        self.field = field
-        self.old_value = old_value
-        self.new_value = new_value
-        self.at_ms = at_ms
-        self.device_id = device_id
-        
-        
-
-    
-    def __str__(self):
-        return "TripEdit(field={}, old_value={}, new_value={}, at_ms={}, device_id={})".format(self.field, self.old_value, self.new_value, self.at_ms, self.device_id)
-    def __eq__(self, other):
-        if self.field != other.field:
-            return False
-        if self.old_value != other.old_value:
-            return False
-        if self.new_value != other.new_value:
-            return False
-        if self.at_ms != other.at_ms:
-            return False
-        if self.device_id != other.device_id:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeTripEdit(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return TripEdit(
-            field=_UniffiFfiConverterTypeTripField.read(buf),
-            old_value=_UniffiFfiConverterOptionalString.read(buf),
-            new_value=_UniffiFfiConverterOptionalString.read(buf),
-            at_ms=_UniffiFfiConverterInt64.read(buf),
-            device_id=_UniffiFfiConverterString.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterTypeTripField.check_lower(value.field)
-        _UniffiFfiConverterOptionalString.check_lower(value.old_value)
-        _UniffiFfiConverterOptionalString.check_lower(value.new_value)
-        _UniffiFfiConverterInt64.check_lower(value.at_ms)
-        _UniffiFfiConverterString.check_lower(value.device_id)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterTypeTripField.write(value.field, buf)
-        _UniffiFfiConverterOptionalString.write(value.old_value, buf)
-        _UniffiFfiConverterOptionalString.write(value.new_value, buf)
-        _UniffiFfiConverterInt64.write(value.at_ms, buf)
-        _UniffiFfiConverterString.write(value.device_id, buf)
-
-class _UniffiFfiConverterSequenceTypeTripEdit(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        for item in value:
-            _UniffiFfiConverterTypeTripEdit.check_lower(item)
-
-    @classmethod
-    def write(cls, value, buf):
-        items = len(value)
-        buf.write_i32(items)
-        for item in value:
-            _UniffiFfiConverterTypeTripEdit.write(item, buf)
-
-    @classmethod
-    def read(cls, buf):
-        count = buf.read_i32()
-        if count < 0:
-            raise InternalError("Unexpected negative sequence length")
-
-        return [
-            _UniffiFfiConverterTypeTripEdit.read(buf) for i in range(count)
-        ]
-
-@dataclass
-class TripDetail:
-    """
-    Everything about one trip, for a detail view.
-"""
-    def __init__(self, *, trip:Trip, point_count:int, odometer_start_m:typing.Optional[int], odometer_end_m:typing.Optional[int], history:typing.List[TripEdit]):
-        self.trip = trip
-        self.point_count = point_count
-        self.odometer_start_m = odometer_start_m
-        self.odometer_end_m = odometer_end_m
-        self.history = history
-        
-        
-
-    
-    def __str__(self):
-        return "TripDetail(trip={}, point_count={}, odometer_start_m={}, odometer_end_m={}, history={})".format(self.trip, self.point_count, self.odometer_start_m, self.odometer_end_m, self.history)
-    def __eq__(self, other):
-        if self.trip != other.trip:
-            return False
-        if self.point_count != other.point_count:
-            return False
-        if self.odometer_start_m != other.odometer_start_m:
-            return False
-        if self.odometer_end_m != other.odometer_end_m:
-            return False
-        if self.history != other.history:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeTripDetail(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return TripDetail(
-            trip=_UniffiFfiConverterTypeTrip.read(buf),
-            point_count=_UniffiFfiConverterUInt32.read(buf),
-            odometer_start_m=_UniffiFfiConverterOptionalInt64.read(buf),
-            odometer_end_m=_UniffiFfiConverterOptionalInt64.read(buf),
-            history=_UniffiFfiConverterSequenceTypeTripEdit.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterTypeTrip.check_lower(value.trip)
-        _UniffiFfiConverterUInt32.check_lower(value.point_count)
-        _UniffiFfiConverterOptionalInt64.check_lower(value.odometer_start_m)
-        _UniffiFfiConverterOptionalInt64.check_lower(value.odometer_end_m)
-        _UniffiFfiConverterSequenceTypeTripEdit.check_lower(value.history)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterTypeTrip.write(value.trip, buf)
-        _UniffiFfiConverterUInt32.write(value.point_count, buf)
-        _UniffiFfiConverterOptionalInt64.write(value.odometer_start_m, buf)
-        _UniffiFfiConverterOptionalInt64.write(value.odometer_end_m, buf)
-        _UniffiFfiConverterSequenceTypeTripEdit.write(value.history, buf)
 
 class _UniffiFfiConverterOptionalUInt32(_UniffiConverterRustBuffer):
     @classmethod
@@ -4804,6 +6031,45 @@ class _UniffiFfiConverterTypeTripPoint(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt32.write(value.seq, buf)
         _UniffiFfiConverterTypePing.write(value.ping, buf)
         _UniffiFfiConverterBoolean.write(value.counted, buf)
+
+@dataclass
+class TripStatusOf:
+    """
+    A trip's status by id (see [`crate::core::Core::trip_statuses`]).
+"""
+    def __init__(self, *, trip_id:str, status:TripStatus):
+        self.trip_id = trip_id
+        self.status = status
+        
+        
+
+    
+    def __str__(self):
+        return "TripStatusOf(trip_id={}, status={})".format(self.trip_id, self.status)
+    def __eq__(self, other):
+        if self.trip_id != other.trip_id:
+            return False
+        if self.status != other.status:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeTripStatusOf(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return TripStatusOf(
+            trip_id=_UniffiFfiConverterString.read(buf),
+            status=_UniffiFfiConverterTypeTripStatus.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.trip_id)
+        _UniffiFfiConverterTypeTripStatus.check_lower(value.status)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.trip_id, buf)
+        _UniffiFfiConverterTypeTripStatus.write(value.status, buf)
 
 
 
@@ -5330,6 +6596,126 @@ class _UniffiFfiConverterTypeSecretStoreFailure(_UniffiConverterRustBuffer):
 
 
 
+
+
+
+class SplitAt:
+    """
+    Where to split a trip.
+"""
+    def __init__(self):
+        raise RuntimeError("SplitAt cannot be instantiated directly")
+
+    # Each enum variant is a nested class of the enum itself.
+    @dataclass
+    class TIME:
+        """
+        At this instant (Unix ms): fixes before it go to the first part.
+"""
+        
+        def __init__(self, at_ms:int):
+            self.at_ms = at_ms
+            
+            """
+        The instant, Unix ms.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "SplitAt.TIME(at_ms={})".format(self.at_ms)
+        def __eq__(self, other):
+            if not isinstance(other, SplitAt):
+                return NotImplemented
+            if not other.is_TIME():
+                return False
+            if self.at_ms != other.at_ms:
+                return False
+            return True
+
+    @dataclass
+    class LONGEST_STOP:
+        """
+        At its longest stop (at least a minute within 150 m).
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "SplitAt.LONGEST_STOP()".format()
+        def __eq__(self, other):
+            if not isinstance(other, SplitAt):
+                return NotImplemented
+            if not other.is_LONGEST_STOP():
+                return False
+            return True
+
+    
+
+    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
+    # whether an instance is that variant.
+    def is_TIME(self) -> bool:
+        return isinstance(self, SplitAt.TIME)
+    def is_time(self) -> bool:
+        return isinstance(self, SplitAt.TIME)
+    def is_LONGEST_STOP(self) -> bool:
+        return isinstance(self, SplitAt.LONGEST_STOP)
+    def is_longest_stop(self) -> bool:
+        return isinstance(self, SplitAt.LONGEST_STOP)
+    
+
+# Now, a little trick - we make each nested variant class be a subclass of the main
+# enum class, so that method calls and instance checks etc will work intuitively.
+# We might be able to do this a little more neatly with a metaclass, but this'll do.
+SplitAt.TIME = type("SplitAt.TIME", (SplitAt.TIME, SplitAt,), {})  # type: ignore
+SplitAt.LONGEST_STOP = type("SplitAt.LONGEST_STOP", (SplitAt.LONGEST_STOP, SplitAt,), {})  # type: ignore
+
+
+
+
+class _UniffiFfiConverterTypeSplitAt(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return SplitAt.TIME(
+                _UniffiFfiConverterInt64.read(buf),
+            )
+        if variant == 2:
+            return SplitAt.LONGEST_STOP(
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value.is_TIME():
+            _UniffiFfiConverterInt64.check_lower(value.at_ms)
+            return
+        if value.is_LONGEST_STOP():
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value.is_TIME():
+            buf.write_i32(1)
+            _UniffiFfiConverterInt64.write(value.at_ms, buf)
+        if value.is_LONGEST_STOP():
+            buf.write_i32(2)
+
+
+
+
+
 # TachoError
 # We want to define each variant as a nested class that's also a subclass,
 # which is tricky in Python.  To accomplish this we're going to create each
@@ -5395,6 +6781,28 @@ class TachoError:  # type: ignore
         def __repr__(self):
             return "TachoError.Conflict({})".format(str(self))
     _UniffiTempTachoError.Conflict = Conflict # type: ignore
+    class InUse(_UniffiTempTachoError):
+        """
+        A project or car still used by entries or trips can't be deleted:
+        archive the project or retire the car instead. `reason` says so in
+        words for people.
+"""
+        
+        def __init__(self, kind, name, count, reason):
+            super().__init__(", ".join([
+                "kind={!r}".format(kind),
+                "name={!r}".format(name),
+                "count={!r}".format(count),
+                "reason={!r}".format(reason),
+            ]))
+            self.kind = kind
+            self.name = name
+            self.count = count
+            self.reason = reason
+
+        def __repr__(self):
+            return "TachoError.InUse({})".format(str(self))
+    _UniffiTempTachoError.InUse = InUse # type: ignore
     class LockedPeriod(_UniffiTempTachoError):
         """
         The change falls in a locked month; the mileage log is closed there.
@@ -5519,30 +6927,37 @@ class _UniffiFfiConverterTypeTachoError(_UniffiConverterRustBuffer):
                 _UniffiFfiConverterString.read(buf),
             )
         if variant == 4:
-            return TachoError.LockedPeriod(
+            return TachoError.InUse(
+                _UniffiFfiConverterString.read(buf),
+                _UniffiFfiConverterString.read(buf),
+                _UniffiFfiConverterUInt64.read(buf),
                 _UniffiFfiConverterString.read(buf),
             )
         if variant == 5:
-            return TachoError.Auth(
+            return TachoError.LockedPeriod(
                 _UniffiFfiConverterString.read(buf),
             )
         if variant == 6:
-            return TachoError.Network(
+            return TachoError.Auth(
                 _UniffiFfiConverterString.read(buf),
             )
         if variant == 7:
-            return TachoError.Storage(
+            return TachoError.Network(
                 _UniffiFfiConverterString.read(buf),
             )
         if variant == 8:
-            return TachoError.Import(
+            return TachoError.Storage(
                 _UniffiFfiConverterString.read(buf),
             )
         if variant == 9:
-            return TachoError.Report(
+            return TachoError.Import(
                 _UniffiFfiConverterString.read(buf),
             )
         if variant == 10:
+            return TachoError.Report(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 11:
             return TachoError.Internal(
                 _UniffiFfiConverterString.read(buf),
             )
@@ -5558,6 +6973,12 @@ class _UniffiFfiConverterTypeTachoError(_UniffiConverterRustBuffer):
             _UniffiFfiConverterString.check_lower(value.id)
             return
         if isinstance(value, TachoError.Conflict):
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
+        if isinstance(value, TachoError.InUse):
+            _UniffiFfiConverterString.check_lower(value.kind)
+            _UniffiFfiConverterString.check_lower(value.name)
+            _UniffiFfiConverterUInt64.check_lower(value.count)
             _UniffiFfiConverterString.check_lower(value.reason)
             return
         if isinstance(value, TachoError.LockedPeriod):
@@ -5594,26 +7015,32 @@ class _UniffiFfiConverterTypeTachoError(_UniffiConverterRustBuffer):
         if isinstance(value, TachoError.Conflict):
             buf.write_i32(3)
             _UniffiFfiConverterString.write(value.reason, buf)
-        if isinstance(value, TachoError.LockedPeriod):
+        if isinstance(value, TachoError.InUse):
             buf.write_i32(4)
+            _UniffiFfiConverterString.write(value.kind, buf)
+            _UniffiFfiConverterString.write(value.name, buf)
+            _UniffiFfiConverterUInt64.write(value.count, buf)
+            _UniffiFfiConverterString.write(value.reason, buf)
+        if isinstance(value, TachoError.LockedPeriod):
+            buf.write_i32(5)
             _UniffiFfiConverterString.write(value.month, buf)
         if isinstance(value, TachoError.Auth):
-            buf.write_i32(5)
-            _UniffiFfiConverterString.write(value.reason, buf)
-        if isinstance(value, TachoError.Network):
             buf.write_i32(6)
             _UniffiFfiConverterString.write(value.reason, buf)
-        if isinstance(value, TachoError.Storage):
+        if isinstance(value, TachoError.Network):
             buf.write_i32(7)
             _UniffiFfiConverterString.write(value.reason, buf)
-        if isinstance(value, TachoError.Import):
+        if isinstance(value, TachoError.Storage):
             buf.write_i32(8)
             _UniffiFfiConverterString.write(value.reason, buf)
-        if isinstance(value, TachoError.Report):
+        if isinstance(value, TachoError.Import):
             buf.write_i32(9)
             _UniffiFfiConverterString.write(value.reason, buf)
-        if isinstance(value, TachoError.Internal):
+        if isinstance(value, TachoError.Report):
             buf.write_i32(10)
+            _UniffiFfiConverterString.write(value.reason, buf)
+        if isinstance(value, TachoError.Internal):
+            buf.write_i32(11)
             _UniffiFfiConverterString.write(value.reason, buf)
 
 
@@ -6312,6 +7739,29 @@ class _UniffiFfiConverterSequenceTypeTripPoint(_UniffiConverterRustBuffer):
             _UniffiFfiConverterTypeTripPoint.read(buf) for i in range(count)
         ]
 
+class _UniffiFfiConverterSequenceTypeTripStatusOf(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeTripStatusOf.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeTripStatusOf.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeTripStatusOf.read(buf) for i in range(count)
+        ]
+
 class _UniffiFfiConverterSequenceTypeTrip(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -6374,6 +7824,17 @@ class CoreProtocol(typing.Protocol):
         On the watch: signs in with a session the phone minted for it.
 """
         raise NotImplementedError
+    async def archive_project(self, key: str,archived: bool) -> Project:
+        """
+        Archives a project (`archived = false` takes it back): its entries
+        and reports stay, no new time can be booked on it.
+"""
+        raise NotImplementedError
+    async def car_list(self, include_retired: bool) -> typing.List[Car]:
+        """
+        Cars by name; retired ones only with `include_retired`.
+"""
+        raise NotImplementedError
     async def cars(self, ) -> typing.List[Car]:
         """
         All cars.
@@ -6392,6 +7853,29 @@ class CoreProtocol(typing.Protocol):
         continues the last one within its grace period (a fuel stop).
 """
         raise NotImplementedError
+    async def delete_car(self, key: str) -> bool:
+        """
+        Deletes a car no trip or reading refers to (`InUse` otherwise: retire
+        it instead); false when it already was.
+"""
+        raise NotImplementedError
+    async def delete_entry(self, key: str) -> bool:
+        """
+        Deletes a time entry (a tombstone, kept in its history); false when
+        it already was.
+"""
+        raise NotImplementedError
+    async def delete_place(self, key: str) -> bool:
+        """
+        Deletes a place (a tombstone); false when it already was.
+"""
+        raise NotImplementedError
+    async def delete_project(self, key: str) -> bool:
+        """
+        Deletes a project no live entry uses (`InUse` otherwise: archive it
+        instead); false when it already was.
+"""
+        raise NotImplementedError
     def device_id(self, ) -> str:
         """
         This database's device id: what the phone needs to mint a session for it.
@@ -6404,13 +7888,37 @@ class CoreProtocol(typing.Protocol):
         raise NotImplementedError
     async def discard_trip(self, key: str) -> None:
         """
-        Throws a trip away (a tombstone for sync). `Conflict` while recording.
+        Throws a trip away (a tombstone for sync; it stays in the history,
+        out of totals). `Conflict` while recording, `LockedPeriod` in a
+        locked month.
 """
         raise NotImplementedError
     async def disconnect(self, ) -> FeedOutcome:
         """
         A disconnect event: the trip ends once the grace period passes
         without a reconnect (see [`Core::tick`]).
+"""
+        raise NotImplementedError
+    async def edit_car(self, key: str,change: CarChange) -> Car:
+        """
+        Changes a car (id, name or plate).
+"""
+        raise NotImplementedError
+    async def edit_entry(self, key: str,edit: EntryEdit) -> EntryDetail:
+        """
+        Changes a time entry (also the running one: a stop stops it); every
+        changed field is kept in its history. `LockedPeriod` in a locked
+        month (nothing written).
+"""
+        raise NotImplementedError
+    async def edit_place(self, key: str,change: PlaceChange) -> Place:
+        """
+        Changes a place (id or name); trips already classified keep their purpose.
+"""
+        raise NotImplementedError
+    async def edit_project(self, key: str,change: ProjectChange) -> Project:
+        """
+        Changes a project (id or name).
 """
         raise NotImplementedError
     async def edit_trip(self, key: str,field: TripField,value: typing.Optional[str]) -> Trip:
@@ -6428,6 +7936,12 @@ class CoreProtocol(typing.Protocol):
     async def entries(self, filter: EntryFilter) -> typing.List[TimeEntry]:
         """
         Entries matching `filter`.
+"""
+        raise NotImplementedError
+    async def entry(self, key: str) -> EntryDetail:
+        """
+        One time entry (id, or the 8-character tail lists show), deleted ones
+        too, with its project and history.
 """
         raise NotImplementedError
     async def hours_report(self, period: str,format: ReportFormat) -> bytes:
@@ -6466,6 +7980,13 @@ class CoreProtocol(typing.Protocol):
         Signs this device out: the relay revokes its session, the tokens are forgotten (in the
         secret store too). Local records stay unless `forget_data`, which deletes them once
         every change has reached the relay (else `Conflict`: sync first).
+"""
+        raise NotImplementedError
+    async def merge_trips(self, first: str,second: str) -> TripDetail:
+        """
+        Merges two consecutive ended trips of the same car into one (distance
+        added up, odometer start of the first and end of the second); the
+        originals stay as `Replaced`, out of totals. Returns the merged trip.
 """
         raise NotImplementedError
     async def mileage_report(self, car: str,period: str,format: ReportFormat) -> bytes:
@@ -6534,9 +8055,19 @@ class CoreProtocol(typing.Protocol):
         anything is stored.
 """
         raise NotImplementedError
+    async def place_list(self, include_deleted: bool) -> typing.List[Place]:
+        """
+        Places by name; deleted ones only with `include_deleted`.
+"""
+        raise NotImplementedError
     async def places(self, ) -> typing.List[Place]:
         """
         All places.
+"""
+        raise NotImplementedError
+    async def project_list(self, include_archived: bool) -> typing.List[Project]:
+        """
+        Projects by name; archived ones only with `include_archived`.
 """
         raise NotImplementedError
     async def projects(self, ) -> typing.List[Project]:
@@ -6547,6 +8078,37 @@ class CoreProtocol(typing.Protocol):
     async def rename_device(self, device_id: str,name: str) -> DeviceInfo:
         """
         Renames a device of the account.
+"""
+        raise NotImplementedError
+    async def restore_car(self, key: str) -> Car:
+        """
+        Brings a deleted car back.
+"""
+        raise NotImplementedError
+    async def restore_entry(self, key: str) -> EntryDetail:
+        """
+        Brings a deleted time entry back.
+"""
+        raise NotImplementedError
+    async def restore_place(self, key: str) -> Place:
+        """
+        Brings a deleted place back.
+"""
+        raise NotImplementedError
+    async def restore_project(self, key: str) -> Project:
+        """
+        Brings a deleted project back.
+"""
+        raise NotImplementedError
+    async def restore_trip(self, key: str) -> RestoredTrip:
+        """
+        Brings a discarded trip back into totals (kept in its history).
+"""
+        raise NotImplementedError
+    async def retire_car(self, key: str,retired: bool) -> Car:
+        """
+        Retires a car (`retired = false` takes it back into use): its trips
+        stay, no new trip is recorded in it.
 """
         raise NotImplementedError
     async def revoke_device(self, device_id: str) -> None:
@@ -6567,6 +8129,12 @@ class CoreProtocol(typing.Protocol):
     async def signup(self, relay_url: str,email: str,password: str) -> SyncStatus:
         """
         Creates an account on the relay at `relay_url` and signs this device in.
+"""
+        raise NotImplementedError
+    async def split_trip(self, key: str,at: SplitAt) -> SplitTrip:
+        """
+        Splits an ended trip in two at an instant or at its longest stop; the
+        trip stays as `Replaced`. Returns the two parts in time order.
 """
         raise NotImplementedError
     def start_sync_loop(self, wait_s: int) -> TaskHandle:
@@ -6629,6 +8197,11 @@ class CoreProtocol(typing.Protocol):
     async def trip_points(self, key: str) -> typing.List[TripPoint]:
         """
         A trip's stored GPS points, for drawing its path.
+"""
+        raise NotImplementedError
+    async def trip_statuses(self, ) -> typing.List[TripStatusOf]:
+        """
+        Whether each trip counts in totals (for a list that shows all trips).
 """
         raise NotImplementedError
     async def trips(self, filter: TripFilter) -> typing.List[Trip]:
@@ -6880,6 +8453,50 @@ class Core(CoreProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    async def archive_project(self, key: str,archived: bool) -> Project:
+        """
+        Archives a project (`archived = false` takes it back): its entries
+        and reports stay, no new time can be booked on it.
+"""
+        
+        _UniffiFfiConverterString.check_lower(key)
+
+        _UniffiFfiConverterBoolean.check_lower(archived)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(key),
+            _UniffiFfiConverterBoolean.lower(archived),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeProject.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_archive_project(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def car_list(self, include_retired: bool) -> typing.List[Car]:
+        """
+        Cars by name; retired ones only with `include_retired`.
+"""
+        
+        _UniffiFfiConverterBoolean.check_lower(include_retired)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterBoolean.lower(include_retired),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeCar.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_car_list(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     async def cars(self, ) -> typing.List[Car]:
         """
         All cars.
@@ -6949,6 +8566,89 @@ class Core(CoreProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    async def delete_car(self, key: str) -> bool:
+        """
+        Deletes a car no trip or reading refers to (`InUse` otherwise: retire
+        it instead); false when it already was.
+"""
+        
+        _UniffiFfiConverterString.check_lower(key)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(key),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterBoolean.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_delete_car(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_i8,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_i8,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_i8,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def delete_entry(self, key: str) -> bool:
+        """
+        Deletes a time entry (a tombstone, kept in its history); false when
+        it already was.
+"""
+        
+        _UniffiFfiConverterString.check_lower(key)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(key),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterBoolean.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_delete_entry(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_i8,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_i8,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_i8,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def delete_place(self, key: str) -> bool:
+        """
+        Deletes a place (a tombstone); false when it already was.
+"""
+        
+        _UniffiFfiConverterString.check_lower(key)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(key),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterBoolean.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_delete_place(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_i8,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_i8,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_i8,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def delete_project(self, key: str) -> bool:
+        """
+        Deletes a project no live entry uses (`InUse` otherwise: archive it
+        instead); false when it already was.
+"""
+        
+        _UniffiFfiConverterString.check_lower(key)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(key),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterBoolean.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_delete_project(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_i8,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_i8,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_i8,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     def device_id(self, ) -> str:
         """
         This database's device id: what the phone needs to mint a session for it.
@@ -6983,7 +8683,9 @@ class Core(CoreProtocol):
         )
     async def discard_trip(self, key: str) -> None:
         """
-        Throws a trip away (a tombstone for sync). `Conflict` while recording.
+        Throws a trip away (a tombstone for sync; it stays in the history,
+        out of totals). `Conflict` while recording, `LockedPeriod` in a
+        locked month.
 """
         
         _UniffiFfiConverterString.check_lower(key)
@@ -7013,6 +8715,100 @@ class Core(CoreProtocol):
         _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_tacho_uniffi_fn_method_core_disconnect(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def edit_car(self, key: str,change: CarChange) -> Car:
+        """
+        Changes a car (id, name or plate).
+"""
+        
+        _UniffiFfiConverterString.check_lower(key)
+
+        _UniffiFfiConverterTypeCarChange.check_lower(change)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(key),
+            _UniffiFfiConverterTypeCarChange.lower(change),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeCar.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_edit_car(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def edit_entry(self, key: str,edit: EntryEdit) -> EntryDetail:
+        """
+        Changes a time entry (also the running one: a stop stops it); every
+        changed field is kept in its history. `LockedPeriod` in a locked
+        month (nothing written).
+"""
+        
+        _UniffiFfiConverterString.check_lower(key)
+
+        _UniffiFfiConverterTypeEntryEdit.check_lower(edit)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(key),
+            _UniffiFfiConverterTypeEntryEdit.lower(edit),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeEntryDetail.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_edit_entry(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def edit_place(self, key: str,change: PlaceChange) -> Place:
+        """
+        Changes a place (id or name); trips already classified keep their purpose.
+"""
+        
+        _UniffiFfiConverterString.check_lower(key)
+
+        _UniffiFfiConverterTypePlaceChange.check_lower(change)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(key),
+            _UniffiFfiConverterTypePlaceChange.lower(change),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypePlace.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_edit_place(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def edit_project(self, key: str,change: ProjectChange) -> Project:
+        """
+        Changes a project (id or name).
+"""
+        
+        _UniffiFfiConverterString.check_lower(key)
+
+        _UniffiFfiConverterTypeProjectChange.check_lower(change)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(key),
+            _UniffiFfiConverterTypeProjectChange.lower(change),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeProject.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_edit_project(*_uniffi_lowered_args),
             _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
@@ -7078,6 +8874,27 @@ class Core(CoreProtocol):
         _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_tacho_uniffi_fn_method_core_entries(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def entry(self, key: str) -> EntryDetail:
+        """
+        One time entry (id, or the 8-character tail lists show), deleted ones
+        too, with its project and history.
+"""
+        
+        _UniffiFfiConverterString.check_lower(key)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(key),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeEntryDetail.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_entry(*_uniffi_lowered_args),
             _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
@@ -7221,6 +9038,31 @@ class Core(CoreProtocol):
         _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_tacho_uniffi_fn_method_core_logout(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def merge_trips(self, first: str,second: str) -> TripDetail:
+        """
+        Merges two consecutive ended trips of the same car into one (distance
+        added up, odometer start of the first and end of the second); the
+        originals stay as `Replaced`, out of totals. Returns the merged trip.
+"""
+        
+        _UniffiFfiConverterString.check_lower(first)
+
+        _UniffiFfiConverterString.check_lower(second)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(first),
+            _UniffiFfiConverterString.lower(second),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeTripDetail.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_merge_trips(*_uniffi_lowered_args),
             _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
@@ -7477,6 +9319,26 @@ class Core(CoreProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    async def place_list(self, include_deleted: bool) -> typing.List[Place]:
+        """
+        Places by name; deleted ones only with `include_deleted`.
+"""
+        
+        _UniffiFfiConverterBoolean.check_lower(include_deleted)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterBoolean.lower(include_deleted),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypePlace.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_place_list(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     async def places(self, ) -> typing.List[Place]:
         """
         All places.
@@ -7488,6 +9350,26 @@ class Core(CoreProtocol):
         _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_tacho_uniffi_fn_method_core_places(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def project_list(self, include_archived: bool) -> typing.List[Project]:
+        """
+        Projects by name; archived ones only with `include_archived`.
+"""
+        
+        _UniffiFfiConverterBoolean.check_lower(include_archived)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterBoolean.lower(include_archived),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeProject.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_project_list(*_uniffi_lowered_args),
             _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
@@ -7528,6 +9410,130 @@ class Core(CoreProtocol):
         _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_tacho_uniffi_fn_method_core_rename_device(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def restore_car(self, key: str) -> Car:
+        """
+        Brings a deleted car back.
+"""
+        
+        _UniffiFfiConverterString.check_lower(key)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(key),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeCar.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_restore_car(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def restore_entry(self, key: str) -> EntryDetail:
+        """
+        Brings a deleted time entry back.
+"""
+        
+        _UniffiFfiConverterString.check_lower(key)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(key),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeEntryDetail.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_restore_entry(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def restore_place(self, key: str) -> Place:
+        """
+        Brings a deleted place back.
+"""
+        
+        _UniffiFfiConverterString.check_lower(key)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(key),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypePlace.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_restore_place(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def restore_project(self, key: str) -> Project:
+        """
+        Brings a deleted project back.
+"""
+        
+        _UniffiFfiConverterString.check_lower(key)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(key),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeProject.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_restore_project(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def restore_trip(self, key: str) -> RestoredTrip:
+        """
+        Brings a discarded trip back into totals (kept in its history).
+"""
+        
+        _UniffiFfiConverterString.check_lower(key)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(key),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeRestoredTrip.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_restore_trip(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def retire_car(self, key: str,retired: bool) -> Car:
+        """
+        Retires a car (`retired = false` takes it back into use): its trips
+        stay, no new trip is recorded in it.
+"""
+        
+        _UniffiFfiConverterString.check_lower(key)
+
+        _UniffiFfiConverterBoolean.check_lower(retired)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(key),
+            _UniffiFfiConverterBoolean.lower(retired),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeCar.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_retire_car(*_uniffi_lowered_args),
             _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
@@ -7615,6 +9621,30 @@ class Core(CoreProtocol):
         _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_tacho_uniffi_fn_method_core_signup(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def split_trip(self, key: str,at: SplitAt) -> SplitTrip:
+        """
+        Splits an ended trip in two at an instant or at its longest stop; the
+        trip stays as `Replaced`. Returns the two parts in time order.
+"""
+        
+        _UniffiFfiConverterString.check_lower(key)
+
+        _UniffiFfiConverterTypeSplitAt.check_lower(at)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(key),
+            _UniffiFfiConverterTypeSplitAt.lower(at),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeSplitTrip.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_split_trip(*_uniffi_lowered_args),
             _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
@@ -7832,6 +9862,23 @@ class Core(CoreProtocol):
         _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_tacho_uniffi_fn_method_core_trip_points(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def trip_statuses(self, ) -> typing.List[TripStatusOf]:
+        """
+        Whether each trip counts in totals (for a list that shows all trips).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeTripStatusOf.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_trip_statuses(*_uniffi_lowered_args),
             _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
@@ -8466,24 +10513,33 @@ __all__ = [
     "TripSource",
     "Purpose",
     "Decider",
+    "EntrySource",
+    "Rounding",
+    "EntryField",
     "DropReason",
     "LogLevel",
     "PlaceKind",
-    "Rounding",
-    "EntrySource",
     "TripField",
+    "TripStatus",
     "CoreEvent",
     "ReportFormat",
     "RuntimeKind",
     "SecretStoreFailure",
+    "SplitAt",
     "TachoError",
     "TripEnd",
     "LatLon",
     "Trip",
     "ActiveTrip",
     "Car",
+    "CarChange",
     "DeviceHandoff",
     "DeviceInfo",
+    "TimeEntry",
+    "Project",
+    "TimeEntryEdit",
+    "EntryDetail",
+    "EntryEdit",
     "EntryFilter",
     "FeedOutcome",
     "LogRecord",
@@ -8496,15 +10552,19 @@ __all__ = [
     "ParkedOp",
     "Ping",
     "Place",
-    "Project",
+    "PlaceChange",
+    "ProjectChange",
+    "TripEdit",
+    "TripLineage",
+    "TripDetail",
+    "RestoredTrip",
+    "SplitTrip",
     "SyncReport",
     "SyncStatus",
-    "TimeEntry",
     "TimerStatus",
-    "TripEdit",
-    "TripDetail",
     "TripFilter",
     "TripPoint",
+    "TripStatusOf",
     "clear_log_sink",
     "format_rfc3339_ms",
     "handoff_from_json",

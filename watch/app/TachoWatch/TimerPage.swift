@@ -3,9 +3,11 @@ import Tacho
 import TachoFFI
 
 /// Today's hours and the running timer: one tap starts or stops it, one tap
-/// on a project switches to it.
+/// on a project switches to it, and "Correct" fixes the running entry's
+/// project or stop time (forgot to stop it, or started on the wrong project).
 struct TimerPage: View {
     @ObservedObject var store: TachoStore
+    @State private var correcting = false
 
     var body: some View {
         ScrollView {
@@ -27,6 +29,9 @@ struct TimerPage: View {
                     Task { await store.toggleTimer() }
                 }
                 .tint(store.timer?.running == nil ? .green : .red)
+                if store.timer?.running != nil {
+                    Button("Correct") { correcting = true }
+                }
                 ForEach(store.projects, id: \.id) { project in
                     Button(project.name) {
                         Task { await store.switchProject(to: project) }
@@ -34,6 +39,9 @@ struct TimerPage: View {
                     .disabled(store.timer?.running?.projectId == project.id)
                 }
             }
+        }
+        .sheet(isPresented: $correcting) {
+            CorrectTimerSheet(store: store) { correcting = false }
         }
     }
 
@@ -43,5 +51,40 @@ struct TimerPage: View {
         guard let running = status.running else { return status.todayS }
         let elapsedNow = Int64(date.timeIntervalSince(Date(unixMillis: running.startMs)))
         return status.todayS - status.elapsedS + max(elapsedNow, 0)
+    }
+}
+
+/// Corrects the running entry through the core's `editEntry`: book it on
+/// another project (from its start, unlike a switch), or stop it some
+/// minutes ago.
+struct CorrectTimerSheet: View {
+    @ObservedObject var store: TachoStore
+    let done: () -> Void
+
+    var body: some View {
+        List {
+            Section("Stopped") {
+                ForEach([5, 15, 30, 60], id: \.self) { minutes in
+                    Button("\(minutes) min ago") {
+                        Task {
+                            await store.correctRunningEntry(
+                                project: nil, stopAt: Date().addingTimeInterval(-Double(minutes) * 60))
+                            done()
+                        }
+                    }
+                }
+            }
+            Section("Whole entry on") {
+                ForEach(store.projects, id: \.id) { project in
+                    Button(project.name) {
+                        Task {
+                            await store.correctRunningEntry(project: project, stopAt: nil)
+                            done()
+                        }
+                    }
+                    .disabled(store.timer?.running?.projectId == project.id)
+                }
+            }
+        }
     }
 }

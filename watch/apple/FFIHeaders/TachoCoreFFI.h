@@ -393,6 +393,16 @@ uint64_t uniffi_tacho_uniffi_fn_method_core_add_project(uint64_t ptr, RustBuffer
 uint64_t uniffi_tacho_uniffi_fn_method_core_adopt_device_session(uint64_t ptr, RustBuffer handoff
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_ARCHIVE_PROJECT
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_ARCHIVE_PROJECT
+uint64_t uniffi_tacho_uniffi_fn_method_core_archive_project(uint64_t ptr, RustBuffer key, int8_t archived
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_CAR_LIST
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_CAR_LIST
+uint64_t uniffi_tacho_uniffi_fn_method_core_car_list(uint64_t ptr, int8_t include_retired
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_CARS
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_CARS
 uint64_t uniffi_tacho_uniffi_fn_method_core_cars(uint64_t ptr
@@ -406,6 +416,26 @@ uint64_t uniffi_tacho_uniffi_fn_method_core_classify_trip(uint64_t ptr, RustBuff
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_CONNECT
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_CONNECT
 uint64_t uniffi_tacho_uniffi_fn_method_core_connect(uint64_t ptr, RustBuffer source, RustBuffer car_hint
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_DELETE_CAR
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_DELETE_CAR
+uint64_t uniffi_tacho_uniffi_fn_method_core_delete_car(uint64_t ptr, RustBuffer key
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_DELETE_ENTRY
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_DELETE_ENTRY
+uint64_t uniffi_tacho_uniffi_fn_method_core_delete_entry(uint64_t ptr, RustBuffer key
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_DELETE_PLACE
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_DELETE_PLACE
+uint64_t uniffi_tacho_uniffi_fn_method_core_delete_place(uint64_t ptr, RustBuffer key
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_DELETE_PROJECT
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_DELETE_PROJECT
+uint64_t uniffi_tacho_uniffi_fn_method_core_delete_project(uint64_t ptr, RustBuffer key
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_DEVICE_ID
@@ -428,6 +458,26 @@ uint64_t uniffi_tacho_uniffi_fn_method_core_discard_trip(uint64_t ptr, RustBuffe
 uint64_t uniffi_tacho_uniffi_fn_method_core_disconnect(uint64_t ptr
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_EDIT_CAR
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_EDIT_CAR
+uint64_t uniffi_tacho_uniffi_fn_method_core_edit_car(uint64_t ptr, RustBuffer key, RustBuffer change
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_EDIT_ENTRY
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_EDIT_ENTRY
+uint64_t uniffi_tacho_uniffi_fn_method_core_edit_entry(uint64_t ptr, RustBuffer key, RustBuffer edit
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_EDIT_PLACE
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_EDIT_PLACE
+uint64_t uniffi_tacho_uniffi_fn_method_core_edit_place(uint64_t ptr, RustBuffer key, RustBuffer change
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_EDIT_PROJECT
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_EDIT_PROJECT
+uint64_t uniffi_tacho_uniffi_fn_method_core_edit_project(uint64_t ptr, RustBuffer key, RustBuffer change
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_EDIT_TRIP
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_EDIT_TRIP
 uint64_t uniffi_tacho_uniffi_fn_method_core_edit_trip(uint64_t ptr, RustBuffer key, RustBuffer field, RustBuffer value
@@ -441,6 +491,11 @@ uint64_t uniffi_tacho_uniffi_fn_method_core_end_trip(uint64_t ptr
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_ENTRIES
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_ENTRIES
 uint64_t uniffi_tacho_uniffi_fn_method_core_entries(uint64_t ptr, RustBuffer filter
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_ENTRY
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_ENTRY
+uint64_t uniffi_tacho_uniffi_fn_method_core_entry(uint64_t ptr, RustBuffer key
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_HOURS_REPORT
@@ -476,6 +531,11 @@ uint64_t uniffi_tacho_uniffi_fn_method_core_login(uint64_t ptr, RustBuffer relay
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_LOGOUT
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_LOGOUT
 uint64_t uniffi_tacho_uniffi_fn_method_core_logout(uint64_t ptr, int8_t forget_data
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_MERGE_TRIPS
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_MERGE_TRIPS
+uint64_t uniffi_tacho_uniffi_fn_method_core_merge_trips(uint64_t ptr, RustBuffer first, RustBuffer second
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_MILEAGE_REPORT
@@ -533,9 +593,19 @@ uint64_t uniffi_tacho_uniffi_fn_method_core_ping(uint64_t ptr, RustBuffer ping
 uint64_t uniffi_tacho_uniffi_fn_method_core_ping_batch(uint64_t ptr, RustBuffer pings
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_PLACE_LIST
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_PLACE_LIST
+uint64_t uniffi_tacho_uniffi_fn_method_core_place_list(uint64_t ptr, int8_t include_deleted
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_PLACES
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_PLACES
 uint64_t uniffi_tacho_uniffi_fn_method_core_places(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_PROJECT_LIST
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_PROJECT_LIST
+uint64_t uniffi_tacho_uniffi_fn_method_core_project_list(uint64_t ptr, int8_t include_archived
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_PROJECTS
@@ -546,6 +616,36 @@ uint64_t uniffi_tacho_uniffi_fn_method_core_projects(uint64_t ptr
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_RENAME_DEVICE
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_RENAME_DEVICE
 uint64_t uniffi_tacho_uniffi_fn_method_core_rename_device(uint64_t ptr, RustBuffer device_id, RustBuffer name
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_RESTORE_CAR
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_RESTORE_CAR
+uint64_t uniffi_tacho_uniffi_fn_method_core_restore_car(uint64_t ptr, RustBuffer key
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_RESTORE_ENTRY
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_RESTORE_ENTRY
+uint64_t uniffi_tacho_uniffi_fn_method_core_restore_entry(uint64_t ptr, RustBuffer key
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_RESTORE_PLACE
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_RESTORE_PLACE
+uint64_t uniffi_tacho_uniffi_fn_method_core_restore_place(uint64_t ptr, RustBuffer key
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_RESTORE_PROJECT
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_RESTORE_PROJECT
+uint64_t uniffi_tacho_uniffi_fn_method_core_restore_project(uint64_t ptr, RustBuffer key
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_RESTORE_TRIP
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_RESTORE_TRIP
+uint64_t uniffi_tacho_uniffi_fn_method_core_restore_trip(uint64_t ptr, RustBuffer key
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_RETIRE_CAR
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_RETIRE_CAR
+uint64_t uniffi_tacho_uniffi_fn_method_core_retire_car(uint64_t ptr, RustBuffer key, int8_t retired
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_REVOKE_DEVICE
@@ -566,6 +666,11 @@ uint64_t uniffi_tacho_uniffi_fn_method_core_set_trip_odometer(uint64_t ptr, Rust
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_SIGNUP
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_SIGNUP
 uint64_t uniffi_tacho_uniffi_fn_method_core_signup(uint64_t ptr, RustBuffer relay_url, RustBuffer email, RustBuffer password
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_SPLIT_TRIP
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_SPLIT_TRIP
+uint64_t uniffi_tacho_uniffi_fn_method_core_split_trip(uint64_t ptr, RustBuffer key, RustBuffer at
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_START_SYNC_LOOP
@@ -621,6 +726,11 @@ uint64_t uniffi_tacho_uniffi_fn_method_core_trip(uint64_t ptr, RustBuffer key
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_TRIP_POINTS
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_TRIP_POINTS
 uint64_t uniffi_tacho_uniffi_fn_method_core_trip_points(uint64_t ptr, RustBuffer key
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_TRIP_STATUSES
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_TRIP_STATUSES
+uint64_t uniffi_tacho_uniffi_fn_method_core_trip_statuses(uint64_t ptr
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_TRIPS
@@ -1097,6 +1207,18 @@ uint16_t uniffi_tacho_uniffi_checksum_method_core_adopt_device_session(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_ARCHIVE_PROJECT
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_ARCHIVE_PROJECT
+uint16_t uniffi_tacho_uniffi_checksum_method_core_archive_project(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_CAR_LIST
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_CAR_LIST
+uint16_t uniffi_tacho_uniffi_checksum_method_core_car_list(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_CARS
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_CARS
 uint16_t uniffi_tacho_uniffi_checksum_method_core_cars(void
@@ -1112,6 +1234,30 @@ uint16_t uniffi_tacho_uniffi_checksum_method_core_classify_trip(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_CONNECT
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_CONNECT
 uint16_t uniffi_tacho_uniffi_checksum_method_core_connect(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_DELETE_CAR
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_DELETE_CAR
+uint16_t uniffi_tacho_uniffi_checksum_method_core_delete_car(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_DELETE_ENTRY
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_DELETE_ENTRY
+uint16_t uniffi_tacho_uniffi_checksum_method_core_delete_entry(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_DELETE_PLACE
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_DELETE_PLACE
+uint16_t uniffi_tacho_uniffi_checksum_method_core_delete_place(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_DELETE_PROJECT
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_DELETE_PROJECT
+uint16_t uniffi_tacho_uniffi_checksum_method_core_delete_project(void
     
 );
 #endif
@@ -1139,6 +1285,30 @@ uint16_t uniffi_tacho_uniffi_checksum_method_core_disconnect(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_EDIT_CAR
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_EDIT_CAR
+uint16_t uniffi_tacho_uniffi_checksum_method_core_edit_car(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_EDIT_ENTRY
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_EDIT_ENTRY
+uint16_t uniffi_tacho_uniffi_checksum_method_core_edit_entry(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_EDIT_PLACE
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_EDIT_PLACE
+uint16_t uniffi_tacho_uniffi_checksum_method_core_edit_place(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_EDIT_PROJECT
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_EDIT_PROJECT
+uint16_t uniffi_tacho_uniffi_checksum_method_core_edit_project(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_EDIT_TRIP
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_EDIT_TRIP
 uint16_t uniffi_tacho_uniffi_checksum_method_core_edit_trip(void
@@ -1154,6 +1324,12 @@ uint16_t uniffi_tacho_uniffi_checksum_method_core_end_trip(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_ENTRIES
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_ENTRIES
 uint16_t uniffi_tacho_uniffi_checksum_method_core_entries(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_ENTRY
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_ENTRY
+uint16_t uniffi_tacho_uniffi_checksum_method_core_entry(void
     
 );
 #endif
@@ -1196,6 +1372,12 @@ uint16_t uniffi_tacho_uniffi_checksum_method_core_login(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_LOGOUT
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_LOGOUT
 uint16_t uniffi_tacho_uniffi_checksum_method_core_logout(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_MERGE_TRIPS
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_MERGE_TRIPS
+uint16_t uniffi_tacho_uniffi_checksum_method_core_merge_trips(void
     
 );
 #endif
@@ -1265,9 +1447,21 @@ uint16_t uniffi_tacho_uniffi_checksum_method_core_ping_batch(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_PLACE_LIST
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_PLACE_LIST
+uint16_t uniffi_tacho_uniffi_checksum_method_core_place_list(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_PLACES
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_PLACES
 uint16_t uniffi_tacho_uniffi_checksum_method_core_places(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_PROJECT_LIST
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_PROJECT_LIST
+uint16_t uniffi_tacho_uniffi_checksum_method_core_project_list(void
     
 );
 #endif
@@ -1280,6 +1474,42 @@ uint16_t uniffi_tacho_uniffi_checksum_method_core_projects(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_RENAME_DEVICE
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_RENAME_DEVICE
 uint16_t uniffi_tacho_uniffi_checksum_method_core_rename_device(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_RESTORE_CAR
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_RESTORE_CAR
+uint16_t uniffi_tacho_uniffi_checksum_method_core_restore_car(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_RESTORE_ENTRY
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_RESTORE_ENTRY
+uint16_t uniffi_tacho_uniffi_checksum_method_core_restore_entry(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_RESTORE_PLACE
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_RESTORE_PLACE
+uint16_t uniffi_tacho_uniffi_checksum_method_core_restore_place(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_RESTORE_PROJECT
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_RESTORE_PROJECT
+uint16_t uniffi_tacho_uniffi_checksum_method_core_restore_project(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_RESTORE_TRIP
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_RESTORE_TRIP
+uint16_t uniffi_tacho_uniffi_checksum_method_core_restore_trip(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_RETIRE_CAR
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_RETIRE_CAR
+uint16_t uniffi_tacho_uniffi_checksum_method_core_retire_car(void
     
 );
 #endif
@@ -1304,6 +1534,12 @@ uint16_t uniffi_tacho_uniffi_checksum_method_core_set_trip_odometer(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_SIGNUP
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_SIGNUP
 uint16_t uniffi_tacho_uniffi_checksum_method_core_signup(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_SPLIT_TRIP
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_SPLIT_TRIP
+uint16_t uniffi_tacho_uniffi_checksum_method_core_split_trip(void
     
 );
 #endif
@@ -1370,6 +1606,12 @@ uint16_t uniffi_tacho_uniffi_checksum_method_core_trip(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_TRIP_POINTS
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_TRIP_POINTS
 uint16_t uniffi_tacho_uniffi_checksum_method_core_trip_points(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_TRIP_STATUSES
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_TRIP_STATUSES
+uint16_t uniffi_tacho_uniffi_checksum_method_core_trip_statuses(void
     
 );
 #endif

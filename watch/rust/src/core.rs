@@ -13,10 +13,11 @@ use crate::events::{CoreListener, TaskHandle, spawn_listener};
 use crate::runtime::{Runtime, RuntimeKind};
 use crate::secrets::{ForeignSecrets, SecretStore};
 use crate::types::{
-    ActiveTrip, Car, DeviceHandoff, DeviceInfo, EntryFilter, FeedOutcome, LogoutReport, NewCar,
-    NewEntry, NewPlace, OidcNonce, OidcPending, ParkedOp, Ping, Place, Project, Purpose,
-    ReportFormat, Rounding, SyncReport, SyncStatus, TimeEntry, TimerStatus, Trip, TripDetail,
-    TripEnd, TripField, TripFilter, TripPoint, instant_opt, millis,
+    ActiveTrip, Car, CarChange, DeviceHandoff, DeviceInfo, EntryDetail, EntryEdit, EntryFilter,
+    FeedOutcome, LogoutReport, NewCar, NewEntry, NewPlace, OidcNonce, OidcPending, ParkedOp, Ping,
+    Place, PlaceChange, Project, ProjectChange, Purpose, ReportFormat, RestoredTrip, Rounding,
+    SplitAt, SplitTrip, SyncReport, SyncStatus, TimeEntry, TimerStatus, Trip, TripDetail, TripEnd,
+    TripField, TripFilter, TripPoint, TripStatusOf, instant_opt, millis,
 };
 
 /// Result of every exported call.
@@ -335,10 +336,62 @@ impl Core {
         .await
     }
 
-    /// Throws a trip away (a tombstone for sync). `Conflict` while recording.
+    /// Throws a trip away (a tombstone for sync; it stays in the history,
+    /// out of totals). `Conflict` while recording, `LockedPeriod` in a
+    /// locked month.
     pub async fn discard_trip(&self, key: String) -> Result<()> {
         self.run(|core| async move { Ok(core.discard_trip(&key).await?) })
             .await
+    }
+
+    /// Brings a discarded trip back into totals (kept in its history).
+    pub async fn restore_trip(&self, key: String) -> Result<RestoredTrip> {
+        self.run(|core| async move {
+            let (trip, changed) = core.restore_trip(&key).await?;
+            Ok(RestoredTrip {
+                trip: trip.into(),
+                changed,
+            })
+        })
+        .await
+    }
+
+    /// Merges two consecutive ended trips of the same car into one (distance
+    /// added up, odometer start of the first and end of the second); the
+    /// originals stay as `Replaced`, out of totals. Returns the merged trip.
+    pub async fn merge_trips(&self, first: String, second: String) -> Result<TripDetail> {
+        self.run(|core| async move { Ok(core.merge_trips(&first, &second).await?.into()) })
+            .await
+    }
+
+    /// Splits an ended trip in two at an instant or at its longest stop; the
+    /// trip stays as `Replaced`. Returns the two parts in time order.
+    pub async fn split_trip(&self, key: String, at: SplitAt) -> Result<SplitTrip> {
+        let at = tacho_core::SplitAt::try_from(at)?;
+        self.run(|core| async move {
+            let (first, second) = core.split_trip(&key, at).await?;
+            Ok(SplitTrip {
+                first: first.into(),
+                second: second.into(),
+            })
+        })
+        .await
+    }
+
+    /// Whether each trip counts in totals (for a list that shows all trips).
+    pub async fn trip_statuses(&self) -> Result<Vec<TripStatusOf>> {
+        self.run(|core| async move {
+            Ok(core
+                .trip_statuses()
+                .await?
+                .into_iter()
+                .map(|(id, status)| TripStatusOf {
+                    trip_id: id.to_string(),
+                    status: status.into(),
+                })
+                .collect())
+        })
+        .await
     }
 
     // ---- cars, places, locks ---------------------------------------------
@@ -369,6 +422,78 @@ impl Core {
             |core| async move { Ok(core.places().await?.into_iter().map(Into::into).collect()) },
         )
         .await
+    }
+
+    /// Cars by name; retired ones only with `include_retired`.
+    pub async fn car_list(&self, include_retired: bool) -> Result<Vec<Car>> {
+        self.run(|core| async move {
+            Ok(core
+                .car_list(include_retired)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+        .await
+    }
+
+    /// Changes a car (id, name or plate).
+    pub async fn edit_car(&self, key: String, change: CarChange) -> Result<Car> {
+        let change = tacho_core::CarChange::try_from(change)?;
+        self.run(|core| async move { Ok(core.edit_car(&key, change).await?.into()) })
+            .await
+    }
+
+    /// Retires a car (`retired = false` takes it back into use): its trips
+    /// stay, no new trip is recorded in it.
+    pub async fn retire_car(&self, key: String, retired: bool) -> Result<Car> {
+        self.run(|core| async move { Ok(core.retire_car(&key, retired).await?.into()) })
+            .await
+    }
+
+    /// Deletes a car no trip or reading refers to (`InUse` otherwise: retire
+    /// it instead); false when it already was.
+    pub async fn delete_car(&self, key: String) -> Result<bool> {
+        self.run(|core| async move { Ok(core.delete_car(&key).await?) })
+            .await
+    }
+
+    /// Brings a deleted car back.
+    pub async fn restore_car(&self, key: String) -> Result<Car> {
+        self.run(|core| async move { Ok(core.restore_car(&key).await?.into()) })
+            .await
+    }
+
+    /// Places by name; deleted ones only with `include_deleted`.
+    pub async fn place_list(&self, include_deleted: bool) -> Result<Vec<Place>> {
+        self.run(|core| async move {
+            Ok(core
+                .place_list(include_deleted)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+        .await
+    }
+
+    /// Changes a place (id or name); trips already classified keep their purpose.
+    pub async fn edit_place(&self, key: String, change: PlaceChange) -> Result<Place> {
+        let change = tacho_core::PlaceChange::try_from(change)?;
+        self.run(|core| async move { Ok(core.edit_place(&key, change).await?.into()) })
+            .await
+    }
+
+    /// Deletes a place (a tombstone); false when it already was.
+    pub async fn delete_place(&self, key: String) -> Result<bool> {
+        self.run(|core| async move { Ok(core.delete_place(&key).await?) })
+            .await
+    }
+
+    /// Brings a deleted place back.
+    pub async fn restore_place(&self, key: String) -> Result<Place> {
+        self.run(|core| async move { Ok(core.restore_place(&key).await?.into()) })
+            .await
     }
 
     /// Locks a month (`YYYY-MM`) against edits; false if it already was.
@@ -409,6 +534,75 @@ impl Core {
             |core| async move { Ok(core.projects().await?.into_iter().map(Into::into).collect()) },
         )
         .await
+    }
+
+    /// Projects by name; archived ones only with `include_archived`.
+    pub async fn project_list(&self, include_archived: bool) -> Result<Vec<Project>> {
+        self.run(|core| async move {
+            Ok(core
+                .project_list(include_archived)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+        .await
+    }
+
+    /// Changes a project (id or name).
+    pub async fn edit_project(&self, key: String, change: ProjectChange) -> Result<Project> {
+        let change = tacho_core::ProjectChange::try_from(change)?;
+        self.run(|core| async move { Ok(core.edit_project(&key, change).await?.into()) })
+            .await
+    }
+
+    /// Archives a project (`archived = false` takes it back): its entries
+    /// and reports stay, no new time can be booked on it.
+    pub async fn archive_project(&self, key: String, archived: bool) -> Result<Project> {
+        self.run(|core| async move { Ok(core.archive_project(&key, archived).await?.into()) })
+            .await
+    }
+
+    /// Deletes a project no live entry uses (`InUse` otherwise: archive it
+    /// instead); false when it already was.
+    pub async fn delete_project(&self, key: String) -> Result<bool> {
+        self.run(|core| async move { Ok(core.delete_project(&key).await?) })
+            .await
+    }
+
+    /// Brings a deleted project back.
+    pub async fn restore_project(&self, key: String) -> Result<Project> {
+        self.run(|core| async move { Ok(core.restore_project(&key).await?.into()) })
+            .await
+    }
+
+    /// One time entry (id, or the 8-character tail lists show), deleted ones
+    /// too, with its project and history.
+    pub async fn entry(&self, key: String) -> Result<EntryDetail> {
+        self.run(|core| async move { Ok(core.entry(&key).await?.into()) })
+            .await
+    }
+
+    /// Changes a time entry (also the running one: a stop stops it); every
+    /// changed field is kept in its history. `LockedPeriod` in a locked
+    /// month (nothing written).
+    pub async fn edit_entry(&self, key: String, edit: EntryEdit) -> Result<EntryDetail> {
+        let edit = tacho_core::EntryEdit::try_from(edit)?;
+        self.run(|core| async move { Ok(core.edit_entry(&key, edit).await?.into()) })
+            .await
+    }
+
+    /// Deletes a time entry (a tombstone, kept in its history); false when
+    /// it already was.
+    pub async fn delete_entry(&self, key: String) -> Result<bool> {
+        self.run(|core| async move { Ok(core.delete_entry(&key).await?) })
+            .await
+    }
+
+    /// Brings a deleted time entry back.
+    pub async fn restore_entry(&self, key: String) -> Result<EntryDetail> {
+        self.run(|core| async move { Ok(core.restore_entry(&key).await?.into()) })
+            .await
     }
 
     /// Starts the timer on `project` (name or id, or none); a running timer

@@ -33,6 +33,20 @@ pub enum TachoError {
         /// What conflicts.
         reason: String,
     },
+    /// A project or car still used by entries or trips can't be deleted:
+    /// archive the project or retire the car instead. `reason` says so in
+    /// words for people.
+    #[error("{reason}")]
+    InUse {
+        /// `project` or `car`.
+        kind: String,
+        /// Its name.
+        name: String,
+        /// How many entries, trips and readings refer to it.
+        count: u64,
+        /// The sentence for people.
+        reason: String,
+    },
     /// The change falls in a locked month; the mileage log is closed there.
     #[error("the period {month} is locked; changes to it are refused")]
     LockedPeriod {
@@ -95,8 +109,17 @@ impl From<CoreError> for TachoError {
             CoreError::BadInput { reason } => Self::BadInput { reason },
             CoreError::NotFound { kind, id } => Self::NotFound { kind, id },
             CoreError::Conflict { reason } => Self::Conflict { reason },
-            // A still-used project or car: its reason says how many use it and what to do.
-            CoreError::InUse { reason, .. } => Self::Conflict { reason },
+            CoreError::InUse {
+                kind,
+                name,
+                count,
+                reason,
+            } => Self::InUse {
+                kind,
+                name,
+                count,
+                reason,
+            },
             CoreError::LockedPeriod { month } => Self::LockedPeriod { month },
             CoreError::Storage { reason } => Self::Storage { reason },
             CoreError::Import(e) => Self::Import {
@@ -147,6 +170,20 @@ mod tests {
             (
                 CoreError::Conflict { reason: "c".into() },
                 TachoError::Conflict { reason: "c".into() },
+            ),
+            (
+                CoreError::InUse {
+                    kind: "project".into(),
+                    name: "ACME".into(),
+                    count: 3,
+                    reason: "u".into(),
+                },
+                TachoError::InUse {
+                    kind: "project".into(),
+                    name: "ACME".into(),
+                    count: 3,
+                    reason: "u".into(),
+                },
             ),
             (
                 CoreError::LockedPeriod {

@@ -46,6 +46,7 @@ mod tests {
             ("events.rs", include_str!("events.rs")),
             ("logging.rs", include_str!("logging.rs")),
             ("runtime.rs", include_str!("runtime.rs")),
+            ("secrets.rs", include_str!("secrets.rs")),
             ("types.rs", include_str!("types.rs")),
         ];
         let keyword = ["un", "safe"].concat();

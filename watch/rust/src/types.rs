@@ -209,6 +209,43 @@ mirror_enum!(
 );
 
 mirror_enum!(
+    /// Whether a trip counts in totals, and if not why.
+    TripStatus <=> tacho_model::lineage::TripStatus {
+        /// Counts in totals and reports.
+        Current,
+        /// Discarded by a person; restorable.
+        Discarded,
+        /// Replaced by a merged trip or split parts, which count instead.
+        Replaced,
+        /// A merge or split that lost to a concurrent one on the same source
+        /// (or whose source was discarded); kept for the history.
+        Superseded,
+    }
+);
+
+mirror_enum!(
+    /// Which field of a time entry an edit changed.
+    EntryField <=> work::EntryField {
+        /// The project (history values are project names).
+        Project,
+        /// The description.
+        Description,
+        /// The start (RFC 3339).
+        Start,
+        /// The stop (RFC 3339).
+        Stop,
+        /// The tags (joined with `, `).
+        Tags,
+        /// Billable (`yes` / `no`).
+        Billable,
+        /// The linked trip (id).
+        Trip,
+        /// Deleted (`yes`) or restored (`no`).
+        Deleted,
+    }
+);
+
+mirror_enum!(
     /// Which end of a trip an odometer reading belongs to.
     TripEnd <=> car::TripEnd {
         /// When the trip started.
@@ -509,6 +546,10 @@ pub struct TripDetail {
     pub odometer_end_m: Option<i64>,
     /// Every change made after the trip ended, oldest first.
     pub history: Vec<TripEdit>,
+    /// Whether it counts in totals, and if not why.
+    pub status: TripStatus,
+    /// What it was merged or split from, and what replaced it.
+    pub lineage: TripLineage,
 }
 
 impl From<tacho_core::TripDetail> for TripDetail {
@@ -519,8 +560,96 @@ impl From<tacho_core::TripDetail> for TripDetail {
             odometer_start_m: d.odometer_start.map(|r| r.odometer_m),
             odometer_end_m: d.odometer_end.map(|r| r.odometer_m),
             history: d.history.into_iter().map(Into::into).collect(),
+            status: d.status.into(),
+            lineage: d.lineage.into(),
         }
     }
+}
+
+fn trip_ids(ids: Option<Vec<tacho_model::id::TripId>>) -> Vec<String> {
+    ids.unwrap_or_default()
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// Where a trip came from and what replaced it (merge and split).
+#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+pub struct TripLineage {
+    /// For a merged trip: its sources (ids), in time order; empty otherwise.
+    pub merged_from: Vec<String>,
+    /// For a split part: the trip it was cut from.
+    pub split_from: Option<String>,
+    /// For a split part: its points are the source's from this instant
+    /// (Unix ms, inclusive; `None` = from the start).
+    pub window_from_ms: Option<i64>,
+    /// For a split part: … until this instant (Unix ms, exclusive; `None` =
+    /// to the end).
+    pub window_until_ms: Option<i64>,
+    /// For a source: the trips that replace it (the merged trip, or the
+    /// split parts); empty otherwise.
+    pub replaced_by: Vec<String>,
+}
+
+impl From<tacho_model::lineage::TripLineage> for TripLineage {
+    fn from(l: tacho_model::lineage::TripLineage) -> Self {
+        Self {
+            merged_from: trip_ids(l.merged_from),
+            split_from: l.split_from.map(|t| t.to_string()),
+            window_from_ms: l.window_from.map(millis),
+            window_until_ms: l.window_until.map(millis),
+            replaced_by: trip_ids(l.replaced_by),
+        }
+    }
+}
+
+/// A trip's status by id (see [`crate::core::Core::trip_statuses`]).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct TripStatusOf {
+    /// Trip id.
+    pub trip_id: String,
+    /// Its status.
+    pub status: TripStatus,
+}
+
+/// Where to split a trip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum SplitAt {
+    /// At this instant (Unix ms): fixes before it go to the first part.
+    Time {
+        /// The instant, Unix ms.
+        at_ms: i64,
+    },
+    /// At its longest stop (at least a minute within 150 m).
+    LongestStop,
+}
+
+impl TryFrom<SplitAt> for tacho_core::SplitAt {
+    type Error = TachoError;
+    fn try_from(s: SplitAt) -> Result<Self, TachoError> {
+        Ok(match s {
+            SplitAt::Time { at_ms } => Self::Time(instant(at_ms, "split time")?),
+            SplitAt::LongestStop => Self::LongestStop,
+        })
+    }
+}
+
+/// The two parts of a split trip, in time order.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct SplitTrip {
+    /// The first part.
+    pub first: TripDetail,
+    /// The second part.
+    pub second: TripDetail,
+}
+
+/// A restored trip, and whether it was discarded at all.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct RestoredTrip {
+    /// The trip.
+    pub trip: TripDetail,
+    /// False when it was not discarded (nothing changed).
+    pub changed: bool,
 }
 
 /// A stored GPS point of a trip, for drawing its path.
@@ -624,6 +753,8 @@ pub struct Car {
     pub available_to: Option<String>,
     /// Bluetooth / CarPlay name that identifies it in connect events.
     pub connect_hint: Option<String>,
+    /// Retired (sold): its trips stay, no new trip is recorded in it.
+    pub retired: bool,
 }
 
 impl From<car::Car> for Car {
@@ -637,6 +768,7 @@ impl From<car::Car> for Car {
             available_from: c.available_from.map(|d| d.to_string()),
             available_to: c.available_to.map(|d| d.to_string()),
             connect_hint: c.connect_hint,
+            retired: c.retired,
         }
     }
 }
@@ -772,6 +904,9 @@ pub struct Project {
     pub billable: bool,
     /// Rounding in views and reports.
     pub rounding: Rounding,
+    /// Archived: kept for its entries and reports, hidden from default
+    /// lists, no new time can be booked on it.
+    pub archived: bool,
 }
 
 impl From<work::Project> for Project {
@@ -782,6 +917,7 @@ impl From<work::Project> for Project {
             client: p.client,
             billable: p.billable,
             rounding: p.rounding.into(),
+            archived: p.archived,
         }
     }
 }
@@ -871,6 +1007,288 @@ impl TryFrom<NewEntry> for tacho_core::NewEntry {
             tags: e.tags,
             billable: e.billable,
             trip: e.trip,
+        })
+    }
+}
+
+// ---- edits -----------------------------------------------------------------
+
+/// A value to set, or clear: `clear` with a value is refused, since it is
+/// ambiguous. `None` and no `clear` leaves the field as it is.
+fn set_or_clear<T>(
+    value: Option<T>,
+    clear: bool,
+    what: &str,
+) -> Result<Option<Option<T>>, TachoError> {
+    match (value, clear) {
+        (Some(_), true) => Err(TachoError::bad_input(format!(
+            "both a new {what} and clearing it were asked for; pick one"
+        ))),
+        (Some(v), false) => Ok(Some(Some(v))),
+        (None, true) => Ok(Some(None)),
+        (None, false) => Ok(None),
+    }
+}
+
+/// A change to a time entry: every `None` field stays as it is; the
+/// `clear_*` flags remove a project or trip link.
+#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+pub struct EntryEdit {
+    /// New project (name or id).
+    #[uniffi(default = None)]
+    pub project: Option<String>,
+    /// Book the entry on no project.
+    #[uniffi(default = false)]
+    pub clear_project: bool,
+    /// New description.
+    #[uniffi(default = None)]
+    pub description: Option<String>,
+    /// New start, Unix ms.
+    #[uniffi(default = None)]
+    pub start_ms: Option<i64>,
+    /// New stop, Unix ms (setting it on the running timer stops it).
+    #[uniffi(default = None)]
+    pub stop_ms: Option<i64>,
+    /// The whole new set of tags (replaces the old set; `[]` removes all).
+    #[uniffi(default = None)]
+    pub tags: Option<Vec<String>>,
+    /// New billable flag.
+    #[uniffi(default = None)]
+    pub billable: Option<bool>,
+    /// Link to this trip (id or prefix) as its travel time.
+    #[uniffi(default = None)]
+    pub trip: Option<String>,
+    /// Remove the trip link.
+    #[uniffi(default = false)]
+    pub clear_trip: bool,
+}
+
+impl TryFrom<EntryEdit> for tacho_core::EntryEdit {
+    type Error = TachoError;
+    fn try_from(e: EntryEdit) -> Result<Self, TachoError> {
+        let start = instant_opt(e.start_ms, "entry start")?;
+        let stop = instant_opt(e.stop_ms, "entry stop")?;
+        if let (Some(start), Some(stop)) = (start, stop)
+            && stop < start
+        {
+            return Err(TachoError::bad_input(
+                "an entry can't stop before it starts",
+            ));
+        }
+        Ok(Self {
+            project: set_or_clear(e.project, e.clear_project, "project")?,
+            description: e.description,
+            start,
+            stop,
+            tags: e.tags,
+            billable: e.billable,
+            trip: set_or_clear(e.trip, e.clear_trip, "trip")?,
+        })
+    }
+}
+
+/// One change in a time entry's history (append-only; who, when, old and new).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct TimeEntryEdit {
+    /// The entry changed.
+    pub entry_id: String,
+    /// Which field.
+    pub field: EntryField,
+    /// Value before, as shown to people (`None` = empty).
+    pub old_value: Option<String>,
+    /// Value after.
+    pub new_value: Option<String>,
+    /// When, Unix ms.
+    pub at_ms: i64,
+    /// Device that made it.
+    pub device_id: String,
+    /// The locked month this edit changed although it reached this device
+    /// after the lock, if so.
+    pub arrived_after_lock: Option<String>,
+}
+
+impl From<work::TimeEntryEdit> for TimeEntryEdit {
+    fn from(e: work::TimeEntryEdit) -> Self {
+        Self {
+            entry_id: e.entry_id.to_string(),
+            field: e.field.into(),
+            old_value: e.old_value,
+            new_value: e.new_value,
+            at_ms: millis(e.at),
+            device_id: e.device.to_string(),
+            arrived_after_lock: e.arrived_after_lock,
+        }
+    }
+}
+
+/// One time entry for a detail view: the entry, whether it is deleted, its
+/// project and its whole history.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct EntryDetail {
+    /// The entry.
+    pub entry: TimeEntry,
+    /// Deleted (a restore brings it back).
+    pub deleted: bool,
+    /// Its project (also an archived or deleted one), if any.
+    pub project: Option<Project>,
+    /// Every edit, delete and restore, oldest first.
+    pub history: Vec<TimeEntryEdit>,
+}
+
+impl From<tacho_core::EntryDetail> for EntryDetail {
+    fn from(d: tacho_core::EntryDetail) -> Self {
+        Self {
+            entry: d.entry.into(),
+            deleted: d.deleted,
+            project: d.project.map(Into::into),
+            history: d.history.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// A change to a project; `None` fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+pub struct ProjectChange {
+    /// New name.
+    #[uniffi(default = None)]
+    pub name: Option<String>,
+    /// New client.
+    #[uniffi(default = None)]
+    pub client: Option<String>,
+    /// Remove the client.
+    #[uniffi(default = false)]
+    pub clear_client: bool,
+    /// New default billable flag.
+    #[uniffi(default = None)]
+    pub billable: Option<bool>,
+    /// New rounding.
+    #[uniffi(default = None)]
+    pub rounding: Option<Rounding>,
+}
+
+impl TryFrom<ProjectChange> for tacho_core::ProjectChange {
+    type Error = TachoError;
+    fn try_from(c: ProjectChange) -> Result<Self, TachoError> {
+        Ok(Self {
+            name: c.name,
+            client: set_or_clear(c.client, c.clear_client, "client")?,
+            billable: c.billable,
+            rounding: c.rounding.map(work::Rounding::try_from).transpose()?,
+        })
+    }
+}
+
+/// A change to a car; `None` fields stay as they are, `clear_*` removes one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+pub struct CarChange {
+    /// New short name.
+    #[uniffi(default = None)]
+    pub name: Option<String>,
+    /// New licence plate.
+    #[uniffi(default = None)]
+    pub plate: Option<String>,
+    /// New make.
+    #[uniffi(default = None)]
+    pub make: Option<String>,
+    /// Remove the make.
+    #[uniffi(default = false)]
+    pub clear_make: bool,
+    /// New model.
+    #[uniffi(default = None)]
+    pub model: Option<String>,
+    /// Remove the model.
+    #[uniffi(default = false)]
+    pub clear_model: bool,
+    /// New first day available, `YYYY-MM-DD`.
+    #[uniffi(default = None)]
+    pub available_from: Option<String>,
+    /// Remove the first day available.
+    #[uniffi(default = false)]
+    pub clear_available_from: bool,
+    /// New last day available, `YYYY-MM-DD`.
+    #[uniffi(default = None)]
+    pub available_to: Option<String>,
+    /// Remove the last day available.
+    #[uniffi(default = false)]
+    pub clear_available_to: bool,
+    /// New Bluetooth / CarPlay name.
+    #[uniffi(default = None)]
+    pub connect_hint: Option<String>,
+    /// Remove the Bluetooth / CarPlay name.
+    #[uniffi(default = false)]
+    pub clear_connect_hint: bool,
+}
+
+impl TryFrom<CarChange> for tacho_core::CarChange {
+    type Error = TachoError;
+    fn try_from(c: CarChange) -> Result<Self, TachoError> {
+        let from = c
+            .available_from
+            .as_deref()
+            .map(|d| day(d, "available-from date"))
+            .transpose()?;
+        let to = c
+            .available_to
+            .as_deref()
+            .map(|d| day(d, "available-to date"))
+            .transpose()?;
+        Ok(Self {
+            name: c.name,
+            plate: c.plate,
+            make: set_or_clear(c.make, c.clear_make, "make")?,
+            model: set_or_clear(c.model, c.clear_model, "model")?,
+            available_from: set_or_clear(from, c.clear_available_from, "available-from date")?,
+            available_to: set_or_clear(to, c.clear_available_to, "available-to date")?,
+            connect_hint: set_or_clear(c.connect_hint, c.clear_connect_hint, "connect hint")?,
+        })
+    }
+}
+
+/// A change to a place; `None` fields stay as they are. `lat` and `lon` are
+/// given together. The store checks coordinates and radius.
+#[derive(Debug, Clone, Default, PartialEq, uniffi::Record)]
+pub struct PlaceChange {
+    /// New name.
+    #[uniffi(default = None)]
+    pub name: Option<String>,
+    /// New role.
+    #[uniffi(default = None)]
+    pub kind: Option<PlaceKind>,
+    /// New centre latitude (with `lon`).
+    #[uniffi(default = None)]
+    pub lat: Option<f64>,
+    /// New centre longitude (with `lat`).
+    #[uniffi(default = None)]
+    pub lon: Option<f64>,
+    /// New radius in metres.
+    #[uniffi(default = None)]
+    pub radius_m: Option<f64>,
+    /// New street address.
+    #[uniffi(default = None)]
+    pub address: Option<String>,
+    /// Remove the street address.
+    #[uniffi(default = false)]
+    pub clear_address: bool,
+}
+
+impl TryFrom<PlaceChange> for tacho_core::PlaceChange {
+    type Error = TachoError;
+    fn try_from(c: PlaceChange) -> Result<Self, TachoError> {
+        let center = match (c.lat, c.lon) {
+            (Some(lat), Some(lon)) => Some(tacho_model::gps::LatLon { lat, lon }),
+            (None, None) => None,
+            _ => {
+                return Err(TachoError::bad_input(
+                    "a new position needs both `lat` and `lon`",
+                ));
+            }
+        };
+        Ok(Self {
+            name: c.name,
+            kind: c.kind.map(Into::into),
+            center,
+            radius_m: c.radius_m,
+            address: set_or_clear(c.address, c.clear_address, "address")?,
         })
     }
 }

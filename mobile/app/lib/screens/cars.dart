@@ -10,6 +10,7 @@ import '../native_bridge.dart';
 import '../src/rust/api/session.dart';
 import '../src/rust/api/types.dart';
 import 'common.dart';
+import 'trips.dart' show askText;
 
 /// The cars, each expandable to its odometer readings.
 class CarsScreen extends StatefulWidget {
@@ -33,7 +34,7 @@ class _CarsScreenState extends CoreListState<CarsScreen> {
   @override
   Future<void> reload() async {
     try {
-      final cars = await core.cars();
+      final cars = await core.carList(includeRetired: true);
       if (mounted) setState(() => _cars = cars);
     } catch (e) {
       if (mounted) showError(context, e);
@@ -59,13 +60,40 @@ class _CarsScreenState extends CoreListState<CarsScreen> {
           for (final c in _cars)
             ExpansionTile(
               leading: const Icon(Icons.directions_car),
-              title: Text('${c.name} · ${c.plate}'),
+              title: Text('${c.name} · ${c.plate}${c.retired ? ' (retired)' : ''}'),
               subtitle: Text([
                 if (c.make != null) c.make!,
                 if (c.model != null) c.model!,
                 if (c.connectHint != null) 'connects as “${c.connectHint}”',
               ].join(' · ')),
-              children: [_Readings(core: core, car: c)],
+              children: [
+                _Readings(core: core, car: c),
+                OverflowBar(
+                  children: [
+                    TextButton(
+                      onPressed: () => _edit(context, c, 'Name', c.name,
+                          (v) => CarChangeInput(name: v, clearMake: false, clearModel: false,
+                              clearAvailableFrom: false, clearAvailableTo: false,
+                              clearConnectHint: false)),
+                      child: const Text('Rename'),
+                    ),
+                    TextButton(
+                      onPressed: () => _edit(context, c, 'Plate', c.plate,
+                          (v) => CarChangeInput(plate: v, clearMake: false, clearModel: false,
+                              clearAvailableFrom: false, clearAvailableTo: false,
+                              clearConnectHint: false)),
+                      child: const Text('Change plate'),
+                    ),
+                    TextButton(
+                      onPressed: () => guarded(context, () async {
+                        await core.retireCar(key: c.id, retired: !c.retired);
+                        await reload();
+                      }),
+                      child: Text(c.retired ? 'Back in use' : 'Retire'),
+                    ),
+                  ],
+                ),
+              ],
             ),
         ],
       ),
@@ -75,6 +103,16 @@ class _CarsScreenState extends CoreListState<CarsScreen> {
         child: const Icon(Icons.add),
       ),
     );
+  }
+
+  Future<void> _edit(BuildContext context, CarInfo c, String label, String value,
+      CarChangeInput Function(String) change) async {
+    final text = await askText(context, label, value);
+    if (text == null || text.isEmpty || !context.mounted) return;
+    await guarded(context, () async {
+      await core.editCar(key: c.id, change: change(text));
+      await reload();
+    });
   }
 
   Future<void> _add(BuildContext context) async {

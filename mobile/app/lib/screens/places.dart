@@ -6,6 +6,7 @@ import 'package:flutter/material.dart';
 import '../src/rust/api/session.dart';
 import '../src/rust/api/types.dart';
 import 'common.dart';
+import 'trips.dart' show askText;
 
 /// Known places and a form to add one.
 class PlacesScreen extends StatefulWidget {
@@ -54,6 +55,13 @@ class _PlacesScreenState extends CoreListState<PlacesScreen> {
               subtitle: Text(p.address ??
                   '${p.center.lat.toStringAsFixed(5)}, ${p.center.lon.toStringAsFixed(5)}'
                       ' · ${p.radiusM.round()} m'),
+              trailing: PopupMenuButton<String>(
+                onSelected: (action) => action == 'delete' ? _delete(context, p) : _rename(context, p),
+                itemBuilder: (_) => const [
+                  PopupMenuItem(value: 'rename', child: Text('Rename')),
+                  PopupMenuItem(value: 'delete', child: Text('Delete')),
+                ],
+              ),
             ),
         ],
       ),
@@ -63,6 +71,34 @@ class _PlacesScreenState extends CoreListState<PlacesScreen> {
         child: const Icon(Icons.add_location_alt),
       ),
     );
+  }
+
+  Future<void> _rename(BuildContext context, PlaceInfo p) async {
+    final name = await askText(context, 'Name', p.name);
+    if (name == null || name.isEmpty || !context.mounted) return;
+    await guarded(context, () async {
+      await core.editPlace(key: p.id, change: PlaceChangeInput(name: name, clearAddress: false));
+      await reload();
+    });
+  }
+
+  /// Deletes a place, with an undo that restores it.
+  Future<void> _delete(BuildContext context, PlaceInfo p) async {
+    await guarded(context, () async {
+      await core.deletePlace(key: p.id);
+      await reload();
+      if (!context.mounted) return;
+      ScaffoldMessenger.of(context).showSnackBar(SnackBar(
+        content: Text('Deleted ${p.name}'),
+        action: SnackBarAction(
+          label: 'Undo',
+          onPressed: () => guarded(context, () async {
+            await core.restorePlace(key: p.id);
+            await reload();
+          }),
+        ),
+      ));
+    });
   }
 
   Future<void> _add(BuildContext context) async {

@@ -8,6 +8,7 @@ import '../oidc.dart';
 import '../src/rust/api/session.dart';
 import '../src/rust/api/types.dart';
 import 'common.dart';
+import 'trips.dart' show askText;
 
 /// Sync settings and status.
 class SettingsScreen extends StatefulWidget {
@@ -79,6 +80,22 @@ class _SettingsScreenState extends CoreListState<SettingsScreen> {
   }
 
   /// Asks for a new name and renames the device on the relay.
+  /// Asks for a month (`YYYY-MM`) and locks it; the core checks the text.
+  Future<void> _lockMonth() async {
+    final locked = await core.lockedPeriods();
+    if (!mounted) return;
+    final month = await askText(
+        context, 'Month to lock (YYYY-MM); locked: ${locked.isEmpty ? 'none' : locked.join(', ')}', null);
+    if (month == null || month.isEmpty || !mounted) return;
+    await _run(() async {
+      final changed = await core.lockPeriod(month: month);
+      if (mounted) {
+        ScaffoldMessenger.of(context).showSnackBar(SnackBar(
+            content: Text(changed ? 'Locked $month' : '$month was already locked')));
+      }
+    });
+  }
+
   Future<void> _rename(DeviceInfoView device) async {
     final name = TextEditingController(text: device.name);
     final ok = await showDialog<bool>(
@@ -177,6 +194,15 @@ class _SettingsScreenState extends CoreListState<SettingsScreen> {
                 subtitle: Text('${p.message} · ${when(p.parkedAtMs)}'),
               ),
           ],
+          const Divider(height: 32),
+          ListTile(
+            leading: const Icon(Icons.lock_outline),
+            title: const Text('Lock a month'),
+            subtitle: const Text('Closes the mileage log and timesheet of a month: '
+                'no change to it is accepted afterwards'),
+            enabled: !_busy,
+            onTap: _lockMonth,
+          ),
           const Divider(height: 32),
           ListTile(
             title: const Text('This device'),

@@ -1,5 +1,7 @@
 // Timesheet: this week's entries with raw durations (rounding shows in the
-// totals and reports only), and a form for entries typed in afterwards.
+// totals and reports only), a form for entries typed in afterwards, and an
+// edit screen (project, description, start/stop, tags; delete and restore)
+// whose rules and history are the core's.
 
 import 'package:flutter/material.dart';
 
@@ -65,6 +67,9 @@ class _TimesheetScreenState extends CoreListState<TimesheetScreen> {
                     subtitle: Text('${when(e.startMs)}'
                         '${e.description.isEmpty ? '' : ' · ${e.description}'}'),
                     trailing: Text(hm(((e.stopMs ?? now) - e.startMs) ~/ 1000)),
+                    onTap: () => Navigator.of(context).push(MaterialPageRoute<void>(
+                      builder: (_) => EntryEditScreen(core: core, entryId: e.id),
+                    )),
                   ),
               ],
             ),
@@ -102,5 +107,179 @@ class _TimesheetScreenState extends CoreListState<TimesheetScreen> {
       );
       await reload();
     });
+  }
+}
+
+/// One entry: edit its project, description, start, stop and tags; delete or
+/// restore it; its history as the core keeps it.
+class EntryEditScreen extends StatefulWidget {
+  const EntryEditScreen({super.key, required this.core, required this.entryId});
+
+  final TachoCore core;
+  final String entryId;
+
+  @override
+  State<EntryEditScreen> createState() => _EntryEditScreenState();
+}
+
+class _EntryEditScreenState extends State<EntryEditScreen> {
+  TachoCore get core => widget.core;
+  EntryDetailInfo? _detail;
+  List<ProjectInfo> _projects = const [];
+  final _description = TextEditingController();
+  final _tags = TextEditingController();
+
+  @override
+  void initState() {
+    super.initState();
+    _load();
+  }
+
+  @override
+  void dispose() {
+    _description.dispose();
+    _tags.dispose();
+    super.dispose();
+  }
+
+  Future<void> _load() async {
+    await guarded(context, () async {
+      final detail = await core.entry(key: widget.entryId);
+      final projects = await core.projectList(includeArchived: false);
+      if (!mounted) return;
+      setState(() {
+        _detail = detail;
+        _projects = projects;
+        _description.text = detail.entry.description;
+        _tags.text = detail.entry.tags.join(', ');
+      });
+    });
+  }
+
+  List<String> _tagList() =>
+      [for (final t in _tags.text.split(',')) if (t.trim().isNotEmpty) t.trim()];
+
+  Future<void> _save(EntryEditInput edit) async {
+    await guarded(context, () async {
+      final detail = await core.editEntry(key: widget.entryId, edit: edit);
+      if (mounted) setState(() => _detail = detail);
+    });
+  }
+
+  Future<void> _pickTime(TimeEntryInfo e, {required bool stop}) async {
+    final ms = stop ? (e.stopMs ?? DateTime.now().millisecondsSinceEpoch) : e.startMs;
+    final old = DateTime.fromMillisecondsSinceEpoch(ms);
+    final picked = await showTimePicker(
+      context: context,
+      initialTime: TimeOfDay.fromDateTime(old),
+      helpText: stop ? 'Stop' : 'Start',
+    );
+    if (picked == null || !mounted) return;
+    final at = DateTime(old.year, old.month, old.day, picked.hour, picked.minute)
+        .millisecondsSinceEpoch;
+    await _save(EntryEditInput(
+      startMs: stop ? null : at,
+      stopMs: stop ? at : null,
+      clearProject: false,
+      clearTrip: false,
+    ));
+  }
+
+  @override
+  Widget build(BuildContext context) {
+    final detail = _detail;
+    if (detail == null) {
+      return Scaffold(appBar: AppBar(), body: const Center(child: CircularProgressIndicator()));
+    }
+    final e = detail.entry;
+    final projectIds = {for (final p in _projects) p.id};
+    return Scaffold(
+      appBar: AppBar(
+        title: Text(detail.deleted ? 'Deleted entry' : 'Entry'),
+        actions: [
+          if (detail.deleted)
+            IconButton(
+              tooltip: 'Restore',
+              icon: const Icon(Icons.restore),
+              onPressed: () => guarded(context, () async {
+                final d = await core.restoreEntry(key: e.id);
+                if (mounted) setState(() => _detail = d);
+              }),
+            )
+          else
+            IconButton(
+              tooltip: 'Delete',
+              icon: const Icon(Icons.delete_outline),
+              onPressed: () => guarded(context, () async {
+                await core.deleteEntry(key: e.id);
+                await _load();
+              }),
+            ),
+        ],
+      ),
+      body: ListView(
+        padding: const EdgeInsets.all(16),
+        children: [
+          DropdownButtonFormField<String?>(
+            decoration: const InputDecoration(labelText: 'Project'),
+            value: projectIds.contains(e.projectId) ? e.projectId : null,
+            items: [
+              const DropdownMenuItem<String?>(value: null, child: Text('No project')),
+              for (final p in _projects) DropdownMenuItem<String?>(value: p.id, child: Text(p.name)),
+            ],
+            onChanged: detail.deleted
+                ? null
+                : (id) => _save(EntryEditInput(
+                      project: id,
+                      clearProject: id == null,
+                      clearTrip: false,
+                    )),
+          ),
+          TextField(
+            controller: _description,
+            enabled: !detail.deleted,
+            decoration: const InputDecoration(labelText: 'Description'),
+          ),
+          TextField(
+            controller: _tags,
+            enabled: !detail.deleted,
+            decoration: const InputDecoration(labelText: 'Tags (comma-separated)'),
+          ),
+          ListTile(
+            title: const Text('Start'),
+            subtitle: Text(when(e.startMs)),
+            enabled: !detail.deleted,
+            onTap: () => _pickTime(e, stop: false),
+          ),
+          ListTile(
+            title: const Text('Stop'),
+            subtitle: Text(e.stopMs == null ? 'running' : when(e.stopMs!)),
+            enabled: !detail.deleted,
+            onTap: () => _pickTime(e, stop: true),
+          ),
+          FilledButton(
+            onPressed: detail.deleted
+                ? null
+                : () => _save(EntryEditInput(
+                      description: _description.text,
+                      tags: _tagList(),
+                      clearProject: false,
+                      clearTrip: false,
+                    )),
+            child: const Text('Save description and tags'),
+          ),
+          if (detail.history.isNotEmpty) ...[
+            const Divider(),
+            const ListTile(title: Text('History')),
+            for (final h in detail.history)
+              ListTile(
+                dense: true,
+                title: Text('${h.field.name}: ${h.oldValue ?? '—'} → ${h.newValue ?? '—'}'),
+                subtitle: Text(when(h.atMs)),
+              ),
+          ],
+        ],
+      ),
+    );
   }
 }

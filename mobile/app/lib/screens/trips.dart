@@ -34,7 +34,7 @@ class _TripsScreenState extends CoreListState<TripsScreen> {
   Future<void> reload() async {
     try {
       final trips = await core.trips(
-        query: const TripQuery(includeDiscarded: false, limit: 200),
+        query: const TripQuery(includeDiscarded: true, limit: 200),
       );
       if (mounted) setState(() => _trips = trips);
     } catch (e) {
@@ -58,7 +58,10 @@ class _TripsScreenState extends CoreListState<TripsScreen> {
             '${t.startAddress ?? 'Start'} → ${t.endAddress ?? (t.state == TripState.active ? '…' : 'End')}',
           ),
           subtitle: Text('${when(t.startedAtMs)} · ${km(t.distanceM)}'),
-          trailing: t.purpose == null ? const Text('classify') : null,
+          textColor: t.state == TripState.discarded ? Theme.of(context).disabledColor : null,
+          trailing: t.state == TripState.discarded
+              ? const Text('discarded')
+              : (t.purpose == null ? const Text('classify') : null),
           onTap: () => Navigator.of(context).push(MaterialPageRoute<void>(
             builder: (_) => TripDetailScreen(core: core, tripId: t.id),
           )),
@@ -122,19 +125,59 @@ class _TripDetailScreenState extends CoreListState<TripDetailScreen> {
       appBar: AppBar(
         title: Text(when(t.startedAtMs)),
         actions: [
-          IconButton(
-            tooltip: 'Discard trip',
-            icon: const Icon(Icons.delete_outline),
-            onPressed: () => guarded(context, () async {
-              await core.discardTrip(key: t.id);
-              if (context.mounted) Navigator.of(context).pop();
-            }),
-          ),
+          if (detail.status == TripStatus.discarded)
+            IconButton(
+              tooltip: 'Restore trip',
+              icon: const Icon(Icons.restore),
+              onPressed: () => guarded(context, () async {
+                await core.restoreTrip(key: t.id);
+                await reload();
+              }),
+            )
+          else if (detail.status == TripStatus.current)
+            IconButton(
+              tooltip: 'Discard trip',
+              icon: const Icon(Icons.delete_outline),
+              onPressed: () => guarded(context, () async {
+                await core.discardTrip(key: t.id);
+                await reload();
+              }),
+            ),
+          if (detail.status == TripStatus.current && t.state == TripState.ended)
+            PopupMenuButton<String>(
+              onSelected: (action) => guarded(context, () async {
+                if (action == 'merge') {
+                  final next = await _nextTrip(t);
+                  if (next == null) {
+                    if (context.mounted) showError(context, 'No later trip of this car to merge with');
+                    return;
+                  }
+                  await core.mergeTrips(first: t.id, second: next.id);
+                } else {
+                  await core.splitTrip(key: t.id, mode: SplitMode.longestStop);
+                }
+                if (context.mounted) Navigator.of(context).pop();
+              }),
+              itemBuilder: (_) => const [
+                PopupMenuItem(value: 'merge', child: Text('Merge with the next trip')),
+                PopupMenuItem(value: 'split', child: Text('Split at the longest stop')),
+              ],
+            ),
         ],
       ),
       body: ListView(
         children: [
           SizedBox(height: 260, child: TripMap(route: _route)),
+          if (detail.status != TripStatus.current)
+            ListTile(
+              leading: const Icon(Icons.info_outline),
+              title: Text(switch (detail.status) {
+                TripStatus.discarded => 'Discarded: not counted in totals',
+                TripStatus.replaced => 'Merged or split into other trips: not counted',
+                TripStatus.superseded => 'Lost to a concurrent merge or split: not counted',
+                TripStatus.current => '',
+              }),
+            ),
           ListTile(
             title: Text(km(t.distanceM)),
             subtitle: Text('${t.source.name} · ${t.pointCount} points'
@@ -183,6 +226,19 @@ class _TripDetailScreenState extends CoreListState<TripDetailScreen> {
         ],
       ),
     );
+  }
+
+  /// The earliest ended trip of the same car starting after [t].
+  Future<TripInfo?> _nextTrip(TripInfo t) async {
+    final later = (await core.trips(query: const TripQuery(includeDiscarded: false, limit: 200)))
+        .where((o) =>
+            o.id != t.id &&
+            o.carId == t.carId &&
+            o.state == TripState.ended &&
+            o.startedAtMs > t.startedAtMs)
+        .toList()
+      ..sort((a, b) => a.startedAtMs.compareTo(b.startedAtMs));
+    return later.isEmpty ? null : later.first;
   }
 
   Widget _field(BuildContext context, TripInfo t, TripField field, String label, String? value) {

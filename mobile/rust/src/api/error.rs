@@ -14,6 +14,10 @@ pub enum ApiErrorKind {
     /// The request conflicts with the current state (no timer running, a
     /// trip still recording, a duplicate name).
     Conflict,
+    /// A project or car still used by entries or trips can't be deleted:
+    /// archive the project or retire the car instead (the message says how
+    /// many use it).
+    InUse,
     /// The change falls in a locked month and was refused.
     LockedPeriod,
     /// The database could not be used; nothing was changed.

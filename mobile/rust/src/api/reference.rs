@@ -2,7 +2,10 @@
 
 use crate::api::error::ApiError;
 use crate::api::session::TachoCore;
-use crate::api::types::{CarInfo, NewCarInput, NewPlaceInput, OdometerReadingInfo, PlaceInfo};
+use crate::api::types::{
+    CarChangeInput, CarInfo, NewCarInput, NewPlaceInput, OdometerReadingInfo, PlaceChangeInput,
+    PlaceInfo,
+};
 use crate::mapping;
 
 impl TachoCore {
@@ -74,5 +77,69 @@ impl TachoCore {
             .add_place(mapping::new_place(place)?)
             .await?
             .into())
+    }
+
+    /// Cars by name; retired ones only with `include_retired`.
+    pub async fn car_list(&self, include_retired: bool) -> Result<Vec<CarInfo>, ApiError> {
+        Ok(self
+            .core
+            .car_list(include_retired)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// Changes a car (id, name or plate).
+    pub async fn edit_car(&self, key: String, change: CarChangeInput) -> Result<CarInfo, ApiError> {
+        let change = mapping::car_change(change)?;
+        Ok(self.core.edit_car(&key, change).await?.into())
+    }
+
+    /// Retires a car (`retired = false` takes it back into use).
+    pub async fn retire_car(&self, key: String, retired: bool) -> Result<CarInfo, ApiError> {
+        Ok(self.core.retire_car(&key, retired).await?.into())
+    }
+
+    /// Deletes a car no trip uses (an `InUse` error otherwise: retire it);
+    /// false when it already was.
+    pub async fn delete_car(&self, key: String) -> Result<bool, ApiError> {
+        Ok(self.core.delete_car(&key).await?)
+    }
+
+    /// Brings a deleted car back.
+    pub async fn restore_car(&self, key: String) -> Result<CarInfo, ApiError> {
+        Ok(self.core.restore_car(&key).await?.into())
+    }
+
+    /// Places by name; deleted ones only with `include_deleted`.
+    pub async fn place_list(&self, include_deleted: bool) -> Result<Vec<PlaceInfo>, ApiError> {
+        Ok(self
+            .core
+            .place_list(include_deleted)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// Changes a place (id or name).
+    pub async fn edit_place(
+        &self,
+        key: String,
+        change: PlaceChangeInput,
+    ) -> Result<PlaceInfo, ApiError> {
+        let change = mapping::place_change(change)?;
+        Ok(self.core.edit_place(&key, change).await?.into())
+    }
+
+    /// Deletes a place; false when it already was.
+    pub async fn delete_place(&self, key: String) -> Result<bool, ApiError> {
+        Ok(self.core.delete_place(&key).await?)
+    }
+
+    /// Brings a deleted place back.
+    pub async fn restore_place(&self, key: String) -> Result<PlaceInfo, ApiError> {
+        Ok(self.core.restore_place(&key).await?.into())
     }
 }

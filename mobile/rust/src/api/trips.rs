@@ -4,8 +4,8 @@
 use crate::api::error::ApiError;
 use crate::api::session::TachoCore;
 use crate::api::types::{
-    ActiveTrip, FeedResult, PingInput, Purpose, TripDetail, TripEnd, TripField, TripInfo,
-    TripPointInfo, TripQuery, TripSource,
+    ActiveTrip, FeedResult, PingInput, Purpose, RestoredTripInfo, SplitMode, SplitTripInfo,
+    TripDetail, TripEnd, TripField, TripInfo, TripPointInfo, TripQuery, TripSource, TripStatusInfo,
 };
 use crate::mapping;
 
@@ -150,5 +150,50 @@ impl TachoCore {
     /// Throws a trip away (kept as a tombstone so other devices learn of it).
     pub async fn discard_trip(&self, key: String) -> Result<(), ApiError> {
         Ok(self.core.discard_trip(&key).await?)
+    }
+
+    /// Brings a discarded trip back into totals (kept in its history).
+    pub async fn restore_trip(&self, key: String) -> Result<RestoredTripInfo, ApiError> {
+        let (trip, changed) = self.core.restore_trip(&key).await?;
+        Ok(RestoredTripInfo {
+            trip: trip.into(),
+            changed,
+        })
+    }
+
+    /// Merges two consecutive ended trips of the same car into one; the
+    /// originals stay as replaced, out of totals.
+    pub async fn merge_trips(&self, first: String, second: String) -> Result<TripDetail, ApiError> {
+        Ok(self.core.merge_trips(&first, &second).await?.into())
+    }
+
+    /// Splits an ended trip at its longest stop, or at `at_ms` with
+    /// [`SplitMode::Time`]; returns the two parts in time order.
+    pub async fn split_trip(
+        &self,
+        key: String,
+        mode: SplitMode,
+        at_ms: Option<i64>,
+    ) -> Result<SplitTripInfo, ApiError> {
+        let at = mapping::split_at(mode, at_ms)?;
+        let (first, second) = self.core.split_trip(&key, at).await?;
+        Ok(SplitTripInfo {
+            first: first.into(),
+            second: second.into(),
+        })
+    }
+
+    /// Whether each trip counts in totals.
+    pub async fn trip_statuses(&self) -> Result<Vec<TripStatusInfo>, ApiError> {
+        Ok(self
+            .core
+            .trip_statuses()
+            .await?
+            .into_iter()
+            .map(|(id, status)| TripStatusInfo {
+                trip_id: id.to_string(),
+                status: status.into(),
+            })
+            .collect())
     }
 }

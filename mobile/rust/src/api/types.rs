@@ -70,6 +70,59 @@ pub enum TripField {
     OdometerEnd,
     /// The car (id, name or plate).
     Car,
+    /// History only: discarded (`yes`) or restored (`no`).
+    Discarded,
+    /// History only: merged into another trip.
+    MergedInto,
+    /// History only: made by merging trips.
+    MergedFrom,
+    /// History only: split into parts.
+    SplitInto,
+    /// History only: a part split from a trip.
+    SplitFrom,
+}
+
+/// Whether a trip counts in totals, and if not why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TripStatus {
+    /// Counts in totals and reports.
+    Current,
+    /// Discarded by a person; restorable.
+    Discarded,
+    /// Replaced by a merged trip or split parts, which count instead.
+    Replaced,
+    /// A merge or split that lost to a concurrent one; kept for the history.
+    Superseded,
+}
+
+/// How to split a trip (with `at_ms` for `Time`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SplitMode {
+    /// At an instant: fixes before it go to the first part.
+    Time,
+    /// At its longest stop (at least a minute within 150 m).
+    LongestStop,
+}
+
+/// Which field of a time entry an edit changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryField {
+    /// The project (history values are project names).
+    Project,
+    /// The description.
+    Description,
+    /// The start (RFC 3339).
+    Start,
+    /// The stop (RFC 3339).
+    Stop,
+    /// The tags (joined with `, `).
+    Tags,
+    /// Billable (`yes` / `no`).
+    Billable,
+    /// The linked trip.
+    Trip,
+    /// Deleted (`yes`) or restored (`no`).
+    Deleted,
 }
 
 /// Which end of a trip an odometer reading belongs to.
@@ -264,6 +317,41 @@ pub struct TripDetail {
     pub odometer_end: Option<OdometerReadingInfo>,
     /// Every change made after the trip ended, oldest first.
     pub history: Vec<TripEditInfo>,
+    /// Whether it counts in totals, and if not why.
+    pub status: TripStatus,
+    /// For a merged trip: its sources (ids), in time order.
+    pub merged_from: Vec<String>,
+    /// For a split part: the trip it was cut from.
+    pub split_from: Option<String>,
+    /// For a replaced trip: the merged trip or the split parts.
+    pub replaced_by: Vec<String>,
+}
+
+/// A trip's status by id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TripStatusInfo {
+    /// Trip id.
+    pub trip_id: String,
+    /// Its status.
+    pub status: TripStatus,
+}
+
+/// The two parts of a split trip, in time order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SplitTripInfo {
+    /// The first part.
+    pub first: TripDetail,
+    /// The second part.
+    pub second: TripDetail,
+}
+
+/// A restored trip and whether it was discarded at all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestoredTripInfo {
+    /// The trip.
+    pub trip: TripDetail,
+    /// False when it was not discarded (nothing changed).
+    pub changed: bool,
 }
 
 /// One stored GPS point, for drawing the route on the map.
@@ -360,6 +448,8 @@ pub struct CarInfo {
     pub available_to: Option<String>,
     /// Bluetooth / CarPlay name, used to pick the car on connect.
     pub connect_hint: Option<String>,
+    /// Retired (sold): its trips stay, no new trip is recorded in it.
+    pub retired: bool,
 }
 
 /// A new car as a form enters it.
@@ -428,6 +518,9 @@ pub struct ProjectInfo {
     pub billable: bool,
     /// Rounding in views and reports.
     pub rounding: RoundingRule,
+    /// Archived: its entries stay, hidden from default lists, no new time
+    /// can be booked on it.
+    pub archived: bool,
 }
 
 /// A new project as a form enters it.
@@ -662,4 +755,122 @@ pub struct CoreEventInfo {
     pub trip_id: Option<String>,
     /// Live distance in metres, for `trip_progress`.
     pub distance_m: Option<f64>,
+}
+
+// ---- edits -------------------------------------------------------------------
+// A `None` field stays as it is; a `clear_*` flag removes an optional value
+// (setting and clearing the same field at once is refused as bad input).
+
+/// A change to a time entry from the edit form.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntryEditInput {
+    /// New project (id or name).
+    pub project: Option<String>,
+    /// Book it on no project.
+    pub clear_project: bool,
+    /// New description.
+    pub description: Option<String>,
+    /// New start, unix ms.
+    pub start_ms: Option<i64>,
+    /// New stop, unix ms (on the running timer: stops it).
+    pub stop_ms: Option<i64>,
+    /// The whole new set of tags.
+    pub tags: Option<Vec<String>>,
+    /// New billable flag.
+    pub billable: Option<bool>,
+    /// Link to this trip (id or prefix).
+    pub trip: Option<String>,
+    /// Remove the trip link.
+    pub clear_trip: bool,
+}
+
+/// One change in a time entry's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeEntryEditInfo {
+    /// Which field.
+    pub field: EntryField,
+    /// Value before, as shown to people.
+    pub old_value: Option<String>,
+    /// Value after.
+    pub new_value: Option<String>,
+    /// When, unix ms.
+    pub at_ms: i64,
+    /// The device that made it.
+    pub device_id: String,
+}
+
+/// A time entry with its project and whole history, for the edit screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryDetailInfo {
+    /// The entry.
+    pub entry: TimeEntryInfo,
+    /// Deleted (a restore brings it back).
+    pub deleted: bool,
+    /// Its project, if any (also an archived one).
+    pub project: Option<ProjectInfo>,
+    /// Every edit, delete and restore, oldest first.
+    pub history: Vec<TimeEntryEditInfo>,
+}
+
+/// A change to a project.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectChangeInput {
+    /// New name.
+    pub name: Option<String>,
+    /// New client.
+    pub client: Option<String>,
+    /// Remove the client.
+    pub clear_client: bool,
+    /// New default billable flag.
+    pub billable: Option<bool>,
+    /// New rounding.
+    pub rounding: Option<RoundingRule>,
+}
+
+/// A change to a car; dates are `YYYY-MM-DD`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CarChangeInput {
+    /// New short name.
+    pub name: Option<String>,
+    /// New licence plate.
+    pub plate: Option<String>,
+    /// New make.
+    pub make: Option<String>,
+    /// Remove the make.
+    pub clear_make: bool,
+    /// New model.
+    pub model: Option<String>,
+    /// Remove the model.
+    pub clear_model: bool,
+    /// New first day available.
+    pub available_from: Option<String>,
+    /// Remove the first day available.
+    pub clear_available_from: bool,
+    /// New last day available.
+    pub available_to: Option<String>,
+    /// Remove the last day available.
+    pub clear_available_to: bool,
+    /// New Bluetooth / CarPlay name.
+    pub connect_hint: Option<String>,
+    /// Remove the Bluetooth / CarPlay name.
+    pub clear_connect_hint: bool,
+}
+
+/// A change to a place; `lat` and `lon` go together.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PlaceChangeInput {
+    /// New name.
+    pub name: Option<String>,
+    /// New role.
+    pub kind: Option<PlaceKind>,
+    /// New centre latitude.
+    pub lat: Option<f64>,
+    /// New centre longitude.
+    pub lon: Option<f64>,
+    /// New radius in metres.
+    pub radius_m: Option<f64>,
+    /// New address.
+    pub address: Option<String>,
+    /// Remove the address.
+    pub clear_address: bool,
 }

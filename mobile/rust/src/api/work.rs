@@ -3,7 +3,8 @@
 use crate::api::error::ApiError;
 use crate::api::session::TachoCore;
 use crate::api::types::{
-    EntryQuery, NewEntryInput, NewProjectInput, ProjectInfo, TimeEntryInfo, TimerStatusInfo,
+    EntryDetailInfo, EntryEditInput, EntryQuery, NewEntryInput, NewProjectInput,
+    ProjectChangeInput, ProjectInfo, TimeEntryInfo, TimerStatusInfo,
 };
 use crate::mapping;
 
@@ -93,5 +94,72 @@ impl TachoCore {
             .add_project(&project.name, project.client, project.billable, rounding)
             .await?
             .into())
+    }
+
+    /// One entry (deleted ones too) with its project and history.
+    pub async fn entry(&self, key: String) -> Result<EntryDetailInfo, ApiError> {
+        Ok(self.core.entry(&key).await?.into())
+    }
+
+    /// Changes an entry (also the running one; a stop stops it); every
+    /// changed field is kept in its history. Refused in a locked month.
+    pub async fn edit_entry(
+        &self,
+        key: String,
+        edit: EntryEditInput,
+    ) -> Result<EntryDetailInfo, ApiError> {
+        let edit = mapping::entry_edit(edit)?;
+        Ok(self.core.edit_entry(&key, edit).await?.into())
+    }
+
+    /// Deletes an entry (a restore brings it back); false when it already was.
+    pub async fn delete_entry(&self, key: String) -> Result<bool, ApiError> {
+        Ok(self.core.delete_entry(&key).await?)
+    }
+
+    /// Brings a deleted entry back.
+    pub async fn restore_entry(&self, key: String) -> Result<EntryDetailInfo, ApiError> {
+        Ok(self.core.restore_entry(&key).await?.into())
+    }
+
+    /// Projects by name; archived ones only with `include_archived`.
+    pub async fn project_list(&self, include_archived: bool) -> Result<Vec<ProjectInfo>, ApiError> {
+        Ok(self
+            .core
+            .project_list(include_archived)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// Changes a project (id or name).
+    pub async fn edit_project(
+        &self,
+        key: String,
+        change: ProjectChangeInput,
+    ) -> Result<ProjectInfo, ApiError> {
+        let change = mapping::project_change(change)?;
+        Ok(self.core.edit_project(&key, change).await?.into())
+    }
+
+    /// Archives a project (`archived = false` takes it back).
+    pub async fn archive_project(
+        &self,
+        key: String,
+        archived: bool,
+    ) -> Result<ProjectInfo, ApiError> {
+        Ok(self.core.archive_project(&key, archived).await?.into())
+    }
+
+    /// Deletes a project no entry uses (an `InUse` error otherwise: archive
+    /// it); false when it already was.
+    pub async fn delete_project(&self, key: String) -> Result<bool, ApiError> {
+        Ok(self.core.delete_project(&key).await?)
+    }
+
+    /// Brings a deleted project back.
+    pub async fn restore_project(&self, key: String) -> Result<ProjectInfo, ApiError> {
+        Ok(self.core.restore_project(&key).await?.into())
     }
 }

@@ -18,6 +18,9 @@ public protocol TachoBackend: AnyObject, Sendable {
     func startTimer(project: String?, description: String, tags: [String]) async throws -> TimeEntry
     /// Stops the timer.
     func stopTimer() async throws -> TimeEntry
+    /// Corrects a time entry (the running timer's project or stop time);
+    /// every change is kept in the entry's history by the core.
+    func editEntry(key: String, edit: EntryEdit) async throws -> EntryDetail
     /// Sets a trip's purpose.
     func classifyTrip(key: String, purpose: Purpose, businessPartner: String?) async throws -> Trip
     /// Ends trips whose grace period ran out.

@@ -117,6 +117,20 @@ public final class TachoStore: ObservableObject {
         }
     }
 
+    /// Corrects the running timer: books it on `project` (nil keeps it)
+    /// and/or stops it at `stopAt` (nil keeps it running). The core keeps
+    /// the correction in the entry's history and refuses it in a locked
+    /// month; its message shows as `lastError`.
+    public func correctRunningEntry(project: Project?, stopAt: Date?) async {
+        guard let running = timer?.running else { return }
+        await perform {
+            _ = try await self.backend.editEntry(
+                key: running.id,
+                edit: EntryEdit(project: project?.id, stopMs: stopAt.map { $0.unixMillis }))
+            self.timer = try await self.backend.timerStatus()
+        }
+    }
+
     /// Classifies the last ended trip with one tap.
     public func classifyLastTrip(_ purpose: Purpose) async {
         guard let trip = lastTrip else { return }

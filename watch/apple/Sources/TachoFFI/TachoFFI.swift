@@ -872,6 +872,17 @@ public protocol CoreProtocol: AnyObject, Sendable {
     func adoptDeviceSession(handoff: DeviceHandoff) async throws  -> SyncStatus
     
     /**
+     * Archives a project (`archived = false` takes it back): its entries
+     * and reports stay, no new time can be booked on it.
+     */
+    func archiveProject(key: String, archived: Bool) async throws  -> Project
+    
+    /**
+     * Cars by name; retired ones only with `include_retired`.
+     */
+    func carList(includeRetired: Bool) async throws  -> [Car]
+    
+    /**
      * All cars.
      */
     func cars() async throws  -> [Car]
@@ -890,6 +901,29 @@ public protocol CoreProtocol: AnyObject, Sendable {
     func connect(source: TripSource, carHint: String?) async throws  -> FeedOutcome
     
     /**
+     * Deletes a car no trip or reading refers to (`InUse` otherwise: retire
+     * it instead); false when it already was.
+     */
+    func deleteCar(key: String) async throws  -> Bool
+    
+    /**
+     * Deletes a time entry (a tombstone, kept in its history); false when
+     * it already was.
+     */
+    func deleteEntry(key: String) async throws  -> Bool
+    
+    /**
+     * Deletes a place (a tombstone); false when it already was.
+     */
+    func deletePlace(key: String) async throws  -> Bool
+    
+    /**
+     * Deletes a project no live entry uses (`InUse` otherwise: archive it
+     * instead); false when it already was.
+     */
+    func deleteProject(key: String) async throws  -> Bool
+    
+    /**
      * This database's device id: what the phone needs to mint a session for it.
      */
     func deviceId() throws  -> String
@@ -900,7 +934,9 @@ public protocol CoreProtocol: AnyObject, Sendable {
     func devices() async throws  -> [DeviceInfo]
     
     /**
-     * Throws a trip away (a tombstone for sync). `Conflict` while recording.
+     * Throws a trip away (a tombstone for sync; it stays in the history,
+     * out of totals). `Conflict` while recording, `LockedPeriod` in a
+     * locked month.
      */
     func discardTrip(key: String) async throws 
     
@@ -909,6 +945,28 @@ public protocol CoreProtocol: AnyObject, Sendable {
      * without a reconnect (see [`Core::tick`]).
      */
     func disconnect() async throws  -> FeedOutcome
+    
+    /**
+     * Changes a car (id, name or plate).
+     */
+    func editCar(key: String, change: CarChange) async throws  -> Car
+    
+    /**
+     * Changes a time entry (also the running one: a stop stops it); every
+     * changed field is kept in its history. `LockedPeriod` in a locked
+     * month (nothing written).
+     */
+    func editEntry(key: String, edit: EntryEdit) async throws  -> EntryDetail
+    
+    /**
+     * Changes a place (id or name); trips already classified keep their purpose.
+     */
+    func editPlace(key: String, change: PlaceChange) async throws  -> Place
+    
+    /**
+     * Changes a project (id or name).
+     */
+    func editProject(key: String, change: ProjectChange) async throws  -> Project
     
     /**
      * Changes one field of a trip (`None` clears it); kept in the history
@@ -926,6 +984,12 @@ public protocol CoreProtocol: AnyObject, Sendable {
      * Entries matching `filter`.
      */
     func entries(filter: EntryFilter) async throws  -> [TimeEntry]
+    
+    /**
+     * One time entry (id, or the 8-character tail lists show), deleted ones
+     * too, with its project and history.
+     */
+    func entry(key: String) async throws  -> EntryDetail
     
     /**
      * The timesheet (raw and rounded hours, the year's total) for a period
@@ -964,6 +1028,13 @@ public protocol CoreProtocol: AnyObject, Sendable {
      * every change has reached the relay (else `Conflict`: sync first).
      */
     func logout(forgetData: Bool) async throws  -> LogoutReport
+    
+    /**
+     * Merges two consecutive ended trips of the same car into one (distance
+     * added up, odometer start of the first and end of the second); the
+     * originals stay as `Replaced`, out of totals. Returns the merged trip.
+     */
+    func mergeTrips(first: String, second: String) async throws  -> TripDetail
     
     /**
      * The mileage log of one car (id, name or plate) for a period
@@ -1032,9 +1103,19 @@ public protocol CoreProtocol: AnyObject, Sendable {
     func pingBatch(pings: [Ping]) async throws  -> FeedOutcome
     
     /**
+     * Places by name; deleted ones only with `include_deleted`.
+     */
+    func placeList(includeDeleted: Bool) async throws  -> [Place]
+    
+    /**
      * All places.
      */
     func places() async throws  -> [Place]
+    
+    /**
+     * Projects by name; archived ones only with `include_archived`.
+     */
+    func projectList(includeArchived: Bool) async throws  -> [Project]
     
     /**
      * All projects.
@@ -1045,6 +1126,37 @@ public protocol CoreProtocol: AnyObject, Sendable {
      * Renames a device of the account.
      */
     func renameDevice(deviceId: String, name: String) async throws  -> DeviceInfo
+    
+    /**
+     * Brings a deleted car back.
+     */
+    func restoreCar(key: String) async throws  -> Car
+    
+    /**
+     * Brings a deleted time entry back.
+     */
+    func restoreEntry(key: String) async throws  -> EntryDetail
+    
+    /**
+     * Brings a deleted place back.
+     */
+    func restorePlace(key: String) async throws  -> Place
+    
+    /**
+     * Brings a deleted project back.
+     */
+    func restoreProject(key: String) async throws  -> Project
+    
+    /**
+     * Brings a discarded trip back into totals (kept in its history).
+     */
+    func restoreTrip(key: String) async throws  -> RestoredTrip
+    
+    /**
+     * Retires a car (`retired = false` takes it back into use): its trips
+     * stay, no new trip is recorded in it.
+     */
+    func retireCar(key: String, retired: Bool) async throws  -> Car
     
     /**
      * Cuts another device of the account off (a lost watch): its next call is refused.
@@ -1065,6 +1177,12 @@ public protocol CoreProtocol: AnyObject, Sendable {
      * Creates an account on the relay at `relay_url` and signs this device in.
      */
     func signup(relayUrl: String, email: String, password: String) async throws  -> SyncStatus
+    
+    /**
+     * Splits an ended trip in two at an instant or at its longest stop; the
+     * trip stays as `Replaced`. Returns the two parts in time order.
+     */
+    func splitTrip(key: String, at: SplitAt) async throws  -> SplitTrip
     
     /**
      * Keeps syncing in the background (long-poll, backoff on errors) until
@@ -1127,6 +1245,11 @@ public protocol CoreProtocol: AnyObject, Sendable {
      * A trip's stored GPS points, for drawing its path.
      */
     func tripPoints(key: String) async throws  -> [TripPoint]
+    
+    /**
+     * Whether each trip counts in totals (for a list that shows all trips).
+     */
+    func tripStatuses() async throws  -> [TripStatusOf]
     
     /**
      * Trips matching `filter`, newest first when a limit is set.
@@ -1361,6 +1484,45 @@ open func adoptDeviceSession(handoff: DeviceHandoff)async throws  -> SyncStatus 
 }
     
     /**
+     * Archives a project (`archived = false` takes it back): its entries
+     * and reports stay, no new time can be booked on it.
+     */
+open func archiveProject(key: String, archived: Bool)async throws  -> Project  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_archive_project(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(key),FfiConverterBool.lower(archived)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeProject_lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * Cars by name; retired ones only with `include_retired`.
+     */
+open func carList(includeRetired: Bool)async throws  -> [Car]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_car_list(
+                        self.uniffiCloneHandle(),FfiConverterBool.lower(includeRetired)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeCar.lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
      * All cars.
      */
 open func cars()async throws  -> [Car]  {
@@ -1421,6 +1583,85 @@ open func connect(source: TripSource, carHint: String?)async throws  -> FeedOutc
 }
     
     /**
+     * Deletes a car no trip or reading refers to (`InUse` otherwise: retire
+     * it instead); false when it already was.
+     */
+open func deleteCar(key: String)async throws  -> Bool  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_delete_car(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(key)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_i8,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_i8,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_i8,
+            liftFunc: FfiConverterBool.lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * Deletes a time entry (a tombstone, kept in its history); false when
+     * it already was.
+     */
+open func deleteEntry(key: String)async throws  -> Bool  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_delete_entry(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(key)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_i8,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_i8,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_i8,
+            liftFunc: FfiConverterBool.lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * Deletes a place (a tombstone); false when it already was.
+     */
+open func deletePlace(key: String)async throws  -> Bool  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_delete_place(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(key)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_i8,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_i8,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_i8,
+            liftFunc: FfiConverterBool.lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * Deletes a project no live entry uses (`InUse` otherwise: archive it
+     * instead); false when it already was.
+     */
+open func deleteProject(key: String)async throws  -> Bool  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_delete_project(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(key)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_i8,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_i8,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_i8,
+            liftFunc: FfiConverterBool.lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
      * This database's device id: what the phone needs to mint a session for it.
      */
 open func deviceId()throws  -> String  {
@@ -1452,7 +1693,9 @@ open func devices()async throws  -> [DeviceInfo]  {
 }
     
     /**
-     * Throws a trip away (a tombstone for sync). `Conflict` while recording.
+     * Throws a trip away (a tombstone for sync; it stays in the history,
+     * out of totals). `Conflict` while recording, `LockedPeriod` in a
+     * locked month.
      */
 open func discardTrip(key: String)async throws   {
     return
@@ -1486,6 +1729,84 @@ open func disconnect()async throws  -> FeedOutcome  {
             completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeFeedOutcome_lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * Changes a car (id, name or plate).
+     */
+open func editCar(key: String, change: CarChange)async throws  -> Car  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_edit_car(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(key),FfiConverterTypeCarChange_lower(change)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeCar_lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * Changes a time entry (also the running one: a stop stops it); every
+     * changed field is kept in its history. `LockedPeriod` in a locked
+     * month (nothing written).
+     */
+open func editEntry(key: String, edit: EntryEdit)async throws  -> EntryDetail  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_edit_entry(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(key),FfiConverterTypeEntryEdit_lower(edit)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeEntryDetail_lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * Changes a place (id or name); trips already classified keep their purpose.
+     */
+open func editPlace(key: String, change: PlaceChange)async throws  -> Place  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_edit_place(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(key),FfiConverterTypePlaceChange_lower(change)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePlace_lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * Changes a project (id or name).
+     */
+open func editProject(key: String, change: ProjectChange)async throws  -> Project  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_edit_project(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(key),FfiConverterTypeProjectChange_lower(change)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeProject_lift,
             errorHandler: FfiConverterTypeTachoError_lift
         )
 }
@@ -1545,6 +1866,26 @@ open func entries(filter: EntryFilter)async throws  -> [TimeEntry]  {
             completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterSequenceTypeTimeEntry.lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * One time entry (id, or the 8-character tail lists show), deleted ones
+     * too, with its project and history.
+     */
+open func entry(key: String)async throws  -> EntryDetail  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_entry(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(key)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeEntryDetail_lift,
             errorHandler: FfiConverterTypeTachoError_lift
         )
 }
@@ -1681,6 +2022,27 @@ open func logout(forgetData: Bool)async throws  -> LogoutReport  {
             completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeLogoutReport_lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * Merges two consecutive ended trips of the same car into one (distance
+     * added up, odometer start of the first and end of the second); the
+     * originals stay as `Replaced`, out of totals. Returns the merged trip.
+     */
+open func mergeTrips(first: String, second: String)async throws  -> TripDetail  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_merge_trips(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(first),FfiConverterString.lower(second)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeTripDetail_lift,
             errorHandler: FfiConverterTypeTachoError_lift
         )
 }
@@ -1899,6 +2261,25 @@ open func pingBatch(pings: [Ping])async throws  -> FeedOutcome  {
 }
     
     /**
+     * Places by name; deleted ones only with `include_deleted`.
+     */
+open func placeList(includeDeleted: Bool)async throws  -> [Place]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_place_list(
+                        self.uniffiCloneHandle(),FfiConverterBool.lower(includeDeleted)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypePlace.lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
      * All places.
      */
 open func places()async throws  -> [Place]  {
@@ -1913,6 +2294,25 @@ open func places()async throws  -> [Place]  {
             completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterSequenceTypePlace.lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * Projects by name; archived ones only with `include_archived`.
+     */
+open func projectList(includeArchived: Bool)async throws  -> [Project]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_project_list(
+                        self.uniffiCloneHandle(),FfiConverterBool.lower(includeArchived)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeProject.lift,
             errorHandler: FfiConverterTypeTachoError_lift
         )
 }
@@ -1951,6 +2351,121 @@ open func renameDevice(deviceId: String, name: String)async throws  -> DeviceInf
             completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeDeviceInfo_lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * Brings a deleted car back.
+     */
+open func restoreCar(key: String)async throws  -> Car  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_restore_car(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(key)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeCar_lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * Brings a deleted time entry back.
+     */
+open func restoreEntry(key: String)async throws  -> EntryDetail  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_restore_entry(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(key)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeEntryDetail_lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * Brings a deleted place back.
+     */
+open func restorePlace(key: String)async throws  -> Place  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_restore_place(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(key)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePlace_lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * Brings a deleted project back.
+     */
+open func restoreProject(key: String)async throws  -> Project  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_restore_project(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(key)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeProject_lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * Brings a discarded trip back into totals (kept in its history).
+     */
+open func restoreTrip(key: String)async throws  -> RestoredTrip  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_restore_trip(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(key)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRestoredTrip_lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * Retires a car (`retired = false` takes it back into use): its trips
+     * stay, no new trip is recorded in it.
+     */
+open func retireCar(key: String, retired: Bool)async throws  -> Car  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_retire_car(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(key),FfiConverterBool.lower(retired)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeCar_lift,
             errorHandler: FfiConverterTypeTachoError_lift
         )
 }
@@ -2020,6 +2535,26 @@ open func signup(relayUrl: String, email: String, password: String)async throws 
             completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeSyncStatus_lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * Splits an ended trip in two at an instant or at its longest stop; the
+     * trip stays as `Replaced`. Returns the two parts in time order.
+     */
+open func splitTrip(key: String, at: SplitAt)async throws  -> SplitTrip  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_split_trip(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(key),FfiConverterTypeSplitAt_lower(at)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSplitTrip_lift,
             errorHandler: FfiConverterTypeTachoError_lift
         )
 }
@@ -2224,6 +2759,25 @@ open func tripPoints(key: String)async throws  -> [TripPoint]  {
             completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterSequenceTypeTripPoint.lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * Whether each trip counts in totals (for a list that shows all trips).
+     */
+open func tripStatuses()async throws  -> [TripStatusOf]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_trip_statuses(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeTripStatusOf.lift,
             errorHandler: FfiConverterTypeTachoError_lift
         )
 }
@@ -3329,6 +3883,10 @@ public struct Car: Equatable, Hashable {
      * Bluetooth / CarPlay name that identifies it in connect events.
      */
     public var connectHint: String?
+    /**
+     * Retired (sold): its trips stay, no new trip is recorded in it.
+     */
+    public var retired: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3356,7 +3914,10 @@ public struct Car: Equatable, Hashable {
          */availableTo: String?, 
         /**
          * Bluetooth / CarPlay name that identifies it in connect events.
-         */connectHint: String?) {
+         */connectHint: String?, 
+        /**
+         * Retired (sold): its trips stay, no new trip is recorded in it.
+         */retired: Bool) {
         self.id = id
         self.name = name
         self.make = make
@@ -3365,6 +3926,7 @@ public struct Car: Equatable, Hashable {
         self.availableFrom = availableFrom
         self.availableTo = availableTo
         self.connectHint = connectHint
+        self.retired = retired
     }
 
     
@@ -3390,7 +3952,8 @@ public struct FfiConverterTypeCar: FfiConverterRustBuffer {
                 plate: FfiConverterString.read(from: &buf), 
                 availableFrom: FfiConverterOptionString.read(from: &buf), 
                 availableTo: FfiConverterOptionString.read(from: &buf), 
-                connectHint: FfiConverterOptionString.read(from: &buf)
+                connectHint: FfiConverterOptionString.read(from: &buf), 
+                retired: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -3403,6 +3966,7 @@ public struct FfiConverterTypeCar: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.availableFrom, into: &buf)
         FfiConverterOptionString.write(value.availableTo, into: &buf)
         FfiConverterOptionString.write(value.connectHint, into: &buf)
+        FfiConverterBool.write(value.retired, into: &buf)
     }
 }
 
@@ -3419,6 +3983,175 @@ public func FfiConverterTypeCar_lift(_ buf: RustBuffer) throws -> Car {
 #endif
 public func FfiConverterTypeCar_lower(_ value: Car) -> RustBuffer {
     return FfiConverterTypeCar.lower(value)
+}
+
+
+/**
+ * A change to a car; `None` fields stay as they are, `clear_*` removes one.
+ */
+public struct CarChange: Equatable, Hashable {
+    /**
+     * New short name.
+     */
+    public var name: String?
+    /**
+     * New licence plate.
+     */
+    public var plate: String?
+    /**
+     * New make.
+     */
+    public var make: String?
+    /**
+     * Remove the make.
+     */
+    public var clearMake: Bool
+    /**
+     * New model.
+     */
+    public var model: String?
+    /**
+     * Remove the model.
+     */
+    public var clearModel: Bool
+    /**
+     * New first day available, `YYYY-MM-DD`.
+     */
+    public var availableFrom: String?
+    /**
+     * Remove the first day available.
+     */
+    public var clearAvailableFrom: Bool
+    /**
+     * New last day available, `YYYY-MM-DD`.
+     */
+    public var availableTo: String?
+    /**
+     * Remove the last day available.
+     */
+    public var clearAvailableTo: Bool
+    /**
+     * New Bluetooth / CarPlay name.
+     */
+    public var connectHint: String?
+    /**
+     * Remove the Bluetooth / CarPlay name.
+     */
+    public var clearConnectHint: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * New short name.
+         */name: String? = nil, 
+        /**
+         * New licence plate.
+         */plate: String? = nil, 
+        /**
+         * New make.
+         */make: String? = nil, 
+        /**
+         * Remove the make.
+         */clearMake: Bool = false, 
+        /**
+         * New model.
+         */model: String? = nil, 
+        /**
+         * Remove the model.
+         */clearModel: Bool = false, 
+        /**
+         * New first day available, `YYYY-MM-DD`.
+         */availableFrom: String? = nil, 
+        /**
+         * Remove the first day available.
+         */clearAvailableFrom: Bool = false, 
+        /**
+         * New last day available, `YYYY-MM-DD`.
+         */availableTo: String? = nil, 
+        /**
+         * Remove the last day available.
+         */clearAvailableTo: Bool = false, 
+        /**
+         * New Bluetooth / CarPlay name.
+         */connectHint: String? = nil, 
+        /**
+         * Remove the Bluetooth / CarPlay name.
+         */clearConnectHint: Bool = false) {
+        self.name = name
+        self.plate = plate
+        self.make = make
+        self.clearMake = clearMake
+        self.model = model
+        self.clearModel = clearModel
+        self.availableFrom = availableFrom
+        self.clearAvailableFrom = clearAvailableFrom
+        self.availableTo = availableTo
+        self.clearAvailableTo = clearAvailableTo
+        self.connectHint = connectHint
+        self.clearConnectHint = clearConnectHint
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CarChange: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCarChange: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CarChange {
+        return
+            try CarChange(
+                name: FfiConverterOptionString.read(from: &buf), 
+                plate: FfiConverterOptionString.read(from: &buf), 
+                make: FfiConverterOptionString.read(from: &buf), 
+                clearMake: FfiConverterBool.read(from: &buf), 
+                model: FfiConverterOptionString.read(from: &buf), 
+                clearModel: FfiConverterBool.read(from: &buf), 
+                availableFrom: FfiConverterOptionString.read(from: &buf), 
+                clearAvailableFrom: FfiConverterBool.read(from: &buf), 
+                availableTo: FfiConverterOptionString.read(from: &buf), 
+                clearAvailableTo: FfiConverterBool.read(from: &buf), 
+                connectHint: FfiConverterOptionString.read(from: &buf), 
+                clearConnectHint: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CarChange, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.plate, into: &buf)
+        FfiConverterOptionString.write(value.make, into: &buf)
+        FfiConverterBool.write(value.clearMake, into: &buf)
+        FfiConverterOptionString.write(value.model, into: &buf)
+        FfiConverterBool.write(value.clearModel, into: &buf)
+        FfiConverterOptionString.write(value.availableFrom, into: &buf)
+        FfiConverterBool.write(value.clearAvailableFrom, into: &buf)
+        FfiConverterOptionString.write(value.availableTo, into: &buf)
+        FfiConverterBool.write(value.clearAvailableTo, into: &buf)
+        FfiConverterOptionString.write(value.connectHint, into: &buf)
+        FfiConverterBool.write(value.clearConnectHint, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCarChange_lift(_ buf: RustBuffer) throws -> CarChange {
+    return try FfiConverterTypeCarChange.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCarChange_lower(_ value: CarChange) -> RustBuffer {
+    return FfiConverterTypeCarChange.lower(value)
 }
 
 
@@ -3649,6 +4382,236 @@ public func FfiConverterTypeDeviceInfo_lift(_ buf: RustBuffer) throws -> DeviceI
 #endif
 public func FfiConverterTypeDeviceInfo_lower(_ value: DeviceInfo) -> RustBuffer {
     return FfiConverterTypeDeviceInfo.lower(value)
+}
+
+
+/**
+ * One time entry for a detail view: the entry, whether it is deleted, its
+ * project and its whole history.
+ */
+public struct EntryDetail: Equatable, Hashable {
+    /**
+     * The entry.
+     */
+    public var entry: TimeEntry
+    /**
+     * Deleted (a restore brings it back).
+     */
+    public var deleted: Bool
+    /**
+     * Its project (also an archived or deleted one), if any.
+     */
+    public var project: Project?
+    /**
+     * Every edit, delete and restore, oldest first.
+     */
+    public var history: [TimeEntryEdit]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The entry.
+         */entry: TimeEntry, 
+        /**
+         * Deleted (a restore brings it back).
+         */deleted: Bool, 
+        /**
+         * Its project (also an archived or deleted one), if any.
+         */project: Project?, 
+        /**
+         * Every edit, delete and restore, oldest first.
+         */history: [TimeEntryEdit]) {
+        self.entry = entry
+        self.deleted = deleted
+        self.project = project
+        self.history = history
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension EntryDetail: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEntryDetail: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EntryDetail {
+        return
+            try EntryDetail(
+                entry: FfiConverterTypeTimeEntry.read(from: &buf), 
+                deleted: FfiConverterBool.read(from: &buf), 
+                project: FfiConverterOptionTypeProject.read(from: &buf), 
+                history: FfiConverterSequenceTypeTimeEntryEdit.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: EntryDetail, into buf: inout [UInt8]) {
+        FfiConverterTypeTimeEntry.write(value.entry, into: &buf)
+        FfiConverterBool.write(value.deleted, into: &buf)
+        FfiConverterOptionTypeProject.write(value.project, into: &buf)
+        FfiConverterSequenceTypeTimeEntryEdit.write(value.history, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEntryDetail_lift(_ buf: RustBuffer) throws -> EntryDetail {
+    return try FfiConverterTypeEntryDetail.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEntryDetail_lower(_ value: EntryDetail) -> RustBuffer {
+    return FfiConverterTypeEntryDetail.lower(value)
+}
+
+
+/**
+ * A change to a time entry: every `None` field stays as it is; the
+ * `clear_*` flags remove a project or trip link.
+ */
+public struct EntryEdit: Equatable, Hashable {
+    /**
+     * New project (name or id).
+     */
+    public var project: String?
+    /**
+     * Book the entry on no project.
+     */
+    public var clearProject: Bool
+    /**
+     * New description.
+     */
+    public var description: String?
+    /**
+     * New start, Unix ms.
+     */
+    public var startMs: Int64?
+    /**
+     * New stop, Unix ms (setting it on the running timer stops it).
+     */
+    public var stopMs: Int64?
+    /**
+     * The whole new set of tags (replaces the old set; `[]` removes all).
+     */
+    public var tags: [String]?
+    /**
+     * New billable flag.
+     */
+    public var billable: Bool?
+    /**
+     * Link to this trip (id or prefix) as its travel time.
+     */
+    public var trip: String?
+    /**
+     * Remove the trip link.
+     */
+    public var clearTrip: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * New project (name or id).
+         */project: String? = nil, 
+        /**
+         * Book the entry on no project.
+         */clearProject: Bool = false, 
+        /**
+         * New description.
+         */description: String? = nil, 
+        /**
+         * New start, Unix ms.
+         */startMs: Int64? = nil, 
+        /**
+         * New stop, Unix ms (setting it on the running timer stops it).
+         */stopMs: Int64? = nil, 
+        /**
+         * The whole new set of tags (replaces the old set; `[]` removes all).
+         */tags: [String]? = nil, 
+        /**
+         * New billable flag.
+         */billable: Bool? = nil, 
+        /**
+         * Link to this trip (id or prefix) as its travel time.
+         */trip: String? = nil, 
+        /**
+         * Remove the trip link.
+         */clearTrip: Bool = false) {
+        self.project = project
+        self.clearProject = clearProject
+        self.description = description
+        self.startMs = startMs
+        self.stopMs = stopMs
+        self.tags = tags
+        self.billable = billable
+        self.trip = trip
+        self.clearTrip = clearTrip
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension EntryEdit: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEntryEdit: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EntryEdit {
+        return
+            try EntryEdit(
+                project: FfiConverterOptionString.read(from: &buf), 
+                clearProject: FfiConverterBool.read(from: &buf), 
+                description: FfiConverterOptionString.read(from: &buf), 
+                startMs: FfiConverterOptionInt64.read(from: &buf), 
+                stopMs: FfiConverterOptionInt64.read(from: &buf), 
+                tags: FfiConverterOptionSequenceString.read(from: &buf), 
+                billable: FfiConverterOptionBool.read(from: &buf), 
+                trip: FfiConverterOptionString.read(from: &buf), 
+                clearTrip: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: EntryEdit, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.project, into: &buf)
+        FfiConverterBool.write(value.clearProject, into: &buf)
+        FfiConverterOptionString.write(value.description, into: &buf)
+        FfiConverterOptionInt64.write(value.startMs, into: &buf)
+        FfiConverterOptionInt64.write(value.stopMs, into: &buf)
+        FfiConverterOptionSequenceString.write(value.tags, into: &buf)
+        FfiConverterOptionBool.write(value.billable, into: &buf)
+        FfiConverterOptionString.write(value.trip, into: &buf)
+        FfiConverterBool.write(value.clearTrip, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEntryEdit_lift(_ buf: RustBuffer) throws -> EntryEdit {
+    return try FfiConverterTypeEntryEdit.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEntryEdit_lower(_ value: EntryEdit) -> RustBuffer {
+    return FfiConverterTypeEntryEdit.lower(value)
 }
 
 
@@ -4990,6 +5953,126 @@ public func FfiConverterTypePlace_lower(_ value: Place) -> RustBuffer {
 
 
 /**
+ * A change to a place; `None` fields stay as they are. `lat` and `lon` are
+ * given together. The store checks coordinates and radius.
+ */
+public struct PlaceChange: Equatable, Hashable {
+    /**
+     * New name.
+     */
+    public var name: String?
+    /**
+     * New role.
+     */
+    public var kind: PlaceKind?
+    /**
+     * New centre latitude (with `lon`).
+     */
+    public var lat: Double?
+    /**
+     * New centre longitude (with `lat`).
+     */
+    public var lon: Double?
+    /**
+     * New radius in metres.
+     */
+    public var radiusM: Double?
+    /**
+     * New street address.
+     */
+    public var address: String?
+    /**
+     * Remove the street address.
+     */
+    public var clearAddress: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * New name.
+         */name: String? = nil, 
+        /**
+         * New role.
+         */kind: PlaceKind? = nil, 
+        /**
+         * New centre latitude (with `lon`).
+         */lat: Double? = nil, 
+        /**
+         * New centre longitude (with `lat`).
+         */lon: Double? = nil, 
+        /**
+         * New radius in metres.
+         */radiusM: Double? = nil, 
+        /**
+         * New street address.
+         */address: String? = nil, 
+        /**
+         * Remove the street address.
+         */clearAddress: Bool = false) {
+        self.name = name
+        self.kind = kind
+        self.lat = lat
+        self.lon = lon
+        self.radiusM = radiusM
+        self.address = address
+        self.clearAddress = clearAddress
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PlaceChange: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePlaceChange: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PlaceChange {
+        return
+            try PlaceChange(
+                name: FfiConverterOptionString.read(from: &buf), 
+                kind: FfiConverterOptionTypePlaceKind.read(from: &buf), 
+                lat: FfiConverterOptionDouble.read(from: &buf), 
+                lon: FfiConverterOptionDouble.read(from: &buf), 
+                radiusM: FfiConverterOptionDouble.read(from: &buf), 
+                address: FfiConverterOptionString.read(from: &buf), 
+                clearAddress: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PlaceChange, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterOptionTypePlaceKind.write(value.kind, into: &buf)
+        FfiConverterOptionDouble.write(value.lat, into: &buf)
+        FfiConverterOptionDouble.write(value.lon, into: &buf)
+        FfiConverterOptionDouble.write(value.radiusM, into: &buf)
+        FfiConverterOptionString.write(value.address, into: &buf)
+        FfiConverterBool.write(value.clearAddress, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePlaceChange_lift(_ buf: RustBuffer) throws -> PlaceChange {
+    return try FfiConverterTypePlaceChange.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePlaceChange_lower(_ value: PlaceChange) -> RustBuffer {
+    return FfiConverterTypePlaceChange.lower(value)
+}
+
+
+/**
  * Something time is booked on.
  */
 public struct Project: Equatable, Hashable {
@@ -5013,6 +6096,11 @@ public struct Project: Equatable, Hashable {
      * Rounding in views and reports.
      */
     public var rounding: Rounding
+    /**
+     * Archived: kept for its entries and reports, hidden from default
+     * lists, no new time can be booked on it.
+     */
+    public var archived: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5031,12 +6119,17 @@ public struct Project: Equatable, Hashable {
          */billable: Bool, 
         /**
          * Rounding in views and reports.
-         */rounding: Rounding) {
+         */rounding: Rounding, 
+        /**
+         * Archived: kept for its entries and reports, hidden from default
+         * lists, no new time can be booked on it.
+         */archived: Bool) {
         self.id = id
         self.name = name
         self.client = client
         self.billable = billable
         self.rounding = rounding
+        self.archived = archived
     }
 
     
@@ -5059,7 +6152,8 @@ public struct FfiConverterTypeProject: FfiConverterRustBuffer {
                 name: FfiConverterString.read(from: &buf), 
                 client: FfiConverterOptionString.read(from: &buf), 
                 billable: FfiConverterBool.read(from: &buf), 
-                rounding: FfiConverterTypeRounding.read(from: &buf)
+                rounding: FfiConverterTypeRounding.read(from: &buf), 
+                archived: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -5069,6 +6163,7 @@ public struct FfiConverterTypeProject: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.client, into: &buf)
         FfiConverterBool.write(value.billable, into: &buf)
         FfiConverterTypeRounding.write(value.rounding, into: &buf)
+        FfiConverterBool.write(value.archived, into: &buf)
     }
 }
 
@@ -5085,6 +6180,243 @@ public func FfiConverterTypeProject_lift(_ buf: RustBuffer) throws -> Project {
 #endif
 public func FfiConverterTypeProject_lower(_ value: Project) -> RustBuffer {
     return FfiConverterTypeProject.lower(value)
+}
+
+
+/**
+ * A change to a project; `None` fields stay as they are.
+ */
+public struct ProjectChange: Equatable, Hashable {
+    /**
+     * New name.
+     */
+    public var name: String?
+    /**
+     * New client.
+     */
+    public var client: String?
+    /**
+     * Remove the client.
+     */
+    public var clearClient: Bool
+    /**
+     * New default billable flag.
+     */
+    public var billable: Bool?
+    /**
+     * New rounding.
+     */
+    public var rounding: Rounding?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * New name.
+         */name: String? = nil, 
+        /**
+         * New client.
+         */client: String? = nil, 
+        /**
+         * Remove the client.
+         */clearClient: Bool = false, 
+        /**
+         * New default billable flag.
+         */billable: Bool? = nil, 
+        /**
+         * New rounding.
+         */rounding: Rounding? = nil) {
+        self.name = name
+        self.client = client
+        self.clearClient = clearClient
+        self.billable = billable
+        self.rounding = rounding
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ProjectChange: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeProjectChange: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ProjectChange {
+        return
+            try ProjectChange(
+                name: FfiConverterOptionString.read(from: &buf), 
+                client: FfiConverterOptionString.read(from: &buf), 
+                clearClient: FfiConverterBool.read(from: &buf), 
+                billable: FfiConverterOptionBool.read(from: &buf), 
+                rounding: FfiConverterOptionTypeRounding.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ProjectChange, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.client, into: &buf)
+        FfiConverterBool.write(value.clearClient, into: &buf)
+        FfiConverterOptionBool.write(value.billable, into: &buf)
+        FfiConverterOptionTypeRounding.write(value.rounding, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProjectChange_lift(_ buf: RustBuffer) throws -> ProjectChange {
+    return try FfiConverterTypeProjectChange.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProjectChange_lower(_ value: ProjectChange) -> RustBuffer {
+    return FfiConverterTypeProjectChange.lower(value)
+}
+
+
+/**
+ * A restored trip, and whether it was discarded at all.
+ */
+public struct RestoredTrip: Equatable, Hashable {
+    /**
+     * The trip.
+     */
+    public var trip: TripDetail
+    /**
+     * False when it was not discarded (nothing changed).
+     */
+    public var changed: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The trip.
+         */trip: TripDetail, 
+        /**
+         * False when it was not discarded (nothing changed).
+         */changed: Bool) {
+        self.trip = trip
+        self.changed = changed
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RestoredTrip: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRestoredTrip: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RestoredTrip {
+        return
+            try RestoredTrip(
+                trip: FfiConverterTypeTripDetail.read(from: &buf), 
+                changed: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RestoredTrip, into buf: inout [UInt8]) {
+        FfiConverterTypeTripDetail.write(value.trip, into: &buf)
+        FfiConverterBool.write(value.changed, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRestoredTrip_lift(_ buf: RustBuffer) throws -> RestoredTrip {
+    return try FfiConverterTypeRestoredTrip.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRestoredTrip_lower(_ value: RestoredTrip) -> RustBuffer {
+    return FfiConverterTypeRestoredTrip.lower(value)
+}
+
+
+/**
+ * The two parts of a split trip, in time order.
+ */
+public struct SplitTrip: Equatable, Hashable {
+    /**
+     * The first part.
+     */
+    public var first: TripDetail
+    /**
+     * The second part.
+     */
+    public var second: TripDetail
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The first part.
+         */first: TripDetail, 
+        /**
+         * The second part.
+         */second: TripDetail) {
+        self.first = first
+        self.second = second
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SplitTrip: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSplitTrip: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SplitTrip {
+        return
+            try SplitTrip(
+                first: FfiConverterTypeTripDetail.read(from: &buf), 
+                second: FfiConverterTypeTripDetail.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SplitTrip, into buf: inout [UInt8]) {
+        FfiConverterTypeTripDetail.write(value.first, into: &buf)
+        FfiConverterTypeTripDetail.write(value.second, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSplitTrip_lift(_ buf: RustBuffer) throws -> SplitTrip {
+    return try FfiConverterTypeSplitTrip.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSplitTrip_lower(_ value: SplitTrip) -> RustBuffer {
+    return FfiConverterTypeSplitTrip.lower(value)
 }
 
 
@@ -5442,6 +6774,127 @@ public func FfiConverterTypeTimeEntry_lift(_ buf: RustBuffer) throws -> TimeEntr
 #endif
 public func FfiConverterTypeTimeEntry_lower(_ value: TimeEntry) -> RustBuffer {
     return FfiConverterTypeTimeEntry.lower(value)
+}
+
+
+/**
+ * One change in a time entry's history (append-only; who, when, old and new).
+ */
+public struct TimeEntryEdit: Equatable, Hashable {
+    /**
+     * The entry changed.
+     */
+    public var entryId: String
+    /**
+     * Which field.
+     */
+    public var field: EntryField
+    /**
+     * Value before, as shown to people (`None` = empty).
+     */
+    public var oldValue: String?
+    /**
+     * Value after.
+     */
+    public var newValue: String?
+    /**
+     * When, Unix ms.
+     */
+    public var atMs: Int64
+    /**
+     * Device that made it.
+     */
+    public var deviceId: String
+    /**
+     * The locked month this edit changed although it reached this device
+     * after the lock, if so.
+     */
+    public var arrivedAfterLock: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The entry changed.
+         */entryId: String, 
+        /**
+         * Which field.
+         */field: EntryField, 
+        /**
+         * Value before, as shown to people (`None` = empty).
+         */oldValue: String?, 
+        /**
+         * Value after.
+         */newValue: String?, 
+        /**
+         * When, Unix ms.
+         */atMs: Int64, 
+        /**
+         * Device that made it.
+         */deviceId: String, 
+        /**
+         * The locked month this edit changed although it reached this device
+         * after the lock, if so.
+         */arrivedAfterLock: String?) {
+        self.entryId = entryId
+        self.field = field
+        self.oldValue = oldValue
+        self.newValue = newValue
+        self.atMs = atMs
+        self.deviceId = deviceId
+        self.arrivedAfterLock = arrivedAfterLock
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TimeEntryEdit: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTimeEntryEdit: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TimeEntryEdit {
+        return
+            try TimeEntryEdit(
+                entryId: FfiConverterString.read(from: &buf), 
+                field: FfiConverterTypeEntryField.read(from: &buf), 
+                oldValue: FfiConverterOptionString.read(from: &buf), 
+                newValue: FfiConverterOptionString.read(from: &buf), 
+                atMs: FfiConverterInt64.read(from: &buf), 
+                deviceId: FfiConverterString.read(from: &buf), 
+                arrivedAfterLock: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TimeEntryEdit, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.entryId, into: &buf)
+        FfiConverterTypeEntryField.write(value.field, into: &buf)
+        FfiConverterOptionString.write(value.oldValue, into: &buf)
+        FfiConverterOptionString.write(value.newValue, into: &buf)
+        FfiConverterInt64.write(value.atMs, into: &buf)
+        FfiConverterString.write(value.deviceId, into: &buf)
+        FfiConverterOptionString.write(value.arrivedAfterLock, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTimeEntryEdit_lift(_ buf: RustBuffer) throws -> TimeEntryEdit {
+    return try FfiConverterTypeTimeEntryEdit.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTimeEntryEdit_lower(_ value: TimeEntryEdit) -> RustBuffer {
+    return FfiConverterTypeTimeEntryEdit.lower(value)
 }
 
 
@@ -5827,6 +7280,14 @@ public struct TripDetail: Equatable, Hashable {
      * Every change made after the trip ended, oldest first.
      */
     public var history: [TripEdit]
+    /**
+     * Whether it counts in totals, and if not why.
+     */
+    public var status: TripStatus
+    /**
+     * What it was merged or split from, and what replaced it.
+     */
+    public var lineage: TripLineage
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5845,12 +7306,20 @@ public struct TripDetail: Equatable, Hashable {
          */odometerEndM: Int64?, 
         /**
          * Every change made after the trip ended, oldest first.
-         */history: [TripEdit]) {
+         */history: [TripEdit], 
+        /**
+         * Whether it counts in totals, and if not why.
+         */status: TripStatus, 
+        /**
+         * What it was merged or split from, and what replaced it.
+         */lineage: TripLineage) {
         self.trip = trip
         self.pointCount = pointCount
         self.odometerStartM = odometerStartM
         self.odometerEndM = odometerEndM
         self.history = history
+        self.status = status
+        self.lineage = lineage
     }
 
     
@@ -5873,7 +7342,9 @@ public struct FfiConverterTypeTripDetail: FfiConverterRustBuffer {
                 pointCount: FfiConverterUInt32.read(from: &buf), 
                 odometerStartM: FfiConverterOptionInt64.read(from: &buf), 
                 odometerEndM: FfiConverterOptionInt64.read(from: &buf), 
-                history: FfiConverterSequenceTypeTripEdit.read(from: &buf)
+                history: FfiConverterSequenceTypeTripEdit.read(from: &buf), 
+                status: FfiConverterTypeTripStatus.read(from: &buf), 
+                lineage: FfiConverterTypeTripLineage.read(from: &buf)
         )
     }
 
@@ -5883,6 +7354,8 @@ public struct FfiConverterTypeTripDetail: FfiConverterRustBuffer {
         FfiConverterOptionInt64.write(value.odometerStartM, into: &buf)
         FfiConverterOptionInt64.write(value.odometerEndM, into: &buf)
         FfiConverterSequenceTypeTripEdit.write(value.history, into: &buf)
+        FfiConverterTypeTripStatus.write(value.status, into: &buf)
+        FfiConverterTypeTripLineage.write(value.lineage, into: &buf)
     }
 }
 
@@ -6101,6 +7574,111 @@ public func FfiConverterTypeTripFilter_lower(_ value: TripFilter) -> RustBuffer 
 
 
 /**
+ * Where a trip came from and what replaced it (merge and split).
+ */
+public struct TripLineage: Equatable, Hashable {
+    /**
+     * For a merged trip: its sources (ids), in time order; empty otherwise.
+     */
+    public var mergedFrom: [String]
+    /**
+     * For a split part: the trip it was cut from.
+     */
+    public var splitFrom: String?
+    /**
+     * For a split part: its points are the source's from this instant
+     * (Unix ms, inclusive; `None` = from the start).
+     */
+    public var windowFromMs: Int64?
+    /**
+     * For a split part: … until this instant (Unix ms, exclusive; `None` =
+     * to the end).
+     */
+    public var windowUntilMs: Int64?
+    /**
+     * For a source: the trips that replace it (the merged trip, or the
+     * split parts); empty otherwise.
+     */
+    public var replacedBy: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * For a merged trip: its sources (ids), in time order; empty otherwise.
+         */mergedFrom: [String], 
+        /**
+         * For a split part: the trip it was cut from.
+         */splitFrom: String?, 
+        /**
+         * For a split part: its points are the source's from this instant
+         * (Unix ms, inclusive; `None` = from the start).
+         */windowFromMs: Int64?, 
+        /**
+         * For a split part: … until this instant (Unix ms, exclusive; `None` =
+         * to the end).
+         */windowUntilMs: Int64?, 
+        /**
+         * For a source: the trips that replace it (the merged trip, or the
+         * split parts); empty otherwise.
+         */replacedBy: [String]) {
+        self.mergedFrom = mergedFrom
+        self.splitFrom = splitFrom
+        self.windowFromMs = windowFromMs
+        self.windowUntilMs = windowUntilMs
+        self.replacedBy = replacedBy
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TripLineage: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTripLineage: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TripLineage {
+        return
+            try TripLineage(
+                mergedFrom: FfiConverterSequenceString.read(from: &buf), 
+                splitFrom: FfiConverterOptionString.read(from: &buf), 
+                windowFromMs: FfiConverterOptionInt64.read(from: &buf), 
+                windowUntilMs: FfiConverterOptionInt64.read(from: &buf), 
+                replacedBy: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TripLineage, into buf: inout [UInt8]) {
+        FfiConverterSequenceString.write(value.mergedFrom, into: &buf)
+        FfiConverterOptionString.write(value.splitFrom, into: &buf)
+        FfiConverterOptionInt64.write(value.windowFromMs, into: &buf)
+        FfiConverterOptionInt64.write(value.windowUntilMs, into: &buf)
+        FfiConverterSequenceString.write(value.replacedBy, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTripLineage_lift(_ buf: RustBuffer) throws -> TripLineage {
+    return try FfiConverterTypeTripLineage.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTripLineage_lower(_ value: TripLineage) -> RustBuffer {
+    return FfiConverterTypeTripLineage.lower(value)
+}
+
+
+/**
  * A stored GPS point of a trip, for drawing its path.
  */
 public struct TripPoint: Equatable, Hashable {
@@ -6176,6 +7754,75 @@ public func FfiConverterTypeTripPoint_lift(_ buf: RustBuffer) throws -> TripPoin
 #endif
 public func FfiConverterTypeTripPoint_lower(_ value: TripPoint) -> RustBuffer {
     return FfiConverterTypeTripPoint.lower(value)
+}
+
+
+/**
+ * A trip's status by id (see [`crate::core::Core::trip_statuses`]).
+ */
+public struct TripStatusOf: Equatable, Hashable {
+    /**
+     * Trip id.
+     */
+    public var tripId: String
+    /**
+     * Its status.
+     */
+    public var status: TripStatus
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Trip id.
+         */tripId: String, 
+        /**
+         * Its status.
+         */status: TripStatus) {
+        self.tripId = tripId
+        self.status = status
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TripStatusOf: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTripStatusOf: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TripStatusOf {
+        return
+            try TripStatusOf(
+                tripId: FfiConverterString.read(from: &buf), 
+                status: FfiConverterTypeTripStatus.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TripStatusOf, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.tripId, into: &buf)
+        FfiConverterTypeTripStatus.write(value.status, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTripStatusOf_lift(_ buf: RustBuffer) throws -> TripStatusOf {
+    return try FfiConverterTypeTripStatusOf.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTripStatusOf_lower(_ value: TripStatusOf) -> RustBuffer {
+    return FfiConverterTypeTripStatusOf.lower(value)
 }
 
 
@@ -6486,6 +8133,141 @@ public func FfiConverterTypeDropReason_lift(_ buf: RustBuffer) throws -> DropRea
 #endif
 public func FfiConverterTypeDropReason_lower(_ value: DropReason) -> RustBuffer {
     return FfiConverterTypeDropReason.lower(value)
+}
+
+
+
+/**
+ * Which field of a time entry an edit changed.
+ */
+
+public enum EntryField: Equatable, Hashable {
+    
+    /**
+     * The project (history values are project names).
+     */
+    case project
+    /**
+     * The description.
+     */
+    case description
+    /**
+     * The start (RFC 3339).
+     */
+    case start
+    /**
+     * The stop (RFC 3339).
+     */
+    case stop
+    /**
+     * The tags (joined with `, `).
+     */
+    case tags
+    /**
+     * Billable (`yes` / `no`).
+     */
+    case billable
+    /**
+     * The linked trip (id).
+     */
+    case trip
+    /**
+     * Deleted (`yes`) or restored (`no`).
+     */
+    case deleted
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension EntryField: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEntryField: FfiConverterRustBuffer {
+    typealias SwiftType = EntryField
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EntryField {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .project
+        
+        case 2: return .description
+        
+        case 3: return .start
+        
+        case 4: return .stop
+        
+        case 5: return .tags
+        
+        case 6: return .billable
+        
+        case 7: return .trip
+        
+        case 8: return .deleted
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: EntryField, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .project:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .description:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .start:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .stop:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .tags:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .billable:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .trip:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .deleted:
+            writeInt(&buf, Int32(8))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEntryField_lift(_ buf: RustBuffer) throws -> EntryField {
+    return try FfiConverterTypeEntryField.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEntryField_lower(_ value: EntryField) -> RustBuffer {
+    return FfiConverterTypeEntryField.lower(value)
 }
 
 
@@ -7226,6 +9008,87 @@ public func FfiConverterTypeSecretStoreFailure_lower(_ value: SecretStoreFailure
 
 
 /**
+ * Where to split a trip.
+ */
+
+public enum SplitAt: Equatable, Hashable {
+    
+    /**
+     * At this instant (Unix ms): fixes before it go to the first part.
+     */
+    case time(
+        /**
+         * The instant, Unix ms.
+         */atMs: Int64
+    )
+    /**
+     * At its longest stop (at least a minute within 150 m).
+     */
+    case longestStop
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension SplitAt: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSplitAt: FfiConverterRustBuffer {
+    typealias SwiftType = SplitAt
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SplitAt {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .time(atMs: try FfiConverterInt64.read(from: &buf)
+        )
+        
+        case 2: return .longestStop
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: SplitAt, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .time(atMs):
+            writeInt(&buf, Int32(1))
+            FfiConverterInt64.write(atMs, into: &buf)
+            
+        
+        case .longestStop:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSplitAt_lift(_ buf: RustBuffer) throws -> SplitAt {
+    return try FfiConverterTypeSplitAt.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSplitAt_lower(_ value: SplitAt) -> RustBuffer {
+    return FfiConverterTypeSplitAt.lower(value)
+}
+
+
+
+/**
  * What went wrong, in categories an app can act on.
  */
 public 
@@ -7260,6 +9123,25 @@ enum TachoError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case Conflict(
         /**
          * What conflicts.
+         */reason: String
+    )
+    /**
+     * A project or car still used by entries or trips can't be deleted:
+     * archive the project or retire the car instead. `reason` says so in
+     * words for people.
+     */
+    case InUse(
+        /**
+         * `project` or `car`.
+         */kind: String, 
+        /**
+         * Its name.
+         */name: String, 
+        /**
+         * How many entries, trips and readings refer to it.
+         */count: UInt64, 
+        /**
+         * The sentence for people.
          */reason: String
     )
     /**
@@ -7360,25 +9242,31 @@ public struct FfiConverterTypeTachoError: FfiConverterRustBuffer {
         case 3: return .Conflict(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 4: return .LockedPeriod(
+        case 4: return .InUse(
+            kind: try FfiConverterString.read(from: &buf), 
+            name: try FfiConverterString.read(from: &buf), 
+            count: try FfiConverterUInt64.read(from: &buf), 
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 5: return .LockedPeriod(
             month: try FfiConverterString.read(from: &buf)
             )
-        case 5: return .Auth(
+        case 6: return .Auth(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 6: return .Network(
+        case 7: return .Network(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 7: return .Storage(
+        case 8: return .Storage(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 8: return .Import(
+        case 9: return .Import(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 9: return .Report(
+        case 10: return .Report(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 10: return .Internal(
+        case 11: return .Internal(
             reason: try FfiConverterString.read(from: &buf)
             )
 
@@ -7409,38 +9297,46 @@ public struct FfiConverterTypeTachoError: FfiConverterRustBuffer {
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .LockedPeriod(month):
+        case let .InUse(kind,name,count,reason):
             writeInt(&buf, Int32(4))
+            FfiConverterString.write(kind, into: &buf)
+            FfiConverterString.write(name, into: &buf)
+            FfiConverterUInt64.write(count, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .LockedPeriod(month):
+            writeInt(&buf, Int32(5))
             FfiConverterString.write(month, into: &buf)
             
         
         case let .Auth(reason):
-            writeInt(&buf, Int32(5))
-            FfiConverterString.write(reason, into: &buf)
-            
-        
-        case let .Network(reason):
             writeInt(&buf, Int32(6))
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Storage(reason):
+        case let .Network(reason):
             writeInt(&buf, Int32(7))
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Import(reason):
+        case let .Storage(reason):
             writeInt(&buf, Int32(8))
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Report(reason):
+        case let .Import(reason):
             writeInt(&buf, Int32(9))
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Internal(reason):
+        case let .Report(reason):
             writeInt(&buf, Int32(10))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Internal(reason):
+            writeInt(&buf, Int32(11))
             FfiConverterString.write(reason, into: &buf)
             
         }
@@ -7576,6 +9472,26 @@ public enum TripField: Equatable, Hashable {
      * The car (id, name or plate).
      */
     case car
+    /**
+     * History only: discarded or restored.
+     */
+    case discarded
+    /**
+     * History only: merged into another trip.
+     */
+    case mergedInto
+    /**
+     * History only: made by merging trips.
+     */
+    case mergedFrom
+    /**
+     * History only: split into parts.
+     */
+    case splitInto
+    /**
+     * History only: a part split from a trip.
+     */
+    case splitFrom
 
 
 
@@ -7612,6 +9528,16 @@ public struct FfiConverterTypeTripField: FfiConverterRustBuffer {
         case 7: return .odometerEnd
         
         case 8: return .car
+        
+        case 9: return .discarded
+        
+        case 10: return .mergedInto
+        
+        case 11: return .mergedFrom
+        
+        case 12: return .splitInto
+        
+        case 13: return .splitFrom
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -7651,6 +9577,26 @@ public struct FfiConverterTypeTripField: FfiConverterRustBuffer {
         
         case .car:
             writeInt(&buf, Int32(8))
+        
+        
+        case .discarded:
+            writeInt(&buf, Int32(9))
+        
+        
+        case .mergedInto:
+            writeInt(&buf, Int32(10))
+        
+        
+        case .mergedFrom:
+            writeInt(&buf, Int32(11))
+        
+        
+        case .splitInto:
+            writeInt(&buf, Int32(12))
+        
+        
+        case .splitFrom:
+            writeInt(&buf, Int32(13))
         
         }
     }
@@ -7880,6 +9826,102 @@ public func FfiConverterTypeTripState_lift(_ buf: RustBuffer) throws -> TripStat
 #endif
 public func FfiConverterTypeTripState_lower(_ value: TripState) -> RustBuffer {
     return FfiConverterTypeTripState.lower(value)
+}
+
+
+
+/**
+ * Whether a trip counts in totals, and if not why.
+ */
+
+public enum TripStatus: Equatable, Hashable {
+    
+    /**
+     * Counts in totals and reports.
+     */
+    case current
+    /**
+     * Discarded by a person; restorable.
+     */
+    case discarded
+    /**
+     * Replaced by a merged trip or split parts, which count instead.
+     */
+    case replaced
+    /**
+     * A merge or split that lost to a concurrent one on the same source
+     * (or whose source was discarded); kept for the history.
+     */
+    case superseded
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension TripStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTripStatus: FfiConverterRustBuffer {
+    typealias SwiftType = TripStatus
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TripStatus {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .current
+        
+        case 2: return .discarded
+        
+        case 3: return .replaced
+        
+        case 4: return .superseded
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: TripStatus, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .current:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .discarded:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .replaced:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .superseded:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTripStatus_lift(_ buf: RustBuffer) throws -> TripStatus {
+    return try FfiConverterTypeTripStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTripStatus_lower(_ value: TripStatus) -> RustBuffer {
+    return FfiConverterTypeTripStatus.lower(value)
 }
 
 
@@ -8198,6 +10240,30 @@ fileprivate struct FfiConverterOptionTypeDropReason: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypePlaceKind: FfiConverterRustBuffer {
+    typealias SwiftType = PlaceKind?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypePlaceKind.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypePlaceKind.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypePurpose: FfiConverterRustBuffer {
     typealias SwiftType = Purpose?
 
@@ -8214,6 +10280,54 @@ fileprivate struct FfiConverterOptionTypePurpose: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypePurpose.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeRounding: FfiConverterRustBuffer {
+    typealias SwiftType = Rounding?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeRounding.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeRounding.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionSequenceString: FfiConverterRustBuffer {
+    typealias SwiftType = [String]?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterSequenceString.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterSequenceString.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -8422,6 +10536,31 @@ fileprivate struct FfiConverterSequenceTypeTimeEntry: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeTimeEntryEdit: FfiConverterRustBuffer {
+    typealias SwiftType = [TimeEntryEdit]
+
+    public static func write(_ value: [TimeEntryEdit], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeTimeEntryEdit.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [TimeEntryEdit] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [TimeEntryEdit]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeTimeEntryEdit.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeTrip: FfiConverterRustBuffer {
     typealias SwiftType = [Trip]
 
@@ -8489,6 +10628,31 @@ fileprivate struct FfiConverterSequenceTypeTripPoint: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeTripPoint.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeTripStatusOf: FfiConverterRustBuffer {
+    typealias SwiftType = [TripStatusOf]
+
+    public static func write(_ value: [TripStatusOf], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeTripStatusOf.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [TripStatusOf] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [TripStatusOf]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeTripStatusOf.read(from: &buf))
         }
         return seq
     }
@@ -8668,6 +10832,12 @@ private let initializationResult: InitializationResult = {
     if (uniffi_tacho_uniffi_checksum_method_core_adopt_device_session() != 5361) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_tacho_uniffi_checksum_method_core_archive_project() != 21791) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_car_list() != 7053) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_tacho_uniffi_checksum_method_core_cars() != 6045) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -8677,16 +10847,40 @@ private let initializationResult: InitializationResult = {
     if (uniffi_tacho_uniffi_checksum_method_core_connect() != 49410) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_tacho_uniffi_checksum_method_core_delete_car() != 14327) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_delete_entry() != 37197) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_delete_place() != 57589) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_delete_project() != 36753) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_tacho_uniffi_checksum_method_core_device_id() != 4349) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tacho_uniffi_checksum_method_core_devices() != 25683) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_tacho_uniffi_checksum_method_core_discard_trip() != 60591) {
+    if (uniffi_tacho_uniffi_checksum_method_core_discard_trip() != 51836) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tacho_uniffi_checksum_method_core_disconnect() != 41303) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_edit_car() != 16192) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_edit_entry() != 15842) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_edit_place() != 54581) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_edit_project() != 46476) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tacho_uniffi_checksum_method_core_edit_trip() != 5599) {
@@ -8696,6 +10890,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tacho_uniffi_checksum_method_core_entries() != 15034) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_entry() != 64020) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tacho_uniffi_checksum_method_core_hours_report() != 47908) {
@@ -8717,6 +10914,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tacho_uniffi_checksum_method_core_logout() != 36132) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_merge_trips() != 7531) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tacho_uniffi_checksum_method_core_mileage_report() != 38444) {
@@ -8752,13 +10952,37 @@ private let initializationResult: InitializationResult = {
     if (uniffi_tacho_uniffi_checksum_method_core_ping_batch() != 6638) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_tacho_uniffi_checksum_method_core_place_list() != 13724) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_tacho_uniffi_checksum_method_core_places() != 64650) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_project_list() != 17738) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tacho_uniffi_checksum_method_core_projects() != 15892) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tacho_uniffi_checksum_method_core_rename_device() != 14914) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_restore_car() != 50445) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_restore_entry() != 19675) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_restore_place() != 16067) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_restore_project() != 45915) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_restore_trip() != 40982) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_retire_car() != 25482) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tacho_uniffi_checksum_method_core_revoke_device() != 43907) {
@@ -8771,6 +10995,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tacho_uniffi_checksum_method_core_signup() != 30255) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_split_trip() != 1043) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tacho_uniffi_checksum_method_core_start_sync_loop() != 52562) {
@@ -8804,6 +11031,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tacho_uniffi_checksum_method_core_trip_points() != 8270) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_trip_statuses() != 23138) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tacho_uniffi_checksum_method_core_trips() != 47934) {

@@ -58,6 +58,19 @@ final class FakeBackend: TachoBackend, @unchecked Sendable {
                    accountId: nil, pendingOps: 0, parkedOps: 0, lastSyncAtMs: nil, lastError: nil)
     }
 
+    func editEntry(key: String, edit: EntryEdit) async throws -> EntryDetail {
+        calls.append("edit:\(key):\(edit.project ?? "-"):\(edit.stopMs.map { String($0) } ?? "-")")
+        guard var entry = status.running, entry.id == key else {
+            throw TachoError.NotFound(kind: "time entry", id: key)
+        }
+        if let project = edit.project { entry.projectId = project }
+        entry.stopMs = edit.stopMs
+        status = edit.stopMs == nil
+            ? TimerStatus(running: entry, project: nil, elapsedS: 0, todayS: 60, todayRoundedS: 900)
+            : TimerStatus(running: nil, project: nil, elapsedS: 0, todayS: 1_800, todayRoundedS: 1_800)
+        return EntryDetail(entry: entry, deleted: false, project: nil, history: [])
+    }
+
     func syncOnce() async throws -> SyncReport {
         calls.append("sync")
         return SyncReport(pushed: 0, pulled: 0, changed: 0, parked: 0, cursor: 0)
@@ -116,6 +129,18 @@ final class TachoStoreTests: XCTestCase {
         XCTAssertNil(store.timer?.running)
         XCTAssertEqual(store.todayText, "1:00")
         XCTAssertEqual(backend.calls.filter { $0.hasPrefix("start") || $0 == "stop" }, ["start:ACME", "stop"])
+    }
+
+    func testTheRunningTimerIsCorrectedThroughEditEntry() async {
+        let backend = FakeBackend()
+        let store = TachoStore(backend: backend)
+        await store.start()
+        await store.correctRunningEntry(project: nil, stopAt: nil)
+        XCTAssertFalse(backend.calls.contains { $0.hasPrefix("edit") }, "nothing runs, nothing to edit")
+        await store.toggleTimer()
+        await store.correctRunningEntry(project: nil, stopAt: Date(unixMillis: 1_801_000))
+        XCTAssertNil(store.timer?.running)
+        XCTAssertEqual(backend.calls.filter { $0.hasPrefix("edit") }, ["edit:e1:-:1801000"])
     }
 
     func testOneTapClassifiesTheLastTrip() async {

@@ -71,7 +71,7 @@ import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated.dart';
                   String get codegenVersion => '2.13.0';
 
                   @override
-                  int get rustContentHash => 1606571857;
+                  int get rustContentHash => 1775316156;
 
                   static const kDefaultExternalLibraryLoaderConfig = ExternalLibraryLoaderConfig(
                     stem: 'tacho_flutter',
@@ -95,6 +95,10 @@ Future<PlaceInfo> crateApiSessionTachoCoreAddPlace({required TachoCore that , re
 
 Future<ProjectInfo> crateApiSessionTachoCoreAddProject({required TachoCore that , required NewProjectInput project });
 
+Future<ProjectInfo> crateApiSessionTachoCoreArchiveProject({required TachoCore that , required String key , required bool archived });
+
+Future<List<CarInfo>> crateApiSessionTachoCoreCarList({required TachoCore that , required bool includeRetired });
+
 Future<List<OdometerReadingInfo>> crateApiSessionTachoCoreCarReadings({required TachoCore that , required String car , required int limit });
 
 Future<List<CarInfo>> crateApiSessionTachoCoreCars({required TachoCore that });
@@ -102,6 +106,14 @@ Future<List<CarInfo>> crateApiSessionTachoCoreCars({required TachoCore that });
 Future<TripInfo> crateApiSessionTachoCoreClassifyTrip({required TachoCore that , required String key , required Purpose purpose , String? businessPartner });
 
 Future<FeedResult> crateApiSessionTachoCoreConnect({required TachoCore that , required TripSource source , String? carHint });
+
+Future<bool> crateApiSessionTachoCoreDeleteCar({required TachoCore that , required String key });
+
+Future<bool> crateApiSessionTachoCoreDeleteEntry({required TachoCore that , required String key });
+
+Future<bool> crateApiSessionTachoCoreDeletePlace({required TachoCore that , required String key });
+
+Future<bool> crateApiSessionTachoCoreDeleteProject({required TachoCore that , required String key });
 
 String crateApiSessionTachoCoreDeviceId({required TachoCore that });
 
@@ -111,11 +123,21 @@ Future<void> crateApiSessionTachoCoreDiscardTrip({required TachoCore that , requ
 
 Future<FeedResult> crateApiSessionTachoCoreDisconnect({required TachoCore that });
 
+Future<CarInfo> crateApiSessionTachoCoreEditCar({required TachoCore that , required String key , required CarChangeInput change });
+
+Future<EntryDetailInfo> crateApiSessionTachoCoreEditEntry({required TachoCore that , required String key , required EntryEditInput edit });
+
+Future<PlaceInfo> crateApiSessionTachoCoreEditPlace({required TachoCore that , required String key , required PlaceChangeInput change });
+
+Future<ProjectInfo> crateApiSessionTachoCoreEditProject({required TachoCore that , required String key , required ProjectChangeInput change });
+
 Future<TripInfo> crateApiSessionTachoCoreEditTrip({required TachoCore that , required String key , required TripField field , String? value });
 
 Future<FeedResult> crateApiSessionTachoCoreEndTrip({required TachoCore that });
 
 Future<List<TimeEntryInfo>> crateApiSessionTachoCoreEntries({required TachoCore that , required EntryQuery query });
+
+Future<EntryDetailInfo> crateApiSessionTachoCoreEntry({required TachoCore that , required String key });
 
 Future<CarInfo> crateApiSessionTachoCoreFindCar({required TachoCore that , required String key });
 
@@ -128,6 +150,8 @@ Future<List<String>> crateApiSessionTachoCoreLockedPeriods({required TachoCore t
 Future<SyncStatusInfo> crateApiSessionTachoCoreLogin({required TachoCore that , required String relayUrl , required String email , required String password });
 
 Future<LogoutInfo> crateApiSessionTachoCoreLogout({required TachoCore that , required bool forgetData });
+
+Future<TripDetail> crateApiSessionTachoCoreMergeTrips({required TachoCore that , required String first , required String second });
 
 Future<Uint8List> crateApiSessionTachoCoreMileageReport({required TachoCore that , required String car , required String period , required ReportFormat format });
 
@@ -149,17 +173,35 @@ Future<FeedResult> crateApiSessionTachoCorePing({required TachoCore that , requi
 
 Future<FeedResult> crateApiSessionTachoCorePingBatch({required TachoCore that , required List<PingInput> pings });
 
+Future<List<PlaceInfo>> crateApiSessionTachoCorePlaceList({required TachoCore that , required bool includeDeleted });
+
 Future<List<PlaceInfo>> crateApiSessionTachoCorePlaces({required TachoCore that });
+
+Future<List<ProjectInfo>> crateApiSessionTachoCoreProjectList({required TachoCore that , required bool includeArchived });
 
 Future<List<ProjectInfo>> crateApiSessionTachoCoreProjects({required TachoCore that });
 
 Future<DeviceInfoView> crateApiSessionTachoCoreRenameDevice({required TachoCore that , required String deviceId , required String name });
+
+Future<CarInfo> crateApiSessionTachoCoreRestoreCar({required TachoCore that , required String key });
+
+Future<EntryDetailInfo> crateApiSessionTachoCoreRestoreEntry({required TachoCore that , required String key });
+
+Future<PlaceInfo> crateApiSessionTachoCoreRestorePlace({required TachoCore that , required String key });
+
+Future<ProjectInfo> crateApiSessionTachoCoreRestoreProject({required TachoCore that , required String key });
+
+Future<RestoredTripInfo> crateApiSessionTachoCoreRestoreTrip({required TachoCore that , required String key });
+
+Future<CarInfo> crateApiSessionTachoCoreRetireCar({required TachoCore that , required String key , required bool retired });
 
 Future<void> crateApiSessionTachoCoreRevokeDevice({required TachoCore that , required String deviceId });
 
 Future<TripDetail> crateApiSessionTachoCoreSetTripOdometer({required TachoCore that , required String key , required TripEnd end , required double km });
 
 Future<SyncStatusInfo> crateApiSessionTachoCoreSignup({required TachoCore that , required String relayUrl , required String email , required String password });
+
+Future<SplitTripInfo> crateApiSessionTachoCoreSplitTrip({required TachoCore that , required String key , required SplitMode mode , PlatformInt64? atMs });
 
 Future<SyncLoop> crateApiSessionTachoCoreStartSyncLoop({required TachoCore that , required int waitS });
 
@@ -181,6 +223,8 @@ Future<TripDetail> crateApiSessionTachoCoreTrip({required TachoCore that , requi
 
 Future<List<TripPointInfo>> crateApiSessionTachoCoreTripPoints({required TachoCore that , required String key });
 
+Future<List<TripStatusInfo>> crateApiSessionTachoCoreTripStatuses({required TachoCore that });
+
 Future<List<TripInfo>> crateApiSessionTachoCoreTrips({required TachoCore that , required TripQuery query });
 
 Stream<CoreEventInfo> crateApiSessionTachoCoreWatchEvents({required TachoCore that });
@@ -189,11 +233,19 @@ Future<String> crateApiSessionTachoCoreWriteHoursReport({required TachoCore that
 
 Future<String> crateApiSessionTachoCoreWriteMileageReport({required TachoCore that , required String car , required String period , required ReportFormat format , required String dir });
 
+Future<CarChangeInput> crateApiTypesCarChangeInputDefault();
+
+Future<EntryEditInput> crateApiTypesEntryEditInputDefault();
+
 Future<EntryQuery> crateApiTypesEntryQueryDefault();
 
 Future<NewCarInput> crateApiTypesNewCarInputDefault();
 
 Future<NewEntryInput> crateApiTypesNewEntryInputDefault();
+
+Future<PlaceChangeInput> crateApiTypesPlaceChangeInputDefault();
+
+Future<ProjectChangeInput> crateApiTypesProjectChangeInputDefault();
 
 Future<TripQuery> crateApiTypesTripQueryDefault();
 
@@ -375,13 +427,66 @@ sse_encode_box_autoadd_new_project_input(project, serializer);
         );
         
 
+@override Future<ProjectInfo> crateApiSessionTachoCoreArchiveProject({required TachoCore that , required String key , required bool archived })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(key, serializer);
+sse_encode_bool(archived, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 7, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_project_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreArchiveProjectConstMeta,
+            argValues: [that, key, archived],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreArchiveProjectConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_archive_project",
+            argNames: ["that", "key", "archived"],
+        );
+        
+
+@override Future<List<CarInfo>> crateApiSessionTachoCoreCarList({required TachoCore that , required bool includeRetired })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_bool(includeRetired, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 8, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_list_car_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreCarListConstMeta,
+            argValues: [that, includeRetired],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreCarListConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_car_list",
+            argNames: ["that", "includeRetired"],
+        );
+        
+
 @override Future<List<OdometerReadingInfo>> crateApiSessionTachoCoreCarReadings({required TachoCore that , required String car , required int limit })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(car, serializer);
 sse_encode_u_32(limit, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 7, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 9, port: port_);
             
             },
             codec: 
@@ -406,7 +511,7 @@ sse_encode_u_32(limit, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 8, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 10, port: port_);
             
             },
             codec: 
@@ -434,7 +539,7 @@ sse_encode_u_32(limit, serializer);
 sse_encode_String(key, serializer);
 sse_encode_purpose(purpose, serializer);
 sse_encode_opt_String(businessPartner, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 9, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 11, port: port_);
             
             },
             codec: 
@@ -461,7 +566,7 @@ sse_encode_opt_String(businessPartner, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_trip_source(source, serializer);
 sse_encode_opt_String(carHint, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 10, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 12, port: port_);
             
             },
             codec: 
@@ -482,11 +587,115 @@ sse_encode_opt_String(carHint, serializer);
         );
         
 
+@override Future<bool> crateApiSessionTachoCoreDeleteCar({required TachoCore that , required String key })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(key, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 13, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_bool,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreDeleteCarConstMeta,
+            argValues: [that, key],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreDeleteCarConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_delete_car",
+            argNames: ["that", "key"],
+        );
+        
+
+@override Future<bool> crateApiSessionTachoCoreDeleteEntry({required TachoCore that , required String key })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(key, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 14, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_bool,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreDeleteEntryConstMeta,
+            argValues: [that, key],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreDeleteEntryConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_delete_entry",
+            argNames: ["that", "key"],
+        );
+        
+
+@override Future<bool> crateApiSessionTachoCoreDeletePlace({required TachoCore that , required String key })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(key, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 15, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_bool,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreDeletePlaceConstMeta,
+            argValues: [that, key],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreDeletePlaceConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_delete_place",
+            argNames: ["that", "key"],
+        );
+        
+
+@override Future<bool> crateApiSessionTachoCoreDeleteProject({required TachoCore that , required String key })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(key, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 16, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_bool,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreDeleteProjectConstMeta,
+            argValues: [that, key],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreDeleteProjectConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_delete_project",
+            argNames: ["that", "key"],
+        );
+        
+
 @override String crateApiSessionTachoCoreDeviceId({required TachoCore that })  { return handler.executeSync(SyncTask(
             callFfi: () {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            return pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 11)!;
+            return pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 17)!;
             
             },
             codec: 
@@ -511,7 +720,7 @@ sse_encode_opt_String(carHint, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 12, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 18, port: port_);
             
             },
             codec: 
@@ -537,7 +746,7 @@ sse_encode_opt_String(carHint, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 13, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 19, port: port_);
             
             },
             codec: 
@@ -562,7 +771,7 @@ sse_encode_String(key, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 14, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 20, port: port_);
             
             },
             codec: 
@@ -583,6 +792,114 @@ sse_encode_String(key, serializer);
         );
         
 
+@override Future<CarInfo> crateApiSessionTachoCoreEditCar({required TachoCore that , required String key , required CarChangeInput change })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(key, serializer);
+sse_encode_box_autoadd_car_change_input(change, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 21, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_car_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreEditCarConstMeta,
+            argValues: [that, key, change],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreEditCarConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_edit_car",
+            argNames: ["that", "key", "change"],
+        );
+        
+
+@override Future<EntryDetailInfo> crateApiSessionTachoCoreEditEntry({required TachoCore that , required String key , required EntryEditInput edit })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(key, serializer);
+sse_encode_box_autoadd_entry_edit_input(edit, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 22, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_entry_detail_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreEditEntryConstMeta,
+            argValues: [that, key, edit],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreEditEntryConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_edit_entry",
+            argNames: ["that", "key", "edit"],
+        );
+        
+
+@override Future<PlaceInfo> crateApiSessionTachoCoreEditPlace({required TachoCore that , required String key , required PlaceChangeInput change })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(key, serializer);
+sse_encode_box_autoadd_place_change_input(change, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 23, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_place_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreEditPlaceConstMeta,
+            argValues: [that, key, change],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreEditPlaceConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_edit_place",
+            argNames: ["that", "key", "change"],
+        );
+        
+
+@override Future<ProjectInfo> crateApiSessionTachoCoreEditProject({required TachoCore that , required String key , required ProjectChangeInput change })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(key, serializer);
+sse_encode_box_autoadd_project_change_input(change, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 24, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_project_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreEditProjectConstMeta,
+            argValues: [that, key, change],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreEditProjectConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_edit_project",
+            argNames: ["that", "key", "change"],
+        );
+        
+
 @override Future<TripInfo> crateApiSessionTachoCoreEditTrip({required TachoCore that , required String key , required TripField field , String? value })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
@@ -590,7 +907,7 @@ sse_encode_String(key, serializer);
 sse_encode_String(key, serializer);
 sse_encode_trip_field(field, serializer);
 sse_encode_opt_String(value, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 15, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 25, port: port_);
             
             },
             codec: 
@@ -615,7 +932,7 @@ sse_encode_opt_String(value, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 16, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 26, port: port_);
             
             },
             codec: 
@@ -641,7 +958,7 @@ sse_encode_opt_String(value, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_box_autoadd_entry_query(query, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 17, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 27, port: port_);
             
             },
             codec: 
@@ -662,12 +979,38 @@ sse_encode_box_autoadd_entry_query(query, serializer);
         );
         
 
+@override Future<EntryDetailInfo> crateApiSessionTachoCoreEntry({required TachoCore that , required String key })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(key, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 28, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_entry_detail_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreEntryConstMeta,
+            argValues: [that, key],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreEntryConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_entry",
+            argNames: ["that", "key"],
+        );
+        
+
 @override Future<CarInfo> crateApiSessionTachoCoreFindCar({required TachoCore that , required String key })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 18, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 29, port: port_);
             
             },
             codec: 
@@ -694,7 +1037,7 @@ sse_encode_String(key, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(period, serializer);
 sse_encode_report_format(format, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 19, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 30, port: port_);
             
             },
             codec: 
@@ -720,7 +1063,7 @@ sse_encode_report_format(format, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(month, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 20, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 31, port: port_);
             
             },
             codec: 
@@ -745,7 +1088,7 @@ sse_encode_String(month, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 21, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 32, port: port_);
             
             },
             codec: 
@@ -773,7 +1116,7 @@ sse_encode_String(month, serializer);
 sse_encode_String(relayUrl, serializer);
 sse_encode_String(email, serializer);
 sse_encode_String(password, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 22, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 33, port: port_);
             
             },
             codec: 
@@ -799,7 +1142,7 @@ sse_encode_String(password, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_bool(forgetData, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 23, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 34, port: port_);
             
             },
             codec: 
@@ -820,6 +1163,33 @@ sse_encode_bool(forgetData, serializer);
         );
         
 
+@override Future<TripDetail> crateApiSessionTachoCoreMergeTrips({required TachoCore that , required String first , required String second })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(first, serializer);
+sse_encode_String(second, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 35, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_trip_detail,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreMergeTripsConstMeta,
+            argValues: [that, first, second],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreMergeTripsConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_merge_trips",
+            argNames: ["that", "first", "second"],
+        );
+        
+
 @override Future<Uint8List> crateApiSessionTachoCoreMileageReport({required TachoCore that , required String car , required String period , required ReportFormat format })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
@@ -827,7 +1197,7 @@ sse_encode_bool(forgetData, serializer);
 sse_encode_String(car, serializer);
 sse_encode_String(period, serializer);
 sse_encode_report_format(format, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 24, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 36, port: port_);
             
             },
             codec: 
@@ -854,7 +1224,7 @@ sse_encode_report_format(format, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(watchDeviceId, serializer);
 sse_encode_String(watchName, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 25, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 37, port: port_);
             
             },
             codec: 
@@ -882,7 +1252,7 @@ sse_encode_String(watchName, serializer);
 sse_encode_String(relayUrl, serializer);
 sse_encode_String(provider, serializer);
 sse_encode_String(redirectUri, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 26, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 38, port: port_);
             
             },
             codec: 
@@ -909,7 +1279,7 @@ sse_encode_String(redirectUri, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(pending, serializer);
 sse_encode_String(redirectUrl, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 27, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 39, port: port_);
             
             },
             codec: 
@@ -936,7 +1306,7 @@ sse_encode_String(redirectUrl, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(relayUrl, serializer);
 sse_encode_String(provider, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 28, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 40, port: port_);
             
             },
             codec: 
@@ -965,7 +1335,7 @@ sse_encode_String(relayUrl, serializer);
 sse_encode_String(provider, serializer);
 sse_encode_String(idToken, serializer);
 sse_encode_String(nonce, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 29, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 41, port: port_);
             
             },
             codec: 
@@ -992,7 +1362,7 @@ sse_encode_String(nonce, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_String(dbPath, serializer);
 sse_encode_String(timeZone, serializer);
 sse_encode_opt_String(deviceName, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 30, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 42, port: port_);
             
             },
             codec: 
@@ -1017,7 +1387,7 @@ sse_encode_opt_String(deviceName, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 31, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 43, port: port_);
             
             },
             codec: 
@@ -1043,7 +1413,7 @@ sse_encode_opt_String(deviceName, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_box_autoadd_ping_input(ping, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 32, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 44, port: port_);
             
             },
             codec: 
@@ -1069,7 +1439,7 @@ sse_encode_box_autoadd_ping_input(ping, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_list_ping_input(pings, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 33, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 45, port: port_);
             
             },
             codec: 
@@ -1090,11 +1460,37 @@ sse_encode_list_ping_input(pings, serializer);
         );
         
 
+@override Future<List<PlaceInfo>> crateApiSessionTachoCorePlaceList({required TachoCore that , required bool includeDeleted })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_bool(includeDeleted, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 46, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_list_place_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCorePlaceListConstMeta,
+            argValues: [that, includeDeleted],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCorePlaceListConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_place_list",
+            argNames: ["that", "includeDeleted"],
+        );
+        
+
 @override Future<List<PlaceInfo>> crateApiSessionTachoCorePlaces({required TachoCore that })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 34, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 47, port: port_);
             
             },
             codec: 
@@ -1115,11 +1511,37 @@ sse_encode_list_ping_input(pings, serializer);
         );
         
 
+@override Future<List<ProjectInfo>> crateApiSessionTachoCoreProjectList({required TachoCore that , required bool includeArchived })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_bool(includeArchived, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 48, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_list_project_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreProjectListConstMeta,
+            argValues: [that, includeArchived],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreProjectListConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_project_list",
+            argNames: ["that", "includeArchived"],
+        );
+        
+
 @override Future<List<ProjectInfo>> crateApiSessionTachoCoreProjects({required TachoCore that })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 35, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 49, port: port_);
             
             },
             codec: 
@@ -1146,7 +1568,7 @@ sse_encode_list_ping_input(pings, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(deviceId, serializer);
 sse_encode_String(name, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 36, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 50, port: port_);
             
             },
             codec: 
@@ -1167,12 +1589,169 @@ sse_encode_String(name, serializer);
         );
         
 
+@override Future<CarInfo> crateApiSessionTachoCoreRestoreCar({required TachoCore that , required String key })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(key, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 51, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_car_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreRestoreCarConstMeta,
+            argValues: [that, key],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreRestoreCarConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_restore_car",
+            argNames: ["that", "key"],
+        );
+        
+
+@override Future<EntryDetailInfo> crateApiSessionTachoCoreRestoreEntry({required TachoCore that , required String key })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(key, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 52, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_entry_detail_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreRestoreEntryConstMeta,
+            argValues: [that, key],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreRestoreEntryConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_restore_entry",
+            argNames: ["that", "key"],
+        );
+        
+
+@override Future<PlaceInfo> crateApiSessionTachoCoreRestorePlace({required TachoCore that , required String key })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(key, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 53, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_place_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreRestorePlaceConstMeta,
+            argValues: [that, key],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreRestorePlaceConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_restore_place",
+            argNames: ["that", "key"],
+        );
+        
+
+@override Future<ProjectInfo> crateApiSessionTachoCoreRestoreProject({required TachoCore that , required String key })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(key, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 54, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_project_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreRestoreProjectConstMeta,
+            argValues: [that, key],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreRestoreProjectConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_restore_project",
+            argNames: ["that", "key"],
+        );
+        
+
+@override Future<RestoredTripInfo> crateApiSessionTachoCoreRestoreTrip({required TachoCore that , required String key })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(key, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 55, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_restored_trip_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreRestoreTripConstMeta,
+            argValues: [that, key],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreRestoreTripConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_restore_trip",
+            argNames: ["that", "key"],
+        );
+        
+
+@override Future<CarInfo> crateApiSessionTachoCoreRetireCar({required TachoCore that , required String key , required bool retired })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(key, serializer);
+sse_encode_bool(retired, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 56, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_car_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreRetireCarConstMeta,
+            argValues: [that, key, retired],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreRetireCarConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_retire_car",
+            argNames: ["that", "key", "retired"],
+        );
+        
+
 @override Future<void> crateApiSessionTachoCoreRevokeDevice({required TachoCore that , required String deviceId })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(deviceId, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 37, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 57, port: port_);
             
             },
             codec: 
@@ -1200,7 +1779,7 @@ sse_encode_String(deviceId, serializer);
 sse_encode_String(key, serializer);
 sse_encode_trip_end(end, serializer);
 sse_encode_f_64(km, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 38, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 58, port: port_);
             
             },
             codec: 
@@ -1228,7 +1807,7 @@ sse_encode_f_64(km, serializer);
 sse_encode_String(relayUrl, serializer);
 sse_encode_String(email, serializer);
 sse_encode_String(password, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 39, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 59, port: port_);
             
             },
             codec: 
@@ -1249,12 +1828,40 @@ sse_encode_String(password, serializer);
         );
         
 
+@override Future<SplitTripInfo> crateApiSessionTachoCoreSplitTrip({required TachoCore that , required String key , required SplitMode mode , PlatformInt64? atMs })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(key, serializer);
+sse_encode_split_mode(mode, serializer);
+sse_encode_opt_box_autoadd_i_64(atMs, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 60, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_split_trip_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreSplitTripConstMeta,
+            argValues: [that, key, mode, atMs],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreSplitTripConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_split_trip",
+            argNames: ["that", "key", "mode", "atMs"],
+        );
+        
+
 @override Future<SyncLoop> crateApiSessionTachoCoreStartSyncLoop({required TachoCore that , required int waitS })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_u_32(waitS, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 40, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 61, port: port_);
             
             },
             codec: 
@@ -1282,7 +1889,7 @@ sse_encode_u_32(waitS, serializer);
 sse_encode_opt_String(project, serializer);
 sse_encode_String(description, serializer);
 sse_encode_list_String(tags, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 41, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 62, port: port_);
             
             },
             codec: 
@@ -1307,7 +1914,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 42, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 63, port: port_);
             
             },
             codec: 
@@ -1335,7 +1942,7 @@ sse_encode_list_String(tags, serializer);
 sse_encode_opt_String(project, serializer);
 sse_encode_String(description, serializer);
 sse_encode_list_String(tags, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 43, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 64, port: port_);
             
             },
             codec: 
@@ -1360,7 +1967,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 44, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 65, port: port_);
             
             },
             codec: 
@@ -1385,7 +1992,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 45, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 66, port: port_);
             
             },
             codec: 
@@ -1410,7 +2017,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 46, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 67, port: port_);
             
             },
             codec: 
@@ -1435,7 +2042,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 47, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 68, port: port_);
             
             },
             codec: 
@@ -1461,7 +2068,7 @@ sse_encode_list_String(tags, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 48, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 69, port: port_);
             
             },
             codec: 
@@ -1487,7 +2094,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 49, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 70, port: port_);
             
             },
             codec: 
@@ -1508,12 +2115,37 @@ sse_encode_String(key, serializer);
         );
         
 
+@override Future<List<TripStatusInfo>> crateApiSessionTachoCoreTripStatuses({required TachoCore that })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 71, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_list_trip_status_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreTripStatusesConstMeta,
+            argValues: [that],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreTripStatusesConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_trip_statuses",
+            argNames: ["that"],
+        );
+        
+
 @override Future<List<TripInfo>> crateApiSessionTachoCoreTrips({required TachoCore that , required TripQuery query })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_box_autoadd_trip_query(query, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 50, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 72, port: port_);
             
             },
             codec: 
@@ -1541,7 +2173,7 @@ sse_encode_box_autoadd_trip_query(query, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_StreamSink_core_event_info_Sse(sink, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 51, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 73, port: port_);
             
             },
             codec: 
@@ -1571,7 +2203,7 @@ sse_encode_StreamSink_core_event_info_Sse(sink, serializer);
 sse_encode_String(period, serializer);
 sse_encode_report_format(format, serializer);
 sse_encode_String(dir, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 52, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 74, port: port_);
             
             },
             codec: 
@@ -1600,7 +2232,7 @@ sse_encode_String(car, serializer);
 sse_encode_String(period, serializer);
 sse_encode_report_format(format, serializer);
 sse_encode_String(dir, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 53, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 75, port: port_);
             
             },
             codec: 
@@ -1621,11 +2253,61 @@ sse_encode_String(dir, serializer);
         );
         
 
+@override Future<CarChangeInput> crateApiTypesCarChangeInputDefault()  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 76, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_car_change_input,
+          decodeErrorData: null,
+        )
+        ,
+            constMeta: kCrateApiTypesCarChangeInputDefaultConstMeta,
+            argValues: [],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiTypesCarChangeInputDefaultConstMeta => const TaskConstMeta(
+            debugName: "car_change_input_default",
+            argNames: [],
+        );
+        
+
+@override Future<EntryEditInput> crateApiTypesEntryEditInputDefault()  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 77, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_entry_edit_input,
+          decodeErrorData: null,
+        )
+        ,
+            constMeta: kCrateApiTypesEntryEditInputDefaultConstMeta,
+            argValues: [],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiTypesEntryEditInputDefaultConstMeta => const TaskConstMeta(
+            debugName: "entry_edit_input_default",
+            argNames: [],
+        );
+        
+
 @override Future<EntryQuery> crateApiTypesEntryQueryDefault()  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 54, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 78, port: port_);
             
             },
             codec: 
@@ -1650,7 +2332,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 55, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 79, port: port_);
             
             },
             codec: 
@@ -1675,7 +2357,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 56, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 80, port: port_);
             
             },
             codec: 
@@ -1696,11 +2378,61 @@ sse_encode_String(dir, serializer);
         );
         
 
+@override Future<PlaceChangeInput> crateApiTypesPlaceChangeInputDefault()  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 81, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_place_change_input,
+          decodeErrorData: null,
+        )
+        ,
+            constMeta: kCrateApiTypesPlaceChangeInputDefaultConstMeta,
+            argValues: [],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiTypesPlaceChangeInputDefaultConstMeta => const TaskConstMeta(
+            debugName: "place_change_input_default",
+            argNames: [],
+        );
+        
+
+@override Future<ProjectChangeInput> crateApiTypesProjectChangeInputDefault()  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 82, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_project_change_input,
+          decodeErrorData: null,
+        )
+        ,
+            constMeta: kCrateApiTypesProjectChangeInputDefaultConstMeta,
+            argValues: [],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiTypesProjectChangeInputDefaultConstMeta => const TaskConstMeta(
+            debugName: "project_change_input_default",
+            argNames: [],
+        );
+        
+
 @override Future<TripQuery> crateApiTypesTripQueryDefault()  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 57, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 83, port: port_);
             
             },
             codec: 
@@ -1783,8 +2515,14 @@ return dco_decode_active_trip(raw); }
 @protected bool dco_decode_box_autoadd_bool(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return raw as bool; }
 
+@protected CarChangeInput dco_decode_box_autoadd_car_change_input(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return dco_decode_car_change_input(raw); }
+
 @protected Decider dco_decode_box_autoadd_decider(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return dco_decode_decider(raw); }
+
+@protected EntryEditInput dco_decode_box_autoadd_entry_edit_input(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return dco_decode_entry_edit_input(raw); }
 
 @protected EntryQuery dco_decode_box_autoadd_entry_query(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return dco_decode_entry_query(raw); }
@@ -1816,11 +2554,23 @@ return dco_decode_odometer_reading_info(raw); }
 @protected PingInput dco_decode_box_autoadd_ping_input(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return dco_decode_ping_input(raw); }
 
+@protected PlaceChangeInput dco_decode_box_autoadd_place_change_input(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return dco_decode_place_change_input(raw); }
+
+@protected PlaceKind dco_decode_box_autoadd_place_kind(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return dco_decode_place_kind(raw); }
+
+@protected ProjectChangeInput dco_decode_box_autoadd_project_change_input(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return dco_decode_project_change_input(raw); }
+
 @protected ProjectInfo dco_decode_box_autoadd_project_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return dco_decode_project_info(raw); }
 
 @protected Purpose dco_decode_box_autoadd_purpose(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return dco_decode_purpose(raw); }
+
+@protected RoundingRule dco_decode_box_autoadd_rounding_rule(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return dco_decode_rounding_rule(raw); }
 
 @protected TimeEntryInfo dco_decode_box_autoadd_time_entry_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return dco_decode_time_entry_info(raw); }
@@ -1834,9 +2584,25 @@ return dco_decode_trip_query(raw); }
 @protected int dco_decode_box_autoadd_u_32(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return raw as int; }
 
+@protected CarChangeInput dco_decode_car_change_input(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 12) throw Exception('unexpected arr length: expect 12 but see ${arr.length}');
+                return CarChangeInput(name: dco_decode_opt_String(arr[0]),
+plate: dco_decode_opt_String(arr[1]),
+make: dco_decode_opt_String(arr[2]),
+clearMake: dco_decode_bool(arr[3]),
+model: dco_decode_opt_String(arr[4]),
+clearModel: dco_decode_bool(arr[5]),
+availableFrom: dco_decode_opt_String(arr[6]),
+clearAvailableFrom: dco_decode_bool(arr[7]),
+availableTo: dco_decode_opt_String(arr[8]),
+clearAvailableTo: dco_decode_bool(arr[9]),
+connectHint: dco_decode_opt_String(arr[10]),
+clearConnectHint: dco_decode_bool(arr[11]),); }
+
 @protected CarInfo dco_decode_car_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 final arr = raw as List<dynamic>;
-                if (arr.length != 8) throw Exception('unexpected arr length: expect 8 but see ${arr.length}');
+                if (arr.length != 9) throw Exception('unexpected arr length: expect 9 but see ${arr.length}');
                 return CarInfo(id: dco_decode_String(arr[0]),
 name: dco_decode_String(arr[1]),
 make: dco_decode_opt_String(arr[2]),
@@ -1844,7 +2610,8 @@ model: dco_decode_opt_String(arr[3]),
 plate: dco_decode_String(arr[4]),
 availableFrom: dco_decode_opt_String(arr[5]),
 availableTo: dco_decode_opt_String(arr[6]),
-connectHint: dco_decode_opt_String(arr[7]),); }
+connectHint: dco_decode_opt_String(arr[7]),
+retired: dco_decode_bool(arr[8]),); }
 
 @protected CoreEventInfo dco_decode_core_event_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 final arr = raw as List<dynamic>;
@@ -1868,6 +2635,30 @@ createdAt: dco_decode_String(arr[2]),
 lastPushAt: dco_decode_opt_String(arr[3]),
 current: dco_decode_bool(arr[4]),
 revokedAt: dco_decode_opt_String(arr[5]),); }
+
+@protected EntryDetailInfo dco_decode_entry_detail_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 4) throw Exception('unexpected arr length: expect 4 but see ${arr.length}');
+                return EntryDetailInfo(entry: dco_decode_time_entry_info(arr[0]),
+deleted: dco_decode_bool(arr[1]),
+project: dco_decode_opt_box_autoadd_project_info(arr[2]),
+history: dco_decode_list_time_entry_edit_info(arr[3]),); }
+
+@protected EntryEditInput dco_decode_entry_edit_input(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 9) throw Exception('unexpected arr length: expect 9 but see ${arr.length}');
+                return EntryEditInput(project: dco_decode_opt_String(arr[0]),
+clearProject: dco_decode_bool(arr[1]),
+description: dco_decode_opt_String(arr[2]),
+startMs: dco_decode_opt_box_autoadd_i_64(arr[3]),
+stopMs: dco_decode_opt_box_autoadd_i_64(arr[4]),
+tags: dco_decode_opt_list_String(arr[5]),
+billable: dco_decode_opt_box_autoadd_bool(arr[6]),
+trip: dco_decode_opt_String(arr[7]),
+clearTrip: dco_decode_bool(arr[8]),); }
+
+@protected EntryField dco_decode_entry_field(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return EntryField.values[raw as int]; }
 
 @protected EntryQuery dco_decode_entry_query(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 final arr = raw as List<dynamic>;
@@ -1934,6 +2725,9 @@ return raw as Uint8List; }
 @protected List<ProjectInfo> dco_decode_list_project_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return (raw as List<dynamic>).map(dco_decode_project_info).toList(); }
 
+@protected List<TimeEntryEditInfo> dco_decode_list_time_entry_edit_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return (raw as List<dynamic>).map(dco_decode_time_entry_edit_info).toList(); }
+
 @protected List<TimeEntryInfo> dco_decode_list_time_entry_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return (raw as List<dynamic>).map(dco_decode_time_entry_info).toList(); }
 
@@ -1945,6 +2739,9 @@ return (raw as List<dynamic>).map(dco_decode_trip_info).toList(); }
 
 @protected List<TripPointInfo> dco_decode_list_trip_point_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return (raw as List<dynamic>).map(dco_decode_trip_point_info).toList(); }
+
+@protected List<TripStatusInfo> dco_decode_list_trip_status_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return (raw as List<dynamic>).map(dco_decode_trip_status_info).toList(); }
 
 @protected LogoutInfo dco_decode_logout_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 final arr = raw as List<dynamic>;
@@ -2045,11 +2842,17 @@ return raw == null ? null : dco_decode_box_autoadd_lat_lng(raw); }
 @protected OdometerReadingInfo? dco_decode_opt_box_autoadd_odometer_reading_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return raw == null ? null : dco_decode_box_autoadd_odometer_reading_info(raw); }
 
+@protected PlaceKind? dco_decode_opt_box_autoadd_place_kind(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return raw == null ? null : dco_decode_box_autoadd_place_kind(raw); }
+
 @protected ProjectInfo? dco_decode_opt_box_autoadd_project_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return raw == null ? null : dco_decode_box_autoadd_project_info(raw); }
 
 @protected Purpose? dco_decode_opt_box_autoadd_purpose(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return raw == null ? null : dco_decode_box_autoadd_purpose(raw); }
+
+@protected RoundingRule? dco_decode_opt_box_autoadd_rounding_rule(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return raw == null ? null : dco_decode_box_autoadd_rounding_rule(raw); }
 
 @protected TimeEntryInfo? dco_decode_opt_box_autoadd_time_entry_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return raw == null ? null : dco_decode_box_autoadd_time_entry_info(raw); }
@@ -2059,6 +2862,9 @@ return raw == null ? null : dco_decode_box_autoadd_trip_end(raw); }
 
 @protected int? dco_decode_opt_box_autoadd_u_32(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return raw == null ? null : dco_decode_box_autoadd_u_32(raw); }
+
+@protected List<String>? dco_decode_opt_list_String(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return raw == null ? null : dco_decode_list_String(raw); }
 
 @protected ParkedOpInfo dco_decode_parked_op_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 final arr = raw as List<dynamic>;
@@ -2081,6 +2887,17 @@ speedMps: dco_decode_opt_box_autoadd_f_64(arr[4]),
 headingDeg: dco_decode_opt_box_autoadd_f_64(arr[5]),
 altitudeM: dco_decode_opt_box_autoadd_f_64(arr[6]),); }
 
+@protected PlaceChangeInput dco_decode_place_change_input(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 7) throw Exception('unexpected arr length: expect 7 but see ${arr.length}');
+                return PlaceChangeInput(name: dco_decode_opt_String(arr[0]),
+kind: dco_decode_opt_box_autoadd_place_kind(arr[1]),
+lat: dco_decode_opt_box_autoadd_f_64(arr[2]),
+lon: dco_decode_opt_box_autoadd_f_64(arr[3]),
+radiusM: dco_decode_opt_box_autoadd_f_64(arr[4]),
+address: dco_decode_opt_String(arr[5]),
+clearAddress: dco_decode_bool(arr[6]),); }
+
 @protected PlaceInfo dco_decode_place_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 final arr = raw as List<dynamic>;
                 if (arr.length != 6) throw Exception('unexpected arr length: expect 6 but see ${arr.length}');
@@ -2094,14 +2911,24 @@ address: dco_decode_opt_String(arr[5]),); }
 @protected PlaceKind dco_decode_place_kind(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return PlaceKind.values[raw as int]; }
 
-@protected ProjectInfo dco_decode_project_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+@protected ProjectChangeInput dco_decode_project_change_input(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 final arr = raw as List<dynamic>;
                 if (arr.length != 5) throw Exception('unexpected arr length: expect 5 but see ${arr.length}');
+                return ProjectChangeInput(name: dco_decode_opt_String(arr[0]),
+client: dco_decode_opt_String(arr[1]),
+clearClient: dco_decode_bool(arr[2]),
+billable: dco_decode_opt_box_autoadd_bool(arr[3]),
+rounding: dco_decode_opt_box_autoadd_rounding_rule(arr[4]),); }
+
+@protected ProjectInfo dco_decode_project_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 6) throw Exception('unexpected arr length: expect 6 but see ${arr.length}');
                 return ProjectInfo(id: dco_decode_String(arr[0]),
 name: dco_decode_String(arr[1]),
 client: dco_decode_opt_String(arr[2]),
 billable: dco_decode_bool(arr[3]),
-rounding: dco_decode_rounding_rule(arr[4]),); }
+rounding: dco_decode_rounding_rule(arr[4]),
+archived: dco_decode_bool(arr[5]),); }
 
 @protected Purpose dco_decode_purpose(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return Purpose.values[raw as int]; }
@@ -2112,6 +2939,12 @@ return ReadingSource.values[raw as int]; }
 @protected ReportFormat dco_decode_report_format(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return ReportFormat.values[raw as int]; }
 
+@protected RestoredTripInfo dco_decode_restored_trip_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 2) throw Exception('unexpected arr length: expect 2 but see ${arr.length}');
+                return RestoredTripInfo(trip: dco_decode_trip_detail(arr[0]),
+changed: dco_decode_bool(arr[1]),); }
+
 @protected RoundingMode dco_decode_rounding_mode(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return RoundingMode.values[raw as int]; }
 
@@ -2120,6 +2953,15 @@ final arr = raw as List<dynamic>;
                 if (arr.length != 2) throw Exception('unexpected arr length: expect 2 but see ${arr.length}');
                 return RoundingRule(mode: dco_decode_rounding_mode(arr[0]),
 minutes: dco_decode_u_32(arr[1]),); }
+
+@protected SplitMode dco_decode_split_mode(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return SplitMode.values[raw as int]; }
+
+@protected SplitTripInfo dco_decode_split_trip_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 2) throw Exception('unexpected arr length: expect 2 but see ${arr.length}');
+                return SplitTripInfo(first: dco_decode_trip_detail(arr[0]),
+second: dco_decode_trip_detail(arr[1]),); }
 
 @protected SyncReportInfo dco_decode_sync_report_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 final arr = raw as List<dynamic>;
@@ -2139,6 +2981,15 @@ pendingOps: dco_decode_i_64(arr[2]),
 parkedOps: dco_decode_i_64(arr[3]),
 lastSyncAtMs: dco_decode_opt_box_autoadd_i_64(arr[4]),
 lastError: dco_decode_opt_String(arr[5]),); }
+
+@protected TimeEntryEditInfo dco_decode_time_entry_edit_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 5) throw Exception('unexpected arr length: expect 5 but see ${arr.length}');
+                return TimeEntryEditInfo(field: dco_decode_entry_field(arr[0]),
+oldValue: dco_decode_opt_String(arr[1]),
+newValue: dco_decode_opt_String(arr[2]),
+atMs: dco_decode_i_64(arr[3]),
+deviceId: dco_decode_String(arr[4]),); }
 
 @protected TimeEntryInfo dco_decode_time_entry_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 final arr = raw as List<dynamic>;
@@ -2164,12 +3015,16 @@ todayRoundedS: dco_decode_i_64(arr[4]),); }
 
 @protected TripDetail dco_decode_trip_detail(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 final arr = raw as List<dynamic>;
-                if (arr.length != 5) throw Exception('unexpected arr length: expect 5 but see ${arr.length}');
+                if (arr.length != 9) throw Exception('unexpected arr length: expect 9 but see ${arr.length}');
                 return TripDetail(trip: dco_decode_trip_info(arr[0]),
 pointCount: dco_decode_u_32(arr[1]),
 odometerStart: dco_decode_opt_box_autoadd_odometer_reading_info(arr[2]),
 odometerEnd: dco_decode_opt_box_autoadd_odometer_reading_info(arr[3]),
-history: dco_decode_list_trip_edit_info(arr[4]),); }
+history: dco_decode_list_trip_edit_info(arr[4]),
+status: dco_decode_trip_status(arr[5]),
+mergedFrom: dco_decode_list_String(arr[6]),
+splitFrom: dco_decode_opt_String(arr[7]),
+replacedBy: dco_decode_list_String(arr[8]),); }
 
 @protected TripEditInfo dco_decode_trip_edit_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 final arr = raw as List<dynamic>;
@@ -2235,6 +3090,15 @@ return TripSource.values[raw as int]; }
 
 @protected TripState dco_decode_trip_state(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return TripState.values[raw as int]; }
+
+@protected TripStatus dco_decode_trip_status(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return TripStatus.values[raw as int]; }
+
+@protected TripStatusInfo dco_decode_trip_status_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 2) throw Exception('unexpected arr length: expect 2 but see ${arr.length}');
+                return TripStatusInfo(tripId: dco_decode_String(arr[0]),
+status: dco_decode_trip_status(arr[1]),); }
 
 @protected int dco_decode_u_32(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return raw as int; }
@@ -2309,8 +3173,14 @@ return (sse_decode_active_trip(deserializer)); }
 @protected bool sse_decode_box_autoadd_bool(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 return (sse_decode_bool(deserializer)); }
 
+@protected CarChangeInput sse_decode_box_autoadd_car_change_input(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+return (sse_decode_car_change_input(deserializer)); }
+
 @protected Decider sse_decode_box_autoadd_decider(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 return (sse_decode_decider(deserializer)); }
+
+@protected EntryEditInput sse_decode_box_autoadd_entry_edit_input(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+return (sse_decode_entry_edit_input(deserializer)); }
 
 @protected EntryQuery sse_decode_box_autoadd_entry_query(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 return (sse_decode_entry_query(deserializer)); }
@@ -2342,11 +3212,23 @@ return (sse_decode_odometer_reading_info(deserializer)); }
 @protected PingInput sse_decode_box_autoadd_ping_input(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 return (sse_decode_ping_input(deserializer)); }
 
+@protected PlaceChangeInput sse_decode_box_autoadd_place_change_input(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+return (sse_decode_place_change_input(deserializer)); }
+
+@protected PlaceKind sse_decode_box_autoadd_place_kind(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+return (sse_decode_place_kind(deserializer)); }
+
+@protected ProjectChangeInput sse_decode_box_autoadd_project_change_input(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+return (sse_decode_project_change_input(deserializer)); }
+
 @protected ProjectInfo sse_decode_box_autoadd_project_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 return (sse_decode_project_info(deserializer)); }
 
 @protected Purpose sse_decode_box_autoadd_purpose(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 return (sse_decode_purpose(deserializer)); }
+
+@protected RoundingRule sse_decode_box_autoadd_rounding_rule(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+return (sse_decode_rounding_rule(deserializer)); }
 
 @protected TimeEntryInfo sse_decode_box_autoadd_time_entry_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 return (sse_decode_time_entry_info(deserializer)); }
@@ -2360,6 +3242,21 @@ return (sse_decode_trip_query(deserializer)); }
 @protected int sse_decode_box_autoadd_u_32(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 return (sse_decode_u_32(deserializer)); }
 
+@protected CarChangeInput sse_decode_car_change_input(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_name = sse_decode_opt_String(deserializer);
+var var_plate = sse_decode_opt_String(deserializer);
+var var_make = sse_decode_opt_String(deserializer);
+var var_clearMake = sse_decode_bool(deserializer);
+var var_model = sse_decode_opt_String(deserializer);
+var var_clearModel = sse_decode_bool(deserializer);
+var var_availableFrom = sse_decode_opt_String(deserializer);
+var var_clearAvailableFrom = sse_decode_bool(deserializer);
+var var_availableTo = sse_decode_opt_String(deserializer);
+var var_clearAvailableTo = sse_decode_bool(deserializer);
+var var_connectHint = sse_decode_opt_String(deserializer);
+var var_clearConnectHint = sse_decode_bool(deserializer);
+return CarChangeInput(name: var_name, plate: var_plate, make: var_make, clearMake: var_clearMake, model: var_model, clearModel: var_clearModel, availableFrom: var_availableFrom, clearAvailableFrom: var_clearAvailableFrom, availableTo: var_availableTo, clearAvailableTo: var_clearAvailableTo, connectHint: var_connectHint, clearConnectHint: var_clearConnectHint); }
+
 @protected CarInfo sse_decode_car_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 var var_id = sse_decode_String(deserializer);
 var var_name = sse_decode_String(deserializer);
@@ -2369,7 +3266,8 @@ var var_plate = sse_decode_String(deserializer);
 var var_availableFrom = sse_decode_opt_String(deserializer);
 var var_availableTo = sse_decode_opt_String(deserializer);
 var var_connectHint = sse_decode_opt_String(deserializer);
-return CarInfo(id: var_id, name: var_name, make: var_make, model: var_model, plate: var_plate, availableFrom: var_availableFrom, availableTo: var_availableTo, connectHint: var_connectHint); }
+var var_retired = sse_decode_bool(deserializer);
+return CarInfo(id: var_id, name: var_name, make: var_make, model: var_model, plate: var_plate, availableFrom: var_availableFrom, availableTo: var_availableTo, connectHint: var_connectHint, retired: var_retired); }
 
 @protected CoreEventInfo sse_decode_core_event_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 var var_kind = sse_decode_core_event_kind(deserializer);
@@ -2393,6 +3291,29 @@ var var_lastPushAt = sse_decode_opt_String(deserializer);
 var var_current = sse_decode_bool(deserializer);
 var var_revokedAt = sse_decode_opt_String(deserializer);
 return DeviceInfoView(deviceId: var_deviceId, name: var_name, createdAt: var_createdAt, lastPushAt: var_lastPushAt, current: var_current, revokedAt: var_revokedAt); }
+
+@protected EntryDetailInfo sse_decode_entry_detail_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_entry = sse_decode_time_entry_info(deserializer);
+var var_deleted = sse_decode_bool(deserializer);
+var var_project = sse_decode_opt_box_autoadd_project_info(deserializer);
+var var_history = sse_decode_list_time_entry_edit_info(deserializer);
+return EntryDetailInfo(entry: var_entry, deleted: var_deleted, project: var_project, history: var_history); }
+
+@protected EntryEditInput sse_decode_entry_edit_input(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_project = sse_decode_opt_String(deserializer);
+var var_clearProject = sse_decode_bool(deserializer);
+var var_description = sse_decode_opt_String(deserializer);
+var var_startMs = sse_decode_opt_box_autoadd_i_64(deserializer);
+var var_stopMs = sse_decode_opt_box_autoadd_i_64(deserializer);
+var var_tags = sse_decode_opt_list_String(deserializer);
+var var_billable = sse_decode_opt_box_autoadd_bool(deserializer);
+var var_trip = sse_decode_opt_String(deserializer);
+var var_clearTrip = sse_decode_bool(deserializer);
+return EntryEditInput(project: var_project, clearProject: var_clearProject, description: var_description, startMs: var_startMs, stopMs: var_stopMs, tags: var_tags, billable: var_billable, trip: var_trip, clearTrip: var_clearTrip); }
+
+@protected EntryField sse_decode_entry_field(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var inner = sse_decode_i_32(deserializer);
+        return EntryField.values[inner]; }
 
 @protected EntryQuery sse_decode_entry_query(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 var var_fromMs = sse_decode_opt_box_autoadd_i_64(deserializer);
@@ -2498,6 +3419,14 @@ var len_ = sse_decode_i_32(deserializer);
         return ans_;
          }
 
+@protected List<TimeEntryEditInfo> sse_decode_list_time_entry_edit_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+
+        var len_ = sse_decode_i_32(deserializer);
+        var ans_ = <TimeEntryEditInfo>[];
+        for (var idx_ = 0; idx_ < len_; ++idx_) { ans_.add(sse_decode_time_entry_edit_info(deserializer)); }
+        return ans_;
+         }
+
 @protected List<TimeEntryInfo> sse_decode_list_time_entry_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 
         var len_ = sse_decode_i_32(deserializer);
@@ -2527,6 +3456,14 @@ var len_ = sse_decode_i_32(deserializer);
         var len_ = sse_decode_i_32(deserializer);
         var ans_ = <TripPointInfo>[];
         for (var idx_ = 0; idx_ < len_; ++idx_) { ans_.add(sse_decode_trip_point_info(deserializer)); }
+        return ans_;
+         }
+
+@protected List<TripStatusInfo> sse_decode_list_trip_status_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+
+        var len_ = sse_decode_i_32(deserializer);
+        var ans_ = <TripStatusInfo>[];
+        for (var idx_ = 0; idx_ < len_; ++idx_) { ans_.add(sse_decode_trip_status_info(deserializer)); }
         return ans_;
          }
 
@@ -2669,6 +3606,15 @@ return OidcPendingInfo(authorizationUrl: var_authorizationUrl, state: var_state,
             }
              }
 
+@protected PlaceKind? sse_decode_opt_box_autoadd_place_kind(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+
+            if (sse_decode_bool(deserializer)) {
+                return (sse_decode_box_autoadd_place_kind(deserializer));
+            } else {
+                return null;
+            }
+             }
+
 @protected ProjectInfo? sse_decode_opt_box_autoadd_project_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 
             if (sse_decode_bool(deserializer)) {
@@ -2682,6 +3628,15 @@ return OidcPendingInfo(authorizationUrl: var_authorizationUrl, state: var_state,
 
             if (sse_decode_bool(deserializer)) {
                 return (sse_decode_box_autoadd_purpose(deserializer));
+            } else {
+                return null;
+            }
+             }
+
+@protected RoundingRule? sse_decode_opt_box_autoadd_rounding_rule(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+
+            if (sse_decode_bool(deserializer)) {
+                return (sse_decode_box_autoadd_rounding_rule(deserializer));
             } else {
                 return null;
             }
@@ -2714,6 +3669,15 @@ return OidcPendingInfo(authorizationUrl: var_authorizationUrl, state: var_state,
             }
              }
 
+@protected List<String>? sse_decode_opt_list_String(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+
+            if (sse_decode_bool(deserializer)) {
+                return (sse_decode_list_String(deserializer));
+            } else {
+                return null;
+            }
+             }
+
 @protected ParkedOpInfo sse_decode_parked_op_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 var var_opId = sse_decode_String(deserializer);
 var var_entity = sse_decode_String(deserializer);
@@ -2733,6 +3697,16 @@ var var_headingDeg = sse_decode_opt_box_autoadd_f_64(deserializer);
 var var_altitudeM = sse_decode_opt_box_autoadd_f_64(deserializer);
 return PingInput(atMs: var_atMs, lat: var_lat, lon: var_lon, accuracyM: var_accuracyM, speedMps: var_speedMps, headingDeg: var_headingDeg, altitudeM: var_altitudeM); }
 
+@protected PlaceChangeInput sse_decode_place_change_input(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_name = sse_decode_opt_String(deserializer);
+var var_kind = sse_decode_opt_box_autoadd_place_kind(deserializer);
+var var_lat = sse_decode_opt_box_autoadd_f_64(deserializer);
+var var_lon = sse_decode_opt_box_autoadd_f_64(deserializer);
+var var_radiusM = sse_decode_opt_box_autoadd_f_64(deserializer);
+var var_address = sse_decode_opt_String(deserializer);
+var var_clearAddress = sse_decode_bool(deserializer);
+return PlaceChangeInput(name: var_name, kind: var_kind, lat: var_lat, lon: var_lon, radiusM: var_radiusM, address: var_address, clearAddress: var_clearAddress); }
+
 @protected PlaceInfo sse_decode_place_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 var var_id = sse_decode_String(deserializer);
 var var_name = sse_decode_String(deserializer);
@@ -2746,13 +3720,22 @@ return PlaceInfo(id: var_id, name: var_name, kind: var_kind, center: var_center,
 var inner = sse_decode_i_32(deserializer);
         return PlaceKind.values[inner]; }
 
+@protected ProjectChangeInput sse_decode_project_change_input(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_name = sse_decode_opt_String(deserializer);
+var var_client = sse_decode_opt_String(deserializer);
+var var_clearClient = sse_decode_bool(deserializer);
+var var_billable = sse_decode_opt_box_autoadd_bool(deserializer);
+var var_rounding = sse_decode_opt_box_autoadd_rounding_rule(deserializer);
+return ProjectChangeInput(name: var_name, client: var_client, clearClient: var_clearClient, billable: var_billable, rounding: var_rounding); }
+
 @protected ProjectInfo sse_decode_project_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 var var_id = sse_decode_String(deserializer);
 var var_name = sse_decode_String(deserializer);
 var var_client = sse_decode_opt_String(deserializer);
 var var_billable = sse_decode_bool(deserializer);
 var var_rounding = sse_decode_rounding_rule(deserializer);
-return ProjectInfo(id: var_id, name: var_name, client: var_client, billable: var_billable, rounding: var_rounding); }
+var var_archived = sse_decode_bool(deserializer);
+return ProjectInfo(id: var_id, name: var_name, client: var_client, billable: var_billable, rounding: var_rounding, archived: var_archived); }
 
 @protected Purpose sse_decode_purpose(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 var inner = sse_decode_i_32(deserializer);
@@ -2766,6 +3749,11 @@ var inner = sse_decode_i_32(deserializer);
 var inner = sse_decode_i_32(deserializer);
         return ReportFormat.values[inner]; }
 
+@protected RestoredTripInfo sse_decode_restored_trip_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_trip = sse_decode_trip_detail(deserializer);
+var var_changed = sse_decode_bool(deserializer);
+return RestoredTripInfo(trip: var_trip, changed: var_changed); }
+
 @protected RoundingMode sse_decode_rounding_mode(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 var inner = sse_decode_i_32(deserializer);
         return RoundingMode.values[inner]; }
@@ -2774,6 +3762,15 @@ var inner = sse_decode_i_32(deserializer);
 var var_mode = sse_decode_rounding_mode(deserializer);
 var var_minutes = sse_decode_u_32(deserializer);
 return RoundingRule(mode: var_mode, minutes: var_minutes); }
+
+@protected SplitMode sse_decode_split_mode(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var inner = sse_decode_i_32(deserializer);
+        return SplitMode.values[inner]; }
+
+@protected SplitTripInfo sse_decode_split_trip_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_first = sse_decode_trip_detail(deserializer);
+var var_second = sse_decode_trip_detail(deserializer);
+return SplitTripInfo(first: var_first, second: var_second); }
 
 @protected SyncReportInfo sse_decode_sync_report_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 var var_pushed = sse_decode_i_64(deserializer);
@@ -2791,6 +3788,14 @@ var var_parkedOps = sse_decode_i_64(deserializer);
 var var_lastSyncAtMs = sse_decode_opt_box_autoadd_i_64(deserializer);
 var var_lastError = sse_decode_opt_String(deserializer);
 return SyncStatusInfo(relayUrl: var_relayUrl, accountId: var_accountId, pendingOps: var_pendingOps, parkedOps: var_parkedOps, lastSyncAtMs: var_lastSyncAtMs, lastError: var_lastError); }
+
+@protected TimeEntryEditInfo sse_decode_time_entry_edit_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_field = sse_decode_entry_field(deserializer);
+var var_oldValue = sse_decode_opt_String(deserializer);
+var var_newValue = sse_decode_opt_String(deserializer);
+var var_atMs = sse_decode_i_64(deserializer);
+var var_deviceId = sse_decode_String(deserializer);
+return TimeEntryEditInfo(field: var_field, oldValue: var_oldValue, newValue: var_newValue, atMs: var_atMs, deviceId: var_deviceId); }
 
 @protected TimeEntryInfo sse_decode_time_entry_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 var var_id = sse_decode_String(deserializer);
@@ -2818,7 +3823,11 @@ var var_pointCount = sse_decode_u_32(deserializer);
 var var_odometerStart = sse_decode_opt_box_autoadd_odometer_reading_info(deserializer);
 var var_odometerEnd = sse_decode_opt_box_autoadd_odometer_reading_info(deserializer);
 var var_history = sse_decode_list_trip_edit_info(deserializer);
-return TripDetail(trip: var_trip, pointCount: var_pointCount, odometerStart: var_odometerStart, odometerEnd: var_odometerEnd, history: var_history); }
+var var_status = sse_decode_trip_status(deserializer);
+var var_mergedFrom = sse_decode_list_String(deserializer);
+var var_splitFrom = sse_decode_opt_String(deserializer);
+var var_replacedBy = sse_decode_list_String(deserializer);
+return TripDetail(trip: var_trip, pointCount: var_pointCount, odometerStart: var_odometerStart, odometerEnd: var_odometerEnd, history: var_history, status: var_status, mergedFrom: var_mergedFrom, splitFrom: var_splitFrom, replacedBy: var_replacedBy); }
 
 @protected TripEditInfo sse_decode_trip_edit_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 var var_field = sse_decode_trip_field(deserializer);
@@ -2884,6 +3893,15 @@ var inner = sse_decode_i_32(deserializer);
 @protected TripState sse_decode_trip_state(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 var inner = sse_decode_i_32(deserializer);
         return TripState.values[inner]; }
+
+@protected TripStatus sse_decode_trip_status(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var inner = sse_decode_i_32(deserializer);
+        return TripStatus.values[inner]; }
+
+@protected TripStatusInfo sse_decode_trip_status_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_tripId = sse_decode_String(deserializer);
+var var_status = sse_decode_trip_status(deserializer);
+return TripStatusInfo(tripId: var_tripId, status: var_status); }
 
 @protected int sse_decode_u_32(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 return deserializer.buffer.getUint32(); }
@@ -2957,8 +3975,14 @@ sse_encode_active_trip(self, serializer); }
 @protected void sse_encode_box_autoadd_bool(bool self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_bool(self, serializer); }
 
+@protected void sse_encode_box_autoadd_car_change_input(CarChangeInput self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_car_change_input(self, serializer); }
+
 @protected void sse_encode_box_autoadd_decider(Decider self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_decider(self, serializer); }
+
+@protected void sse_encode_box_autoadd_entry_edit_input(EntryEditInput self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_entry_edit_input(self, serializer); }
 
 @protected void sse_encode_box_autoadd_entry_query(EntryQuery self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_entry_query(self, serializer); }
@@ -2990,11 +4014,23 @@ sse_encode_odometer_reading_info(self, serializer); }
 @protected void sse_encode_box_autoadd_ping_input(PingInput self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_ping_input(self, serializer); }
 
+@protected void sse_encode_box_autoadd_place_change_input(PlaceChangeInput self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_place_change_input(self, serializer); }
+
+@protected void sse_encode_box_autoadd_place_kind(PlaceKind self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_place_kind(self, serializer); }
+
+@protected void sse_encode_box_autoadd_project_change_input(ProjectChangeInput self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_project_change_input(self, serializer); }
+
 @protected void sse_encode_box_autoadd_project_info(ProjectInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_project_info(self, serializer); }
 
 @protected void sse_encode_box_autoadd_purpose(Purpose self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_purpose(self, serializer); }
+
+@protected void sse_encode_box_autoadd_rounding_rule(RoundingRule self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_rounding_rule(self, serializer); }
 
 @protected void sse_encode_box_autoadd_time_entry_info(TimeEntryInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_time_entry_info(self, serializer); }
@@ -3008,6 +4044,21 @@ sse_encode_trip_query(self, serializer); }
 @protected void sse_encode_box_autoadd_u_32(int self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_u_32(self, serializer); }
 
+@protected void sse_encode_car_change_input(CarChangeInput self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_opt_String(self.name, serializer);
+sse_encode_opt_String(self.plate, serializer);
+sse_encode_opt_String(self.make, serializer);
+sse_encode_bool(self.clearMake, serializer);
+sse_encode_opt_String(self.model, serializer);
+sse_encode_bool(self.clearModel, serializer);
+sse_encode_opt_String(self.availableFrom, serializer);
+sse_encode_bool(self.clearAvailableFrom, serializer);
+sse_encode_opt_String(self.availableTo, serializer);
+sse_encode_bool(self.clearAvailableTo, serializer);
+sse_encode_opt_String(self.connectHint, serializer);
+sse_encode_bool(self.clearConnectHint, serializer);
+ }
+
 @protected void sse_encode_car_info(CarInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_String(self.id, serializer);
 sse_encode_String(self.name, serializer);
@@ -3017,6 +4068,7 @@ sse_encode_String(self.plate, serializer);
 sse_encode_opt_String(self.availableFrom, serializer);
 sse_encode_opt_String(self.availableTo, serializer);
 sse_encode_opt_String(self.connectHint, serializer);
+sse_encode_bool(self.retired, serializer);
  }
 
 @protected void sse_encode_core_event_info(CoreEventInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
@@ -3039,6 +4091,28 @@ sse_encode_opt_String(self.lastPushAt, serializer);
 sse_encode_bool(self.current, serializer);
 sse_encode_opt_String(self.revokedAt, serializer);
  }
+
+@protected void sse_encode_entry_detail_info(EntryDetailInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_time_entry_info(self.entry, serializer);
+sse_encode_bool(self.deleted, serializer);
+sse_encode_opt_box_autoadd_project_info(self.project, serializer);
+sse_encode_list_time_entry_edit_info(self.history, serializer);
+ }
+
+@protected void sse_encode_entry_edit_input(EntryEditInput self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_opt_String(self.project, serializer);
+sse_encode_bool(self.clearProject, serializer);
+sse_encode_opt_String(self.description, serializer);
+sse_encode_opt_box_autoadd_i_64(self.startMs, serializer);
+sse_encode_opt_box_autoadd_i_64(self.stopMs, serializer);
+sse_encode_opt_list_String(self.tags, serializer);
+sse_encode_opt_box_autoadd_bool(self.billable, serializer);
+sse_encode_opt_String(self.trip, serializer);
+sse_encode_bool(self.clearTrip, serializer);
+ }
+
+@protected void sse_encode_entry_field(EntryField self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_i_32(self.index, serializer); }
 
 @protected void sse_encode_entry_query(EntryQuery self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_opt_box_autoadd_i_64(self.fromMs, serializer);
@@ -3111,6 +4185,10 @@ sse_encode_i_32(self.length, serializer);
 sse_encode_i_32(self.length, serializer);
         for (final item in self) { sse_encode_project_info(item, serializer); } }
 
+@protected void sse_encode_list_time_entry_edit_info(List<TimeEntryEditInfo> self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_i_32(self.length, serializer);
+        for (final item in self) { sse_encode_time_entry_edit_info(item, serializer); } }
+
 @protected void sse_encode_list_time_entry_info(List<TimeEntryInfo> self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_i_32(self.length, serializer);
         for (final item in self) { sse_encode_time_entry_info(item, serializer); } }
@@ -3126,6 +4204,10 @@ sse_encode_i_32(self.length, serializer);
 @protected void sse_encode_list_trip_point_info(List<TripPointInfo> self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_i_32(self.length, serializer);
         for (final item in self) { sse_encode_trip_point_info(item, serializer); } }
+
+@protected void sse_encode_list_trip_status_info(List<TripStatusInfo> self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_i_32(self.length, serializer);
+        for (final item in self) { sse_encode_trip_status_info(item, serializer); } }
 
 @protected void sse_encode_logout_info(LogoutInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_bool(self.revokedOnRelay, serializer);
@@ -3258,6 +4340,14 @@ sse_encode_String(self.pending, serializer);
                 }
                  }
 
+@protected void sse_encode_opt_box_autoadd_place_kind(PlaceKind? self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+
+                sse_encode_bool(self != null, serializer);
+                if (self != null) {
+                    sse_encode_box_autoadd_place_kind(self, serializer);
+                }
+                 }
+
 @protected void sse_encode_opt_box_autoadd_project_info(ProjectInfo? self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 
                 sse_encode_bool(self != null, serializer);
@@ -3271,6 +4361,14 @@ sse_encode_String(self.pending, serializer);
                 sse_encode_bool(self != null, serializer);
                 if (self != null) {
                     sse_encode_box_autoadd_purpose(self, serializer);
+                }
+                 }
+
+@protected void sse_encode_opt_box_autoadd_rounding_rule(RoundingRule? self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+
+                sse_encode_bool(self != null, serializer);
+                if (self != null) {
+                    sse_encode_box_autoadd_rounding_rule(self, serializer);
                 }
                  }
 
@@ -3298,6 +4396,14 @@ sse_encode_String(self.pending, serializer);
                 }
                  }
 
+@protected void sse_encode_opt_list_String(List<String>? self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+
+                sse_encode_bool(self != null, serializer);
+                if (self != null) {
+                    sse_encode_list_String(self, serializer);
+                }
+                 }
+
 @protected void sse_encode_parked_op_info(ParkedOpInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_String(self.opId, serializer);
 sse_encode_String(self.entity, serializer);
@@ -3317,6 +4423,16 @@ sse_encode_opt_box_autoadd_f_64(self.headingDeg, serializer);
 sse_encode_opt_box_autoadd_f_64(self.altitudeM, serializer);
  }
 
+@protected void sse_encode_place_change_input(PlaceChangeInput self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_opt_String(self.name, serializer);
+sse_encode_opt_box_autoadd_place_kind(self.kind, serializer);
+sse_encode_opt_box_autoadd_f_64(self.lat, serializer);
+sse_encode_opt_box_autoadd_f_64(self.lon, serializer);
+sse_encode_opt_box_autoadd_f_64(self.radiusM, serializer);
+sse_encode_opt_String(self.address, serializer);
+sse_encode_bool(self.clearAddress, serializer);
+ }
+
 @protected void sse_encode_place_info(PlaceInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_String(self.id, serializer);
 sse_encode_String(self.name, serializer);
@@ -3329,12 +4445,21 @@ sse_encode_opt_String(self.address, serializer);
 @protected void sse_encode_place_kind(PlaceKind self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_i_32(self.index, serializer); }
 
+@protected void sse_encode_project_change_input(ProjectChangeInput self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_opt_String(self.name, serializer);
+sse_encode_opt_String(self.client, serializer);
+sse_encode_bool(self.clearClient, serializer);
+sse_encode_opt_box_autoadd_bool(self.billable, serializer);
+sse_encode_opt_box_autoadd_rounding_rule(self.rounding, serializer);
+ }
+
 @protected void sse_encode_project_info(ProjectInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_String(self.id, serializer);
 sse_encode_String(self.name, serializer);
 sse_encode_opt_String(self.client, serializer);
 sse_encode_bool(self.billable, serializer);
 sse_encode_rounding_rule(self.rounding, serializer);
+sse_encode_bool(self.archived, serializer);
  }
 
 @protected void sse_encode_purpose(Purpose self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
@@ -3346,12 +4471,25 @@ sse_encode_i_32(self.index, serializer); }
 @protected void sse_encode_report_format(ReportFormat self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_i_32(self.index, serializer); }
 
+@protected void sse_encode_restored_trip_info(RestoredTripInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_trip_detail(self.trip, serializer);
+sse_encode_bool(self.changed, serializer);
+ }
+
 @protected void sse_encode_rounding_mode(RoundingMode self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_i_32(self.index, serializer); }
 
 @protected void sse_encode_rounding_rule(RoundingRule self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_rounding_mode(self.mode, serializer);
 sse_encode_u_32(self.minutes, serializer);
+ }
+
+@protected void sse_encode_split_mode(SplitMode self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_i_32(self.index, serializer); }
+
+@protected void sse_encode_split_trip_info(SplitTripInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_trip_detail(self.first, serializer);
+sse_encode_trip_detail(self.second, serializer);
  }
 
 @protected void sse_encode_sync_report_info(SyncReportInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
@@ -3369,6 +4507,14 @@ sse_encode_i_64(self.pendingOps, serializer);
 sse_encode_i_64(self.parkedOps, serializer);
 sse_encode_opt_box_autoadd_i_64(self.lastSyncAtMs, serializer);
 sse_encode_opt_String(self.lastError, serializer);
+ }
+
+@protected void sse_encode_time_entry_edit_info(TimeEntryEditInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_entry_field(self.field, serializer);
+sse_encode_opt_String(self.oldValue, serializer);
+sse_encode_opt_String(self.newValue, serializer);
+sse_encode_i_64(self.atMs, serializer);
+sse_encode_String(self.deviceId, serializer);
  }
 
 @protected void sse_encode_time_entry_info(TimeEntryInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
@@ -3397,6 +4543,10 @@ sse_encode_u_32(self.pointCount, serializer);
 sse_encode_opt_box_autoadd_odometer_reading_info(self.odometerStart, serializer);
 sse_encode_opt_box_autoadd_odometer_reading_info(self.odometerEnd, serializer);
 sse_encode_list_trip_edit_info(self.history, serializer);
+sse_encode_trip_status(self.status, serializer);
+sse_encode_list_String(self.mergedFrom, serializer);
+sse_encode_opt_String(self.splitFrom, serializer);
+sse_encode_list_String(self.replacedBy, serializer);
  }
 
 @protected void sse_encode_trip_edit_info(TripEditInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
@@ -3459,6 +4609,14 @@ sse_encode_i_32(self.index, serializer); }
 
 @protected void sse_encode_trip_state(TripState self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_i_32(self.index, serializer); }
+
+@protected void sse_encode_trip_status(TripStatus self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_i_32(self.index, serializer); }
+
+@protected void sse_encode_trip_status_info(TripStatusInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_String(self.tripId, serializer);
+sse_encode_trip_status(self.status, serializer);
+ }
 
 @protected void sse_encode_u_32(int self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 serializer.buffer.putUint32(self); }
@@ -3537,6 +4695,14 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
  Future<ProjectInfo>  addProject({required NewProjectInput project })=>RustLib.instance.api.crateApiSessionTachoCoreAddProject(that: this, project: project);
 
 
+/// Archives a project (`archived = false` takes it back).
+ Future<ProjectInfo>  archiveProject({required String key , required bool archived })=>RustLib.instance.api.crateApiSessionTachoCoreArchiveProject(that: this, key: key, archived: archived);
+
+
+/// Cars by name; retired ones only with `include_retired`.
+ Future<List<CarInfo>>  carList({required bool includeRetired })=>RustLib.instance.api.crateApiSessionTachoCoreCarList(that: this, includeRetired: includeRetired);
+
+
 /// The odometer readings attached to a car's trips, oldest first, for
 /// the car screen. The core has no call listing a car's readings yet, so
 /// this collects them from the trips' details (one lookup per trip;
@@ -3561,6 +4727,24 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
  Future<FeedResult>  connect({required TripSource source , String? carHint })=>RustLib.instance.api.crateApiSessionTachoCoreConnect(that: this, source: source, carHint: carHint);
 
 
+/// Deletes a car no trip uses (an `InUse` error otherwise: retire it);
+/// false when it already was.
+ Future<bool>  deleteCar({required String key })=>RustLib.instance.api.crateApiSessionTachoCoreDeleteCar(that: this, key: key);
+
+
+/// Deletes an entry (a restore brings it back); false when it already was.
+ Future<bool>  deleteEntry({required String key })=>RustLib.instance.api.crateApiSessionTachoCoreDeleteEntry(that: this, key: key);
+
+
+/// Deletes a place; false when it already was.
+ Future<bool>  deletePlace({required String key })=>RustLib.instance.api.crateApiSessionTachoCoreDeletePlace(that: this, key: key);
+
+
+/// Deletes a project no entry uses (an `InUse` error otherwise: archive
+/// it); false when it already was.
+ Future<bool>  deleteProject({required String key })=>RustLib.instance.api.crateApiSessionTachoCoreDeleteProject(that: this, key: key);
+
+
 /// This installation's device id; the watch sends its own to the phone
 /// so the phone can mint it a session.
  String  deviceId()=>RustLib.instance.api.crateApiSessionTachoCoreDeviceId(that: this, );
@@ -3579,6 +4763,23 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
  Future<FeedResult>  disconnect()=>RustLib.instance.api.crateApiSessionTachoCoreDisconnect(that: this, );
 
 
+/// Changes a car (id, name or plate).
+ Future<CarInfo>  editCar({required String key , required CarChangeInput change })=>RustLib.instance.api.crateApiSessionTachoCoreEditCar(that: this, key: key, change: change);
+
+
+/// Changes an entry (also the running one; a stop stops it); every
+/// changed field is kept in its history. Refused in a locked month.
+ Future<EntryDetailInfo>  editEntry({required String key , required EntryEditInput edit })=>RustLib.instance.api.crateApiSessionTachoCoreEditEntry(that: this, key: key, edit: edit);
+
+
+/// Changes a place (id or name).
+ Future<PlaceInfo>  editPlace({required String key , required PlaceChangeInput change })=>RustLib.instance.api.crateApiSessionTachoCoreEditPlace(that: this, key: key, change: change);
+
+
+/// Changes a project (id or name).
+ Future<ProjectInfo>  editProject({required String key , required ProjectChangeInput change })=>RustLib.instance.api.crateApiSessionTachoCoreEditProject(that: this, key: key, change: change);
+
+
 /// Changes one field; on an ended trip the change joins its history.
 /// `None` clears the field. For odometer fields prefer
 /// [`TachoCore::set_trip_odometer`], which takes kilometres.
@@ -3591,6 +4792,10 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
 
 /// Entries matching `query`, for the timesheet.
  Future<List<TimeEntryInfo>>  entries({required EntryQuery query })=>RustLib.instance.api.crateApiSessionTachoCoreEntries(that: this, query: query);
+
+
+/// One entry (deleted ones too) with its project and history.
+ Future<EntryDetailInfo>  entry({required String key })=>RustLib.instance.api.crateApiSessionTachoCoreEntry(that: this, key: key);
 
 
 /// A car by id, name or plate.
@@ -3618,6 +4823,11 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
 /// records stay unless `forget_data`, which deletes them once every change has reached
 /// the relay (else a conflict error: sync first).
  Future<LogoutInfo>  logout({required bool forgetData })=>RustLib.instance.api.crateApiSessionTachoCoreLogout(that: this, forgetData: forgetData);
+
+
+/// Merges two consecutive ended trips of the same car into one; the
+/// originals stay as replaced, out of totals.
+ Future<TripDetail>  mergeTrips({required String first , required String second })=>RustLib.instance.api.crateApiSessionTachoCoreMergeTrips(that: this, first: first, second: second);
 
 
 /// The mileage log of one car (id, name or plate) for a period
@@ -3664,8 +4874,16 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
  Future<FeedResult>  pingBatch({required List<PingInput> pings })=>RustLib.instance.api.crateApiSessionTachoCorePingBatch(that: this, pings: pings);
 
 
+/// Places by name; deleted ones only with `include_deleted`.
+ Future<List<PlaceInfo>>  placeList({required bool includeDeleted })=>RustLib.instance.api.crateApiSessionTachoCorePlaceList(that: this, includeDeleted: includeDeleted);
+
+
 /// All known places, for the places screen and map markers.
  Future<List<PlaceInfo>>  places()=>RustLib.instance.api.crateApiSessionTachoCorePlaces(that: this, );
+
+
+/// Projects by name; archived ones only with `include_archived`.
+ Future<List<ProjectInfo>>  projectList({required bool includeArchived })=>RustLib.instance.api.crateApiSessionTachoCoreProjectList(that: this, includeArchived: includeArchived);
 
 
 /// All projects, for pickers.
@@ -3674,6 +4892,30 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
 
 /// Renames a device of the account.
  Future<DeviceInfoView>  renameDevice({required String deviceId , required String name })=>RustLib.instance.api.crateApiSessionTachoCoreRenameDevice(that: this, deviceId: deviceId, name: name);
+
+
+/// Brings a deleted car back.
+ Future<CarInfo>  restoreCar({required String key })=>RustLib.instance.api.crateApiSessionTachoCoreRestoreCar(that: this, key: key);
+
+
+/// Brings a deleted entry back.
+ Future<EntryDetailInfo>  restoreEntry({required String key })=>RustLib.instance.api.crateApiSessionTachoCoreRestoreEntry(that: this, key: key);
+
+
+/// Brings a deleted place back.
+ Future<PlaceInfo>  restorePlace({required String key })=>RustLib.instance.api.crateApiSessionTachoCoreRestorePlace(that: this, key: key);
+
+
+/// Brings a deleted project back.
+ Future<ProjectInfo>  restoreProject({required String key })=>RustLib.instance.api.crateApiSessionTachoCoreRestoreProject(that: this, key: key);
+
+
+/// Brings a discarded trip back into totals (kept in its history).
+ Future<RestoredTripInfo>  restoreTrip({required String key })=>RustLib.instance.api.crateApiSessionTachoCoreRestoreTrip(that: this, key: key);
+
+
+/// Retires a car (`retired = false` takes it back into use).
+ Future<CarInfo>  retireCar({required String key , required bool retired })=>RustLib.instance.api.crateApiSessionTachoCoreRetireCar(that: this, key: key, retired: retired);
 
 
 /// Cuts another device off (a lost watch): its next call to the relay is refused.
@@ -3687,6 +4929,11 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
 
 /// Creates an account on the relay at `relay_url` and signs this device in.
  Future<SyncStatusInfo>  signup({required String relayUrl , required String email , required String password })=>RustLib.instance.api.crateApiSessionTachoCoreSignup(that: this, relayUrl: relayUrl, email: email, password: password);
+
+
+/// Splits an ended trip at its longest stop, or at `at_ms` with
+/// [`SplitMode::Time`]; returns the two parts in time order.
+ Future<SplitTripInfo>  splitTrip({required String key , required SplitMode mode , PlatformInt64? atMs })=>RustLib.instance.api.crateApiSessionTachoCoreSplitTrip(that: this, key: key, mode: mode, atMs: atMs);
 
 
 /// Keeps syncing while the app is in the foreground (long-poll for others' changes, push
@@ -3735,6 +4982,10 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
 
 /// A trip's stored GPS points, to draw its route on the map.
  Future<List<TripPointInfo>>  tripPoints({required String key })=>RustLib.instance.api.crateApiSessionTachoCoreTripPoints(that: this, key: key);
+
+
+/// Whether each trip counts in totals.
+ Future<List<TripStatusInfo>>  tripStatuses()=>RustLib.instance.api.crateApiSessionTachoCoreTripStatuses(that: this, );
 
 
 /// Trips matching `query`, for the trip list.

@@ -60,7 +60,11 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected bool dco_decode_box_autoadd_bool(dynamic raw);
 
+@protected CarChangeInput dco_decode_box_autoadd_car_change_input(dynamic raw);
+
 @protected Decider dco_decode_box_autoadd_decider(dynamic raw);
+
+@protected EntryEditInput dco_decode_box_autoadd_entry_edit_input(dynamic raw);
 
 @protected EntryQuery dco_decode_box_autoadd_entry_query(dynamic raw);
 
@@ -82,9 +86,17 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected PingInput dco_decode_box_autoadd_ping_input(dynamic raw);
 
+@protected PlaceChangeInput dco_decode_box_autoadd_place_change_input(dynamic raw);
+
+@protected PlaceKind dco_decode_box_autoadd_place_kind(dynamic raw);
+
+@protected ProjectChangeInput dco_decode_box_autoadd_project_change_input(dynamic raw);
+
 @protected ProjectInfo dco_decode_box_autoadd_project_info(dynamic raw);
 
 @protected Purpose dco_decode_box_autoadd_purpose(dynamic raw);
+
+@protected RoundingRule dco_decode_box_autoadd_rounding_rule(dynamic raw);
 
 @protected TimeEntryInfo dco_decode_box_autoadd_time_entry_info(dynamic raw);
 
@@ -93,6 +105,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected TripQuery dco_decode_box_autoadd_trip_query(dynamic raw);
 
 @protected int dco_decode_box_autoadd_u_32(dynamic raw);
+
+@protected CarChangeInput dco_decode_car_change_input(dynamic raw);
 
 @protected CarInfo dco_decode_car_info(dynamic raw);
 
@@ -103,6 +117,12 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected Decider dco_decode_decider(dynamic raw);
 
 @protected DeviceInfoView dco_decode_device_info_view(dynamic raw);
+
+@protected EntryDetailInfo dco_decode_entry_detail_info(dynamic raw);
+
+@protected EntryEditInput dco_decode_entry_edit_input(dynamic raw);
+
+@protected EntryField dco_decode_entry_field(dynamic raw);
 
 @protected EntryQuery dco_decode_entry_query(dynamic raw);
 
@@ -136,6 +156,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected List<ProjectInfo> dco_decode_list_project_info(dynamic raw);
 
+@protected List<TimeEntryEditInfo> dco_decode_list_time_entry_edit_info(dynamic raw);
+
 @protected List<TimeEntryInfo> dco_decode_list_time_entry_info(dynamic raw);
 
 @protected List<TripEditInfo> dco_decode_list_trip_edit_info(dynamic raw);
@@ -143,6 +165,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected List<TripInfo> dco_decode_list_trip_info(dynamic raw);
 
 @protected List<TripPointInfo> dco_decode_list_trip_point_info(dynamic raw);
+
+@protected List<TripStatusInfo> dco_decode_list_trip_status_info(dynamic raw);
 
 @protected LogoutInfo dco_decode_logout_info(dynamic raw);
 
@@ -176,9 +200,13 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected OdometerReadingInfo? dco_decode_opt_box_autoadd_odometer_reading_info(dynamic raw);
 
+@protected PlaceKind? dco_decode_opt_box_autoadd_place_kind(dynamic raw);
+
 @protected ProjectInfo? dco_decode_opt_box_autoadd_project_info(dynamic raw);
 
 @protected Purpose? dco_decode_opt_box_autoadd_purpose(dynamic raw);
+
+@protected RoundingRule? dco_decode_opt_box_autoadd_rounding_rule(dynamic raw);
 
 @protected TimeEntryInfo? dco_decode_opt_box_autoadd_time_entry_info(dynamic raw);
 
@@ -186,13 +214,19 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected int? dco_decode_opt_box_autoadd_u_32(dynamic raw);
 
+@protected List<String>? dco_decode_opt_list_String(dynamic raw);
+
 @protected ParkedOpInfo dco_decode_parked_op_info(dynamic raw);
 
 @protected PingInput dco_decode_ping_input(dynamic raw);
 
+@protected PlaceChangeInput dco_decode_place_change_input(dynamic raw);
+
 @protected PlaceInfo dco_decode_place_info(dynamic raw);
 
 @protected PlaceKind dco_decode_place_kind(dynamic raw);
+
+@protected ProjectChangeInput dco_decode_project_change_input(dynamic raw);
 
 @protected ProjectInfo dco_decode_project_info(dynamic raw);
 
@@ -202,13 +236,21 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected ReportFormat dco_decode_report_format(dynamic raw);
 
+@protected RestoredTripInfo dco_decode_restored_trip_info(dynamic raw);
+
 @protected RoundingMode dco_decode_rounding_mode(dynamic raw);
 
 @protected RoundingRule dco_decode_rounding_rule(dynamic raw);
 
+@protected SplitMode dco_decode_split_mode(dynamic raw);
+
+@protected SplitTripInfo dco_decode_split_trip_info(dynamic raw);
+
 @protected SyncReportInfo dco_decode_sync_report_info(dynamic raw);
 
 @protected SyncStatusInfo dco_decode_sync_status_info(dynamic raw);
+
+@protected TimeEntryEditInfo dco_decode_time_entry_edit_info(dynamic raw);
 
 @protected TimeEntryInfo dco_decode_time_entry_info(dynamic raw);
 
@@ -231,6 +273,10 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected TripSource dco_decode_trip_source(dynamic raw);
 
 @protected TripState dco_decode_trip_state(dynamic raw);
+
+@protected TripStatus dco_decode_trip_status(dynamic raw);
+
+@protected TripStatusInfo dco_decode_trip_status_info(dynamic raw);
 
 @protected int dco_decode_u_32(dynamic raw);
 
@@ -272,7 +318,11 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected bool sse_decode_box_autoadd_bool(SseDeserializer deserializer);
 
+@protected CarChangeInput sse_decode_box_autoadd_car_change_input(SseDeserializer deserializer);
+
 @protected Decider sse_decode_box_autoadd_decider(SseDeserializer deserializer);
+
+@protected EntryEditInput sse_decode_box_autoadd_entry_edit_input(SseDeserializer deserializer);
 
 @protected EntryQuery sse_decode_box_autoadd_entry_query(SseDeserializer deserializer);
 
@@ -294,9 +344,17 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected PingInput sse_decode_box_autoadd_ping_input(SseDeserializer deserializer);
 
+@protected PlaceChangeInput sse_decode_box_autoadd_place_change_input(SseDeserializer deserializer);
+
+@protected PlaceKind sse_decode_box_autoadd_place_kind(SseDeserializer deserializer);
+
+@protected ProjectChangeInput sse_decode_box_autoadd_project_change_input(SseDeserializer deserializer);
+
 @protected ProjectInfo sse_decode_box_autoadd_project_info(SseDeserializer deserializer);
 
 @protected Purpose sse_decode_box_autoadd_purpose(SseDeserializer deserializer);
+
+@protected RoundingRule sse_decode_box_autoadd_rounding_rule(SseDeserializer deserializer);
 
 @protected TimeEntryInfo sse_decode_box_autoadd_time_entry_info(SseDeserializer deserializer);
 
@@ -305,6 +363,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected TripQuery sse_decode_box_autoadd_trip_query(SseDeserializer deserializer);
 
 @protected int sse_decode_box_autoadd_u_32(SseDeserializer deserializer);
+
+@protected CarChangeInput sse_decode_car_change_input(SseDeserializer deserializer);
 
 @protected CarInfo sse_decode_car_info(SseDeserializer deserializer);
 
@@ -315,6 +375,12 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected Decider sse_decode_decider(SseDeserializer deserializer);
 
 @protected DeviceInfoView sse_decode_device_info_view(SseDeserializer deserializer);
+
+@protected EntryDetailInfo sse_decode_entry_detail_info(SseDeserializer deserializer);
+
+@protected EntryEditInput sse_decode_entry_edit_input(SseDeserializer deserializer);
+
+@protected EntryField sse_decode_entry_field(SseDeserializer deserializer);
 
 @protected EntryQuery sse_decode_entry_query(SseDeserializer deserializer);
 
@@ -348,6 +414,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected List<ProjectInfo> sse_decode_list_project_info(SseDeserializer deserializer);
 
+@protected List<TimeEntryEditInfo> sse_decode_list_time_entry_edit_info(SseDeserializer deserializer);
+
 @protected List<TimeEntryInfo> sse_decode_list_time_entry_info(SseDeserializer deserializer);
 
 @protected List<TripEditInfo> sse_decode_list_trip_edit_info(SseDeserializer deserializer);
@@ -355,6 +423,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected List<TripInfo> sse_decode_list_trip_info(SseDeserializer deserializer);
 
 @protected List<TripPointInfo> sse_decode_list_trip_point_info(SseDeserializer deserializer);
+
+@protected List<TripStatusInfo> sse_decode_list_trip_status_info(SseDeserializer deserializer);
 
 @protected LogoutInfo sse_decode_logout_info(SseDeserializer deserializer);
 
@@ -388,9 +458,13 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected OdometerReadingInfo? sse_decode_opt_box_autoadd_odometer_reading_info(SseDeserializer deserializer);
 
+@protected PlaceKind? sse_decode_opt_box_autoadd_place_kind(SseDeserializer deserializer);
+
 @protected ProjectInfo? sse_decode_opt_box_autoadd_project_info(SseDeserializer deserializer);
 
 @protected Purpose? sse_decode_opt_box_autoadd_purpose(SseDeserializer deserializer);
+
+@protected RoundingRule? sse_decode_opt_box_autoadd_rounding_rule(SseDeserializer deserializer);
 
 @protected TimeEntryInfo? sse_decode_opt_box_autoadd_time_entry_info(SseDeserializer deserializer);
 
@@ -398,13 +472,19 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected int? sse_decode_opt_box_autoadd_u_32(SseDeserializer deserializer);
 
+@protected List<String>? sse_decode_opt_list_String(SseDeserializer deserializer);
+
 @protected ParkedOpInfo sse_decode_parked_op_info(SseDeserializer deserializer);
 
 @protected PingInput sse_decode_ping_input(SseDeserializer deserializer);
 
+@protected PlaceChangeInput sse_decode_place_change_input(SseDeserializer deserializer);
+
 @protected PlaceInfo sse_decode_place_info(SseDeserializer deserializer);
 
 @protected PlaceKind sse_decode_place_kind(SseDeserializer deserializer);
+
+@protected ProjectChangeInput sse_decode_project_change_input(SseDeserializer deserializer);
 
 @protected ProjectInfo sse_decode_project_info(SseDeserializer deserializer);
 
@@ -414,13 +494,21 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected ReportFormat sse_decode_report_format(SseDeserializer deserializer);
 
+@protected RestoredTripInfo sse_decode_restored_trip_info(SseDeserializer deserializer);
+
 @protected RoundingMode sse_decode_rounding_mode(SseDeserializer deserializer);
 
 @protected RoundingRule sse_decode_rounding_rule(SseDeserializer deserializer);
 
+@protected SplitMode sse_decode_split_mode(SseDeserializer deserializer);
+
+@protected SplitTripInfo sse_decode_split_trip_info(SseDeserializer deserializer);
+
 @protected SyncReportInfo sse_decode_sync_report_info(SseDeserializer deserializer);
 
 @protected SyncStatusInfo sse_decode_sync_status_info(SseDeserializer deserializer);
+
+@protected TimeEntryEditInfo sse_decode_time_entry_edit_info(SseDeserializer deserializer);
 
 @protected TimeEntryInfo sse_decode_time_entry_info(SseDeserializer deserializer);
 
@@ -443,6 +531,10 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected TripSource sse_decode_trip_source(SseDeserializer deserializer);
 
 @protected TripState sse_decode_trip_state(SseDeserializer deserializer);
+
+@protected TripStatus sse_decode_trip_status(SseDeserializer deserializer);
+
+@protected TripStatusInfo sse_decode_trip_status_info(SseDeserializer deserializer);
 
 @protected int sse_decode_u_32(SseDeserializer deserializer);
 
@@ -484,7 +576,11 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected void sse_encode_box_autoadd_bool(bool self, SseSerializer serializer);
 
+@protected void sse_encode_box_autoadd_car_change_input(CarChangeInput self, SseSerializer serializer);
+
 @protected void sse_encode_box_autoadd_decider(Decider self, SseSerializer serializer);
+
+@protected void sse_encode_box_autoadd_entry_edit_input(EntryEditInput self, SseSerializer serializer);
 
 @protected void sse_encode_box_autoadd_entry_query(EntryQuery self, SseSerializer serializer);
 
@@ -506,9 +602,17 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected void sse_encode_box_autoadd_ping_input(PingInput self, SseSerializer serializer);
 
+@protected void sse_encode_box_autoadd_place_change_input(PlaceChangeInput self, SseSerializer serializer);
+
+@protected void sse_encode_box_autoadd_place_kind(PlaceKind self, SseSerializer serializer);
+
+@protected void sse_encode_box_autoadd_project_change_input(ProjectChangeInput self, SseSerializer serializer);
+
 @protected void sse_encode_box_autoadd_project_info(ProjectInfo self, SseSerializer serializer);
 
 @protected void sse_encode_box_autoadd_purpose(Purpose self, SseSerializer serializer);
+
+@protected void sse_encode_box_autoadd_rounding_rule(RoundingRule self, SseSerializer serializer);
 
 @protected void sse_encode_box_autoadd_time_entry_info(TimeEntryInfo self, SseSerializer serializer);
 
@@ -517,6 +621,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected void sse_encode_box_autoadd_trip_query(TripQuery self, SseSerializer serializer);
 
 @protected void sse_encode_box_autoadd_u_32(int self, SseSerializer serializer);
+
+@protected void sse_encode_car_change_input(CarChangeInput self, SseSerializer serializer);
 
 @protected void sse_encode_car_info(CarInfo self, SseSerializer serializer);
 
@@ -527,6 +633,12 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected void sse_encode_decider(Decider self, SseSerializer serializer);
 
 @protected void sse_encode_device_info_view(DeviceInfoView self, SseSerializer serializer);
+
+@protected void sse_encode_entry_detail_info(EntryDetailInfo self, SseSerializer serializer);
+
+@protected void sse_encode_entry_edit_input(EntryEditInput self, SseSerializer serializer);
+
+@protected void sse_encode_entry_field(EntryField self, SseSerializer serializer);
 
 @protected void sse_encode_entry_query(EntryQuery self, SseSerializer serializer);
 
@@ -560,6 +672,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected void sse_encode_list_project_info(List<ProjectInfo> self, SseSerializer serializer);
 
+@protected void sse_encode_list_time_entry_edit_info(List<TimeEntryEditInfo> self, SseSerializer serializer);
+
 @protected void sse_encode_list_time_entry_info(List<TimeEntryInfo> self, SseSerializer serializer);
 
 @protected void sse_encode_list_trip_edit_info(List<TripEditInfo> self, SseSerializer serializer);
@@ -567,6 +681,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected void sse_encode_list_trip_info(List<TripInfo> self, SseSerializer serializer);
 
 @protected void sse_encode_list_trip_point_info(List<TripPointInfo> self, SseSerializer serializer);
+
+@protected void sse_encode_list_trip_status_info(List<TripStatusInfo> self, SseSerializer serializer);
 
 @protected void sse_encode_logout_info(LogoutInfo self, SseSerializer serializer);
 
@@ -600,9 +716,13 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected void sse_encode_opt_box_autoadd_odometer_reading_info(OdometerReadingInfo? self, SseSerializer serializer);
 
+@protected void sse_encode_opt_box_autoadd_place_kind(PlaceKind? self, SseSerializer serializer);
+
 @protected void sse_encode_opt_box_autoadd_project_info(ProjectInfo? self, SseSerializer serializer);
 
 @protected void sse_encode_opt_box_autoadd_purpose(Purpose? self, SseSerializer serializer);
+
+@protected void sse_encode_opt_box_autoadd_rounding_rule(RoundingRule? self, SseSerializer serializer);
 
 @protected void sse_encode_opt_box_autoadd_time_entry_info(TimeEntryInfo? self, SseSerializer serializer);
 
@@ -610,13 +730,19 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected void sse_encode_opt_box_autoadd_u_32(int? self, SseSerializer serializer);
 
+@protected void sse_encode_opt_list_String(List<String>? self, SseSerializer serializer);
+
 @protected void sse_encode_parked_op_info(ParkedOpInfo self, SseSerializer serializer);
 
 @protected void sse_encode_ping_input(PingInput self, SseSerializer serializer);
 
+@protected void sse_encode_place_change_input(PlaceChangeInput self, SseSerializer serializer);
+
 @protected void sse_encode_place_info(PlaceInfo self, SseSerializer serializer);
 
 @protected void sse_encode_place_kind(PlaceKind self, SseSerializer serializer);
+
+@protected void sse_encode_project_change_input(ProjectChangeInput self, SseSerializer serializer);
 
 @protected void sse_encode_project_info(ProjectInfo self, SseSerializer serializer);
 
@@ -626,13 +752,21 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected void sse_encode_report_format(ReportFormat self, SseSerializer serializer);
 
+@protected void sse_encode_restored_trip_info(RestoredTripInfo self, SseSerializer serializer);
+
 @protected void sse_encode_rounding_mode(RoundingMode self, SseSerializer serializer);
 
 @protected void sse_encode_rounding_rule(RoundingRule self, SseSerializer serializer);
 
+@protected void sse_encode_split_mode(SplitMode self, SseSerializer serializer);
+
+@protected void sse_encode_split_trip_info(SplitTripInfo self, SseSerializer serializer);
+
 @protected void sse_encode_sync_report_info(SyncReportInfo self, SseSerializer serializer);
 
 @protected void sse_encode_sync_status_info(SyncStatusInfo self, SseSerializer serializer);
+
+@protected void sse_encode_time_entry_edit_info(TimeEntryEditInfo self, SseSerializer serializer);
 
 @protected void sse_encode_time_entry_info(TimeEntryInfo self, SseSerializer serializer);
 
@@ -655,6 +789,10 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected void sse_encode_trip_source(TripSource self, SseSerializer serializer);
 
 @protected void sse_encode_trip_state(TripState self, SseSerializer serializer);
+
+@protected void sse_encode_trip_status(TripStatus self, SseSerializer serializer);
+
+@protected void sse_encode_trip_status_info(TripStatusInfo self, SseSerializer serializer);
 
 @protected void sse_encode_u_32(int self, SseSerializer serializer);
 

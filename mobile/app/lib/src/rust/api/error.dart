@@ -52,6 +52,10 @@ notFound,
 /// The request conflicts with the current state (no timer running, a
 /// trip still recording, a duplicate name).
 conflict,
+/// A project or car still used by entries or trips can't be deleted:
+/// archive the project or retire the car instead (the message says how
+/// many use it).
+inUse,
 /// The change falls in a locked month and was refused.
 lockedPeriod,
 /// The database could not be used; nothing was changed.

@@ -38,6 +38,14 @@ import 'types.dart';
  Future<ProjectInfo>  addProject({required NewProjectInput project });
 
 
+/// Archives a project (`archived = false` takes it back).
+ Future<ProjectInfo>  archiveProject({required String key , required bool archived });
+
+
+/// Cars by name; retired ones only with `include_retired`.
+ Future<List<CarInfo>>  carList({required bool includeRetired });
+
+
 /// The odometer readings attached to a car's trips, oldest first, for
 /// the car screen. The core has no call listing a car's readings yet, so
 /// this collects them from the trips' details (one lookup per trip;
@@ -62,6 +70,24 @@ import 'types.dart';
  Future<FeedResult>  connect({required TripSource source , String? carHint });
 
 
+/// Deletes a car no trip uses (an `InUse` error otherwise: retire it);
+/// false when it already was.
+ Future<bool>  deleteCar({required String key });
+
+
+/// Deletes an entry (a restore brings it back); false when it already was.
+ Future<bool>  deleteEntry({required String key });
+
+
+/// Deletes a place; false when it already was.
+ Future<bool>  deletePlace({required String key });
+
+
+/// Deletes a project no entry uses (an `InUse` error otherwise: archive
+/// it); false when it already was.
+ Future<bool>  deleteProject({required String key });
+
+
 /// This installation's device id; the watch sends its own to the phone
 /// so the phone can mint it a session.
  String  deviceId();
@@ -80,6 +106,23 @@ import 'types.dart';
  Future<FeedResult>  disconnect();
 
 
+/// Changes a car (id, name or plate).
+ Future<CarInfo>  editCar({required String key , required CarChangeInput change });
+
+
+/// Changes an entry (also the running one; a stop stops it); every
+/// changed field is kept in its history. Refused in a locked month.
+ Future<EntryDetailInfo>  editEntry({required String key , required EntryEditInput edit });
+
+
+/// Changes a place (id or name).
+ Future<PlaceInfo>  editPlace({required String key , required PlaceChangeInput change });
+
+
+/// Changes a project (id or name).
+ Future<ProjectInfo>  editProject({required String key , required ProjectChangeInput change });
+
+
 /// Changes one field; on an ended trip the change joins its history.
 /// `None` clears the field. For odometer fields prefer
 /// [`TachoCore::set_trip_odometer`], which takes kilometres.
@@ -92,6 +135,10 @@ import 'types.dart';
 
 /// Entries matching `query`, for the timesheet.
  Future<List<TimeEntryInfo>>  entries({required EntryQuery query });
+
+
+/// One entry (deleted ones too) with its project and history.
+ Future<EntryDetailInfo>  entry({required String key });
 
 
 /// A car by id, name or plate.
@@ -119,6 +166,11 @@ import 'types.dart';
 /// records stay unless `forget_data`, which deletes them once every change has reached
 /// the relay (else a conflict error: sync first).
  Future<LogoutInfo>  logout({required bool forgetData });
+
+
+/// Merges two consecutive ended trips of the same car into one; the
+/// originals stay as replaced, out of totals.
+ Future<TripDetail>  mergeTrips({required String first , required String second });
 
 
 /// The mileage log of one car (id, name or plate) for a period
@@ -174,8 +226,16 @@ static Future<TachoCore>  open({required String dbPath , required String timeZon
  Future<FeedResult>  pingBatch({required List<PingInput> pings });
 
 
+/// Places by name; deleted ones only with `include_deleted`.
+ Future<List<PlaceInfo>>  placeList({required bool includeDeleted });
+
+
 /// All known places, for the places screen and map markers.
  Future<List<PlaceInfo>>  places();
+
+
+/// Projects by name; archived ones only with `include_archived`.
+ Future<List<ProjectInfo>>  projectList({required bool includeArchived });
 
 
 /// All projects, for pickers.
@@ -184,6 +244,30 @@ static Future<TachoCore>  open({required String dbPath , required String timeZon
 
 /// Renames a device of the account.
  Future<DeviceInfoView>  renameDevice({required String deviceId , required String name });
+
+
+/// Brings a deleted car back.
+ Future<CarInfo>  restoreCar({required String key });
+
+
+/// Brings a deleted entry back.
+ Future<EntryDetailInfo>  restoreEntry({required String key });
+
+
+/// Brings a deleted place back.
+ Future<PlaceInfo>  restorePlace({required String key });
+
+
+/// Brings a deleted project back.
+ Future<ProjectInfo>  restoreProject({required String key });
+
+
+/// Brings a discarded trip back into totals (kept in its history).
+ Future<RestoredTripInfo>  restoreTrip({required String key });
+
+
+/// Retires a car (`retired = false` takes it back into use).
+ Future<CarInfo>  retireCar({required String key , required bool retired });
 
 
 /// Cuts another device off (a lost watch): its next call to the relay is refused.
@@ -197,6 +281,11 @@ static Future<TachoCore>  open({required String dbPath , required String timeZon
 
 /// Creates an account on the relay at `relay_url` and signs this device in.
  Future<SyncStatusInfo>  signup({required String relayUrl , required String email , required String password });
+
+
+/// Splits an ended trip at its longest stop, or at `at_ms` with
+/// [`SplitMode::Time`]; returns the two parts in time order.
+ Future<SplitTripInfo>  splitTrip({required String key , required SplitMode mode , PlatformInt64? atMs });
 
 
 /// Keeps syncing while the app is in the foreground (long-poll for others' changes, push
@@ -245,6 +334,10 @@ static Future<TachoCore>  open({required String dbPath , required String timeZon
 
 /// A trip's stored GPS points, to draw its route on the map.
  Future<List<TripPointInfo>>  tripPoints({required String key });
+
+
+/// Whether each trip counts in totals.
+ Future<List<TripStatusInfo>>  tripStatuses();
 
 
 /// Trips matching `query`, for the trip list.

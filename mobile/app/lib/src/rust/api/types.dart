@@ -7,7 +7,7 @@ import '../frb_generated.dart';
 import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated.dart';
 
 
-            // These function are ignored because they are on traits that is not defined in current crate (put an empty `#[frb]` on it to unignore): `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`
+            // These function are ignored because they are on traits that is not defined in current crate (put an empty `#[frb]` on it to unignore): `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`
 
 
             
@@ -41,6 +41,55 @@ final PlatformInt64 durationS;
 
             }
 
+/// A change to a car; dates are `YYYY-MM-DD`.
+class CarChangeInput  {
+                /// New short name.
+final String? name;
+/// New licence plate.
+final String? plate;
+/// New make.
+final String? make;
+/// Remove the make.
+final bool clearMake;
+/// New model.
+final String? model;
+/// Remove the model.
+final bool clearModel;
+/// New first day available.
+final String? availableFrom;
+/// Remove the first day available.
+final bool clearAvailableFrom;
+/// New last day available.
+final String? availableTo;
+/// Remove the last day available.
+final bool clearAvailableTo;
+/// New Bluetooth / CarPlay name.
+final String? connectHint;
+/// Remove the Bluetooth / CarPlay name.
+final bool clearConnectHint;
+
+                const CarChangeInput({this.name ,this.plate ,this.make ,required this.clearMake ,this.model ,required this.clearModel ,this.availableFrom ,required this.clearAvailableFrom ,this.availableTo ,required this.clearAvailableTo ,this.connectHint ,required this.clearConnectHint ,});
+
+                static Future<CarChangeInput>  default_()=>RustLib.instance.api.crateApiTypesCarChangeInputDefault();
+
+
+
+
+
+        @override
+        int get hashCode => name.hashCode^plate.hashCode^make.hashCode^clearMake.hashCode^model.hashCode^clearModel.hashCode^availableFrom.hashCode^clearAvailableFrom.hashCode^availableTo.hashCode^clearAvailableTo.hashCode^connectHint.hashCode^clearConnectHint.hashCode;
+
+
+
+        @override
+        bool operator ==(Object other) =>
+            identical(this, other) ||
+            other is CarChangeInput &&
+                runtimeType == other.runtimeType
+                && name == other.name&& plate == other.plate&& make == other.make&& clearMake == other.clearMake&& model == other.model&& clearModel == other.clearModel&& availableFrom == other.availableFrom&& clearAvailableFrom == other.clearAvailableFrom&& availableTo == other.availableTo&& clearAvailableTo == other.clearAvailableTo&& connectHint == other.connectHint&& clearConnectHint == other.clearConnectHint;
+
+            }
+
 /// A car, for pickers and the cars screen.
 class CarInfo  {
                 /// Car id.
@@ -59,15 +108,17 @@ final String? availableFrom;
 final String? availableTo;
 /// Bluetooth / CarPlay name, used to pick the car on connect.
 final String? connectHint;
+/// Retired (sold): its trips stay, no new trip is recorded in it.
+final bool retired;
 
-                const CarInfo({required this.id ,required this.name ,this.make ,this.model ,required this.plate ,this.availableFrom ,this.availableTo ,this.connectHint ,});
+                const CarInfo({required this.id ,required this.name ,this.make ,this.model ,required this.plate ,this.availableFrom ,this.availableTo ,this.connectHint ,required this.retired ,});
 
 
 
 
 
         @override
-        int get hashCode => id.hashCode^name.hashCode^make.hashCode^model.hashCode^plate.hashCode^availableFrom.hashCode^availableTo.hashCode^connectHint.hashCode;
+        int get hashCode => id.hashCode^name.hashCode^make.hashCode^model.hashCode^plate.hashCode^availableFrom.hashCode^availableTo.hashCode^connectHint.hashCode^retired.hashCode;
 
 
 
@@ -76,7 +127,7 @@ final String? connectHint;
             identical(this, other) ||
             other is CarInfo &&
                 runtimeType == other.runtimeType
-                && id == other.id&& name == other.name&& make == other.make&& model == other.model&& plate == other.plate&& availableFrom == other.availableFrom&& availableTo == other.availableTo&& connectHint == other.connectHint;
+                && id == other.id&& name == other.name&& make == other.make&& model == other.model&& plate == other.plate&& availableFrom == other.availableFrom&& availableTo == other.availableTo&& connectHint == other.connectHint&& retired == other.retired;
 
             }
 
@@ -173,6 +224,102 @@ final String? revokedAt;
                 && deviceId == other.deviceId&& name == other.name&& createdAt == other.createdAt&& lastPushAt == other.lastPushAt&& current == other.current&& revokedAt == other.revokedAt;
 
             }
+
+/// A time entry with its project and whole history, for the edit screen.
+class EntryDetailInfo  {
+                /// The entry.
+final TimeEntryInfo entry;
+/// Deleted (a restore brings it back).
+final bool deleted;
+/// Its project, if any (also an archived one).
+final ProjectInfo? project;
+/// Every edit, delete and restore, oldest first.
+final List<TimeEntryEditInfo> history;
+
+                const EntryDetailInfo({required this.entry ,required this.deleted ,this.project ,required this.history ,});
+
+
+
+
+
+        @override
+        int get hashCode => entry.hashCode^deleted.hashCode^project.hashCode^history.hashCode;
+
+
+
+        @override
+        bool operator ==(Object other) =>
+            identical(this, other) ||
+            other is EntryDetailInfo &&
+                runtimeType == other.runtimeType
+                && entry == other.entry&& deleted == other.deleted&& project == other.project&& history == other.history;
+
+            }
+
+/// A change to a time entry from the edit form.
+class EntryEditInput  {
+                /// New project (id or name).
+final String? project;
+/// Book it on no project.
+final bool clearProject;
+/// New description.
+final String? description;
+/// New start, unix ms.
+final PlatformInt64? startMs;
+/// New stop, unix ms (on the running timer: stops it).
+final PlatformInt64? stopMs;
+/// The whole new set of tags.
+final List<String>? tags;
+/// New billable flag.
+final bool? billable;
+/// Link to this trip (id or prefix).
+final String? trip;
+/// Remove the trip link.
+final bool clearTrip;
+
+                const EntryEditInput({this.project ,required this.clearProject ,this.description ,this.startMs ,this.stopMs ,this.tags ,this.billable ,this.trip ,required this.clearTrip ,});
+
+                static Future<EntryEditInput>  default_()=>RustLib.instance.api.crateApiTypesEntryEditInputDefault();
+
+
+
+
+
+        @override
+        int get hashCode => project.hashCode^clearProject.hashCode^description.hashCode^startMs.hashCode^stopMs.hashCode^tags.hashCode^billable.hashCode^trip.hashCode^clearTrip.hashCode;
+
+
+
+        @override
+        bool operator ==(Object other) =>
+            identical(this, other) ||
+            other is EntryEditInput &&
+                runtimeType == other.runtimeType
+                && project == other.project&& clearProject == other.clearProject&& description == other.description&& startMs == other.startMs&& stopMs == other.stopMs&& tags == other.tags&& billable == other.billable&& trip == other.trip&& clearTrip == other.clearTrip;
+
+            }
+
+/// Which field of a time entry an edit changed.
+enum EntryField {
+                    /// The project (history values are project names).
+project,
+/// The description.
+description,
+/// The start (RFC 3339).
+start,
+/// The stop (RFC 3339).
+stop,
+/// The tags (joined with `, `).
+tags,
+/// Billable (`yes` / `no`).
+billable,
+/// The linked trip.
+trip,
+/// Deleted (`yes`) or restored (`no`).
+deleted,
+                    ;
+                    
+                }
 
 /// Filter for the timesheet.
 class EntryQuery  {
@@ -638,6 +785,45 @@ final double? altitudeM;
 
             }
 
+/// A change to a place; `lat` and `lon` go together.
+class PlaceChangeInput  {
+                /// New name.
+final String? name;
+/// New role.
+final PlaceKind? kind;
+/// New centre latitude.
+final double? lat;
+/// New centre longitude.
+final double? lon;
+/// New radius in metres.
+final double? radiusM;
+/// New address.
+final String? address;
+/// Remove the address.
+final bool clearAddress;
+
+                const PlaceChangeInput({this.name ,this.kind ,this.lat ,this.lon ,this.radiusM ,this.address ,required this.clearAddress ,});
+
+                static Future<PlaceChangeInput>  default_()=>RustLib.instance.api.crateApiTypesPlaceChangeInputDefault();
+
+
+
+
+
+        @override
+        int get hashCode => name.hashCode^kind.hashCode^lat.hashCode^lon.hashCode^radiusM.hashCode^address.hashCode^clearAddress.hashCode;
+
+
+
+        @override
+        bool operator ==(Object other) =>
+            identical(this, other) ||
+            other is PlaceChangeInput &&
+                runtimeType == other.runtimeType
+                && name == other.name&& kind == other.kind&& lat == other.lat&& lon == other.lon&& radiusM == other.radiusM&& address == other.address&& clearAddress == other.clearAddress;
+
+            }
+
 /// A known place, for the places screen and the map.
 class PlaceInfo  {
                 /// Place id.
@@ -687,6 +873,41 @@ other,
                     
                 }
 
+/// A change to a project.
+class ProjectChangeInput  {
+                /// New name.
+final String? name;
+/// New client.
+final String? client;
+/// Remove the client.
+final bool clearClient;
+/// New default billable flag.
+final bool? billable;
+/// New rounding.
+final RoundingRule? rounding;
+
+                const ProjectChangeInput({this.name ,this.client ,required this.clearClient ,this.billable ,this.rounding ,});
+
+                static Future<ProjectChangeInput>  default_()=>RustLib.instance.api.crateApiTypesProjectChangeInputDefault();
+
+
+
+
+
+        @override
+        int get hashCode => name.hashCode^client.hashCode^clearClient.hashCode^billable.hashCode^rounding.hashCode;
+
+
+
+        @override
+        bool operator ==(Object other) =>
+            identical(this, other) ||
+            other is ProjectChangeInput &&
+                runtimeType == other.runtimeType
+                && name == other.name&& client == other.client&& clearClient == other.clearClient&& billable == other.billable&& rounding == other.rounding;
+
+            }
+
 /// A project time is booked on.
 class ProjectInfo  {
                 /// Project id.
@@ -699,15 +920,18 @@ final String? client;
 final bool billable;
 /// Rounding in views and reports.
 final RoundingRule rounding;
+/// Archived: its entries stay, hidden from default lists, no new time
+/// can be booked on it.
+final bool archived;
 
-                const ProjectInfo({required this.id ,required this.name ,this.client ,required this.billable ,required this.rounding ,});
+                const ProjectInfo({required this.id ,required this.name ,this.client ,required this.billable ,required this.rounding ,required this.archived ,});
 
 
 
 
 
         @override
-        int get hashCode => id.hashCode^name.hashCode^client.hashCode^billable.hashCode^rounding.hashCode;
+        int get hashCode => id.hashCode^name.hashCode^client.hashCode^billable.hashCode^rounding.hashCode^archived.hashCode;
 
 
 
@@ -716,7 +940,7 @@ final RoundingRule rounding;
             identical(this, other) ||
             other is ProjectInfo &&
                 runtimeType == other.runtimeType
-                && id == other.id&& name == other.name&& client == other.client&& billable == other.billable&& rounding == other.rounding;
+                && id == other.id&& name == other.name&& client == other.client&& billable == other.billable&& rounding == other.rounding&& archived == other.archived;
 
             }
 
@@ -753,6 +977,33 @@ json,
                     ;
                     
                 }
+
+/// A restored trip and whether it was discarded at all.
+class RestoredTripInfo  {
+                /// The trip.
+final TripDetail trip;
+/// False when it was not discarded (nothing changed).
+final bool changed;
+
+                const RestoredTripInfo({required this.trip ,required this.changed ,});
+
+
+
+
+
+        @override
+        int get hashCode => trip.hashCode^changed.hashCode;
+
+
+
+        @override
+        bool operator ==(Object other) =>
+            identical(this, other) ||
+            other is RestoredTripInfo &&
+                runtimeType == other.runtimeType
+                && trip == other.trip&& changed == other.changed;
+
+            }
 
 /// How a project's durations are rounded in views and reports (stored
 /// times never are).
@@ -793,6 +1044,43 @@ final int minutes;
             other is RoundingRule &&
                 runtimeType == other.runtimeType
                 && mode == other.mode&& minutes == other.minutes;
+
+            }
+
+/// How to split a trip (with `at_ms` for `Time`).
+enum SplitMode {
+                    /// At an instant: fixes before it go to the first part.
+time,
+/// At its longest stop (at least a minute within 150 m).
+longestStop,
+                    ;
+                    
+                }
+
+/// The two parts of a split trip, in time order.
+class SplitTripInfo  {
+                /// The first part.
+final TripDetail first;
+/// The second part.
+final TripDetail second;
+
+                const SplitTripInfo({required this.first ,required this.second ,});
+
+
+
+
+
+        @override
+        int get hashCode => first.hashCode^second.hashCode;
+
+
+
+        @override
+        bool operator ==(Object other) =>
+            identical(this, other) ||
+            other is SplitTripInfo &&
+                runtimeType == other.runtimeType
+                && first == other.first&& second == other.second;
 
             }
 
@@ -861,6 +1149,39 @@ final String? lastError;
             other is SyncStatusInfo &&
                 runtimeType == other.runtimeType
                 && relayUrl == other.relayUrl&& accountId == other.accountId&& pendingOps == other.pendingOps&& parkedOps == other.parkedOps&& lastSyncAtMs == other.lastSyncAtMs&& lastError == other.lastError;
+
+            }
+
+/// One change in a time entry's history.
+class TimeEntryEditInfo  {
+                /// Which field.
+final EntryField field;
+/// Value before, as shown to people.
+final String? oldValue;
+/// Value after.
+final String? newValue;
+/// When, unix ms.
+final PlatformInt64 atMs;
+/// The device that made it.
+final String deviceId;
+
+                const TimeEntryEditInfo({required this.field ,this.oldValue ,this.newValue ,required this.atMs ,required this.deviceId ,});
+
+
+
+
+
+        @override
+        int get hashCode => field.hashCode^oldValue.hashCode^newValue.hashCode^atMs.hashCode^deviceId.hashCode;
+
+
+
+        @override
+        bool operator ==(Object other) =>
+            identical(this, other) ||
+            other is TimeEntryEditInfo &&
+                runtimeType == other.runtimeType
+                && field == other.field&& oldValue == other.oldValue&& newValue == other.newValue&& atMs == other.atMs&& deviceId == other.deviceId;
 
             }
 
@@ -950,15 +1271,23 @@ final OdometerReadingInfo? odometerStart;
 final OdometerReadingInfo? odometerEnd;
 /// Every change made after the trip ended, oldest first.
 final List<TripEditInfo> history;
+/// Whether it counts in totals, and if not why.
+final TripStatus status;
+/// For a merged trip: its sources (ids), in time order.
+final List<String> mergedFrom;
+/// For a split part: the trip it was cut from.
+final String? splitFrom;
+/// For a replaced trip: the merged trip or the split parts.
+final List<String> replacedBy;
 
-                const TripDetail({required this.trip ,required this.pointCount ,this.odometerStart ,this.odometerEnd ,required this.history ,});
+                const TripDetail({required this.trip ,required this.pointCount ,this.odometerStart ,this.odometerEnd ,required this.history ,required this.status ,required this.mergedFrom ,this.splitFrom ,required this.replacedBy ,});
 
 
 
 
 
         @override
-        int get hashCode => trip.hashCode^pointCount.hashCode^odometerStart.hashCode^odometerEnd.hashCode^history.hashCode;
+        int get hashCode => trip.hashCode^pointCount.hashCode^odometerStart.hashCode^odometerEnd.hashCode^history.hashCode^status.hashCode^mergedFrom.hashCode^splitFrom.hashCode^replacedBy.hashCode;
 
 
 
@@ -967,7 +1296,7 @@ final List<TripEditInfo> history;
             identical(this, other) ||
             other is TripDetail &&
                 runtimeType == other.runtimeType
-                && trip == other.trip&& pointCount == other.pointCount&& odometerStart == other.odometerStart&& odometerEnd == other.odometerEnd&& history == other.history;
+                && trip == other.trip&& pointCount == other.pointCount&& odometerStart == other.odometerStart&& odometerEnd == other.odometerEnd&& history == other.history&& status == other.status&& mergedFrom == other.mergedFrom&& splitFrom == other.splitFrom&& replacedBy == other.replacedBy;
 
             }
 
@@ -1032,6 +1361,16 @@ odometerStart,
 odometerEnd,
 /// The car (id, name or plate).
 car,
+/// History only: discarded (`yes`) or restored (`no`).
+discarded,
+/// History only: merged into another trip.
+mergedInto,
+/// History only: made by merging trips.
+mergedFrom,
+/// History only: split into parts.
+splitInto,
+/// History only: a part split from a trip.
+splitFrom,
                     ;
                     
                 }
@@ -1202,6 +1541,47 @@ discarded,
                     ;
                     
                 }
+
+/// Whether a trip counts in totals, and if not why.
+enum TripStatus {
+                    /// Counts in totals and reports.
+current,
+/// Discarded by a person; restorable.
+discarded,
+/// Replaced by a merged trip or split parts, which count instead.
+replaced,
+/// A merge or split that lost to a concurrent one; kept for the history.
+superseded,
+                    ;
+                    
+                }
+
+/// A trip's status by id.
+class TripStatusInfo  {
+                /// Trip id.
+final String tripId;
+/// Its status.
+final TripStatus status;
+
+                const TripStatusInfo({required this.tripId ,required this.status ,});
+
+
+
+
+
+        @override
+        int get hashCode => tripId.hashCode^status.hashCode;
+
+
+
+        @override
+        bool operator ==(Object other) =>
+            identical(this, other) ||
+            other is TripStatusInfo &&
+                runtimeType == other.runtimeType
+                && tripId == other.tripId&& status == other.status;
+
+            }
 
 /// A session minted for the watch. `json` is exactly what the watch's
 /// `adopt_device_session` reads; send it unchanged over WatchConnectivity.

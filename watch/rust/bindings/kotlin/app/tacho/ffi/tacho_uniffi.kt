@@ -808,11 +808,23 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_adopt_device_session(
     ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_archive_project(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_car_list(
+    ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_cars(
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_classify_trip(
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_connect(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_delete_car(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_delete_entry(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_delete_place(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_delete_project(
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_device_id(
     ): Int
@@ -822,11 +834,21 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_disconnect(
     ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_edit_car(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_edit_entry(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_edit_place(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_edit_project(
+    ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_edit_trip(
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_end_trip(
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_entries(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_entry(
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_hours_report(
     ): Int
@@ -841,6 +863,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_tacho_uniffi_checksum_method_core_login(
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_logout(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_merge_trips(
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_mileage_report(
     ): Int
@@ -864,11 +888,27 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_ping_batch(
     ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_place_list(
+    ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_places(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_project_list(
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_projects(
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_rename_device(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_restore_car(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_restore_entry(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_restore_place(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_restore_project(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_restore_trip(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_retire_car(
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_revoke_device(
     ): Int
@@ -877,6 +917,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_tacho_uniffi_checksum_method_core_set_trip_odometer(
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_signup(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_split_trip(
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_start_sync_loop(
     ): Int
@@ -899,6 +941,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_tacho_uniffi_checksum_method_core_trip(
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_trip_points(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_trip_statuses(
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_trips(
     ): Int
@@ -976,11 +1020,23 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_adopt_device_session(`ptr`: Long,`handoff`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_archive_project(`ptr`: Long,`key`: RustBuffer.ByValue,`archived`: Byte,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_car_list(`ptr`: Long,`includeRetired`: Byte,
+    ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_cars(`ptr`: Long,
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_classify_trip(`ptr`: Long,`key`: RustBuffer.ByValue,`purpose`: RustBuffer.ByValue,`businessPartner`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_connect(`ptr`: Long,`source`: RustBuffer.ByValue,`carHint`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_delete_car(`ptr`: Long,`key`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_delete_entry(`ptr`: Long,`key`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_delete_place(`ptr`: Long,`key`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_delete_project(`ptr`: Long,`key`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_device_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -990,11 +1046,21 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_disconnect(`ptr`: Long,
     ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_edit_car(`ptr`: Long,`key`: RustBuffer.ByValue,`change`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_edit_entry(`ptr`: Long,`key`: RustBuffer.ByValue,`edit`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_edit_place(`ptr`: Long,`key`: RustBuffer.ByValue,`change`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_edit_project(`ptr`: Long,`key`: RustBuffer.ByValue,`change`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_edit_trip(`ptr`: Long,`key`: RustBuffer.ByValue,`field`: RustBuffer.ByValue,`value`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_end_trip(`ptr`: Long,
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_entries(`ptr`: Long,`filter`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_entry(`ptr`: Long,`key`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_hours_report(`ptr`: Long,`period`: RustBuffer.ByValue,`format`: RustBuffer.ByValue,
     ): Long
@@ -1009,6 +1075,8 @@ internal object UniffiLib {
     external fun uniffi_tacho_uniffi_fn_method_core_login(`ptr`: Long,`relayUrl`: RustBuffer.ByValue,`email`: RustBuffer.ByValue,`password`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_logout(`ptr`: Long,`forgetData`: Byte,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_merge_trips(`ptr`: Long,`first`: RustBuffer.ByValue,`second`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_mileage_report(`ptr`: Long,`car`: RustBuffer.ByValue,`period`: RustBuffer.ByValue,`format`: RustBuffer.ByValue,
     ): Long
@@ -1032,11 +1100,27 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_ping_batch(`ptr`: Long,`pings`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_place_list(`ptr`: Long,`includeDeleted`: Byte,
+    ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_places(`ptr`: Long,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_project_list(`ptr`: Long,`includeArchived`: Byte,
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_projects(`ptr`: Long,
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_rename_device(`ptr`: Long,`deviceId`: RustBuffer.ByValue,`name`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_restore_car(`ptr`: Long,`key`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_restore_entry(`ptr`: Long,`key`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_restore_place(`ptr`: Long,`key`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_restore_project(`ptr`: Long,`key`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_restore_trip(`ptr`: Long,`key`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_retire_car(`ptr`: Long,`key`: RustBuffer.ByValue,`retired`: Byte,
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_revoke_device(`ptr`: Long,`deviceId`: RustBuffer.ByValue,
     ): Long
@@ -1045,6 +1129,8 @@ internal object UniffiLib {
     external fun uniffi_tacho_uniffi_fn_method_core_set_trip_odometer(`ptr`: Long,`key`: RustBuffer.ByValue,`end`: RustBuffer.ByValue,`km`: Double,
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_signup(`ptr`: Long,`relayUrl`: RustBuffer.ByValue,`email`: RustBuffer.ByValue,`password`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_split_trip(`ptr`: Long,`key`: RustBuffer.ByValue,`at`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_start_sync_loop(`ptr`: Long,`waitS`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1067,6 +1153,8 @@ internal object UniffiLib {
     external fun uniffi_tacho_uniffi_fn_method_core_trip(`ptr`: Long,`key`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_trip_points(`ptr`: Long,`key`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_trip_statuses(`ptr`: Long,
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_trips(`ptr`: Long,`filter`: RustBuffer.ByValue,
     ): Long
@@ -1280,6 +1368,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_adopt_device_session() and 0xFFFF) != 5361) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_archive_project() and 0xFFFF) != 21791) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_car_list() and 0xFFFF) != 7053) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_cars() and 0xFFFF) != 6045) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1289,16 +1383,40 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_connect() and 0xFFFF) != 49410) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_delete_car() and 0xFFFF) != 14327) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_delete_entry() and 0xFFFF) != 37197) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_delete_place() and 0xFFFF) != 57589) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_delete_project() and 0xFFFF) != 36753) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_device_id() and 0xFFFF) != 4349) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_devices() and 0xFFFF) != 25683) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_tacho_uniffi_checksum_method_core_discard_trip() and 0xFFFF) != 60591) {
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_discard_trip() and 0xFFFF) != 51836) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_disconnect() and 0xFFFF) != 41303) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_edit_car() and 0xFFFF) != 16192) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_edit_entry() and 0xFFFF) != 15842) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_edit_place() and 0xFFFF) != 54581) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_edit_project() and 0xFFFF) != 46476) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_edit_trip() and 0xFFFF) != 5599) {
@@ -1308,6 +1426,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_entries() and 0xFFFF) != 15034) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_entry() and 0xFFFF) != 64020) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_hours_report() and 0xFFFF) != 47908) {
@@ -1329,6 +1450,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_logout() and 0xFFFF) != 36132) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_merge_trips() and 0xFFFF) != 7531) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_mileage_report() and 0xFFFF) != 38444) {
@@ -1364,13 +1488,37 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_ping_batch() and 0xFFFF) != 6638) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_place_list() and 0xFFFF) != 13724) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_places() and 0xFFFF) != 64650) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_project_list() and 0xFFFF) != 17738) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_projects() and 0xFFFF) != 15892) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_rename_device() and 0xFFFF) != 14914) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_restore_car() and 0xFFFF) != 50445) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_restore_entry() and 0xFFFF) != 19675) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_restore_place() and 0xFFFF) != 16067) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_restore_project() and 0xFFFF) != 45915) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_restore_trip() and 0xFFFF) != 40982) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_retire_car() and 0xFFFF) != 25482) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_revoke_device() and 0xFFFF) != 43907) {
@@ -1383,6 +1531,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_signup() and 0xFFFF) != 30255) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_split_trip() and 0xFFFF) != 1043) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_start_sync_loop() and 0xFFFF) != 52562) {
@@ -1416,6 +1567,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_trip_points() and 0xFFFF) != 8270) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_trip_statuses() and 0xFFFF) != 23138) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_trips() and 0xFFFF) != 47934) {
@@ -2332,6 +2486,17 @@ public interface CoreInterface {
     suspend fun `adoptDeviceSession`(`handoff`: DeviceHandoff): SyncStatus
     
     /**
+     * Archives a project (`archived = false` takes it back): its entries
+     * and reports stay, no new time can be booked on it.
+     */
+    suspend fun `archiveProject`(`key`: kotlin.String, `archived`: kotlin.Boolean): Project
+    
+    /**
+     * Cars by name; retired ones only with `include_retired`.
+     */
+    suspend fun `carList`(`includeRetired`: kotlin.Boolean): List<Car>
+    
+    /**
      * All cars.
      */
     suspend fun `cars`(): List<Car>
@@ -2350,6 +2515,29 @@ public interface CoreInterface {
     suspend fun `connect`(`source`: TripSource, `carHint`: kotlin.String?): FeedOutcome
     
     /**
+     * Deletes a car no trip or reading refers to (`InUse` otherwise: retire
+     * it instead); false when it already was.
+     */
+    suspend fun `deleteCar`(`key`: kotlin.String): kotlin.Boolean
+    
+    /**
+     * Deletes a time entry (a tombstone, kept in its history); false when
+     * it already was.
+     */
+    suspend fun `deleteEntry`(`key`: kotlin.String): kotlin.Boolean
+    
+    /**
+     * Deletes a place (a tombstone); false when it already was.
+     */
+    suspend fun `deletePlace`(`key`: kotlin.String): kotlin.Boolean
+    
+    /**
+     * Deletes a project no live entry uses (`InUse` otherwise: archive it
+     * instead); false when it already was.
+     */
+    suspend fun `deleteProject`(`key`: kotlin.String): kotlin.Boolean
+    
+    /**
      * This database's device id: what the phone needs to mint a session for it.
      */
     fun `deviceId`(): kotlin.String
@@ -2360,7 +2548,9 @@ public interface CoreInterface {
     suspend fun `devices`(): List<DeviceInfo>
     
     /**
-     * Throws a trip away (a tombstone for sync). `Conflict` while recording.
+     * Throws a trip away (a tombstone for sync; it stays in the history,
+     * out of totals). `Conflict` while recording, `LockedPeriod` in a
+     * locked month.
      */
     suspend fun `discardTrip`(`key`: kotlin.String)
     
@@ -2369,6 +2559,28 @@ public interface CoreInterface {
      * without a reconnect (see [`Core::tick`]).
      */
     suspend fun `disconnect`(): FeedOutcome
+    
+    /**
+     * Changes a car (id, name or plate).
+     */
+    suspend fun `editCar`(`key`: kotlin.String, `change`: CarChange): Car
+    
+    /**
+     * Changes a time entry (also the running one: a stop stops it); every
+     * changed field is kept in its history. `LockedPeriod` in a locked
+     * month (nothing written).
+     */
+    suspend fun `editEntry`(`key`: kotlin.String, `edit`: EntryEdit): EntryDetail
+    
+    /**
+     * Changes a place (id or name); trips already classified keep their purpose.
+     */
+    suspend fun `editPlace`(`key`: kotlin.String, `change`: PlaceChange): Place
+    
+    /**
+     * Changes a project (id or name).
+     */
+    suspend fun `editProject`(`key`: kotlin.String, `change`: ProjectChange): Project
     
     /**
      * Changes one field of a trip (`None` clears it); kept in the history
@@ -2386,6 +2598,12 @@ public interface CoreInterface {
      * Entries matching `filter`.
      */
     suspend fun `entries`(`filter`: EntryFilter): List<TimeEntry>
+    
+    /**
+     * One time entry (id, or the 8-character tail lists show), deleted ones
+     * too, with its project and history.
+     */
+    suspend fun `entry`(`key`: kotlin.String): EntryDetail
     
     /**
      * The timesheet (raw and rounded hours, the year's total) for a period
@@ -2424,6 +2642,13 @@ public interface CoreInterface {
      * every change has reached the relay (else `Conflict`: sync first).
      */
     suspend fun `logout`(`forgetData`: kotlin.Boolean): LogoutReport
+    
+    /**
+     * Merges two consecutive ended trips of the same car into one (distance
+     * added up, odometer start of the first and end of the second); the
+     * originals stay as `Replaced`, out of totals. Returns the merged trip.
+     */
+    suspend fun `mergeTrips`(`first`: kotlin.String, `second`: kotlin.String): TripDetail
     
     /**
      * The mileage log of one car (id, name or plate) for a period
@@ -2492,9 +2717,19 @@ public interface CoreInterface {
     suspend fun `pingBatch`(`pings`: List<Ping>): FeedOutcome
     
     /**
+     * Places by name; deleted ones only with `include_deleted`.
+     */
+    suspend fun `placeList`(`includeDeleted`: kotlin.Boolean): List<Place>
+    
+    /**
      * All places.
      */
     suspend fun `places`(): List<Place>
+    
+    /**
+     * Projects by name; archived ones only with `include_archived`.
+     */
+    suspend fun `projectList`(`includeArchived`: kotlin.Boolean): List<Project>
     
     /**
      * All projects.
@@ -2505,6 +2740,37 @@ public interface CoreInterface {
      * Renames a device of the account.
      */
     suspend fun `renameDevice`(`deviceId`: kotlin.String, `name`: kotlin.String): DeviceInfo
+    
+    /**
+     * Brings a deleted car back.
+     */
+    suspend fun `restoreCar`(`key`: kotlin.String): Car
+    
+    /**
+     * Brings a deleted time entry back.
+     */
+    suspend fun `restoreEntry`(`key`: kotlin.String): EntryDetail
+    
+    /**
+     * Brings a deleted place back.
+     */
+    suspend fun `restorePlace`(`key`: kotlin.String): Place
+    
+    /**
+     * Brings a deleted project back.
+     */
+    suspend fun `restoreProject`(`key`: kotlin.String): Project
+    
+    /**
+     * Brings a discarded trip back into totals (kept in its history).
+     */
+    suspend fun `restoreTrip`(`key`: kotlin.String): RestoredTrip
+    
+    /**
+     * Retires a car (`retired = false` takes it back into use): its trips
+     * stay, no new trip is recorded in it.
+     */
+    suspend fun `retireCar`(`key`: kotlin.String, `retired`: kotlin.Boolean): Car
     
     /**
      * Cuts another device of the account off (a lost watch): its next call is refused.
@@ -2525,6 +2791,12 @@ public interface CoreInterface {
      * Creates an account on the relay at `relay_url` and signs this device in.
      */
     suspend fun `signup`(`relayUrl`: kotlin.String, `email`: kotlin.String, `password`: kotlin.String): SyncStatus
+    
+    /**
+     * Splits an ended trip in two at an instant or at its longest stop; the
+     * trip stays as `Replaced`. Returns the two parts in time order.
+     */
+    suspend fun `splitTrip`(`key`: kotlin.String, `at`: SplitAt): SplitTrip
     
     /**
      * Keeps syncing in the background (long-poll, backoff on errors) until
@@ -2587,6 +2859,11 @@ public interface CoreInterface {
      * A trip's stored GPS points, for drawing its path.
      */
     suspend fun `tripPoints`(`key`: kotlin.String): List<TripPoint>
+    
+    /**
+     * Whether each trip counts in totals (for a list that shows all trips).
+     */
+    suspend fun `tripStatuses`(): List<TripStatusOf>
     
     /**
      * Trips matching `filter`, newest first when a limit is set.
@@ -2892,6 +3169,58 @@ open class Core: Disposable, AutoCloseable, CoreInterface
 
     
     /**
+     * Archives a project (`archived = false` takes it back): its entries
+     * and reports stay, no new time can be booked on it.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `archiveProject`(`key`: kotlin.String, `archived`: kotlin.Boolean) : Project {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_archive_project(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`key`),
+        FfiConverterBoolean.lower(`archived`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeProject.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Cars by name; retired ones only with `include_retired`.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `carList`(`includeRetired`: kotlin.Boolean) : List<Car> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_car_list(
+                uniffiHandle,
+                
+        FfiConverterBoolean.lower(`includeRetired`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeCar.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * All cars.
      */
     @Throws(TachoException::class)
@@ -2972,6 +3301,109 @@ open class Core: Disposable, AutoCloseable, CoreInterface
 
     
     /**
+     * Deletes a car no trip or reading refers to (`InUse` otherwise: retire
+     * it instead); false when it already was.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `deleteCar`(`key`: kotlin.String) : kotlin.Boolean {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_delete_car(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`key`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_i8(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_i8(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_i8(future) },
+        // lift function
+        { FfiConverterBoolean.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Deletes a time entry (a tombstone, kept in its history); false when
+     * it already was.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `deleteEntry`(`key`: kotlin.String) : kotlin.Boolean {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_delete_entry(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`key`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_i8(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_i8(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_i8(future) },
+        // lift function
+        { FfiConverterBoolean.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Deletes a place (a tombstone); false when it already was.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `deletePlace`(`key`: kotlin.String) : kotlin.Boolean {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_delete_place(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`key`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_i8(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_i8(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_i8(future) },
+        // lift function
+        { FfiConverterBoolean.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Deletes a project no live entry uses (`InUse` otherwise: archive it
+     * instead); false when it already was.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `deleteProject`(`key`: kotlin.String) : kotlin.Boolean {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_delete_project(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`key`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_i8(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_i8(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_i8(future) },
+        // lift function
+        { FfiConverterBoolean.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * This database's device id: what the phone needs to mint a session for it.
      */
     @Throws(TachoException::class)override fun `deviceId`(): kotlin.String {
@@ -3013,7 +3445,9 @@ open class Core: Disposable, AutoCloseable, CoreInterface
 
     
     /**
-     * Throws a trip away (a tombstone for sync). `Conflict` while recording.
+     * Throws a trip away (a tombstone for sync; it stays in the history,
+     * out of totals). `Conflict` while recording, `LockedPeriod` in a
+     * locked month.
      */
     @Throws(TachoException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
@@ -3057,6 +3491,112 @@ open class Core: Disposable, AutoCloseable, CoreInterface
         { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeFeedOutcome.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Changes a car (id, name or plate).
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `editCar`(`key`: kotlin.String, `change`: CarChange) : Car {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_edit_car(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`key`),
+        FfiConverterTypeCarChange.lower(`change`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeCar.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Changes a time entry (also the running one: a stop stops it); every
+     * changed field is kept in its history. `LockedPeriod` in a locked
+     * month (nothing written).
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `editEntry`(`key`: kotlin.String, `edit`: EntryEdit) : EntryDetail {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_edit_entry(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`key`),
+        FfiConverterTypeEntryEdit.lower(`edit`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeEntryDetail.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Changes a place (id or name); trips already classified keep their purpose.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `editPlace`(`key`: kotlin.String, `change`: PlaceChange) : Place {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_edit_place(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`key`),
+        FfiConverterTypePlaceChange.lower(`change`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypePlace.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Changes a project (id or name).
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `editProject`(`key`: kotlin.String, `change`: ProjectChange) : Project {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_edit_project(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`key`),
+        FfiConverterTypeProjectChange.lower(`change`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeProject.lift(it) },
         // Error FFI converter
         TachoException.ErrorHandler,
     )
@@ -3135,6 +3675,32 @@ open class Core: Disposable, AutoCloseable, CoreInterface
         { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterSequenceTypeTimeEntry.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * One time entry (id, or the 8-character tail lists show), deleted ones
+     * too, with its project and history.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `entry`(`key`: kotlin.String) : EntryDetail {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_entry(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`key`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeEntryDetail.lift(it) },
         // Error FFI converter
         TachoException.ErrorHandler,
     )
@@ -3313,6 +3879,34 @@ open class Core: Disposable, AutoCloseable, CoreInterface
         { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeLogoutReport.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Merges two consecutive ended trips of the same car into one (distance
+     * added up, odometer start of the first and end of the second); the
+     * originals stay as `Replaced`, out of totals. Returns the merged trip.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `mergeTrips`(`first`: kotlin.String, `second`: kotlin.String) : TripDetail {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_merge_trips(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`first`),
+        FfiConverterString.lower(`second`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeTripDetail.lift(it) },
         // Error FFI converter
         TachoException.ErrorHandler,
     )
@@ -3605,6 +4199,31 @@ open class Core: Disposable, AutoCloseable, CoreInterface
 
     
     /**
+     * Places by name; deleted ones only with `include_deleted`.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `placeList`(`includeDeleted`: kotlin.Boolean) : List<Place> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_place_list(
+                uniffiHandle,
+                
+        FfiConverterBoolean.lower(`includeDeleted`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypePlace.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * All places.
      */
     @Throws(TachoException::class)
@@ -3622,6 +4241,31 @@ open class Core: Disposable, AutoCloseable, CoreInterface
         { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterSequenceTypePlace.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Projects by name; archived ones only with `include_archived`.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `projectList`(`includeArchived`: kotlin.Boolean) : List<Project> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_project_list(
+                uniffiHandle,
+                
+        FfiConverterBoolean.lower(`includeArchived`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeProject.lift(it) },
         // Error FFI converter
         TachoException.ErrorHandler,
     )
@@ -3672,6 +4316,158 @@ open class Core: Disposable, AutoCloseable, CoreInterface
         { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeDeviceInfo.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Brings a deleted car back.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `restoreCar`(`key`: kotlin.String) : Car {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_restore_car(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`key`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeCar.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Brings a deleted time entry back.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `restoreEntry`(`key`: kotlin.String) : EntryDetail {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_restore_entry(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`key`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeEntryDetail.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Brings a deleted place back.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `restorePlace`(`key`: kotlin.String) : Place {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_restore_place(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`key`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypePlace.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Brings a deleted project back.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `restoreProject`(`key`: kotlin.String) : Project {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_restore_project(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`key`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeProject.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Brings a discarded trip back into totals (kept in its history).
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `restoreTrip`(`key`: kotlin.String) : RestoredTrip {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_restore_trip(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`key`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeRestoredTrip.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Retires a car (`retired = false` takes it back into use): its trips
+     * stay, no new trip is recorded in it.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `retireCar`(`key`: kotlin.String, `retired`: kotlin.Boolean) : Car {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_retire_car(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`key`),
+        FfiConverterBoolean.lower(`retired`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeCar.lift(it) },
         // Error FFI converter
         TachoException.ErrorHandler,
     )
@@ -3768,6 +4564,33 @@ open class Core: Disposable, AutoCloseable, CoreInterface
         { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeSyncStatus.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Splits an ended trip in two at an instant or at its longest stop; the
+     * trip stays as `Replaced`. Returns the two parts in time order.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `splitTrip`(`key`: kotlin.String, `at`: SplitAt) : SplitTrip {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_split_trip(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`key`),
+        FfiConverterTypeSplitAt.lower(`at`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSplitTrip.lift(it) },
         // Error FFI converter
         TachoException.ErrorHandler,
     )
@@ -4032,6 +4855,30 @@ open class Core: Disposable, AutoCloseable, CoreInterface
         { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterSequenceTypeTripPoint.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Whether each trip counts in totals (for a list that shows all trips).
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `tripStatuses`() : List<TripStatusOf> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_trip_statuses(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeTripStatusOf.lift(it) },
         // Error FFI converter
         TachoException.ErrorHandler,
     )
@@ -5636,6 +6483,11 @@ data class Car (
      * Bluetooth / CarPlay name that identifies it in connect events.
      */
     var `connectHint`: kotlin.String?
+    , 
+    /**
+     * Retired (sold): its trips stay, no new trip is recorded in it.
+     */
+    var `retired`: kotlin.Boolean
     
 ){
     
@@ -5660,6 +6512,7 @@ public object FfiConverterTypeCar: FfiConverterRustBuffer<Car> {
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -5671,7 +6524,8 @@ public object FfiConverterTypeCar: FfiConverterRustBuffer<Car> {
             FfiConverterString.allocationSize(value.`plate`) +
             FfiConverterOptionalString.allocationSize(value.`availableFrom`) +
             FfiConverterOptionalString.allocationSize(value.`availableTo`) +
-            FfiConverterOptionalString.allocationSize(value.`connectHint`)
+            FfiConverterOptionalString.allocationSize(value.`connectHint`) +
+            FfiConverterBoolean.allocationSize(value.`retired`)
     )
 
     override fun write(value: Car, buf: ByteBuffer) {
@@ -5683,6 +6537,134 @@ public object FfiConverterTypeCar: FfiConverterRustBuffer<Car> {
             FfiConverterOptionalString.write(value.`availableFrom`, buf)
             FfiConverterOptionalString.write(value.`availableTo`, buf)
             FfiConverterOptionalString.write(value.`connectHint`, buf)
+            FfiConverterBoolean.write(value.`retired`, buf)
+    }
+}
+
+
+
+/**
+ * A change to a car; `None` fields stay as they are, `clear_*` removes one.
+ */
+data class CarChange (
+    /**
+     * New short name.
+     */
+    var `name`: kotlin.String? = null 
+    , 
+    /**
+     * New licence plate.
+     */
+    var `plate`: kotlin.String? = null 
+    , 
+    /**
+     * New make.
+     */
+    var `make`: kotlin.String? = null 
+    , 
+    /**
+     * Remove the make.
+     */
+    var `clearMake`: kotlin.Boolean = false 
+    , 
+    /**
+     * New model.
+     */
+    var `model`: kotlin.String? = null 
+    , 
+    /**
+     * Remove the model.
+     */
+    var `clearModel`: kotlin.Boolean = false 
+    , 
+    /**
+     * New first day available, `YYYY-MM-DD`.
+     */
+    var `availableFrom`: kotlin.String? = null 
+    , 
+    /**
+     * Remove the first day available.
+     */
+    var `clearAvailableFrom`: kotlin.Boolean = false 
+    , 
+    /**
+     * New last day available, `YYYY-MM-DD`.
+     */
+    var `availableTo`: kotlin.String? = null 
+    , 
+    /**
+     * Remove the last day available.
+     */
+    var `clearAvailableTo`: kotlin.Boolean = false 
+    , 
+    /**
+     * New Bluetooth / CarPlay name.
+     */
+    var `connectHint`: kotlin.String? = null 
+    , 
+    /**
+     * Remove the Bluetooth / CarPlay name.
+     */
+    var `clearConnectHint`: kotlin.Boolean = false 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCarChange: FfiConverterRustBuffer<CarChange> {
+    override fun read(buf: ByteBuffer): CarChange {
+        return CarChange(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CarChange) = (
+            FfiConverterOptionalString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`plate`) +
+            FfiConverterOptionalString.allocationSize(value.`make`) +
+            FfiConverterBoolean.allocationSize(value.`clearMake`) +
+            FfiConverterOptionalString.allocationSize(value.`model`) +
+            FfiConverterBoolean.allocationSize(value.`clearModel`) +
+            FfiConverterOptionalString.allocationSize(value.`availableFrom`) +
+            FfiConverterBoolean.allocationSize(value.`clearAvailableFrom`) +
+            FfiConverterOptionalString.allocationSize(value.`availableTo`) +
+            FfiConverterBoolean.allocationSize(value.`clearAvailableTo`) +
+            FfiConverterOptionalString.allocationSize(value.`connectHint`) +
+            FfiConverterBoolean.allocationSize(value.`clearConnectHint`)
+    )
+
+    override fun write(value: CarChange, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`plate`, buf)
+            FfiConverterOptionalString.write(value.`make`, buf)
+            FfiConverterBoolean.write(value.`clearMake`, buf)
+            FfiConverterOptionalString.write(value.`model`, buf)
+            FfiConverterBoolean.write(value.`clearModel`, buf)
+            FfiConverterOptionalString.write(value.`availableFrom`, buf)
+            FfiConverterBoolean.write(value.`clearAvailableFrom`, buf)
+            FfiConverterOptionalString.write(value.`availableTo`, buf)
+            FfiConverterBoolean.write(value.`clearAvailableTo`, buf)
+            FfiConverterOptionalString.write(value.`connectHint`, buf)
+            FfiConverterBoolean.write(value.`clearConnectHint`, buf)
     }
 }
 
@@ -5851,6 +6833,174 @@ public object FfiConverterTypeDeviceInfo: FfiConverterRustBuffer<DeviceInfo> {
             FfiConverterOptionalString.write(value.`lastPushAt`, buf)
             FfiConverterBoolean.write(value.`current`, buf)
             FfiConverterOptionalString.write(value.`revokedAt`, buf)
+    }
+}
+
+
+
+/**
+ * One time entry for a detail view: the entry, whether it is deleted, its
+ * project and its whole history.
+ */
+data class EntryDetail (
+    /**
+     * The entry.
+     */
+    var `entry`: TimeEntry
+    , 
+    /**
+     * Deleted (a restore brings it back).
+     */
+    var `deleted`: kotlin.Boolean
+    , 
+    /**
+     * Its project (also an archived or deleted one), if any.
+     */
+    var `project`: Project?
+    , 
+    /**
+     * Every edit, delete and restore, oldest first.
+     */
+    var `history`: List<TimeEntryEdit>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEntryDetail: FfiConverterRustBuffer<EntryDetail> {
+    override fun read(buf: ByteBuffer): EntryDetail {
+        return EntryDetail(
+            FfiConverterTypeTimeEntry.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalTypeProject.read(buf),
+            FfiConverterSequenceTypeTimeEntryEdit.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: EntryDetail) = (
+            FfiConverterTypeTimeEntry.allocationSize(value.`entry`) +
+            FfiConverterBoolean.allocationSize(value.`deleted`) +
+            FfiConverterOptionalTypeProject.allocationSize(value.`project`) +
+            FfiConverterSequenceTypeTimeEntryEdit.allocationSize(value.`history`)
+    )
+
+    override fun write(value: EntryDetail, buf: ByteBuffer) {
+            FfiConverterTypeTimeEntry.write(value.`entry`, buf)
+            FfiConverterBoolean.write(value.`deleted`, buf)
+            FfiConverterOptionalTypeProject.write(value.`project`, buf)
+            FfiConverterSequenceTypeTimeEntryEdit.write(value.`history`, buf)
+    }
+}
+
+
+
+/**
+ * A change to a time entry: every `None` field stays as it is; the
+ * `clear_*` flags remove a project or trip link.
+ */
+data class EntryEdit (
+    /**
+     * New project (name or id).
+     */
+    var `project`: kotlin.String? = null 
+    , 
+    /**
+     * Book the entry on no project.
+     */
+    var `clearProject`: kotlin.Boolean = false 
+    , 
+    /**
+     * New description.
+     */
+    var `description`: kotlin.String? = null 
+    , 
+    /**
+     * New start, Unix ms.
+     */
+    var `startMs`: kotlin.Long? = null 
+    , 
+    /**
+     * New stop, Unix ms (setting it on the running timer stops it).
+     */
+    var `stopMs`: kotlin.Long? = null 
+    , 
+    /**
+     * The whole new set of tags (replaces the old set; `[]` removes all).
+     */
+    var `tags`: List<kotlin.String>? = null 
+    , 
+    /**
+     * New billable flag.
+     */
+    var `billable`: kotlin.Boolean? = null 
+    , 
+    /**
+     * Link to this trip (id or prefix) as its travel time.
+     */
+    var `trip`: kotlin.String? = null 
+    , 
+    /**
+     * Remove the trip link.
+     */
+    var `clearTrip`: kotlin.Boolean = false 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEntryEdit: FfiConverterRustBuffer<EntryEdit> {
+    override fun read(buf: ByteBuffer): EntryEdit {
+        return EntryEdit(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalSequenceString.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: EntryEdit) = (
+            FfiConverterOptionalString.allocationSize(value.`project`) +
+            FfiConverterBoolean.allocationSize(value.`clearProject`) +
+            FfiConverterOptionalString.allocationSize(value.`description`) +
+            FfiConverterOptionalLong.allocationSize(value.`startMs`) +
+            FfiConverterOptionalLong.allocationSize(value.`stopMs`) +
+            FfiConverterOptionalSequenceString.allocationSize(value.`tags`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`billable`) +
+            FfiConverterOptionalString.allocationSize(value.`trip`) +
+            FfiConverterBoolean.allocationSize(value.`clearTrip`)
+    )
+
+    override fun write(value: EntryEdit, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`project`, buf)
+            FfiConverterBoolean.write(value.`clearProject`, buf)
+            FfiConverterOptionalString.write(value.`description`, buf)
+            FfiConverterOptionalLong.write(value.`startMs`, buf)
+            FfiConverterOptionalLong.write(value.`stopMs`, buf)
+            FfiConverterOptionalSequenceString.write(value.`tags`, buf)
+            FfiConverterOptionalBoolean.write(value.`billable`, buf)
+            FfiConverterOptionalString.write(value.`trip`, buf)
+            FfiConverterBoolean.write(value.`clearTrip`, buf)
     }
 }
 
@@ -6820,6 +7970,94 @@ public object FfiConverterTypePlace: FfiConverterRustBuffer<Place> {
 
 
 /**
+ * A change to a place; `None` fields stay as they are. `lat` and `lon` are
+ * given together. The store checks coordinates and radius.
+ */
+data class PlaceChange (
+    /**
+     * New name.
+     */
+    var `name`: kotlin.String? = null 
+    , 
+    /**
+     * New role.
+     */
+    var `kind`: PlaceKind? = null 
+    , 
+    /**
+     * New centre latitude (with `lon`).
+     */
+    var `lat`: kotlin.Double? = null 
+    , 
+    /**
+     * New centre longitude (with `lat`).
+     */
+    var `lon`: kotlin.Double? = null 
+    , 
+    /**
+     * New radius in metres.
+     */
+    var `radiusM`: kotlin.Double? = null 
+    , 
+    /**
+     * New street address.
+     */
+    var `address`: kotlin.String? = null 
+    , 
+    /**
+     * Remove the street address.
+     */
+    var `clearAddress`: kotlin.Boolean = false 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePlaceChange: FfiConverterRustBuffer<PlaceChange> {
+    override fun read(buf: ByteBuffer): PlaceChange {
+        return PlaceChange(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypePlaceKind.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PlaceChange) = (
+            FfiConverterOptionalString.allocationSize(value.`name`) +
+            FfiConverterOptionalTypePlaceKind.allocationSize(value.`kind`) +
+            FfiConverterOptionalDouble.allocationSize(value.`lat`) +
+            FfiConverterOptionalDouble.allocationSize(value.`lon`) +
+            FfiConverterOptionalDouble.allocationSize(value.`radiusM`) +
+            FfiConverterOptionalString.allocationSize(value.`address`) +
+            FfiConverterBoolean.allocationSize(value.`clearAddress`)
+    )
+
+    override fun write(value: PlaceChange, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`name`, buf)
+            FfiConverterOptionalTypePlaceKind.write(value.`kind`, buf)
+            FfiConverterOptionalDouble.write(value.`lat`, buf)
+            FfiConverterOptionalDouble.write(value.`lon`, buf)
+            FfiConverterOptionalDouble.write(value.`radiusM`, buf)
+            FfiConverterOptionalString.write(value.`address`, buf)
+            FfiConverterBoolean.write(value.`clearAddress`, buf)
+    }
+}
+
+
+
+/**
  * Something time is booked on.
  */
 data class Project (
@@ -6847,6 +8085,12 @@ data class Project (
      * Rounding in views and reports.
      */
     var `rounding`: Rounding
+    , 
+    /**
+     * Archived: kept for its entries and reports, hidden from default
+     * lists, no new time can be booked on it.
+     */
+    var `archived`: kotlin.Boolean
     
 ){
     
@@ -6868,6 +8112,7 @@ public object FfiConverterTypeProject: FfiConverterRustBuffer<Project> {
             FfiConverterOptionalString.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterTypeRounding.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -6876,7 +8121,8 @@ public object FfiConverterTypeProject: FfiConverterRustBuffer<Project> {
             FfiConverterString.allocationSize(value.`name`) +
             FfiConverterOptionalString.allocationSize(value.`client`) +
             FfiConverterBoolean.allocationSize(value.`billable`) +
-            FfiConverterTypeRounding.allocationSize(value.`rounding`)
+            FfiConverterTypeRounding.allocationSize(value.`rounding`) +
+            FfiConverterBoolean.allocationSize(value.`archived`)
     )
 
     override fun write(value: Project, buf: ByteBuffer) {
@@ -6885,6 +8131,172 @@ public object FfiConverterTypeProject: FfiConverterRustBuffer<Project> {
             FfiConverterOptionalString.write(value.`client`, buf)
             FfiConverterBoolean.write(value.`billable`, buf)
             FfiConverterTypeRounding.write(value.`rounding`, buf)
+            FfiConverterBoolean.write(value.`archived`, buf)
+    }
+}
+
+
+
+/**
+ * A change to a project; `None` fields stay as they are.
+ */
+data class ProjectChange (
+    /**
+     * New name.
+     */
+    var `name`: kotlin.String? = null 
+    , 
+    /**
+     * New client.
+     */
+    var `client`: kotlin.String? = null 
+    , 
+    /**
+     * Remove the client.
+     */
+    var `clearClient`: kotlin.Boolean = false 
+    , 
+    /**
+     * New default billable flag.
+     */
+    var `billable`: kotlin.Boolean? = null 
+    , 
+    /**
+     * New rounding.
+     */
+    var `rounding`: Rounding? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeProjectChange: FfiConverterRustBuffer<ProjectChange> {
+    override fun read(buf: ByteBuffer): ProjectChange {
+        return ProjectChange(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalTypeRounding.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ProjectChange) = (
+            FfiConverterOptionalString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`client`) +
+            FfiConverterBoolean.allocationSize(value.`clearClient`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`billable`) +
+            FfiConverterOptionalTypeRounding.allocationSize(value.`rounding`)
+    )
+
+    override fun write(value: ProjectChange, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`client`, buf)
+            FfiConverterBoolean.write(value.`clearClient`, buf)
+            FfiConverterOptionalBoolean.write(value.`billable`, buf)
+            FfiConverterOptionalTypeRounding.write(value.`rounding`, buf)
+    }
+}
+
+
+
+/**
+ * A restored trip, and whether it was discarded at all.
+ */
+data class RestoredTrip (
+    /**
+     * The trip.
+     */
+    var `trip`: TripDetail
+    , 
+    /**
+     * False when it was not discarded (nothing changed).
+     */
+    var `changed`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRestoredTrip: FfiConverterRustBuffer<RestoredTrip> {
+    override fun read(buf: ByteBuffer): RestoredTrip {
+        return RestoredTrip(
+            FfiConverterTypeTripDetail.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RestoredTrip) = (
+            FfiConverterTypeTripDetail.allocationSize(value.`trip`) +
+            FfiConverterBoolean.allocationSize(value.`changed`)
+    )
+
+    override fun write(value: RestoredTrip, buf: ByteBuffer) {
+            FfiConverterTypeTripDetail.write(value.`trip`, buf)
+            FfiConverterBoolean.write(value.`changed`, buf)
+    }
+}
+
+
+
+/**
+ * The two parts of a split trip, in time order.
+ */
+data class SplitTrip (
+    /**
+     * The first part.
+     */
+    var `first`: TripDetail
+    , 
+    /**
+     * The second part.
+     */
+    var `second`: TripDetail
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSplitTrip: FfiConverterRustBuffer<SplitTrip> {
+    override fun read(buf: ByteBuffer): SplitTrip {
+        return SplitTrip(
+            FfiConverterTypeTripDetail.read(buf),
+            FfiConverterTypeTripDetail.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SplitTrip) = (
+            FfiConverterTypeTripDetail.allocationSize(value.`first`) +
+            FfiConverterTypeTripDetail.allocationSize(value.`second`)
+    )
+
+    override fun write(value: SplitTrip, buf: ByteBuffer) {
+            FfiConverterTypeTripDetail.write(value.`first`, buf)
+            FfiConverterTypeTripDetail.write(value.`second`, buf)
     }
 }
 
@@ -7146,6 +8558,94 @@ public object FfiConverterTypeTimeEntry: FfiConverterRustBuffer<TimeEntry> {
             FfiConverterBoolean.write(value.`billable`, buf)
             FfiConverterTypeEntrySource.write(value.`source`, buf)
             FfiConverterOptionalString.write(value.`tripId`, buf)
+    }
+}
+
+
+
+/**
+ * One change in a time entry's history (append-only; who, when, old and new).
+ */
+data class TimeEntryEdit (
+    /**
+     * The entry changed.
+     */
+    var `entryId`: kotlin.String
+    , 
+    /**
+     * Which field.
+     */
+    var `field`: EntryField
+    , 
+    /**
+     * Value before, as shown to people (`None` = empty).
+     */
+    var `oldValue`: kotlin.String?
+    , 
+    /**
+     * Value after.
+     */
+    var `newValue`: kotlin.String?
+    , 
+    /**
+     * When, Unix ms.
+     */
+    var `atMs`: kotlin.Long
+    , 
+    /**
+     * Device that made it.
+     */
+    var `deviceId`: kotlin.String
+    , 
+    /**
+     * The locked month this edit changed although it reached this device
+     * after the lock, if so.
+     */
+    var `arrivedAfterLock`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTimeEntryEdit: FfiConverterRustBuffer<TimeEntryEdit> {
+    override fun read(buf: ByteBuffer): TimeEntryEdit {
+        return TimeEntryEdit(
+            FfiConverterString.read(buf),
+            FfiConverterTypeEntryField.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TimeEntryEdit) = (
+            FfiConverterString.allocationSize(value.`entryId`) +
+            FfiConverterTypeEntryField.allocationSize(value.`field`) +
+            FfiConverterOptionalString.allocationSize(value.`oldValue`) +
+            FfiConverterOptionalString.allocationSize(value.`newValue`) +
+            FfiConverterLong.allocationSize(value.`atMs`) +
+            FfiConverterString.allocationSize(value.`deviceId`) +
+            FfiConverterOptionalString.allocationSize(value.`arrivedAfterLock`)
+    )
+
+    override fun write(value: TimeEntryEdit, buf: ByteBuffer) {
+            FfiConverterString.write(value.`entryId`, buf)
+            FfiConverterTypeEntryField.write(value.`field`, buf)
+            FfiConverterOptionalString.write(value.`oldValue`, buf)
+            FfiConverterOptionalString.write(value.`newValue`, buf)
+            FfiConverterLong.write(value.`atMs`, buf)
+            FfiConverterString.write(value.`deviceId`, buf)
+            FfiConverterOptionalString.write(value.`arrivedAfterLock`, buf)
     }
 }
 
@@ -7449,6 +8949,16 @@ data class TripDetail (
      * Every change made after the trip ended, oldest first.
      */
     var `history`: List<TripEdit>
+    , 
+    /**
+     * Whether it counts in totals, and if not why.
+     */
+    var `status`: TripStatus
+    , 
+    /**
+     * What it was merged or split from, and what replaced it.
+     */
+    var `lineage`: TripLineage
     
 ){
     
@@ -7470,6 +8980,8 @@ public object FfiConverterTypeTripDetail: FfiConverterRustBuffer<TripDetail> {
             FfiConverterOptionalLong.read(buf),
             FfiConverterOptionalLong.read(buf),
             FfiConverterSequenceTypeTripEdit.read(buf),
+            FfiConverterTypeTripStatus.read(buf),
+            FfiConverterTypeTripLineage.read(buf),
         )
     }
 
@@ -7478,7 +8990,9 @@ public object FfiConverterTypeTripDetail: FfiConverterRustBuffer<TripDetail> {
             FfiConverterUInt.allocationSize(value.`pointCount`) +
             FfiConverterOptionalLong.allocationSize(value.`odometerStartM`) +
             FfiConverterOptionalLong.allocationSize(value.`odometerEndM`) +
-            FfiConverterSequenceTypeTripEdit.allocationSize(value.`history`)
+            FfiConverterSequenceTypeTripEdit.allocationSize(value.`history`) +
+            FfiConverterTypeTripStatus.allocationSize(value.`status`) +
+            FfiConverterTypeTripLineage.allocationSize(value.`lineage`)
     )
 
     override fun write(value: TripDetail, buf: ByteBuffer) {
@@ -7487,6 +9001,8 @@ public object FfiConverterTypeTripDetail: FfiConverterRustBuffer<TripDetail> {
             FfiConverterOptionalLong.write(value.`odometerStartM`, buf)
             FfiConverterOptionalLong.write(value.`odometerEndM`, buf)
             FfiConverterSequenceTypeTripEdit.write(value.`history`, buf)
+            FfiConverterTypeTripStatus.write(value.`status`, buf)
+            FfiConverterTypeTripLineage.write(value.`lineage`, buf)
     }
 }
 
@@ -7635,6 +9151,80 @@ public object FfiConverterTypeTripFilter: FfiConverterRustBuffer<TripFilter> {
 
 
 /**
+ * Where a trip came from and what replaced it (merge and split).
+ */
+data class TripLineage (
+    /**
+     * For a merged trip: its sources (ids), in time order; empty otherwise.
+     */
+    var `mergedFrom`: List<kotlin.String>
+    , 
+    /**
+     * For a split part: the trip it was cut from.
+     */
+    var `splitFrom`: kotlin.String?
+    , 
+    /**
+     * For a split part: its points are the source's from this instant
+     * (Unix ms, inclusive; `None` = from the start).
+     */
+    var `windowFromMs`: kotlin.Long?
+    , 
+    /**
+     * For a split part: … until this instant (Unix ms, exclusive; `None` =
+     * to the end).
+     */
+    var `windowUntilMs`: kotlin.Long?
+    , 
+    /**
+     * For a source: the trips that replace it (the merged trip, or the
+     * split parts); empty otherwise.
+     */
+    var `replacedBy`: List<kotlin.String>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTripLineage: FfiConverterRustBuffer<TripLineage> {
+    override fun read(buf: ByteBuffer): TripLineage {
+        return TripLineage(
+            FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TripLineage) = (
+            FfiConverterSequenceString.allocationSize(value.`mergedFrom`) +
+            FfiConverterOptionalString.allocationSize(value.`splitFrom`) +
+            FfiConverterOptionalLong.allocationSize(value.`windowFromMs`) +
+            FfiConverterOptionalLong.allocationSize(value.`windowUntilMs`) +
+            FfiConverterSequenceString.allocationSize(value.`replacedBy`)
+    )
+
+    override fun write(value: TripLineage, buf: ByteBuffer) {
+            FfiConverterSequenceString.write(value.`mergedFrom`, buf)
+            FfiConverterOptionalString.write(value.`splitFrom`, buf)
+            FfiConverterOptionalLong.write(value.`windowFromMs`, buf)
+            FfiConverterOptionalLong.write(value.`windowUntilMs`, buf)
+            FfiConverterSequenceString.write(value.`replacedBy`, buf)
+    }
+}
+
+
+
+/**
  * A stored GPS point of a trip, for drawing its path.
  */
 data class TripPoint (
@@ -7684,6 +9274,53 @@ public object FfiConverterTypeTripPoint: FfiConverterRustBuffer<TripPoint> {
             FfiConverterUInt.write(value.`seq`, buf)
             FfiConverterTypePing.write(value.`ping`, buf)
             FfiConverterBoolean.write(value.`counted`, buf)
+    }
+}
+
+
+
+/**
+ * A trip's status by id (see [`crate::core::Core::trip_statuses`]).
+ */
+data class TripStatusOf (
+    /**
+     * Trip id.
+     */
+    var `tripId`: kotlin.String
+    , 
+    /**
+     * Its status.
+     */
+    var `status`: TripStatus
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTripStatusOf: FfiConverterRustBuffer<TripStatusOf> {
+    override fun read(buf: ByteBuffer): TripStatusOf {
+        return TripStatusOf(
+            FfiConverterString.read(buf),
+            FfiConverterTypeTripStatus.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TripStatusOf) = (
+            FfiConverterString.allocationSize(value.`tripId`) +
+            FfiConverterTypeTripStatus.allocationSize(value.`status`)
+    )
+
+    override fun write(value: TripStatusOf, buf: ByteBuffer) {
+            FfiConverterString.write(value.`tripId`, buf)
+            FfiConverterTypeTripStatus.write(value.`status`, buf)
     }
 }
 
@@ -7998,6 +9635,73 @@ public object FfiConverterTypeDropReason: FfiConverterRustBuffer<DropReason> {
     override fun allocationSize(value: DropReason) = 4UL
 
     override fun write(value: DropReason, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Which field of a time entry an edit changed.
+ */
+
+enum class EntryField {
+    
+    /**
+     * The project (history values are project names).
+     */
+    PROJECT,
+    /**
+     * The description.
+     */
+    DESCRIPTION,
+    /**
+     * The start (RFC 3339).
+     */
+    START,
+    /**
+     * The stop (RFC 3339).
+     */
+    STOP,
+    /**
+     * The tags (joined with `, `).
+     */
+    TAGS,
+    /**
+     * Billable (`yes` / `no`).
+     */
+    BILLABLE,
+    /**
+     * The linked trip (id).
+     */
+    TRIP,
+    /**
+     * Deleted (`yes`) or restored (`no`).
+     */
+    DELETED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEntryField: FfiConverterRustBuffer<EntryField> {
+    override fun read(buf: ByteBuffer) = try {
+        EntryField.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: EntryField) = 4UL
+
+    override fun write(value: EntryField, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -8520,6 +10224,91 @@ public object FfiConverterTypeSecretStoreFailure : FfiConverterRustBuffer<Secret
 
 
 
+/**
+ * Where to split a trip.
+ */
+sealed class SplitAt {
+    
+    /**
+     * At this instant (Unix ms): fixes before it go to the first part.
+     */
+    data class Time(
+        /**
+         * The instant, Unix ms.
+         */
+        val `atMs`: kotlin.Long) : SplitAt()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * At its longest stop (at least a minute within 150 m).
+     */
+    object LongestStop : SplitAt()
+    
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSplitAt : FfiConverterRustBuffer<SplitAt>{
+    override fun read(buf: ByteBuffer): SplitAt {
+        return when(buf.getInt()) {
+            1 -> SplitAt.Time(
+                FfiConverterLong.read(buf),
+                )
+            2 -> SplitAt.LongestStop
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: SplitAt): ULong = when(value) {
+        is SplitAt.Time -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterLong.allocationSize(value.`atMs`)
+            )
+        }
+        is SplitAt.LongestStop -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+    }
+
+    override fun write(value: SplitAt, buf: ByteBuffer) {
+        when(value) {
+            is SplitAt.Time -> {
+                buf.putInt(1)
+                FfiConverterLong.write(value.`atMs`, buf)
+                Unit
+            }
+            is SplitAt.LongestStop -> {
+                buf.putInt(2)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
 
 
 /**
@@ -8574,6 +10363,37 @@ sealed class TachoException: kotlin.Exception() {
         ) : TachoException() {
         override val message
             get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * A project or car still used by entries or trips can't be deleted:
+     * archive the project or retire the car instead. `reason` says so in
+     * words for people.
+     */
+    class InUse(
+        
+        /**
+         * `project` or `car`.
+         */
+        val `kind`: kotlin.String, 
+        
+        /**
+         * Its name.
+         */
+        val `name`: kotlin.String, 
+        
+        /**
+         * How many entries, trips and readings refer to it.
+         */
+        val `count`: kotlin.ULong, 
+        
+        /**
+         * The sentence for people.
+         */
+        val `reason`: kotlin.String
+        ) : TachoException() {
+        override val message
+            get() = "kind=${ `kind` }, name=${ `name` }, count=${ `count` }, reason=${ `reason` }"
     }
     
     /**
@@ -8706,25 +10526,31 @@ public object FfiConverterTypeTachoError : FfiConverterRustBuffer<TachoException
             3 -> TachoException.Conflict(
                 FfiConverterString.read(buf),
                 )
-            4 -> TachoException.LockedPeriod(
+            4 -> TachoException.InUse(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterULong.read(buf),
                 FfiConverterString.read(buf),
                 )
-            5 -> TachoException.Auth(
+            5 -> TachoException.LockedPeriod(
                 FfiConverterString.read(buf),
                 )
-            6 -> TachoException.Network(
+            6 -> TachoException.Auth(
                 FfiConverterString.read(buf),
                 )
-            7 -> TachoException.Storage(
+            7 -> TachoException.Network(
                 FfiConverterString.read(buf),
                 )
-            8 -> TachoException.Import(
+            8 -> TachoException.Storage(
                 FfiConverterString.read(buf),
                 )
-            9 -> TachoException.Report(
+            9 -> TachoException.Import(
                 FfiConverterString.read(buf),
                 )
-            10 -> TachoException.Internal(
+            10 -> TachoException.Report(
+                FfiConverterString.read(buf),
+                )
+            11 -> TachoException.Internal(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -8747,6 +10573,14 @@ public object FfiConverterTypeTachoError : FfiConverterRustBuffer<TachoException
             is TachoException.Conflict -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is TachoException.InUse -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`kind`)
+                + FfiConverterString.allocationSize(value.`name`)
+                + FfiConverterULong.allocationSize(value.`count`)
                 + FfiConverterString.allocationSize(value.`reason`)
             )
             is TachoException.LockedPeriod -> (
@@ -8805,38 +10639,46 @@ public object FfiConverterTypeTachoError : FfiConverterRustBuffer<TachoException
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is TachoException.LockedPeriod -> {
+            is TachoException.InUse -> {
                 buf.putInt(4)
+                FfiConverterString.write(value.`kind`, buf)
+                FfiConverterString.write(value.`name`, buf)
+                FfiConverterULong.write(value.`count`, buf)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is TachoException.LockedPeriod -> {
+                buf.putInt(5)
                 FfiConverterString.write(value.`month`, buf)
                 Unit
             }
             is TachoException.Auth -> {
-                buf.putInt(5)
-                FfiConverterString.write(value.`reason`, buf)
-                Unit
-            }
-            is TachoException.Network -> {
                 buf.putInt(6)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is TachoException.Storage -> {
+            is TachoException.Network -> {
                 buf.putInt(7)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is TachoException.Import -> {
+            is TachoException.Storage -> {
                 buf.putInt(8)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is TachoException.Report -> {
+            is TachoException.Import -> {
                 buf.putInt(9)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is TachoException.Internal -> {
+            is TachoException.Report -> {
                 buf.putInt(10)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is TachoException.Internal -> {
+                buf.putInt(11)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
@@ -8927,7 +10769,27 @@ enum class TripField {
     /**
      * The car (id, name or plate).
      */
-    CAR;
+    CAR,
+    /**
+     * History only: discarded or restored.
+     */
+    DISCARDED,
+    /**
+     * History only: merged into another trip.
+     */
+    MERGED_INTO,
+    /**
+     * History only: made by merging trips.
+     */
+    MERGED_FROM,
+    /**
+     * History only: split into parts.
+     */
+    SPLIT_INTO,
+    /**
+     * History only: a part split from a trip.
+     */
+    SPLIT_FROM;
 
     
 
@@ -9060,6 +10922,58 @@ public object FfiConverterTypeTripState: FfiConverterRustBuffer<TripState> {
     override fun allocationSize(value: TripState) = 4UL
 
     override fun write(value: TripState, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Whether a trip counts in totals, and if not why.
+ */
+
+enum class TripStatus {
+    
+    /**
+     * Counts in totals and reports.
+     */
+    CURRENT,
+    /**
+     * Discarded by a person; restorable.
+     */
+    DISCARDED,
+    /**
+     * Replaced by a merged trip or split parts, which count instead.
+     */
+    REPLACED,
+    /**
+     * A merge or split that lost to a concurrent one on the same source
+     * (or whose source was discarded); kept for the history.
+     */
+    SUPERSEDED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTripStatus: FfiConverterRustBuffer<TripStatus> {
+    override fun read(buf: ByteBuffer) = try {
+        TripStatus.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: TripStatus) = 4UL
+
+    override fun write(value: TripStatus, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -9488,6 +11402,38 @@ public object FfiConverterOptionalTypeDropReason: FfiConverterRustBuffer<DropRea
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypePlaceKind: FfiConverterRustBuffer<PlaceKind?> {
+    override fun read(buf: ByteBuffer): PlaceKind? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypePlaceKind.read(buf)
+    }
+
+    override fun allocationSize(value: PlaceKind?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypePlaceKind.allocationSize(value)
+        }
+    }
+
+    override fun write(value: PlaceKind?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypePlaceKind.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypePurpose: FfiConverterRustBuffer<Purpose?> {
     override fun read(buf: ByteBuffer): Purpose? {
         if (buf.get().toInt() == 0) {
@@ -9510,6 +11456,70 @@ public object FfiConverterOptionalTypePurpose: FfiConverterRustBuffer<Purpose?> 
         } else {
             buf.put(1)
             FfiConverterTypePurpose.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeRounding: FfiConverterRustBuffer<Rounding?> {
+    override fun read(buf: ByteBuffer): Rounding? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeRounding.read(buf)
+    }
+
+    override fun allocationSize(value: Rounding?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeRounding.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Rounding?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeRounding.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalSequenceString: FfiConverterRustBuffer<List<kotlin.String>?> {
+    override fun read(buf: ByteBuffer): List<kotlin.String>? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterSequenceString.read(buf)
+    }
+
+    override fun allocationSize(value: List<kotlin.String>?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterSequenceString.allocationSize(value)
+        }
+    }
+
+    override fun write(value: List<kotlin.String>?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterSequenceString.write(value, buf)
         }
     }
 }
@@ -9744,6 +11754,34 @@ public object FfiConverterSequenceTypeTimeEntry: FfiConverterRustBuffer<List<Tim
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeTimeEntryEdit: FfiConverterRustBuffer<List<TimeEntryEdit>> {
+    override fun read(buf: ByteBuffer): List<TimeEntryEdit> {
+        val len = buf.getInt()
+        return List<TimeEntryEdit>(len) {
+            FfiConverterTypeTimeEntryEdit.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<TimeEntryEdit>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeTimeEntryEdit.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<TimeEntryEdit>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeTimeEntryEdit.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeTrip: FfiConverterRustBuffer<List<Trip>> {
     override fun read(buf: ByteBuffer): List<Trip> {
         val len = buf.getInt()
@@ -9818,6 +11856,34 @@ public object FfiConverterSequenceTypeTripPoint: FfiConverterRustBuffer<List<Tri
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeTripPoint.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeTripStatusOf: FfiConverterRustBuffer<List<TripStatusOf>> {
+    override fun read(buf: ByteBuffer): List<TripStatusOf> {
+        val len = buf.getInt()
+        return List<TripStatusOf>(len) {
+            FfiConverterTypeTripStatusOf.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<TripStatusOf>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeTripStatusOf.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<TripStatusOf>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeTripStatusOf.write(it, buf)
         }
     }
 }
