@@ -415,9 +415,12 @@ pub struct StartRequest {
     )]
     pub redirect_uri: String,
     /// BASE64URL(SHA-256(code_verifier)), 43 characters; the app keeps the verifier.
-    #[schema(
-        pattern = "^[A-Za-z0-9_-]{43}$",
-        example = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = "^[A-Za-z0-9_-]{43}$",
+            example = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        )
     )]
     pub code_challenge: String,
     /// Must be `S256`.
@@ -631,6 +634,8 @@ pub mod doc {
         TimeEntry,
         /// A locked period.
         PeriodLock,
+        /// A time entry's edit history.
+        TimeEntryEdit,
     }
 
     /// What an op does (`tacho_model::op::OpKind`'s tag).
