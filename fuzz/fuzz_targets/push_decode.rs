@@ -137,7 +137,10 @@ fn schema_accepts_only_what_readers_decode(op: &Op) {
                 EntityKind::OdometerReading => state.decode::<OdometerReading>(id).map(drop),
                 EntityKind::Project => state.decode::<Project>(id).map(drop),
                 EntityKind::TimeEntry => state.decode::<TimeEntry>(id).map(drop),
-                EntityKind::PeriodLock | EntityKind::TripPoints | EntityKind::TripEdit => Ok(()),
+                EntityKind::PeriodLock
+                | EntityKind::TripPoints
+                | EntityKind::TripEdit
+                | EntityKind::TimeEntryEdit => Ok(()),
             };
             if let Err(e) = decoded {
                 panic!("schema accepted a {} that does not decode: {e}", op.entity.as_str());
