@@ -610,6 +610,22 @@ async fn headers_cors_and_time_limit(db: TestDb) {
             .and_then(|v| v.to_str().ok()),
         Some("https://app.example.org")
     );
+    // PATCH routes (rename a device, rotate a connection's secret) pass the preflight too.
+    let preflight = relay
+        .http
+        .request(reqwest::Method::OPTIONS, relay.url("/v1/devices/x"))
+        .header("origin", "https://app.example.org")
+        .header("access-control-request-method", "PATCH")
+        .send()
+        .await
+        .expect("send");
+    let methods = preflight
+        .headers()
+        .get("access-control-allow-methods")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(methods.contains("PATCH"), "allowed methods: {methods}");
     // Auth answers are not cached; errors carry the headers too.
     let res = relay
         .http
