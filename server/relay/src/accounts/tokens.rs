@@ -225,7 +225,8 @@ pub async fn spend_refresh_token(
     // duplicated request, not theft: it gets a fresh session in the same
     // family. Later, a spent token is evidence of theft (even if its family
     // is already revoked): say so, and the caller revokes the family.
-    let retry = spent != 0 && revoked == 0 && now.saturating_sub(spent) <= grace_ms;
+    // Strictly less: a grace of zero means none, even for a replay within the same millisecond.
+    let retry = spent != 0 && revoked == 0 && now.saturating_sub(spent) < grace_ms;
     if spent != 0 && !retry {
         return Err(reused());
     }
