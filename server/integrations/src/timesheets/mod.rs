@@ -92,14 +92,19 @@ pub enum KimaiAuth {
     },
 }
 
-/// The unit Zammad's `time_unit` is counted in on that instance (an admin setting).
+/// The unit Zammad's `time_unit` is counted in on that instance (an admin setting). The names
+/// are the relay's stored `time_unit` setting (`minute` is Zammad's default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ZammadUnit {
     /// Minutes (Zammad's default).
-    Minutes,
+    Minute,
+    /// Quarter hours.
+    QuarterHour,
     /// Hours.
-    Hours,
+    Hour,
+    /// Working days of 8 hours (Zammad leaves the meaning to its admin; documented as 8 h).
+    Day,
 }
 
 /// The non-secret settings of a connection, per service. Stored by the relay as JSON.
