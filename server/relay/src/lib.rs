@@ -4,13 +4,14 @@
 //! Layers, arrows pointing down only (`tests/module_graph.rs` keeps it so; docs/ARCHITECTURE.md
 //! and ADR 0014 explain): [`http`] (router, extractors, handlers, OpenAPI) over [`state`] (the
 //! services) over the domain services ([`automation`], [`oidc`], [`sync`], [`accounts`],
-//! [`connections`], [`jobs`]) over storage and configuration ([`db`], [`secrets`], [`config`],
+//! [`connections`], [`connectors`], [`jobs`]) over storage and configuration ([`db`], [`secrets`], [`config`],
 //! [`limits`]) and the domain error ([`error`]).
 
 pub mod accounts;
 pub mod automation;
 pub mod config;
 pub mod connections;
+pub mod connectors;
 pub mod db;
 pub mod error;
 pub mod http;

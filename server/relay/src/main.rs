@@ -96,6 +96,10 @@ struct Args {
     /// hourly); trips keep their distance and ends. Default: keep points forever.
     #[arg(long, env = "TACHO_GPS_RETENTION_DAYS")]
     gps_retention_days: Option<u32>,
+    /// Keep the timesheet connectors' audit log (every call to Toggl, Tempo, Kimai, Zammad)
+    /// this many days.
+    #[arg(long, env = "TACHO_CONNECTOR_AUDIT_DAYS", default_value_t = 90)]
+    connector_audit_days: u32,
     /// JSON file configuring OpenID Connect providers (Google, Apple, any issuer); see
     /// docs/oidc.md. Without it, OpenID sign-in is off.
     #[arg(long, env = "TACHO_OIDC_CONFIG")]
@@ -222,6 +226,7 @@ async fn main() -> anyhow::Result<()> {
         },
     };
     config.gps_retention_days = args.gps_retention_days;
+    config.connectors.audit_days = args.connector_audit_days;
     config.allowed_email_domains = args
         .allowed_email_domains
         .iter()

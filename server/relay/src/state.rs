@@ -8,6 +8,7 @@ use crate::accounts::Accounts;
 use crate::automation::Automation;
 use crate::config::Config;
 use crate::connections::Connections;
+use crate::connectors::{Connectors, Ctx};
 use crate::db::{Backend, Db, StorageError};
 use crate::jobs::{Runner, RunnerConfig};
 use crate::limits::Limiters;
@@ -27,6 +28,7 @@ struct Inner {
     oidc: OidcService,
     automation: Automation,
     connections: Connections,
+    connectors: Connectors,
     limiters: Limiters,
     listener: Option<tokio::task::AbortHandle>,
 }
@@ -74,11 +76,23 @@ impl AppState {
         let providers = Providers::new(&config.oidc_providers, config.oidc_jwks_refetch_interval)
             .map_err(|e| StartError::Http(e.to_string()))?;
         let sync = SyncService::new(db.clone(), hub);
+        let http = tacho_integrations::http::Http::new(tacho_integrations::http::HttpConfig {
+            timeout: config.connectors.http_timeout,
+            ..Default::default()
+        })
+        .map_err(|e| StartError::Http(e.to_string()))?;
+        let connections = Connections::new(db.clone(), config.master_keys.clone(), http);
         Ok(Self(Arc::new(Inner {
             limiters: Limiters::new(&config.rate_limits),
             oidc: OidcService::new(db.clone(), providers, accounts.clone()),
             automation: Automation::new(db.clone(), sync.clone()),
-            connections: Connections::new(db.clone(), config.master_keys.clone()),
+            connectors: Connectors::new(Ctx::new(
+                db.clone(),
+                connections.clone(),
+                sync.clone(),
+                config.connectors.clone(),
+            )),
+            connections,
             accounts,
             sync,
             config,
@@ -122,6 +136,11 @@ impl AppState {
         &self.0.connections
     }
 
+    /// The timesheet connectors: mappings, status, conflicts.
+    pub fn connectors(&self) -> &Connectors {
+        &self.0.connectors
+    }
+
     /// Rate limiters per class (see [`crate::limits`]).
     pub fn limiters(&self) -> &Limiters {
         &self.0.limiters
@@ -130,6 +149,21 @@ impl AppState {
     /// The relay's job runner over this instance's storage, as configured (see
     /// [`crate::jobs::relay_runner`]).
     pub fn job_runner(&self, config: RunnerConfig) -> Runner {
+        let ctx = self.0.connectors.ctx().clone();
+        let tick = ctx.clone();
         crate::jobs::relay_runner(&self.0.db, self.0.config.gps_retention_days, config)
+            .handler(
+                crate::sync::connector_work::PUSH_KIND,
+                crate::connectors::push::handler(ctx),
+            )
+            .handler(crate::connectors::schedule::TICK_KIND, move |_job| {
+                let ctx = tick.clone();
+                async move { crate::connectors::schedule::tick(&ctx).await }
+            })
+            .every(
+                crate::connectors::schedule::TICK_KIND,
+                self.0.config.connectors.tick,
+                serde_json::Value::Null,
+            )
     }
 }

@@ -87,6 +87,35 @@ pub struct Config {
     /// Most connections one peer IP address may hold open at once; further ones are closed as
     /// soon as they are accepted. 0 = no limit. 64.
     pub max_connections_per_ip: u32,
+    /// The timesheet connectors' tunables.
+    pub connectors: ConnectorConfig,
+}
+
+/// How the timesheet connectors talk and retry (issue 13). Tests shorten the waits.
+#[derive(Debug, Clone)]
+pub struct ConnectorConfig {
+    /// Whole-request timeout of every call to a service. 30 s, as the contracts ask.
+    pub http_timeout: Duration,
+    /// First wait after an uncertain or failed call; the next ones are 2× and 3× it. 5 s.
+    pub retry_base: Duration,
+    /// How often the scheduler looks for due work and due pulls. 10 s.
+    pub tick: Duration,
+    /// How often each connection is pulled. 5 min.
+    pub pull_every: Duration,
+    /// Audit rows are kept this many days (`--connector-audit-days`). 90.
+    pub audit_days: u32,
+}
+
+impl Default for ConnectorConfig {
+    fn default() -> Self {
+        Self {
+            http_timeout: Duration::from_secs(30),
+            retry_base: Duration::from_secs(5),
+            tick: Duration::from_secs(10),
+            pull_every: Duration::from_secs(5 * 60),
+            audit_days: 90,
+        }
+    }
 }
 
 impl Config {
@@ -110,6 +139,7 @@ impl Config {
             oidc_jwks_refetch_interval: Duration::from_secs(60),
             header_read_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_S),
             max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
+            connectors: ConnectorConfig::default(),
         }
     }
 

@@ -8,6 +8,7 @@
 
 pub mod intake;
 pub mod registry;
+pub mod timesheets;
 pub mod zammad;
 
 use std::sync::Arc;
@@ -30,18 +31,43 @@ pub use registry::{Connection, ConnectionPatch, NewConnection, Registry};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Provider {
+    /// Toggl Track v9.
+    Toggl,
+    /// Tempo Cloud v4 (Jira worklogs).
+    Tempo,
+    /// Kimai 2.x (self-hosted).
+    Kimai,
     /// Zammad (helpdesk time accounting, webhooks signed with HMAC-SHA1).
     Zammad,
 }
 
 impl Provider {
     /// Every provider, in the order documented.
-    pub const ALL: [Self; 1] = [Self::Zammad];
+    pub const ALL: [Self; 4] = [Self::Toggl, Self::Tempo, Self::Kimai, Self::Zammad];
 
     /// The name used in paths, bodies and the `provider` column.
     pub fn as_str(self) -> &'static str {
+        self.service().as_str()
+    }
+
+    /// The timesheet service of tacho-integrations this provider is.
+    pub fn service(self) -> tacho_integrations::timesheets::Service {
+        use tacho_integrations::timesheets::Service;
         match self {
-            Self::Zammad => "zammad",
+            Self::Toggl => Service::Toggl,
+            Self::Tempo => Service::Tempo,
+            Self::Kimai => Service::Kimai,
+            Self::Zammad => Service::Zammad,
+        }
+    }
+
+    /// The service's name as people know it, for messages.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Toggl => "Toggl Track",
+            Self::Tempo => "Tempo",
+            Self::Kimai => "Kimai",
+            Self::Zammad => "Zammad",
         }
     }
 
@@ -60,6 +86,16 @@ pub enum ConnectionError {
     /// No such webhook provider.
     #[error("no such webhook provider")]
     UnknownProvider,
+    /// A connection of a kind the relay does not know.
+    #[error("{0}")]
+    UnknownKind(String),
+    /// Another of the person's connections has this label.
+    #[error("{0}")]
+    NameTaken(String),
+    /// The service refused the one authenticated call made when a connection is added (or its
+    /// token rotated); nothing was stored.
+    #[error("{0}")]
+    CheckFailed(String),
     /// A field of the request is invalid; `code` is specific to the kind of field.
     #[error("{message}")]
     Invalid {
@@ -118,6 +154,9 @@ impl From<ConnectionError> for ServiceError {
             E::UnknownProvider => {
                 Self::new(Kind::NotFound, "not_found", "no such webhook provider")
             }
+            E::UnknownKind(m) => Self::invalid("unknown_provider", m),
+            E::NameTaken(m) => Self::new(Kind::Conflict, "name_taken", m),
+            E::CheckFailed(m) => Self::invalid("connection_check_failed", m),
             E::Invalid {
                 code,
                 field,
@@ -162,12 +201,41 @@ pub struct ConnectionView {
     pub created_at: String,
     /// RFC 3339.
     pub updated_at: String,
+    /// `active`, `paused` (by its owner) or `disabled` (the service refused its credentials).
+    pub state: String,
+    /// Why it is disabled (the service's words), when it is.
+    pub disabled_reason: Option<String>,
+    /// Toggl's quota is spent: nothing is sent before this time (RFC 3339).
+    pub quota_until: Option<String>,
+    /// Work and inbox counts.
+    pub counts: ConnectionCounts,
+    /// Last time the push queue was drained (RFC 3339).
+    pub last_push_at: Option<String>,
+    /// Last completed pull (RFC 3339).
+    pub last_pull_at: Option<String>,
+}
+
+/// How much a connection has waiting, in conflict and in error.
+#[derive(Debug, Default, Clone, Copy, Serialize, utoipa::ToSchema)]
+pub struct ConnectionCounts {
+    /// Entries waiting to be pushed.
+    pub pending: i64,
+    /// Open conflicts.
+    pub conflicts: i64,
+    /// Entries whose push failed after its retries.
+    pub errors: i64,
 }
 
 impl From<Connection> for ConnectionView {
     fn from(c: Connection) -> Self {
         Self {
             webhook_path: c.webhook_path(),
+            state: c.state.clone(),
+            disabled_reason: c.state_reason.clone(),
+            quota_until: c.quota_until.filter(|t| *t > crate::db::now_ms()).map(rfc3339),
+            counts: c.counts,
+            last_push_at: c.last_push_at.map(rfc3339),
+            last_pull_at: c.last_pull_at.map(rfc3339),
             id: c.id,
             provider: c.provider,
             label: c.label,
@@ -193,20 +261,33 @@ pub struct ConnectionList {
 pub struct Connections {
     db: Db,
     keys: Option<Arc<MasterKeys>>,
+    http: tacho_integrations::http::Http,
 }
 
 impl Connections {
-    /// The service over `db`, sealing with `keys` (none: credentials can't be stored).
-    pub fn new(db: Db, keys: Option<MasterKeys>) -> Self {
+    /// The service over `db`, sealing with `keys` (none: credentials can't be stored), checking
+    /// new connections with `http`.
+    pub fn new(db: Db, keys: Option<MasterKeys>, http: tacho_integrations::http::Http) -> Self {
         Self {
             db,
             keys: keys.map(Arc::new),
+            http,
         }
     }
 
     /// The registry of connections.
     pub fn registry(&self) -> Registry<'_> {
-        Registry::new(&self.db, self.keys.as_deref())
+        Registry::new(&self.db, self.keys.as_deref(), Some(&self.http))
+    }
+
+    /// The master keys, if configured.
+    pub fn keys(&self) -> Option<&MasterKeys> {
+        self.keys.as_deref()
+    }
+
+    /// The connectors' HTTP client.
+    pub fn http(&self) -> &tacho_integrations::http::Http {
+        &self.http
     }
 
     /// Verifies and stores one webhook delivery to `provider`'s connection `connection`.

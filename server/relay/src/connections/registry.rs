@@ -26,10 +26,19 @@ const MAX_URL_LEN: usize = 2048;
 /// Provider-specific options of a connection (a JSON object).
 pub type Settings = Map<String, Value>;
 
+/// Whether a provider takes a base URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UrlRule {
+    /// Self-hosted instances (Kimai, Zammad): required.
+    Required,
+    /// Public APIs with selectable hosts (Toggl, Tempo's regions): the public one by default.
+    Optional,
+}
+
 /// What a provider needs of a connection.
 pub(crate) struct Spec {
-    /// Whether `base_url` is required (self-hosted instances); otherwise it must be absent.
-    pub base_url: bool,
+    /// Whether `base_url` is required or optional.
+    pub base_url: UrlRule,
     /// Sealed fields: (name, required).
     pub secrets: &'static [(&'static str, bool)],
     /// How the provider's webhooks to `/v1/hooks/{provider}/{id}` are verified and read, if it
@@ -42,8 +51,17 @@ pub(crate) struct Spec {
 impl Provider {
     pub(crate) fn spec(self) -> Spec {
         match self {
+            Self::Toggl => super::timesheets::TOGGL,
+            Self::Tempo => super::timesheets::TEMPO,
+            Self::Kimai => super::timesheets::KIMAI,
             Self::Zammad => super::zammad::SPEC,
         }
+    }
+
+    /// Whether connections of this kind need a unique label and are checked against the
+    /// service when added (Zammad connections predate both rules and keep working without).
+    pub(crate) fn is_checked(self) -> bool {
+        !matches!(self, Self::Zammad)
     }
 }
 
@@ -51,23 +69,28 @@ impl Provider {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewConnection {
-    /// The service.
-    pub provider: Provider,
-    /// The owner's name for it (up to 200 characters, no control characters).
+    /// The service: `toggl`, `tempo`, `kimai` or `zammad` (another: 422 `unknown_provider`).
+    #[schema(value_type = Provider)]
+    pub provider: String,
+    /// The owner's name for it (up to 200 characters, no control characters); required and
+    /// unique among the person's connections for Toggl, Tempo and Kimai (409 `name_taken`).
     #[serde(default)]
     #[schema(max_length = 200)]
     pub label: Option<String>,
-    /// The instance, for self-hosted services (Zammad: required, e.g.
-    /// `https://helpdesk.example.org`).
+    /// The instance: https, or http on loopback only. Kimai and Zammad: required (e.g.
+    /// `https://helpdesk.example.org`); Toggl and Tempo: the public API host by default (Tempo's
+    /// regional hosts can be given).
     #[serde(default)]
     pub base_url: Option<String>,
-    /// Provider-specific options (Zammad: `time_unit`, one of `minute` (default),
-    /// `quarter_hour`, `hour`, `day`).
+    /// Provider-specific options. Toggl: `workspace_id` (required), `requests_per_hour` (30);
+    /// Tempo: `account_id`, `time_zone` (IANA; both required); Kimai: `auth` (`bearer` or
+    /// `legacy` with `user`), `time_zone` (required); Zammad: `time_unit` (`minute` (default),
+    /// `quarter_hour`, `hour`, `day`), `type_id`. Every kind: `push_rounded` (false: raw).
     #[serde(default)]
     #[schema(value_type = Object)]
     pub settings: Map<String, Value>,
-    /// Credentials by field name (Zammad: `api_token` and `webhook_secret`, both required);
-    /// stored sealed, never returned.
+    /// Credentials by field name (every kind: `api_token`; Zammad also `webhook_secret`, both
+    /// required); stored sealed, never returned.
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
 }
@@ -146,6 +169,18 @@ pub struct Connection {
     pub created_at: i64,
     /// Unix ms.
     pub updated_at: i64,
+    /// `active`, `paused` or `disabled`.
+    pub state: String,
+    /// Why it is disabled.
+    pub state_reason: Option<String>,
+    /// Nothing is sent before this time (Unix ms; Toggl's spent quota).
+    pub quota_until: Option<i64>,
+    /// Last drained push (Unix ms).
+    pub last_push_at: Option<i64>,
+    /// Last completed pull (Unix ms).
+    pub last_pull_at: Option<i64>,
+    /// Work and inbox counts (filled by `list` and `get`).
+    pub counts: super::ConnectionCounts,
 }
 
 impl Connection {
@@ -189,10 +224,57 @@ fn from_row(row: &AnyRow, secrets: Vec<String>) -> Result<Connection, Connection
         secrets,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        state: row.try_get("state")?,
+        state_reason: row.try_get("state_reason")?,
+        quota_until: row.try_get("quota_until")?,
+        last_push_at: row.try_get("last_push_at")?,
+        last_pull_at: row.try_get("last_pull_at")?,
+        counts: super::ConnectionCounts::default(),
     })
 }
 
-const COLUMNS: &str = "id, account_id, provider, label, base_url, settings, created_at, updated_at";
+/// The columns [`from_row`] reads.
+pub(crate) const COLUMNS: &str = "id, account_id, provider, label, base_url, settings, created_at, \
+    updated_at, state, state_reason, quota_until, last_push_at, last_pull_at";
+
+/// Decodes a `connections` row selected with [`COLUMNS`] (secrets not filled).
+pub(crate) fn decode(row: &AnyRow) -> Result<Connection, ConnectionError> {
+    from_row(row, Vec::new())
+}
+
+/// The counts of the connections of `account`, by connection id.
+async fn counts(
+    db: &Db,
+    account: &str,
+) -> Result<HashMap<String, super::ConnectionCounts>, ConnectionError> {
+    let mut out: HashMap<String, super::ConnectionCounts> = HashMap::new();
+    let rows = sqlx::query(
+        "SELECT w.connection_id AS id, w.state AS what, COUNT(*) AS n FROM connector_work w \
+         JOIN connections c ON c.id = w.connection_id WHERE c.account_id = $1 \
+         GROUP BY w.connection_id, w.state \
+         UNION ALL SELECT connection_id AS id, 'conflict' AS what, COUNT(*) AS n \
+         FROM connector_conflicts WHERE account_id = $1 AND state = 'open' GROUP BY connection_id",
+    )
+    .bind(account)
+    .fetch_all(&db.pool)
+    .await?;
+    for row in rows {
+        let id: String = row.try_get("id")?;
+        let what: String = row.try_get("what")?;
+        let n: i64 = row.try_get("n")?;
+        let c = out.entry(id).or_default();
+        match what.as_str() {
+            "queued" => c.pending += n,
+            "error" => c.errors += n,
+            _ => c.conflicts += n,
+        }
+    }
+    Ok(out)
+}
+
+fn taken(label: &str) -> ConnectionError {
+    ConnectionError::NameTaken(format!("you already have a connection named {label:?}"))
+}
 
 fn check_label(label: Option<String>) -> Result<Option<String>, ConnectionError> {
     let Some(label) = label else {
@@ -209,30 +291,21 @@ fn check_base_url(
     spec: &Spec,
     base_url: Option<String>,
 ) -> Result<Option<String>, ConnectionError> {
-    let invalid = |message: &str| ConnectionError::invalid("invalid_base_url", "base_url", message);
-    let Some(raw) = base_url else {
-        return if spec.base_url {
-            Err(invalid("base_url is required for this provider"))
-        } else {
-            Ok(None)
+    let invalid = |message: String| ConnectionError::invalid("invalid_base_url", "base_url", message);
+    let Some(raw) = base_url.filter(|u| !u.trim().is_empty() || spec.base_url == UrlRule::Required)
+    else {
+        return match spec.base_url {
+            UrlRule::Required => Err(invalid("base_url is required for this provider".into())),
+            UrlRule::Optional => Ok(None),
         };
     };
-    if !spec.base_url {
-        return Err(invalid("this provider takes no base_url"));
-    }
     let base_url = raw.trim().trim_end_matches('/').to_owned();
-    let parsed = reqwest::Url::parse(&base_url)
-        .map_err(|_| invalid("base_url must be an absolute http(s) URL"))?;
-    if !matches!(parsed.scheme(), "https" | "http")
-        || parsed.host_str().is_none()
-        || !parsed.username().is_empty()
-        || parsed.password().is_some()
-        || base_url.len() > MAX_URL_LEN
-    {
-        return Err(invalid(
-            "base_url must be an absolute http(s) URL without credentials",
-        ));
+    if base_url.len() > MAX_URL_LEN {
+        return Err(invalid(format!("base_url is longer than {MAX_URL_LEN} characters")));
     }
+    // The connectors' rule, in one place: https, or plain http on loopback only.
+    tacho_integrations::http::parse_base_url(&base_url)
+        .map_err(|e| invalid(format!("base_url {e}")))?;
     Ok(Some(base_url))
 }
 
@@ -283,6 +356,15 @@ pub async fn delete_account(
     conn: &mut sqlx::AnyConnection,
     account: &str,
 ) -> Result<(), sqlx::Error> {
+    for table in CONNECTOR_TABLES {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE connection_id IN \
+             (SELECT id FROM connections WHERE account_id = $1)"
+        )))
+        .bind(account)
+        .execute(&mut *conn)
+        .await?;
+    }
     for sql in [
         "DELETE FROM connection_events WHERE connection_id IN \
          (SELECT id FROM connections WHERE account_id = $1)",
@@ -294,17 +376,50 @@ pub async fn delete_account(
     Ok(())
 }
 
+/// The connectors' tables keyed by `connection_id`, emptied with their connection.
+const CONNECTOR_TABLES: [&str; 7] = [
+    "connector_devices",
+    "connector_mappings",
+    "connector_links",
+    "connector_work",
+    "connector_conflicts",
+    "connector_audit",
+    "connector_lookups",
+];
+
 /// The registry service over a database and the master keys (if configured).
 #[derive(Debug, Clone, Copy)]
 pub struct Registry<'a> {
     db: &'a Db,
     keys: Option<&'a MasterKeys>,
+    http: Option<&'a tacho_integrations::http::Http>,
 }
 
 impl<'a> Registry<'a> {
-    /// A registry over `db`, sealing with `keys`.
-    pub fn new(db: &'a Db, keys: Option<&'a MasterKeys>) -> Self {
-        Self { db, keys }
+    /// A registry over `db`, sealing with `keys`, checking new connections' credentials with
+    /// `http` (without: not checked).
+    pub fn new(
+        db: &'a Db,
+        keys: Option<&'a MasterKeys>,
+        http: Option<&'a tacho_integrations::http::Http>,
+    ) -> Self {
+        Self { db, keys, http }
+    }
+
+    /// The check of a connector kind's credentials, when this registry has a client.
+    async fn check(
+        &self,
+        provider: Provider,
+        base_url: Option<&str>,
+        settings: &Map<String, Value>,
+        token: Option<&String>,
+    ) -> Result<(), ConnectionError> {
+        match (self.http, token) {
+            (Some(http), Some(token)) if provider.is_checked() => {
+                super::timesheets::check(http, provider, base_url, settings, token).await
+            }
+            _ => Ok(()),
+        }
     }
 
     fn keys(&self) -> Result<&'a MasterKeys, ConnectionError> {
@@ -318,11 +433,38 @@ impl<'a> Registry<'a> {
         new: NewConnection,
     ) -> Result<Connection, ConnectionError> {
         let keys = self.keys()?;
-        let spec = new.provider.spec();
+        let provider = Provider::parse(&new.provider).ok_or_else(|| {
+            ConnectionError::UnknownKind(format!(
+                "unknown connection kind {:?}; the relay connects to {}",
+                new.provider,
+                Provider::ALL.map(Provider::as_str).join(", ")
+            ))
+        })?;
+        let spec = provider.spec();
         let base_url = check_base_url(&spec, new.base_url)?;
         check_secrets(&spec, &new.secrets, true)?;
         let settings = (spec.settings)(new.settings)?;
         let label = check_label(new.label)?;
+        if provider.is_checked() {
+            let Some(name) = &label else {
+                return Err(ConnectionError::invalid(
+                    "invalid_label",
+                    "label",
+                    "a label (your name for this connection) is required",
+                ));
+            };
+            let owner = account.to_string();
+            if self.label_used(&owner, name, None).await? {
+                return Err(taken(name));
+            }
+        }
+        self.check(
+            provider,
+            base_url.as_deref(),
+            &settings,
+            new.secrets.get(super::timesheets::API_TOKEN),
+        )
+        .await?;
         let id = Uuid::now_v7();
         let owner = account.to_string();
         let now = now_ms();
@@ -335,14 +477,18 @@ impl<'a> Registry<'a> {
         )
         .bind(id.to_string())
         .bind(&owner)
-        .bind(new.provider.as_str())
+        .bind(provider.as_str())
         .bind(label.clone())
         .bind(base_url.clone())
         .bind(settings_text)
         .bind(now)
         .execute(&mut *tx)
-        .await?;
-        let sealed = sealed_name(new.provider, id);
+        .await
+        .map_err(|e| match &label {
+            Some(name) if crate::db::is_unique_violation(&e) => taken(name),
+            _ => e.into(),
+        })?;
+        let sealed = sealed_name(provider, id);
         for (field, value) in &new.secrets {
             secrets::put(&mut tx, keys, &owner, &sealed, field, value).await?;
         }
@@ -350,14 +496,39 @@ impl<'a> Registry<'a> {
         Ok(Connection {
             id,
             account,
-            provider: new.provider,
+            provider,
             label,
             base_url,
             settings,
             secrets: new.secrets.into_keys().collect(),
             created_at: now,
             updated_at: now,
+            state: "active".into(),
+            state_reason: None,
+            quota_until: None,
+            last_push_at: None,
+            last_pull_at: None,
+            counts: super::ConnectionCounts::default(),
         })
+    }
+
+    /// Whether another connector of `owner` (not `except`) is named `label`.
+    async fn label_used(
+        &self,
+        owner: &str,
+        label: &str,
+        except: Option<Uuid>,
+    ) -> Result<bool, ConnectionError> {
+        let row = sqlx::query(
+            "SELECT id FROM connections WHERE account_id = $1 AND label = $2 \
+             AND provider IN ('toggl', 'tempo', 'kimai') AND id <> $3",
+        )
+        .bind(owner)
+        .bind(label)
+        .bind(except.map(|u| u.to_string()).unwrap_or_default())
+        .fetch_optional(&self.db.pool)
+        .await?;
+        Ok(row.is_some())
     }
 
     /// `account`'s connections, oldest first.
@@ -369,6 +540,7 @@ impl<'a> Registry<'a> {
         .bind(&owner)
         .fetch_all(&self.db.pool)
         .await?;
+        let mut counted = counts(self.db, &owner).await?;
         let mut fields: HashMap<String, Vec<String>> = HashMap::new();
         for row in sqlx::query(
             "SELECT provider, field FROM sealed_secrets WHERE owner = $1 ORDER BY field",
@@ -388,6 +560,7 @@ impl<'a> Registry<'a> {
                 conn.secrets = fields
                     .remove(&sealed_name(conn.provider, conn.id))
                     .unwrap_or_default();
+                conn.counts = counted.remove(&conn.id.to_string()).unwrap_or_default();
                 Ok(conn)
             })
             .collect()
@@ -415,6 +588,10 @@ impl<'a> Registry<'a> {
             return Err(ConnectionError::NotFound);
         }
         conn.secrets = self.secret_fields(&conn).await?;
+        conn.counts = counts(self.db, &conn.account.to_string())
+            .await?
+            .remove(&conn.id.to_string())
+            .unwrap_or_default();
         Ok(conn)
     }
 
@@ -458,21 +635,48 @@ impl<'a> Registry<'a> {
         if let Some(label) = patch.label {
             conn.label = check_label(Some(label))?;
         }
-        conn.updated_at = now_ms();
         let owner = account.to_string();
+        if conn.provider.is_checked() {
+            let Some(name) = &conn.label else {
+                return Err(ConnectionError::invalid(
+                    "invalid_label",
+                    "label",
+                    "a label (your name for this connection) is required",
+                ));
+            };
+            if self.label_used(&owner, name, Some(conn.id)).await? {
+                return Err(taken(name));
+            }
+        }
+        // A new token is checked like a new connection's, and a disabled connection resumes
+        // with it (it was disabled because the service refused the old one).
+        let rotated = patch.secrets.get(super::timesheets::API_TOKEN);
+        self.check(conn.provider, conn.base_url.as_deref(), &conn.settings, rotated)
+            .await?;
+        if rotated.is_some() && conn.state == "disabled" {
+            conn.state = "active".into();
+            conn.state_reason = None;
+        }
+        conn.updated_at = now_ms();
         let mut tx = self.db.begin_write().await?;
         let done = sqlx::query(
-            "UPDATE connections SET label = $1, base_url = $2, settings = $3, updated_at = $4 \
-             WHERE id = $5 AND account_id = $6",
+            "UPDATE connections SET label = $1, base_url = $2, settings = $3, updated_at = $4, \
+             state = $5, state_reason = $6 WHERE id = $7 AND account_id = $8",
         )
         .bind(conn.label.clone())
         .bind(conn.base_url.clone())
         .bind(Value::Object(conn.settings.clone()).to_string())
         .bind(conn.updated_at)
+        .bind(conn.state.clone())
+        .bind(conn.state_reason.clone())
         .bind(conn.id.to_string())
         .bind(&owner)
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(|e| match &conn.label {
+            Some(name) if crate::db::is_unique_violation(&e) => taken(name),
+            _ => e.into(),
+        })?;
         if done.rows_affected() == 0 {
             // Deleted since it was read.
             return Err(ConnectionError::NotFound);
@@ -503,6 +707,15 @@ impl<'a> Registry<'a> {
         let id = conn.id.to_string();
         let owner = account.to_string();
         let mut tx = self.db.begin_write().await?;
+        for table in CONNECTOR_TABLES {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE connection_id = $1"
+            )))
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        // Queued connector jobs of this connection find it gone and end.
         sqlx::query("DELETE FROM connection_events WHERE connection_id = $1")
             .bind(&id)
             .execute(&mut *tx)
@@ -526,7 +739,7 @@ mod tests {
     fn debug_names_secrets_without_values() {
         let secrets = BTreeMap::from([("api_token".to_owned(), "PLAINTEXT".to_owned())]);
         let new = NewConnection {
-            provider: Provider::Zammad,
+            provider: "zammad".into(),
             label: None,
             base_url: None,
             settings: Map::new(),

@@ -35,7 +35,7 @@ const TIME_UNITS: [&str; 4] = ["minute", "quarter_hour", "hour", "day"];
 
 /// What Zammad needs of a connection.
 pub(crate) const SPEC: Spec = Spec {
-    base_url: true,
+    base_url: super::registry::UrlRule::Required,
     secrets: &[(API_TOKEN, true), (WEBHOOK_SECRET, true)],
     settings,
     webhook: Some(Webhook {
@@ -47,7 +47,8 @@ pub(crate) const SPEC: Spec = Spec {
     }),
 };
 
-/// Settings: `time_unit` (default `minute`, as Zammad's own default); nothing else.
+/// Settings: `time_unit` (default `minute`, as Zammad's own default), and for the connector
+/// `type_id` (the default activity type) and `push_rounded`, both kept only when given.
 fn settings(mut given: Map<String, Value>) -> Result<Map<String, Value>, ConnectionError> {
     let time_unit = match given.remove("time_unit") {
         None | Some(Value::Null) => "minute".to_owned(),
@@ -60,17 +61,23 @@ fn settings(mut given: Map<String, Value>) -> Result<Map<String, Value>, Connect
             ));
         }
     };
-    if let Some(other) = given.keys().next() {
-        return Err(ConnectionError::invalid(
-            "invalid_settings",
-            format!("settings.{other}"),
-            format!("unknown setting {other:?}; Zammad takes time_unit"),
-        ));
+    let mut out = Map::from_iter([("time_unit".to_owned(), Value::from(time_unit))]);
+    match given.remove("type_id") {
+        None | Some(Value::Null) => {}
+        Some(v) => {
+            let id = v.as_i64().filter(|id| *id > 0).ok_or_else(|| {
+                ConnectionError::invalid(
+                    "invalid_settings",
+                    "settings.type_id",
+                    "type_id must be a positive integer",
+                )
+            })?;
+            out.insert("type_id".into(), id.into());
+        }
     }
-    Ok(Map::from_iter([(
-        "time_unit".to_owned(),
-        Value::from(time_unit),
-    )]))
+    super::timesheets::common(&mut given, &mut out)?;
+    super::timesheets::no_others(&given, "time_unit, type_id, push_rounded")?;
+    Ok(out)
 }
 
 fn signature(headers: &HeaderMap) -> Result<String, ConnectionError> {
@@ -228,7 +235,7 @@ impl From<NewZammadConnection> for NewConnection {
             settings.insert("time_unit".to_owned(), Value::from(unit));
         }
         NewConnection {
-            provider: Provider::Zammad,
+            provider: Provider::Zammad.as_str().to_owned(),
             label: None,
             base_url: Some(body.base_url),
             settings,

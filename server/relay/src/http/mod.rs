@@ -5,6 +5,7 @@
 pub mod accept;
 mod accounts;
 mod connections;
+mod connectors;
 pub mod error;
 pub mod extract;
 mod hooks;
@@ -20,7 +21,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 use tacho_model::api::ErrorBody;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -75,6 +76,25 @@ pub fn router(state: AppState) -> Router {
                 .patch(connections::update)
                 .delete(connections::delete),
         )
+        .route(
+            "/v1/connections/{id}/mappings",
+            get(connectors::list_mappings),
+        )
+        .route(
+            "/v1/connections/{id}/mappings/{project_id}",
+            put(connectors::put_mapping).delete(connectors::delete_mapping),
+        )
+        .route("/v1/connections/{id}/pause", post(connectors::pause))
+        .route("/v1/connections/{id}/resume", post(connectors::resume))
+        .route("/v1/connections/{id}/run", post(connectors::run))
+        .route("/v1/connections/{id}/status", get(connectors::status))
+        .route("/v1/connections/{id}/log", get(connectors::log))
+        .route(
+            "/v1/connections/{id}/lookups/{what}",
+            get(connectors::lookup),
+        )
+        .route("/v1/conflicts", get(connectors::conflicts))
+        .route("/v1/conflicts/{id}/resolve", post(connectors::resolve))
         .route("/v1/hooks/{provider}/{connection}", post(connections::hook))
         .route(
             "/v1/hooks/tokens",

@@ -3,6 +3,7 @@
 //! [`listen`] for pushes made by other instances), snapshots, and [`writer`], a server-side
 //! device writing ops into a space. [`period locks`](locks) are judged on every push.
 
+pub mod connector_work;
 pub mod feed;
 pub mod listen;
 pub mod locks;

@@ -9,6 +9,7 @@ use tacho_model::merge::{EntityState, InvalidOp};
 use tacho_model::op::{EntityKind, Op, OpKind};
 use uuid::Uuid;
 
+use super::connector_work::enqueue_batch;
 use super::feed::Hub;
 use super::locks::{BatchLocks, LockRefusal};
 use super::{IncomingOp, MAX_PUSH_OPS, PushResult};
@@ -162,6 +163,8 @@ pub(super) async fn push_ops(
     let mut rows: Vec<NewRow> = Vec::with_capacity(ops.len());
     // Accepted ops that change merged state, folded in once per batch.
     let mut merged: Vec<&Op> = Vec::new();
+    // Time entries of accepted ops: connector work, enqueued in this transaction.
+    let mut entries: HashSet<Uuid> = HashSet::new();
     // Accepted ops as pulled, for long-polls waiting on this space (if any).
     let listened = hub.is_listened(claims.space);
     let mut published: Vec<(i64, String)> = Vec::new();
@@ -186,6 +189,7 @@ pub(super) async fn push_ops(
                 let (why, refusal_code) = (row.reason.clone(), row.code);
                 insert_rows(&mut tx, backend, &space, &device, &mut rows, received_at).await?;
                 materialise(&mut tx, backend, &space, &mut merged).await?;
+                enqueue_batch(&mut tx, backend, claims.account, &device, &entries).await?;
                 finish_push(db, &mut tx, &space, &device, next, expected - 1, accepted).await?;
                 tx.commit().await?;
                 if accepted > 0 {
@@ -251,6 +255,7 @@ pub(super) async fn push_ops(
             .await?;
             insert_rows(&mut tx, backend, &space, &device, &mut rows, received_at).await?;
             materialise(&mut tx, backend, &space, &mut merged).await?;
+            enqueue_batch(&mut tx, backend, claims.account, &device, &entries).await?;
             finish_push(db, &mut tx, &space, &device, next, device_seq, accepted).await?;
             tx.commit().await?;
             if accepted > 0 {
@@ -293,12 +298,16 @@ pub(super) async fn push_ops(
         if !tacho_model::merge::is_append_only(op.entity) {
             merged.push(op);
         }
+        if op.entity == EntityKind::TimeEntry {
+            entries.insert(op.entity_id);
+        }
         locks.accepted(op);
         expected += 1;
         accepted += 1;
     }
     insert_rows(&mut tx, backend, &space, &device, &mut rows, received_at).await?;
     materialise(&mut tx, backend, &space, &mut merged).await?;
+    enqueue_batch(&mut tx, backend, claims.account, &device, &entries).await?;
     finish_push(db, &mut tx, &space, &device, next, expected - 1, accepted).await?;
     tx.commit().await?;
     if accepted > 0 {

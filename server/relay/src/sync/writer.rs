@@ -1,5 +1,5 @@
-//! A server-side device writing ops into a space. Hook trips write through it today; connector
-//! pulls and trip enrichment will. Such a device is an ordinary device of the account (listed,
+//! A server-side device writing ops into a space. Hook trips and the timesheet connectors (one
+//! device per connection: pulled entries, conflicts, statuses) write through it. Such a device is an ordinary device of the account (listed,
 //! gap-free `device_seq`, its own hybrid clock), so its ops reach every replica through the
 //! same push path, validation and merge rules as a phone's.
 //!
@@ -22,18 +22,29 @@ use crate::accounts::tokens::{Claims, Subject};
 use crate::db::{Db, WriteTx, now_ms};
 use crate::error::{ServiceError, ServiceResult};
 
-/// What a server-side device does for an account; one device per role and account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a server-side device does for an account; one device per role and account (per
+/// connection for connectors).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Role {
     /// Writes the trips of automation hooks (Shortcuts, Tasker).
     Automation,
+    /// Writes what a timesheet connection brings back (pulled entries, conflicts, statuses).
+    Connector {
+        /// The connection.
+        connection: Uuid,
+        /// Its label, for the device's name (`connector <label>`).
+        label: String,
+    },
 }
 
 impl Role {
     /// The device's name in the account's device list.
-    pub fn device_name(self) -> &'static str {
+    pub fn device_name(&self) -> String {
         match self {
-            Self::Automation => "automation",
+            Self::Automation => "automation".to_owned(),
+            Self::Connector { label, .. } => {
+                format!("connector {}", label.chars().take(80).collect::<String>())
+            }
         }
     }
 }
@@ -60,11 +71,11 @@ impl ServerDevice {
         space: Uuid,
     ) -> ServiceResult<Self> {
         let db = &sync.db;
-        let (device, last_hlc) = match find(db, role, account).await? {
+        let (device, last_hlc) = match find(db, &role, account).await? {
             Some(found) => found,
             None => {
-                create(db, role, account, space).await?;
-                find(db, role, account)
+                create(db, &role, account, space).await?;
+                find(db, &role, account)
                     .await?
                     .ok_or_else(|| ServiceError::internal("server-side device vanished"))?
             }
@@ -120,13 +131,22 @@ impl ServerDevice {
     /// Records the clock a pushed batch reached, in the caller's transaction (with its own
     /// bookkeeping), so the next batch continues after it.
     pub async fn save_clock(&self, tx: &mut WriteTx, batch: &OpBatch) -> ServiceResult<()> {
-        match self.role {
+        match &self.role {
             Role::Automation => {
                 sqlx::query(
                     "UPDATE automation_devices SET last_hlc = $1 WHERE account_id = $2 AND last_hlc < $1",
                 )
                 .bind(i64::try_from(batch.hlc).unwrap_or(i64::MAX))
                 .bind(self.account.to_string())
+                .execute(&mut **tx)
+                .await?;
+            }
+            Role::Connector { connection, .. } => {
+                sqlx::query(
+                    "UPDATE connector_devices SET last_hlc = $1 WHERE connection_id = $2 AND last_hlc < $1",
+                )
+                .bind(i64::try_from(batch.hlc).unwrap_or(i64::MAX))
+                .bind(connection.to_string())
                 .execute(&mut **tx)
                 .await?;
             }
@@ -196,13 +216,23 @@ impl OpBatch {
     }
 }
 
-async fn find(db: &Db, role: Role, account: Uuid) -> ServiceResult<Option<(Uuid, i64)>> {
+async fn find(db: &Db, role: &Role, account: Uuid) -> ServiceResult<Option<(Uuid, i64)>> {
     let row = match role {
         Role::Automation => {
             sqlx::query("SELECT device_id, last_hlc FROM automation_devices WHERE account_id = $1")
                 .bind(account.to_string())
                 .fetch_optional(&db.pool)
                 .await?
+        }
+        Role::Connector { connection, .. } => {
+            sqlx::query(
+                "SELECT device_id, last_hlc FROM connector_devices WHERE connection_id = $1 \
+                 AND account_id = $2",
+            )
+            .bind(connection.to_string())
+            .bind(account.to_string())
+            .fetch_optional(&db.pool)
+            .await?
         }
     };
     row.map(|r| -> ServiceResult<(Uuid, i64)> {
@@ -215,7 +245,7 @@ async fn find(db: &Db, role: Role, account: Uuid) -> ServiceResult<Option<(Uuid,
     .transpose()
 }
 
-async fn create(db: &Db, role: Role, account: Uuid, space: Uuid) -> ServiceResult<()> {
+async fn create(db: &Db, role: &Role, account: Uuid, space: Uuid) -> ServiceResult<()> {
     let device = Uuid::now_v7();
     let mut tx = db.begin_write().await?;
     bind_device(
@@ -225,7 +255,7 @@ async fn create(db: &Db, role: Role, account: Uuid, space: Uuid) -> ServiceResul
             space,
             device,
         },
-        role.device_name(),
+        &role.device_name(),
     )
     .await?;
     match role {
@@ -234,6 +264,17 @@ async fn create(db: &Db, role: Role, account: Uuid, space: Uuid) -> ServiceResul
                 "INSERT INTO automation_devices (account_id, device_id, last_hlc) VALUES ($1, $2, 0) \
                  ON CONFLICT (account_id) DO NOTHING",
             )
+            .bind(account.to_string())
+            .bind(device.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
+        Role::Connector { connection, .. } => {
+            sqlx::query(
+                "INSERT INTO connector_devices (connection_id, account_id, device_id, last_hlc) \
+                 VALUES ($1, $2, $3, 0) ON CONFLICT (connection_id) DO NOTHING",
+            )
+            .bind(connection.to_string())
             .bind(account.to_string())
             .bind(device.to_string())
             .execute(&mut *tx)
