@@ -15,6 +15,7 @@
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use tacho_model::connector::{ConnectorConflict, ConnectorLink};
 use tacho_model::car::{Car, OdometerReading};
 use tacho_model::merge::{EntityState, SpaceState, check_shape, validate};
 use tacho_model::op::{EntityKind, Op, OpKind};
@@ -137,6 +138,8 @@ fn schema_accepts_only_what_readers_decode(op: &Op) {
                 EntityKind::OdometerReading => state.decode::<OdometerReading>(id).map(drop),
                 EntityKind::Project => state.decode::<Project>(id).map(drop),
                 EntityKind::TimeEntry => state.decode::<TimeEntry>(id).map(drop),
+                EntityKind::ConnectorLink => state.decode::<ConnectorLink>(id).map(drop),
+                EntityKind::ConnectorConflict => state.decode::<ConnectorConflict>(id).map(drop),
                 EntityKind::PeriodLock
                 | EntityKind::TripPoints
                 | EntityKind::TripEdit

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod car;
 pub mod clock;
+pub mod connector;
 pub mod detector;
 pub mod finish;
 pub mod gps;

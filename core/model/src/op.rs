@@ -38,9 +38,21 @@ pub enum EntityKind {
     /// Append-only edit history of one time entry (entity id = the entry's id), like
     /// [`EntityKind::TripEdit`] for trips.
     TimeEntryEdit,
+    /// The state of one time entry on one connection (`crate::connector::ConnectorLink`);
+    /// written by the relay's connector devices only.
+    ConnectorLink,
+    /// A disagreement between Tacho and a connected service for a person to resolve
+    /// (`crate::connector::ConnectorConflict`); written by the relay's connector devices only.
+    ConnectorConflict,
 }
 
 impl EntityKind {
+    /// Whether only the relay's own (server-side) devices may write this kind: a person's device
+    /// pushing one is refused, so connector state cannot be forged from a client.
+    pub fn relay_only(self) -> bool {
+        matches!(self, Self::ConnectorLink | Self::ConnectorConflict)
+    }
+
     /// Stable snake_case name, as stored and sent on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -54,6 +66,8 @@ impl EntityKind {
             Self::TimeEntry => "time_entry",
             Self::PeriodLock => "period_lock",
             Self::TimeEntryEdit => "time_entry_edit",
+            Self::ConnectorLink => "connector_link",
+            Self::ConnectorConflict => "connector_conflict",
         }
     }
 }

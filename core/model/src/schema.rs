@@ -108,6 +108,9 @@ pub enum Type {
         /// Most ids.
         max: usize,
     },
+    /// A time entry as one side holds it (`crate::connector::EntrySnapshot`): a JSON object of
+    /// at most [`MAX_SNAPSHOT_CHARS`] characters; its fields are informative, shown to people.
+    Snapshot,
 }
 
 /// One known field of an entity kind.
@@ -208,7 +211,17 @@ pub const READING_SOURCES: &[&str] = &["manual", "car_api"];
 /// `crate::car::TripEnd`.
 pub const TRIP_ENDS: &[&str] = &["start", "end"];
 /// `crate::work::EntrySource`.
-pub const ENTRY_SOURCES: &[&str] = &["timer", "manual", "trip"];
+pub const ENTRY_SOURCES: &[&str] = &["timer", "manual", "trip", "connector"];
+/// `crate::connector::Service` names.
+pub const SERVICES: &[&str] = &["toggl", "tempo", "kimai", "zammad"];
+/// `crate::connector::LinkState`.
+pub const LINK_STATES: &[&str] = &["pending", "synced", "conflict", "error"];
+/// `crate::connector::ConflictState`.
+pub const CONFLICT_STATES: &[&str] = &["open", "resolved"];
+/// `crate::connector::Resolution`.
+pub const RESOLUTIONS: &[&str] = &["keep_local", "keep_remote", "dismiss"];
+/// Most characters of a connector snapshot (`crate::connector::EntrySnapshot`) as JSON.
+pub const MAX_SNAPSHOT_CHARS: usize = 16_000;
 /// `crate::work::Rounding` modes.
 pub const ROUNDING_MODES: &[&str] = &["none", "up", "down", "nearest"];
 
@@ -319,6 +332,38 @@ const TIME_ENTRY: &[Field] = &[
 
 const PERIOD_LOCK: &[Field] = &[req("month", Type::Month)];
 
+/// Remote ids are the services' own (numbers or text): one line.
+const REMOTE_ID: Type = Type::Line {
+    max: 128,
+    blank: false,
+};
+
+const CONNECTOR_LINK: &[Field] = &[
+    req("connection_id", Type::Id),
+    req("connection_name", LINE),
+    req("service", Type::OneOf(SERVICES)),
+    req("entry_id", Type::Id),
+    opt("remote_id", REMOTE_ID),
+    req("state", Type::OneOf(LINK_STATES)),
+    opt("synced_at", Type::Instant),
+    opt("message", TEXT),
+];
+
+const CONNECTOR_CONFLICT: &[Field] = &[
+    req("connection_id", Type::Id),
+    req("connection_name", LINE),
+    req("service", Type::OneOf(SERVICES)),
+    opt("entry_id", Type::Id),
+    opt("remote_id", REMOTE_ID),
+    opt("local", Type::Snapshot),
+    opt("remote", Type::Snapshot),
+    req("message", TEXT),
+    req("raised_at", Type::Instant),
+    req("state", Type::OneOf(CONFLICT_STATES)),
+    opt("resolution", Type::OneOf(RESOLUTIONS)),
+    opt("resolved_at", Type::Instant),
+];
+
 /// The fields of one `trip_edit` item (`crate::trip::TripEdit`); an item is a whole value,
 /// so every one of them must be present.
 pub const TRIP_EDIT_ITEM: &[Field] = &[
@@ -352,6 +397,8 @@ pub fn fields_of(kind: EntityKind) -> &'static [Field] {
         EntityKind::Project => PROJECT,
         EntityKind::TimeEntry => TIME_ENTRY,
         EntityKind::PeriodLock => PERIOD_LOCK,
+        EntityKind::ConnectorLink => CONNECTOR_LINK,
+        EntityKind::ConnectorConflict => CONNECTOR_CONFLICT,
         EntityKind::TripPoints | EntityKind::TripEdit | EntityKind::TimeEntryEdit => &[],
     }
 }
@@ -580,6 +627,15 @@ fn check_value(ctx: Ctx, field: &Field, name: &str, value: &Value) -> Result<(),
         Type::Rounding => check_rounding(ctx, name, value),
         Type::TripEnd => check_trip_end(ctx, name, value),
         Type::Ids { max } => check_ids(ctx, name, value, max),
+        Type::Snapshot => {
+            if !value.is_object() {
+                return Err(ctx.shape(name, "expected an object"));
+            }
+            if value.to_string().chars().count() > MAX_SNAPSHOT_CHARS {
+                return Err(ctx.range(name, format!("longer than {MAX_SNAPSHOT_CHARS} characters")));
+            }
+            Ok(())
+        }
         Type::TimeZone => {
             let text = string(ctx, name, value)?;
             let ok = !text.is_empty()
@@ -1631,11 +1687,53 @@ mod tests {
         };
         same(TRIP_ENDS, &[TripEnd::Start, TripEnd::End].map(end));
         let entry = |s: EntrySource| match s {
-            EntrySource::Timer | EntrySource::Manual | EntrySource::Trip => s,
+            EntrySource::Timer
+            | EntrySource::Manual
+            | EntrySource::Trip
+            | EntrySource::Connector => s,
         };
         same(
             ENTRY_SOURCES,
-            &[EntrySource::Timer, EntrySource::Manual, EntrySource::Trip].map(entry),
+            &[
+                EntrySource::Timer,
+                EntrySource::Manual,
+                EntrySource::Trip,
+                EntrySource::Connector,
+            ]
+            .map(entry),
+        );
+        use crate::connector::{ConflictState, LinkState, Resolution};
+        let link = |s: LinkState| match s {
+            LinkState::Pending | LinkState::Synced | LinkState::Conflict | LinkState::Error => s,
+        };
+        same(
+            LINK_STATES,
+            &[
+                LinkState::Pending,
+                LinkState::Synced,
+                LinkState::Conflict,
+                LinkState::Error,
+            ]
+            .map(link),
+        );
+        let conflict = |s: ConflictState| match s {
+            ConflictState::Open | ConflictState::Resolved => s,
+        };
+        same(
+            CONFLICT_STATES,
+            &[ConflictState::Open, ConflictState::Resolved].map(conflict),
+        );
+        let resolution = |r: Resolution| match r {
+            Resolution::KeepLocal | Resolution::KeepRemote | Resolution::Dismiss => r,
+        };
+        same(
+            RESOLUTIONS,
+            &[
+                Resolution::KeepLocal,
+                Resolution::KeepRemote,
+                Resolution::Dismiss,
+            ]
+            .map(resolution),
         );
     }
 }

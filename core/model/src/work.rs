@@ -105,6 +105,9 @@ pub enum EntrySource {
     Manual,
     /// Travel time taken from a trip.
     Trip,
+    /// Pulled from a connected timesheet service; its link (`crate::connector::ConnectorLink`)
+    /// names the service and the remote id.
+    Connector,
 }
 
 /// A span of worked time. At most one entry is running (no stop) at a time.

@@ -94,6 +94,12 @@ fn candidates(ty: Type) -> Vec<Value> {
             json!(["not-a-uuid"]),
             json!(Uuid::from_u128(7)),
         ],
+        Type::Snapshot => vec![
+            json!({"description": "review", "seconds": 3600}),
+            json!({}),
+            json!({"description": "x".repeat(20_000)}),
+            json!([1, 2]),
+        ],
     };
     common.extend(own);
     common

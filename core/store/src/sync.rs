@@ -416,7 +416,12 @@ impl Writer<'_> {
                     put_period_lock(conn, month, self.now(), self.device())?;
                 }
             }
-            EntityKind::TripPoints | EntityKind::TripEdit | EntityKind::TimeEntryEdit => {}
+            // Connector state is read from `entity_state` itself (`crate::connector`).
+            EntityKind::TripPoints
+            | EntityKind::TripEdit
+            | EntityKind::TimeEntryEdit
+            | EntityKind::ConnectorLink
+            | EntityKind::ConnectorConflict => {}
         }
         Ok(())
     }

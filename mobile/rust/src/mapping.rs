@@ -196,7 +196,11 @@ same_variants!(
 same_variants!(TripEnd, mcar::TripEnd, [Start, End]);
 same_variants!(ReadingSource, mcar::ReadingSource, [Manual, CarApi]);
 same_variants!(PlaceKind, mplace::PlaceKind, [Home, Office, Client, Other]);
-same_variants!(EntrySource, mwork::EntrySource, [Timer, Manual, Trip]);
+same_variants!(
+    EntrySource,
+    mwork::EntrySource,
+    [Timer, Manual, Trip, Connector]
+);
 same_variants!(ReportFormat, CoreReportFormat, [Csv, Xlsx, Json]);
 
 impl From<LatLon> for LatLng {

@@ -264,6 +264,8 @@ mirror_enum!(
         Manual,
         /// Travel time of a trip.
         Trip,
+        /// Pulled from a connected timesheet service (Toggl, Tempo, Kimai, Zammad).
+        Connector,
     }
 );
 

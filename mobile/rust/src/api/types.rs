@@ -165,6 +165,8 @@ pub enum EntrySource {
     Manual,
     /// Travel time taken from a trip.
     Trip,
+    /// Pulled from a connected timesheet service (Toggl, Tempo, Kimai, Zammad).
+    Connector,
 }
 
 /// How a project's durations are rounded in views and reports (stored
