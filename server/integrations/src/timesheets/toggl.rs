@@ -294,10 +294,8 @@ impl Client {
             request = request.json(body);
         }
         let answer = wire::send(request).await?;
-        if let Some(quota) = quota_of(&answer) {
-            if let Ok(mut slot) = self.quota.lock() {
-                *slot = Some(quota);
-            }
+        if let (Some(quota), Ok(mut slot)) = (quota_of(&answer), self.quota.lock()) {
+            *slot = Some(quota);
         }
         if answer.ok() {
             Ok(answer)
