@@ -114,6 +114,10 @@ struct Bucket {
 struct TogglState {
     tokens: HashMap<String, u64>,
     workspaces: BTreeSet<u64>,
+    /// Projects: id → (workspace, name, client).
+    projects: BTreeMap<u64, (u64, String, Option<u64>)>,
+    /// Tasks: id → (workspace, project, name).
+    tasks: BTreeMap<u64, (u64, u64, String)>,
     entries: BTreeMap<u64, TogglEntry>,
     next_id: u64,
     quota: Quota,
@@ -142,6 +146,8 @@ impl FakeToggl {
         let state = Arc::new(Mutex::new(TogglState {
             tokens: HashMap::from([(TOKEN.to_owned(), USER_ID)]),
             workspaces: BTreeSet::from([WORKSPACE_ID]),
+            projects: BTreeMap::new(),
+            tasks: BTreeMap::new(),
             entries: BTreeMap::new(),
             next_id: FIRST_ID,
             quota: Quota {
@@ -156,6 +162,9 @@ impl FakeToggl {
             .route("/me/time_entries", get(list))
             .route("/me/time_entries/current", get(current))
             .route("/me/time_entries/{id}", get(one))
+            .route("/workspaces/{wid}", get(workspace))
+            .route("/workspaces/{wid}/projects", get(projects))
+            .route("/workspaces/{wid}/tasks", get(tasks))
             .route("/workspaces/{wid}/time_entries", post(create))
             .route("/workspaces/{wid}/time_entries/{id}", put(update).delete(delete))
             .route("/workspaces/{wid}/time_entries/{id}/stop", patch(stop))
@@ -176,6 +185,20 @@ impl FakeToggl {
     /// Revokes a token: later requests with it get 403.
     pub fn revoke_token(&self, token: &str) {
         lock(&self.state).tokens.remove(token);
+    }
+
+    /// Adds a project (optionally under a client) to a workspace, for the picker lists.
+    pub fn add_project(&self, workspace_id: u64, project_id: u64, name: &str, client_id: Option<u64>) {
+        lock(&self.state)
+            .projects
+            .insert(project_id, (workspace_id, name.to_owned(), client_id));
+    }
+
+    /// Adds a task of a project to a workspace, for the picker lists.
+    pub fn add_task(&self, workspace_id: u64, project_id: u64, task_id: u64, name: &str) {
+        lock(&self.state)
+            .tasks
+            .insert(task_id, (workspace_id, project_id, name.to_owned()));
     }
 
     /// Makes a workspace exist.
@@ -781,4 +804,51 @@ async fn list(State(state): State<Shared>, uri: Uri, req: Request) -> Answer {
         .collect();
     found.sort_by(|a, b| b.start.cmp(&a.start).then(b.id.cmp(&a.id)));
     Ok(ok(Value::Array(found.into_iter().map(|e| render(e, Style::Offset)).collect())))
+}
+
+/// `GET /workspaces/{wid}`: 403 for a workspace the user is not in, as the other workspace routes.
+async fn workspace(State(state): State<Shared>, Path(wid): Path<String>) -> Answer {
+    let wid = id(&wid)?;
+    let s = lock(&state);
+    if !s.workspaces.contains(&wid) {
+        return Err(err(StatusCode::FORBIDDEN, "Incorrect workspace"));
+    }
+    Ok(ok(json!({ "id": wid, "name": format!("Workspace {wid}"), "premium": false })))
+}
+
+/// `GET /workspaces/{wid}/projects`: a bare array.
+async fn projects(State(state): State<Shared>, Path(wid): Path<String>) -> Answer {
+    let wid = id(&wid)?;
+    let s = lock(&state);
+    if !s.workspaces.contains(&wid) {
+        return Err(err(StatusCode::FORBIDDEN, "Incorrect workspace"));
+    }
+    let list: Vec<Value> = s
+        .projects
+        .iter()
+        .filter(|(_, (w, _, _))| *w == wid)
+        .map(|(pid, (w, name, client))| {
+            json!({ "id": pid, "workspace_id": w, "client_id": client, "name": name, "active": true })
+        })
+        .collect();
+    Ok(ok(Value::Array(list)))
+}
+
+/// `GET /workspaces/{wid}/tasks`: the paged wrapper Toggl answers here (`data` plus paging fields).
+async fn tasks(State(state): State<Shared>, Path(wid): Path<String>) -> Answer {
+    let wid = id(&wid)?;
+    let s = lock(&state);
+    if !s.workspaces.contains(&wid) {
+        return Err(err(StatusCode::FORBIDDEN, "Incorrect workspace"));
+    }
+    let list: Vec<Value> = s
+        .tasks
+        .iter()
+        .filter(|(_, (w, _, _))| *w == wid)
+        .map(|(tid, (w, pid, name))| {
+            json!({ "id": tid, "workspace_id": w, "project_id": pid, "name": name, "active": true })
+        })
+        .collect();
+    let total = list.len();
+    Ok(ok(json!({ "data": list, "page": 1, "per_page": 200, "total_count": total })))
 }
