@@ -9,6 +9,7 @@
 pub mod kimai;
 pub mod tempo;
 pub mod toggl;
+mod wire;
 pub mod zammad;
 
 use std::collections::HashSet;

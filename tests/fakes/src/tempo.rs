@@ -1,0 +1,3 @@
+//! TODO
+/// t
+pub struct FakeTempo;
