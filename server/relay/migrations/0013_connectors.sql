@@ -37,6 +37,8 @@ CREATE TABLE connector_mappings (
 -- (`remote_id` at `remote_target`), the hash of the Entry last written (`pushed_hash`), and
 -- the write in flight (`intent`, JSON, persisted before the request is sent, cleared in the
 -- transaction that records its outcome; a leftover intent means "reconcile before sending").
+-- `remote_hash` hashes the record as the service last answered or was pulled, so a pull tells
+-- the echo of Tacho's own write from a remote edit whatever the service normalises.
 -- origin: `local` (pushed from Tacho) or `remote` (pulled). state: pending|synced|conflict|error.
 CREATE TABLE connector_links (
     connection_id TEXT NOT NULL,
@@ -44,6 +46,7 @@ CREATE TABLE connector_links (
     remote_id     TEXT,
     remote_target TEXT,
     pushed_hash   TEXT,
+    remote_hash   TEXT,
     origin        TEXT NOT NULL,
     state         TEXT NOT NULL,
     intent        TEXT,

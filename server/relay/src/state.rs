@@ -151,10 +151,15 @@ impl AppState {
     pub fn job_runner(&self, config: RunnerConfig) -> Runner {
         let ctx = self.0.connectors.ctx().clone();
         let tick = ctx.clone();
+        let pull = ctx.clone();
         crate::jobs::relay_runner(&self.0.db, self.0.config.gps_retention_days, config)
             .handler(
                 crate::sync::connector_work::PUSH_KIND,
                 crate::connectors::push::handler(ctx),
+            )
+            .handler(
+                crate::connectors::push::PULL_KIND,
+                crate::connectors::pull::handler(pull),
             )
             .handler(crate::connectors::schedule::TICK_KIND, move |_job| {
                 let ctx = tick.clone();

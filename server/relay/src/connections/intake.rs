@@ -118,6 +118,17 @@ pub async fn receive(
         Err(e) if is_unique_violation(&e) => true,
         Err(e) => return Err(e.into()),
     };
+    if !duplicate {
+        // A change on the provider's side (Zammad: a ticket's time accounting): pull it now.
+        let mut c = db.pool.acquire().await?;
+        crate::sync::connector_work::wake(
+            &mut c,
+            crate::sync::connector_work::PULL_KIND,
+            &connection.to_string(),
+            now_ms(),
+        )
+        .await?;
+    }
     Ok(HookAccepted {
         delivery: delivery.id,
         duplicate,

@@ -232,7 +232,10 @@ impl From<Connection> for ConnectionView {
             webhook_path: c.webhook_path(),
             state: c.state.clone(),
             disabled_reason: c.state_reason.clone(),
-            quota_until: c.quota_until.filter(|t| *t > crate::db::now_ms()).map(rfc3339),
+            quota_until: c
+                .quota_until
+                .filter(|t| *t > crate::db::now_ms())
+                .map(rfc3339),
             counts: c.counts,
             last_push_at: c.last_push_at.map(rfc3339),
             last_pull_at: c.last_pull_at.map(rfc3339),

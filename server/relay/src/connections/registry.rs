@@ -291,7 +291,8 @@ fn check_base_url(
     spec: &Spec,
     base_url: Option<String>,
 ) -> Result<Option<String>, ConnectionError> {
-    let invalid = |message: String| ConnectionError::invalid("invalid_base_url", "base_url", message);
+    let invalid =
+        |message: String| ConnectionError::invalid("invalid_base_url", "base_url", message);
     let Some(raw) = base_url.filter(|u| !u.trim().is_empty() || spec.base_url == UrlRule::Required)
     else {
         return match spec.base_url {
@@ -301,7 +302,9 @@ fn check_base_url(
     };
     let base_url = raw.trim().trim_end_matches('/').to_owned();
     if base_url.len() > MAX_URL_LEN {
-        return Err(invalid(format!("base_url is longer than {MAX_URL_LEN} characters")));
+        return Err(invalid(format!(
+            "base_url is longer than {MAX_URL_LEN} characters"
+        )));
     }
     // The connectors' rule, in one place: https, or plain http on loopback only.
     tacho_integrations::http::parse_base_url(&base_url)
@@ -651,8 +654,13 @@ impl<'a> Registry<'a> {
         // A new token is checked like a new connection's, and a disabled connection resumes
         // with it (it was disabled because the service refused the old one).
         let rotated = patch.secrets.get(super::timesheets::API_TOKEN);
-        self.check(conn.provider, conn.base_url.as_deref(), &conn.settings, rotated)
-            .await?;
+        self.check(
+            conn.provider,
+            conn.base_url.as_deref(),
+            &conn.settings,
+            rotated,
+        )
+        .await?;
         if rotated.is_some() && conn.state == "disabled" {
             conn.state = "active".into();
             conn.state_reason = None;

@@ -41,13 +41,21 @@ fn invalid(field: &str, message: impl Into<String>) -> ConnectionError {
 }
 
 /// Takes the settings every kind shares (`push_rounded`, kept only when given) out of `given`.
-pub(crate) fn common(given: &mut Map<String, Value>, out: &mut Map<String, Value>) -> Result<(), ConnectionError> {
+pub(crate) fn common(
+    given: &mut Map<String, Value>,
+    out: &mut Map<String, Value>,
+) -> Result<(), ConnectionError> {
     match given.remove("push_rounded") {
         None | Some(Value::Null) => {}
         Some(Value::Bool(b)) => {
             out.insert("push_rounded".into(), Value::Bool(b));
         }
-        Some(_) => return Err(invalid("push_rounded", "push_rounded must be true or false")),
+        Some(_) => {
+            return Err(invalid(
+                "push_rounded",
+                "push_rounded must be true or false",
+            ));
+        }
     }
     Ok(())
 }
@@ -63,7 +71,10 @@ pub(crate) fn no_others(given: &Map<String, Value>, known: &str) -> Result<(), C
     }
 }
 
-fn positive_int(given: &mut Map<String, Value>, field: &str) -> Result<Option<i64>, ConnectionError> {
+fn positive_int(
+    given: &mut Map<String, Value>,
+    field: &str,
+) -> Result<Option<i64>, ConnectionError> {
     match given.remove(field) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => v
@@ -80,13 +91,20 @@ fn text(given: &mut Map<String, Value>, field: &str) -> Result<Option<String>, C
         Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 200 => {
             Ok(Some(s.trim().to_owned()))
         }
-        Some(_) => Err(invalid(field, format!("{field} must be 1 to 200 characters of text"))),
+        Some(_) => Err(invalid(
+            field,
+            format!("{field} must be 1 to 200 characters of text"),
+        )),
     }
 }
 
 fn time_zone(given: &mut Map<String, Value>) -> Result<String, ConnectionError> {
-    let zone = text(given, "time_zone")?
-        .ok_or_else(|| invalid("time_zone", "time_zone (an IANA zone such as Europe/Berlin) is required"))?;
+    let zone = text(given, "time_zone")?.ok_or_else(|| {
+        invalid(
+            "time_zone",
+            "time_zone (an IANA zone such as Europe/Berlin) is required",
+        )
+    })?;
     zone.parse::<chrono_tz::Tz>()
         .map_err(|_| invalid("time_zone", format!("{zone:?} is not an IANA time zone")))?;
     Ok(zone)
@@ -94,8 +112,12 @@ fn time_zone(given: &mut Map<String, Value>) -> Result<String, ConnectionError> 
 
 fn toggl_settings(mut given: Map<String, Value>) -> Result<Map<String, Value>, ConnectionError> {
     let mut out = Map::new();
-    let workspace = positive_int(&mut given, "workspace_id")?
-        .ok_or_else(|| invalid("workspace_id", "workspace_id (the Toggl workspace's number) is required"))?;
+    let workspace = positive_int(&mut given, "workspace_id")?.ok_or_else(|| {
+        invalid(
+            "workspace_id",
+            "workspace_id (the Toggl workspace's number) is required",
+        )
+    })?;
     out.insert("workspace_id".into(), workspace.into());
     if let Some(budget) = positive_int(&mut given, "requests_per_hour")? {
         out.insert("requests_per_hour".into(), budget.into());
@@ -107,8 +129,12 @@ fn toggl_settings(mut given: Map<String, Value>) -> Result<Map<String, Value>, C
 
 fn tempo_settings(mut given: Map<String, Value>) -> Result<Map<String, Value>, ConnectionError> {
     let mut out = Map::new();
-    let account = text(&mut given, "account_id")?
-        .ok_or_else(|| invalid("account_id", "account_id (the Jira account id of the worker) is required"))?;
+    let account = text(&mut given, "account_id")?.ok_or_else(|| {
+        invalid(
+            "account_id",
+            "account_id (the Jira account id of the worker) is required",
+        )
+    })?;
     out.insert("account_id".into(), account.into());
     out.insert("time_zone".into(), time_zone(&mut given)?.into());
     common(&mut given, &mut out)?;
@@ -126,7 +152,12 @@ fn kimai_settings(mut given: Map<String, Value>) -> Result<Map<String, Value>, C
         ("legacy", Some(user)) => {
             out.insert("user".into(), user.into());
         }
-        ("legacy", None) => return Err(invalid("user", "auth \"legacy\" needs the Kimai user name in user")),
+        ("legacy", None) => {
+            return Err(invalid(
+                "user",
+                "auth \"legacy\" needs the Kimai user name in user",
+            ));
+        }
         _ => return Err(invalid("auth", "auth must be \"bearer\" or \"legacy\"")),
     }
     out.insert("auth".into(), auth.into());
@@ -138,7 +169,10 @@ fn kimai_settings(mut given: Map<String, Value>) -> Result<Map<String, Value>, C
 
 /// Whether the connection pushes the project's rounded durations (default: raw).
 pub fn push_rounded(settings: &Map<String, Value>) -> bool {
-    settings.get("push_rounded").and_then(Value::as_bool).unwrap_or(false)
+    settings
+        .get("push_rounded")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
 }
 
 /// Requests per sliding hour the connection may send (Toggl only; others unbounded).
@@ -152,11 +186,18 @@ pub fn requests_per_hour(conn: &Connection) -> Option<i64> {
 }
 
 fn stored(what: &str) -> ConnectionError {
-    ConnectionError::invalid("invalid_settings", "settings", format!("stored settings lack a valid {what}"))
+    ConnectionError::invalid(
+        "invalid_settings",
+        "settings",
+        format!("stored settings lack a valid {what}"),
+    )
 }
 
 /// The client settings for a connection's stored (already checked) settings.
-pub fn client_settings(provider: Provider, s: &Map<String, Value>) -> Result<Settings, ConnectionError> {
+pub fn client_settings(
+    provider: Provider,
+    s: &Map<String, Value>,
+) -> Result<Settings, ConnectionError> {
     let zone = || {
         s.get("time_zone")
             .and_then(Value::as_str)
@@ -165,16 +206,25 @@ pub fn client_settings(provider: Provider, s: &Map<String, Value>) -> Result<Set
     };
     Ok(match provider {
         Provider::Toggl => Settings::Toggl {
-            workspace_id: s.get("workspace_id").and_then(Value::as_i64).ok_or_else(|| stored("workspace_id"))?,
+            workspace_id: s
+                .get("workspace_id")
+                .and_then(Value::as_i64)
+                .ok_or_else(|| stored("workspace_id"))?,
         },
         Provider::Tempo => Settings::Tempo {
-            account_id: s.get("account_id").and_then(Value::as_str).ok_or_else(|| stored("account_id"))?.to_owned(),
+            account_id: s
+                .get("account_id")
+                .and_then(Value::as_str)
+                .ok_or_else(|| stored("account_id"))?
+                .to_owned(),
             time_zone: zone()?,
         },
         Provider::Kimai => Settings::Kimai {
             auth: match s.get("user").and_then(Value::as_str) {
                 Some(user) if s.get("auth").and_then(Value::as_str) == Some("legacy") => {
-                    KimaiAuth::Legacy { user: user.to_owned() }
+                    KimaiAuth::Legacy {
+                        user: user.to_owned(),
+                    }
                 }
                 _ => KimaiAuth::Bearer,
             },
@@ -226,7 +276,10 @@ pub async fn check(
             "the token was refused by {service}; check that it is current and copied whole"
         ))),
         Err(Failure::Refused { status, message }) if provider == Provider::Toggl => {
-            let workspace = settings.get("workspace_id").and_then(Value::as_i64).unwrap_or_default();
+            let workspace = settings
+                .get("workspace_id")
+                .and_then(Value::as_i64)
+                .unwrap_or_default();
             Err(failed(format!(
                 "Toggl Track workspace {workspace} was not found for this token ({status}: {message})"
             )))

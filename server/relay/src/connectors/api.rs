@@ -267,7 +267,12 @@ impl Connectors {
     }
 
     /// Removes `project`'s mapping; its entries already pushed are deleted remotely.
-    pub async fn delete_mapping(&self, account: Uuid, id: &str, project: &str) -> ServiceResult<()> {
+    pub async fn delete_mapping(
+        &self,
+        account: Uuid,
+        id: &str,
+        project: &str,
+    ) -> ServiceResult<()> {
         let conn = self.owned(account, id).await?;
         let space = self.ctx.space(account).await?;
         let entries = self.entries_of(space, project).await?;
@@ -337,7 +342,12 @@ impl Connectors {
 
     /// Pauses (`paused`) or resumes (`active`, clearing a disabled state and a spent quota)
     /// connection `id`.
-    pub async fn set_paused(&self, account: Uuid, id: &str, paused: bool) -> ServiceResult<Connection> {
+    pub async fn set_paused(
+        &self,
+        account: Uuid,
+        id: &str,
+        paused: bool,
+    ) -> ServiceResult<Connection> {
         let conn = self.owned(account, id).await?;
         let sql = if paused {
             "UPDATE connections SET state = 'paused', state_reason = NULL WHERE id = $1"
@@ -369,7 +379,13 @@ impl Connectors {
         .bind(&cid)
         .execute(&mut *c)
         .await?;
-        wake(&mut c, crate::sync::connector_work::PUSH_KIND, &cid, now_ms()).await?;
+        wake(
+            &mut c,
+            crate::sync::connector_work::PUSH_KIND,
+            &cid,
+            now_ms(),
+        )
+        .await?;
         wake(&mut c, PULL_KIND, &cid, now_ms()).await?;
         Ok(())
     }
@@ -416,7 +432,12 @@ impl Connectors {
     }
 
     /// Connection `id`'s audit log, newest first.
-    pub async fn log(&self, account: Uuid, id: &str, limit: Option<i64>) -> ServiceResult<AuditLog> {
+    pub async fn log(
+        &self,
+        account: Uuid,
+        id: &str,
+        limit: Option<i64>,
+    ) -> ServiceResult<AuditLog> {
         let conn = self.owned(account, id).await?;
         let limit = limit.unwrap_or(100);
         if !(1..=MAX_LOG).contains(&limit) {
@@ -604,11 +625,13 @@ impl Connectors {
         let connection: String = row.try_get("connection_id")?;
         let entry: Option<String> = row.try_get("entry_id")?;
         let kind: String = row.try_get("kind")?;
-        if action == "keep_remote" && kind != "auth" {
-            return Err(super::invalid(
-                "unsupported_action",
-                "keep_remote is not available on this relay yet; use keep_local or dismiss",
-            ));
+        let conn = self
+            .ctx
+            .connection(&connection)
+            .await?
+            .ok_or_else(not_found)?;
+        if let (Some(entry), "keep_remote") = (&entry, action) {
+            self.keep_remote(&conn, entry, &kind).await?;
         }
         let mut tx = self.ctx.db.begin_write().await?;
         sqlx::query(
@@ -634,9 +657,82 @@ impl Connectors {
             .bind(entry)
             .execute(&mut *tx)
             .await?;
-            enqueue(&mut tx, self.ctx.db.backend, &connection, std::slice::from_ref(entry)).await?;
+            enqueue(
+                &mut tx,
+                self.ctx.db.backend,
+                &connection,
+                std::slice::from_ref(entry),
+            )
+            .await?;
         }
         tx.commit().await?;
+        super::publish::conflict(&self.ctx, &conn, id).await;
+        Ok(())
+    }
+
+    /// Takes the service's side of a conflict into Tacho: its values (an op of the connection's
+    /// device), or its deletion.
+    async fn keep_remote(&self, conn: &Connection, entry: &str, kind: &str) -> ServiceResult<()> {
+        let cid = conn.id.to_string();
+        let space = self.ctx.space(conn.account).await?;
+        let mut c = self.ctx.db.pool.acquire().await?;
+        let mut link = store::link(&mut c, &cid, entry).await?.unwrap_or_default();
+        drop(c);
+        let job = |e: crate::jobs::JobError| {
+            ServiceError::new(Kind::Upstream, "resolve_failed", e.to_string())
+        };
+        let remote = match (&link.remote_id, &link.remote_target, kind) {
+            (Some(remote_id), Some(target), k) if k != "gone" => {
+                let client = self.ctx.client(conn).await.map_err(ServiceError::from)?;
+                client.get(remote_id, target).await.map_err(|f| {
+                    ServiceError::new(
+                        Kind::Upstream,
+                        "resolve_failed",
+                        format!("{} answered: {f}", conn.provider.title()),
+                    )
+                })?
+            }
+            _ => None,
+        };
+        match remote {
+            Some(remote) => {
+                super::pull::take_remote(&self.ctx, conn, space, entry, &mut link, &remote)
+                    .await
+                    .map_err(job)?;
+            }
+            None if kind != "gone" => {
+                return Err(ServiceError::new(
+                    Kind::Conflict,
+                    "remote_missing",
+                    format!(
+                        "{} holds no record of this entry; use keep_local or dismiss",
+                        conn.provider.title()
+                    ),
+                ));
+            }
+            None => {
+                // Gone remotely: so it goes in Tacho.
+                let entry_id = Uuid::parse_str(entry).map_err(ServiceError::internal)?;
+                super::publish::write_op(
+                    &self.ctx,
+                    conn,
+                    EntityKind::TimeEntry,
+                    entry_id,
+                    tacho_model::op::OpKind::Delete,
+                )
+                .await?;
+                link.remote_id = None;
+                link.remote_hash = None;
+                link.pushed_hash = None;
+                link.state = "synced".into();
+                if link.origin.is_empty() {
+                    link.origin = "local".into();
+                }
+                let mut tx = self.ctx.db.begin_write().await?;
+                store::put_link(&mut tx, &cid, entry, &link, None).await?;
+                tx.commit().await?;
+            }
+        }
         Ok(())
     }
 }

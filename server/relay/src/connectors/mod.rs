@@ -13,6 +13,8 @@
 //! - [`api`] is the service the HTTP handlers call.
 
 pub mod api;
+pub mod publish;
+pub mod pull;
 pub mod push;
 pub mod schedule;
 pub mod store;
@@ -78,8 +80,7 @@ impl Ctx {
         .bind(id)
         .fetch_optional(&self.db.pool)
         .await?;
-        row.map(|r| decode(&r).map_err(connection_db))
-            .transpose()
+        row.map(|r| decode(&r).map_err(connection_db)).transpose()
     }
 
     /// A client for `conn` with its token opened.

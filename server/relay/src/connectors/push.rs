@@ -20,6 +20,7 @@ use tacho_model::work::{Project, TimeEntry};
 use uuid::Uuid;
 
 use super::Ctx;
+use super::publish::{self, local_snapshot};
 use super::store::{self, Audit, Intent, Link, NewConflict, Work};
 use crate::connections::registry::Connection;
 use crate::connections::timesheets::{push_rounded, requests_per_hour};
@@ -27,8 +28,7 @@ use crate::db::now_ms;
 use crate::jobs::{Job, JobError};
 use crate::sync::connector_work::{PUSH_KIND, wake};
 
-/// Kind of the job that pulls one connection.
-pub const PULL_KIND: &str = "connector.pull";
+pub use crate::sync::connector_work::PULL_KIND;
 /// Retries of an uncertain or unreachable write before the entry is in error.
 const RETRIES: i64 = 3;
 /// Longest a drain runs before handing over (the scheduler wakes it again), well inside the
@@ -118,7 +118,7 @@ enum Next {
 }
 
 /// What Tacho wants remotely for an entry.
-enum Desired {
+pub(crate) enum Desired {
     /// Nothing: deleted, unmapped, or running where running entries are not pushed.
     Absent,
     /// This entry.
@@ -128,7 +128,12 @@ enum Desired {
 }
 
 /// The desired remote state of `entry` on `conn`, from the current merged state.
-async fn desired(ctx: &Ctx, conn: &Connection, space: Uuid, entry: &str) -> Result<Desired, JobError> {
+pub(crate) async fn desired(
+    ctx: &Ctx,
+    conn: &Connection,
+    space: Uuid,
+    entry: &str,
+) -> Result<Desired, JobError> {
     let Some(state) = entity_state(ctx, space, EntityKind::TimeEntry, entry).await? else {
         return Ok(Desired::Absent);
     };
@@ -278,15 +283,22 @@ fn utc(ms: i64) -> DateTime<Utc> {
 }
 
 /// Pushes one entry.
-async fn push_entry(ctx: &Ctx, conn: &Connection, client: &Connector, work: &Work) -> Result<Next, JobError> {
+async fn push_entry(
+    ctx: &Ctx,
+    conn: &Connection,
+    client: &Connector,
+    work: &Work,
+) -> Result<Next, JobError> {
     let id = conn.id.to_string();
     let space = ctx.space(conn.account).await?;
     let mut db = ctx.db.pool.acquire().await?;
-    let mut link = store::link(&mut db, &id, &work.entry).await?.unwrap_or_else(|| Link {
-        origin: "local".into(),
-        state: "pending".into(),
-        ..Link::default()
-    });
+    let mut link = store::link(&mut db, &id, &work.entry)
+        .await?
+        .unwrap_or_else(|| Link {
+            origin: "local".into(),
+            state: "pending".into(),
+            ..Link::default()
+        });
     drop(db);
     // A leftover intent: a worker died (or an answer was lost) mid-write. Ask first.
     if let Some(intent) = link.intent.clone() {
@@ -294,11 +306,41 @@ async fn push_entry(ctx: &Ctx, conn: &Connection, client: &Connector, work: &Wor
         match intent {
             Intent::Create { entry } | Intent::Update { entry, .. } => {
                 let exclude = store::other_remote_ids(&ctx.db, &id, &work.entry).await?;
-                match call(ctx, conn, "find", &work.entry, None, client.find(&entry, sent_at, &exclude)).await? {
+                match call(
+                    ctx,
+                    conn,
+                    "find",
+                    &work.entry,
+                    None,
+                    client.find(&entry, sent_at, &exclude),
+                )
+                .await?
+                {
                     Ok(Some(found)) => {
                         record_written(ctx, conn, work, &mut link, &entry, &found, false).await?;
                     }
                     Ok(None) => {
+                        // A request that timed out may still be applied late (a stalled
+                        // server): "not found" counts only once twice the client timeout has
+                        // passed since it was sent. Until then the intent stays.
+                        let settle = i64::try_from(ctx.config.http_timeout.as_millis())
+                            .unwrap_or(30_000)
+                            * 2;
+                        let settled_at = link.intent_at.unwrap_or(0) + settle;
+                        if now_ms() < settled_at {
+                            let mut tx = ctx.db.begin_write().await?;
+                            sqlx::query(
+                                "UPDATE connector_work SET due_at = $1 \
+                                 WHERE connection_id = $2 AND entry_id = $3",
+                            )
+                            .bind(settled_at)
+                            .bind(&id)
+                            .bind(&work.entry)
+                            .execute(&mut *tx)
+                            .await?;
+                            tx.commit().await?;
+                            return Ok(Next::Continue);
+                        }
                         link.intent = None;
                         link.intent_at = None;
                     }
@@ -329,7 +371,10 @@ async fn push_entry(ctx: &Ctx, conn: &Connection, client: &Connector, work: &Wor
             } else {
                 Some(Intent::Update {
                     remote_id: remote_id.clone(),
-                    before: link.remote_target.clone().unwrap_or_else(|| entry.target.clone()),
+                    before: link
+                        .remote_target
+                        .clone()
+                        .unwrap_or_else(|| entry.target.clone()),
                     entry,
                 })
             }
@@ -337,7 +382,9 @@ async fn push_entry(ctx: &Ctx, conn: &Connection, client: &Connector, work: &Wor
     };
     let Some(intent) = action else {
         let mut tx = ctx.db.begin_write().await?;
-        if link.state != "synced" && (link.remote_id.is_some() || link.pushed_hash.is_some()) {
+        let now_synced =
+            link.state != "synced" && (link.remote_id.is_some() || link.pushed_hash.is_some());
+        if now_synced {
             link.state = "synced".into();
             store::put_link(&mut tx, &id, &work.entry, &link, None).await?;
         } else if link.intent.is_none() {
@@ -353,6 +400,9 @@ async fn push_entry(ctx: &Ctx, conn: &Connection, client: &Connector, work: &Wor
         }
         store::work_done(&mut tx, &id, work).await?;
         tx.commit().await?;
+        if now_synced {
+            publish::link(ctx, conn, &work.entry, &link, None).await;
+        }
         return Ok(Next::Continue);
     };
     // Persist the intent before anything is sent.
@@ -368,9 +418,27 @@ async fn push_entry(ctx: &Ctx, conn: &Connection, client: &Connector, work: &Wor
     }
     match intent {
         Intent::Create { entry } => {
-            match call(ctx, conn, "create", &work.entry, None, client.create(&entry)).await? {
+            match call(
+                ctx,
+                conn,
+                "create",
+                &work.entry,
+                None,
+                client.create(&entry),
+            )
+            .await?
+            {
                 Ok(written) => {
-                    record_written(ctx, conn, work, &mut link, &entry, &written.entry_with(&written.remote_id), true).await?;
+                    record_written(
+                        ctx,
+                        conn,
+                        work,
+                        &mut link,
+                        &entry,
+                        &written.entry_with(&written.remote_id),
+                        true,
+                    )
+                    .await?;
                     Ok(Next::Continue)
                 }
                 Err(f) => failed(ctx, conn, work, &mut link, f, true).await,
@@ -381,9 +449,27 @@ async fn push_entry(ctx: &Ctx, conn: &Connection, client: &Connector, work: &Wor
             before,
             entry,
         } => {
-            match call(ctx, conn, "update", &work.entry, Some(&remote_id), client.update(&remote_id, &before, &entry)).await? {
+            match call(
+                ctx,
+                conn,
+                "update",
+                &work.entry,
+                Some(&remote_id),
+                client.update(&remote_id, &before, &entry),
+            )
+            .await?
+            {
                 Ok(written) => {
-                    record_written(ctx, conn, work, &mut link, &entry, &written.entry_with(&written.remote_id), true).await?;
+                    record_written(
+                        ctx,
+                        conn,
+                        work,
+                        &mut link,
+                        &entry,
+                        &written.entry_with(&written.remote_id),
+                        true,
+                    )
+                    .await?;
                     Ok(Next::Continue)
                 }
                 Err(Failure::NotFound) => {
@@ -394,7 +480,16 @@ async fn push_entry(ctx: &Ctx, conn: &Connection, client: &Connector, work: &Wor
             }
         }
         Intent::Delete { remote_id, target } => {
-            match call(ctx, conn, "delete", &work.entry, Some(&remote_id), client.delete(&remote_id, &target)).await? {
+            match call(
+                ctx,
+                conn,
+                "delete",
+                &work.entry,
+                Some(&remote_id),
+                client.delete(&remote_id, &target),
+            )
+            .await?
+            {
                 Ok(()) | Err(Failure::NotFound) => {
                     link.remote_id = None;
                     link.remote_target = None;
@@ -406,6 +501,7 @@ async fn push_entry(ctx: &Ctx, conn: &Connection, client: &Connector, work: &Wor
                     store::put_link(&mut tx, &id, &work.entry, &link, None).await?;
                     store::work_done(&mut tx, &id, work).await?;
                     tx.commit().await?;
+                    publish::link(ctx, conn, &work.entry, &link, None).await;
                     Ok(Next::Continue)
                 }
                 Err(f) => failed(ctx, conn, work, &mut link, f, false).await,
@@ -441,6 +537,7 @@ async fn record_written(
     link.remote_id = Some(remote.remote_id.clone());
     link.remote_target = Some(entry.target.clone());
     link.pushed_hash = Some(store::entry_hash(entry));
+    link.remote_hash = Some(store::remote_hash(remote));
     link.intent = None;
     link.intent_at = None;
     link.state = "synced".into();
@@ -450,17 +547,24 @@ async fn record_written(
         store::work_done(&mut tx, &id, work).await?;
     }
     tx.commit().await?;
+    publish::link(ctx, conn, &work.entry, link, None).await;
     Ok(())
 }
 
 /// The remote record of an entry edited in Tacho is gone: a conflict, never a silent re-create.
-async fn gone(ctx: &Ctx, conn: &Connection, work: &Work, link: &mut Link, entry: &Entry) -> Result<(), JobError> {
+async fn gone(
+    ctx: &Ctx,
+    conn: &Connection,
+    work: &Work,
+    link: &mut Link,
+    entry: &Entry,
+) -> Result<(), JobError> {
     let id = conn.id.to_string();
     link.intent = None;
     link.intent_at = None;
     link.state = "conflict".into();
     let mut tx = ctx.db.begin_write().await?;
-    store::raise_conflict(
+    let conflict = store::raise_conflict(
         &mut tx,
         &NewConflict {
             connection: &id,
@@ -468,7 +572,7 @@ async fn gone(ctx: &Ctx, conn: &Connection, work: &Work, link: &mut Link, entry:
             entry: Some(&work.entry),
             remote_id: link.remote_id.as_deref(),
             kind: "gone",
-            local: serde_json::to_value(entry).ok(),
+            local: serde_json::to_value(local_snapshot(entry)).ok(),
             remote: None,
             message: "the entry was deleted remotely but changed in Tacho",
         },
@@ -477,12 +581,14 @@ async fn gone(ctx: &Ctx, conn: &Connection, work: &Work, link: &mut Link, entry:
     store::put_link(&mut tx, &id, &work.entry, link, Some("deleted remotely")).await?;
     store::work_done(&mut tx, &id, work).await?;
     tx.commit().await?;
+    publish::conflict(ctx, conn, &conflict).await;
+    publish::link(ctx, conn, &work.entry, link, Some("deleted remotely")).await;
     Ok(())
 }
 
 /// Disables a connection whose credentials the service refused (work is kept) and raises the
 /// alert the person sees: the connection's state and an `auth` item in the conflict inbox.
-async fn disable(ctx: &Ctx, conn: &Connection, reason: &str) -> Result<(), JobError> {
+pub(crate) async fn disable(ctx: &Ctx, conn: &Connection, reason: &str) -> Result<(), JobError> {
     let id = conn.id.to_string();
     let mut tx = ctx.db.begin_write().await?;
     sqlx::query("UPDATE connections SET state = 'disabled', state_reason = $1 WHERE id = $2")
@@ -490,7 +596,7 @@ async fn disable(ctx: &Ctx, conn: &Connection, reason: &str) -> Result<(), JobEr
         .bind(&id)
         .execute(&mut *tx)
         .await?;
-    store::raise_conflict(
+    let conflict = store::raise_conflict(
         &mut tx,
         &NewConflict {
             connection: &id,
@@ -505,6 +611,7 @@ async fn disable(ctx: &Ctx, conn: &Connection, reason: &str) -> Result<(), JobEr
     )
     .await?;
     tx.commit().await?;
+    publish::conflict(ctx, conn, &conflict).await;
     Ok(())
 }
 
@@ -521,10 +628,17 @@ async fn failed(
     let id = conn.id.to_string();
     let now = now_ms();
     let local = match &link.intent {
-        Some(Intent::Create { entry } | Intent::Update { entry, .. }) => serde_json::to_value(entry).ok(),
+        Some(Intent::Create { entry } | Intent::Update { entry, .. }) => {
+            serde_json::to_value(local_snapshot(entry)).ok()
+        }
         _ => None,
     };
-    let keep_intent = write && matches!(failure, Failure::Uncertain { .. } | Failure::Protocol { .. });
+    let mut raised = None;
+    let keep_intent = write
+        && matches!(
+            failure,
+            Failure::Uncertain { .. } | Failure::Protocol { .. }
+        );
     if !keep_intent {
         link.intent = None;
         link.intent_at = None;
@@ -533,7 +647,9 @@ async fn failed(
     let mut tx = ctx.db.begin_write().await?;
     let next = match &failure {
         Failure::RateLimited { retry_after } => {
-            let wait = retry_after.unwrap_or(Duration::from_secs(1)).max(Duration::from_secs(1));
+            let wait = retry_after
+                .unwrap_or(Duration::from_secs(1))
+                .max(Duration::from_secs(1));
             let until = now + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
             sqlx::query(
                 "UPDATE connector_work SET due_at = $1 WHERE connection_id = $2 AND state = 'queued' AND due_at < $1",
@@ -545,7 +661,10 @@ async fn failed(
             Next::Stop
         }
         Failure::Quota { resets_in } => {
-            let until = now + i64::try_from(resets_in.as_millis()).unwrap_or(i64::MAX / 2).max(1_000);
+            let until = now
+                + i64::try_from(resets_in.as_millis())
+                    .unwrap_or(i64::MAX / 2)
+                    .max(1_000);
             sqlx::query("UPDATE connections SET quota_until = $1 WHERE id = $2")
                 .bind(until)
                 .bind(&id)
@@ -558,60 +677,82 @@ async fn failed(
                 "{} refused the token ({status}: {message}); rotate the token or resume",
                 conn.provider.title()
             );
-            sqlx::query("UPDATE connections SET state = 'disabled', state_reason = $1 WHERE id = $2")
-                .bind(&reason)
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
-            store::raise_conflict(
-                &mut tx,
-                &NewConflict {
-                    connection: &id,
-                    account: &conn.account.to_string(),
-                    entry: None,
-                    remote_id: None,
-                    kind: "auth",
-                    local: None,
-                    remote: None,
-                    message: &reason,
-                },
+            sqlx::query(
+                "UPDATE connections SET state = 'disabled', state_reason = $1 WHERE id = $2",
             )
+            .bind(&reason)
+            .bind(&id)
+            .execute(&mut *tx)
             .await?;
+            raised = Some(
+                store::raise_conflict(
+                    &mut tx,
+                    &NewConflict {
+                        connection: &id,
+                        account: &conn.account.to_string(),
+                        entry: None,
+                        remote_id: None,
+                        kind: "auth",
+                        local: None,
+                        remote: None,
+                        message: &reason,
+                    },
+                )
+                .await?,
+            );
             Next::Stop
         }
-        Failure::Refused { status, message: said } => {
+        Failure::Refused {
+            status,
+            message: said,
+        } => {
             link.state = "conflict".into();
-            store::raise_conflict(
-                &mut tx,
-                &NewConflict {
-                    connection: &id,
-                    account: &conn.account.to_string(),
-                    entry: Some(&work.entry),
-                    remote_id: link.remote_id.as_deref(),
-                    kind: "refused",
-                    local,
-                    remote: None,
-                    message: &format!("{} refused the entry ({status}): {said}", conn.provider.title()),
-                },
-            )
-            .await?;
+            raised = Some(
+                store::raise_conflict(
+                    &mut tx,
+                    &NewConflict {
+                        connection: &id,
+                        account: &conn.account.to_string(),
+                        entry: Some(&work.entry),
+                        remote_id: link.remote_id.as_deref(),
+                        kind: "refused",
+                        local,
+                        remote: None,
+                        message: &format!(
+                            "{} refused the entry ({status}): {said}",
+                            conn.provider.title()
+                        ),
+                    },
+                )
+                .await?,
+            );
             store::work_done(&mut tx, &id, work).await?;
             Next::Continue
         }
-        Failure::Uncertain { .. } | Failure::Unreachable { .. } | Failure::Protocol { .. } | Failure::NotFound => {
+        Failure::Uncertain { .. }
+        | Failure::Unreachable { .. }
+        | Failure::Protocol { .. }
+        | Failure::NotFound => {
             let attempts = work.attempts + 1;
             let give_up = attempts > RETRIES;
             let base = i64::try_from(ctx.config.retry_base.as_millis()).unwrap_or(5_000);
             if give_up {
                 link.state = "error".into();
             }
-            store::work_failed(&mut tx, &id, work, now + base * attempts, give_up, &message).await?;
+            store::work_failed(&mut tx, &id, work, now + base * attempts, give_up, &message)
+                .await?;
             Next::Continue
         }
     };
     let shown = (!matches!(link.state.as_str(), "synced")).then_some(message.as_str());
     store::put_link(&mut tx, &id, &work.entry, link, shown).await?;
     tx.commit().await?;
+    if let Some(conflict) = raised {
+        publish::conflict(ctx, conn, &conflict).await;
+    }
+    if matches!(link.state.as_str(), "conflict" | "error") {
+        publish::link(ctx, conn, &work.entry, link, shown).await;
+    }
     Ok(next)
 }
 

@@ -5,9 +5,10 @@
 use sqlx::Row as _;
 
 use super::Ctx;
-use super::push::wake_push;
+use super::push::{PULL_KIND, wake_push};
 use crate::db::now_ms;
 use crate::jobs::JobError;
+use crate::sync::connector_work::wake;
 
 /// Kind of the tick job.
 pub const TICK_KIND: &str = "connector.tick";
@@ -28,6 +29,24 @@ pub async fn tick(ctx: &Ctx) -> Result<(), JobError> {
         let id: String = row.try_get("id")?;
         wake_push(ctx, &id).await?;
     }
+    // Pulls: every connection with a mapping, once per `pull_every`.
+    let every = i64::try_from(ctx.config.pull_every.as_millis()).unwrap_or(i64::MAX);
+    let pulls = sqlx::query(
+        "SELECT c.id FROM connections c WHERE c.state = 'active' \
+         AND (c.quota_until IS NULL OR c.quota_until <= $1) \
+         AND (c.last_pull_at IS NULL OR c.last_pull_at <= $2) \
+         AND EXISTS (SELECT 1 FROM connector_mappings m WHERE m.connection_id = c.id)",
+    )
+    .bind(now)
+    .bind(now.saturating_sub(every))
+    .fetch_all(&ctx.db.pool)
+    .await?;
+    let mut c = ctx.db.pool.acquire().await?;
+    for row in pulls {
+        let id: String = row.try_get("id")?;
+        wake(&mut c, PULL_KIND, &id, now).await?;
+    }
+    drop(c);
     let keep_ms = i64::from(ctx.config.audit_days) * 86_400_000;
     sqlx::query("DELETE FROM connector_audit WHERE at < $1")
         .bind(now - keep_ms)

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use sqlx::Row as _;
-use tacho_integrations::timesheets::{Entry, Target};
+use tacho_integrations::timesheets::{Entry, RemoteEntry, Target};
 use uuid::Uuid;
 
 use crate::db::{Db, now_ms};
@@ -46,6 +46,8 @@ pub struct Link {
     pub remote_target: Option<Target>,
     /// Hash of the [`Entry`] last written (or pulled).
     pub pushed_hash: Option<String>,
+    /// Hash of the remote record as last answered or pulled ([`remote_hash`]).
+    pub remote_hash: Option<String>,
     /// `local` or `remote`.
     pub origin: String,
     /// pending | synced | conflict | error.
@@ -54,6 +56,16 @@ pub struct Link {
     pub intent: Option<Intent>,
     /// When the intent was persisted (Unix ms).
     pub intent_at: Option<i64>,
+}
+
+/// Hash of a remote record as the service holds it (its last-modified time left out), so a
+/// pulled record equal to what the service answered to Tacho's write is recognised as its echo.
+pub fn remote_hash(remote: &RemoteEntry) -> String {
+    let mut r = remote.clone();
+    r.updated_at = None;
+    let text = serde_json::to_string(&r).unwrap_or_default();
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Hash of what is written remotely: equal hashes mean nothing to send.
@@ -79,7 +91,7 @@ pub async fn link(
     entry: &str,
 ) -> Result<Option<Link>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT remote_id, remote_target, pushed_hash, origin, state, intent, intent_at \
+        "SELECT remote_id, remote_target, pushed_hash, remote_hash, origin, state, intent, intent_at \
          FROM connector_links WHERE connection_id = $1 AND entry_id = $2",
     )
     .bind(connection)
@@ -91,6 +103,7 @@ pub async fn link(
             remote_id: r.try_get("remote_id")?,
             remote_target: parse(r.try_get("remote_target")?)?,
             pushed_hash: r.try_get("pushed_hash")?,
+            remote_hash: r.try_get("remote_hash")?,
             origin: r.try_get("origin")?,
             state: r.try_get("state")?,
             intent: parse(r.try_get("intent")?)?,
@@ -111,29 +124,55 @@ pub async fn put_link(
     let synced_at = (link.state == "synced").then(now_ms);
     sqlx::query(
         "INSERT INTO connector_links (connection_id, entry_id, remote_id, remote_target, \
-         pushed_hash, origin, state, intent, intent_at, synced_at, message) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         pushed_hash, origin, state, intent, intent_at, synced_at, message, remote_hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
          ON CONFLICT (connection_id, entry_id) DO UPDATE SET remote_id = excluded.remote_id, \
          remote_target = excluded.remote_target, pushed_hash = excluded.pushed_hash, \
          origin = excluded.origin, state = excluded.state, intent = excluded.intent, \
          intent_at = excluded.intent_at, \
          synced_at = COALESCE(excluded.synced_at, connector_links.synced_at), \
-         message = excluded.message",
+         message = excluded.message, remote_hash = excluded.remote_hash",
     )
     .bind(connection)
     .bind(entry)
     .bind(link.remote_id.clone())
     .bind(link.remote_target.as_ref().map(json).transpose()?)
     .bind(link.pushed_hash.clone())
-    .bind(if link.origin.is_empty() { "local".to_owned() } else { link.origin.clone() })
+    .bind(if link.origin.is_empty() {
+        "local".to_owned()
+    } else {
+        link.origin.clone()
+    })
     .bind(link.state.clone())
     .bind(link.intent.as_ref().map(json).transpose()?)
     .bind(link.intent_at)
     .bind(synced_at)
     .bind(message.map(str::to_owned))
+    .bind(link.remote_hash.clone())
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The entry linked to `remote_id` on `connection`, with its link.
+pub async fn link_by_remote(
+    db: &Db,
+    connection: &str,
+    remote_id: &str,
+) -> Result<Option<(String, Link)>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT entry_id FROM connector_links WHERE connection_id = $1 AND remote_id = $2",
+    )
+    .bind(connection)
+    .bind(remote_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let entry: String = row.try_get("entry_id")?;
+    let mut c = db.pool.acquire().await?;
+    Ok(link(&mut c, connection, &entry).await?.map(|l| (entry, l)))
 }
 
 /// Remote ids linked to entries of `connection` other than `entry`: never a match for it.

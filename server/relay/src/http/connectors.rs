@@ -54,7 +54,9 @@ pub async fn list_mappings(
     Auth(claims): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<MappingList>> {
-    Ok(Json(state.connectors().mappings(claims.account, &id).await?))
+    Ok(Json(
+        state.connectors().mappings(claims.account, &id).await?,
+    ))
 }
 
 /// `DELETE /v1/connections/{id}/mappings/{project_id}`: the project's pushed entries are
@@ -90,7 +92,10 @@ pub async fn pause(
     Auth(claims): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ConnectionView>> {
-    let conn = state.connectors().set_paused(claims.account, &id, true).await?;
+    let conn = state
+        .connectors()
+        .set_paused(claims.account, &id, true)
+        .await?;
     Ok(Json(conn.into()))
 }
 
@@ -107,7 +112,10 @@ pub async fn resume(
     Auth(claims): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ConnectionView>> {
-    let conn = state.connectors().set_paused(claims.account, &id, false).await?;
+    let conn = state
+        .connectors()
+        .set_paused(claims.account, &id, false)
+        .await?;
     Ok(Json(conn.into()))
 }
 
@@ -238,6 +246,9 @@ pub async fn resolve(
     body: Result<Json<ResolveBody>, JsonRejection>,
 ) -> ApiResult<StatusCode> {
     let Json(body) = body?;
-    state.connectors().resolve(claims.account, &id, body).await?;
+    state
+        .connectors()
+        .resolve(claims.account, &id, body)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -17,6 +17,8 @@ use crate::db::{Backend, now_ms};
 
 /// Kind of the job that drains one connection's work.
 pub const PUSH_KIND: &str = "connector.push";
+/// Kind of the job that pulls one connection.
+pub const PULL_KIND: &str = "connector.pull";
 
 /// Rows per multi-row upsert (4 parameters each).
 const ROWS: usize = 200;
@@ -67,7 +69,12 @@ pub async fn enqueue(
     let now = now_ms();
     for chunk in entries.chunks(ROWS) {
         let values = (0..chunk.len())
-            .map(|r| format!("({}, 'queued', 0)", super::push::placeholders(backend, r * 4, 4)))
+            .map(|r| {
+                format!(
+                    "({}, 'queued', 0)",
+                    super::push::placeholders(backend, r * 4, 4)
+                )
+            })
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(

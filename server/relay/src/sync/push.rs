@@ -165,6 +165,9 @@ pub(super) async fn push_ops(
     let mut merged: Vec<&Op> = Vec::new();
     // Time entries of accepted ops: connector work, enqueued in this transaction.
     let mut entries: HashSet<Uuid> = HashSet::new();
+    // Whether the pushing device is a connector's (the only writer of relay-only kinds); looked
+    // up once, when the batch has such an op.
+    let mut relay_device: Option<bool> = None;
     // Accepted ops as pulled, for long-polls waiting on this space (if any).
     let listened = hub.is_listened(claims.space);
     let mut published: Vec<(i64, String)> = Vec::new();
@@ -211,6 +214,16 @@ pub(super) async fn push_ops(
         // recorded as refused and consumes its device_seq, the ops before it
         // stay stored, and the device parks it and carries on after it.
         let mut field = None;
+        if op.entity.relay_only() && relay_device.is_none() {
+            relay_device = Some(
+                sqlx::query("SELECT device_id FROM connector_devices WHERE device_id = $1")
+                    .bind(&device)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .is_some(),
+            );
+        }
+        let forged = op.entity.relay_only() && relay_device != Some(true);
         let refusal =
             match tacho_model::merge::validate(op, u64::try_from(received_at).unwrap_or(0))
                 .and_then(|()| admit(&mut ordered, op))
@@ -219,6 +232,10 @@ pub(super) async fn push_ops(
                     field = e.field().map(str::to_owned);
                     Some((code::INVALID_OP, e.to_string()))
                 }
+                Ok(()) if device_seq == expected && forged => Some((
+                    code::INVALID_OP,
+                    format!("{} ops are written by the relay only", op.entity.as_str()),
+                )),
                 Ok(()) if device_seq == expected => {
                     match check_points_owner(&mut tx, &mut owners, &space, &device, op).await? {
                         Some(why) => Some((code::INVALID_OP, why)),
