@@ -11,6 +11,9 @@ ALTER TABLE connections ADD COLUMN quota_until BIGINT;
 ALTER TABLE connections ADD COLUMN pull_cursor TEXT;
 ALTER TABLE connections ADD COLUMN last_push_at BIGINT;
 ALTER TABLE connections ADD COLUMN last_pull_at BIGINT;
+-- A pull asked for (run now, a drained push, a webhook) after the last one started: the
+-- scheduler runs another, so a request arriving while a pull runs is never lost.
+ALTER TABLE connections ADD COLUMN pull_requested_at BIGINT;
 -- Labels name a connector in the CLI (`connector map NAME …`), so they are unique per account
 -- for the kinds added with the connectors (Zammad labels predate the rule and stay optional).
 CREATE UNIQUE INDEX connections_label ON connections (account_id, label)

@@ -205,7 +205,11 @@ async fn registry_crud_and_errors(db: TestDb) {
         body
     };
     for (body, code, field) in [
-        (bad(json!({"provider": "toggl"})), "invalid_body", None),
+        (
+            bad(json!({"provider": "harvest"})),
+            "unknown_provider",
+            None,
+        ),
         (bad(json!({"colour": "red"})), "invalid_body", None),
         (
             bad(json!({"base_url": "ftp://x"})),
@@ -921,6 +925,17 @@ async fn routes_are_in_the_openapi_document(db: TestDb) {
         ("/v1/connections/zammad/{id}", "get"),
         ("/v1/connections/zammad/{id}", "delete"),
         ("/v1/hooks/zammad/{connection}", "post"),
+        ("/v1/connections/{id}/mappings", "get"),
+        ("/v1/connections/{id}/mappings/{project_id}", "put"),
+        ("/v1/connections/{id}/mappings/{project_id}", "delete"),
+        ("/v1/connections/{id}/pause", "post"),
+        ("/v1/connections/{id}/resume", "post"),
+        ("/v1/connections/{id}/run", "post"),
+        ("/v1/connections/{id}/status", "get"),
+        ("/v1/connections/{id}/log", "get"),
+        ("/v1/connections/{id}/lookups/{what}", "get"),
+        ("/v1/conflicts", "get"),
+        ("/v1/conflicts/{id}/resolve", "post"),
     ] {
         assert!(
             doc["paths"][path][method].is_object(),
@@ -940,7 +955,11 @@ async fn routes_are_in_the_openapi_document(db: TestDb) {
     ids.dedup();
     assert_eq!(ids.len(), n, "duplicate operationId");
     let provider = &doc["components"]["schemas"]["Provider"];
-    assert_eq!(provider["enum"], json!(["zammad"]), "{provider}");
+    assert_eq!(
+        provider["enum"],
+        json!(["toggl", "tempo", "kimai", "zammad"]),
+        "{provider}"
+    );
 }
 
 async fn secrets_stay_out_of_the_logs(db: TestDb) {

@@ -45,8 +45,14 @@ on_both_databases!(
 /// Toggl project the tests map to.
 const TOGGL_PROJECT: u64 = 900_001;
 
+/// One master key for every relay instance of a test run (two instances share a database).
+fn key_line() -> &'static str {
+    static LINE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    LINE.get_or_init(|| MasterKeys::generate_line(1))
+}
+
 fn fast(c: &mut tacho_relay::Config) {
-    c.master_keys = Some(MasterKeys::parse(&MasterKeys::generate_line(1)).expect("keys"));
+    c.master_keys = Some(MasterKeys::parse(key_line()).expect("keys"));
     c.connectors.tick = Duration::from_millis(100);
     c.connectors.retry_base = Duration::from_millis(100);
     c.connectors.http_timeout = Duration::from_millis(800);
@@ -988,7 +994,7 @@ async fn conflicts_appear_and_each_resolution_works(db: TestDb) {
     );
     assert_eq!(live(fake, "remote words"), 1);
     let tacho_words = |snap: &Value| -> Value {
-        entities(&snap)
+        entities(snap)
             .as_array()
             .and_then(|all| {
                 all.iter()

@@ -121,13 +121,7 @@ pub async fn receive(
     if !duplicate {
         // A change on the provider's side (Zammad: a ticket's time accounting): pull it now.
         let mut c = db.pool.acquire().await?;
-        crate::sync::connector_work::wake(
-            &mut c,
-            crate::sync::connector_work::PULL_KIND,
-            &connection.to_string(),
-            now_ms(),
-        )
-        .await?;
+        crate::sync::connector_work::request_pull(&mut c, &connection.to_string()).await?;
     }
     Ok(HookAccepted {
         delivery: delivery.id,

@@ -11,12 +11,12 @@ use tacho_model::op::EntityKind;
 use uuid::Uuid;
 
 use super::Ctx;
-use super::push::{PULL_KIND, may_send, wake_push};
+use super::push::{may_send, wake_push};
 use super::store;
 use crate::connections::registry::Connection;
 use crate::db::{now_ms, rfc3339};
 use crate::error::{Kind, ServiceError, ServiceResult};
-use crate::sync::connector_work::{enqueue, wake};
+use crate::sync::connector_work::{enqueue, request_pull, wake};
 
 /// Lookups are cached this long.
 const LOOKUP_TTL_MS: i64 = 10 * 60 * 1000;
@@ -386,7 +386,7 @@ impl Connectors {
             now_ms(),
         )
         .await?;
-        wake(&mut c, PULL_KIND, &cid, now_ms()).await?;
+        request_pull(&mut c, &cid).await?;
         Ok(())
     }
 

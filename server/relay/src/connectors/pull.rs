@@ -141,6 +141,23 @@ fn fields(
     f
 }
 
+/// Whether a pulled field's value differs from Tacho's (times compared as instants).
+fn differs(key: &str, new: &Value, old: Option<&Value>) -> bool {
+    let Some(old) = old else {
+        return true;
+    };
+    if matches!(key, "start" | "stop")
+        && let (Some(a), Some(b)) = (new.as_str(), old.as_str())
+        && let (Ok(a), Ok(b)) = (
+            DateTime::parse_from_rfc3339(a),
+            DateTime::parse_from_rfc3339(b),
+        )
+    {
+        return a != b;
+    }
+    new != old
+}
+
 /// Pulls `connection` once.
 pub async fn pull(ctx: &Ctx, connection: &str) -> Result<(), JobError> {
     let now = now_ms();
@@ -174,6 +191,11 @@ pub async fn pull(ctx: &Ctx, connection: &str) -> Result<(), JobError> {
     };
     let mappings = mappings(ctx, connection).await?;
     if mappings.is_empty() {
+        sqlx::query("UPDATE connections SET last_pull_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(connection)
+            .execute(&ctx.db.pool)
+            .await?;
         return Ok(());
     }
     let cursor: PullCursor = sqlx::query("SELECT pull_cursor FROM connections WHERE id = $1")
@@ -256,9 +278,10 @@ pub async fn pull(ctx: &Ctx, connection: &str) -> Result<(), JobError> {
     for remote_id in gone {
         apply_deleted(ctx, &conn, space, &remote_id).await?;
     }
+    // The pull's start: a pull asked for while this one ran is still due.
     sqlx::query("UPDATE connections SET pull_cursor = $1, last_pull_at = $2 WHERE id = $3")
         .bind(serde_json::to_string(&changes.next).map_err(|e| JobError::Permanent(e.to_string()))?)
-        .bind(now_ms())
+        .bind(now)
         .bind(connection)
         .execute(&ctx.db.pool)
         .await?;
@@ -438,13 +461,16 @@ pub(crate) async fn take_remote(
 ) -> Result<(), JobError> {
     let id = conn.id.to_string();
     let entry_id = Uuid::parse_str(entry).map_err(|e| JobError::Permanent(e.to_string()))?;
-    write_entry(
-        ctx,
-        conn,
-        entry_id,
-        fields(conn.provider.service(), remote, None, false),
-    )
-    .await?;
+    // Only what differs is written: re-stamping equal values would win last-writer-wins over a
+    // person's edit made meanwhile on a device.
+    let mut wanted = fields(conn.provider.service(), remote, None, false);
+    if let Some(state) = super::push::entity_state(ctx, space, EntityKind::TimeEntry, entry).await?
+    {
+        wanted.retain(|k, v| differs(k, v, state.fields.get(k)));
+    }
+    if !wanted.is_empty() {
+        write_entry(ctx, conn, entry_id, wanted).await?;
+    }
     link.remote_hash = Some(store::remote_hash(remote));
     link.remote_id = Some(remote.remote_id.clone());
     link.remote_target = Some(remote.target.clone());

@@ -22,11 +22,12 @@ use uuid::Uuid;
 use super::Ctx;
 use super::publish::{self, local_snapshot};
 use super::store::{self, Audit, Intent, Link, NewConflict, Work};
+use crate::connections::ConnectionError;
 use crate::connections::registry::Connection;
 use crate::connections::timesheets::{push_rounded, requests_per_hour};
 use crate::db::now_ms;
 use crate::jobs::{Job, JobError};
-use crate::sync::connector_work::{PUSH_KIND, wake};
+use crate::sync::connector_work::{PUSH_KIND, request_pull, wake};
 
 pub use crate::sync::connector_work::PULL_KIND;
 /// Retries of an uncertain or unreachable write before the entry is in error.
@@ -89,12 +90,24 @@ pub async fn drain(ctx: &Ctx, connection: &str) -> Result<(), JobError> {
                     .bind(connection)
                     .execute(&mut *c)
                     .await?;
-                wake(&mut c, PULL_KIND, connection, now_ms()).await?;
+                request_pull(&mut c, connection).await?;
             }
             return Ok(());
         };
         let client = match ctx.client(&conn).await {
             Ok(client) => client,
+            // The relay's own trouble (no master key, a key that does not open the token, the
+            // database): the operator's to fix, retried, never blamed on the connection.
+            Err(
+                e @ (ConnectionError::SecretsUnavailable
+                | ConnectionError::Secret(_)
+                | ConnectionError::Db(_)),
+            ) => {
+                tracing::warn!(connection, error = %e, "connector token unavailable");
+                return Err(JobError::Retryable(
+                    "the connection's token cannot be opened on this relay".into(),
+                ));
+            }
             Err(e) => {
                 disable(ctx, &conn, &format!("the connection cannot be used: {e}")).await?;
                 return Ok(());
@@ -357,13 +370,12 @@ async fn push_entry(
     let desired = desired(ctx, conn, space, &work.entry).await?;
     let action = match (desired, &link.remote_id) {
         (Desired::Unreadable, _) | (Desired::Absent, None) => None,
-        (Desired::Absent, Some(remote_id)) => match link.remote_target.clone() {
-            Some(target) => Some(Intent::Delete {
+        (Desired::Absent, Some(remote_id)) => {
+            link.remote_target.clone().map(|target| Intent::Delete {
                 remote_id: remote_id.clone(),
                 target,
-            }),
-            None => None,
-        },
+            })
+        }
         (Desired::Present(entry), None) => Some(Intent::Create { entry }),
         (Desired::Present(entry), Some(remote_id)) => {
             if link.pushed_hash.as_deref() == Some(store::entry_hash(&entry).as_str()) {

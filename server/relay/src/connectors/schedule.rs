@@ -34,7 +34,8 @@ pub async fn tick(ctx: &Ctx) -> Result<(), JobError> {
     let pulls = sqlx::query(
         "SELECT c.id FROM connections c WHERE c.state = 'active' \
          AND (c.quota_until IS NULL OR c.quota_until <= $1) \
-         AND (c.last_pull_at IS NULL OR c.last_pull_at <= $2) \
+         AND (c.last_pull_at IS NULL OR c.last_pull_at <= $2 \
+              OR c.pull_requested_at > c.last_pull_at) \
          AND EXISTS (SELECT 1 FROM connector_mappings m WHERE m.connection_id = c.id)",
     )
     .bind(now)

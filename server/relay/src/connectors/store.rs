@@ -61,9 +61,18 @@ pub struct Link {
 /// Hash of a remote record as the service holds it (its last-modified time left out), so a
 /// pulled record equal to what the service answered to Tacho's write is recognised as its echo.
 pub fn remote_hash(remote: &RemoteEntry) -> String {
-    let mut r = remote.clone();
-    r.updated_at = None;
-    let text = serde_json::to_string(&r).unwrap_or_default();
+    // What a person can change; not the id, the service's clock, or a running entry's growing
+    // duration (stop and start say it).
+    let text = serde_json::to_string(&(
+        &remote.start,
+        &remote.stop,
+        &remote.description,
+        &remote.tags,
+        remote.billable,
+        &remote.target,
+        remote.stop.map(|_| remote.seconds),
+    ))
+    .unwrap_or_default();
     let digest = Sha256::digest(text.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }

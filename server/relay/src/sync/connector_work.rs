@@ -56,6 +56,20 @@ pub async fn wake(
     Ok(())
 }
 
+/// Asks for a pull of `connection` now (see `connections.pull_requested_at`).
+pub async fn request_pull(
+    conn: &mut sqlx::AnyConnection,
+    connection: &str,
+) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    sqlx::query("UPDATE connections SET pull_requested_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(connection)
+        .execute(&mut *conn)
+        .await?;
+    wake(conn, PULL_KIND, connection, now).await
+}
+
 /// Queues `entries` for `connection` (due now, attempts reset) and wakes its push job.
 pub async fn enqueue(
     conn: &mut sqlx::AnyConnection,
