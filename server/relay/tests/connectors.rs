@@ -40,6 +40,8 @@ on_both_databases!(
     remote_changes_reach_the_op_log,
     conflicts_appear_and_each_resolution_works,
     two_runners_never_push_an_entry_twice,
+    a_worker_killed_mid_write_neither_loses_nor_duplicates,
+    connector_kinds_are_written_by_the_relay_only,
 );
 
 /// Toggl project the tests map to.
@@ -60,11 +62,15 @@ fn fast(c: &mut tacho_relay::Config) {
 }
 
 fn runner(relay: &Relay) -> RunnerHandle {
+    runner_with_lease(relay, Duration::from_secs(60))
+}
+
+fn runner_with_lease(relay: &Relay, lease: Duration) -> RunnerHandle {
     relay
         .state
         .job_runner(RunnerConfig {
             poll: Duration::from_millis(30),
-            lease: Duration::from_secs(60),
+            lease,
             grace: Duration::from_secs(2),
             backoff: Backoff {
                 base: Duration::from_millis(50),
@@ -1064,4 +1070,77 @@ async fn two_runners_never_push_an_entry_twice(db: TestDb) {
     assert_eq!(fake.entries().len(), 12);
     one.shutdown().await;
     two.shutdown().await;
+}
+
+async fn a_worker_killed_mid_write_neither_loses_nor_duplicates(db: TestDb) {
+    let mut s = setup(&db, "killed@example.org").await;
+    let path = format!("/api/v9/workspaces/{WORKSPACE_ID}/time_entries");
+    // The create reaches Toggl, which commits it only after the worker is gone.
+    s.fake.chaos(ChaosRule::once(
+        "POST",
+        &path,
+        Chaos::StallThenCommit(Duration::from_millis(1500)),
+    ));
+    let first = runner_with_lease(&s.relay, Duration::from_secs(2));
+    let id = Uuid::now_v7();
+    s.a.op(
+        &s.relay,
+        "time_entry",
+        id,
+        "upsert",
+        entry(s.project, "survivor", &at(0), Some(&at(25))),
+    )
+    .await;
+    let fake = &s.fake;
+    eventually("the create is on the wire", || async {
+        fake.count_requests("POST", &path) >= 1
+    })
+    .await;
+    first.abort();
+    // The intent was committed before the request left.
+    let intents = s
+        .relay
+        .count(
+            "SELECT COUNT(*) FROM connector_links WHERE entry_id = $1 AND intent IS NOT NULL",
+            &id.to_string(),
+        )
+        .await;
+    assert_eq!(intents, 1);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(live(fake, "survivor"), 1, "the stalled create committed");
+    // Another instance takes the job over after the lease and reconciles instead of resending.
+    let second = runner(&s.relay);
+    eventually("the link is recorded", || async {
+        s.relay
+            .count(
+                "SELECT COUNT(*) FROM connector_links WHERE entry_id = $1 AND intent IS NULL \
+                 AND remote_id IS NOT NULL",
+                &id.to_string(),
+            )
+            .await
+            == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(live(fake, "survivor"), 1, "duplicated after the takeover");
+    assert_eq!(fake.count_requests("POST", &path), 1, "sent twice");
+    second.shutdown().await;
+}
+
+async fn connector_kinds_are_written_by_the_relay_only(db: TestDb) {
+    let relay = start_with(&db, fast).await;
+    let (a, _) = person(&relay, "forge@example.org").await;
+    let op = json!({
+        "op_id": Uuid::now_v7(), "device": a.id, "device_seq": 1, "hlc": now_hlc(),
+        "entity": "connector_conflict", "entity_id": Uuid::now_v7(), "kind": "upsert",
+        "fields": {"state": "resolved"}, "schema": 1,
+    });
+    let (st, b) = relay.push(&a.token, &[op]).await;
+    assert_error(st, &b, StatusCode::UNPROCESSABLE_ENTITY, "invalid_op");
+    assert!(
+        b["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("relay only")),
+        "{b}"
+    );
 }
