@@ -189,6 +189,8 @@ struct Victim {
     hook_trip: Uuid,
     /// A's Zammad connection id.
     zammad: String,
+    /// An open connector conflict of A's (on that connection).
+    conflict: String,
     /// Ids of ops in A's log.
     op_ids: Vec<Value>,
     /// A's pending OpenID login (state, code, verifier), finished by A after the attempts.
@@ -276,6 +278,16 @@ fn id_routes() -> Vec<(&'static str, &'static str)> {
         ("patch", "/v1/connections/{id}"),
         ("delete", "/v1/connections/{id}"),
         ("post", "/v1/hooks/{provider}/{connection}"),
+        ("get", "/v1/connections/{id}/mappings"),
+        ("put", "/v1/connections/{id}/mappings/{project_id}"),
+        ("delete", "/v1/connections/{id}/mappings/{project_id}"),
+        ("post", "/v1/connections/{id}/pause"),
+        ("post", "/v1/connections/{id}/resume"),
+        ("post", "/v1/connections/{id}/run"),
+        ("get", "/v1/connections/{id}/status"),
+        ("get", "/v1/connections/{id}/log"),
+        ("get", "/v1/connections/{id}/lookups/{what}"),
+        ("post", "/v1/conflicts/{id}/resolve"),
         ("post", "/v1/hooks/trip/start"),
         ("post", "/v1/hooks/trip/ping"),
         ("post", "/v1/hooks/trip/end"),
@@ -437,6 +449,38 @@ fn attempts(method: &str, path: &str, a: &Victim, b: &mut Attacker) -> Option<Ve
             bt.clone(),
             &format!("/v1/connections/{}", a.zammad),
             json!({"label": "B's now", "secrets": {"webhook_secret": "b-chose-this"}}),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )],
+        (
+            "get" | "put" | "delete" | "post",
+            "/v1/connections/{id}/mappings"
+            | "/v1/connections/{id}/mappings/{project_id}"
+            | "/v1/connections/{id}/pause"
+            | "/v1/connections/{id}/resume"
+            | "/v1/connections/{id}/run"
+            | "/v1/connections/{id}/status"
+            | "/v1/connections/{id}/log"
+            | "/v1/connections/{id}/lookups/{what}",
+        ) => {
+            let concrete = path
+                .replace("{id}", &a.zammad)
+                .replace("{project_id}", &Uuid::now_v7().to_string())
+                .replace("{what}", "types");
+            vec![refuse(
+                "reach A's connector",
+                bt.clone(),
+                &concrete,
+                json!({"target": "ticket=1"}),
+                StatusCode::NOT_FOUND,
+                "not_found",
+            )]
+        }
+        ("post", "/v1/conflicts/{id}/resolve") => vec![refuse(
+            "resolve A's conflict",
+            bt.clone(),
+            &format!("/v1/conflicts/{}/resolve", a.conflict),
+            json!({"action": "dismiss"}),
             StatusCode::NOT_FOUND,
             "not_found",
         )],
@@ -816,6 +860,17 @@ async fn every_id_taking_route_refuses_another_account(db: TestDb) {
     let a_identity_login = oidc_login(&relay, &idp, &alice).await;
     let (a_token, a_nonce) = oidc_token(&relay, &idp, &alice).await;
     let a_identity_token = oidc_token(&relay, &idp, &alice).await;
+    let conflict = Uuid::now_v7().to_string();
+    sqlx::query(
+        "INSERT INTO connector_conflicts (id, connection_id, account_id, kind, message, \
+         raised_at, state) VALUES ($1, $2, $3, 'refused', 'A''s', 1, 'open')",
+    )
+    .bind(&conflict)
+    .bind(&zammad)
+    .bind(a_session["account_id"].as_str().expect("account"))
+    .execute(&relay.state.db().pool)
+    .await
+    .expect("A's conflict");
     let victim = Victim {
         oidc_login: a_pending.clone(),
         oidc_identity_login: a_identity_login,
@@ -831,6 +886,7 @@ async fn every_id_taking_route_refuses_another_account(db: TestDb) {
         hook_event,
         hook_trip,
         zammad: zammad.clone(),
+        conflict: conflict.clone(),
         op_ids,
         snapshot,
     };
