@@ -42,6 +42,7 @@ on_both_databases!(
     two_runners_never_push_an_entry_twice,
     a_worker_killed_mid_write_neither_loses_nor_duplicates,
     connector_kinds_are_written_by_the_relay_only,
+    lookups_are_cached_and_pause_holds_work,
 );
 
 /// Toggl project the tests map to.
@@ -1143,4 +1144,77 @@ async fn connector_kinds_are_written_by_the_relay_only(db: TestDb) {
             .is_some_and(|m| m.contains("relay only")),
         "{b}"
     );
+}
+
+async fn lookups_are_cached_and_pause_holds_work(db: TestDb) {
+    let mut s = setup(&db, "lookups@example.org").await;
+    let relay = &s.relay;
+    let t = s.a.token.clone();
+    let base = format!("/v1/connections/{}", s.conn);
+    let projects = format!("/api/v9/workspaces/{WORKSPACE_ID}/projects");
+    let (st, list) = relay
+        .call("GET", &format!("{base}/lookups/projects"), &t, None)
+        .await;
+    assert_eq!(st, StatusCode::OK, "{list}");
+    assert!(
+        list["items"].as_array().is_some_and(|i| i
+            .iter()
+            .any(|p| p["id"] == TOGGL_PROJECT && p["name"] == "Client work")),
+        "{list}"
+    );
+    let asked = s.fake.count_requests("GET", &projects);
+    assert_eq!(asked, 1);
+    // Cached for 10 minutes unless refreshed.
+    relay
+        .call("GET", &format!("{base}/lookups/projects"), &t, None)
+        .await;
+    assert_eq!(s.fake.count_requests("GET", &projects), 1);
+    let (st, _) = relay
+        .call(
+            "GET",
+            &format!("{base}/lookups/projects?refresh=true"),
+            &t,
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(s.fake.count_requests("GET", &projects), 2);
+    let (st, b) = relay
+        .call("GET", &format!("{base}/lookups/planets"), &t, None)
+        .await;
+    assert_error(st, &b, StatusCode::UNPROCESSABLE_ENTITY, "invalid_lookup");
+    let (st, b) = relay
+        .call("GET", &format!("{base}/log?limit=0"), &t, None)
+        .await;
+    assert_error(st, &b, StatusCode::UNPROCESSABLE_ENTITY, "invalid_limit");
+    // Paused: work waits, nothing is sent; resumed: it goes.
+    let (st, c) = relay.call("POST", &format!("{base}/pause"), &t, None).await;
+    assert_eq!((st, &c["state"]), (StatusCode::OK, &json!("paused")), "{c}");
+    let jobs = runner(relay);
+    s.a.op(
+        relay,
+        "time_entry",
+        Uuid::now_v7(),
+        "upsert",
+        entry(s.project, "held", &at(0), Some(&at(5))),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(live(&s.fake, "held"), 0);
+    let (_, st) = relay.call("GET", &format!("{base}/status"), &t, None).await;
+    assert_eq!(
+        (&st["state"], &st["pending"]),
+        (&json!("paused"), &json!(1)),
+        "{st}"
+    );
+    let (st, c) = relay
+        .call("POST", &format!("{base}/resume"), &t, None)
+        .await;
+    assert_eq!((st, &c["state"]), (StatusCode::OK, &json!("active")), "{c}");
+    let fake = &s.fake;
+    eventually("the held entry goes after resume", || async {
+        live(fake, "held") == 1
+    })
+    .await;
+    jobs.shutdown().await;
 }
