@@ -393,10 +393,5 @@ pub(crate) fn is_json(headers: &axum::http::HeaderMap) -> bool {
         .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")))
 }
 
-/// A JSON answer with a status.
-pub(crate) fn json(status: StatusCode, value: &serde_json::Value) -> Response {
-    (status, axum::Json(value.clone())).into_response()
-}
-
 /// Error type for handlers: the response is already built in the service's error shape.
 pub(crate) type Answer = Result<Response, Response>;
