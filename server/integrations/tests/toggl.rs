@@ -1,5 +1,5 @@
 //! The Toggl connector against the strict fake Toggl, over real loopback HTTP.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::collections::HashSet;
 use std::time::Duration;
