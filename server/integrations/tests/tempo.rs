@@ -243,3 +243,28 @@ async fn a_failure_before_commit_is_uncertain_and_find_returns_none() {
         None
     );
 }
+
+#[tokio::test]
+async fn pulls_follow_metadata_next_across_pages() {
+    let fake = fake().await;
+    let tempo = connector(&fake, TOKEN);
+    let pull_from = Utc::now() - TimeDelta::minutes(1);
+    let day = NaiveDate::from_ymd_opt(2026, 5, 4).unwrap();
+    // One more than the connector's page size (1000).
+    for i in 0..1001 {
+        let time = NaiveTime::from_num_seconds_from_midnight_opt(i * 60, 0).unwrap();
+        fake.create_worklog(ISSUE_ID, ACCOUNT_ID, day, time, 60);
+    }
+    let changes = tempo
+        .changes(&PullCursor::default(), pull_from, &[])
+        .await
+        .unwrap();
+    assert_eq!(changes.changed.len(), 1001);
+    let ids: HashSet<&str> = changes
+        .changed
+        .iter()
+        .map(|c| c.remote_id.as_str())
+        .collect();
+    assert_eq!(ids.len(), 1001);
+    assert_eq!(fake.count_requests("GET", "/4/worklogs"), 2);
+}
