@@ -270,3 +270,30 @@ async fn a_failure_before_commit_is_uncertain_and_find_returns_none() {
         None
     );
 }
+
+#[tokio::test]
+async fn a_wrong_base_path_is_refused_not_read_as_empty() {
+    let fake = FakeKimai::start().await.unwrap();
+    let lost = Connector::new(
+        Http::new(HttpConfig::default()).unwrap(),
+        Some(&format!("{}/kimai", fake.base_url())),
+        Settings::Kimai {
+            auth: KimaiAuth::Bearer,
+            time_zone: BERLIN,
+        },
+        Secret::new(TOKEN),
+    )
+    .unwrap();
+    assert!(matches!(
+        lost.verify().await,
+        Err(Failure::Refused { status: 404, .. })
+    ));
+    assert!(matches!(
+        lost.changes(&PullCursor::default(), Utc::now(), &[]).await,
+        Err(Failure::Refused { status: 404, .. })
+    ));
+    assert!(matches!(
+        lost.lookup(Lookup::Projects).await,
+        Err(Failure::Refused { status: 404, .. })
+    ));
+}

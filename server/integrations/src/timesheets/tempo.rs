@@ -322,7 +322,8 @@ impl Client {
         loop {
             let page: Page = self
                 .call::<()>(Method::GET, url, &query, None)
-                .await?
+                .await
+                .map_err(wire::list_failure(Service::Tempo))?
                 .json("Tempo worklogs")?;
             worklogs.extend(page.results);
             match page.metadata.next.filter(|n| !n.is_empty()) {
