@@ -180,7 +180,10 @@ impl FakeKimai {
             legacy: HashMap::from([(USERNAME.to_owned(), (API_PASSWORD.to_owned(), USER_ID))]),
             zone: chrono_tz::Europe::Berlin,
             customers: BTreeMap::from([(CUSTOMER_ID, "Acme".to_owned())]),
-            projects: BTreeMap::from([project(PROJECT_ID, "Website"), project(OTHER_PROJECT_ID, "Support")]),
+            projects: BTreeMap::from([
+                project(PROJECT_ID, "Website"),
+                project(OTHER_PROJECT_ID, "Support"),
+            ]),
             activities: BTreeMap::from([
                 activity(ACTIVITY_ID, "Design", Some(PROJECT_ID)),
                 activity(GLOBAL_ACTIVITY_ID, "Meeting", None),
@@ -269,7 +272,11 @@ impl FakeKimai {
 
     /// How many live timesheets match `pred`.
     pub fn count(&self, pred: impl Fn(&KimaiTimesheet) -> bool) -> usize {
-        lock(&self.state).sheets.values().filter(|t| pred(t)).count()
+        lock(&self.state)
+            .sheets
+            .values()
+            .filter(|t| pred(t))
+            .count()
     }
 
     /// A person records time in Kimai's UI (no project/activity checks).
@@ -308,7 +315,11 @@ impl FakeKimai {
     }
 
     /// A person edits a timesheet; `duration` is recomputed and `modified_at` bumped.
-    pub fn edit_timesheet(&self, id: u64, edit: impl FnOnce(&mut KimaiTimesheet)) -> Option<KimaiTimesheet> {
+    pub fn edit_timesheet(
+        &self,
+        id: u64,
+        edit: impl FnOnce(&mut KimaiTimesheet),
+    ) -> Option<KimaiTimesheet> {
         let mut s = lock(&self.state);
         let sheet = s.sheets.get_mut(&id)?;
         edit(sheet);
@@ -328,7 +339,11 @@ fn now() -> DateTime<Utc> {
 }
 
 fn plain(status: StatusCode, message: &str) -> Response {
-    (status, axum::Json(json!({"code": status.as_u16(), "message": message}))).into_response()
+    (
+        status,
+        axum::Json(json!({"code": status.as_u16(), "message": message})),
+    )
+        .into_response()
 }
 
 fn not_found() -> Response {
@@ -344,7 +359,10 @@ struct FormErrors {
 
 impl FormErrors {
     fn add(&mut self, field: &str, message: &str) {
-        self.children.entry(field.to_owned()).or_default().push(message.to_owned());
+        self.children
+            .entry(field.to_owned())
+            .or_default()
+            .push(message.to_owned());
     }
 
     fn into_result(self) -> Result<(), Response> {
@@ -403,7 +421,9 @@ fn user_of(req: &Request) -> u64 {
 
 /// `+0200`-style offset, as Kimai renders it.
 fn render_time(t: DateTime<Utc>, zone: Tz) -> String {
-    t.with_timezone(&zone).format("%Y-%m-%dT%H:%M:%S%z").to_string()
+    t.with_timezone(&zone)
+        .format("%Y-%m-%dT%H:%M:%S%z")
+        .to_string()
 }
 
 fn rate(t: &KimaiTimesheet) -> f64 {
@@ -441,7 +461,9 @@ fn html5(raw: &str, zone: Tz) -> Option<DateTime<Utc>> {
         return None;
     }
     let naive = NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S").ok()?;
-    zone.from_local_datetime(&naive).earliest().map(|t| t.with_timezone(&Utc))
+    zone.from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 const FORM_FIELDS: &[&str] = &[
@@ -476,7 +498,9 @@ struct Form {
 fn read_form(obj: &Obj, zone: Tz, errors: &mut FormErrors) -> Form {
     let mut form = Form::default();
     if obj.keys().any(|k| !FORM_FIELDS.contains(&k.as_str())) {
-        errors.global.push("This form should not contain extra fields.".to_owned());
+        errors
+            .global
+            .push("This form should not contain extra fields.".to_owned());
     }
     let mut time = |key: &str| match fields::opt_str(obj, key) {
         Ok(Some(raw)) => {
@@ -520,13 +544,19 @@ fn read_form(obj: &Obj, zone: Tz, errors: &mut FormErrors) -> Form {
         }
         Some(_) => errors.add("tags", NOT_VALID),
     }
-    for (key, slot) in [("fixedRate", &mut form.fixed_rate), ("hourlyRate", &mut form.hourly_rate)] {
+    for (key, slot) in [
+        ("fixedRate", &mut form.fixed_rate),
+        ("hourlyRate", &mut form.hourly_rate),
+    ] {
         match fields::opt_f64(obj, key) {
             Ok(v) => *slot = v,
             Err(_) => errors.add(key, NOT_VALID),
         }
     }
-    for (key, slot) in [("exported", &mut form.exported), ("billable", &mut form.billable)] {
+    for (key, slot) in [
+        ("exported", &mut form.exported),
+        ("billable", &mut form.billable),
+    ] {
         match fields::opt_bool(obj, key) {
             Ok(v) => *slot = v,
             Err(_) => errors.add(key, NOT_VALID),
@@ -548,7 +578,10 @@ fn check_record(s: &KimaiState, t: &KimaiTimesheet, errors: &mut FormErrors) {
     match s.activities.get(&t.activity) {
         None => errors.add("activity", NOT_VALID),
         Some(a) => match a.project {
-            Some(p) if p != t.project => errors.add("activity", "The activity does not belong to the selected project."),
+            Some(p) if p != t.project => errors.add(
+                "activity",
+                "The activity does not belong to the selected project.",
+            ),
             None if project.is_some_and(|p| !p.global_activities) => {
                 errors.add("activity", "The project does not allow global activities.");
             }
@@ -564,7 +597,10 @@ fn check_record(s: &KimaiState, t: &KimaiTimesheet, errors: &mut FormErrors) {
     if !s.config.allow_overlapping {
         let far = DateTime::<Utc>::MAX_UTC;
         let overlaps = s.sheets.values().any(|o| {
-            o.id != t.id && o.user == t.user && o.begin < t.end.unwrap_or(far) && t.begin < o.end.unwrap_or(far)
+            o.id != t.id
+                && o.user == t.user
+                && o.begin < t.end.unwrap_or(far)
+                && t.begin < o.end.unwrap_or(far)
         });
         if overlaps {
             errors.add("begin", "You already have an entry for this time.");
@@ -588,7 +624,11 @@ fn make_room(s: &mut KimaiState, t: &KimaiTimesheet, errors: &mut FormErrors) {
     }
     if limit == 1 {
         let now = now();
-        for o in s.sheets.values_mut().filter(|o| o.user == t.user && o.end.is_none()) {
+        for o in s
+            .sheets
+            .values_mut()
+            .filter(|o| o.user == t.user && o.end.is_none())
+        {
             let end = now.max(o.begin);
             o.end = Some(end);
             o.duration = (end - o.begin).num_seconds();
@@ -601,7 +641,10 @@ fn make_room(s: &mut KimaiState, t: &KimaiTimesheet, errors: &mut FormErrors) {
 
 fn body_object(headers: &HeaderMap, body: &Bytes) -> Result<Obj, Response> {
     if !is_json(headers) {
-        return Err(plain(StatusCode::BAD_REQUEST, "Content-Type must be application/json"));
+        return Err(plain(
+            StatusCode::BAD_REQUEST,
+            "Content-Type must be application/json",
+        ));
     }
     fields::object(body).map_err(|m| plain(StatusCode::BAD_REQUEST, &m))
 }
@@ -664,8 +707,11 @@ fn id(raw: &str) -> Result<u64, Response> {
     raw.parse().map_err(|_| not_found())
 }
 
-fn own<'a>(s: &'a KimaiState, id: u64, user: u64) -> Result<&'a KimaiTimesheet, Response> {
-    s.sheets.get(&id).filter(|t| t.user == user).ok_or_else(not_found)
+fn own(s: &KimaiState, id: u64, user: u64) -> Result<&KimaiTimesheet, Response> {
+    s.sheets
+        .get(&id)
+        .filter(|t| t.user == user)
+        .ok_or_else(not_found)
 }
 
 async fn update(State(state): State<Shared>, Path(raw): Path<String>, req: Request) -> Answer {
@@ -744,7 +790,10 @@ async fn stop(State(state): State<Shared>, Path(raw): Path<String>, req: Request
     let zone = s.zone;
     let sheet = s.sheets.get_mut(&tid).ok_or_else(not_found)?;
     if sheet.end.is_some() {
-        return Err(plain(StatusCode::BAD_REQUEST, "Timesheet entry already stopped"));
+        return Err(plain(
+            StatusCode::BAD_REQUEST,
+            "Timesheet entry already stopped",
+        ));
     }
     let now = now();
     let end = now.max(sheet.begin);
@@ -765,7 +814,10 @@ fn ids(q: &[(String, String)], name: &str) -> Result<Vec<u64>, Response> {
     let bracket = format!("{name}[]");
     q.iter()
         .filter(|(k, _)| *k == name || *k == bracket)
-        .flat_map(|(_, v)| v.split(',').map(move |part| (part.trim().to_owned(), v.clone())))
+        .flat_map(|(_, v)| {
+            v.split(',')
+                .map(move |part| (part.trim().to_owned(), v.clone()))
+        })
         .filter(|(part, _)| !part.is_empty())
         .map(|(part, whole)| part.parse().map_err(|_| param_error(name, &whole)))
         .collect()
@@ -790,7 +842,9 @@ async fn list(State(state): State<Shared>, uri: Uri, req: Request) -> Answer {
     let s = lock(&state);
     let time = |name: &str| match query_get(&q, name) {
         None => Ok(None),
-        Some(v) => html5(v, s.zone).map(Some).ok_or_else(|| param_error(name, v)),
+        Some(v) => html5(v, s.zone)
+            .map(Some)
+            .ok_or_else(|| param_error(name, v)),
     };
     let (begin, end, modified_after) = (time("begin")?, time("end")?, time("modified_after")?);
     let mut projects = ids(&q, "projects")?;
@@ -799,11 +853,19 @@ async fn list(State(state): State<Shared>, uri: Uri, req: Request) -> Answer {
     activities.extend(ids(&q, "activity")?);
     let mut customers = ids(&q, "customers")?;
     customers.extend(ids(&q, "customer")?);
-    let (active, billable, exported) = (flag(&q, "active")?, flag(&q, "billable")?, flag(&q, "exported")?);
+    let (active, billable, exported) = (
+        flag(&q, "active")?,
+        flag(&q, "billable")?,
+        flag(&q, "exported")?,
+    );
     let term = query_get(&q, "term").map(str::to_lowercase);
     let number = |name: &str, default: usize| match query_get(&q, name) {
         None => Ok(default),
-        Some(v) => v.parse::<usize>().ok().filter(|n| *n >= 1).ok_or_else(|| param_error(name, v)),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| param_error(name, v)),
     };
     let (page, size) = (number("page", 1)?, number("size", DEFAULT_SIZE)?);
     let order_by = query_get(&q, "orderBy").unwrap_or("begin");
@@ -822,13 +884,21 @@ async fn list(State(state): State<Shared>, uri: Uri, req: Request) -> Answer {
         .filter(|t| modified_after.is_none_or(|m| t.modified_at >= m))
         .filter(|t| projects.is_empty() || projects.contains(&t.project))
         .filter(|t| activities.is_empty() || activities.contains(&t.activity))
-        .filter(|t| customers.is_empty() || s.projects.get(&t.project).is_some_and(|p| customers.contains(&p.customer)))
+        .filter(|t| {
+            customers.is_empty()
+                || s.projects
+                    .get(&t.project)
+                    .is_some_and(|p| customers.contains(&p.customer))
+        })
         .filter(|t| active.is_none_or(|a| a == t.end.is_none()))
         .filter(|t| billable.is_none_or(|b| b == t.billable))
         .filter(|t| exported.is_none_or(|e| e == t.exported))
         .filter(|t| {
-            term.as_ref()
-                .is_none_or(|term| t.description.as_deref().is_some_and(|d| d.to_lowercase().contains(term)))
+            term.as_ref().is_none_or(|term| {
+                t.description
+                    .as_deref()
+                    .is_some_and(|d| d.to_lowercase().contains(term))
+            })
         })
         .collect();
     match order_by {
@@ -846,7 +916,9 @@ async fn list(State(state): State<Shared>, uri: Uri, req: Request) -> Answer {
     if page > pages {
         return Err(plain(
             StatusCode::NOT_FOUND,
-            &format!("Page \"{page}\" does not exist. The currentPage must be inferior to \"{pages}\""),
+            &format!(
+                "Page \"{page}\" does not exist. The currentPage must be inferior to \"{pages}\""
+            ),
         ));
     }
     let items: Vec<Value> = found
@@ -871,7 +943,9 @@ async fn ping() -> Response {
 async fn version() -> Response {
     (
         StatusCode::OK,
-        axum::Json(json!({"version": "2.26.0", "versionId": 22600, "copyright": "Kimai by Kevin Papst"})),
+        axum::Json(
+            json!({"version": "2.26.0", "versionId": 22600, "copyright": "Kimai by Kevin Papst"}),
+        ),
     )
         .into_response()
 }

@@ -113,7 +113,9 @@ impl FakeTempo {
 
     /// Accepts another Bearer token, acting as `account_id`.
     pub fn add_token(&self, token: &str, account_id: &str) {
-        lock(&self.state).tokens.insert(token.to_owned(), account_id.to_owned());
+        lock(&self.state)
+            .tokens
+            .insert(token.to_owned(), account_id.to_owned());
     }
 
     /// Revokes a token: later requests with it get 401.
@@ -143,7 +145,11 @@ impl FakeTempo {
 
     /// How many live worklogs match `pred`.
     pub fn count(&self, pred: impl Fn(&TempoWorklog) -> bool) -> usize {
-        lock(&self.state).worklogs.values().filter(|w| pred(w)).count()
+        lock(&self.state)
+            .worklogs
+            .values()
+            .filter(|w| pred(w))
+            .count()
     }
 
     /// A person logs work in Tempo's UI.
@@ -177,7 +183,11 @@ impl FakeTempo {
     }
 
     /// A person edits a worklog; `updatedAt` is bumped. `None` if unknown.
-    pub fn edit_worklog(&self, id: u64, edit: impl FnOnce(&mut TempoWorklog)) -> Option<TempoWorklog> {
+    pub fn edit_worklog(
+        &self,
+        id: u64,
+        edit: impl FnOnce(&mut TempoWorklog),
+    ) -> Option<TempoWorklog> {
         let mut s = lock(&self.state);
         let w = s.worklogs.get_mut(&id)?;
         edit(w);
@@ -207,8 +217,10 @@ fn bad(message: &str) -> Response {
 /// 401/403 come as text/html.
 fn html(status: StatusCode, text: &str) -> Response {
     let mut r = (status, format!("<html><body><h1>{text}</h1></body></html>")).into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     r
 }
 
@@ -228,7 +240,10 @@ async fn guard(State(state): State<Shared>, req: Request, next: Next) -> Respons
 }
 
 fn origin(headers: &HeaderMap) -> String {
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("127.0.0.1");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("127.0.0.1");
     format!("http://{host}")
 }
 
@@ -263,14 +278,16 @@ fn strict_date(raw: &str, name: &str) -> Result<NaiveDate, Response> {
     if raw.len() != 10 {
         return Err(bad(&format!("{name} must be in the format yyyy-MM-dd")));
     }
-    NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| bad(&format!("{name} must be in the format yyyy-MM-dd")))
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| bad(&format!("{name} must be in the format yyyy-MM-dd")))
 }
 
 fn strict_time(raw: &str) -> Result<NaiveTime, Response> {
     if raw.len() != 8 {
         return Err(bad("startTime must be in the format HH:mm:ss"));
     }
-    NaiveTime::parse_from_str(raw, "%H:%M:%S").map_err(|_| bad("startTime must be in the format HH:mm:ss"))
+    NaiveTime::parse_from_str(raw, "%H:%M:%S")
+        .map_err(|_| bad("startTime must be in the format HH:mm:ss"))
 }
 
 fn body_object(headers: &HeaderMap, body: &Bytes) -> Result<Obj, Response> {
@@ -312,7 +329,9 @@ fn input(obj: &Obj) -> Result<Input, Response> {
     if seconds < 0 {
         return Err(bad("timeSpentSeconds must not be negative"));
     }
-    let billable = fields::opt_i64(obj, "billableSeconds").map_err(|m| bad(&m))?.unwrap_or(seconds);
+    let billable = fields::opt_i64(obj, "billableSeconds")
+        .map_err(|m| bad(&m))?
+        .unwrap_or(seconds);
     if billable < 0 {
         return Err(bad("billableSeconds must not be negative"));
     }
@@ -320,9 +339,14 @@ fn input(obj: &Obj) -> Result<Input, Response> {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items
             .iter()
-            .map(|a| match (a.get("key").and_then(Value::as_str), a.get("value").and_then(Value::as_str)) {
-                (Some(k), Some(v)) => Ok((k.to_owned(), v.to_owned())),
-                _ => Err(bad("attributes must be [{key, value}] strings")),
+            .map(|a| {
+                match (
+                    a.get("key").and_then(Value::as_str),
+                    a.get("value").and_then(Value::as_str),
+                ) {
+                    (Some(k), Some(v)) => Ok((k.to_owned(), v.to_owned())),
+                    _ => Err(bad("attributes must be [{key, value}] strings")),
+                }
             })
             .collect::<Result<_, _>>()?,
         Some(_) => return Err(bad("attributes must be an array")),
@@ -334,7 +358,9 @@ fn input(obj: &Obj) -> Result<Input, Response> {
         start_time,
         seconds,
         billable,
-        description: fields::opt_str(obj, "description").map_err(|m| bad(&m))?.unwrap_or_default(),
+        description: fields::opt_str(obj, "description")
+            .map_err(|m| bad(&m))?
+            .unwrap_or_default(),
         remaining: fields::opt_i64(obj, "remainingEstimateSeconds").map_err(|m| bad(&m))?,
         attributes,
     })
@@ -352,14 +378,19 @@ async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
     let obj = body_object(&headers, &body)?;
     let issue_id = match obj.get("issueId") {
         None | Some(Value::Null) => return Err(bad("issueId is required")),
-        Some(v) => v
-            .as_i64()
-            .ok_or_else(|| bad(&format!("issueId must be an integer, got {}", fields::kind(v))))?,
+        Some(v) => v.as_i64().ok_or_else(|| {
+            bad(&format!(
+                "issueId must be an integer, got {}",
+                fields::kind(v)
+            ))
+        })?,
     };
     let input = input(&obj)?;
     let mut s = lock(&state);
     if !s.issues.contains_key(&issue_id) {
-        return Err(bad("Issue does not exist or you do not have permission to see it."));
+        return Err(bad(
+            "Issue does not exist or you do not have permission to see it.",
+        ));
     }
     let now = now();
     let w = TempoWorklog {
@@ -378,14 +409,25 @@ async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
     };
     s.next_id += 1;
     s.worklogs.insert(w.id, w.clone());
-    Ok((StatusCode::OK, axum::Json(render(&w, &origin(&headers), s.worker_zone))).into_response())
+    Ok((
+        StatusCode::OK,
+        axum::Json(render(&w, &origin(&headers), s.worker_zone)),
+    )
+        .into_response())
 }
 
-async fn update(State(state): State<Shared>, Path(raw): Path<String>, headers: HeaderMap, body: Bytes) -> Answer {
+async fn update(
+    State(state): State<Shared>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
     let wid = id(&raw)?;
     let obj = body_object(&headers, &body)?;
     if obj.contains_key("issueId") {
-        return Err(bad("issueId is not part of WorklogUpdate: delete and create to move a worklog"));
+        return Err(bad(
+            "issueId is not part of WorklogUpdate: delete and create to move a worklog",
+        ));
     }
     let input = input(&obj)?;
     let mut s = lock(&state);
@@ -401,7 +443,11 @@ async fn update(State(state): State<Shared>, Path(raw): Path<String>, headers: H
     w.remaining_estimate_seconds = input.remaining;
     w.attributes = input.attributes;
     w.updated_at = now();
-    Ok((StatusCode::OK, axum::Json(render(w, &origin(&headers), zone))).into_response())
+    Ok((
+        StatusCode::OK,
+        axum::Json(render(w, &origin(&headers), zone)),
+    )
+        .into_response())
 }
 
 async fn delete(State(state): State<Shared>, Path(raw): Path<String>) -> Answer {
@@ -414,12 +460,18 @@ async fn one(State(state): State<Shared>, Path(raw): Path<String>, headers: Head
     let wid = id(&raw)?;
     let s = lock(&state);
     let w = s.worklogs.get(&wid).ok_or_else(not_found)?;
-    Ok((StatusCode::OK, axum::Json(render(w, &origin(&headers), s.worker_zone))).into_response())
+    Ok((
+        StatusCode::OK,
+        axum::Json(render(w, &origin(&headers), s.worker_zone)),
+    )
+        .into_response())
 }
 
 fn updated_from(raw: &str) -> Result<DateTime<Utc>, Response> {
     if raw.len() == 10 {
-        return Ok(strict_date(raw, "updatedFrom")?.and_time(NaiveTime::MIN).and_utc());
+        return Ok(strict_date(raw, "updatedFrom")?
+            .and_time(NaiveTime::MIN)
+            .and_utc());
     }
     DateTime::parse_from_rfc3339(raw)
         .map(|t| t.with_timezone(&Utc))
@@ -427,19 +479,27 @@ fn updated_from(raw: &str) -> Result<DateTime<Utc>, Response> {
 }
 
 fn number(raw: &str, name: &str) -> Result<usize, Response> {
-    raw.parse().map_err(|_| bad(&format!("{name} must be a non-negative integer")))
+    raw.parse()
+        .map_err(|_| bad(&format!("{name} must be a non-negative integer")))
 }
 
 async fn list(State(state): State<Shared>, uri: Uri, headers: HeaderMap) -> Answer {
     let q = query_pairs(uri.query());
     let mut issues = Vec::new();
     let mut projects = Vec::new();
-    let (mut from, mut to, mut updated, mut offset, mut limit, mut order) = (None, None, None, 0, DEFAULT_LIMIT, "ID");
+    let (mut from, mut to, mut updated, mut offset, mut limit, mut order) =
+        (None, None, None, 0, DEFAULT_LIMIT, "ID");
     for (k, v) in &q {
         match k.as_str() {
-            "issueId" | "issueId[]" => issues.push(v.parse::<i64>().map_err(|_| bad("issueId must be an integer"))?),
+            "issueId" | "issueId[]" => issues.push(
+                v.parse::<i64>()
+                    .map_err(|_| bad("issueId must be an integer"))?,
+            ),
             "projectId" | "projectId[]" => {
-                projects.push(v.parse::<i64>().map_err(|_| bad("projectId must be an integer"))?);
+                projects.push(
+                    v.parse::<i64>()
+                        .map_err(|_| bad("projectId must be an integer"))?,
+                );
             }
             "from" => from = Some(strict_date(v, "from")?),
             "to" => to = Some(strict_date(v, "to")?),
@@ -458,7 +518,12 @@ async fn list(State(state): State<Shared>, uri: Uri, headers: HeaderMap) -> Answ
         .worklogs
         .values()
         .filter(|w| issues.is_empty() || issues.contains(&w.issue_id))
-        .filter(|w| projects.is_empty() || s.issues.get(&w.issue_id).is_some_and(|p| projects.contains(p)))
+        .filter(|w| {
+            projects.is_empty()
+                || s.issues
+                    .get(&w.issue_id)
+                    .is_some_and(|p| projects.contains(p))
+        })
         .filter(|w| from.is_none_or(|f| w.start_date >= f))
         .filter(|w| to.is_none_or(|t| w.start_date <= t))
         .filter(|w| updated.is_none_or(|u| w.updated_at >= u))
@@ -482,7 +547,10 @@ async fn list(State(state): State<Shared>, uri: Uri, headers: HeaderMap) -> Answ
             .iter()
             .filter(|(k, _)| k != "offset" && k != "limit")
             .map(|(k, v)| {
-                let enc = |x: &str| percent_encoding::utf8_percent_encode(x, percent_encoding::NON_ALPHANUMERIC).to_string();
+                let enc = |x: &str| {
+                    percent_encoding::utf8_percent_encode(x, percent_encoding::NON_ALPHANUMERIC)
+                        .to_string()
+                };
                 format!("{}={}", enc(k), enc(v))
             })
             .collect();

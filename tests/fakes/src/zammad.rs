@@ -98,7 +98,10 @@ impl FakeZammad {
                 (AGENT_TOKEN.to_owned(), (AGENT_USER_ID, ZammadRole::Agent)),
             ]),
             tickets: BTreeMap::from([(TICKET_ID, "Printer on fire".to_owned())]),
-            types: BTreeMap::from([(1, "Billable".to_owned()), (TYPE_ID, "Remote support".to_owned())]),
+            types: BTreeMap::from([
+                (1, "Billable".to_owned()),
+                (TYPE_ID, "Remote support".to_owned()),
+            ]),
             records: BTreeMap::new(),
             next_id: 1,
         }));
@@ -106,7 +109,10 @@ impl FakeZammad {
             .route("/users/me", get(me))
             .route("/time_accounting/types", get(types))
             .route("/tickets/{tid}/time_accountings", get(list).post(create))
-            .route("/tickets/{tid}/time_accountings/{id}", get(one).put(update).delete(delete))
+            .route(
+                "/tickets/{tid}/time_accountings/{id}",
+                get(one).put(update).delete(delete),
+            )
             .layer(from_fn_with_state(state.clone(), guard))
             .with_state(state.clone());
         let server = FakeServer::start(Router::new().nest("/api/v1", api)).await?;
@@ -118,7 +124,9 @@ impl FakeZammad {
 
     /// Accepts another token for `user_id` with `role`.
     pub fn add_token(&self, token: &str, user_id: u64, role: ZammadRole) {
-        lock(&self.state).tokens.insert(token.to_owned(), (user_id, role));
+        lock(&self.state)
+            .tokens
+            .insert(token.to_owned(), (user_id, role));
     }
 
     /// Revokes a token: later requests with it get 401.
@@ -128,7 +136,9 @@ impl FakeZammad {
 
     /// Makes a ticket exist.
     pub fn add_ticket(&self, ticket_id: u64, title: &str) {
-        lock(&self.state).tickets.insert(ticket_id, title.to_owned());
+        lock(&self.state)
+            .tickets
+            .insert(ticket_id, title.to_owned());
     }
 
     /// Makes an activity type exist.
@@ -148,7 +158,11 @@ impl FakeZammad {
 
     /// How many live records match `pred`.
     pub fn count(&self, pred: impl Fn(&ZammadTimeAccounting) -> bool) -> usize {
-        lock(&self.state).records.values().filter(|r| pred(r)).count()
+        lock(&self.state)
+            .records
+            .values()
+            .filter(|r| pred(r))
+            .count()
     }
 
     /// A person books time in Zammad's UI. `time_unit` is normalised as Zammad stores it
@@ -208,7 +222,11 @@ fn normalise(raw: &str) -> Option<String> {
     };
     let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
     let all_digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
-    if int.is_empty() || !all_digits(int) || !all_digits(frac) || (digits.contains('.') && frac.is_empty()) {
+    if int.is_empty()
+        || !all_digits(int)
+        || !all_digits(frac)
+        || (digits.contains('.') && frac.is_empty())
+    {
         return None;
     }
     let int = int.trim_start_matches('0');
@@ -220,7 +238,11 @@ fn normalise(raw: &str) -> Option<String> {
 
 /// Zammad's error shape; 401/403 also carry `X-Failure`.
 fn err(status: StatusCode, message: &str) -> Response {
-    let mut r = (status, axum::Json(json!({"error": message, "error_human": message}))).into_response();
+    let mut r = (
+        status,
+        axum::Json(json!({"error": message, "error_human": message})),
+    )
+        .into_response();
     if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
         && let Ok(v) = HeaderValue::from_str(message)
     {
@@ -312,7 +334,12 @@ fn ticket(s: &ZammadState, raw: &str) -> Result<u64, Response> {
     raw.parse::<u64>()
         .ok()
         .filter(|t| s.tickets.contains_key(t))
-        .ok_or_else(|| err(StatusCode::NOT_FOUND, &format!("Couldn't find Ticket with 'id'={raw}")))
+        .ok_or_else(|| {
+            err(
+                StatusCode::NOT_FOUND,
+                &format!("Couldn't find Ticket with 'id'={raw}"),
+            )
+        })
 }
 
 fn record_id(s: &ZammadState, ticket_id: u64, raw: &str) -> Result<u64, Response> {
@@ -378,7 +405,10 @@ async fn list(State(state): State<Shared>, Path(tid): Path<String>, uri: Uri) ->
     let all = s.records.values().filter(|r| r.ticket_id == tid);
     let list: Vec<Value> = if page.is_some() || per_page.is_some() {
         let (page, per_page) = (page.unwrap_or(1), per_page.unwrap_or(100));
-        all.skip((page - 1) * per_page).take(per_page).map(render).collect()
+        all.skip((page - 1) * per_page)
+            .take(per_page)
+            .map(render)
+            .collect()
     } else {
         all.map(render).collect()
     };
@@ -389,7 +419,10 @@ async fn one(State(state): State<Shared>, Path((tid, id)): Path<(String, String)
     let s = lock(&state);
     let tid = ticket(&s, &tid)?;
     let id = record_id(&s, tid, &id)?;
-    let record = s.records.get(&id).ok_or_else(|| err(StatusCode::NOT_FOUND, "not found"))?;
+    let record = s
+        .records
+        .get(&id)
+        .ok_or_else(|| err(StatusCode::NOT_FOUND, "not found"))?;
     Ok((StatusCode::OK, axum::Json(render(record))).into_response())
 }
 
@@ -430,7 +463,11 @@ fn require_admin(role: ZammadRole) -> Result<(), Response> {
     }
 }
 
-async fn update(State(state): State<Shared>, Path((tid, id)): Path<(String, String)>, req: Request) -> Answer {
+async fn update(
+    State(state): State<Shared>,
+    Path((tid, id)): Path<(String, String)>,
+    req: Request,
+) -> Answer {
     let Caller(_, role) = caller(&req);
     require_admin(role)?;
     let headers = req.headers().clone();
@@ -443,7 +480,10 @@ async fn update(State(state): State<Shared>, Path((tid, id)): Path<(String, Stri
     let obj = body_object(&headers, &body)?;
     let unit = time_unit(&obj, false)?;
     let new_type = type_id(&s, &obj)?;
-    let record = s.records.get_mut(&id).ok_or_else(|| err(StatusCode::NOT_FOUND, "not found"))?;
+    let record = s
+        .records
+        .get_mut(&id)
+        .ok_or_else(|| err(StatusCode::NOT_FOUND, "not found"))?;
     if let Some(unit) = unit {
         record.time_unit = unit;
     }
@@ -454,7 +494,11 @@ async fn update(State(state): State<Shared>, Path((tid, id)): Path<(String, Stri
     Ok((StatusCode::OK, axum::Json(render(record))).into_response())
 }
 
-async fn delete(State(state): State<Shared>, Path((tid, id)): Path<(String, String)>, req: Request) -> Answer {
+async fn delete(
+    State(state): State<Shared>,
+    Path((tid, id)): Path<(String, String)>,
+    req: Request,
+) -> Answer {
     let Caller(_, role) = caller(&req);
     require_admin(role)?;
     let mut s = lock(&state);
