@@ -199,7 +199,13 @@ impl FakeToggl {
     }
 
     /// Adds a project (optionally under a client) to a workspace, for the picker lists.
-    pub fn add_project(&self, workspace_id: u64, project_id: u64, name: &str, client_id: Option<u64>) {
+    pub fn add_project(
+        &self,
+        workspace_id: u64,
+        project_id: u64,
+        name: &str,
+        client_id: Option<u64>,
+    ) {
         lock(&self.state)
             .projects
             .insert(project_id, (workspace_id, name.to_owned(), client_id));
@@ -889,7 +895,9 @@ async fn workspace(State(state): State<Shared>, Path(wid): Path<String>) -> Answ
     if !s.workspaces.contains(&wid) {
         return Err(err(StatusCode::FORBIDDEN, "Incorrect workspace"));
     }
-    Ok(ok(json!({ "id": wid, "name": format!("Workspace {wid}"), "premium": false })))
+    Ok(ok(
+        json!({ "id": wid, "name": format!("Workspace {wid}"), "premium": false }),
+    ))
 }
 
 /// `GET /workspaces/{wid}/projects`: a bare array.
@@ -926,5 +934,7 @@ async fn tasks(State(state): State<Shared>, Path(wid): Path<String>) -> Answer {
         })
         .collect();
     let total = list.len();
-    Ok(ok(json!({ "data": list, "page": 1, "per_page": 200, "total_count": total })))
+    Ok(ok(
+        json!({ "data": list, "page": 1, "per_page": 200, "total_count": total }),
+    ))
 }
