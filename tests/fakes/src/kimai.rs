@@ -132,6 +132,7 @@ struct KimaiState {
     sheets: BTreeMap<u64, KimaiTimesheet>,
     next_id: u64,
     config: KimaiConfig,
+    meta_fields: Vec<String>,
 }
 
 type Shared = Arc<Mutex<KimaiState>>;
@@ -196,6 +197,7 @@ impl FakeKimai {
                 allow_future_times: true,
                 allow_overlapping: true,
             },
+            meta_fields: Vec::new(),
         }));
         let api = Router::new()
             .route("/ping", get(ping))
@@ -207,6 +209,7 @@ impl FakeKimai {
             .route("/timesheets", get(list).post(create))
             .route("/timesheets/{id}", get(one).patch(update).delete(delete))
             .route("/timesheets/{id}/stop", get(stop).patch(stop))
+            .route("/timesheets/{id}/meta", axum::routing::patch(meta))
             .layer(from_fn_with_state(state.clone(), guard))
             .with_state(state.clone());
         let server = FakeServer::start(Router::new().nest("/api", api)).await?;
@@ -253,6 +256,12 @@ impl FakeKimai {
     /// Adds an activity.
     pub fn add_activity(&self, activity: KimaiActivity) {
         lock(&self.state).activities.insert(activity.id, activity);
+    }
+
+    /// Configures a timesheet custom field (e.g. for a source id): only configured names are
+    /// accepted by `PATCH /api/timesheets/{id}/meta`.
+    pub fn add_meta_field(&self, name: &str) {
+        lock(&self.state).meta_fields.push(name.to_owned());
     }
 
     /// Replaces the timesheet rules.
@@ -800,6 +809,38 @@ async fn stop(State(state): State<Shared>, Path(raw): Path<String>, req: Request
     sheet.end = Some(end);
     sheet.duration = (end - sheet.begin).num_seconds();
     sheet.modified_at = now;
+    Ok(answer(sheet, zone))
+}
+
+/// `PATCH /api/timesheets/{id}/meta {name, value}`: works only for configured custom fields.
+async fn meta(State(state): State<Shared>, Path(raw): Path<String>, req: Request) -> Answer {
+    let user = user_of(&req);
+    let headers = req.headers().clone();
+    let body = axum::body::to_bytes(req.into_body(), usize::MAX)
+        .await
+        .map_err(|_| plain(StatusCode::BAD_REQUEST, "unreadable body"))?;
+    let tid = id(&raw)?;
+    let obj = body_object(&headers, &body)?;
+    let mut s = lock(&state);
+    own(&s, tid, user)?;
+    let name = fields::opt_str(&obj, "name").map_err(|m| plain(StatusCode::BAD_REQUEST, &m))?;
+    let value = fields::opt_str(&obj, "value").map_err(|m| plain(StatusCode::BAD_REQUEST, &m))?;
+    let (Some(name), Some(value)) = (name, value) else {
+        return Err(plain(
+            StatusCode::BAD_REQUEST,
+            "Parameter \"name\" and \"value\" are required",
+        ));
+    };
+    if !s.meta_fields.contains(&name) {
+        return Err(plain(StatusCode::NOT_FOUND, "Unknown meta-field requested"));
+    }
+    let zone = s.zone;
+    let sheet = s.sheets.get_mut(&tid).ok_or_else(not_found)?;
+    match sheet.meta_fields.iter_mut().find(|(n, _)| *n == name) {
+        Some(field) => field.1 = value,
+        None => sheet.meta_fields.push((name, value)),
+    }
+    sheet.modified_at = now();
     Ok(answer(sheet, zone))
 }
 
