@@ -96,6 +96,12 @@ pub enum Command {
     /// Automation hook tokens for iPhone Shortcuts (CarPlay / Bluetooth), see docs/shortcuts.md.
     #[command(subcommand)]
     Hook(crate::hooks::HookCmd),
+    /// Timesheet connections (Toggl Track, Tempo, Kimai, Zammad), see docs/connectors.md.
+    #[command(subcommand)]
+    Connector(crate::connectors::ConnectorCmd),
+    /// Conflicts between Tacho and a connected service, and their resolution.
+    #[command(subcommand)]
+    Conflict(crate::connectors::ConflictCmd),
 }
 
 /// `tacho session …`

@@ -31,6 +31,7 @@ pub(crate) fn bad(message: impl Into<String>) -> anyhow::Error {
 
 pub async fn dispatch(core: &Core, cli: Cli) -> anyhow::Result<()> {
     let json = cli.json;
+    let tz = cli.tz.as_str();
     match cli.command {
         Command::Car(cmd) => car(core, cmd, json).await,
         Command::Place(cmd) => place(core, cmd, json).await,
@@ -49,6 +50,8 @@ pub async fn dispatch(core: &Core, cli: Cli) -> anyhow::Result<()> {
         Command::Hook(cmd) => crate::hooks::run(core, cmd, json).await,
         Command::Logout(args) => crate::account::logout(core, args, json).await,
         Command::Device(cmd) => crate::account::device(core, cmd, json).await,
+        Command::Connector(cmd) => crate::connectors::connector(core, cmd, json, tz).await,
+        Command::Conflict(cmd) => crate::connectors::conflict(core, cmd, json).await,
     }
 }
 
@@ -628,11 +631,28 @@ async fn entry(core: &Core, cmd: EntryCmd, json: bool) -> anyhow::Result<()> {
                 .await?;
             let flagged = overlapping(&entries, core.now());
             if json {
+                // Each entry's state on every connection it was pushed to or pulled from, as
+                // last synced (`pending` until the relay has pushed it).
+                let links = core.connector_links().await?;
                 let items: Vec<_> = entries
                     .iter()
                     .map(|e| {
                         let mut v = serde_json::to_value(e).unwrap_or_default();
                         v["overlaps"] = json!(flagged.contains(&e.id));
+                        v["connections"] = json!(
+                            links
+                                .iter()
+                                .filter(|l| l.entry_id == e.id.0)
+                                .map(|l| json!({
+                                    "connection": l.connection_name,
+                                    "service": l.service,
+                                    "state": l.state,
+                                    "remote_id": l.remote_id,
+                                    "synced_at": l.synced_at,
+                                    "message": l.message,
+                                }))
+                                .collect::<Vec<_>>()
+                        );
                         v
                     })
                     .collect();

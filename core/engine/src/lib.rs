@@ -22,6 +22,7 @@ use tacho_store::Store;
 use tokio::sync::broadcast;
 
 mod account;
+pub mod connectors;
 mod db;
 mod edit;
 mod error;
@@ -37,6 +38,7 @@ mod trip_changes;
 mod work;
 
 pub use account::LogoutReport;
+pub use connectors::RunReport;
 pub use edit::{EntryDetail, EntryEdit};
 pub use error::{CoreError, Result};
 pub use hooks::{HookToken, HookTokenInfo};
