@@ -9,6 +9,7 @@ import 'package:path_provider/path_provider.dart';
 
 import 'native_bridge.dart';
 import 'screens/cars.dart';
+import 'screens/connections.dart';
 import 'screens/places.dart';
 import 'screens/projects.dart';
 import 'screens/reports.dart';
@@ -123,7 +124,7 @@ class _HomeShellState extends State<HomeShell> with WidgetsBindingObserver {
   }
 }
 
-/// Places, cars, reports and settings.
+/// Projects, places, cars, connections, reports and settings.
 class MoreScreen extends StatelessWidget {
   const MoreScreen({super.key, required this.core});
 
@@ -149,6 +150,12 @@ class MoreScreen extends StatelessWidget {
           leading: const Icon(Icons.directions_car),
           title: const Text('Cars and odometer'),
           onTap: () => open(CarsScreen(core: core)),
+        ),
+        ListTile(
+          leading: const Icon(Icons.sync_alt),
+          title: const Text('Connections'),
+          subtitle: const Text('Toggl, Tempo, Kimai, Zammad: state and conflicts'),
+          onTap: () => open(ConnectionsScreen(core: core)),
         ),
         ListTile(
           leading: const Icon(Icons.description),

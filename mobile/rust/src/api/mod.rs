@@ -12,6 +12,7 @@
 //! - no enums carry data, so the generated Dart needs neither `freezed` nor
 //!   `build_runner`.
 
+pub mod connectors;
 pub mod error;
 pub mod events;
 pub mod reference;

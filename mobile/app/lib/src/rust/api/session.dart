@@ -63,11 +63,46 @@ import 'types.dart';
  Future<TripInfo>  classifyTrip({required String key , required Purpose purpose , String? businessPartner });
 
 
+/// How many conflicts are open, as last synced (a badge on the Connections tab). Local.
+ Future<PlatformInt64>  conflictCount();
+
+
+/// The conflict inbox as last synced, oldest first; resolved ones too with
+/// `include_resolved`. Local: works offline.
+ Future<List<ConflictInfo>>  conflicts({required bool includeResolved });
+
+
 /// A connect event: CarPlay or the car's Bluetooth connected (from an
 /// App Intent or the Android receiver), or the person pressed start.
 /// `car_hint` is the Bluetooth/CarPlay name that picks the car. Within
 /// the grace period after a disconnect it continues the same trip.
  Future<FeedResult>  connect({required TripSource source , String? carHint });
+
+
+/// Every entry's state on every connection, as last synced. Local.
+ Future<List<ConnectorLinkInfo>>  connectorLinks();
+
+
+/// Pauses a connection: nothing is sent until it is resumed; work keeps queueing.
+ Future<ConnectionView>  connectorPause({required String key });
+
+
+/// Resumes a paused connection, or a disabled one after its token was rotated.
+ Future<ConnectionView>  connectorResume({required String key });
+
+
+/// "Run now": pushes this phone's changes, has the relay push and pull the connection,
+/// waits up to `wait_s` seconds for its queue to drain (or get stuck) and syncs what it
+/// wrote back (statuses, conflicts).
+ Future<ConnectorRunInfo>  connectorRun({required String key , required int waitS });
+
+
+/// The queue and state of the connection named `key` (its name or id).
+ Future<ConnectorStatusInfo>  connectorStatus({required String key });
+
+
+/// The account's timesheet connections with their state and counts, oldest first.
+ Future<List<ConnectionView>>  connectors();
 
 
 /// Deletes a car no trip uses (an `InUse` error otherwise: retire it);
@@ -139,6 +174,11 @@ import 'types.dart';
 
 /// One entry (deleted ones too) with its project and history.
  Future<EntryDetailInfo>  entry({required String key });
+
+
+/// One sync badge per entry that has links (entries without any have no badge), as last
+/// synced. Local.
+ Future<List<EntrySyncInfo>>  entrySyncStates();
 
 
 /// A car by id, name or plate.
@@ -244,6 +284,12 @@ static Future<TachoCore>  open({required String dbPath , required String timeZon
 
 /// Renames a device of the account.
  Future<DeviceInfoView>  renameDevice({required String deviceId , required String name });
+
+
+/// Settles conflict `id` on the relay (keep-local pushes Tacho's values, keep-remote
+/// writes the service's into the entry, dismiss changes nothing), then syncs so this
+/// phone shows the outcome. Needs the network and a session.
+ Future<void>  resolveConflict({required String id , required Resolution resolution });
 
 
 /// Brings a deleted car back.
