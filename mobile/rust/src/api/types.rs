@@ -695,6 +695,34 @@ pub struct SyncReportInfo {
     pub cursor: i64,
 }
 
+/// How a background sync ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackgroundSyncOutcome {
+    /// Pushed and pulled until caught up.
+    Synced,
+    /// Another sync of this database was running (the foreground loop, or an earlier
+    /// background run): nothing was done, that one carries on.
+    Busy,
+    /// Not signed in: nothing to do, nothing was sent.
+    NotSignedIn,
+    /// The time budget ran out first; what was pushed or pulled by then is kept and the next
+    /// sync continues from there.
+    OutOfTime,
+    /// The sync failed (no network, the relay refused); the error is also in the sync status.
+    Failed,
+}
+
+/// What one background sync did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackgroundSyncInfo {
+    /// How it ended.
+    pub outcome: BackgroundSyncOutcome,
+    /// The counts, when it synced.
+    pub report: Option<SyncReportInfo>,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+}
+
 /// A change the relay refused as invalid; shown so the person knows what
 /// did not sync.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -54,6 +54,10 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected ApiErrorKind dco_decode_api_error_kind(dynamic raw);
 
+@protected BackgroundSyncInfo dco_decode_background_sync_info(dynamic raw);
+
+@protected BackgroundSyncOutcome dco_decode_background_sync_outcome(dynamic raw);
+
 @protected bool dco_decode_bool(dynamic raw);
 
 @protected ActiveTrip dco_decode_box_autoadd_active_trip(dynamic raw);
@@ -97,6 +101,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected Purpose dco_decode_box_autoadd_purpose(dynamic raw);
 
 @protected RoundingRule dco_decode_box_autoadd_rounding_rule(dynamic raw);
+
+@protected SyncReportInfo dco_decode_box_autoadd_sync_report_info(dynamic raw);
 
 @protected TimeEntryInfo dco_decode_box_autoadd_time_entry_info(dynamic raw);
 
@@ -208,6 +214,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected RoundingRule? dco_decode_opt_box_autoadd_rounding_rule(dynamic raw);
 
+@protected SyncReportInfo? dco_decode_opt_box_autoadd_sync_report_info(dynamic raw);
+
 @protected TimeEntryInfo? dco_decode_opt_box_autoadd_time_entry_info(dynamic raw);
 
 @protected TripEnd? dco_decode_opt_box_autoadd_trip_end(dynamic raw);
@@ -312,6 +320,10 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected ApiErrorKind sse_decode_api_error_kind(SseDeserializer deserializer);
 
+@protected BackgroundSyncInfo sse_decode_background_sync_info(SseDeserializer deserializer);
+
+@protected BackgroundSyncOutcome sse_decode_background_sync_outcome(SseDeserializer deserializer);
+
 @protected bool sse_decode_bool(SseDeserializer deserializer);
 
 @protected ActiveTrip sse_decode_box_autoadd_active_trip(SseDeserializer deserializer);
@@ -355,6 +367,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected Purpose sse_decode_box_autoadd_purpose(SseDeserializer deserializer);
 
 @protected RoundingRule sse_decode_box_autoadd_rounding_rule(SseDeserializer deserializer);
+
+@protected SyncReportInfo sse_decode_box_autoadd_sync_report_info(SseDeserializer deserializer);
 
 @protected TimeEntryInfo sse_decode_box_autoadd_time_entry_info(SseDeserializer deserializer);
 
@@ -466,6 +480,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected RoundingRule? sse_decode_opt_box_autoadd_rounding_rule(SseDeserializer deserializer);
 
+@protected SyncReportInfo? sse_decode_opt_box_autoadd_sync_report_info(SseDeserializer deserializer);
+
 @protected TimeEntryInfo? sse_decode_opt_box_autoadd_time_entry_info(SseDeserializer deserializer);
 
 @protected TripEnd? sse_decode_opt_box_autoadd_trip_end(SseDeserializer deserializer);
@@ -570,6 +586,10 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected void sse_encode_api_error_kind(ApiErrorKind self, SseSerializer serializer);
 
+@protected void sse_encode_background_sync_info(BackgroundSyncInfo self, SseSerializer serializer);
+
+@protected void sse_encode_background_sync_outcome(BackgroundSyncOutcome self, SseSerializer serializer);
+
 @protected void sse_encode_bool(bool self, SseSerializer serializer);
 
 @protected void sse_encode_box_autoadd_active_trip(ActiveTrip self, SseSerializer serializer);
@@ -613,6 +633,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected void sse_encode_box_autoadd_purpose(Purpose self, SseSerializer serializer);
 
 @protected void sse_encode_box_autoadd_rounding_rule(RoundingRule self, SseSerializer serializer);
+
+@protected void sse_encode_box_autoadd_sync_report_info(SyncReportInfo self, SseSerializer serializer);
 
 @protected void sse_encode_box_autoadd_time_entry_info(TimeEntryInfo self, SseSerializer serializer);
 
@@ -723,6 +745,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected void sse_encode_opt_box_autoadd_purpose(Purpose? self, SseSerializer serializer);
 
 @protected void sse_encode_opt_box_autoadd_rounding_rule(RoundingRule? self, SseSerializer serializer);
+
+@protected void sse_encode_opt_box_autoadd_sync_report_info(SyncReportInfo? self, SseSerializer serializer);
 
 @protected void sse_encode_opt_box_autoadd_time_entry_info(TimeEntryInfo? self, SseSerializer serializer);
 
