@@ -7,6 +7,7 @@ import 'background_sync.dart';
 import 'native_bridge.dart';
 import 'open_core.dart';
 import 'screens/cars.dart';
+import 'screens/hooks.dart';
 import 'screens/places.dart';
 import 'screens/projects.dart';
 import 'screens/reports.dart';
@@ -120,7 +121,7 @@ class _HomeShellState extends State<HomeShell> with WidgetsBindingObserver {
   }
 }
 
-/// Places, cars, reports and settings.
+/// Places, cars, reports, automation tokens and settings.
 class MoreScreen extends StatelessWidget {
   const MoreScreen({super.key, required this.core});
 
@@ -151,6 +152,11 @@ class MoreScreen extends StatelessWidget {
           leading: const Icon(Icons.description),
           title: const Text('Reports'),
           onTap: () => open(ReportsScreen(core: core)),
+        ),
+        ListTile(
+          leading: const Icon(Icons.key),
+          title: const Text('Automation tokens'),
+          onTap: () => open(HookTokensScreen(core: core)),
         ),
         ListTile(
           leading: const Icon(Icons.settings),

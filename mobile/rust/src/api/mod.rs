@@ -14,6 +14,7 @@
 
 pub mod error;
 pub mod events;
+pub mod hooks;
 pub mod reference;
 pub mod reports;
 pub mod session;

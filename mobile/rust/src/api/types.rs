@@ -695,6 +695,33 @@ pub struct SyncReportInfo {
     pub cursor: i64,
 }
 
+/// A hook token just made: `token` is the secret for the automation's
+/// `Authorization: Bearer` header, shown only this once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewHookToken {
+    /// Id, for revoking.
+    pub id: String,
+    /// The secret (`tho_…`).
+    pub token: String,
+}
+
+/// A hook token as listed (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookTokenView {
+    /// Id, for revoking.
+    pub id: String,
+    /// Label for people.
+    pub label: String,
+    /// The car it is limited to, if any.
+    pub car_id: Option<String>,
+    /// That car's name when the token was made.
+    pub car_name: Option<String>,
+    /// When it was made (RFC 3339).
+    pub created_at: String,
+    /// When it was last used (RFC 3339).
+    pub last_used_at: Option<String>,
+}
+
 /// How a background sync ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackgroundSyncOutcome {

@@ -71,7 +71,7 @@ import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated.dart';
                   String get codegenVersion => '2.13.0';
 
                   @override
-                  int get rustContentHash => 309836501;
+                  int get rustContentHash => -1604589003;
 
                   static const kDefaultExternalLibraryLoaderConfig = ExternalLibraryLoaderConfig(
                     stem: 'tacho_flutter',
@@ -109,6 +109,8 @@ Future<TripInfo> crateApiSessionTachoCoreClassifyTrip({required TachoCore that ,
 
 Future<FeedResult> crateApiSessionTachoCoreConnect({required TachoCore that , required TripSource source , String? carHint });
 
+Future<NewHookToken> crateApiSessionTachoCoreCreateHookToken({required TachoCore that , String? car , String? label });
+
 Future<bool> crateApiSessionTachoCoreDeleteCar({required TachoCore that , required String key });
 
 Future<bool> crateApiSessionTachoCoreDeleteEntry({required TachoCore that , required String key });
@@ -142,6 +144,8 @@ Future<List<TimeEntryInfo>> crateApiSessionTachoCoreEntries({required TachoCore 
 Future<EntryDetailInfo> crateApiSessionTachoCoreEntry({required TachoCore that , required String key });
 
 Future<CarInfo> crateApiSessionTachoCoreFindCar({required TachoCore that , required String key });
+
+Future<List<HookTokenView>> crateApiSessionTachoCoreHookTokens({required TachoCore that });
 
 Future<Uint8List> crateApiSessionTachoCoreHoursReport({required TachoCore that , required String period , required ReportFormat format });
 
@@ -198,6 +202,8 @@ Future<RestoredTripInfo> crateApiSessionTachoCoreRestoreTrip({required TachoCore
 Future<CarInfo> crateApiSessionTachoCoreRetireCar({required TachoCore that , required String key , required bool retired });
 
 Future<void> crateApiSessionTachoCoreRevokeDevice({required TachoCore that , required String deviceId });
+
+Future<void> crateApiSessionTachoCoreRevokeHookToken({required TachoCore that , required String id });
 
 Future<TripDetail> crateApiSessionTachoCoreSetTripOdometer({required TachoCore that , required String key , required TripEnd end , required double km });
 
@@ -615,12 +621,39 @@ sse_encode_opt_String(carHint, serializer);
         );
         
 
+@override Future<NewHookToken> crateApiSessionTachoCoreCreateHookToken({required TachoCore that , String? car , String? label })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_opt_String(car, serializer);
+sse_encode_opt_String(label, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 14, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_new_hook_token,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreCreateHookTokenConstMeta,
+            argValues: [that, car, label],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreCreateHookTokenConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_create_hook_token",
+            argNames: ["that", "car", "label"],
+        );
+        
+
 @override Future<bool> crateApiSessionTachoCoreDeleteCar({required TachoCore that , required String key })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 14, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 15, port: port_);
             
             },
             codec: 
@@ -646,7 +679,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 15, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 16, port: port_);
             
             },
             codec: 
@@ -672,7 +705,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 16, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 17, port: port_);
             
             },
             codec: 
@@ -698,7 +731,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 17, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 18, port: port_);
             
             },
             codec: 
@@ -723,7 +756,7 @@ sse_encode_String(key, serializer);
             callFfi: () {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            return pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 18)!;
+            return pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 19)!;
             
             },
             codec: 
@@ -748,7 +781,7 @@ sse_encode_String(key, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 19, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 20, port: port_);
             
             },
             codec: 
@@ -774,7 +807,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 20, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 21, port: port_);
             
             },
             codec: 
@@ -799,7 +832,7 @@ sse_encode_String(key, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 21, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 22, port: port_);
             
             },
             codec: 
@@ -826,7 +859,7 @@ sse_encode_String(key, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
 sse_encode_box_autoadd_car_change_input(change, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 22, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 23, port: port_);
             
             },
             codec: 
@@ -853,7 +886,7 @@ sse_encode_box_autoadd_car_change_input(change, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
 sse_encode_box_autoadd_entry_edit_input(edit, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 23, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 24, port: port_);
             
             },
             codec: 
@@ -880,7 +913,7 @@ sse_encode_box_autoadd_entry_edit_input(edit, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
 sse_encode_box_autoadd_place_change_input(change, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 24, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 25, port: port_);
             
             },
             codec: 
@@ -907,7 +940,7 @@ sse_encode_box_autoadd_place_change_input(change, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
 sse_encode_box_autoadd_project_change_input(change, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 25, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 26, port: port_);
             
             },
             codec: 
@@ -935,7 +968,7 @@ sse_encode_box_autoadd_project_change_input(change, serializer);
 sse_encode_String(key, serializer);
 sse_encode_trip_field(field, serializer);
 sse_encode_opt_String(value, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 26, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 27, port: port_);
             
             },
             codec: 
@@ -960,7 +993,7 @@ sse_encode_opt_String(value, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 27, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 28, port: port_);
             
             },
             codec: 
@@ -986,7 +1019,7 @@ sse_encode_opt_String(value, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_box_autoadd_entry_query(query, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 28, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 29, port: port_);
             
             },
             codec: 
@@ -1012,7 +1045,7 @@ sse_encode_box_autoadd_entry_query(query, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 29, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 30, port: port_);
             
             },
             codec: 
@@ -1038,7 +1071,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 30, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 31, port: port_);
             
             },
             codec: 
@@ -1059,13 +1092,38 @@ sse_encode_String(key, serializer);
         );
         
 
+@override Future<List<HookTokenView>> crateApiSessionTachoCoreHookTokens({required TachoCore that })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 32, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_list_hook_token_view,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreHookTokensConstMeta,
+            argValues: [that],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreHookTokensConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_hook_tokens",
+            argNames: ["that"],
+        );
+        
+
 @override Future<Uint8List> crateApiSessionTachoCoreHoursReport({required TachoCore that , required String period , required ReportFormat format })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(period, serializer);
 sse_encode_report_format(format, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 31, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 33, port: port_);
             
             },
             codec: 
@@ -1091,7 +1149,7 @@ sse_encode_report_format(format, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(month, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 32, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 34, port: port_);
             
             },
             codec: 
@@ -1116,7 +1174,7 @@ sse_encode_String(month, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 33, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 35, port: port_);
             
             },
             codec: 
@@ -1144,7 +1202,7 @@ sse_encode_String(month, serializer);
 sse_encode_String(relayUrl, serializer);
 sse_encode_String(email, serializer);
 sse_encode_String(password, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 34, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 36, port: port_);
             
             },
             codec: 
@@ -1170,7 +1228,7 @@ sse_encode_String(password, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_bool(forgetData, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 35, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 37, port: port_);
             
             },
             codec: 
@@ -1197,7 +1255,7 @@ sse_encode_bool(forgetData, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(first, serializer);
 sse_encode_String(second, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 36, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 38, port: port_);
             
             },
             codec: 
@@ -1225,7 +1283,7 @@ sse_encode_String(second, serializer);
 sse_encode_String(car, serializer);
 sse_encode_String(period, serializer);
 sse_encode_report_format(format, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 37, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 39, port: port_);
             
             },
             codec: 
@@ -1252,7 +1310,7 @@ sse_encode_report_format(format, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(watchDeviceId, serializer);
 sse_encode_String(watchName, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 38, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 40, port: port_);
             
             },
             codec: 
@@ -1280,7 +1338,7 @@ sse_encode_String(watchName, serializer);
 sse_encode_String(relayUrl, serializer);
 sse_encode_String(provider, serializer);
 sse_encode_String(redirectUri, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 39, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 41, port: port_);
             
             },
             codec: 
@@ -1307,7 +1365,7 @@ sse_encode_String(redirectUri, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(pending, serializer);
 sse_encode_String(redirectUrl, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 40, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 42, port: port_);
             
             },
             codec: 
@@ -1334,7 +1392,7 @@ sse_encode_String(redirectUrl, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(relayUrl, serializer);
 sse_encode_String(provider, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 41, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 43, port: port_);
             
             },
             codec: 
@@ -1363,7 +1421,7 @@ sse_encode_String(relayUrl, serializer);
 sse_encode_String(provider, serializer);
 sse_encode_String(idToken, serializer);
 sse_encode_String(nonce, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 42, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 44, port: port_);
             
             },
             codec: 
@@ -1390,7 +1448,7 @@ sse_encode_String(nonce, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_String(dbPath, serializer);
 sse_encode_String(timeZone, serializer);
 sse_encode_opt_String(deviceName, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 43, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 45, port: port_);
             
             },
             codec: 
@@ -1415,7 +1473,7 @@ sse_encode_opt_String(deviceName, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 44, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 46, port: port_);
             
             },
             codec: 
@@ -1441,7 +1499,7 @@ sse_encode_opt_String(deviceName, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_box_autoadd_ping_input(ping, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 45, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 47, port: port_);
             
             },
             codec: 
@@ -1467,7 +1525,7 @@ sse_encode_box_autoadd_ping_input(ping, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_list_ping_input(pings, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 46, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 48, port: port_);
             
             },
             codec: 
@@ -1493,7 +1551,7 @@ sse_encode_list_ping_input(pings, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_bool(includeDeleted, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 47, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 49, port: port_);
             
             },
             codec: 
@@ -1518,7 +1576,7 @@ sse_encode_bool(includeDeleted, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 48, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 50, port: port_);
             
             },
             codec: 
@@ -1544,7 +1602,7 @@ sse_encode_bool(includeDeleted, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_bool(includeArchived, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 49, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 51, port: port_);
             
             },
             codec: 
@@ -1569,7 +1627,7 @@ sse_encode_bool(includeArchived, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 50, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 52, port: port_);
             
             },
             codec: 
@@ -1596,7 +1654,7 @@ sse_encode_bool(includeArchived, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(deviceId, serializer);
 sse_encode_String(name, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 51, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 53, port: port_);
             
             },
             codec: 
@@ -1622,7 +1680,7 @@ sse_encode_String(name, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 52, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 54, port: port_);
             
             },
             codec: 
@@ -1648,7 +1706,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 53, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 55, port: port_);
             
             },
             codec: 
@@ -1674,7 +1732,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 54, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 56, port: port_);
             
             },
             codec: 
@@ -1700,7 +1758,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 55, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 57, port: port_);
             
             },
             codec: 
@@ -1726,7 +1784,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 56, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 58, port: port_);
             
             },
             codec: 
@@ -1753,7 +1811,7 @@ sse_encode_String(key, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
 sse_encode_bool(retired, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 57, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 59, port: port_);
             
             },
             codec: 
@@ -1779,7 +1837,7 @@ sse_encode_bool(retired, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(deviceId, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 58, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 60, port: port_);
             
             },
             codec: 
@@ -1800,6 +1858,32 @@ sse_encode_String(deviceId, serializer);
         );
         
 
+@override Future<void> crateApiSessionTachoCoreRevokeHookToken({required TachoCore that , required String id })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(id, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 61, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_unit,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreRevokeHookTokenConstMeta,
+            argValues: [that, id],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreRevokeHookTokenConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_revoke_hook_token",
+            argNames: ["that", "id"],
+        );
+        
+
 @override Future<TripDetail> crateApiSessionTachoCoreSetTripOdometer({required TachoCore that , required String key , required TripEnd end , required double km })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
@@ -1807,7 +1891,7 @@ sse_encode_String(deviceId, serializer);
 sse_encode_String(key, serializer);
 sse_encode_trip_end(end, serializer);
 sse_encode_f_64(km, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 59, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 62, port: port_);
             
             },
             codec: 
@@ -1835,7 +1919,7 @@ sse_encode_f_64(km, serializer);
 sse_encode_String(relayUrl, serializer);
 sse_encode_String(email, serializer);
 sse_encode_String(password, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 60, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 63, port: port_);
             
             },
             codec: 
@@ -1863,7 +1947,7 @@ sse_encode_String(password, serializer);
 sse_encode_String(key, serializer);
 sse_encode_split_mode(mode, serializer);
 sse_encode_opt_box_autoadd_i_64(atMs, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 61, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 64, port: port_);
             
             },
             codec: 
@@ -1889,7 +1973,7 @@ sse_encode_opt_box_autoadd_i_64(atMs, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_u_32(waitS, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 62, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 65, port: port_);
             
             },
             codec: 
@@ -1917,7 +2001,7 @@ sse_encode_u_32(waitS, serializer);
 sse_encode_opt_String(project, serializer);
 sse_encode_String(description, serializer);
 sse_encode_list_String(tags, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 63, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 66, port: port_);
             
             },
             codec: 
@@ -1942,7 +2026,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 64, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 67, port: port_);
             
             },
             codec: 
@@ -1970,7 +2054,7 @@ sse_encode_list_String(tags, serializer);
 sse_encode_opt_String(project, serializer);
 sse_encode_String(description, serializer);
 sse_encode_list_String(tags, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 65, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 68, port: port_);
             
             },
             codec: 
@@ -1995,7 +2079,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 66, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 69, port: port_);
             
             },
             codec: 
@@ -2020,7 +2104,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 67, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 70, port: port_);
             
             },
             codec: 
@@ -2045,7 +2129,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 68, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 71, port: port_);
             
             },
             codec: 
@@ -2070,7 +2154,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 69, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 72, port: port_);
             
             },
             codec: 
@@ -2096,7 +2180,7 @@ sse_encode_list_String(tags, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 70, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 73, port: port_);
             
             },
             codec: 
@@ -2122,7 +2206,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 71, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 74, port: port_);
             
             },
             codec: 
@@ -2147,7 +2231,7 @@ sse_encode_String(key, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 72, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 75, port: port_);
             
             },
             codec: 
@@ -2173,7 +2257,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_box_autoadd_trip_query(query, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 73, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 76, port: port_);
             
             },
             codec: 
@@ -2201,7 +2285,7 @@ sse_encode_box_autoadd_trip_query(query, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_StreamSink_core_event_info_Sse(sink, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 74, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 77, port: port_);
             
             },
             codec: 
@@ -2231,7 +2315,7 @@ sse_encode_StreamSink_core_event_info_Sse(sink, serializer);
 sse_encode_String(period, serializer);
 sse_encode_report_format(format, serializer);
 sse_encode_String(dir, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 75, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 78, port: port_);
             
             },
             codec: 
@@ -2260,7 +2344,7 @@ sse_encode_String(car, serializer);
 sse_encode_String(period, serializer);
 sse_encode_report_format(format, serializer);
 sse_encode_String(dir, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 76, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 79, port: port_);
             
             },
             codec: 
@@ -2285,7 +2369,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 77, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 80, port: port_);
             
             },
             codec: 
@@ -2310,7 +2394,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 78, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 81, port: port_);
             
             },
             codec: 
@@ -2335,7 +2419,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 79, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 82, port: port_);
             
             },
             codec: 
@@ -2360,7 +2444,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 80, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 83, port: port_);
             
             },
             codec: 
@@ -2385,7 +2469,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 81, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 84, port: port_);
             
             },
             codec: 
@@ -2410,7 +2494,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 82, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 85, port: port_);
             
             },
             codec: 
@@ -2435,7 +2519,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 83, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 86, port: port_);
             
             },
             codec: 
@@ -2460,7 +2544,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 84, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 87, port: port_);
             
             },
             codec: 
@@ -2727,6 +2811,16 @@ resumed: dco_decode_bool(arr[6]),
 rejectedCount: dco_decode_u_32(arr[7]),
 droppedCount: dco_decode_u_32(arr[8]),); }
 
+@protected HookTokenView dco_decode_hook_token_view(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 6) throw Exception('unexpected arr length: expect 6 but see ${arr.length}');
+                return HookTokenView(id: dco_decode_String(arr[0]),
+label: dco_decode_String(arr[1]),
+carId: dco_decode_opt_String(arr[2]),
+carName: dco_decode_opt_String(arr[3]),
+createdAt: dco_decode_String(arr[4]),
+lastUsedAt: dco_decode_opt_String(arr[5]),); }
+
 @protected int dco_decode_i_32(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return raw as int; }
 
@@ -2747,6 +2841,9 @@ return (raw as List<dynamic>).map(dco_decode_car_info).toList(); }
 
 @protected List<DeviceInfoView> dco_decode_list_device_info_view(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return (raw as List<dynamic>).map(dco_decode_device_info_view).toList(); }
+
+@protected List<HookTokenView> dco_decode_list_hook_token_view(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return (raw as List<dynamic>).map(dco_decode_hook_token_view).toList(); }
 
 @protected List<OdometerReadingInfo> dco_decode_list_odometer_reading_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return (raw as List<dynamic>).map(dco_decode_odometer_reading_info).toList(); }
@@ -2813,6 +2910,12 @@ stopMs: dco_decode_opt_box_autoadd_i_64(arr[3]),
 tags: dco_decode_list_String(arr[4]),
 billable: dco_decode_opt_box_autoadd_bool(arr[5]),
 trip: dco_decode_opt_String(arr[6]),); }
+
+@protected NewHookToken dco_decode_new_hook_token(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 2) throw Exception('unexpected arr length: expect 2 but see ${arr.length}');
+                return NewHookToken(id: dco_decode_String(arr[0]),
+token: dco_decode_String(arr[1]),); }
 
 @protected NewPlaceInput dco_decode_new_place_input(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 final arr = raw as List<dynamic>;
@@ -3397,6 +3500,15 @@ var var_rejectedCount = sse_decode_u_32(deserializer);
 var var_droppedCount = sse_decode_u_32(deserializer);
 return FeedResult(startedTripIds: var_startedTripIds, endedTripIds: var_endedTripIds, points: var_points, rejected: var_rejected, dropped: var_dropped, outliers: var_outliers, resumed: var_resumed, rejectedCount: var_rejectedCount, droppedCount: var_droppedCount); }
 
+@protected HookTokenView sse_decode_hook_token_view(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_id = sse_decode_String(deserializer);
+var var_label = sse_decode_String(deserializer);
+var var_carId = sse_decode_opt_String(deserializer);
+var var_carName = sse_decode_opt_String(deserializer);
+var var_createdAt = sse_decode_String(deserializer);
+var var_lastUsedAt = sse_decode_opt_String(deserializer);
+return HookTokenView(id: var_id, label: var_label, carId: var_carId, carName: var_carName, createdAt: var_createdAt, lastUsedAt: var_lastUsedAt); }
+
 @protected int sse_decode_i_32(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 return deserializer.buffer.getInt32(); }
 
@@ -3429,6 +3541,14 @@ return LatLng(lat: var_lat, lon: var_lon); }
         var len_ = sse_decode_i_32(deserializer);
         var ans_ = <DeviceInfoView>[];
         for (var idx_ = 0; idx_ < len_; ++idx_) { ans_.add(sse_decode_device_info_view(deserializer)); }
+        return ans_;
+         }
+
+@protected List<HookTokenView> sse_decode_list_hook_token_view(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+
+        var len_ = sse_decode_i_32(deserializer);
+        var ans_ = <HookTokenView>[];
+        for (var idx_ = 0; idx_ < len_; ++idx_) { ans_.add(sse_decode_hook_token_view(deserializer)); }
         return ans_;
          }
 
@@ -3550,6 +3670,11 @@ var var_tags = sse_decode_list_String(deserializer);
 var var_billable = sse_decode_opt_box_autoadd_bool(deserializer);
 var var_trip = sse_decode_opt_String(deserializer);
 return NewEntryInput(project: var_project, description: var_description, startMs: var_startMs, stopMs: var_stopMs, tags: var_tags, billable: var_billable, trip: var_trip); }
+
+@protected NewHookToken sse_decode_new_hook_token(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_id = sse_decode_String(deserializer);
+var var_token = sse_decode_String(deserializer);
+return NewHookToken(id: var_id, token: var_token); }
 
 @protected NewPlaceInput sse_decode_new_place_input(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 var var_name = sse_decode_String(deserializer);
@@ -4216,6 +4341,15 @@ sse_encode_u_32(self.rejectedCount, serializer);
 sse_encode_u_32(self.droppedCount, serializer);
  }
 
+@protected void sse_encode_hook_token_view(HookTokenView self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_String(self.id, serializer);
+sse_encode_String(self.label, serializer);
+sse_encode_opt_String(self.carId, serializer);
+sse_encode_opt_String(self.carName, serializer);
+sse_encode_String(self.createdAt, serializer);
+sse_encode_opt_String(self.lastUsedAt, serializer);
+ }
+
 @protected void sse_encode_i_32(int self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 serializer.buffer.putInt32(self); }
 
@@ -4238,6 +4372,10 @@ sse_encode_i_32(self.length, serializer);
 @protected void sse_encode_list_device_info_view(List<DeviceInfoView> self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_i_32(self.length, serializer);
         for (final item in self) { sse_encode_device_info_view(item, serializer); } }
+
+@protected void sse_encode_list_hook_token_view(List<HookTokenView> self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_i_32(self.length, serializer);
+        for (final item in self) { sse_encode_hook_token_view(item, serializer); } }
 
 @protected void sse_encode_list_odometer_reading_info(List<OdometerReadingInfo> self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_i_32(self.length, serializer);
@@ -4312,6 +4450,11 @@ sse_encode_opt_box_autoadd_i_64(self.stopMs, serializer);
 sse_encode_list_String(self.tags, serializer);
 sse_encode_opt_box_autoadd_bool(self.billable, serializer);
 sse_encode_opt_String(self.trip, serializer);
+ }
+
+@protected void sse_encode_new_hook_token(NewHookToken self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_String(self.id, serializer);
+sse_encode_String(self.token, serializer);
  }
 
 @protected void sse_encode_new_place_input(NewPlaceInput self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
@@ -4820,6 +4963,12 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
  Future<FeedResult>  connect({required TripSource source , String? carHint })=>RustLib.instance.api.crateApiSessionTachoCoreConnect(that: this, source: source, carHint: carHint);
 
 
+/// Makes a hook token, optionally limited to one car (id, name or connect hint as synced:
+/// sync first so the relay knows the car). The secret in the answer is shown only this
+/// once; the relay keeps only its hash.
+ Future<NewHookToken>  createHookToken({String? car , String? label })=>RustLib.instance.api.crateApiSessionTachoCoreCreateHookToken(that: this, car: car, label: label);
+
+
 /// Deletes a car no trip uses (an `InUse` error otherwise: retire it);
 /// false when it already was.
  Future<bool>  deleteCar({required String key })=>RustLib.instance.api.crateApiSessionTachoCoreDeleteCar(that: this, key: key);
@@ -4893,6 +5042,10 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
 
 /// A car by id, name or plate.
  Future<CarInfo>  findCar({required String key })=>RustLib.instance.api.crateApiSessionTachoCoreFindCar(that: this, key: key);
+
+
+/// The account's hook tokens, oldest first, never their secrets.
+ Future<List<HookTokenView>>  hookTokens()=>RustLib.instance.api.crateApiSessionTachoCoreHookTokens(that: this, );
 
 
 /// The timesheet for a period, raw and rounded hours.
@@ -5013,6 +5166,10 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
 
 /// Cuts another device off (a lost watch): its next call to the relay is refused.
  Future<void>  revokeDevice({required String deviceId })=>RustLib.instance.api.crateApiSessionTachoCoreRevokeDevice(that: this, deviceId: deviceId);
+
+
+/// Revokes a hook token: it stops working at once. An unknown id is `notFound`.
+ Future<void>  revokeHookToken({required String id })=>RustLib.instance.api.crateApiSessionTachoCoreRevokeHookToken(that: this, id: id);
 
 
 /// Records the odometer (km, as read off the dashboard) at one end of a

@@ -138,6 +138,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected FeedResult dco_decode_feed_result(dynamic raw);
 
+@protected HookTokenView dco_decode_hook_token_view(dynamic raw);
+
 @protected int dco_decode_i_32(dynamic raw);
 
 @protected PlatformInt64 dco_decode_i_64(dynamic raw);
@@ -149,6 +151,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected List<CarInfo> dco_decode_list_car_info(dynamic raw);
 
 @protected List<DeviceInfoView> dco_decode_list_device_info_view(dynamic raw);
+
+@protected List<HookTokenView> dco_decode_list_hook_token_view(dynamic raw);
 
 @protected List<OdometerReadingInfo> dco_decode_list_odometer_reading_info(dynamic raw);
 
@@ -179,6 +183,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected NewCarInput dco_decode_new_car_input(dynamic raw);
 
 @protected NewEntryInput dco_decode_new_entry_input(dynamic raw);
+
+@protected NewHookToken dco_decode_new_hook_token(dynamic raw);
 
 @protected NewPlaceInput dco_decode_new_place_input(dynamic raw);
 
@@ -404,6 +410,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected FeedResult sse_decode_feed_result(SseDeserializer deserializer);
 
+@protected HookTokenView sse_decode_hook_token_view(SseDeserializer deserializer);
+
 @protected int sse_decode_i_32(SseDeserializer deserializer);
 
 @protected PlatformInt64 sse_decode_i_64(SseDeserializer deserializer);
@@ -415,6 +423,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected List<CarInfo> sse_decode_list_car_info(SseDeserializer deserializer);
 
 @protected List<DeviceInfoView> sse_decode_list_device_info_view(SseDeserializer deserializer);
+
+@protected List<HookTokenView> sse_decode_list_hook_token_view(SseDeserializer deserializer);
 
 @protected List<OdometerReadingInfo> sse_decode_list_odometer_reading_info(SseDeserializer deserializer);
 
@@ -445,6 +455,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected NewCarInput sse_decode_new_car_input(SseDeserializer deserializer);
 
 @protected NewEntryInput sse_decode_new_entry_input(SseDeserializer deserializer);
+
+@protected NewHookToken sse_decode_new_hook_token(SseDeserializer deserializer);
 
 @protected NewPlaceInput sse_decode_new_place_input(SseDeserializer deserializer);
 
@@ -670,6 +682,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected void sse_encode_feed_result(FeedResult self, SseSerializer serializer);
 
+@protected void sse_encode_hook_token_view(HookTokenView self, SseSerializer serializer);
+
 @protected void sse_encode_i_32(int self, SseSerializer serializer);
 
 @protected void sse_encode_i_64(PlatformInt64 self, SseSerializer serializer);
@@ -681,6 +695,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected void sse_encode_list_car_info(List<CarInfo> self, SseSerializer serializer);
 
 @protected void sse_encode_list_device_info_view(List<DeviceInfoView> self, SseSerializer serializer);
+
+@protected void sse_encode_list_hook_token_view(List<HookTokenView> self, SseSerializer serializer);
 
 @protected void sse_encode_list_odometer_reading_info(List<OdometerReadingInfo> self, SseSerializer serializer);
 
@@ -711,6 +727,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected void sse_encode_new_car_input(NewCarInput self, SseSerializer serializer);
 
 @protected void sse_encode_new_entry_input(NewEntryInput self, SseSerializer serializer);
+
+@protected void sse_encode_new_hook_token(NewHookToken self, SseSerializer serializer);
 
 @protected void sse_encode_new_place_input(NewPlaceInput self, SseSerializer serializer);
 

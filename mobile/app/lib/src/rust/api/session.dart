@@ -77,6 +77,12 @@ import 'types.dart';
  Future<FeedResult>  connect({required TripSource source , String? carHint });
 
 
+/// Makes a hook token, optionally limited to one car (id, name or connect hint as synced:
+/// sync first so the relay knows the car). The secret in the answer is shown only this
+/// once; the relay keeps only its hash.
+ Future<NewHookToken>  createHookToken({String? car , String? label });
+
+
 /// Deletes a car no trip uses (an `InUse` error otherwise: retire it);
 /// false when it already was.
  Future<bool>  deleteCar({required String key });
@@ -150,6 +156,10 @@ import 'types.dart';
 
 /// A car by id, name or plate.
  Future<CarInfo>  findCar({required String key });
+
+
+/// The account's hook tokens, oldest first, never their secrets.
+ Future<List<HookTokenView>>  hookTokens();
 
 
 /// The timesheet for a period, raw and rounded hours.
@@ -284,6 +294,10 @@ static Future<TachoCore>  open({required String dbPath , required String timeZon
 
 /// Cuts another device off (a lost watch): its next call to the relay is refused.
  Future<void>  revokeDevice({required String deviceId });
+
+
+/// Revokes a hook token: it stops working at once. An unknown id is `notFound`.
+ Future<void>  revokeHookToken({required String id });
 
 
 /// Records the odometer (km, as read off the dashboard) at one end of a
