@@ -41,7 +41,7 @@ flutter_rust_bridge::frb_generated_boilerplate!(
     default_rust_auto_opaque = RustAutoOpaqueMoi,
 );
 pub(crate) const FLUTTER_RUST_BRIDGE_CODEGEN_VERSION: &str = "2.13.0";
-pub(crate) const FLUTTER_RUST_BRIDGE_CODEGEN_CONTENT_HASH: i32 = 540416629;
+pub(crate) const FLUTTER_RUST_BRIDGE_CODEGEN_CONTENT_HASH: i32 = 21387025;
 
 // Section: executor
 
@@ -439,6 +439,66 @@ fn wire__crate__api__session__TachoCore_archive_project_impl(
                             &*api_that_guard,
                             api_key,
                             api_archived,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_background_sync_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_background_sync",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_budget_s = <u32>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::background_sync(
+                            &*api_that_guard,
+                            api_budget_s,
                         )
                         .await?;
                         std::result::Result::Ok(output_ok)
@@ -1217,6 +1277,68 @@ fn wire__crate__api__session__TachoCore_connectors_impl(
                         let api_that_guard = api_that_guard.unwrap();
                         let output_ok =
                             crate::api::session::TachoCore::connectors(&*api_that_guard).await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_create_hook_token_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_create_hook_token",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_car = <Option<String>>::sse_decode(&mut deserializer);
+            let api_label = <Option<String>>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::create_hook_token(
+                            &*api_that_guard,
+                            api_car,
+                            api_label,
+                        )
+                        .await?;
                         std::result::Result::Ok(output_ok)
                     })()
                     .await,
@@ -2266,6 +2388,62 @@ fn wire__crate__api__session__TachoCore_find_car_impl(
                         let output_ok =
                             crate::api::session::TachoCore::find_car(&*api_that_guard, api_key)
                                 .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_hook_tokens_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_hook_tokens",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok =
+                            crate::api::session::TachoCore::hook_tokens(&*api_that_guard).await?;
                         std::result::Result::Ok(output_ok)
                     })()
                     .await,
@@ -4008,6 +4186,66 @@ fn wire__crate__api__session__TachoCore_revoke_device_impl(
         },
     )
 }
+fn wire__crate__api__session__TachoCore_revoke_hook_token_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_revoke_hook_token",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_id = <String>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::revoke_hook_token(
+                            &*api_that_guard,
+                            api_id,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
 fn wire__crate__api__session__TachoCore_set_trip_odometer_impl(
     port_: flutter_rust_bridge::for_generated::MessagePort,
     ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
@@ -5472,6 +5710,35 @@ impl SseDecode for crate::api::error::ApiErrorKind {
     }
 }
 
+impl SseDecode for crate::api::types::BackgroundSyncInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut var_outcome = <crate::api::types::BackgroundSyncOutcome>::sse_decode(deserializer);
+        let mut var_report = <Option<crate::api::types::SyncReportInfo>>::sse_decode(deserializer);
+        let mut var_error = <Option<String>>::sse_decode(deserializer);
+        return crate::api::types::BackgroundSyncInfo {
+            outcome: var_outcome,
+            report: var_report,
+            error: var_error,
+        };
+    }
+}
+
+impl SseDecode for crate::api::types::BackgroundSyncOutcome {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut inner = <i32>::sse_decode(deserializer);
+        return match inner {
+            0 => crate::api::types::BackgroundSyncOutcome::Synced,
+            1 => crate::api::types::BackgroundSyncOutcome::Busy,
+            2 => crate::api::types::BackgroundSyncOutcome::NotSignedIn,
+            3 => crate::api::types::BackgroundSyncOutcome::OutOfTime,
+            4 => crate::api::types::BackgroundSyncOutcome::Failed,
+            _ => unreachable!("Invalid variant for BackgroundSyncOutcome: {}", inner),
+        };
+    }
+}
+
 impl SseDecode for bool {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
@@ -5914,6 +6181,26 @@ impl SseDecode for crate::api::types::FeedResult {
     }
 }
 
+impl SseDecode for crate::api::types::HookTokenView {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut var_id = <String>::sse_decode(deserializer);
+        let mut var_label = <String>::sse_decode(deserializer);
+        let mut var_carId = <Option<String>>::sse_decode(deserializer);
+        let mut var_carName = <Option<String>>::sse_decode(deserializer);
+        let mut var_createdAt = <String>::sse_decode(deserializer);
+        let mut var_lastUsedAt = <Option<String>>::sse_decode(deserializer);
+        return crate::api::types::HookTokenView {
+            id: var_id,
+            label: var_label,
+            car_id: var_carId,
+            car_name: var_carName,
+            created_at: var_createdAt,
+            last_used_at: var_lastUsedAt,
+        };
+    }
+}
+
 impl SseDecode for i32 {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
@@ -6039,6 +6326,18 @@ impl SseDecode for Vec<crate::api::types::EntrySyncInfo> {
         let mut ans_ = Vec::with_capacity(len_ as usize);
         for idx_ in 0..len_ {
             ans_.push(<crate::api::types::EntrySyncInfo>::sse_decode(deserializer));
+        }
+        return ans_;
+    }
+}
+
+impl SseDecode for Vec<crate::api::types::HookTokenView> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut len_ = <i32>::sse_decode(deserializer);
+        let mut ans_ = Vec::with_capacity(len_ as usize);
+        for idx_ in 0..len_ {
+            ans_.push(<crate::api::types::HookTokenView>::sse_decode(deserializer));
         }
         return ans_;
     }
@@ -6250,6 +6549,18 @@ impl SseDecode for crate::api::types::NewEntryInput {
             tags: var_tags,
             billable: var_billable,
             trip: var_trip,
+        };
+    }
+}
+
+impl SseDecode for crate::api::types::NewHookToken {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut var_id = <String>::sse_decode(deserializer);
+        let mut var_token = <String>::sse_decode(deserializer);
+        return crate::api::types::NewHookToken {
+            id: var_id,
+            token: var_token,
         };
     }
 }
@@ -6496,6 +6807,19 @@ impl SseDecode for Option<crate::api::types::RoundingRule> {
     fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
         if (<bool>::sse_decode(deserializer)) {
             return Some(<crate::api::types::RoundingRule>::sse_decode(deserializer));
+        } else {
+            return None;
+        }
+    }
+}
+
+impl SseDecode for Option<crate::api::types::SyncReportInfo> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        if (<bool>::sse_decode(deserializer)) {
+            return Some(<crate::api::types::SyncReportInfo>::sse_decode(
+                deserializer,
+            ));
         } else {
             return None;
         }
@@ -7186,337 +7510,358 @@ fn pde_ffi_dispatcher_primary_impl(
             rust_vec_len,
             data_len,
         ),
-        8 => wire__crate__api__session__TachoCore_car_list_impl(port, ptr, rust_vec_len, data_len),
-        9 => wire__crate__api__session__TachoCore_car_readings_impl(
+        8 => wire__crate__api__session__TachoCore_background_sync_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        10 => wire__crate__api__session__TachoCore_cars_impl(port, ptr, rust_vec_len, data_len),
-        11 => wire__crate__api__session__TachoCore_classify_trip_impl(
+        9 => wire__crate__api__session__TachoCore_car_list_impl(port, ptr, rust_vec_len, data_len),
+        10 => wire__crate__api__session__TachoCore_car_readings_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        12 => wire__crate__api__session__TachoCore_conflict_count_impl(
+        11 => wire__crate__api__session__TachoCore_cars_impl(port, ptr, rust_vec_len, data_len),
+        12 => wire__crate__api__session__TachoCore_classify_trip_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        13 => {
+        13 => wire__crate__api__session__TachoCore_conflict_count_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        14 => {
             wire__crate__api__session__TachoCore_conflicts_impl(port, ptr, rust_vec_len, data_len)
         }
-        14 => wire__crate__api__session__TachoCore_connect_impl(port, ptr, rust_vec_len, data_len),
-        15 => wire__crate__api__session__TachoCore_connector_links_impl(
+        15 => wire__crate__api__session__TachoCore_connect_impl(port, ptr, rust_vec_len, data_len),
+        16 => wire__crate__api__session__TachoCore_connector_links_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        16 => wire__crate__api__session__TachoCore_connector_pause_impl(
+        17 => wire__crate__api__session__TachoCore_connector_pause_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        17 => wire__crate__api__session__TachoCore_connector_resume_impl(
+        18 => wire__crate__api__session__TachoCore_connector_resume_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        18 => wire__crate__api__session__TachoCore_connector_run_impl(
+        19 => wire__crate__api__session__TachoCore_connector_run_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        19 => wire__crate__api__session__TachoCore_connector_status_impl(
+        20 => wire__crate__api__session__TachoCore_connector_status_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        20 => {
+        21 => {
             wire__crate__api__session__TachoCore_connectors_impl(port, ptr, rust_vec_len, data_len)
         }
-        21 => {
+        22 => wire__crate__api__session__TachoCore_create_hook_token_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        23 => {
             wire__crate__api__session__TachoCore_delete_car_impl(port, ptr, rust_vec_len, data_len)
         }
-        22 => wire__crate__api__session__TachoCore_delete_entry_impl(
+        24 => wire__crate__api__session__TachoCore_delete_entry_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        23 => wire__crate__api__session__TachoCore_delete_place_impl(
+        25 => wire__crate__api__session__TachoCore_delete_place_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        24 => wire__crate__api__session__TachoCore_delete_project_impl(
+        26 => wire__crate__api__session__TachoCore_delete_project_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        26 => wire__crate__api__session__TachoCore_devices_impl(port, ptr, rust_vec_len, data_len),
-        27 => wire__crate__api__session__TachoCore_discard_trip_impl(
+        28 => wire__crate__api__session__TachoCore_devices_impl(port, ptr, rust_vec_len, data_len),
+        29 => wire__crate__api__session__TachoCore_discard_trip_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        28 => {
+        30 => {
             wire__crate__api__session__TachoCore_disconnect_impl(port, ptr, rust_vec_len, data_len)
         }
-        29 => wire__crate__api__session__TachoCore_edit_car_impl(port, ptr, rust_vec_len, data_len),
-        30 => {
+        31 => wire__crate__api__session__TachoCore_edit_car_impl(port, ptr, rust_vec_len, data_len),
+        32 => {
             wire__crate__api__session__TachoCore_edit_entry_impl(port, ptr, rust_vec_len, data_len)
         }
-        31 => {
+        33 => {
             wire__crate__api__session__TachoCore_edit_place_impl(port, ptr, rust_vec_len, data_len)
         }
-        32 => wire__crate__api__session__TachoCore_edit_project_impl(
+        34 => wire__crate__api__session__TachoCore_edit_project_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        33 => {
+        35 => {
             wire__crate__api__session__TachoCore_edit_trip_impl(port, ptr, rust_vec_len, data_len)
         }
-        34 => wire__crate__api__session__TachoCore_end_trip_impl(port, ptr, rust_vec_len, data_len),
-        35 => wire__crate__api__session__TachoCore_entries_impl(port, ptr, rust_vec_len, data_len),
-        36 => wire__crate__api__session__TachoCore_entry_impl(port, ptr, rust_vec_len, data_len),
-        37 => wire__crate__api__session__TachoCore_entry_sync_states_impl(
+        36 => wire__crate__api__session__TachoCore_end_trip_impl(port, ptr, rust_vec_len, data_len),
+        37 => wire__crate__api__session__TachoCore_entries_impl(port, ptr, rust_vec_len, data_len),
+        38 => wire__crate__api__session__TachoCore_entry_impl(port, ptr, rust_vec_len, data_len),
+        39 => wire__crate__api__session__TachoCore_entry_sync_states_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        38 => wire__crate__api__session__TachoCore_find_car_impl(port, ptr, rust_vec_len, data_len),
-        39 => wire__crate__api__session__TachoCore_hours_report_impl(
+        40 => wire__crate__api__session__TachoCore_find_car_impl(port, ptr, rust_vec_len, data_len),
+        41 => {
+            wire__crate__api__session__TachoCore_hook_tokens_impl(port, ptr, rust_vec_len, data_len)
+        }
+        42 => wire__crate__api__session__TachoCore_hours_report_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        40 => {
+        43 => {
             wire__crate__api__session__TachoCore_lock_period_impl(port, ptr, rust_vec_len, data_len)
         }
-        41 => wire__crate__api__session__TachoCore_locked_periods_impl(
+        44 => wire__crate__api__session__TachoCore_locked_periods_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        42 => wire__crate__api__session__TachoCore_login_impl(port, ptr, rust_vec_len, data_len),
-        43 => wire__crate__api__session__TachoCore_logout_impl(port, ptr, rust_vec_len, data_len),
-        44 => {
+        45 => wire__crate__api__session__TachoCore_login_impl(port, ptr, rust_vec_len, data_len),
+        46 => wire__crate__api__session__TachoCore_logout_impl(port, ptr, rust_vec_len, data_len),
+        47 => {
             wire__crate__api__session__TachoCore_merge_trips_impl(port, ptr, rust_vec_len, data_len)
         }
-        45 => wire__crate__api__session__TachoCore_mileage_report_impl(
+        48 => wire__crate__api__session__TachoCore_mileage_report_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        46 => wire__crate__api__session__TachoCore_mint_watch_session_impl(
+        49 => wire__crate__api__session__TachoCore_mint_watch_session_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        47 => {
+        50 => {
             wire__crate__api__session__TachoCore_oidc_begin_impl(port, ptr, rust_vec_len, data_len)
         }
-        48 => wire__crate__api__session__TachoCore_oidc_complete_impl(
+        51 => wire__crate__api__session__TachoCore_oidc_complete_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        49 => {
+        52 => {
             wire__crate__api__session__TachoCore_oidc_nonce_impl(port, ptr, rust_vec_len, data_len)
         }
-        50 => wire__crate__api__session__TachoCore_oidc_sign_in_with_id_token_impl(
+        53 => wire__crate__api__session__TachoCore_oidc_sign_in_with_id_token_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        51 => wire__crate__api__session__TachoCore_open_impl(port, ptr, rust_vec_len, data_len),
-        52 => {
+        54 => wire__crate__api__session__TachoCore_open_impl(port, ptr, rust_vec_len, data_len),
+        55 => {
             wire__crate__api__session__TachoCore_parked_ops_impl(port, ptr, rust_vec_len, data_len)
         }
-        53 => wire__crate__api__session__TachoCore_ping_impl(port, ptr, rust_vec_len, data_len),
-        54 => {
+        56 => wire__crate__api__session__TachoCore_ping_impl(port, ptr, rust_vec_len, data_len),
+        57 => {
             wire__crate__api__session__TachoCore_ping_batch_impl(port, ptr, rust_vec_len, data_len)
         }
-        55 => {
+        58 => {
             wire__crate__api__session__TachoCore_place_list_impl(port, ptr, rust_vec_len, data_len)
         }
-        56 => wire__crate__api__session__TachoCore_places_impl(port, ptr, rust_vec_len, data_len),
-        57 => wire__crate__api__session__TachoCore_project_list_impl(
+        59 => wire__crate__api__session__TachoCore_places_impl(port, ptr, rust_vec_len, data_len),
+        60 => wire__crate__api__session__TachoCore_project_list_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        58 => wire__crate__api__session__TachoCore_projects_impl(port, ptr, rust_vec_len, data_len),
-        59 => wire__crate__api__session__TachoCore_rename_device_impl(
+        61 => wire__crate__api__session__TachoCore_projects_impl(port, ptr, rust_vec_len, data_len),
+        62 => wire__crate__api__session__TachoCore_rename_device_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        60 => wire__crate__api__session__TachoCore_resolve_conflict_impl(
+        63 => wire__crate__api__session__TachoCore_resolve_conflict_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        61 => {
+        64 => {
             wire__crate__api__session__TachoCore_restore_car_impl(port, ptr, rust_vec_len, data_len)
         }
-        62 => wire__crate__api__session__TachoCore_restore_entry_impl(
+        65 => wire__crate__api__session__TachoCore_restore_entry_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        63 => wire__crate__api__session__TachoCore_restore_place_impl(
+        66 => wire__crate__api__session__TachoCore_restore_place_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        64 => wire__crate__api__session__TachoCore_restore_project_impl(
+        67 => wire__crate__api__session__TachoCore_restore_project_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        65 => wire__crate__api__session__TachoCore_restore_trip_impl(
+        68 => wire__crate__api__session__TachoCore_restore_trip_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        66 => {
+        69 => {
             wire__crate__api__session__TachoCore_retire_car_impl(port, ptr, rust_vec_len, data_len)
         }
-        67 => wire__crate__api__session__TachoCore_revoke_device_impl(
+        70 => wire__crate__api__session__TachoCore_revoke_device_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        68 => wire__crate__api__session__TachoCore_set_trip_odometer_impl(
+        71 => wire__crate__api__session__TachoCore_revoke_hook_token_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        69 => wire__crate__api__session__TachoCore_signup_impl(port, ptr, rust_vec_len, data_len),
-        70 => {
+        72 => wire__crate__api__session__TachoCore_set_trip_odometer_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        73 => wire__crate__api__session__TachoCore_signup_impl(port, ptr, rust_vec_len, data_len),
+        74 => {
             wire__crate__api__session__TachoCore_split_trip_impl(port, ptr, rust_vec_len, data_len)
         }
-        71 => wire__crate__api__session__TachoCore_start_sync_loop_impl(
+        75 => wire__crate__api__session__TachoCore_start_sync_loop_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        72 => {
+        76 => {
             wire__crate__api__session__TachoCore_start_timer_impl(port, ptr, rust_vec_len, data_len)
         }
-        73 => {
+        77 => {
             wire__crate__api__session__TachoCore_stop_timer_impl(port, ptr, rust_vec_len, data_len)
         }
-        74 => wire__crate__api__session__TachoCore_switch_timer_impl(
+        78 => wire__crate__api__session__TachoCore_switch_timer_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        75 => wire__crate__api__session__TachoCore_sync_now_impl(port, ptr, rust_vec_len, data_len),
-        76 => {
+        79 => wire__crate__api__session__TachoCore_sync_now_impl(port, ptr, rust_vec_len, data_len),
+        80 => {
             wire__crate__api__session__TachoCore_sync_status_impl(port, ptr, rust_vec_len, data_len)
         }
-        77 => wire__crate__api__session__TachoCore_tick_impl(port, ptr, rust_vec_len, data_len),
-        78 => wire__crate__api__session__TachoCore_timer_status_impl(
+        81 => wire__crate__api__session__TachoCore_tick_impl(port, ptr, rust_vec_len, data_len),
+        82 => wire__crate__api__session__TachoCore_timer_status_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        79 => wire__crate__api__session__TachoCore_trip_impl(port, ptr, rust_vec_len, data_len),
-        80 => {
+        83 => wire__crate__api__session__TachoCore_trip_impl(port, ptr, rust_vec_len, data_len),
+        84 => {
             wire__crate__api__session__TachoCore_trip_points_impl(port, ptr, rust_vec_len, data_len)
         }
-        81 => wire__crate__api__session__TachoCore_trip_statuses_impl(
+        85 => wire__crate__api__session__TachoCore_trip_statuses_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        82 => wire__crate__api__session__TachoCore_trips_impl(port, ptr, rust_vec_len, data_len),
-        83 => wire__crate__api__session__TachoCore_watch_events_impl(
+        86 => wire__crate__api__session__TachoCore_trips_impl(port, ptr, rust_vec_len, data_len),
+        87 => wire__crate__api__session__TachoCore_watch_events_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        84 => wire__crate__api__session__TachoCore_write_hours_report_impl(
+        88 => wire__crate__api__session__TachoCore_write_hours_report_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        85 => wire__crate__api__session__TachoCore_write_mileage_report_impl(
+        89 => wire__crate__api__session__TachoCore_write_mileage_report_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        86 => wire__crate__api__types__car_change_input_default_impl(
+        90 => wire__crate__api__types__car_change_input_default_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        87 => wire__crate__api__types__entry_edit_input_default_impl(
+        91 => wire__crate__api__types__entry_edit_input_default_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        88 => wire__crate__api__types__entry_query_default_impl(port, ptr, rust_vec_len, data_len),
-        89 => {
+        92 => wire__crate__api__types__entry_query_default_impl(port, ptr, rust_vec_len, data_len),
+        93 => {
             wire__crate__api__types__new_car_input_default_impl(port, ptr, rust_vec_len, data_len)
         }
-        90 => {
+        94 => {
             wire__crate__api__types__new_entry_input_default_impl(port, ptr, rust_vec_len, data_len)
         }
-        91 => wire__crate__api__types__place_change_input_default_impl(
+        95 => wire__crate__api__types__place_change_input_default_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        92 => wire__crate__api__types__project_change_input_default_impl(
+        96 => wire__crate__api__types__project_change_input_default_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        93 => wire__crate__api__types__trip_query_default_impl(port, ptr, rust_vec_len, data_len),
+        97 => wire__crate__api__types__trip_query_default_impl(port, ptr, rust_vec_len, data_len),
         _ => unreachable!(),
     }
 }
@@ -7530,7 +7875,7 @@ fn pde_ffi_dispatcher_sync_impl(
     // Codec=Pde (Serialization + dispatch), see doc to use other codecs
     match func_id {
         1 => wire__crate__api__sync__SyncLoop_stop_impl(ptr, rust_vec_len, data_len),
-        25 => wire__crate__api__session__TachoCore_device_id_impl(ptr, rust_vec_len, data_len),
+        27 => wire__crate__api__session__TachoCore_device_id_impl(ptr, rust_vec_len, data_len),
         _ => unreachable!(),
     }
 }
@@ -7630,6 +7975,52 @@ impl flutter_rust_bridge::IntoIntoDart<crate::api::error::ApiErrorKind>
     for crate::api::error::ApiErrorKind
 {
     fn into_into_dart(self) -> crate::api::error::ApiErrorKind {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::BackgroundSyncInfo {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        [
+            self.outcome.into_into_dart().into_dart(),
+            self.report.into_into_dart().into_dart(),
+            self.error.into_into_dart().into_dart(),
+        ]
+        .into_dart()
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::BackgroundSyncInfo
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::BackgroundSyncInfo>
+    for crate::api::types::BackgroundSyncInfo
+{
+    fn into_into_dart(self) -> crate::api::types::BackgroundSyncInfo {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::BackgroundSyncOutcome {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        match self {
+            Self::Synced => 0.into_dart(),
+            Self::Busy => 1.into_dart(),
+            Self::NotSignedIn => 2.into_dart(),
+            Self::OutOfTime => 3.into_dart(),
+            Self::Failed => 4.into_dart(),
+            _ => unreachable!(),
+        }
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::BackgroundSyncOutcome
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::BackgroundSyncOutcome>
+    for crate::api::types::BackgroundSyncOutcome
+{
+    fn into_into_dart(self) -> crate::api::types::BackgroundSyncOutcome {
         self
     }
 }
@@ -8151,6 +8542,31 @@ impl flutter_rust_bridge::IntoIntoDart<crate::api::types::FeedResult>
     }
 }
 // Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::HookTokenView {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        [
+            self.id.into_into_dart().into_dart(),
+            self.label.into_into_dart().into_dart(),
+            self.car_id.into_into_dart().into_dart(),
+            self.car_name.into_into_dart().into_dart(),
+            self.created_at.into_into_dart().into_dart(),
+            self.last_used_at.into_into_dart().into_dart(),
+        ]
+        .into_dart()
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::HookTokenView
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::HookTokenView>
+    for crate::api::types::HookTokenView
+{
+    fn into_into_dart(self) -> crate::api::types::HookTokenView {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
 impl flutter_rust_bridge::IntoDart for crate::api::types::LatLng {
     fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
         [
@@ -8255,6 +8671,27 @@ impl flutter_rust_bridge::IntoIntoDart<crate::api::types::NewEntryInput>
     for crate::api::types::NewEntryInput
 {
     fn into_into_dart(self) -> crate::api::types::NewEntryInput {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::NewHookToken {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        [
+            self.id.into_into_dart().into_dart(),
+            self.token.into_into_dart().into_dart(),
+        ]
+        .into_dart()
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::NewHookToken
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::NewHookToken>
+    for crate::api::types::NewHookToken
+{
+    fn into_into_dart(self) -> crate::api::types::NewHookToken {
         self
     }
 }
@@ -9235,6 +9672,34 @@ impl SseEncode for crate::api::error::ApiErrorKind {
     }
 }
 
+impl SseEncode for crate::api::types::BackgroundSyncInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <crate::api::types::BackgroundSyncOutcome>::sse_encode(self.outcome, serializer);
+        <Option<crate::api::types::SyncReportInfo>>::sse_encode(self.report, serializer);
+        <Option<String>>::sse_encode(self.error, serializer);
+    }
+}
+
+impl SseEncode for crate::api::types::BackgroundSyncOutcome {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <i32>::sse_encode(
+            match self {
+                crate::api::types::BackgroundSyncOutcome::Synced => 0,
+                crate::api::types::BackgroundSyncOutcome::Busy => 1,
+                crate::api::types::BackgroundSyncOutcome::NotSignedIn => 2,
+                crate::api::types::BackgroundSyncOutcome::OutOfTime => 3,
+                crate::api::types::BackgroundSyncOutcome::Failed => 4,
+                _ => {
+                    unimplemented!("");
+                }
+            },
+            serializer,
+        );
+    }
+}
+
 impl SseEncode for bool {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
@@ -9560,6 +10025,18 @@ impl SseEncode for crate::api::types::FeedResult {
     }
 }
 
+impl SseEncode for crate::api::types::HookTokenView {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <String>::sse_encode(self.id, serializer);
+        <String>::sse_encode(self.label, serializer);
+        <Option<String>>::sse_encode(self.car_id, serializer);
+        <Option<String>>::sse_encode(self.car_name, serializer);
+        <String>::sse_encode(self.created_at, serializer);
+        <Option<String>>::sse_encode(self.last_used_at, serializer);
+    }
+}
+
 impl SseEncode for i32 {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
@@ -9666,6 +10143,16 @@ impl SseEncode for Vec<crate::api::types::EntrySyncInfo> {
         <i32>::sse_encode(self.len() as _, serializer);
         for item in self {
             <crate::api::types::EntrySyncInfo>::sse_encode(item, serializer);
+        }
+    }
+}
+
+impl SseEncode for Vec<crate::api::types::HookTokenView> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <i32>::sse_encode(self.len() as _, serializer);
+        for item in self {
+            <crate::api::types::HookTokenView>::sse_encode(item, serializer);
         }
     }
 }
@@ -9823,6 +10310,14 @@ impl SseEncode for crate::api::types::NewEntryInput {
         <Vec<String>>::sse_encode(self.tags, serializer);
         <Option<bool>>::sse_encode(self.billable, serializer);
         <Option<String>>::sse_encode(self.trip, serializer);
+    }
+}
+
+impl SseEncode for crate::api::types::NewHookToken {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <String>::sse_encode(self.id, serializer);
+        <String>::sse_encode(self.token, serializer);
     }
 }
 
@@ -10017,6 +10512,16 @@ impl SseEncode for Option<crate::api::types::RoundingRule> {
         <bool>::sse_encode(self.is_some(), serializer);
         if let Some(value) = self {
             <crate::api::types::RoundingRule>::sse_encode(value, serializer);
+        }
+    }
+}
+
+impl SseEncode for Option<crate::api::types::SyncReportInfo> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <bool>::sse_encode(self.is_some(), serializer);
+        if let Some(value) = self {
+            <crate::api::types::SyncReportInfo>::sse_encode(value, serializer);
         }
     }
 }

@@ -1039,15 +1039,13 @@ mod tests {
     async fn a_trip_and_a_timer_through_the_api() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("tacho.db").to_string_lossy().into_owned();
-        let core = TachoCore::open(
-            db.clone(),
-            "Europe/Amsterdam".into(),
-            Some("test phone".into()),
-        )
-        .await
-        .unwrap();
+        let core = TachoCore::open(db, "Europe/Amsterdam".into(), Some("test phone".into()))
+            .await
+            .unwrap();
 
-        let bad = TachoCore::open(db, "Mars/Olympus".into(), None)
+        // Another file: an open database's zone is its first open's (crate::shared).
+        let elsewhere = dir.path().join("other.db").to_string_lossy().into_owned();
+        let bad = TachoCore::open(elsewhere, "Mars/Olympus".into(), None)
             .await
             .err()
             .unwrap();

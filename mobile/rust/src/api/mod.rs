@@ -15,6 +15,7 @@
 pub mod connectors;
 pub mod error;
 pub mod events;
+pub mod hooks;
 pub mod reference;
 pub mod reports;
 pub mod session;

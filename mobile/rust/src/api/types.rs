@@ -697,6 +697,61 @@ pub struct SyncReportInfo {
     pub cursor: i64,
 }
 
+/// A hook token just made: `token` is the secret for the automation's
+/// `Authorization: Bearer` header, shown only this once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewHookToken {
+    /// Id, for revoking.
+    pub id: String,
+    /// The secret (`tho_…`).
+    pub token: String,
+}
+
+/// A hook token as listed (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookTokenView {
+    /// Id, for revoking.
+    pub id: String,
+    /// Label for people.
+    pub label: String,
+    /// The car it is limited to, if any.
+    pub car_id: Option<String>,
+    /// That car's name when the token was made.
+    pub car_name: Option<String>,
+    /// When it was made (RFC 3339).
+    pub created_at: String,
+    /// When it was last used (RFC 3339).
+    pub last_used_at: Option<String>,
+}
+
+/// How a background sync ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackgroundSyncOutcome {
+    /// Pushed and pulled until caught up.
+    Synced,
+    /// Another sync of this database was running (the foreground loop, or an earlier
+    /// background run): nothing was done, that one carries on.
+    Busy,
+    /// Not signed in: nothing to do, nothing was sent.
+    NotSignedIn,
+    /// The time budget ran out first; what was pushed or pulled by then is kept and the next
+    /// sync continues from there.
+    OutOfTime,
+    /// The sync failed (no network, the relay refused); the error is also in the sync status.
+    Failed,
+}
+
+/// What one background sync did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackgroundSyncInfo {
+    /// How it ended.
+    pub outcome: BackgroundSyncOutcome,
+    /// The counts, when it synced.
+    pub report: Option<SyncReportInfo>,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+}
+
 /// A change the relay refused as invalid; shown so the person knows what
 /// did not sync.
 #[derive(Debug, Clone, PartialEq, Eq)]

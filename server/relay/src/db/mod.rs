@@ -67,6 +67,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "device_sign_out",
         include_str!("../../migrations/0012_device_sign_out.sql"),
     ),
+    (
+        13,
+        "device_last_push",
+        include_str!("../../migrations/0013_device_last_push.sql"),
+    ),
 ];
 
 /// PostgreSQL channel on which instances announce pushes (`<space>:<head>`); `sync::listen`

@@ -71,7 +71,7 @@ import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated.dart';
                   String get codegenVersion => '2.13.0';
 
                   @override
-                  int get rustContentHash => 540416629;
+                  int get rustContentHash => 21387025;
 
                   static const kDefaultExternalLibraryLoaderConfig = ExternalLibraryLoaderConfig(
                     stem: 'tacho_flutter',
@@ -96,6 +96,8 @@ Future<PlaceInfo> crateApiSessionTachoCoreAddPlace({required TachoCore that , re
 Future<ProjectInfo> crateApiSessionTachoCoreAddProject({required TachoCore that , required NewProjectInput project });
 
 Future<ProjectInfo> crateApiSessionTachoCoreArchiveProject({required TachoCore that , required String key , required bool archived });
+
+Future<BackgroundSyncInfo> crateApiSessionTachoCoreBackgroundSync({required TachoCore that , required int budgetS });
 
 Future<List<CarInfo>> crateApiSessionTachoCoreCarList({required TachoCore that , required bool includeRetired });
 
@@ -122,6 +124,8 @@ Future<ConnectorRunInfo> crateApiSessionTachoCoreConnectorRun({required TachoCor
 Future<ConnectorStatusInfo> crateApiSessionTachoCoreConnectorStatus({required TachoCore that , required String key });
 
 Future<List<ConnectionView>> crateApiSessionTachoCoreConnectors({required TachoCore that });
+
+Future<NewHookToken> crateApiSessionTachoCoreCreateHookToken({required TachoCore that , String? car , String? label });
 
 Future<bool> crateApiSessionTachoCoreDeleteCar({required TachoCore that , required String key });
 
@@ -158,6 +162,8 @@ Future<EntryDetailInfo> crateApiSessionTachoCoreEntry({required TachoCore that ,
 Future<List<EntrySyncInfo>> crateApiSessionTachoCoreEntrySyncStates({required TachoCore that });
 
 Future<CarInfo> crateApiSessionTachoCoreFindCar({required TachoCore that , required String key });
+
+Future<List<HookTokenView>> crateApiSessionTachoCoreHookTokens({required TachoCore that });
 
 Future<Uint8List> crateApiSessionTachoCoreHoursReport({required TachoCore that , required String period , required ReportFormat format });
 
@@ -216,6 +222,8 @@ Future<RestoredTripInfo> crateApiSessionTachoCoreRestoreTrip({required TachoCore
 Future<CarInfo> crateApiSessionTachoCoreRetireCar({required TachoCore that , required String key , required bool retired });
 
 Future<void> crateApiSessionTachoCoreRevokeDevice({required TachoCore that , required String deviceId });
+
+Future<void> crateApiSessionTachoCoreRevokeHookToken({required TachoCore that , required String id });
 
 Future<TripDetail> crateApiSessionTachoCoreSetTripOdometer({required TachoCore that , required String key , required TripEnd end , required double km });
 
@@ -474,12 +482,38 @@ sse_encode_bool(archived, serializer);
         );
         
 
+@override Future<BackgroundSyncInfo> crateApiSessionTachoCoreBackgroundSync({required TachoCore that , required int budgetS })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_u_32(budgetS, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 8, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_background_sync_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreBackgroundSyncConstMeta,
+            argValues: [that, budgetS],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreBackgroundSyncConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_background_sync",
+            argNames: ["that", "budgetS"],
+        );
+        
+
 @override Future<List<CarInfo>> crateApiSessionTachoCoreCarList({required TachoCore that , required bool includeRetired })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_bool(includeRetired, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 8, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 9, port: port_);
             
             },
             codec: 
@@ -506,7 +540,7 @@ sse_encode_bool(includeRetired, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(car, serializer);
 sse_encode_u_32(limit, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 9, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 10, port: port_);
             
             },
             codec: 
@@ -531,7 +565,7 @@ sse_encode_u_32(limit, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 10, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 11, port: port_);
             
             },
             codec: 
@@ -559,7 +593,7 @@ sse_encode_u_32(limit, serializer);
 sse_encode_String(key, serializer);
 sse_encode_purpose(purpose, serializer);
 sse_encode_opt_String(businessPartner, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 11, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 12, port: port_);
             
             },
             codec: 
@@ -584,7 +618,7 @@ sse_encode_opt_String(businessPartner, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 12, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 13, port: port_);
             
             },
             codec: 
@@ -610,7 +644,7 @@ sse_encode_opt_String(businessPartner, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_bool(includeResolved, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 13, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 14, port: port_);
             
             },
             codec: 
@@ -637,7 +671,7 @@ sse_encode_bool(includeResolved, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_trip_source(source, serializer);
 sse_encode_opt_String(carHint, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 14, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 15, port: port_);
             
             },
             codec: 
@@ -662,7 +696,7 @@ sse_encode_opt_String(carHint, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 15, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 16, port: port_);
             
             },
             codec: 
@@ -688,7 +722,7 @@ sse_encode_opt_String(carHint, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 16, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 17, port: port_);
             
             },
             codec: 
@@ -714,7 +748,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 17, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 18, port: port_);
             
             },
             codec: 
@@ -741,7 +775,7 @@ sse_encode_String(key, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
 sse_encode_u_32(waitS, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 18, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 19, port: port_);
             
             },
             codec: 
@@ -767,7 +801,7 @@ sse_encode_u_32(waitS, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 19, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 20, port: port_);
             
             },
             codec: 
@@ -792,7 +826,7 @@ sse_encode_String(key, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 20, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 21, port: port_);
             
             },
             codec: 
@@ -813,12 +847,39 @@ sse_encode_String(key, serializer);
         );
         
 
+@override Future<NewHookToken> crateApiSessionTachoCoreCreateHookToken({required TachoCore that , String? car , String? label })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_opt_String(car, serializer);
+sse_encode_opt_String(label, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 22, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_new_hook_token,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreCreateHookTokenConstMeta,
+            argValues: [that, car, label],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreCreateHookTokenConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_create_hook_token",
+            argNames: ["that", "car", "label"],
+        );
+        
+
 @override Future<bool> crateApiSessionTachoCoreDeleteCar({required TachoCore that , required String key })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 21, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 23, port: port_);
             
             },
             codec: 
@@ -844,7 +905,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 22, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 24, port: port_);
             
             },
             codec: 
@@ -870,7 +931,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 23, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 25, port: port_);
             
             },
             codec: 
@@ -896,7 +957,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 24, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 26, port: port_);
             
             },
             codec: 
@@ -921,7 +982,7 @@ sse_encode_String(key, serializer);
             callFfi: () {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            return pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 25)!;
+            return pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 27)!;
             
             },
             codec: 
@@ -946,7 +1007,7 @@ sse_encode_String(key, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 26, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 28, port: port_);
             
             },
             codec: 
@@ -972,7 +1033,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 27, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 29, port: port_);
             
             },
             codec: 
@@ -997,7 +1058,7 @@ sse_encode_String(key, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 28, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 30, port: port_);
             
             },
             codec: 
@@ -1024,7 +1085,7 @@ sse_encode_String(key, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
 sse_encode_box_autoadd_car_change_input(change, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 29, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 31, port: port_);
             
             },
             codec: 
@@ -1051,7 +1112,7 @@ sse_encode_box_autoadd_car_change_input(change, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
 sse_encode_box_autoadd_entry_edit_input(edit, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 30, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 32, port: port_);
             
             },
             codec: 
@@ -1078,7 +1139,7 @@ sse_encode_box_autoadd_entry_edit_input(edit, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
 sse_encode_box_autoadd_place_change_input(change, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 31, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 33, port: port_);
             
             },
             codec: 
@@ -1105,7 +1166,7 @@ sse_encode_box_autoadd_place_change_input(change, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
 sse_encode_box_autoadd_project_change_input(change, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 32, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 34, port: port_);
             
             },
             codec: 
@@ -1133,7 +1194,7 @@ sse_encode_box_autoadd_project_change_input(change, serializer);
 sse_encode_String(key, serializer);
 sse_encode_trip_field(field, serializer);
 sse_encode_opt_String(value, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 33, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 35, port: port_);
             
             },
             codec: 
@@ -1158,7 +1219,7 @@ sse_encode_opt_String(value, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 34, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 36, port: port_);
             
             },
             codec: 
@@ -1184,7 +1245,7 @@ sse_encode_opt_String(value, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_box_autoadd_entry_query(query, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 35, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 37, port: port_);
             
             },
             codec: 
@@ -1210,7 +1271,7 @@ sse_encode_box_autoadd_entry_query(query, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 36, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 38, port: port_);
             
             },
             codec: 
@@ -1235,7 +1296,7 @@ sse_encode_String(key, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 37, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 39, port: port_);
             
             },
             codec: 
@@ -1261,7 +1322,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 38, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 40, port: port_);
             
             },
             codec: 
@@ -1282,13 +1343,38 @@ sse_encode_String(key, serializer);
         );
         
 
+@override Future<List<HookTokenView>> crateApiSessionTachoCoreHookTokens({required TachoCore that })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 41, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_list_hook_token_view,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreHookTokensConstMeta,
+            argValues: [that],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreHookTokensConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_hook_tokens",
+            argNames: ["that"],
+        );
+        
+
 @override Future<Uint8List> crateApiSessionTachoCoreHoursReport({required TachoCore that , required String period , required ReportFormat format })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(period, serializer);
 sse_encode_report_format(format, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 39, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 42, port: port_);
             
             },
             codec: 
@@ -1314,7 +1400,7 @@ sse_encode_report_format(format, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(month, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 40, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 43, port: port_);
             
             },
             codec: 
@@ -1339,7 +1425,7 @@ sse_encode_String(month, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 41, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 44, port: port_);
             
             },
             codec: 
@@ -1367,7 +1453,7 @@ sse_encode_String(month, serializer);
 sse_encode_String(relayUrl, serializer);
 sse_encode_String(email, serializer);
 sse_encode_String(password, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 42, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 45, port: port_);
             
             },
             codec: 
@@ -1393,7 +1479,7 @@ sse_encode_String(password, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_bool(forgetData, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 43, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 46, port: port_);
             
             },
             codec: 
@@ -1420,7 +1506,7 @@ sse_encode_bool(forgetData, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(first, serializer);
 sse_encode_String(second, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 44, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 47, port: port_);
             
             },
             codec: 
@@ -1448,7 +1534,7 @@ sse_encode_String(second, serializer);
 sse_encode_String(car, serializer);
 sse_encode_String(period, serializer);
 sse_encode_report_format(format, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 45, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 48, port: port_);
             
             },
             codec: 
@@ -1475,7 +1561,7 @@ sse_encode_report_format(format, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(watchDeviceId, serializer);
 sse_encode_String(watchName, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 46, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 49, port: port_);
             
             },
             codec: 
@@ -1503,7 +1589,7 @@ sse_encode_String(watchName, serializer);
 sse_encode_String(relayUrl, serializer);
 sse_encode_String(provider, serializer);
 sse_encode_String(redirectUri, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 47, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 50, port: port_);
             
             },
             codec: 
@@ -1530,7 +1616,7 @@ sse_encode_String(redirectUri, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(pending, serializer);
 sse_encode_String(redirectUrl, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 48, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 51, port: port_);
             
             },
             codec: 
@@ -1557,7 +1643,7 @@ sse_encode_String(redirectUrl, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(relayUrl, serializer);
 sse_encode_String(provider, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 49, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 52, port: port_);
             
             },
             codec: 
@@ -1586,7 +1672,7 @@ sse_encode_String(relayUrl, serializer);
 sse_encode_String(provider, serializer);
 sse_encode_String(idToken, serializer);
 sse_encode_String(nonce, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 50, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 53, port: port_);
             
             },
             codec: 
@@ -1613,7 +1699,7 @@ sse_encode_String(nonce, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_String(dbPath, serializer);
 sse_encode_String(timeZone, serializer);
 sse_encode_opt_String(deviceName, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 51, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 54, port: port_);
             
             },
             codec: 
@@ -1638,7 +1724,7 @@ sse_encode_opt_String(deviceName, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 52, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 55, port: port_);
             
             },
             codec: 
@@ -1664,7 +1750,7 @@ sse_encode_opt_String(deviceName, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_box_autoadd_ping_input(ping, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 53, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 56, port: port_);
             
             },
             codec: 
@@ -1690,7 +1776,7 @@ sse_encode_box_autoadd_ping_input(ping, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_list_ping_input(pings, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 54, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 57, port: port_);
             
             },
             codec: 
@@ -1716,7 +1802,7 @@ sse_encode_list_ping_input(pings, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_bool(includeDeleted, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 55, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 58, port: port_);
             
             },
             codec: 
@@ -1741,7 +1827,7 @@ sse_encode_bool(includeDeleted, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 56, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 59, port: port_);
             
             },
             codec: 
@@ -1767,7 +1853,7 @@ sse_encode_bool(includeDeleted, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_bool(includeArchived, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 57, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 60, port: port_);
             
             },
             codec: 
@@ -1792,7 +1878,7 @@ sse_encode_bool(includeArchived, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 58, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 61, port: port_);
             
             },
             codec: 
@@ -1819,7 +1905,7 @@ sse_encode_bool(includeArchived, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(deviceId, serializer);
 sse_encode_String(name, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 59, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 62, port: port_);
             
             },
             codec: 
@@ -1846,7 +1932,7 @@ sse_encode_String(name, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(id, serializer);
 sse_encode_resolution(resolution, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 60, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 63, port: port_);
             
             },
             codec: 
@@ -1872,7 +1958,7 @@ sse_encode_resolution(resolution, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 61, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 64, port: port_);
             
             },
             codec: 
@@ -1898,7 +1984,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 62, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 65, port: port_);
             
             },
             codec: 
@@ -1924,7 +2010,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 63, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 66, port: port_);
             
             },
             codec: 
@@ -1950,7 +2036,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 64, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 67, port: port_);
             
             },
             codec: 
@@ -1976,7 +2062,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 65, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 68, port: port_);
             
             },
             codec: 
@@ -2003,7 +2089,7 @@ sse_encode_String(key, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
 sse_encode_bool(retired, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 66, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 69, port: port_);
             
             },
             codec: 
@@ -2029,7 +2115,7 @@ sse_encode_bool(retired, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(deviceId, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 67, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 70, port: port_);
             
             },
             codec: 
@@ -2050,6 +2136,32 @@ sse_encode_String(deviceId, serializer);
         );
         
 
+@override Future<void> crateApiSessionTachoCoreRevokeHookToken({required TachoCore that , required String id })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(id, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 71, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_unit,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreRevokeHookTokenConstMeta,
+            argValues: [that, id],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreRevokeHookTokenConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_revoke_hook_token",
+            argNames: ["that", "id"],
+        );
+        
+
 @override Future<TripDetail> crateApiSessionTachoCoreSetTripOdometer({required TachoCore that , required String key , required TripEnd end , required double km })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
@@ -2057,7 +2169,7 @@ sse_encode_String(deviceId, serializer);
 sse_encode_String(key, serializer);
 sse_encode_trip_end(end, serializer);
 sse_encode_f_64(km, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 68, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 72, port: port_);
             
             },
             codec: 
@@ -2085,7 +2197,7 @@ sse_encode_f_64(km, serializer);
 sse_encode_String(relayUrl, serializer);
 sse_encode_String(email, serializer);
 sse_encode_String(password, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 69, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 73, port: port_);
             
             },
             codec: 
@@ -2113,7 +2225,7 @@ sse_encode_String(password, serializer);
 sse_encode_String(key, serializer);
 sse_encode_split_mode(mode, serializer);
 sse_encode_opt_box_autoadd_i_64(atMs, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 70, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 74, port: port_);
             
             },
             codec: 
@@ -2139,7 +2251,7 @@ sse_encode_opt_box_autoadd_i_64(atMs, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_u_32(waitS, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 71, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 75, port: port_);
             
             },
             codec: 
@@ -2167,7 +2279,7 @@ sse_encode_u_32(waitS, serializer);
 sse_encode_opt_String(project, serializer);
 sse_encode_String(description, serializer);
 sse_encode_list_String(tags, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 72, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 76, port: port_);
             
             },
             codec: 
@@ -2192,7 +2304,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 73, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 77, port: port_);
             
             },
             codec: 
@@ -2220,7 +2332,7 @@ sse_encode_list_String(tags, serializer);
 sse_encode_opt_String(project, serializer);
 sse_encode_String(description, serializer);
 sse_encode_list_String(tags, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 74, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 78, port: port_);
             
             },
             codec: 
@@ -2245,7 +2357,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 75, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 79, port: port_);
             
             },
             codec: 
@@ -2270,7 +2382,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 76, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 80, port: port_);
             
             },
             codec: 
@@ -2295,7 +2407,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 77, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 81, port: port_);
             
             },
             codec: 
@@ -2320,7 +2432,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 78, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 82, port: port_);
             
             },
             codec: 
@@ -2346,7 +2458,7 @@ sse_encode_list_String(tags, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 79, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 83, port: port_);
             
             },
             codec: 
@@ -2372,7 +2484,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 80, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 84, port: port_);
             
             },
             codec: 
@@ -2397,7 +2509,7 @@ sse_encode_String(key, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 81, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 85, port: port_);
             
             },
             codec: 
@@ -2423,7 +2535,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_box_autoadd_trip_query(query, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 82, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 86, port: port_);
             
             },
             codec: 
@@ -2451,7 +2563,7 @@ sse_encode_box_autoadd_trip_query(query, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_StreamSink_core_event_info_Sse(sink, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 83, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 87, port: port_);
             
             },
             codec: 
@@ -2481,7 +2593,7 @@ sse_encode_StreamSink_core_event_info_Sse(sink, serializer);
 sse_encode_String(period, serializer);
 sse_encode_report_format(format, serializer);
 sse_encode_String(dir, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 84, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 88, port: port_);
             
             },
             codec: 
@@ -2510,7 +2622,7 @@ sse_encode_String(car, serializer);
 sse_encode_String(period, serializer);
 sse_encode_report_format(format, serializer);
 sse_encode_String(dir, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 85, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 89, port: port_);
             
             },
             codec: 
@@ -2535,7 +2647,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 86, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 90, port: port_);
             
             },
             codec: 
@@ -2560,7 +2672,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 87, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 91, port: port_);
             
             },
             codec: 
@@ -2585,7 +2697,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 88, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 92, port: port_);
             
             },
             codec: 
@@ -2610,7 +2722,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 89, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 93, port: port_);
             
             },
             codec: 
@@ -2635,7 +2747,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 90, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 94, port: port_);
             
             },
             codec: 
@@ -2660,7 +2772,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 91, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 95, port: port_);
             
             },
             codec: 
@@ -2685,7 +2797,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 92, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 96, port: port_);
             
             },
             codec: 
@@ -2710,7 +2822,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 93, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 97, port: port_);
             
             },
             codec: 
@@ -2784,6 +2896,16 @@ message: dco_decode_String(arr[1]),); }
 @protected ApiErrorKind dco_decode_api_error_kind(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return ApiErrorKind.values[raw as int]; }
 
+@protected BackgroundSyncInfo dco_decode_background_sync_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 3) throw Exception('unexpected arr length: expect 3 but see ${arr.length}');
+                return BackgroundSyncInfo(outcome: dco_decode_background_sync_outcome(arr[0]),
+report: dco_decode_opt_box_autoadd_sync_report_info(arr[1]),
+error: dco_decode_opt_String(arr[2]),); }
+
+@protected BackgroundSyncOutcome dco_decode_background_sync_outcome(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return BackgroundSyncOutcome.values[raw as int]; }
+
 @protected bool dco_decode_bool(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return raw as bool; }
 
@@ -2855,6 +2977,9 @@ return dco_decode_resolution(raw); }
 
 @protected RoundingRule dco_decode_box_autoadd_rounding_rule(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return dco_decode_rounding_rule(raw); }
+
+@protected SyncReportInfo dco_decode_box_autoadd_sync_report_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return dco_decode_sync_report_info(raw); }
 
 @protected TimeEntryInfo dco_decode_box_autoadd_time_entry_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return dco_decode_time_entry_info(raw); }
@@ -3058,6 +3183,16 @@ resumed: dco_decode_bool(arr[6]),
 rejectedCount: dco_decode_u_32(arr[7]),
 droppedCount: dco_decode_u_32(arr[8]),); }
 
+@protected HookTokenView dco_decode_hook_token_view(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 6) throw Exception('unexpected arr length: expect 6 but see ${arr.length}');
+                return HookTokenView(id: dco_decode_String(arr[0]),
+label: dco_decode_String(arr[1]),
+carId: dco_decode_opt_String(arr[2]),
+carName: dco_decode_opt_String(arr[3]),
+createdAt: dco_decode_String(arr[4]),
+lastUsedAt: dco_decode_opt_String(arr[5]),); }
+
 @protected int dco_decode_i_32(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return raw as int; }
 
@@ -3093,6 +3228,9 @@ return (raw as List<dynamic>).map(dco_decode_device_info_view).toList(); }
 
 @protected List<EntrySyncInfo> dco_decode_list_entry_sync_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return (raw as List<dynamic>).map(dco_decode_entry_sync_info).toList(); }
+
+@protected List<HookTokenView> dco_decode_list_hook_token_view(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return (raw as List<dynamic>).map(dco_decode_hook_token_view).toList(); }
 
 @protected List<OdometerReadingInfo> dco_decode_list_odometer_reading_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return (raw as List<dynamic>).map(dco_decode_odometer_reading_info).toList(); }
@@ -3159,6 +3297,12 @@ stopMs: dco_decode_opt_box_autoadd_i_64(arr[3]),
 tags: dco_decode_list_String(arr[4]),
 billable: dco_decode_opt_box_autoadd_bool(arr[5]),
 trip: dco_decode_opt_String(arr[6]),); }
+
+@protected NewHookToken dco_decode_new_hook_token(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 2) throw Exception('unexpected arr length: expect 2 but see ${arr.length}');
+                return NewHookToken(id: dco_decode_String(arr[0]),
+token: dco_decode_String(arr[1]),); }
 
 @protected NewPlaceInput dco_decode_new_place_input(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 final arr = raw as List<dynamic>;
@@ -3246,6 +3390,9 @@ return raw == null ? null : dco_decode_box_autoadd_resolution(raw); }
 
 @protected RoundingRule? dco_decode_opt_box_autoadd_rounding_rule(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return raw == null ? null : dco_decode_box_autoadd_rounding_rule(raw); }
+
+@protected SyncReportInfo? dco_decode_opt_box_autoadd_sync_report_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return raw == null ? null : dco_decode_box_autoadd_sync_report_info(raw); }
 
 @protected TimeEntryInfo? dco_decode_opt_box_autoadd_time_entry_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return raw == null ? null : dco_decode_box_autoadd_time_entry_info(raw); }
@@ -3560,6 +3707,16 @@ return ApiError(kind: var_kind, message: var_message); }
 var inner = sse_decode_i_32(deserializer);
         return ApiErrorKind.values[inner]; }
 
+@protected BackgroundSyncInfo sse_decode_background_sync_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_outcome = sse_decode_background_sync_outcome(deserializer);
+var var_report = sse_decode_opt_box_autoadd_sync_report_info(deserializer);
+var var_error = sse_decode_opt_String(deserializer);
+return BackgroundSyncInfo(outcome: var_outcome, report: var_report, error: var_error); }
+
+@protected BackgroundSyncOutcome sse_decode_background_sync_outcome(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var inner = sse_decode_i_32(deserializer);
+        return BackgroundSyncOutcome.values[inner]; }
+
 @protected bool sse_decode_bool(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 return deserializer.buffer.getUint8() != 0; }
 
@@ -3631,6 +3788,9 @@ return (sse_decode_resolution(deserializer)); }
 
 @protected RoundingRule sse_decode_box_autoadd_rounding_rule(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 return (sse_decode_rounding_rule(deserializer)); }
+
+@protected SyncReportInfo sse_decode_box_autoadd_sync_report_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+return (sse_decode_sync_report_info(deserializer)); }
 
 @protected TimeEntryInfo sse_decode_box_autoadd_time_entry_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 return (sse_decode_time_entry_info(deserializer)); }
@@ -3825,6 +3985,15 @@ var var_rejectedCount = sse_decode_u_32(deserializer);
 var var_droppedCount = sse_decode_u_32(deserializer);
 return FeedResult(startedTripIds: var_startedTripIds, endedTripIds: var_endedTripIds, points: var_points, rejected: var_rejected, dropped: var_dropped, outliers: var_outliers, resumed: var_resumed, rejectedCount: var_rejectedCount, droppedCount: var_droppedCount); }
 
+@protected HookTokenView sse_decode_hook_token_view(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_id = sse_decode_String(deserializer);
+var var_label = sse_decode_String(deserializer);
+var var_carId = sse_decode_opt_String(deserializer);
+var var_carName = sse_decode_opt_String(deserializer);
+var var_createdAt = sse_decode_String(deserializer);
+var var_lastUsedAt = sse_decode_opt_String(deserializer);
+return HookTokenView(id: var_id, label: var_label, carId: var_carId, carName: var_carName, createdAt: var_createdAt, lastUsedAt: var_lastUsedAt); }
+
 @protected int sse_decode_i_32(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 return deserializer.buffer.getInt32(); }
 
@@ -3893,6 +4062,14 @@ var inner = sse_decode_i_32(deserializer);
         var len_ = sse_decode_i_32(deserializer);
         var ans_ = <EntrySyncInfo>[];
         for (var idx_ = 0; idx_ < len_; ++idx_) { ans_.add(sse_decode_entry_sync_info(deserializer)); }
+        return ans_;
+         }
+
+@protected List<HookTokenView> sse_decode_list_hook_token_view(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+
+        var len_ = sse_decode_i_32(deserializer);
+        var ans_ = <HookTokenView>[];
+        for (var idx_ = 0; idx_ < len_; ++idx_) { ans_.add(sse_decode_hook_token_view(deserializer)); }
         return ans_;
          }
 
@@ -4014,6 +4191,11 @@ var var_tags = sse_decode_list_String(deserializer);
 var var_billable = sse_decode_opt_box_autoadd_bool(deserializer);
 var var_trip = sse_decode_opt_String(deserializer);
 return NewEntryInput(project: var_project, description: var_description, startMs: var_startMs, stopMs: var_stopMs, tags: var_tags, billable: var_billable, trip: var_trip); }
+
+@protected NewHookToken sse_decode_new_hook_token(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_id = sse_decode_String(deserializer);
+var var_token = sse_decode_String(deserializer);
+return NewHookToken(id: var_id, token: var_token); }
 
 @protected NewPlaceInput sse_decode_new_place_input(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 var var_name = sse_decode_String(deserializer);
@@ -4176,6 +4358,15 @@ return OidcPendingInfo(authorizationUrl: var_authorizationUrl, state: var_state,
 
             if (sse_decode_bool(deserializer)) {
                 return (sse_decode_box_autoadd_rounding_rule(deserializer));
+            } else {
+                return null;
+            }
+             }
+
+@protected SyncReportInfo? sse_decode_opt_box_autoadd_sync_report_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+
+            if (sse_decode_bool(deserializer)) {
+                return (sse_decode_box_autoadd_sync_report_info(deserializer));
             } else {
                 return null;
             }
@@ -4509,6 +4700,15 @@ sse_encode_String(self.message, serializer);
 @protected void sse_encode_api_error_kind(ApiErrorKind self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_i_32(self.index, serializer); }
 
+@protected void sse_encode_background_sync_info(BackgroundSyncInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_background_sync_outcome(self.outcome, serializer);
+sse_encode_opt_box_autoadd_sync_report_info(self.report, serializer);
+sse_encode_opt_String(self.error, serializer);
+ }
+
+@protected void sse_encode_background_sync_outcome(BackgroundSyncOutcome self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_i_32(self.index, serializer); }
+
 @protected void sse_encode_bool(bool self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 serializer.buffer.putUint8(self ? 1 : 0); }
 
@@ -4580,6 +4780,9 @@ sse_encode_resolution(self, serializer); }
 
 @protected void sse_encode_box_autoadd_rounding_rule(RoundingRule self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_rounding_rule(self, serializer); }
+
+@protected void sse_encode_box_autoadd_sync_report_info(SyncReportInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_sync_report_info(self, serializer); }
 
 @protected void sse_encode_box_autoadd_time_entry_info(TimeEntryInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_time_entry_info(self, serializer); }
@@ -4768,6 +4971,15 @@ sse_encode_u_32(self.rejectedCount, serializer);
 sse_encode_u_32(self.droppedCount, serializer);
  }
 
+@protected void sse_encode_hook_token_view(HookTokenView self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_String(self.id, serializer);
+sse_encode_String(self.label, serializer);
+sse_encode_opt_String(self.carId, serializer);
+sse_encode_opt_String(self.carName, serializer);
+sse_encode_String(self.createdAt, serializer);
+sse_encode_opt_String(self.lastUsedAt, serializer);
+ }
+
 @protected void sse_encode_i_32(int self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 serializer.buffer.putInt32(self); }
 
@@ -4809,6 +5021,10 @@ sse_encode_i_32(self.length, serializer);
 @protected void sse_encode_list_entry_sync_info(List<EntrySyncInfo> self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_i_32(self.length, serializer);
         for (final item in self) { sse_encode_entry_sync_info(item, serializer); } }
+
+@protected void sse_encode_list_hook_token_view(List<HookTokenView> self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_i_32(self.length, serializer);
+        for (final item in self) { sse_encode_hook_token_view(item, serializer); } }
 
 @protected void sse_encode_list_odometer_reading_info(List<OdometerReadingInfo> self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_i_32(self.length, serializer);
@@ -4883,6 +5099,11 @@ sse_encode_opt_box_autoadd_i_64(self.stopMs, serializer);
 sse_encode_list_String(self.tags, serializer);
 sse_encode_opt_box_autoadd_bool(self.billable, serializer);
 sse_encode_opt_String(self.trip, serializer);
+ }
+
+@protected void sse_encode_new_hook_token(NewHookToken self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_String(self.id, serializer);
+sse_encode_String(self.token, serializer);
  }
 
 @protected void sse_encode_new_place_input(NewPlaceInput self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
@@ -5034,6 +5255,14 @@ sse_encode_String(self.pending, serializer);
                 sse_encode_bool(self != null, serializer);
                 if (self != null) {
                     sse_encode_box_autoadd_rounding_rule(self, serializer);
+                }
+                 }
+
+@protected void sse_encode_opt_box_autoadd_sync_report_info(SyncReportInfo? self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+
+                sse_encode_bool(self != null, serializer);
+                if (self != null) {
+                    sse_encode_box_autoadd_sync_report_info(self, serializer);
                 }
                  }
 
@@ -5367,6 +5596,13 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
  Future<ProjectInfo>  archiveProject({required String key , required bool archived })=>RustLib.instance.api.crateApiSessionTachoCoreArchiveProject(that: this, key: key, archived: archived);
 
 
+/// One sync for a background refresh (WorkManager, BGAppRefreshTask), within `budget_s`
+/// seconds (the platform gives about 30): never alongside another sync of this database
+/// (`Busy` then, at once), nothing sent when not signed in. Only a failed sync is an
+/// outcome worth a retry; the error is also kept for the sync status.
+ Future<BackgroundSyncInfo>  backgroundSync({required int budgetS })=>RustLib.instance.api.crateApiSessionTachoCoreBackgroundSync(that: this, budgetS: budgetS);
+
+
 /// Cars by name; retired ones only with `include_retired`.
  Future<List<CarInfo>>  carList({required bool includeRetired })=>RustLib.instance.api.crateApiSessionTachoCoreCarList(that: this, includeRetired: includeRetired);
 
@@ -5428,6 +5664,12 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
 
 /// The account's timesheet connections with their state and counts, oldest first.
  Future<List<ConnectionView>>  connectors()=>RustLib.instance.api.crateApiSessionTachoCoreConnectors(that: this, );
+
+
+/// Makes a hook token, optionally limited to one car (id, name or connect hint as synced:
+/// sync first so the relay knows the car). The secret in the answer is shown only this
+/// once; the relay keeps only its hash.
+ Future<NewHookToken>  createHookToken({String? car , String? label })=>RustLib.instance.api.crateApiSessionTachoCoreCreateHookToken(that: this, car: car, label: label);
 
 
 /// Deletes a car no trip uses (an `InUse` error otherwise: retire it);
@@ -5508,6 +5750,10 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
 
 /// A car by id, name or plate.
  Future<CarInfo>  findCar({required String key })=>RustLib.instance.api.crateApiSessionTachoCoreFindCar(that: this, key: key);
+
+
+/// The account's hook tokens, oldest first, never their secrets.
+ Future<List<HookTokenView>>  hookTokens()=>RustLib.instance.api.crateApiSessionTachoCoreHookTokens(that: this, );
 
 
 /// The timesheet for a period, raw and rounded hours.
@@ -5636,6 +5882,10 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
  Future<void>  revokeDevice({required String deviceId })=>RustLib.instance.api.crateApiSessionTachoCoreRevokeDevice(that: this, deviceId: deviceId);
 
 
+/// Revokes a hook token: it stops working at once. An unknown id is `notFound`.
+ Future<void>  revokeHookToken({required String id })=>RustLib.instance.api.crateApiSessionTachoCoreRevokeHookToken(that: this, id: id);
+
+
 /// Records the odometer (km, as read off the dashboard) at one end of a
 /// trip; this is what closes the mileage log's chain.
  Future<TripDetail>  setTripOdometer({required String key , required TripEnd end , required double km })=>RustLib.instance.api.crateApiSessionTachoCoreSetTripOdometer(that: this, key: key, end: end, km: km);
@@ -5652,7 +5902,10 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
 
 /// Keeps syncing while the app is in the foreground (long-poll for others' changes, push
 /// new ones, back off on errors) until the returned loop is stopped or dropped. The app
-/// starts it on resume and stops it on pause; background refresh calls `sync_now`.
+/// starts it on resume and stops it on pause; background refresh calls
+/// [`TachoCore::background_sync`]. The loop holds the database's sync guard for its whole
+/// life, from before this returns: called while a background sync runs, it returns when
+/// that one has ended (within its budget).
  Future<SyncLoop>  startSyncLoop({required int waitS })=>RustLib.instance.api.crateApiSessionTachoCoreStartSyncLoop(that: this, waitS: waitS);
 
 

@@ -54,6 +54,10 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected ApiErrorKind dco_decode_api_error_kind(dynamic raw);
 
+@protected BackgroundSyncInfo dco_decode_background_sync_info(dynamic raw);
+
+@protected BackgroundSyncOutcome dco_decode_background_sync_outcome(dynamic raw);
+
 @protected bool dco_decode_bool(dynamic raw);
 
 @protected ActiveTrip dco_decode_box_autoadd_active_trip(dynamic raw);
@@ -101,6 +105,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected Resolution dco_decode_box_autoadd_resolution(dynamic raw);
 
 @protected RoundingRule dco_decode_box_autoadd_rounding_rule(dynamic raw);
+
+@protected SyncReportInfo dco_decode_box_autoadd_sync_report_info(dynamic raw);
 
 @protected TimeEntryInfo dco_decode_box_autoadd_time_entry_info(dynamic raw);
 
@@ -154,6 +160,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected FeedResult dco_decode_feed_result(dynamic raw);
 
+@protected HookTokenView dco_decode_hook_token_view(dynamic raw);
+
 @protected int dco_decode_i_32(dynamic raw);
 
 @protected PlatformInt64 dco_decode_i_64(dynamic raw);
@@ -175,6 +183,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected List<DeviceInfoView> dco_decode_list_device_info_view(dynamic raw);
 
 @protected List<EntrySyncInfo> dco_decode_list_entry_sync_info(dynamic raw);
+
+@protected List<HookTokenView> dco_decode_list_hook_token_view(dynamic raw);
 
 @protected List<OdometerReadingInfo> dco_decode_list_odometer_reading_info(dynamic raw);
 
@@ -205,6 +215,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected NewCarInput dco_decode_new_car_input(dynamic raw);
 
 @protected NewEntryInput dco_decode_new_entry_input(dynamic raw);
+
+@protected NewHookToken dco_decode_new_hook_token(dynamic raw);
 
 @protected NewPlaceInput dco_decode_new_place_input(dynamic raw);
 
@@ -243,6 +255,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected Resolution? dco_decode_opt_box_autoadd_resolution(dynamic raw);
 
 @protected RoundingRule? dco_decode_opt_box_autoadd_rounding_rule(dynamic raw);
+
+@protected SyncReportInfo? dco_decode_opt_box_autoadd_sync_report_info(dynamic raw);
 
 @protected TimeEntryInfo? dco_decode_opt_box_autoadd_time_entry_info(dynamic raw);
 
@@ -350,6 +364,10 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected ApiErrorKind sse_decode_api_error_kind(SseDeserializer deserializer);
 
+@protected BackgroundSyncInfo sse_decode_background_sync_info(SseDeserializer deserializer);
+
+@protected BackgroundSyncOutcome sse_decode_background_sync_outcome(SseDeserializer deserializer);
+
 @protected bool sse_decode_bool(SseDeserializer deserializer);
 
 @protected ActiveTrip sse_decode_box_autoadd_active_trip(SseDeserializer deserializer);
@@ -397,6 +415,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected Resolution sse_decode_box_autoadd_resolution(SseDeserializer deserializer);
 
 @protected RoundingRule sse_decode_box_autoadd_rounding_rule(SseDeserializer deserializer);
+
+@protected SyncReportInfo sse_decode_box_autoadd_sync_report_info(SseDeserializer deserializer);
 
 @protected TimeEntryInfo sse_decode_box_autoadd_time_entry_info(SseDeserializer deserializer);
 
@@ -450,6 +470,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected FeedResult sse_decode_feed_result(SseDeserializer deserializer);
 
+@protected HookTokenView sse_decode_hook_token_view(SseDeserializer deserializer);
+
 @protected int sse_decode_i_32(SseDeserializer deserializer);
 
 @protected PlatformInt64 sse_decode_i_64(SseDeserializer deserializer);
@@ -471,6 +493,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected List<DeviceInfoView> sse_decode_list_device_info_view(SseDeserializer deserializer);
 
 @protected List<EntrySyncInfo> sse_decode_list_entry_sync_info(SseDeserializer deserializer);
+
+@protected List<HookTokenView> sse_decode_list_hook_token_view(SseDeserializer deserializer);
 
 @protected List<OdometerReadingInfo> sse_decode_list_odometer_reading_info(SseDeserializer deserializer);
 
@@ -501,6 +525,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected NewCarInput sse_decode_new_car_input(SseDeserializer deserializer);
 
 @protected NewEntryInput sse_decode_new_entry_input(SseDeserializer deserializer);
+
+@protected NewHookToken sse_decode_new_hook_token(SseDeserializer deserializer);
 
 @protected NewPlaceInput sse_decode_new_place_input(SseDeserializer deserializer);
 
@@ -539,6 +565,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected Resolution? sse_decode_opt_box_autoadd_resolution(SseDeserializer deserializer);
 
 @protected RoundingRule? sse_decode_opt_box_autoadd_rounding_rule(SseDeserializer deserializer);
+
+@protected SyncReportInfo? sse_decode_opt_box_autoadd_sync_report_info(SseDeserializer deserializer);
 
 @protected TimeEntryInfo? sse_decode_opt_box_autoadd_time_entry_info(SseDeserializer deserializer);
 
@@ -646,6 +674,10 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected void sse_encode_api_error_kind(ApiErrorKind self, SseSerializer serializer);
 
+@protected void sse_encode_background_sync_info(BackgroundSyncInfo self, SseSerializer serializer);
+
+@protected void sse_encode_background_sync_outcome(BackgroundSyncOutcome self, SseSerializer serializer);
+
 @protected void sse_encode_bool(bool self, SseSerializer serializer);
 
 @protected void sse_encode_box_autoadd_active_trip(ActiveTrip self, SseSerializer serializer);
@@ -693,6 +725,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected void sse_encode_box_autoadd_resolution(Resolution self, SseSerializer serializer);
 
 @protected void sse_encode_box_autoadd_rounding_rule(RoundingRule self, SseSerializer serializer);
+
+@protected void sse_encode_box_autoadd_sync_report_info(SyncReportInfo self, SseSerializer serializer);
 
 @protected void sse_encode_box_autoadd_time_entry_info(TimeEntryInfo self, SseSerializer serializer);
 
@@ -746,6 +780,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected void sse_encode_feed_result(FeedResult self, SseSerializer serializer);
 
+@protected void sse_encode_hook_token_view(HookTokenView self, SseSerializer serializer);
+
 @protected void sse_encode_i_32(int self, SseSerializer serializer);
 
 @protected void sse_encode_i_64(PlatformInt64 self, SseSerializer serializer);
@@ -767,6 +803,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected void sse_encode_list_device_info_view(List<DeviceInfoView> self, SseSerializer serializer);
 
 @protected void sse_encode_list_entry_sync_info(List<EntrySyncInfo> self, SseSerializer serializer);
+
+@protected void sse_encode_list_hook_token_view(List<HookTokenView> self, SseSerializer serializer);
 
 @protected void sse_encode_list_odometer_reading_info(List<OdometerReadingInfo> self, SseSerializer serializer);
 
@@ -797,6 +835,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected void sse_encode_new_car_input(NewCarInput self, SseSerializer serializer);
 
 @protected void sse_encode_new_entry_input(NewEntryInput self, SseSerializer serializer);
+
+@protected void sse_encode_new_hook_token(NewHookToken self, SseSerializer serializer);
 
 @protected void sse_encode_new_place_input(NewPlaceInput self, SseSerializer serializer);
 
@@ -835,6 +875,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected void sse_encode_opt_box_autoadd_resolution(Resolution? self, SseSerializer serializer);
 
 @protected void sse_encode_opt_box_autoadd_rounding_rule(RoundingRule? self, SseSerializer serializer);
+
+@protected void sse_encode_opt_box_autoadd_sync_report_info(SyncReportInfo? self, SseSerializer serializer);
 
 @protected void sse_encode_opt_box_autoadd_time_entry_info(TimeEntryInfo? self, SseSerializer serializer);
 
