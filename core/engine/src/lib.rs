@@ -24,6 +24,7 @@ use tokio::sync::broadcast;
 mod account;
 mod db;
 mod edit;
+mod entry_import;
 mod error;
 mod hooks;
 pub mod import;
@@ -38,6 +39,7 @@ mod work;
 
 pub use account::LogoutReport;
 pub use edit::{EntryDetail, EntryEdit};
+pub use entry_import::{EntryImportOptions, EntryImportSummary};
 pub use error::{CoreError, Result};
 pub use hooks::{HookToken, HookTokenInfo};
 pub use import::{ImportOptions, ImportProgress, ImportSummary};

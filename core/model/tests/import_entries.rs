@@ -1,4 +1,5 @@
-//! The time-entry importers on small made-up exports (testdata/import/entries): every format
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+//! The time-entry importers on small made-up exports (testdata/entries): every format
 //! read into the instants, projects, tags and billable flags the file means, and every kind
 //! of bad input refused with the row and column named.
 
@@ -11,7 +12,7 @@ use tacho_model::import::entries::{self, EntryFormat, EntryImportError, EntryRow
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/import/entries")
+        .join("../../testdata/entries")
         .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -296,10 +297,10 @@ fn kimai_xlsx_with_real_date_and_time_cells() {
     let day = ExcelDateTime::from_ymd(2024, 3, 5).unwrap();
     sheet.write_datetime_with_format(1, 0, &day, &date).unwrap();
     sheet
-        .write_datetime_with_format(1, 1, &ExcelDateTime::from_hms(8, 0, 0).unwrap(), &time)
+        .write_datetime_with_format(1, 1, ExcelDateTime::from_hms(8, 0, 0).unwrap(), &time)
         .unwrap();
     sheet
-        .write_datetime_with_format(1, 2, &ExcelDateTime::from_hms(9, 45, 0).unwrap(), &time)
+        .write_datetime_with_format(1, 2, ExcelDateTime::from_hms(9, 45, 0).unwrap(), &time)
         .unwrap();
     sheet.write_string(1, 3, "1:45").unwrap();
     sheet.write_string(1, 4, "Acme").unwrap();
@@ -324,10 +325,10 @@ fn kimai_xlsx_with_real_date_and_time_cells() {
     }
     sheet.write_datetime_with_format(1, 0, &day, &date).unwrap();
     sheet
-        .write_datetime_with_format(1, 1, &ExcelDateTime::from_hms(8, 0, 0).unwrap(), &time)
+        .write_datetime_with_format(1, 1, ExcelDateTime::from_hms(8, 0, 0).unwrap(), &time)
         .unwrap();
     sheet
-        .write_datetime_with_format(1, 2, &ExcelDateTime::from_hms(9, 45, 0).unwrap(), &time)
+        .write_datetime_with_format(1, 2, ExcelDateTime::from_hms(9, 45, 0).unwrap(), &time)
         .unwrap();
     sheet.write_string(1, 5, "Website").unwrap();
     sheet.write_string(1, 6, "Meeting").unwrap();

@@ -18,19 +18,21 @@ pub struct NotUtf8 {
     pub truncated: bool,
 }
 
+/// What is wrong, without the place (callers put `line N, byte offset M` in front, as each
+/// format words its locations).
 impl fmt::Display for NotUtf8 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.truncated {
             write!(
                 f,
-                "the file ends inside a UTF-8 character at byte offset {} (byte 0x{:02X}): it was cut short",
-                self.offset, self.byte
+                "the file ends inside a UTF-8 character (byte 0x{:02X}): it was cut short",
+                self.byte
             )
         } else {
             write!(
                 f,
-                "not UTF-8: byte 0x{:02X} at byte offset {} is invalid; save the file as UTF-8 and import it again",
-                self.byte, self.offset
+                "not UTF-8: byte 0x{:02X} is invalid here; save the file as UTF-8 and import it again",
+                self.byte
             )
         }
     }
@@ -72,7 +74,7 @@ mod tests {
             (e.line, e.offset, e.byte, e.truncated),
             (3, 21, 0xE9, false)
         );
-        assert!(e.to_string().contains("byte offset 21"), "{e}");
+        assert!(e.to_string().starts_with("not UTF-8: byte 0xE9"), "{e}");
         assert_eq!(valid_prefix(bytes), "line one\nline two\ncaf");
     }
 

@@ -221,7 +221,7 @@ pub fn parse_file(
             format,
             row: None,
             column: None,
-            message: format!("line {}, {e}", e.line),
+            message: format!("line {}, byte offset {}: {e}", e.line, e.offset),
         })?;
         Table::from_csv(text).map_err(|e| EntryImportError { format, ..e })?
     };
