@@ -492,8 +492,11 @@ async fn import(core: &Core, args: ImportArgs, json: bool) -> anyhow::Result<()>
         .await;
     bar.finish_and_clear();
     let summary = summary.with_context(|| format!("importing {}", args.file.display()))?;
-    for warning in &summary.warnings {
-        eprintln!("warning: {warning}");
+    if !json {
+        // Under --json they are in the summary's `warnings`.
+        for warning in &summary.warnings {
+            eprintln!("warning: {warning}");
+        }
     }
     if json {
         output::json(&summary)?;

@@ -268,5 +268,15 @@ fn an_nmea_log_cut_short_imports_the_rest_and_says_which_line_it_skipped() {
         );
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(stdout.contains("from 3 points"), "{stdout}");
+        // Under --json the warning is part of the summary.
+        let t = Tacho::new();
+        let file = t.file("cut.nmea", format!("{NMEA}{tail}").as_bytes());
+        let summary = t.json(&["import", &file]);
+        let warnings = summary["warnings"].as_array().unwrap();
+        assert_eq!(warnings.len(), 1, "{summary}");
+        assert!(
+            warnings[0].as_str().unwrap().starts_with("NMEA line 4: "),
+            "{summary}"
+        );
     }
 }
