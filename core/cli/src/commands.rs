@@ -4,7 +4,9 @@ use std::io::IsTerminal;
 
 use anyhow::Context as _;
 use serde_json::json;
-use tacho_core::{Core, EntryFilter, ImportOptions, NewCar, NewEntry, TripFilter};
+use tacho_core::{
+    Core, EntryFilter, EntryImportOptions, ImportOptions, NewCar, NewEntry, TripFilter,
+};
 use tacho_model::car::TripEnd;
 use tacho_model::gps::{LatLon, Ping};
 use tacho_model::id::PlaceId;
@@ -476,18 +478,7 @@ async fn import(core: &Core, args: ImportArgs, json: bool) -> anyhow::Result<()>
         .map(str::parse)
         .transpose()
         .map_err(|e: tacho_model::import::UnknownTrackFormat| bad(e.to_string()))?;
-    let show_bar = !json && std::io::stderr().is_terminal();
-    let bar = indicatif::ProgressBar::new(0);
-    if show_bar {
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} importing [{bar:30}] {pos}/{len} points ({eta})",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-    } else {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
+    let bar = progress_bar(json, "points");
     let summary = core
         .import_file(
             &args.file,
@@ -504,6 +495,12 @@ async fn import(core: &Core, args: ImportArgs, json: bool) -> anyhow::Result<()>
         .await;
     bar.finish_and_clear();
     let summary = summary.with_context(|| format!("importing {}", args.file.display()))?;
+    if !json {
+        // Under --json they are in the summary's `warnings`.
+        for warning in &summary.warnings {
+            eprintln!("warning: {warning}");
+        }
+    }
     if json {
         output::json(&summary)?;
     } else {
@@ -683,9 +680,85 @@ async fn entry(core: &Core, cmd: EntryCmd, json: bool) -> anyhow::Result<()> {
                 }
             }
         }
+        EntryCmd::Import(args) => entry_import(core, args, json).await?,
         other => crate::edit::entry(core, other, json).await?,
     }
     Ok(())
+}
+
+async fn entry_import(core: &Core, args: EntryImportArgs, json: bool) -> anyhow::Result<()> {
+    let format = args
+        .format
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|e: tacho_model::import::entries::UnknownEntryFormat| bad(e.to_string()))?;
+    let bar = progress_bar(json, "rows");
+    let summary = core
+        .import_entries_file(
+            &args.file,
+            EntryImportOptions {
+                format,
+                time_zone: args.timezone,
+                dry_run: args.dry_run,
+            },
+            |p| {
+                bar.set_length(p.total as u64);
+                bar.set_position(p.done as u64);
+            },
+        )
+        .await;
+    bar.finish_and_clear();
+    let s = summary.with_context(|| format!("importing {}", args.file.display()))?;
+    if json {
+        output::json(&s)?;
+    } else {
+        out!(
+            "read {} row(s) as {}{}, wall times in {}",
+            s.rows,
+            s.format,
+            if s.detected {
+                " (detected from the header)"
+            } else {
+                ""
+            },
+            s.time_zone
+        )?;
+        let verb = if s.dry_run { "would create" } else { "created" };
+        out!(
+            "{}{verb} {}, already present {}, projects created {}{}",
+            if s.dry_run {
+                "dry run, nothing stored: "
+            } else {
+                ""
+            },
+            s.created,
+            s.already_present,
+            s.projects_created.len(),
+            if s.projects_created.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", s.projects_created.join(", "))
+            }
+        )?;
+    }
+    Ok(())
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal and output is not JSON.
+fn progress_bar(json: bool, unit: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0);
+    if !json && std::io::stderr().is_terminal() {
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(&format!(
+                "{{spinner}} importing [{{bar:30}}] {{pos}}/{{len}} {unit} ({{eta}})"
+            ))
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+    } else {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar
 }
 
 async fn project(core: &Core, cmd: ProjectCmd, json: bool) -> anyhow::Result<()> {
