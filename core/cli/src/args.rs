@@ -96,6 +96,12 @@ pub enum Command {
     /// Automation hook tokens for iPhone Shortcuts (CarPlay / Bluetooth), see docs/shortcuts.md.
     #[command(subcommand)]
     Hook(crate::hooks::HookCmd),
+    /// Timesheet connections (Toggl Track, Tempo, Kimai, Zammad), see docs/connectors.md.
+    #[command(subcommand)]
+    Connector(crate::connectors::ConnectorCmd),
+    /// Conflicts between Tacho and a connected service, and their resolution.
+    #[command(subcommand)]
+    Conflict(crate::connectors::ConflictCmd),
 }
 
 /// `tacho session …`
@@ -527,6 +533,28 @@ pub enum EntryCmd {
         /// Entry id or tail.
         id: String,
     },
+    /// Import time entries from another tracker's export: all rows or none; importing the
+    /// same file again changes nothing (docs/import.md).
+    Import(EntryImportArgs),
+}
+
+/// `tacho entry import FILE`
+#[derive(Debug, Args)]
+pub struct EntryImportArgs {
+    /// The export: Toggl detailed CSV, Kimai CSV or XLSX, Clockify detailed CSV, or the
+    /// generic CSV `start,stop,project,description,tags,billable`.
+    pub file: PathBuf,
+    /// The export's format: toggl, kimai, clockify or generic [default: detected from the
+    /// header].
+    #[arg(long)]
+    pub format: Option<String>,
+    /// IANA time zone the file's wall times are in (times with an offset keep theirs)
+    /// [default: --tz / TACHO_TZ].
+    #[arg(long)]
+    pub timezone: Option<String>,
+    /// Check the whole file against the database and report, storing nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `tacho project …`

@@ -4,7 +4,9 @@ use std::io::IsTerminal;
 
 use anyhow::Context as _;
 use serde_json::json;
-use tacho_core::{Core, EntryFilter, ImportOptions, NewCar, NewEntry, TripFilter};
+use tacho_core::{
+    Core, EntryFilter, EntryImportOptions, ImportOptions, NewCar, NewEntry, TripFilter,
+};
 use tacho_model::car::TripEnd;
 use tacho_model::gps::{LatLon, Ping};
 use tacho_model::id::PlaceId;
@@ -31,6 +33,7 @@ pub(crate) fn bad(message: impl Into<String>) -> anyhow::Error {
 
 pub async fn dispatch(core: &Core, cli: Cli) -> anyhow::Result<()> {
     let json = cli.json;
+    let tz = cli.tz.as_str();
     match cli.command {
         Command::Car(cmd) => car(core, cmd, json).await,
         Command::Place(cmd) => place(core, cmd, json).await,
@@ -49,6 +52,8 @@ pub async fn dispatch(core: &Core, cli: Cli) -> anyhow::Result<()> {
         Command::Hook(cmd) => crate::hooks::run(core, cmd, json).await,
         Command::Logout(args) => crate::account::logout(core, args, json).await,
         Command::Device(cmd) => crate::account::device(core, cmd, json).await,
+        Command::Connector(cmd) => crate::connectors::connector(core, cmd, json, tz).await,
+        Command::Conflict(cmd) => crate::connectors::conflict(core, cmd, json).await,
     }
 }
 
@@ -473,18 +478,7 @@ async fn import(core: &Core, args: ImportArgs, json: bool) -> anyhow::Result<()>
         .map(str::parse)
         .transpose()
         .map_err(|e: tacho_model::import::UnknownTrackFormat| bad(e.to_string()))?;
-    let show_bar = !json && std::io::stderr().is_terminal();
-    let bar = indicatif::ProgressBar::new(0);
-    if show_bar {
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} importing [{bar:30}] {pos}/{len} points ({eta})",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-    } else {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
+    let bar = progress_bar(json, "points");
     let summary = core
         .import_file(
             &args.file,
@@ -501,6 +495,12 @@ async fn import(core: &Core, args: ImportArgs, json: bool) -> anyhow::Result<()>
         .await;
     bar.finish_and_clear();
     let summary = summary.with_context(|| format!("importing {}", args.file.display()))?;
+    if !json {
+        // Under --json they are in the summary's `warnings`.
+        for warning in &summary.warnings {
+            eprintln!("warning: {warning}");
+        }
+    }
     if json {
         output::json(&summary)?;
     } else {
@@ -628,11 +628,28 @@ async fn entry(core: &Core, cmd: EntryCmd, json: bool) -> anyhow::Result<()> {
                 .await?;
             let flagged = overlapping(&entries, core.now());
             if json {
+                // Each entry's state on every connection it was pushed to or pulled from, as
+                // last synced (`pending` until the relay has pushed it).
+                let links = core.connector_links().await?;
                 let items: Vec<_> = entries
                     .iter()
                     .map(|e| {
                         let mut v = serde_json::to_value(e).unwrap_or_default();
                         v["overlaps"] = json!(flagged.contains(&e.id));
+                        v["connections"] = json!(
+                            links
+                                .iter()
+                                .filter(|l| l.entry_id == e.id.0)
+                                .map(|l| json!({
+                                    "connection": l.connection_name,
+                                    "service": l.service,
+                                    "state": l.state,
+                                    "remote_id": l.remote_id,
+                                    "synced_at": l.synced_at,
+                                    "message": l.message,
+                                }))
+                                .collect::<Vec<_>>()
+                        );
                         v
                     })
                     .collect();
@@ -663,9 +680,85 @@ async fn entry(core: &Core, cmd: EntryCmd, json: bool) -> anyhow::Result<()> {
                 }
             }
         }
+        EntryCmd::Import(args) => entry_import(core, args, json).await?,
         other => crate::edit::entry(core, other, json).await?,
     }
     Ok(())
+}
+
+async fn entry_import(core: &Core, args: EntryImportArgs, json: bool) -> anyhow::Result<()> {
+    let format = args
+        .format
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|e: tacho_model::import::entries::UnknownEntryFormat| bad(e.to_string()))?;
+    let bar = progress_bar(json, "rows");
+    let summary = core
+        .import_entries_file(
+            &args.file,
+            EntryImportOptions {
+                format,
+                time_zone: args.timezone,
+                dry_run: args.dry_run,
+            },
+            |p| {
+                bar.set_length(p.total as u64);
+                bar.set_position(p.done as u64);
+            },
+        )
+        .await;
+    bar.finish_and_clear();
+    let s = summary.with_context(|| format!("importing {}", args.file.display()))?;
+    if json {
+        output::json(&s)?;
+    } else {
+        out!(
+            "read {} row(s) as {}{}, wall times in {}",
+            s.rows,
+            s.format,
+            if s.detected {
+                " (detected from the header)"
+            } else {
+                ""
+            },
+            s.time_zone
+        )?;
+        let verb = if s.dry_run { "would create" } else { "created" };
+        out!(
+            "{}{verb} {}, already present {}, projects created {}{}",
+            if s.dry_run {
+                "dry run, nothing stored: "
+            } else {
+                ""
+            },
+            s.created,
+            s.already_present,
+            s.projects_created.len(),
+            if s.projects_created.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", s.projects_created.join(", "))
+            }
+        )?;
+    }
+    Ok(())
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal and output is not JSON.
+fn progress_bar(json: bool, unit: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0);
+    if !json && std::io::stderr().is_terminal() {
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(&format!(
+                "{{spinner}} importing [{{bar:30}}] {{pos}}/{{len}} {unit} ({{eta}})"
+            ))
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+    } else {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar
 }
 
 async fn project(core: &Core, cmd: ProjectCmd, json: bool) -> anyhow::Result<()> {

@@ -267,7 +267,7 @@ pub async fn entry(core: &Core, cmd: EntryCmd, json: bool) -> anyhow::Result<()>
                 out!("entry restored {}", d.entry.id)?;
             }
         }
-        EntryCmd::Add { .. } | EntryCmd::List { .. } => {
+        EntryCmd::Add { .. } | EntryCmd::List { .. } | EntryCmd::Import(_) => {
             unreachable_command("entry")?;
         }
     }

@@ -11,6 +11,7 @@ use tacho_core::{Core, CoreConfig, CoreError};
 mod account;
 mod args;
 mod commands;
+mod connectors;
 mod edit;
 mod hooks;
 mod output;

@@ -51,6 +51,9 @@ pub struct ImportSummary {
     pub points_ignored: usize,
     /// Wild outliers dropped.
     pub outliers: usize,
+    /// What the parser skipped rather than refused, naming the line (an NMEA log's last
+    /// line cut short), for the user to read.
+    pub warnings: Vec<String>,
 }
 
 /// How often progress is reported, in points.
@@ -64,11 +67,29 @@ impl Core {
         options: ImportOptions,
         progress: impl FnMut(ImportProgress) + Send,
     ) -> Result<ImportSummary> {
-        let content = crate::db::blocking(|| std::fs::read_to_string(path))
+        let bytes = crate::db::blocking(|| std::fs::read(path))
             .map_err(|e| CoreError::bad_input(format!("can't read {}: {e}", path.display())))?;
         let extension = path.extension().and_then(|e| e.to_str());
-        self.import_str(extension, &content, options, progress)
-            .await
+        let content = match import::text::utf8(&bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                // Say where the file stops being text, in the format it looks like.
+                let head = import::text::valid_prefix(&bytes);
+                return Err(
+                    match options
+                        .format
+                        .or_else(|| TrackFormat::detect(extension, head))
+                    {
+                        Some(format) => import::not_utf8(format, e).into(),
+                        None => CoreError::bad_input(format!(
+                            "line {}, byte offset {}: {e}",
+                            e.line, e.offset
+                        )),
+                    },
+                );
+            }
+        };
+        self.import_str(extension, content, options, progress).await
     }
 
     /// Imports a track held in memory. `extension` helps detect the format.
@@ -91,6 +112,7 @@ impl Core {
             })?,
         };
         let track = import::parse(format, content)?;
+        let warnings: Vec<String> = track.warnings.iter().map(ToString::to_string).collect();
         let total = track.point_count();
         if total == 0 {
             return Err(CoreError::bad_input("the file has no GPS points"));
@@ -139,6 +161,7 @@ impl Core {
                     points_stored: 0,
                     points_ignored: 0,
                     outliers: 0,
+                    warnings: warnings.clone(),
                 };
                 let mut done = 0;
                 progress(ImportProgress { done, total });

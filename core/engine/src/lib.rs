@@ -22,8 +22,10 @@ use tacho_store::Store;
 use tokio::sync::broadcast;
 
 mod account;
+pub mod connectors;
 mod db;
 mod edit;
+mod entry_import;
 mod error;
 mod hooks;
 pub mod import;
@@ -37,7 +39,9 @@ mod trip_changes;
 mod work;
 
 pub use account::LogoutReport;
+pub use connectors::RunReport;
 pub use edit::{EntryDetail, EntryEdit};
+pub use entry_import::{EntryImportOptions, EntryImportSummary};
 pub use error::{CoreError, Result};
 pub use hooks::{HookToken, HookTokenInfo};
 pub use import::{ImportOptions, ImportProgress, ImportSummary};

@@ -10,6 +10,8 @@ use uuid::Uuid;
 
 use crate::wire::IncomingOp;
 
+pub mod connectors;
+
 /// Stable error codes clients branch on (the relay's `{code, message}` answers). Other codes
 /// are for people and logs; a client treats them by HTTP status.
 pub mod code {

@@ -44,6 +44,18 @@ impl LinkState {
             Self::Error => "error",
         }
     }
+
+    /// The one state to show for an entry with several links (a badge on a timesheet row):
+    /// the one a person must act on first. A conflict needs a decision, an error a fix, pending
+    /// only patience; an entry is synced only when every link is. `None` without links.
+    pub fn most_urgent(states: impl IntoIterator<Item = Self>) -> Option<Self> {
+        states.into_iter().max_by_key(|s| match s {
+            Self::Synced => 0,
+            Self::Pending => 1,
+            Self::Error => 2,
+            Self::Conflict => 3,
+        })
+    }
 }
 
 /// One entry on one connection (entity kind `connector_link`, id [`link_id`]).
@@ -189,6 +201,20 @@ mod tests {
         let e = Uuid::from_u128(2);
         assert_eq!(link_id(c, e), link_id(c, e));
         assert_ne!(link_id(c, e), link_id(e, c));
+    }
+
+    #[test]
+    fn the_most_urgent_link_state_wins_the_badge() {
+        use LinkState::*;
+        assert_eq!(LinkState::most_urgent([]), None);
+        assert_eq!(LinkState::most_urgent([Synced, Synced]), Some(Synced));
+        assert_eq!(LinkState::most_urgent([Synced, Pending]), Some(Pending));
+        assert_eq!(
+            LinkState::most_urgent([Pending, Error, Synced]),
+            Some(Error)
+        );
+        assert_eq!(LinkState::most_urgent([Conflict, Error]), Some(Conflict));
+        assert_eq!(LinkState::most_urgent([Error, Conflict]), Some(Conflict));
     }
 
     #[test]

@@ -632,3 +632,92 @@ fn the_barefoot_fixture_is_named_not_misread_as_geojson() {
     .unwrap();
     assert_eq!(ok.point_count(), 1);
 }
+
+// ---------------------------------------------------------------- cut short and not UTF-8
+
+/// Two whole fixes with checksums, as a logger writes them.
+const TWO_FIXES: &str = "$GPRMC,120000.00,A,5304.5000,N,00848.4200,E,10.0,90.0,010124,,,A*56\n\
+                         $GPRMC,120001.00,A,5304.5010,N,00848.4300,E,10.0,90.0,010124,,,A*57\n";
+
+#[test]
+fn nmea_a_last_line_cut_short_is_skipped_with_a_warning_naming_it() {
+    let whole = nmea::parse(TWO_FIXES).unwrap();
+    assert_eq!(whole.point_count(), 2);
+    assert!(whole.warnings.is_empty());
+    for (tail, why) in [
+        ("$GPG", "first characters"),
+        (
+            "$GPRMC,120002.00,A,5304.5020,N,00848.4400,E,10.0,90.0,010124,,,A",
+            "before its *hh",
+        ),
+        (
+            "$GPRMC,120002.00,A,5304.5020,N,00848.4400,E,10.0,90.0,010124,,,A*5",
+            "inside its *hh",
+        ),
+    ] {
+        for end in ["", "\n"] {
+            let log = format!("{TWO_FIXES}{tail}{end}");
+            let track = nmea::parse(&log).unwrap_or_else(|e| panic!("{tail}: {e}"));
+            assert_eq!(track.point_count(), 2, "{tail}");
+            assert_eq!(track.warnings.len(), 1, "{tail}");
+            let w = &track.warnings[0];
+            assert_eq!(w.location, Location::Line(3), "{tail}");
+            assert!(w.message.contains(why), "{tail}: {w}");
+            assert!(
+                w.to_string()
+                    .starts_with("NMEA line 3: skipped the last line"),
+                "{w}"
+            );
+        }
+    }
+}
+
+#[test]
+fn nmea_the_same_damage_above_the_last_line_is_an_error() {
+    // Not the last line: a corrupt file, not a logger losing power.
+    let log =
+        format!("$GPRMC,120002.00,A,5304.5020,N,00848.4400,E,10.0,90.0,010124,,,A*5\n{TWO_FIXES}");
+    let e = nmea::parse(&log).unwrap_err();
+    assert_eq!(e.location, Location::Line(1));
+    assert!(e.message.contains("checksum"), "{e}");
+    let log = format!("$GPRMC,120002.00,A,5304.5020,N,00848.4\n{TWO_FIXES}");
+    let e = nmea::parse(&log).unwrap_err();
+    assert_eq!(e.location, Location::Line(1));
+    assert!(e.message.contains("cut short or damaged"), "{e}");
+    // A last line with a whole but wrong checksum is corruption too.
+    let log =
+        format!("{TWO_FIXES}$GPRMC,120002.00,A,5304.5020,N,00848.4400,E,10.0,90.0,010124,,,A*00\n");
+    let e = nmea::parse(&log).unwrap_err();
+    assert_eq!(e.location, Location::Line(3));
+}
+
+#[test]
+fn every_track_format_refuses_non_utf8_with_line_and_offset() {
+    let mut bytes = b"first line\nsecond ".to_vec();
+    bytes.push(0xFF);
+    bytes.extend_from_slice(b" rest\n");
+    for format in TrackFormat::ALL {
+        let e = import::parse_bytes(format, &bytes).unwrap_err();
+        assert_eq!(e.format, format);
+        assert_eq!(
+            e.location,
+            Location::Byte {
+                line: 2,
+                offset: 18
+            },
+            "{format}"
+        );
+        assert!(e.to_string().contains("line 2, byte offset 18"), "{e}");
+        assert!(
+            e.message.contains("0xFF") && e.message.contains("UTF-8"),
+            "{e}"
+        );
+    }
+    // And the good files still read through the same door.
+    assert_eq!(
+        import::parse_bytes(TrackFormat::Nmea, TWO_FIXES.as_bytes())
+            .unwrap()
+            .point_count(),
+        2
+    );
+}

@@ -15,6 +15,7 @@ use tacho_model::hlc::{Hlc, HlcClock};
 use tacho_model::id::DeviceId;
 
 mod cars;
+mod connector;
 mod edit;
 mod error;
 mod lineage;

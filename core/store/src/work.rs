@@ -112,6 +112,30 @@ impl Writer<'_> {
         self.record_upsert(EntityKind::TimeEntry, entry.id.0, entry)
     }
 
+    /// Whether a time entry with this id was ever stored here, deleted ones included: an
+    /// import skips such ids so a re-import changes nothing and a deleted imported entry
+    /// stays deleted.
+    pub fn entry_known(&self, id: EntryId) -> Result<bool> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT 1 FROM time_entry WHERE id = ?1")?
+            .query_row([id.to_string()], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    /// The live project named `name` (ignoring case and surrounding spaces), archived or not.
+    pub fn project_named(&self, name: &str) -> Result<Option<Project>> {
+        Ok(self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {PROJECT_COLUMNS} FROM project
+                 WHERE deleted = 0 AND lower(name) = lower(?1) ORDER BY id LIMIT 1"
+            ))?
+            .query_row([name.trim()], project_from_row)
+            .optional()?)
+    }
+
     /// Stops the running entry at `at`; returns it, or `None` when nothing ran.
     pub fn stop_timer(&mut self, at: DateTime<Utc>) -> Result<Option<TimeEntry>> {
         let Some(mut entry) = running(self.conn())? else {

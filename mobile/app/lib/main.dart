@@ -1,14 +1,14 @@
 // Tacho's Flutter app: opens the one TachoCore of this process and shows
 // the screens. Every rule lives in the Rust core; the screens only call it.
 
-import 'dart:io' show Platform;
-
 import 'package:flutter/material.dart';
-import 'package:flutter_timezone/flutter_timezone.dart';
-import 'package:path_provider/path_provider.dart';
 
+import 'background_sync.dart';
 import 'native_bridge.dart';
+import 'open_core.dart';
 import 'screens/cars.dart';
+import 'screens/connections.dart';
+import 'screens/hooks.dart';
 import 'screens/places.dart';
 import 'screens/projects.dart';
 import 'screens/reports.dart';
@@ -23,12 +23,10 @@ import 'src/rust/frb_generated.dart';
 Future<void> main() async {
   WidgetsFlutterBinding.ensureInitialized();
   await RustLib.init();
-  final docs = await getApplicationDocumentsDirectory();
-  final zone = await FlutterTimezone.getLocalTimezone();
-  // The relay lists this phone under its host name until the person renames it.
-  final core = await TachoCore.open(
-      dbPath: '${docs.path}/tacho.db', timeZone: zone, deviceName: Platform.localHostname);
+  final core = await openTachoCore();
   await NativeBridge(core).start();
+  // Syncs while the app is not open; a failure to schedule leaves the foreground sync.
+  await scheduleBackgroundSync().catchError((Object _) {});
   runApp(TachoApp(core: core));
 }
 
@@ -62,7 +60,8 @@ class _HomeShellState extends State<HomeShell> with WidgetsBindingObserver {
   int _tab = 0;
 
   /// The core's sync loop, running while the app is in the foreground (long-poll for the
-  /// other devices' changes, push new ones); stopped when the app goes to the background.
+  /// other devices' changes, push new ones); stopped when the app goes to the background,
+  /// where background_sync.dart's scheduled runs take over (the core never runs both at once).
   SyncLoop? _sync;
 
   @override
@@ -123,7 +122,7 @@ class _HomeShellState extends State<HomeShell> with WidgetsBindingObserver {
   }
 }
 
-/// Places, cars, reports and settings.
+/// Projects, places, cars, connections, reports, automation tokens and settings.
 class MoreScreen extends StatelessWidget {
   const MoreScreen({super.key, required this.core});
 
@@ -151,9 +150,20 @@ class MoreScreen extends StatelessWidget {
           onTap: () => open(CarsScreen(core: core)),
         ),
         ListTile(
+          leading: const Icon(Icons.sync_alt),
+          title: const Text('Connections'),
+          subtitle: const Text('Toggl, Tempo, Kimai, Zammad: state and conflicts'),
+          onTap: () => open(ConnectionsScreen(core: core)),
+        ),
+        ListTile(
           leading: const Icon(Icons.description),
           title: const Text('Reports'),
           onTap: () => open(ReportsScreen(core: core)),
+        ),
+        ListTile(
+          leading: const Icon(Icons.key),
+          title: const Text('Automation tokens'),
+          onTap: () => open(HookTokensScreen(core: core)),
         ),
         ListTile(
           leading: const Icon(Icons.settings),

@@ -5,6 +5,7 @@
 
 import 'package:flutter/material.dart';
 import 'package:flutter_test/flutter_test.dart';
+import 'package:tacho/screens/connections.dart';
 import 'package:tacho/screens/today.dart';
 import 'package:tacho/screens/trips.dart';
 import 'package:tacho/src/rust/api/session.dart';
@@ -59,6 +60,20 @@ class FakeCore implements TachoCore {
   @override
   Future<List<TripInfo>> trips({required TripQuery query}) async => tripList;
 
+  List<ConflictInfo> conflictList = [];
+
+  @override
+  Future<List<ConflictInfo>> conflicts({required bool includeResolved}) async {
+    calls.add('conflicts:$includeResolved');
+    return conflictList;
+  }
+
+  @override
+  Future<void> resolveConflict({required String id, required Resolution resolution}) async {
+    calls.add('resolve:$id:${resolution.name}');
+    conflictList = conflictList.where((c) => c.id != id).toList();
+  }
+
   @override
   dynamic noSuchMethod(Invocation invocation) =>
       throw UnimplementedError('FakeCore: ${invocation.memberName}');
@@ -78,6 +93,36 @@ void main() {
     expect(core.calls, ['connect:manual']);
     expect(find.textContaining('0.0 km'), findsOneWidget);
     expect(find.text('End trip'), findsOneWidget);
+  });
+
+  testWidgets('The conflict inbox shows both sides and resolves with one tap', (tester) async {
+    final core = FakeCore()
+      ..conflictList = [
+        ConflictInfo(
+          id: 'c1',
+          connectionId: 'k1',
+          connectionName: 'work kimai',
+          service: 'kimai',
+          entryId: 'e1',
+          message: 'edited on both sides',
+          local: const EntrySnapshotInfo(description: 'review', seconds: 5400),
+          remote: const EntrySnapshotInfo(description: 'code review', seconds: 3600),
+          raisedAtMs: DateTime(2026, 12, 7, 10).millisecondsSinceEpoch,
+          state: ConflictState.open,
+        ),
+      ];
+    await tester.pumpWidget(MaterialApp(home: ConflictInboxScreen(core: core)));
+    await tester.pump();
+    expect(core.calls, ['conflicts:false']);
+    expect(find.text('review'), findsOneWidget);
+    expect(find.text('code review'), findsOneWidget);
+    expect(find.text('Duration: 1:30 h'), findsOneWidget);
+
+    await tester.tap(find.text('Keep Tacho'));
+    await tester.pump();
+    await tester.pump();
+    expect(core.calls, contains('resolve:c1:keepLocal'));
+    expect(find.text('No open conflicts'), findsOneWidget);
   });
 
   testWidgets('Trips lists trips and flags unclassified ones', (tester) async {

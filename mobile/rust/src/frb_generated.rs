@@ -41,7 +41,7 @@ flutter_rust_bridge::frb_generated_boilerplate!(
     default_rust_auto_opaque = RustAutoOpaqueMoi,
 );
 pub(crate) const FLUTTER_RUST_BRIDGE_CODEGEN_VERSION: &str = "2.13.0";
-pub(crate) const FLUTTER_RUST_BRIDGE_CODEGEN_CONTENT_HASH: i32 = 1775316156;
+pub(crate) const FLUTTER_RUST_BRIDGE_CODEGEN_CONTENT_HASH: i32 = 21387025;
 
 // Section: executor
 
@@ -449,6 +449,66 @@ fn wire__crate__api__session__TachoCore_archive_project_impl(
         },
     )
 }
+fn wire__crate__api__session__TachoCore_background_sync_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_background_sync",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_budget_s = <u32>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::background_sync(
+                            &*api_that_guard,
+                            api_budget_s,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
 fn wire__crate__api__session__TachoCore_car_list_impl(
     port_: flutter_rust_bridge::for_generated::MessagePort,
     ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
@@ -691,6 +751,123 @@ fn wire__crate__api__session__TachoCore_classify_trip_impl(
         },
     )
 }
+fn wire__crate__api__session__TachoCore_conflict_count_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_conflict_count",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok =
+                            crate::api::session::TachoCore::conflict_count(&*api_that_guard)
+                                .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_conflicts_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_conflicts",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_include_resolved = <bool>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::conflicts(
+                            &*api_that_guard,
+                            api_include_resolved,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
 fn wire__crate__api__session__TachoCore_connect_impl(
     port_: flutter_rust_bridge::for_generated::MessagePort,
     ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
@@ -743,6 +920,423 @@ fn wire__crate__api__session__TachoCore_connect_impl(
                             &*api_that_guard,
                             api_source,
                             api_car_hint,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_connector_links_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_connector_links",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok =
+                            crate::api::session::TachoCore::connector_links(&*api_that_guard)
+                                .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_connector_pause_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_connector_pause",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_key = <String>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::connector_pause(
+                            &*api_that_guard,
+                            api_key,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_connector_resume_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_connector_resume",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_key = <String>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::connector_resume(
+                            &*api_that_guard,
+                            api_key,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_connector_run_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_connector_run",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_key = <String>::sse_decode(&mut deserializer);
+            let api_wait_s = <u32>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::connector_run(
+                            &*api_that_guard,
+                            api_key,
+                            api_wait_s,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_connector_status_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_connector_status",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_key = <String>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::connector_status(
+                            &*api_that_guard,
+                            api_key,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_connectors_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_connectors",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok =
+                            crate::api::session::TachoCore::connectors(&*api_that_guard).await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_create_hook_token_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_create_hook_token",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_car = <Option<String>>::sse_decode(&mut deserializer);
+            let api_label = <Option<String>>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::create_hook_token(
+                            &*api_that_guard,
+                            api_car,
+                            api_label,
                         )
                         .await?;
                         std::result::Result::Ok(output_ok)
@@ -1687,6 +2281,63 @@ fn wire__crate__api__session__TachoCore_entry_impl(
         },
     )
 }
+fn wire__crate__api__session__TachoCore_entry_sync_states_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_entry_sync_states",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok =
+                            crate::api::session::TachoCore::entry_sync_states(&*api_that_guard)
+                                .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
 fn wire__crate__api__session__TachoCore_find_car_impl(
     port_: flutter_rust_bridge::for_generated::MessagePort,
     ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
@@ -1737,6 +2388,62 @@ fn wire__crate__api__session__TachoCore_find_car_impl(
                         let output_ok =
                             crate::api::session::TachoCore::find_car(&*api_that_guard, api_key)
                                 .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_hook_tokens_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_hook_tokens",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok =
+                            crate::api::session::TachoCore::hook_tokens(&*api_that_guard).await?;
                         std::result::Result::Ok(output_ok)
                     })()
                     .await,
@@ -2999,6 +3706,68 @@ fn wire__crate__api__session__TachoCore_rename_device_impl(
         },
     )
 }
+fn wire__crate__api__session__TachoCore_resolve_conflict_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_resolve_conflict",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_id = <String>::sse_decode(&mut deserializer);
+            let api_resolution = <crate::api::types::Resolution>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::resolve_conflict(
+                            &*api_that_guard,
+                            api_id,
+                            api_resolution,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
 fn wire__crate__api__session__TachoCore_restore_car_impl(
     port_: flutter_rust_bridge::for_generated::MessagePort,
     ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
@@ -3407,6 +4176,66 @@ fn wire__crate__api__session__TachoCore_revoke_device_impl(
                         let output_ok = crate::api::session::TachoCore::revoke_device(
                             &*api_that_guard,
                             api_device_id,
+                        )
+                        .await?;
+                        std::result::Result::Ok(output_ok)
+                    })()
+                    .await,
+                )
+            }
+        },
+    )
+}
+fn wire__crate__api__session__TachoCore_revoke_hook_token_impl(
+    port_: flutter_rust_bridge::for_generated::MessagePort,
+    ptr_: flutter_rust_bridge::for_generated::PlatformGeneralizedUint8ListPtr,
+    rust_vec_len_: i32,
+    data_len_: i32,
+) {
+    FLUTTER_RUST_BRIDGE_HANDLER.wrap_async::<flutter_rust_bridge::for_generated::SseCodec, _, _, _>(
+        flutter_rust_bridge::for_generated::TaskInfo {
+            debug_name: "TachoCore_revoke_hook_token",
+            port: Some(port_),
+            mode: flutter_rust_bridge::for_generated::FfiCallMode::Normal,
+        },
+        move || {
+            let message = unsafe {
+                flutter_rust_bridge::for_generated::Dart2RustMessageSse::from_wire(
+                    ptr_,
+                    rust_vec_len_,
+                    data_len_,
+                )
+            };
+            let mut deserializer =
+                flutter_rust_bridge::for_generated::SseDeserializer::new(message);
+            let api_that = <RustOpaqueMoi<
+                flutter_rust_bridge::for_generated::RustAutoOpaqueInner<TachoCore>,
+            >>::sse_decode(&mut deserializer);
+            let api_id = <String>::sse_decode(&mut deserializer);
+            deserializer.end();
+            move |context| async move {
+                transform_result_sse::<_, crate::api::error::ApiError>(
+                    (move || async move {
+                        let mut api_that_guard = None;
+                        let decode_indices_ =
+                            flutter_rust_bridge::for_generated::lockable_compute_decode_order(
+                                vec![flutter_rust_bridge::for_generated::LockableOrderInfo::new(
+                                    &api_that, 0, false,
+                                )],
+                            );
+                        for i in decode_indices_ {
+                            match i {
+                                0 => {
+                                    api_that_guard =
+                                        Some(api_that.lockable_decode_async_ref().await)
+                                }
+                                _ => unreachable!(),
+                            }
+                        }
+                        let api_that_guard = api_that_guard.unwrap();
+                        let output_ok = crate::api::session::TachoCore::revoke_hook_token(
+                            &*api_that_guard,
+                            api_id,
                         )
                         .await?;
                         std::result::Result::Ok(output_ok)
@@ -4881,6 +5710,35 @@ impl SseDecode for crate::api::error::ApiErrorKind {
     }
 }
 
+impl SseDecode for crate::api::types::BackgroundSyncInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut var_outcome = <crate::api::types::BackgroundSyncOutcome>::sse_decode(deserializer);
+        let mut var_report = <Option<crate::api::types::SyncReportInfo>>::sse_decode(deserializer);
+        let mut var_error = <Option<String>>::sse_decode(deserializer);
+        return crate::api::types::BackgroundSyncInfo {
+            outcome: var_outcome,
+            report: var_report,
+            error: var_error,
+        };
+    }
+}
+
+impl SseDecode for crate::api::types::BackgroundSyncOutcome {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut inner = <i32>::sse_decode(deserializer);
+        return match inner {
+            0 => crate::api::types::BackgroundSyncOutcome::Synced,
+            1 => crate::api::types::BackgroundSyncOutcome::Busy,
+            2 => crate::api::types::BackgroundSyncOutcome::NotSignedIn,
+            3 => crate::api::types::BackgroundSyncOutcome::OutOfTime,
+            4 => crate::api::types::BackgroundSyncOutcome::Failed,
+            _ => unreachable!("Invalid variant for BackgroundSyncOutcome: {}", inner),
+        };
+    }
+}
+
 impl SseDecode for bool {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
@@ -4942,6 +5800,163 @@ impl SseDecode for crate::api::types::CarInfo {
             available_to: var_availableTo,
             connect_hint: var_connectHint,
             retired: var_retired,
+        };
+    }
+}
+
+impl SseDecode for crate::api::types::ConflictInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut var_id = <String>::sse_decode(deserializer);
+        let mut var_connectionId = <String>::sse_decode(deserializer);
+        let mut var_connectionName = <String>::sse_decode(deserializer);
+        let mut var_service = <String>::sse_decode(deserializer);
+        let mut var_entryId = <Option<String>>::sse_decode(deserializer);
+        let mut var_remoteId = <Option<String>>::sse_decode(deserializer);
+        let mut var_message = <String>::sse_decode(deserializer);
+        let mut var_local =
+            <Option<crate::api::types::EntrySnapshotInfo>>::sse_decode(deserializer);
+        let mut var_remote =
+            <Option<crate::api::types::EntrySnapshotInfo>>::sse_decode(deserializer);
+        let mut var_raisedAtMs = <i64>::sse_decode(deserializer);
+        let mut var_state = <crate::api::types::ConflictState>::sse_decode(deserializer);
+        let mut var_resolution = <Option<crate::api::types::Resolution>>::sse_decode(deserializer);
+        let mut var_resolvedAtMs = <Option<i64>>::sse_decode(deserializer);
+        return crate::api::types::ConflictInfo {
+            id: var_id,
+            connection_id: var_connectionId,
+            connection_name: var_connectionName,
+            service: var_service,
+            entry_id: var_entryId,
+            remote_id: var_remoteId,
+            message: var_message,
+            local: var_local,
+            remote: var_remote,
+            raised_at_ms: var_raisedAtMs,
+            state: var_state,
+            resolution: var_resolution,
+            resolved_at_ms: var_resolvedAtMs,
+        };
+    }
+}
+
+impl SseDecode for crate::api::types::ConflictState {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut inner = <i32>::sse_decode(deserializer);
+        return match inner {
+            0 => crate::api::types::ConflictState::Open,
+            1 => crate::api::types::ConflictState::Resolved,
+            _ => unreachable!("Invalid variant for ConflictState: {}", inner),
+        };
+    }
+}
+
+impl SseDecode for crate::api::types::ConnectionView {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut var_id = <String>::sse_decode(deserializer);
+        let mut var_name = <String>::sse_decode(deserializer);
+        let mut var_service = <String>::sse_decode(deserializer);
+        let mut var_state = <crate::api::types::ConnectorState>::sse_decode(deserializer);
+        let mut var_stateName = <String>::sse_decode(deserializer);
+        let mut var_disabledReason = <Option<String>>::sse_decode(deserializer);
+        let mut var_quotaUntil = <Option<String>>::sse_decode(deserializer);
+        let mut var_pending = <i64>::sse_decode(deserializer);
+        let mut var_conflicts = <i64>::sse_decode(deserializer);
+        let mut var_errors = <i64>::sse_decode(deserializer);
+        let mut var_lastPushAt = <Option<String>>::sse_decode(deserializer);
+        let mut var_lastPullAt = <Option<String>>::sse_decode(deserializer);
+        return crate::api::types::ConnectionView {
+            id: var_id,
+            name: var_name,
+            service: var_service,
+            state: var_state,
+            state_name: var_stateName,
+            disabled_reason: var_disabledReason,
+            quota_until: var_quotaUntil,
+            pending: var_pending,
+            conflicts: var_conflicts,
+            errors: var_errors,
+            last_push_at: var_lastPushAt,
+            last_pull_at: var_lastPullAt,
+        };
+    }
+}
+
+impl SseDecode for crate::api::types::ConnectorLinkInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut var_entryId = <String>::sse_decode(deserializer);
+        let mut var_connectionId = <String>::sse_decode(deserializer);
+        let mut var_connectionName = <String>::sse_decode(deserializer);
+        let mut var_service = <String>::sse_decode(deserializer);
+        let mut var_remoteId = <Option<String>>::sse_decode(deserializer);
+        let mut var_state = <crate::api::types::LinkState>::sse_decode(deserializer);
+        let mut var_syncedAtMs = <Option<i64>>::sse_decode(deserializer);
+        let mut var_message = <Option<String>>::sse_decode(deserializer);
+        return crate::api::types::ConnectorLinkInfo {
+            entry_id: var_entryId,
+            connection_id: var_connectionId,
+            connection_name: var_connectionName,
+            service: var_service,
+            remote_id: var_remoteId,
+            state: var_state,
+            synced_at_ms: var_syncedAtMs,
+            message: var_message,
+        };
+    }
+}
+
+impl SseDecode for crate::api::types::ConnectorRunInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut var_status = <crate::api::types::ConnectorStatusInfo>::sse_decode(deserializer);
+        let mut var_drained = <bool>::sse_decode(deserializer);
+        return crate::api::types::ConnectorRunInfo {
+            status: var_status,
+            drained: var_drained,
+        };
+    }
+}
+
+impl SseDecode for crate::api::types::ConnectorState {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut inner = <i32>::sse_decode(deserializer);
+        return match inner {
+            0 => crate::api::types::ConnectorState::Active,
+            1 => crate::api::types::ConnectorState::Paused,
+            2 => crate::api::types::ConnectorState::Disabled,
+            3 => crate::api::types::ConnectorState::Quota,
+            4 => crate::api::types::ConnectorState::Unknown,
+            _ => unreachable!("Invalid variant for ConnectorState: {}", inner),
+        };
+    }
+}
+
+impl SseDecode for crate::api::types::ConnectorStatusInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut var_state = <crate::api::types::ConnectorState>::sse_decode(deserializer);
+        let mut var_stateName = <String>::sse_decode(deserializer);
+        let mut var_pending = <i64>::sse_decode(deserializer);
+        let mut var_running = <i64>::sse_decode(deserializer);
+        let mut var_conflicts = <i64>::sse_decode(deserializer);
+        let mut var_errors = <i64>::sse_decode(deserializer);
+        let mut var_lastError = <Option<String>>::sse_decode(deserializer);
+        let mut var_lastPushAt = <Option<String>>::sse_decode(deserializer);
+        let mut var_lastPullAt = <Option<String>>::sse_decode(deserializer);
+        return crate::api::types::ConnectorStatusInfo {
+            state: var_state,
+            state_name: var_stateName,
+            pending: var_pending,
+            running: var_running,
+            conflicts: var_conflicts,
+            errors: var_errors,
+            last_error: var_lastError,
+            last_push_at: var_lastPushAt,
+            last_pull_at: var_lastPullAt,
         };
     }
 }
@@ -5083,6 +6098,28 @@ impl SseDecode for crate::api::types::EntryQuery {
     }
 }
 
+impl SseDecode for crate::api::types::EntrySnapshotInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut var_description = <Option<String>>::sse_decode(deserializer);
+        let mut var_startMs = <Option<i64>>::sse_decode(deserializer);
+        let mut var_stopMs = <Option<i64>>::sse_decode(deserializer);
+        let mut var_seconds = <Option<i64>>::sse_decode(deserializer);
+        let mut var_tags = <Option<Vec<String>>>::sse_decode(deserializer);
+        let mut var_billable = <Option<bool>>::sse_decode(deserializer);
+        let mut var_project = <Option<String>>::sse_decode(deserializer);
+        return crate::api::types::EntrySnapshotInfo {
+            description: var_description,
+            start_ms: var_startMs,
+            stop_ms: var_stopMs,
+            seconds: var_seconds,
+            tags: var_tags,
+            billable: var_billable,
+            project: var_project,
+        };
+    }
+}
+
 impl SseDecode for crate::api::types::EntrySource {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
@@ -5091,7 +6128,22 @@ impl SseDecode for crate::api::types::EntrySource {
             0 => crate::api::types::EntrySource::Timer,
             1 => crate::api::types::EntrySource::Manual,
             2 => crate::api::types::EntrySource::Trip,
+            3 => crate::api::types::EntrySource::Connector,
             _ => unreachable!("Invalid variant for EntrySource: {}", inner),
+        };
+    }
+}
+
+impl SseDecode for crate::api::types::EntrySyncInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut var_entryId = <String>::sse_decode(deserializer);
+        let mut var_state = <crate::api::types::LinkState>::sse_decode(deserializer);
+        let mut var_links = <Vec<crate::api::types::ConnectorLinkInfo>>::sse_decode(deserializer);
+        return crate::api::types::EntrySyncInfo {
+            entry_id: var_entryId,
+            state: var_state,
+            links: var_links,
         };
     }
 }
@@ -5129,6 +6181,26 @@ impl SseDecode for crate::api::types::FeedResult {
     }
 }
 
+impl SseDecode for crate::api::types::HookTokenView {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut var_id = <String>::sse_decode(deserializer);
+        let mut var_label = <String>::sse_decode(deserializer);
+        let mut var_carId = <Option<String>>::sse_decode(deserializer);
+        let mut var_carName = <Option<String>>::sse_decode(deserializer);
+        let mut var_createdAt = <String>::sse_decode(deserializer);
+        let mut var_lastUsedAt = <Option<String>>::sse_decode(deserializer);
+        return crate::api::types::HookTokenView {
+            id: var_id,
+            label: var_label,
+            car_id: var_carId,
+            car_name: var_carName,
+            created_at: var_createdAt,
+            last_used_at: var_lastUsedAt,
+        };
+    }
+}
+
 impl SseDecode for i32 {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
@@ -5151,6 +6223,20 @@ impl SseDecode for crate::api::types::LatLng {
         return crate::api::types::LatLng {
             lat: var_lat,
             lon: var_lon,
+        };
+    }
+}
+
+impl SseDecode for crate::api::types::LinkState {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut inner = <i32>::sse_decode(deserializer);
+        return match inner {
+            0 => crate::api::types::LinkState::Pending,
+            1 => crate::api::types::LinkState::Synced,
+            2 => crate::api::types::LinkState::Conflict,
+            3 => crate::api::types::LinkState::Error,
+            _ => unreachable!("Invalid variant for LinkState: {}", inner),
         };
     }
 }
@@ -5179,6 +6265,46 @@ impl SseDecode for Vec<crate::api::types::CarInfo> {
     }
 }
 
+impl SseDecode for Vec<crate::api::types::ConflictInfo> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut len_ = <i32>::sse_decode(deserializer);
+        let mut ans_ = Vec::with_capacity(len_ as usize);
+        for idx_ in 0..len_ {
+            ans_.push(<crate::api::types::ConflictInfo>::sse_decode(deserializer));
+        }
+        return ans_;
+    }
+}
+
+impl SseDecode for Vec<crate::api::types::ConnectionView> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut len_ = <i32>::sse_decode(deserializer);
+        let mut ans_ = Vec::with_capacity(len_ as usize);
+        for idx_ in 0..len_ {
+            ans_.push(<crate::api::types::ConnectionView>::sse_decode(
+                deserializer,
+            ));
+        }
+        return ans_;
+    }
+}
+
+impl SseDecode for Vec<crate::api::types::ConnectorLinkInfo> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut len_ = <i32>::sse_decode(deserializer);
+        let mut ans_ = Vec::with_capacity(len_ as usize);
+        for idx_ in 0..len_ {
+            ans_.push(<crate::api::types::ConnectorLinkInfo>::sse_decode(
+                deserializer,
+            ));
+        }
+        return ans_;
+    }
+}
+
 impl SseDecode for Vec<crate::api::types::DeviceInfoView> {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
@@ -5188,6 +6314,30 @@ impl SseDecode for Vec<crate::api::types::DeviceInfoView> {
             ans_.push(<crate::api::types::DeviceInfoView>::sse_decode(
                 deserializer,
             ));
+        }
+        return ans_;
+    }
+}
+
+impl SseDecode for Vec<crate::api::types::EntrySyncInfo> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut len_ = <i32>::sse_decode(deserializer);
+        let mut ans_ = Vec::with_capacity(len_ as usize);
+        for idx_ in 0..len_ {
+            ans_.push(<crate::api::types::EntrySyncInfo>::sse_decode(deserializer));
+        }
+        return ans_;
+    }
+}
+
+impl SseDecode for Vec<crate::api::types::HookTokenView> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut len_ = <i32>::sse_decode(deserializer);
+        let mut ans_ = Vec::with_capacity(len_ as usize);
+        for idx_ in 0..len_ {
+            ans_.push(<crate::api::types::HookTokenView>::sse_decode(deserializer));
         }
         return ans_;
     }
@@ -5403,6 +6553,18 @@ impl SseDecode for crate::api::types::NewEntryInput {
     }
 }
 
+impl SseDecode for crate::api::types::NewHookToken {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut var_id = <String>::sse_decode(deserializer);
+        let mut var_token = <String>::sse_decode(deserializer);
+        return crate::api::types::NewHookToken {
+            id: var_id,
+            token: var_token,
+        };
+    }
+}
+
 impl SseDecode for crate::api::types::NewPlaceInput {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
@@ -5537,6 +6699,19 @@ impl SseDecode for Option<crate::api::types::Decider> {
     }
 }
 
+impl SseDecode for Option<crate::api::types::EntrySnapshotInfo> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        if (<bool>::sse_decode(deserializer)) {
+            return Some(<crate::api::types::EntrySnapshotInfo>::sse_decode(
+                deserializer,
+            ));
+        } else {
+            return None;
+        }
+    }
+}
+
 impl SseDecode for Option<f64> {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
@@ -5616,11 +6791,35 @@ impl SseDecode for Option<crate::api::types::Purpose> {
     }
 }
 
+impl SseDecode for Option<crate::api::types::Resolution> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        if (<bool>::sse_decode(deserializer)) {
+            return Some(<crate::api::types::Resolution>::sse_decode(deserializer));
+        } else {
+            return None;
+        }
+    }
+}
+
 impl SseDecode for Option<crate::api::types::RoundingRule> {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
         if (<bool>::sse_decode(deserializer)) {
             return Some(<crate::api::types::RoundingRule>::sse_decode(deserializer));
+        } else {
+            return None;
+        }
+    }
+}
+
+impl SseDecode for Option<crate::api::types::SyncReportInfo> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        if (<bool>::sse_decode(deserializer)) {
+            return Some(<crate::api::types::SyncReportInfo>::sse_decode(
+                deserializer,
+            ));
         } else {
             return None;
         }
@@ -5841,6 +7040,19 @@ impl SseDecode for crate::api::types::ReportFormat {
             1 => crate::api::types::ReportFormat::Xlsx,
             2 => crate::api::types::ReportFormat::Json,
             _ => unreachable!("Invalid variant for ReportFormat: {}", inner),
+        };
+    }
+}
+
+impl SseDecode for crate::api::types::Resolution {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_decode(deserializer: &mut flutter_rust_bridge::for_generated::SseDeserializer) -> Self {
+        let mut inner = <i32>::sse_decode(deserializer);
+        return match inner {
+            0 => crate::api::types::Resolution::KeepLocal,
+            1 => crate::api::types::Resolution::KeepRemote,
+            2 => crate::api::types::Resolution::Dismiss,
+            _ => unreachable!("Invalid variant for Resolution: {}", inner),
         };
     }
 }
@@ -6298,283 +7510,358 @@ fn pde_ffi_dispatcher_primary_impl(
             rust_vec_len,
             data_len,
         ),
-        8 => wire__crate__api__session__TachoCore_car_list_impl(port, ptr, rust_vec_len, data_len),
-        9 => wire__crate__api__session__TachoCore_car_readings_impl(
+        8 => wire__crate__api__session__TachoCore_background_sync_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        10 => wire__crate__api__session__TachoCore_cars_impl(port, ptr, rust_vec_len, data_len),
-        11 => wire__crate__api__session__TachoCore_classify_trip_impl(
+        9 => wire__crate__api__session__TachoCore_car_list_impl(port, ptr, rust_vec_len, data_len),
+        10 => wire__crate__api__session__TachoCore_car_readings_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        12 => wire__crate__api__session__TachoCore_connect_impl(port, ptr, rust_vec_len, data_len),
-        13 => {
+        11 => wire__crate__api__session__TachoCore_cars_impl(port, ptr, rust_vec_len, data_len),
+        12 => wire__crate__api__session__TachoCore_classify_trip_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        13 => wire__crate__api__session__TachoCore_conflict_count_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        14 => {
+            wire__crate__api__session__TachoCore_conflicts_impl(port, ptr, rust_vec_len, data_len)
+        }
+        15 => wire__crate__api__session__TachoCore_connect_impl(port, ptr, rust_vec_len, data_len),
+        16 => wire__crate__api__session__TachoCore_connector_links_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        17 => wire__crate__api__session__TachoCore_connector_pause_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        18 => wire__crate__api__session__TachoCore_connector_resume_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        19 => wire__crate__api__session__TachoCore_connector_run_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        20 => wire__crate__api__session__TachoCore_connector_status_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        21 => {
+            wire__crate__api__session__TachoCore_connectors_impl(port, ptr, rust_vec_len, data_len)
+        }
+        22 => wire__crate__api__session__TachoCore_create_hook_token_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        23 => {
             wire__crate__api__session__TachoCore_delete_car_impl(port, ptr, rust_vec_len, data_len)
         }
-        14 => wire__crate__api__session__TachoCore_delete_entry_impl(
+        24 => wire__crate__api__session__TachoCore_delete_entry_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        15 => wire__crate__api__session__TachoCore_delete_place_impl(
+        25 => wire__crate__api__session__TachoCore_delete_place_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        16 => wire__crate__api__session__TachoCore_delete_project_impl(
+        26 => wire__crate__api__session__TachoCore_delete_project_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        18 => wire__crate__api__session__TachoCore_devices_impl(port, ptr, rust_vec_len, data_len),
-        19 => wire__crate__api__session__TachoCore_discard_trip_impl(
+        28 => wire__crate__api__session__TachoCore_devices_impl(port, ptr, rust_vec_len, data_len),
+        29 => wire__crate__api__session__TachoCore_discard_trip_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        20 => {
+        30 => {
             wire__crate__api__session__TachoCore_disconnect_impl(port, ptr, rust_vec_len, data_len)
         }
-        21 => wire__crate__api__session__TachoCore_edit_car_impl(port, ptr, rust_vec_len, data_len),
-        22 => {
+        31 => wire__crate__api__session__TachoCore_edit_car_impl(port, ptr, rust_vec_len, data_len),
+        32 => {
             wire__crate__api__session__TachoCore_edit_entry_impl(port, ptr, rust_vec_len, data_len)
         }
-        23 => {
+        33 => {
             wire__crate__api__session__TachoCore_edit_place_impl(port, ptr, rust_vec_len, data_len)
         }
-        24 => wire__crate__api__session__TachoCore_edit_project_impl(
+        34 => wire__crate__api__session__TachoCore_edit_project_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        25 => {
+        35 => {
             wire__crate__api__session__TachoCore_edit_trip_impl(port, ptr, rust_vec_len, data_len)
         }
-        26 => wire__crate__api__session__TachoCore_end_trip_impl(port, ptr, rust_vec_len, data_len),
-        27 => wire__crate__api__session__TachoCore_entries_impl(port, ptr, rust_vec_len, data_len),
-        28 => wire__crate__api__session__TachoCore_entry_impl(port, ptr, rust_vec_len, data_len),
-        29 => wire__crate__api__session__TachoCore_find_car_impl(port, ptr, rust_vec_len, data_len),
-        30 => wire__crate__api__session__TachoCore_hours_report_impl(
+        36 => wire__crate__api__session__TachoCore_end_trip_impl(port, ptr, rust_vec_len, data_len),
+        37 => wire__crate__api__session__TachoCore_entries_impl(port, ptr, rust_vec_len, data_len),
+        38 => wire__crate__api__session__TachoCore_entry_impl(port, ptr, rust_vec_len, data_len),
+        39 => wire__crate__api__session__TachoCore_entry_sync_states_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        31 => {
+        40 => wire__crate__api__session__TachoCore_find_car_impl(port, ptr, rust_vec_len, data_len),
+        41 => {
+            wire__crate__api__session__TachoCore_hook_tokens_impl(port, ptr, rust_vec_len, data_len)
+        }
+        42 => wire__crate__api__session__TachoCore_hours_report_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        43 => {
             wire__crate__api__session__TachoCore_lock_period_impl(port, ptr, rust_vec_len, data_len)
         }
-        32 => wire__crate__api__session__TachoCore_locked_periods_impl(
+        44 => wire__crate__api__session__TachoCore_locked_periods_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        33 => wire__crate__api__session__TachoCore_login_impl(port, ptr, rust_vec_len, data_len),
-        34 => wire__crate__api__session__TachoCore_logout_impl(port, ptr, rust_vec_len, data_len),
-        35 => {
+        45 => wire__crate__api__session__TachoCore_login_impl(port, ptr, rust_vec_len, data_len),
+        46 => wire__crate__api__session__TachoCore_logout_impl(port, ptr, rust_vec_len, data_len),
+        47 => {
             wire__crate__api__session__TachoCore_merge_trips_impl(port, ptr, rust_vec_len, data_len)
         }
-        36 => wire__crate__api__session__TachoCore_mileage_report_impl(
+        48 => wire__crate__api__session__TachoCore_mileage_report_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        37 => wire__crate__api__session__TachoCore_mint_watch_session_impl(
+        49 => wire__crate__api__session__TachoCore_mint_watch_session_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        38 => {
+        50 => {
             wire__crate__api__session__TachoCore_oidc_begin_impl(port, ptr, rust_vec_len, data_len)
         }
-        39 => wire__crate__api__session__TachoCore_oidc_complete_impl(
+        51 => wire__crate__api__session__TachoCore_oidc_complete_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        40 => {
+        52 => {
             wire__crate__api__session__TachoCore_oidc_nonce_impl(port, ptr, rust_vec_len, data_len)
         }
-        41 => wire__crate__api__session__TachoCore_oidc_sign_in_with_id_token_impl(
+        53 => wire__crate__api__session__TachoCore_oidc_sign_in_with_id_token_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        42 => wire__crate__api__session__TachoCore_open_impl(port, ptr, rust_vec_len, data_len),
-        43 => {
+        54 => wire__crate__api__session__TachoCore_open_impl(port, ptr, rust_vec_len, data_len),
+        55 => {
             wire__crate__api__session__TachoCore_parked_ops_impl(port, ptr, rust_vec_len, data_len)
         }
-        44 => wire__crate__api__session__TachoCore_ping_impl(port, ptr, rust_vec_len, data_len),
-        45 => {
+        56 => wire__crate__api__session__TachoCore_ping_impl(port, ptr, rust_vec_len, data_len),
+        57 => {
             wire__crate__api__session__TachoCore_ping_batch_impl(port, ptr, rust_vec_len, data_len)
         }
-        46 => {
+        58 => {
             wire__crate__api__session__TachoCore_place_list_impl(port, ptr, rust_vec_len, data_len)
         }
-        47 => wire__crate__api__session__TachoCore_places_impl(port, ptr, rust_vec_len, data_len),
-        48 => wire__crate__api__session__TachoCore_project_list_impl(
+        59 => wire__crate__api__session__TachoCore_places_impl(port, ptr, rust_vec_len, data_len),
+        60 => wire__crate__api__session__TachoCore_project_list_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        49 => wire__crate__api__session__TachoCore_projects_impl(port, ptr, rust_vec_len, data_len),
-        50 => wire__crate__api__session__TachoCore_rename_device_impl(
+        61 => wire__crate__api__session__TachoCore_projects_impl(port, ptr, rust_vec_len, data_len),
+        62 => wire__crate__api__session__TachoCore_rename_device_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        51 => {
+        63 => wire__crate__api__session__TachoCore_resolve_conflict_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        64 => {
             wire__crate__api__session__TachoCore_restore_car_impl(port, ptr, rust_vec_len, data_len)
         }
-        52 => wire__crate__api__session__TachoCore_restore_entry_impl(
+        65 => wire__crate__api__session__TachoCore_restore_entry_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        53 => wire__crate__api__session__TachoCore_restore_place_impl(
+        66 => wire__crate__api__session__TachoCore_restore_place_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        54 => wire__crate__api__session__TachoCore_restore_project_impl(
+        67 => wire__crate__api__session__TachoCore_restore_project_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        55 => wire__crate__api__session__TachoCore_restore_trip_impl(
+        68 => wire__crate__api__session__TachoCore_restore_trip_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        56 => {
+        69 => {
             wire__crate__api__session__TachoCore_retire_car_impl(port, ptr, rust_vec_len, data_len)
         }
-        57 => wire__crate__api__session__TachoCore_revoke_device_impl(
+        70 => wire__crate__api__session__TachoCore_revoke_device_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        58 => wire__crate__api__session__TachoCore_set_trip_odometer_impl(
+        71 => wire__crate__api__session__TachoCore_revoke_hook_token_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        59 => wire__crate__api__session__TachoCore_signup_impl(port, ptr, rust_vec_len, data_len),
-        60 => {
+        72 => wire__crate__api__session__TachoCore_set_trip_odometer_impl(
+            port,
+            ptr,
+            rust_vec_len,
+            data_len,
+        ),
+        73 => wire__crate__api__session__TachoCore_signup_impl(port, ptr, rust_vec_len, data_len),
+        74 => {
             wire__crate__api__session__TachoCore_split_trip_impl(port, ptr, rust_vec_len, data_len)
         }
-        61 => wire__crate__api__session__TachoCore_start_sync_loop_impl(
+        75 => wire__crate__api__session__TachoCore_start_sync_loop_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        62 => {
+        76 => {
             wire__crate__api__session__TachoCore_start_timer_impl(port, ptr, rust_vec_len, data_len)
         }
-        63 => {
+        77 => {
             wire__crate__api__session__TachoCore_stop_timer_impl(port, ptr, rust_vec_len, data_len)
         }
-        64 => wire__crate__api__session__TachoCore_switch_timer_impl(
+        78 => wire__crate__api__session__TachoCore_switch_timer_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        65 => wire__crate__api__session__TachoCore_sync_now_impl(port, ptr, rust_vec_len, data_len),
-        66 => {
+        79 => wire__crate__api__session__TachoCore_sync_now_impl(port, ptr, rust_vec_len, data_len),
+        80 => {
             wire__crate__api__session__TachoCore_sync_status_impl(port, ptr, rust_vec_len, data_len)
         }
-        67 => wire__crate__api__session__TachoCore_tick_impl(port, ptr, rust_vec_len, data_len),
-        68 => wire__crate__api__session__TachoCore_timer_status_impl(
+        81 => wire__crate__api__session__TachoCore_tick_impl(port, ptr, rust_vec_len, data_len),
+        82 => wire__crate__api__session__TachoCore_timer_status_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        69 => wire__crate__api__session__TachoCore_trip_impl(port, ptr, rust_vec_len, data_len),
-        70 => {
+        83 => wire__crate__api__session__TachoCore_trip_impl(port, ptr, rust_vec_len, data_len),
+        84 => {
             wire__crate__api__session__TachoCore_trip_points_impl(port, ptr, rust_vec_len, data_len)
         }
-        71 => wire__crate__api__session__TachoCore_trip_statuses_impl(
+        85 => wire__crate__api__session__TachoCore_trip_statuses_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        72 => wire__crate__api__session__TachoCore_trips_impl(port, ptr, rust_vec_len, data_len),
-        73 => wire__crate__api__session__TachoCore_watch_events_impl(
+        86 => wire__crate__api__session__TachoCore_trips_impl(port, ptr, rust_vec_len, data_len),
+        87 => wire__crate__api__session__TachoCore_watch_events_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        74 => wire__crate__api__session__TachoCore_write_hours_report_impl(
+        88 => wire__crate__api__session__TachoCore_write_hours_report_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        75 => wire__crate__api__session__TachoCore_write_mileage_report_impl(
+        89 => wire__crate__api__session__TachoCore_write_mileage_report_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        76 => wire__crate__api__types__car_change_input_default_impl(
+        90 => wire__crate__api__types__car_change_input_default_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        77 => wire__crate__api__types__entry_edit_input_default_impl(
+        91 => wire__crate__api__types__entry_edit_input_default_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        78 => wire__crate__api__types__entry_query_default_impl(port, ptr, rust_vec_len, data_len),
-        79 => {
+        92 => wire__crate__api__types__entry_query_default_impl(port, ptr, rust_vec_len, data_len),
+        93 => {
             wire__crate__api__types__new_car_input_default_impl(port, ptr, rust_vec_len, data_len)
         }
-        80 => {
+        94 => {
             wire__crate__api__types__new_entry_input_default_impl(port, ptr, rust_vec_len, data_len)
         }
-        81 => wire__crate__api__types__place_change_input_default_impl(
+        95 => wire__crate__api__types__place_change_input_default_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        82 => wire__crate__api__types__project_change_input_default_impl(
+        96 => wire__crate__api__types__project_change_input_default_impl(
             port,
             ptr,
             rust_vec_len,
             data_len,
         ),
-        83 => wire__crate__api__types__trip_query_default_impl(port, ptr, rust_vec_len, data_len),
+        97 => wire__crate__api__types__trip_query_default_impl(port, ptr, rust_vec_len, data_len),
         _ => unreachable!(),
     }
 }
@@ -6588,7 +7875,7 @@ fn pde_ffi_dispatcher_sync_impl(
     // Codec=Pde (Serialization + dispatch), see doc to use other codecs
     match func_id {
         1 => wire__crate__api__sync__SyncLoop_stop_impl(ptr, rust_vec_len, data_len),
-        17 => wire__crate__api__session__TachoCore_device_id_impl(ptr, rust_vec_len, data_len),
+        27 => wire__crate__api__session__TachoCore_device_id_impl(ptr, rust_vec_len, data_len),
         _ => unreachable!(),
     }
 }
@@ -6692,6 +7979,52 @@ impl flutter_rust_bridge::IntoIntoDart<crate::api::error::ApiErrorKind>
     }
 }
 // Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::BackgroundSyncInfo {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        [
+            self.outcome.into_into_dart().into_dart(),
+            self.report.into_into_dart().into_dart(),
+            self.error.into_into_dart().into_dart(),
+        ]
+        .into_dart()
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::BackgroundSyncInfo
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::BackgroundSyncInfo>
+    for crate::api::types::BackgroundSyncInfo
+{
+    fn into_into_dart(self) -> crate::api::types::BackgroundSyncInfo {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::BackgroundSyncOutcome {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        match self {
+            Self::Synced => 0.into_dart(),
+            Self::Busy => 1.into_dart(),
+            Self::NotSignedIn => 2.into_dart(),
+            Self::OutOfTime => 3.into_dart(),
+            Self::Failed => 4.into_dart(),
+            _ => unreachable!(),
+        }
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::BackgroundSyncOutcome
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::BackgroundSyncOutcome>
+    for crate::api::types::BackgroundSyncOutcome
+{
+    fn into_into_dart(self) -> crate::api::types::BackgroundSyncOutcome {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
 impl flutter_rust_bridge::IntoDart for crate::api::types::CarChangeInput {
     fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
         [
@@ -6742,6 +8075,190 @@ impl flutter_rust_bridge::IntoDart for crate::api::types::CarInfo {
 impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive for crate::api::types::CarInfo {}
 impl flutter_rust_bridge::IntoIntoDart<crate::api::types::CarInfo> for crate::api::types::CarInfo {
     fn into_into_dart(self) -> crate::api::types::CarInfo {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::ConflictInfo {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        [
+            self.id.into_into_dart().into_dart(),
+            self.connection_id.into_into_dart().into_dart(),
+            self.connection_name.into_into_dart().into_dart(),
+            self.service.into_into_dart().into_dart(),
+            self.entry_id.into_into_dart().into_dart(),
+            self.remote_id.into_into_dart().into_dart(),
+            self.message.into_into_dart().into_dart(),
+            self.local.into_into_dart().into_dart(),
+            self.remote.into_into_dart().into_dart(),
+            self.raised_at_ms.into_into_dart().into_dart(),
+            self.state.into_into_dart().into_dart(),
+            self.resolution.into_into_dart().into_dart(),
+            self.resolved_at_ms.into_into_dart().into_dart(),
+        ]
+        .into_dart()
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::ConflictInfo
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::ConflictInfo>
+    for crate::api::types::ConflictInfo
+{
+    fn into_into_dart(self) -> crate::api::types::ConflictInfo {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::ConflictState {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        match self {
+            Self::Open => 0.into_dart(),
+            Self::Resolved => 1.into_dart(),
+            _ => unreachable!(),
+        }
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::ConflictState
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::ConflictState>
+    for crate::api::types::ConflictState
+{
+    fn into_into_dart(self) -> crate::api::types::ConflictState {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::ConnectionView {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        [
+            self.id.into_into_dart().into_dart(),
+            self.name.into_into_dart().into_dart(),
+            self.service.into_into_dart().into_dart(),
+            self.state.into_into_dart().into_dart(),
+            self.state_name.into_into_dart().into_dart(),
+            self.disabled_reason.into_into_dart().into_dart(),
+            self.quota_until.into_into_dart().into_dart(),
+            self.pending.into_into_dart().into_dart(),
+            self.conflicts.into_into_dart().into_dart(),
+            self.errors.into_into_dart().into_dart(),
+            self.last_push_at.into_into_dart().into_dart(),
+            self.last_pull_at.into_into_dart().into_dart(),
+        ]
+        .into_dart()
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::ConnectionView
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::ConnectionView>
+    for crate::api::types::ConnectionView
+{
+    fn into_into_dart(self) -> crate::api::types::ConnectionView {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::ConnectorLinkInfo {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        [
+            self.entry_id.into_into_dart().into_dart(),
+            self.connection_id.into_into_dart().into_dart(),
+            self.connection_name.into_into_dart().into_dart(),
+            self.service.into_into_dart().into_dart(),
+            self.remote_id.into_into_dart().into_dart(),
+            self.state.into_into_dart().into_dart(),
+            self.synced_at_ms.into_into_dart().into_dart(),
+            self.message.into_into_dart().into_dart(),
+        ]
+        .into_dart()
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::ConnectorLinkInfo
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::ConnectorLinkInfo>
+    for crate::api::types::ConnectorLinkInfo
+{
+    fn into_into_dart(self) -> crate::api::types::ConnectorLinkInfo {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::ConnectorRunInfo {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        [
+            self.status.into_into_dart().into_dart(),
+            self.drained.into_into_dart().into_dart(),
+        ]
+        .into_dart()
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::ConnectorRunInfo
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::ConnectorRunInfo>
+    for crate::api::types::ConnectorRunInfo
+{
+    fn into_into_dart(self) -> crate::api::types::ConnectorRunInfo {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::ConnectorState {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        match self {
+            Self::Active => 0.into_dart(),
+            Self::Paused => 1.into_dart(),
+            Self::Disabled => 2.into_dart(),
+            Self::Quota => 3.into_dart(),
+            Self::Unknown => 4.into_dart(),
+            _ => unreachable!(),
+        }
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::ConnectorState
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::ConnectorState>
+    for crate::api::types::ConnectorState
+{
+    fn into_into_dart(self) -> crate::api::types::ConnectorState {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::ConnectorStatusInfo {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        [
+            self.state.into_into_dart().into_dart(),
+            self.state_name.into_into_dart().into_dart(),
+            self.pending.into_into_dart().into_dart(),
+            self.running.into_into_dart().into_dart(),
+            self.conflicts.into_into_dart().into_dart(),
+            self.errors.into_into_dart().into_dart(),
+            self.last_error.into_into_dart().into_dart(),
+            self.last_push_at.into_into_dart().into_dart(),
+            self.last_pull_at.into_into_dart().into_dart(),
+        ]
+        .into_dart()
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::ConnectorStatusInfo
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::ConnectorStatusInfo>
+    for crate::api::types::ConnectorStatusInfo
+{
+    fn into_into_dart(self) -> crate::api::types::ConnectorStatusInfo {
         self
     }
 }
@@ -6929,12 +8446,39 @@ impl flutter_rust_bridge::IntoIntoDart<crate::api::types::EntryQuery>
     }
 }
 // Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::EntrySnapshotInfo {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        [
+            self.description.into_into_dart().into_dart(),
+            self.start_ms.into_into_dart().into_dart(),
+            self.stop_ms.into_into_dart().into_dart(),
+            self.seconds.into_into_dart().into_dart(),
+            self.tags.into_into_dart().into_dart(),
+            self.billable.into_into_dart().into_dart(),
+            self.project.into_into_dart().into_dart(),
+        ]
+        .into_dart()
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::EntrySnapshotInfo
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::EntrySnapshotInfo>
+    for crate::api::types::EntrySnapshotInfo
+{
+    fn into_into_dart(self) -> crate::api::types::EntrySnapshotInfo {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
 impl flutter_rust_bridge::IntoDart for crate::api::types::EntrySource {
     fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
         match self {
             Self::Timer => 0.into_dart(),
             Self::Manual => 1.into_dart(),
             Self::Trip => 2.into_dart(),
+            Self::Connector => 3.into_dart(),
             _ => unreachable!(),
         }
     }
@@ -6947,6 +8491,28 @@ impl flutter_rust_bridge::IntoIntoDart<crate::api::types::EntrySource>
     for crate::api::types::EntrySource
 {
     fn into_into_dart(self) -> crate::api::types::EntrySource {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::EntrySyncInfo {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        [
+            self.entry_id.into_into_dart().into_dart(),
+            self.state.into_into_dart().into_dart(),
+            self.links.into_into_dart().into_dart(),
+        ]
+        .into_dart()
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::EntrySyncInfo
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::EntrySyncInfo>
+    for crate::api::types::EntrySyncInfo
+{
+    fn into_into_dart(self) -> crate::api::types::EntrySyncInfo {
         self
     }
 }
@@ -6976,6 +8542,31 @@ impl flutter_rust_bridge::IntoIntoDart<crate::api::types::FeedResult>
     }
 }
 // Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::HookTokenView {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        [
+            self.id.into_into_dart().into_dart(),
+            self.label.into_into_dart().into_dart(),
+            self.car_id.into_into_dart().into_dart(),
+            self.car_name.into_into_dart().into_dart(),
+            self.created_at.into_into_dart().into_dart(),
+            self.last_used_at.into_into_dart().into_dart(),
+        ]
+        .into_dart()
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::HookTokenView
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::HookTokenView>
+    for crate::api::types::HookTokenView
+{
+    fn into_into_dart(self) -> crate::api::types::HookTokenView {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
 impl flutter_rust_bridge::IntoDart for crate::api::types::LatLng {
     fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
         [
@@ -6988,6 +8579,26 @@ impl flutter_rust_bridge::IntoDart for crate::api::types::LatLng {
 impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive for crate::api::types::LatLng {}
 impl flutter_rust_bridge::IntoIntoDart<crate::api::types::LatLng> for crate::api::types::LatLng {
     fn into_into_dart(self) -> crate::api::types::LatLng {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::LinkState {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        match self {
+            Self::Pending => 0.into_dart(),
+            Self::Synced => 1.into_dart(),
+            Self::Conflict => 2.into_dart(),
+            Self::Error => 3.into_dart(),
+            _ => unreachable!(),
+        }
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive for crate::api::types::LinkState {}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::LinkState>
+    for crate::api::types::LinkState
+{
+    fn into_into_dart(self) -> crate::api::types::LinkState {
         self
     }
 }
@@ -7060,6 +8671,27 @@ impl flutter_rust_bridge::IntoIntoDart<crate::api::types::NewEntryInput>
     for crate::api::types::NewEntryInput
 {
     fn into_into_dart(self) -> crate::api::types::NewEntryInput {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::NewHookToken {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        [
+            self.id.into_into_dart().into_dart(),
+            self.token.into_into_dart().into_dart(),
+        ]
+        .into_dart()
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive
+    for crate::api::types::NewHookToken
+{
+}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::NewHookToken>
+    for crate::api::types::NewHookToken
+{
+    fn into_into_dart(self) -> crate::api::types::NewHookToken {
         self
     }
 }
@@ -7405,6 +9037,25 @@ impl flutter_rust_bridge::IntoIntoDart<crate::api::types::ReportFormat>
     for crate::api::types::ReportFormat
 {
     fn into_into_dart(self) -> crate::api::types::ReportFormat {
+        self
+    }
+}
+// Codec=Dco (DartCObject based), see doc to use other codecs
+impl flutter_rust_bridge::IntoDart for crate::api::types::Resolution {
+    fn into_dart(self) -> flutter_rust_bridge::for_generated::DartAbi {
+        match self {
+            Self::KeepLocal => 0.into_dart(),
+            Self::KeepRemote => 1.into_dart(),
+            Self::Dismiss => 2.into_dart(),
+            _ => unreachable!(),
+        }
+    }
+}
+impl flutter_rust_bridge::for_generated::IntoDartExceptPrimitive for crate::api::types::Resolution {}
+impl flutter_rust_bridge::IntoIntoDart<crate::api::types::Resolution>
+    for crate::api::types::Resolution
+{
+    fn into_into_dart(self) -> crate::api::types::Resolution {
         self
     }
 }
@@ -8021,6 +9672,34 @@ impl SseEncode for crate::api::error::ApiErrorKind {
     }
 }
 
+impl SseEncode for crate::api::types::BackgroundSyncInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <crate::api::types::BackgroundSyncOutcome>::sse_encode(self.outcome, serializer);
+        <Option<crate::api::types::SyncReportInfo>>::sse_encode(self.report, serializer);
+        <Option<String>>::sse_encode(self.error, serializer);
+    }
+}
+
+impl SseEncode for crate::api::types::BackgroundSyncOutcome {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <i32>::sse_encode(
+            match self {
+                crate::api::types::BackgroundSyncOutcome::Synced => 0,
+                crate::api::types::BackgroundSyncOutcome::Busy => 1,
+                crate::api::types::BackgroundSyncOutcome::NotSignedIn => 2,
+                crate::api::types::BackgroundSyncOutcome::OutOfTime => 3,
+                crate::api::types::BackgroundSyncOutcome::Failed => 4,
+                _ => {
+                    unimplemented!("");
+                }
+            },
+            serializer,
+        );
+    }
+}
+
 impl SseEncode for bool {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
@@ -8058,6 +9737,115 @@ impl SseEncode for crate::api::types::CarInfo {
         <Option<String>>::sse_encode(self.available_to, serializer);
         <Option<String>>::sse_encode(self.connect_hint, serializer);
         <bool>::sse_encode(self.retired, serializer);
+    }
+}
+
+impl SseEncode for crate::api::types::ConflictInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <String>::sse_encode(self.id, serializer);
+        <String>::sse_encode(self.connection_id, serializer);
+        <String>::sse_encode(self.connection_name, serializer);
+        <String>::sse_encode(self.service, serializer);
+        <Option<String>>::sse_encode(self.entry_id, serializer);
+        <Option<String>>::sse_encode(self.remote_id, serializer);
+        <String>::sse_encode(self.message, serializer);
+        <Option<crate::api::types::EntrySnapshotInfo>>::sse_encode(self.local, serializer);
+        <Option<crate::api::types::EntrySnapshotInfo>>::sse_encode(self.remote, serializer);
+        <i64>::sse_encode(self.raised_at_ms, serializer);
+        <crate::api::types::ConflictState>::sse_encode(self.state, serializer);
+        <Option<crate::api::types::Resolution>>::sse_encode(self.resolution, serializer);
+        <Option<i64>>::sse_encode(self.resolved_at_ms, serializer);
+    }
+}
+
+impl SseEncode for crate::api::types::ConflictState {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <i32>::sse_encode(
+            match self {
+                crate::api::types::ConflictState::Open => 0,
+                crate::api::types::ConflictState::Resolved => 1,
+                _ => {
+                    unimplemented!("");
+                }
+            },
+            serializer,
+        );
+    }
+}
+
+impl SseEncode for crate::api::types::ConnectionView {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <String>::sse_encode(self.id, serializer);
+        <String>::sse_encode(self.name, serializer);
+        <String>::sse_encode(self.service, serializer);
+        <crate::api::types::ConnectorState>::sse_encode(self.state, serializer);
+        <String>::sse_encode(self.state_name, serializer);
+        <Option<String>>::sse_encode(self.disabled_reason, serializer);
+        <Option<String>>::sse_encode(self.quota_until, serializer);
+        <i64>::sse_encode(self.pending, serializer);
+        <i64>::sse_encode(self.conflicts, serializer);
+        <i64>::sse_encode(self.errors, serializer);
+        <Option<String>>::sse_encode(self.last_push_at, serializer);
+        <Option<String>>::sse_encode(self.last_pull_at, serializer);
+    }
+}
+
+impl SseEncode for crate::api::types::ConnectorLinkInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <String>::sse_encode(self.entry_id, serializer);
+        <String>::sse_encode(self.connection_id, serializer);
+        <String>::sse_encode(self.connection_name, serializer);
+        <String>::sse_encode(self.service, serializer);
+        <Option<String>>::sse_encode(self.remote_id, serializer);
+        <crate::api::types::LinkState>::sse_encode(self.state, serializer);
+        <Option<i64>>::sse_encode(self.synced_at_ms, serializer);
+        <Option<String>>::sse_encode(self.message, serializer);
+    }
+}
+
+impl SseEncode for crate::api::types::ConnectorRunInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <crate::api::types::ConnectorStatusInfo>::sse_encode(self.status, serializer);
+        <bool>::sse_encode(self.drained, serializer);
+    }
+}
+
+impl SseEncode for crate::api::types::ConnectorState {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <i32>::sse_encode(
+            match self {
+                crate::api::types::ConnectorState::Active => 0,
+                crate::api::types::ConnectorState::Paused => 1,
+                crate::api::types::ConnectorState::Disabled => 2,
+                crate::api::types::ConnectorState::Quota => 3,
+                crate::api::types::ConnectorState::Unknown => 4,
+                _ => {
+                    unimplemented!("");
+                }
+            },
+            serializer,
+        );
+    }
+}
+
+impl SseEncode for crate::api::types::ConnectorStatusInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <crate::api::types::ConnectorState>::sse_encode(self.state, serializer);
+        <String>::sse_encode(self.state_name, serializer);
+        <i64>::sse_encode(self.pending, serializer);
+        <i64>::sse_encode(self.running, serializer);
+        <i64>::sse_encode(self.conflicts, serializer);
+        <i64>::sse_encode(self.errors, serializer);
+        <Option<String>>::sse_encode(self.last_error, serializer);
+        <Option<String>>::sse_encode(self.last_push_at, serializer);
+        <Option<String>>::sse_encode(self.last_pull_at, serializer);
     }
 }
 
@@ -8175,6 +9963,19 @@ impl SseEncode for crate::api::types::EntryQuery {
     }
 }
 
+impl SseEncode for crate::api::types::EntrySnapshotInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <Option<String>>::sse_encode(self.description, serializer);
+        <Option<i64>>::sse_encode(self.start_ms, serializer);
+        <Option<i64>>::sse_encode(self.stop_ms, serializer);
+        <Option<i64>>::sse_encode(self.seconds, serializer);
+        <Option<Vec<String>>>::sse_encode(self.tags, serializer);
+        <Option<bool>>::sse_encode(self.billable, serializer);
+        <Option<String>>::sse_encode(self.project, serializer);
+    }
+}
+
 impl SseEncode for crate::api::types::EntrySource {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
@@ -8183,12 +9984,22 @@ impl SseEncode for crate::api::types::EntrySource {
                 crate::api::types::EntrySource::Timer => 0,
                 crate::api::types::EntrySource::Manual => 1,
                 crate::api::types::EntrySource::Trip => 2,
+                crate::api::types::EntrySource::Connector => 3,
                 _ => {
                     unimplemented!("");
                 }
             },
             serializer,
         );
+    }
+}
+
+impl SseEncode for crate::api::types::EntrySyncInfo {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <String>::sse_encode(self.entry_id, serializer);
+        <crate::api::types::LinkState>::sse_encode(self.state, serializer);
+        <Vec<crate::api::types::ConnectorLinkInfo>>::sse_encode(self.links, serializer);
     }
 }
 
@@ -8214,6 +10025,18 @@ impl SseEncode for crate::api::types::FeedResult {
     }
 }
 
+impl SseEncode for crate::api::types::HookTokenView {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <String>::sse_encode(self.id, serializer);
+        <String>::sse_encode(self.label, serializer);
+        <Option<String>>::sse_encode(self.car_id, serializer);
+        <Option<String>>::sse_encode(self.car_name, serializer);
+        <String>::sse_encode(self.created_at, serializer);
+        <Option<String>>::sse_encode(self.last_used_at, serializer);
+    }
+}
+
 impl SseEncode for i32 {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
@@ -8233,6 +10056,24 @@ impl SseEncode for crate::api::types::LatLng {
     fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
         <f64>::sse_encode(self.lat, serializer);
         <f64>::sse_encode(self.lon, serializer);
+    }
+}
+
+impl SseEncode for crate::api::types::LinkState {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <i32>::sse_encode(
+            match self {
+                crate::api::types::LinkState::Pending => 0,
+                crate::api::types::LinkState::Synced => 1,
+                crate::api::types::LinkState::Conflict => 2,
+                crate::api::types::LinkState::Error => 3,
+                _ => {
+                    unimplemented!("");
+                }
+            },
+            serializer,
+        );
     }
 }
 
@@ -8256,12 +10097,62 @@ impl SseEncode for Vec<crate::api::types::CarInfo> {
     }
 }
 
+impl SseEncode for Vec<crate::api::types::ConflictInfo> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <i32>::sse_encode(self.len() as _, serializer);
+        for item in self {
+            <crate::api::types::ConflictInfo>::sse_encode(item, serializer);
+        }
+    }
+}
+
+impl SseEncode for Vec<crate::api::types::ConnectionView> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <i32>::sse_encode(self.len() as _, serializer);
+        for item in self {
+            <crate::api::types::ConnectionView>::sse_encode(item, serializer);
+        }
+    }
+}
+
+impl SseEncode for Vec<crate::api::types::ConnectorLinkInfo> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <i32>::sse_encode(self.len() as _, serializer);
+        for item in self {
+            <crate::api::types::ConnectorLinkInfo>::sse_encode(item, serializer);
+        }
+    }
+}
+
 impl SseEncode for Vec<crate::api::types::DeviceInfoView> {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
         <i32>::sse_encode(self.len() as _, serializer);
         for item in self {
             <crate::api::types::DeviceInfoView>::sse_encode(item, serializer);
+        }
+    }
+}
+
+impl SseEncode for Vec<crate::api::types::EntrySyncInfo> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <i32>::sse_encode(self.len() as _, serializer);
+        for item in self {
+            <crate::api::types::EntrySyncInfo>::sse_encode(item, serializer);
+        }
+    }
+}
+
+impl SseEncode for Vec<crate::api::types::HookTokenView> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <i32>::sse_encode(self.len() as _, serializer);
+        for item in self {
+            <crate::api::types::HookTokenView>::sse_encode(item, serializer);
         }
     }
 }
@@ -8422,6 +10313,14 @@ impl SseEncode for crate::api::types::NewEntryInput {
     }
 }
 
+impl SseEncode for crate::api::types::NewHookToken {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <String>::sse_encode(self.id, serializer);
+        <String>::sse_encode(self.token, serializer);
+    }
+}
+
 impl SseEncode for crate::api::types::NewPlaceInput {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
@@ -8517,6 +10416,16 @@ impl SseEncode for Option<crate::api::types::Decider> {
     }
 }
 
+impl SseEncode for Option<crate::api::types::EntrySnapshotInfo> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <bool>::sse_encode(self.is_some(), serializer);
+        if let Some(value) = self {
+            <crate::api::types::EntrySnapshotInfo>::sse_encode(value, serializer);
+        }
+    }
+}
+
 impl SseEncode for Option<f64> {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
@@ -8587,12 +10496,32 @@ impl SseEncode for Option<crate::api::types::Purpose> {
     }
 }
 
+impl SseEncode for Option<crate::api::types::Resolution> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <bool>::sse_encode(self.is_some(), serializer);
+        if let Some(value) = self {
+            <crate::api::types::Resolution>::sse_encode(value, serializer);
+        }
+    }
+}
+
 impl SseEncode for Option<crate::api::types::RoundingRule> {
     // Codec=Sse (Serialization based), see doc to use other codecs
     fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
         <bool>::sse_encode(self.is_some(), serializer);
         if let Some(value) = self {
             <crate::api::types::RoundingRule>::sse_encode(value, serializer);
+        }
+    }
+}
+
+impl SseEncode for Option<crate::api::types::SyncReportInfo> {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <bool>::sse_encode(self.is_some(), serializer);
+        if let Some(value) = self {
+            <crate::api::types::SyncReportInfo>::sse_encode(value, serializer);
         }
     }
 }
@@ -8769,6 +10698,23 @@ impl SseEncode for crate::api::types::ReportFormat {
                 crate::api::types::ReportFormat::Csv => 0,
                 crate::api::types::ReportFormat::Xlsx => 1,
                 crate::api::types::ReportFormat::Json => 2,
+                _ => {
+                    unimplemented!("");
+                }
+            },
+            serializer,
+        );
+    }
+}
+
+impl SseEncode for crate::api::types::Resolution {
+    // Codec=Sse (Serialization based), see doc to use other codecs
+    fn sse_encode(self, serializer: &mut flutter_rust_bridge::for_generated::SseSerializer) {
+        <i32>::sse_encode(
+            match self {
+                crate::api::types::Resolution::KeepLocal => 0,
+                crate::api::types::Resolution::KeepRemote => 1,
+                crate::api::types::Resolution::Dismiss => 2,
                 _ => {
                     unimplemented!("");
                 }

@@ -9,6 +9,7 @@
 
 pub mod api;
 mod mapping;
+mod shared;
 
 // The generated glue is the only place in this crate allowed to use `unsafe`
 // (the FFI boundary needs it). It is written by flutter_rust_bridge, not us;

@@ -7,7 +7,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use tacho_core::report::ReportFormat as CoreReportFormat;
 use tacho_core::{CoreError, CoreEvent, FeedOutcome};
 use tacho_core::{ParkedOp, TripPoint};
+use tacho_model::api::connectors::{ConnectionInfo, ConnectorStatus};
 use tacho_model::car as mcar;
+use tacho_model::connector as mconnector;
 use tacho_model::gps::{LatLon, Ping};
 use tacho_model::place as mplace;
 use tacho_model::trip as mtrip;
@@ -710,6 +712,148 @@ pub(crate) fn report_file_name(
     }
 }
 
+// ---- timesheet connectors --------------------------------------------------
+
+same_variants!(
+    LinkState,
+    tacho_model::connector::LinkState,
+    [Pending, Synced, Conflict, Error]
+);
+same_variants!(
+    ConflictState,
+    tacho_model::connector::ConflictState,
+    [Open, Resolved]
+);
+same_variants!(
+    Resolution,
+    tacho_model::connector::Resolution,
+    [KeepLocal, KeepRemote, Dismiss]
+);
+
+/// A connection state by its wire name; a name this build does not know is `Unknown`.
+fn connector_state(name: &str) -> ConnectorState {
+    match name {
+        "active" => ConnectorState::Active,
+        "paused" => ConnectorState::Paused,
+        "disabled" => ConnectorState::Disabled,
+        "quota" => ConnectorState::Quota,
+        _ => ConnectorState::Unknown,
+    }
+}
+
+impl From<ConnectionInfo> for ConnectionView {
+    fn from(c: ConnectionInfo) -> Self {
+        Self {
+            id: c.id.to_string(),
+            name: c.label.unwrap_or_else(|| c.provider.clone()),
+            service: c.provider,
+            state: connector_state(&c.state),
+            state_name: c.state,
+            disabled_reason: c.disabled_reason,
+            quota_until: c.quota_until,
+            pending: count(c.counts.pending),
+            conflicts: count(c.counts.conflicts),
+            errors: count(c.counts.errors),
+            last_push_at: c.last_push_at,
+            last_pull_at: c.last_pull_at,
+        }
+    }
+}
+
+impl From<ConnectorStatus> for ConnectorStatusInfo {
+    fn from(s: ConnectorStatus) -> Self {
+        Self {
+            state: connector_state(&s.state),
+            state_name: s.state,
+            pending: count(s.pending),
+            running: count(s.running),
+            conflicts: count(s.conflicts),
+            errors: count(s.errors),
+            last_error: s.last_error,
+            last_push_at: s.last_push_at,
+            last_pull_at: s.last_pull_at,
+        }
+    }
+}
+
+impl From<tacho_core::RunReport> for ConnectorRunInfo {
+    fn from(r: tacho_core::RunReport) -> Self {
+        Self {
+            status: r.status.into(),
+            drained: r.drained,
+        }
+    }
+}
+
+impl From<mconnector::EntrySnapshot> for EntrySnapshotInfo {
+    fn from(s: mconnector::EntrySnapshot) -> Self {
+        Self {
+            description: s.description,
+            start_ms: s.start.map(millis),
+            stop_ms: s.stop.map(millis),
+            seconds: s.seconds,
+            tags: s.tags,
+            billable: s.billable,
+            project: s.project,
+        }
+    }
+}
+
+/// A conflict with its entity id, for Dart.
+pub(crate) fn conflict(id: uuid::Uuid, c: mconnector::ConnectorConflict) -> ConflictInfo {
+    ConflictInfo {
+        id: id.to_string(),
+        connection_id: c.connection_id.to_string(),
+        connection_name: c.connection_name,
+        service: c.service,
+        entry_id: c.entry_id.map(|e| e.to_string()),
+        remote_id: c.remote_id,
+        message: c.message,
+        local: c.local.map(Into::into),
+        remote: c.remote.map(Into::into),
+        raised_at_ms: millis(c.raised_at),
+        state: c.state.into(),
+        resolution: c.resolution.map(Into::into),
+        resolved_at_ms: c.resolved_at.map(millis),
+    }
+}
+
+impl From<mconnector::ConnectorLink> for ConnectorLinkInfo {
+    fn from(l: mconnector::ConnectorLink) -> Self {
+        Self {
+            entry_id: l.entry_id.to_string(),
+            connection_id: l.connection_id.to_string(),
+            connection_name: l.connection_name,
+            service: l.service,
+            remote_id: l.remote_id,
+            state: l.state.into(),
+            synced_at_ms: l.synced_at.map(millis),
+            message: l.message,
+        }
+    }
+}
+
+/// Groups links by entry into badges (the most urgent state of each entry's links), entries
+/// in id order (ids are time-ordered).
+pub(crate) fn entry_sync_states(links: Vec<mconnector::ConnectorLink>) -> Vec<EntrySyncInfo> {
+    let mut by_entry: std::collections::BTreeMap<uuid::Uuid, Vec<_>> =
+        std::collections::BTreeMap::new();
+    for link in links {
+        by_entry.entry(link.entry_id).or_default().push(link);
+    }
+    by_entry
+        .into_iter()
+        .filter_map(|(entry, links)| {
+            let state = mconnector::LinkState::most_urgent(links.iter().map(|l| l.state))?;
+            Some(EntrySyncInfo {
+                entry_id: entry.to_string(),
+                state: state.into(),
+                links: links.into_iter().map(Into::into).collect(),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -895,15 +1039,13 @@ mod tests {
     async fn a_trip_and_a_timer_through_the_api() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("tacho.db").to_string_lossy().into_owned();
-        let core = TachoCore::open(
-            db.clone(),
-            "Europe/Amsterdam".into(),
-            Some("test phone".into()),
-        )
-        .await
-        .unwrap();
+        let core = TachoCore::open(db, "Europe/Amsterdam".into(), Some("test phone".into()))
+            .await
+            .unwrap();
 
-        let bad = TachoCore::open(db, "Mars/Olympus".into(), None)
+        // Another file: an open database's zone is its first open's (crate::shared).
+        let elsewhere = dir.path().join("other.db").to_string_lossy().into_owned();
+        let bad = TachoCore::open(elsewhere, "Mars/Olympus".into(), None)
             .await
             .err()
             .unwrap();
@@ -1207,5 +1349,201 @@ mod tests {
             core.entry(entry.id).await.unwrap().entry.description,
             "install"
         );
+    }
+
+    /// Connector state written as the relay's connector device would (ops of kind
+    /// `connector_link` / `connector_conflict`), applied to a real store file through the pull
+    /// path before the API opens it.
+    fn pulled_connector_ops(
+        path: &std::path::Path,
+        ops: Vec<(
+            tacho_model::op::EntityKind,
+            uuid::Uuid,
+            Option<serde_json::Value>,
+        )>,
+    ) {
+        use tacho_model::hlc::Hlc;
+        use tacho_model::id::{DeviceId, OpId};
+        use tacho_model::op::{Op, OpKind, SCHEMA_VERSION};
+        let device = DeviceId::new();
+        let ops: Vec<Op> = ops
+            .into_iter()
+            .enumerate()
+            .map(|(i, (entity, entity_id, fields))| Op {
+                op_id: OpId::new(),
+                device,
+                device_seq: i as u64 + 1,
+                hlc: Hlc::new(RAISED_MS as u64 + i as u64, 0),
+                entity,
+                entity_id,
+                kind: match fields {
+                    Some(serde_json::Value::Object(fields)) => OpKind::Upsert { fields },
+                    Some(_) => panic!("fields are an object"),
+                    None => OpKind::Delete,
+                },
+                schema: SCHEMA_VERSION,
+            })
+            .collect();
+        let mut store =
+            tacho_store::Store::open(path, std::sync::Arc::new(tacho_model::clock::SystemClock))
+                .unwrap();
+        let applied = store
+            .write(|w| w.apply_remote(&ops, ops.len() as u64))
+            .unwrap();
+        assert_eq!(applied.invalid, 0);
+    }
+
+    /// 2026-12-07T10:00:00Z.
+    const RAISED_MS: i64 = 1_796_637_600_000;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn conflicts_links_and_badges_through_the_api() {
+        use serde_json::json;
+        use tacho_model::connector::link_id;
+        use tacho_model::op::EntityKind::{ConnectorConflict, ConnectorLink};
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tacho.db");
+        let (kimai, toggl) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        let (entry_a, entry_b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        let (open_id, settled_id, gone_id) = (
+            uuid::Uuid::now_v7(),
+            uuid::Uuid::now_v7(),
+            uuid::Uuid::now_v7(),
+        );
+        let link = |conn: uuid::Uuid, entry: uuid::Uuid, state: &str| {
+            (
+                ConnectorLink,
+                link_id(conn, entry),
+                Some(json!({
+                    "connection_id": conn, "connection_name": "work", "service": "toggl",
+                    "entry_id": entry, "state": state, "synced_at": "2026-12-07T09:00:00Z",
+                })),
+            )
+        };
+        let conflict = |conn: uuid::Uuid, entry: uuid::Uuid, minute: u32| {
+            Some(json!({
+                "connection_id": conn, "connection_name": "work", "service": "toggl",
+                "entry_id": entry, "remote_id": "4711",
+                "local": {"description": "standup", "seconds": 900, "project": "Acme"},
+                "remote": {"description": "stand-up", "stop": "2026-12-07T09:15:00Z"},
+                "message": "edited on both sides",
+                "raised_at": format!("2026-12-07T10:{minute:02}:00Z"), "state": "open",
+            }))
+        };
+        pulled_connector_ops(
+            &path,
+            vec![
+                link(kimai, entry_a, "synced"),
+                link(toggl, entry_a, "pending"),
+                link(kimai, entry_b, "conflict"),
+                link(toggl, entry_b, "error"),
+                (ConnectorConflict, open_id, conflict(kimai, entry_b, 15)),
+                (ConnectorConflict, settled_id, conflict(toggl, entry_a, 5)),
+                (
+                    ConnectorConflict,
+                    settled_id,
+                    Some(json!({"state": "resolved", "resolution": "keep_remote",
+                                "resolved_at": "2026-12-07T10:30:00Z"})),
+                ),
+                (ConnectorConflict, gone_id, conflict(kimai, entry_a, 1)),
+                (ConnectorConflict, gone_id, None),
+            ],
+        );
+
+        let core = TachoCore::open(path.to_string_lossy().into_owned(), "UTC".into(), None)
+            .await
+            .unwrap();
+        assert_eq!(core.conflict_count().await.unwrap(), 1);
+        let open = core.conflicts(false).await.unwrap();
+        assert_eq!(open.len(), 1);
+        let c = &open[0];
+        assert_eq!(c.id, open_id.to_string());
+        assert_eq!(c.connection_id, kimai.to_string());
+        assert_eq!(c.entry_id, Some(entry_b.to_string()));
+        assert_eq!(c.remote_id.as_deref(), Some("4711"));
+        assert_eq!(c.raised_at_ms, RAISED_MS + 15 * 60_000);
+        assert_eq!(c.state, ConflictState::Open);
+        let local = c.local.clone().unwrap();
+        assert_eq!(
+            (
+                local.description.as_deref(),
+                local.seconds,
+                local.project.as_deref()
+            ),
+            (Some("standup"), Some(900), Some("Acme"))
+        );
+        let remote = c.remote.clone().unwrap();
+        assert_eq!(remote.stop_ms, Some(RAISED_MS - 45 * 60_000));
+        assert_eq!(remote.seconds, None);
+
+        let all = core.conflicts(true).await.unwrap();
+        let ids: Vec<_> = all.iter().map(|c| c.id.clone()).collect();
+        assert_eq!(ids, [settled_id.to_string(), open_id.to_string()]);
+        assert_eq!(all[0].state, ConflictState::Resolved);
+        assert_eq!(all[0].resolution, Some(Resolution::KeepRemote));
+        assert_eq!(all[0].resolved_at_ms, Some(RAISED_MS + 30 * 60_000));
+
+        let links = core.connector_links().await.unwrap();
+        assert_eq!(links.len(), 4);
+        assert!(
+            links
+                .iter()
+                .all(|l| l.synced_at_ms == Some(RAISED_MS - 3_600_000))
+        );
+        let badges = core.entry_sync_states().await.unwrap();
+        let badge = |entry: uuid::Uuid| {
+            badges
+                .iter()
+                .find(|b| b.entry_id == entry.to_string())
+                .map(|b| (b.state, b.links.len()))
+        };
+        assert_eq!(badges.len(), 2);
+        assert_eq!(badge(entry_a), Some((LinkState::Pending, 2)));
+        assert_eq!(badge(entry_b), Some((LinkState::Conflict, 2)));
+
+        // Resolving checks the id before anything else, and needs a session.
+        let bad = core
+            .resolve_conflict("nope".into(), Resolution::Dismiss)
+            .await
+            .unwrap_err();
+        assert_eq!(bad.kind, ApiErrorKind::BadInput);
+        assert!(bad.message.contains("nope"), "{}", bad.message);
+        let signed_out = core
+            .resolve_conflict(open_id.to_string(), Resolution::KeepLocal)
+            .await
+            .unwrap_err();
+        assert_eq!(signed_out.kind, ApiErrorKind::Auth);
+        assert_eq!(
+            core.connectors().await.unwrap_err().kind,
+            ApiErrorKind::Auth
+        );
+    }
+
+    #[test]
+    fn connections_map_their_state_and_name() {
+        let info: ConnectionInfo = serde_json::from_value(serde_json::json!({
+            "id": "0190d5e2-0000-7000-8000-00000000abcd", "provider": "kimai", "label": "client A",
+            "state": "disabled", "disabled_reason": "401 from Kimai",
+            "counts": {"pending": 3, "conflicts": 2, "errors": 1},
+            "created_at": "2026-12-01T00:00:00Z", "updated_at": "2026-12-01T00:00:00Z",
+        }))
+        .unwrap();
+        let view = ConnectionView::from(info.clone());
+        assert_eq!(
+            (view.name.as_str(), view.service.as_str()),
+            ("client A", "kimai")
+        );
+        assert_eq!(view.state, ConnectorState::Disabled);
+        assert_eq!(view.disabled_reason.as_deref(), Some("401 from Kimai"));
+        assert_eq!((view.pending, view.conflicts, view.errors), (3, 2, 1));
+        let unknown = ConnectionView::from(ConnectionInfo {
+            label: None,
+            state: "migrating".into(),
+            ..info
+        });
+        assert_eq!(unknown.name, "kimai");
+        assert_eq!(unknown.state, ConnectorState::Unknown);
+        assert_eq!(unknown.state_name, "migrating");
     }
 }

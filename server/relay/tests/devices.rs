@@ -21,6 +21,8 @@ on_both_databases!(
     devices_are_listed_oldest_first_with_the_caller_marked,
     a_device_is_renamed_only_by_its_account,
     a_revoked_device_is_refused_everywhere_and_its_ops_stay,
+    last_push_at_is_when_the_device_last_pushed_new_ops,
+    the_migration_fills_last_push_at_from_the_log,
 );
 
 async fn send(
@@ -38,6 +40,35 @@ async fn send(
         req = req.json(&body);
     }
     answer(req.send().await.expect("send")).await
+}
+
+/// The `last_push_at` of each listed device, oldest device first.
+async fn last_pushes(relay: &Relay, token: &str) -> Vec<Option<String>> {
+    let (s, list) = relay.get("/v1/devices", Some(token)).await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    list["devices"]
+        .as_array()
+        .expect("devices")
+        .iter()
+        .map(|d| {
+            d.get("last_push_at")
+                .map(|t| t.as_str().expect("text").to_owned())
+        })
+        .collect()
+}
+
+/// Seconds since the epoch of an RFC 3339 answer.
+fn secs(at: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(at)
+        .unwrap_or_else(|e| panic!("{at} is not RFC 3339: {e}"))
+        .timestamp()
+}
+
+/// An op the relay refuses (dated an hour ahead) but records, consuming its sequence number.
+fn refused_op(device: Uuid, seq: u64) -> Value {
+    let mut future = op(device, seq);
+    future["hlc"] = json!(now_hlc() + (3_600_000 << 16));
+    future
 }
 
 /// A session for another device of the account (the phone signs in its watch).
@@ -240,4 +271,94 @@ async fn a_revoked_device_is_refused_everywhere_and_its_ops_stay(db: TestDb) {
     )
     .await;
     assert_error(s, &b, StatusCode::NOT_FOUND, "not_found");
+}
+
+async fn last_push_at_is_when_the_device_last_pushed_new_ops(db: TestDb) {
+    let relay = start(&db).await;
+    let phone = Uuid::now_v7();
+    let phone_token = token(&relay.signup("pushes@example.org", phone).await);
+    let (watch, watch_session) = second_device(&relay, &phone_token, "watch").await;
+    let watch_token = token(&watch_session);
+    // Signed in but silent: never pushed.
+    assert_eq!(last_pushes(&relay, &phone_token).await, [None, None]);
+
+    let before = chrono::Utc::now().timestamp();
+    let first = op(watch, 1);
+    let (s, b) = relay.push(&watch_token, std::slice::from_ref(&first)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let after = chrono::Utc::now().timestamp();
+    let pushes = last_pushes(&relay, &phone_token).await;
+    assert_eq!(pushes[0], None, "only the watch pushed: {pushes:?}");
+    let first_at = pushes[1].clone().expect("the watch pushed");
+    assert!(
+        (before..=after).contains(&secs(&first_at)),
+        "{first_at} outside {before}..={after}"
+    );
+
+    // Answers are in whole seconds: let one pass so a wrongly moved time would show.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    // A replay stores nothing new: the time stays.
+    let (s, b) = relay.push(&watch_token, &[first]).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["duplicates"], 1, "{b}");
+    assert_eq!(
+        last_pushes(&relay, &phone_token).await[1],
+        Some(first_at.clone())
+    );
+    // A refused op reached the relay too (it consumed a sequence number): it counts.
+    let (s, b) = relay.push(&phone_token, &[refused_op(phone, 1)]).await;
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "invalid_op");
+    let pushes = last_pushes(&relay, &phone_token).await;
+    let phone_at = pushes[0].clone().expect("the phone's refused op arrived");
+    assert!(secs(&phone_at) > secs(&first_at), "{pushes:?}");
+    assert_eq!(pushes[1], Some(first_at.clone()), "the watch's time stays");
+    // A new op moves the watch's time; a rename answers it too.
+    let (s, b) = relay.push(&watch_token, &[op(watch, 2)]).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, info) = send(
+        &relay,
+        reqwest::Method::PATCH,
+        &format!("/v1/devices/{watch}"),
+        &phone_token,
+        Some(json!({"name": "wrist"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{info}");
+    let moved = info["last_push_at"].as_str().expect("last_push_at");
+    assert!(secs(moved) > secs(&first_at), "{moved} after {first_at}");
+}
+
+/// A relay upgraded from schema 12: migration 13 fills `last_push_at` from the ops and refusals
+/// already in the log, the same time the push path writes.
+async fn the_migration_fills_last_push_at_from_the_log(db: TestDb) {
+    let relay = start(&db).await;
+    let phone = Uuid::now_v7();
+    let phone_token = token(&relay.signup("upgrade@example.org", phone).await);
+    let (watch, watch_session) = second_device(&relay, &phone_token, "watch").await;
+    second_device(&relay, &phone_token, "idle").await;
+    let watch_token = token(&watch_session);
+    for seq in 1..=2 {
+        let (s, b) = relay.push(&watch_token, &[op(watch, seq)]).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    let (s, b) = relay.push(&phone_token, &[refused_op(phone, 1)]).await;
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "invalid_op");
+    let written = last_pushes(&relay, &phone_token).await;
+    assert!(written[0].is_some() && written[1].is_some(), "{written:?}");
+    assert_eq!(written[2], None, "{written:?}");
+
+    // Back to schema 12: the column gone and migration 13 not applied.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.expect("pool");
+    for sql in [
+        "ALTER TABLE devices DROP COLUMN last_push_at",
+        "DELETE FROM _sqlx_migrations WHERE version = 13",
+    ] {
+        sqlx::query(sql).execute(&pool).await.expect(sql);
+    }
+    pool.close().await;
+    db.make_private();
+
+    let upgraded = start(&db).await;
+    assert_eq!(last_pushes(&upgraded, &phone_token).await, written);
 }

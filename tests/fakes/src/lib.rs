@@ -8,6 +8,11 @@
 //! [`Chaos`] queue that breaks chosen requests (dropped after commit, failed before commit, stalled).
 //! Tests inspect and change the state directly to play a person editing in the service's own UI.
 
+#![allow(
+    clippy::result_large_err,
+    reason = "handlers' helpers return the finished error Response; boxing it buys nothing in a test fake"
+)]
+
 pub mod kimai;
 pub mod server;
 pub mod tempo;

@@ -129,7 +129,8 @@ impl ChaosRule {
     }
 
     fn matches(&self, method: &Method, path: &str) -> bool {
-        self.method.as_deref().is_none_or(|m| m == method.as_str()) && path.starts_with(&self.path_prefix)
+        self.method.as_deref().is_none_or(|m| m == method.as_str())
+            && path.starts_with(&self.path_prefix)
     }
 }
 
@@ -171,7 +172,9 @@ pub struct FakeServer {
 
 impl std::fmt::Debug for FakeServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeServer").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("FakeServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -215,7 +218,10 @@ impl FakeServer {
     pub fn count_requests(&self, method: &str, path_prefix: &str) -> usize {
         lock(&self.shared.log)
             .iter()
-            .filter(|r| (method == "*" || r.method.eq_ignore_ascii_case(method)) && r.path.starts_with(path_prefix))
+            .filter(|r| {
+                (method == "*" || r.method.eq_ignore_ascii_case(method))
+                    && r.path.starts_with(path_prefix)
+            })
             .count()
     }
 
@@ -254,11 +260,15 @@ async fn accept_loop(listener: TcpListener, app: Router, mut stopped: watch::Rec
         tokio::spawn(async move {
             let kill = Arc::new(Notify::new());
             let kill_for_requests = kill.clone();
-            let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(ConnKill(kill_for_requests.clone()));
-                app.clone().oneshot(req.map(Body::new))
-            });
-            let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            let service = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut()
+                        .insert(ConnKill(kill_for_requests.clone()));
+                    app.clone().oneshot(req.map(Body::new))
+                },
+            );
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
             // Dropping the connection future closes the socket without flushing anything pending.
             tokio::select! {
                 _ = conn => {}
@@ -294,8 +304,14 @@ async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
     let req = Request::from_parts(parts, Body::from(bytes));
     let response = match shared.take_rule(&method, &path) {
         None => next.run(req).await,
-        Some(Chaos::FailBeforeCommit(code)) => injected(code, Vec::new(), "\"injected failure\"".to_owned()),
-        Some(Chaos::Status { status, headers, body }) => injected(status, headers, body),
+        Some(Chaos::FailBeforeCommit(code)) => {
+            injected(code, Vec::new(), "\"injected failure\"".to_owned())
+        }
+        Some(Chaos::Status {
+            status,
+            headers,
+            body,
+        }) => injected(status, headers, body),
         Some(Chaos::CommitThenStall(pause)) => {
             let response = next.run(req).await;
             tokio::time::sleep(pause).await;
@@ -331,10 +347,12 @@ async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
 
 fn injected(status: u16, headers: Vec<(String, String)>, body: String) -> Response {
     let mut response = Response::new(Body::from(body));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    response
-        .headers_mut()
-        .insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     for (name, value) in headers {
         if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
             response.headers_mut().insert(name, value);
@@ -357,7 +375,9 @@ impl hyper::body::Body for Failing {
         self: std::pin::Pin<&mut Self>,
         _cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
-        std::task::Poll::Ready(Some(Err(std::io::Error::other("connection dropped by the fake"))))
+        std::task::Poll::Ready(Some(Err(std::io::Error::other(
+            "connection dropped by the fake",
+        ))))
     }
 }
 
@@ -382,7 +402,11 @@ pub(crate) fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
 
 /// The last value of a query key, if present.
 pub(crate) fn query_get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Whether the request declared a JSON body (`application/json`, parameters allowed).
@@ -390,12 +414,11 @@ pub(crate) fn is_json(headers: &axum::http::HeaderMap) -> bool {
     headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")))
-}
-
-/// A JSON answer with a status.
-pub(crate) fn json(status: StatusCode, value: &serde_json::Value) -> Response {
-    (status, axum::Json(value.clone())).into_response()
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+        })
 }
 
 /// Error type for handlers: the response is already built in the service's error shape.

@@ -86,20 +86,28 @@ struct Quota {
 
 impl Quota {
     fn prune(&mut self, now: Instant) {
-        while self.hits.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+        while self
+            .hits
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= self.window)
+        {
             self.hits.pop_front();
         }
     }
 
     fn remaining(&self) -> u32 {
-        self.limit.saturating_sub(u32::try_from(self.hits.len()).unwrap_or(u32::MAX))
+        self.limit
+            .saturating_sub(u32::try_from(self.hits.len()).unwrap_or(u32::MAX))
     }
 
     /// Whole seconds until the oldest counted request leaves the window.
     fn resets_in(&self, now: Instant) -> u64 {
         self.hits.front().map_or(0, |t| {
             let left = self.window.saturating_sub(now.duration_since(*t));
-            left.as_millis().div_ceil(1000).try_into().unwrap_or(u64::MAX)
+            left.as_millis()
+                .div_ceil(1000)
+                .try_into()
+                .unwrap_or(u64::MAX)
         })
     }
 }
@@ -166,7 +174,10 @@ impl FakeToggl {
             .route("/workspaces/{wid}/projects", get(projects))
             .route("/workspaces/{wid}/tasks", get(tasks))
             .route("/workspaces/{wid}/time_entries", post(create))
-            .route("/workspaces/{wid}/time_entries/{id}", put(update).delete(delete))
+            .route(
+                "/workspaces/{wid}/time_entries/{id}",
+                put(update).delete(delete),
+            )
             .route("/workspaces/{wid}/time_entries/{id}/stop", patch(stop))
             .layer(from_fn_with_state(state.clone(), guard))
             .with_state(state.clone());
@@ -188,7 +199,13 @@ impl FakeToggl {
     }
 
     /// Adds a project (optionally under a client) to a workspace, for the picker lists.
-    pub fn add_project(&self, workspace_id: u64, project_id: u64, name: &str, client_id: Option<u64>) {
+    pub fn add_project(
+        &self,
+        workspace_id: u64,
+        project_id: u64,
+        name: &str,
+        client_id: Option<u64>,
+    ) {
         lock(&self.state)
             .projects
             .insert(project_id, (workspace_id, name.to_owned(), client_id));
@@ -289,7 +306,10 @@ impl FakeToggl {
     /// A person edits an entry; `at` is bumped as Toggl does. `None` if unknown or deleted.
     pub fn edit_entry(&self, id: u64, edit: impl FnOnce(&mut TogglEntry)) -> Option<TogglEntry> {
         let mut s = lock(&self.state);
-        let entry = s.entries.get_mut(&id).filter(|e| e.server_deleted_at.is_none())?;
+        let entry = s
+            .entries
+            .get_mut(&id)
+            .filter(|e| e.server_deleted_at.is_none())?;
         edit(entry);
         entry.at = now();
         Some(entry.clone())
@@ -298,7 +318,11 @@ impl FakeToggl {
     /// A person deletes an entry: it becomes a tombstone. `false` if unknown or already deleted.
     pub fn delete_entry(&self, id: u64) -> bool {
         let mut s = lock(&self.state);
-        match s.entries.get_mut(&id).filter(|e| e.server_deleted_at.is_none()) {
+        match s
+            .entries
+            .get_mut(&id)
+            .filter(|e| e.server_deleted_at.is_none())
+        {
             Some(entry) => {
                 let now = now();
                 entry.server_deleted_at = Some(now);
@@ -359,7 +383,8 @@ async fn guard(State(state): State<Shared>, mut req: Request, next: Next) -> Res
         };
         let now = Instant::now();
         if let Some(bucket) = s.bucket.as_mut() {
-            let leaked = now.duration_since(bucket.last).as_secs_f64() / bucket.leak_every.as_secs_f64().max(1e-9);
+            let leaked = now.duration_since(bucket.last).as_secs_f64()
+                / bucket.leak_every.as_secs_f64().max(1e-9);
             bucket.level = (bucket.level - leaked).max(0.0);
             bucket.last = now;
             if bucket.level + 1.0 > bucket.capacity {
@@ -495,7 +520,11 @@ fn tag_list(obj: &Obj) -> Result<Option<Vec<String>>, Response> {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(items)) => items
             .iter()
-            .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| bad("tags must be strings")))
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| bad("tags must be strings"))
+            })
             .collect::<Result<Vec<_>, _>>()
             .map(Some),
         Some(_) => Err(bad("tags must be an array of strings")),
@@ -516,17 +545,22 @@ fn tag_id_list(obj: &Obj) -> Result<Option<Vec<u64>>, Response> {
 
 fn opt_id(obj: &Obj, key: &str) -> Result<Option<u64>, Response> {
     match fields::opt_i64(obj, key).map_err(|m| bad(&m))? {
-        Some(v) => u64::try_from(v).map(Some).map_err(|_| bad(&format!("{key} must be positive"))),
+        Some(v) => u64::try_from(v)
+            .map(Some)
+            .map_err(|_| bad(&format!("{key} must be positive"))),
         None => Ok(None),
     }
 }
+
+/// A stop (`None` while running) and its duration.
+type Timing = (Option<DateTime<Utc>>, i64);
 
 /// Stop and duration from what was sent, checking start + duration = stop.
 fn timing(
     start: DateTime<Utc>,
     duration: Option<i64>,
     stop: Option<DateTime<Utc>>,
-) -> Result<Option<(Option<DateTime<Utc>>, i64)>, Response> {
+) -> Result<Option<Timing>, Response> {
     match (duration, stop) {
         (Some(d), Some(stop)) => {
             if d < 0 || start + TimeDelta::seconds(d) != stop {
@@ -543,13 +577,20 @@ fn timing(
     }
 }
 
-fn workspace_matches(state: &TogglState, path_wid: u64, obj: &Obj, required: bool) -> Result<(), Response> {
+fn workspace_matches(
+    state: &TogglState,
+    path_wid: u64,
+    obj: &Obj,
+    required: bool,
+) -> Result<(), Response> {
     if !state.workspaces.contains(&path_wid) {
         return Err(err(StatusCode::FORBIDDEN, "Incorrect workspace"));
     }
     match opt_id(obj, "workspace_id")? {
         Some(w) if w == path_wid => Ok(()),
-        Some(_) => Err(bad("workspace_id in the body does not match the workspace in the path")),
+        Some(_) => Err(bad(
+            "workspace_id in the body does not match the workspace in the path",
+        )),
         None if required => Err(bad("workspace_id is required")),
         None => Ok(()),
     }
@@ -558,7 +599,8 @@ fn workspace_matches(state: &TogglState, path_wid: u64, obj: &Obj, required: boo
 /// Toggl stops the user's running timer when another one starts.
 fn stop_running(state: &mut TogglState, user: u64, except: u64, now: DateTime<Utc>) {
     for e in state.entries.values_mut() {
-        if e.user_id == user && e.id != except && e.server_deleted_at.is_none() && e.stop.is_none() {
+        if e.user_id == user && e.id != except && e.server_deleted_at.is_none() && e.stop.is_none()
+        {
             e.stop = Some(now.max(e.start));
             e.duration = (now.max(e.start) - e.start).num_seconds();
             e.at = now;
@@ -586,7 +628,9 @@ async fn create(State(state): State<Shared>, Path(wid): Path<String>, req: Reque
     let start = parse_start(&start)?;
     let duration = fields::opt_i64(&obj, "duration")
         .map_err(|m| bad(&m))?
-        .ok_or_else(|| bad("duration is required (this fake follows the sheet: always send duration)"))?;
+        .ok_or_else(|| {
+            bad("duration is required (this fake follows the sheet: always send duration)")
+        })?;
     let stop = fields::opt_str(&obj, "stop")
         .map_err(|m| bad(&m))?
         .map(|s| parse_stop(&s))
@@ -599,7 +643,9 @@ async fn create(State(state): State<Shared>, Path(wid): Path<String>, req: Reque
         user_id: user,
         project_id: opt_id(&obj, "project_id")?,
         task_id: opt_id(&obj, "task_id")?,
-        billable: fields::opt_bool(&obj, "billable").map_err(|m| bad(&m))?.unwrap_or(false),
+        billable: fields::opt_bool(&obj, "billable")
+            .map_err(|m| bad(&m))?
+            .unwrap_or(false),
         start,
         stop,
         duration,
@@ -618,7 +664,12 @@ async fn create(State(state): State<Shared>, Path(wid): Path<String>, req: Reque
     Ok(ok(render(&entry, Style::Zulu)))
 }
 
-fn live_entry<'a>(state: &'a mut TogglState, wid: u64, id: u64, user: u64) -> Result<&'a mut TogglEntry, Response> {
+fn live_entry(
+    state: &mut TogglState,
+    wid: u64,
+    id: u64,
+    user: u64,
+) -> Result<&mut TogglEntry, Response> {
     state
         .entries
         .get_mut(&id)
@@ -626,7 +677,11 @@ fn live_entry<'a>(state: &'a mut TogglState, wid: u64, id: u64, user: u64) -> Re
         .ok_or_else(|| err(StatusCode::NOT_FOUND, "Time entry not found"))
 }
 
-async fn update(State(state): State<Shared>, Path((wid, eid)): Path<(String, String)>, req: Request) -> Answer {
+async fn update(
+    State(state): State<Shared>,
+    Path((wid, eid)): Path<(String, String)>,
+    req: Request,
+) -> Answer {
     let user = user_of(req.extensions());
     let headers = req.headers().clone();
     let body = axum::body::to_bytes(req.into_body(), usize::MAX)
@@ -652,7 +707,10 @@ async fn update(State(state): State<Shared>, Path((wid, eid)): Path<(String, Str
     let tags = tag_list(&obj)?;
     let tag_ids = tag_id_list(&obj)?;
     let tag_action = fields::opt_str(&obj, "tag_action").map_err(|m| bad(&m))?;
-    if tag_action.as_deref().is_some_and(|a| a != "add" && a != "delete") {
+    if tag_action
+        .as_deref()
+        .is_some_and(|a| a != "add" && a != "delete")
+    {
         return Err(bad("tag_action must be add or delete"));
     }
     let now = now();
@@ -661,7 +719,10 @@ async fn update(State(state): State<Shared>, Path((wid, eid)): Path<(String, Str
     let (new_stop, new_duration) = match timing(new_start, duration, stop)? {
         Some(t) => t,
         // Only the start moved (or nothing): a stopped entry keeps its duration.
-        None if entry.stop.is_some() => (Some(new_start + TimeDelta::seconds(entry.duration)), entry.duration),
+        None if entry.stop.is_some() => (
+            Some(new_start + TimeDelta::seconds(entry.duration)),
+            entry.duration,
+        ),
         None => (None, -1),
     };
     entry.start = new_start;
@@ -703,7 +764,11 @@ async fn update(State(state): State<Shared>, Path((wid, eid)): Path<(String, Str
     Ok(ok(rendered))
 }
 
-async fn delete(State(state): State<Shared>, Path((wid, eid)): Path<(String, String)>, req: Request) -> Answer {
+async fn delete(
+    State(state): State<Shared>,
+    Path((wid, eid)): Path<(String, String)>,
+    req: Request,
+) -> Answer {
     let user = user_of(req.extensions());
     let (wid, eid) = (id(&wid)?, id(&eid)?);
     let mut s = lock(&state);
@@ -717,7 +782,11 @@ async fn delete(State(state): State<Shared>, Path((wid, eid)): Path<(String, Str
     Ok(StatusCode::OK.into_response())
 }
 
-async fn stop(State(state): State<Shared>, Path((wid, eid)): Path<(String, String)>, req: Request) -> Answer {
+async fn stop(
+    State(state): State<Shared>,
+    Path((wid, eid)): Path<(String, String)>,
+    req: Request,
+) -> Answer {
     let user = user_of(req.extensions());
     let (wid, eid) = (id(&wid)?, id(&eid)?);
     let mut s = lock(&state);
@@ -773,15 +842,23 @@ async fn list(State(state): State<Shared>, uri: Uri, req: Request) -> Answer {
     let since = query_get(&q, "since");
     let before = query_get(&q, "before");
     if since.is_some() && before.is_some() {
-        return Err(bad("'since' and 'before' can not be present simultaneously"));
+        return Err(bad(
+            "'since' and 'before' can not be present simultaneously",
+        ));
     }
     let since = since
-        .map(|v| v.parse::<i64>().map_err(|_| bad("invalid since: expected a UNIX timestamp")))
+        .map(|v| {
+            v.parse::<i64>()
+                .map_err(|_| bad("invalid since: expected a UNIX timestamp"))
+        })
         .transpose()?;
     let before = before.map(|v| date_or_instant(v, "before")).transpose()?;
     let range = match (query_get(&q, "start_date"), query_get(&q, "end_date")) {
         (Some(a), Some(b)) => {
-            let (a, b) = (date_or_instant(a, "start_date")?, date_or_instant(b, "end_date")?);
+            let (a, b) = (
+                date_or_instant(a, "start_date")?,
+                date_or_instant(b, "end_date")?,
+            );
             if b < a {
                 return Err(bad("start_date must be earlier than end_date"));
             }
@@ -803,7 +880,12 @@ async fn list(State(state): State<Shared>, uri: Uri, req: Request) -> Answer {
         .filter(|e| range.is_none_or(|(a, b)| e.start >= a && e.start < b))
         .collect();
     found.sort_by(|a, b| b.start.cmp(&a.start).then(b.id.cmp(&a.id)));
-    Ok(ok(Value::Array(found.into_iter().map(|e| render(e, Style::Offset)).collect())))
+    Ok(ok(Value::Array(
+        found
+            .into_iter()
+            .map(|e| render(e, Style::Offset))
+            .collect(),
+    )))
 }
 
 /// `GET /workspaces/{wid}`: 403 for a workspace the user is not in, as the other workspace routes.
@@ -813,7 +895,9 @@ async fn workspace(State(state): State<Shared>, Path(wid): Path<String>) -> Answ
     if !s.workspaces.contains(&wid) {
         return Err(err(StatusCode::FORBIDDEN, "Incorrect workspace"));
     }
-    Ok(ok(json!({ "id": wid, "name": format!("Workspace {wid}"), "premium": false })))
+    Ok(ok(
+        json!({ "id": wid, "name": format!("Workspace {wid}"), "premium": false }),
+    ))
 }
 
 /// `GET /workspaces/{wid}/projects`: a bare array.
@@ -850,5 +934,7 @@ async fn tasks(State(state): State<Shared>, Path(wid): Path<String>) -> Answer {
         })
         .collect();
     let total = list.len();
-    Ok(ok(json!({ "data": list, "page": 1, "per_page": 200, "total_count": total })))
+    Ok(ok(
+        json!({ "data": list, "page": 1, "per_page": 200, "total_count": total }),
+    ))
 }

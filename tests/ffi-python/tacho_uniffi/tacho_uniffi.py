@@ -559,7 +559,23 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_classify_trip() != 31314:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_conflict_count() != 26791:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_conflicts() != 41541:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_connect() != 49410:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_connector_links() != 7756:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_connector_pause() != 48965:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_connector_resume() != 7827:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_connector_run() != 18493:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_connector_status() != 60212:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_connectors() != 21620:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_delete_car() != 14327:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -592,6 +608,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_tacho_uniffi_checksum_method_core_entries() != 15034:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_entry() != 64020:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_entry_sync_states() != 55561:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_hours_report() != 47908:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -640,6 +658,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_tacho_uniffi_checksum_method_core_projects() != 15892:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_rename_device() != 14914:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_tacho_uniffi_checksum_method_core_resolve_conflict() != 56613:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_tacho_uniffi_checksum_method_core_restore_car() != 50445:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -791,9 +811,33 @@ _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_cars.restype = ctypes.c_uint
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_classify_trip.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_classify_trip.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_conflict_count.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_conflict_count.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_conflicts.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_conflicts.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_connect.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_connect.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_connector_links.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_connector_links.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_connector_pause.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_connector_pause.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_connector_resume.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_connector_resume.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_connector_run.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_connector_run.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_connector_status.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_connector_status.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_connectors.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_connectors.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_delete_car.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_delete_car.restype = ctypes.c_uint16
@@ -842,6 +886,9 @@ _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_entries.restype = ctypes.c_u
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_entry.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_entry.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_entry_sync_states.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_entry_sync_states.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_hours_report.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_hours_report.restype = ctypes.c_uint16
@@ -914,6 +961,9 @@ _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_projects.restype = ctypes.c_
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_rename_device.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_rename_device.restype = ctypes.c_uint16
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_resolve_conflict.argtypes = (
+)
+_UniffiLib.uniffi_tacho_uniffi_checksum_method_core_resolve_conflict.restype = ctypes.c_uint16
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_restore_car.argtypes = (
 )
 _UniffiLib.uniffi_tacho_uniffi_checksum_method_core_restore_car.restype = ctypes.c_uint16
@@ -1108,12 +1158,50 @@ _UniffiLib.uniffi_tacho_uniffi_fn_method_core_classify_trip.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_classify_trip.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_conflict_count.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_conflict_count.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_conflicts.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_int8,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_conflicts.restype = ctypes.c_uint64
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_connect.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_connect.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_connector_links.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_connector_links.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_connector_pause.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_connector_pause.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_connector_resume.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_connector_resume.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_connector_run.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.c_uint32,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_connector_run.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_connector_status.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_connector_status.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_connectors.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_connectors.restype = ctypes.c_uint64
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_delete_car.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1197,6 +1285,10 @@ _UniffiLib.uniffi_tacho_uniffi_fn_method_core_entry.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_entry.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_entry_sync_states.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_entry_sync_states.restype = ctypes.c_uint64
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_hours_report.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1325,6 +1417,12 @@ _UniffiLib.uniffi_tacho_uniffi_fn_method_core_rename_device.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_rename_device.restype = ctypes.c_uint64
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_resolve_conflict.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_tacho_uniffi_fn_method_core_resolve_conflict.restype = ctypes.c_uint64
 _UniffiLib.uniffi_tacho_uniffi_fn_method_core_restore_car.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -2887,6 +2985,876 @@ class _UniffiFfiConverterTypeCarChange(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.write(value.connect_hint, buf)
         _UniffiFfiConverterBoolean.write(value.clear_connect_hint, buf)
 
+
+
+
+
+
+class ConnectorState(enum.Enum):
+    """
+    Where a connection stands on the relay.
+"""
+    
+    ACTIVE = 0
+    """
+    Pushing and pulling.
+"""
+    
+    PAUSED = 1
+    """
+    Paused by the person: work queues, nothing is sent.
+"""
+    
+    DISABLED = 2
+    """
+    The service refused the credentials (see `disabled_reason`): rotate the token on the
+    relay (CLI or dashboard), then resume.
+"""
+    
+    QUOTA = 3
+    """
+    Waiting for the service's quota (see `quota_until`).
+"""
+    
+    UNKNOWN = 4
+    """
+    A state this build does not know (a newer relay); shown as is in `state_name`.
+"""
+    
+
+
+class _UniffiFfiConverterTypeConnectorState(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return ConnectorState.ACTIVE
+        if variant == 2:
+            return ConnectorState.PAUSED
+        if variant == 3:
+            return ConnectorState.DISABLED
+        if variant == 4:
+            return ConnectorState.QUOTA
+        if variant == 5:
+            return ConnectorState.UNKNOWN
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == ConnectorState.ACTIVE:
+            return
+        if value == ConnectorState.PAUSED:
+            return
+        if value == ConnectorState.DISABLED:
+            return
+        if value == ConnectorState.QUOTA:
+            return
+        if value == ConnectorState.UNKNOWN:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == ConnectorState.ACTIVE:
+            buf.write_i32(1)
+        if value == ConnectorState.PAUSED:
+            buf.write_i32(2)
+        if value == ConnectorState.DISABLED:
+            buf.write_i32(3)
+        if value == ConnectorState.QUOTA:
+            buf.write_i32(4)
+        if value == ConnectorState.UNKNOWN:
+            buf.write_i32(5)
+
+
+
+class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u64"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**64
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u64()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u64(value)
+
+@dataclass
+class ConnectionInfo:
+    """
+    A timesheet connection (Toggl, Tempo, Kimai, Zammad) as the relay lists it. Adding one
+    takes a service token, so it stays a CLI or dashboard task; apps list and steer them.
+"""
+    def __init__(self, *, id:str, name:str, service:str, state:ConnectorState, state_name:str, disabled_reason:typing.Optional[str], quota_until:typing.Optional[str], pending:int, conflicts:int, errors:int, last_push_at:typing.Optional[str], last_pull_at:typing.Optional[str]):
+        self.id = id
+        self.name = name
+        self.service = service
+        self.state = state
+        self.state_name = state_name
+        self.disabled_reason = disabled_reason
+        self.quota_until = quota_until
+        self.pending = pending
+        self.conflicts = conflicts
+        self.errors = errors
+        self.last_push_at = last_push_at
+        self.last_pull_at = last_pull_at
+        
+        
+
+    
+    def __str__(self):
+        return "ConnectionInfo(id={}, name={}, service={}, state={}, state_name={}, disabled_reason={}, quota_until={}, pending={}, conflicts={}, errors={}, last_push_at={}, last_pull_at={})".format(self.id, self.name, self.service, self.state, self.state_name, self.disabled_reason, self.quota_until, self.pending, self.conflicts, self.errors, self.last_push_at, self.last_pull_at)
+    def __eq__(self, other):
+        if self.id != other.id:
+            return False
+        if self.name != other.name:
+            return False
+        if self.service != other.service:
+            return False
+        if self.state != other.state:
+            return False
+        if self.state_name != other.state_name:
+            return False
+        if self.disabled_reason != other.disabled_reason:
+            return False
+        if self.quota_until != other.quota_until:
+            return False
+        if self.pending != other.pending:
+            return False
+        if self.conflicts != other.conflicts:
+            return False
+        if self.errors != other.errors:
+            return False
+        if self.last_push_at != other.last_push_at:
+            return False
+        if self.last_pull_at != other.last_pull_at:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeConnectionInfo(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ConnectionInfo(
+            id=_UniffiFfiConverterString.read(buf),
+            name=_UniffiFfiConverterString.read(buf),
+            service=_UniffiFfiConverterString.read(buf),
+            state=_UniffiFfiConverterTypeConnectorState.read(buf),
+            state_name=_UniffiFfiConverterString.read(buf),
+            disabled_reason=_UniffiFfiConverterOptionalString.read(buf),
+            quota_until=_UniffiFfiConverterOptionalString.read(buf),
+            pending=_UniffiFfiConverterUInt64.read(buf),
+            conflicts=_UniffiFfiConverterUInt64.read(buf),
+            errors=_UniffiFfiConverterUInt64.read(buf),
+            last_push_at=_UniffiFfiConverterOptionalString.read(buf),
+            last_pull_at=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.id)
+        _UniffiFfiConverterString.check_lower(value.name)
+        _UniffiFfiConverterString.check_lower(value.service)
+        _UniffiFfiConverterTypeConnectorState.check_lower(value.state)
+        _UniffiFfiConverterString.check_lower(value.state_name)
+        _UniffiFfiConverterOptionalString.check_lower(value.disabled_reason)
+        _UniffiFfiConverterOptionalString.check_lower(value.quota_until)
+        _UniffiFfiConverterUInt64.check_lower(value.pending)
+        _UniffiFfiConverterUInt64.check_lower(value.conflicts)
+        _UniffiFfiConverterUInt64.check_lower(value.errors)
+        _UniffiFfiConverterOptionalString.check_lower(value.last_push_at)
+        _UniffiFfiConverterOptionalString.check_lower(value.last_pull_at)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.id, buf)
+        _UniffiFfiConverterString.write(value.name, buf)
+        _UniffiFfiConverterString.write(value.service, buf)
+        _UniffiFfiConverterTypeConnectorState.write(value.state, buf)
+        _UniffiFfiConverterString.write(value.state_name, buf)
+        _UniffiFfiConverterOptionalString.write(value.disabled_reason, buf)
+        _UniffiFfiConverterOptionalString.write(value.quota_until, buf)
+        _UniffiFfiConverterUInt64.write(value.pending, buf)
+        _UniffiFfiConverterUInt64.write(value.conflicts, buf)
+        _UniffiFfiConverterUInt64.write(value.errors, buf)
+        _UniffiFfiConverterOptionalString.write(value.last_push_at, buf)
+        _UniffiFfiConverterOptionalString.write(value.last_pull_at, buf)
+
+class _UniffiFfiConverterSequenceString(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterString.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterString.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterString.read(buf) for i in range(count)
+        ]
+
+class _UniffiFfiConverterOptionalSequenceString(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterSequenceString.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterSequenceString.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterSequenceString.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+class _UniffiFfiConverterOptionalBoolean(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterBoolean.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterBoolean.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterBoolean.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+@dataclass
+class EntrySnapshot:
+    """
+    A time entry as one side of a conflict holds it. Every field is optional: services keep
+    different subsets (Zammad has no description or start time).
+"""
+    def __init__(self, *, description:typing.Optional[str], start_ms:typing.Optional[int], stop_ms:typing.Optional[int], seconds:typing.Optional[int], tags:typing.Optional[typing.List[str]], billable:typing.Optional[bool], project:typing.Optional[str]):
+        self.description = description
+        self.start_ms = start_ms
+        self.stop_ms = stop_ms
+        self.seconds = seconds
+        self.tags = tags
+        self.billable = billable
+        self.project = project
+        
+        
+
+    
+    def __str__(self):
+        return "EntrySnapshot(description={}, start_ms={}, stop_ms={}, seconds={}, tags={}, billable={}, project={})".format(self.description, self.start_ms, self.stop_ms, self.seconds, self.tags, self.billable, self.project)
+    def __eq__(self, other):
+        if self.description != other.description:
+            return False
+        if self.start_ms != other.start_ms:
+            return False
+        if self.stop_ms != other.stop_ms:
+            return False
+        if self.seconds != other.seconds:
+            return False
+        if self.tags != other.tags:
+            return False
+        if self.billable != other.billable:
+            return False
+        if self.project != other.project:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeEntrySnapshot(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return EntrySnapshot(
+            description=_UniffiFfiConverterOptionalString.read(buf),
+            start_ms=_UniffiFfiConverterOptionalInt64.read(buf),
+            stop_ms=_UniffiFfiConverterOptionalInt64.read(buf),
+            seconds=_UniffiFfiConverterOptionalInt64.read(buf),
+            tags=_UniffiFfiConverterOptionalSequenceString.read(buf),
+            billable=_UniffiFfiConverterOptionalBoolean.read(buf),
+            project=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterOptionalString.check_lower(value.description)
+        _UniffiFfiConverterOptionalInt64.check_lower(value.start_ms)
+        _UniffiFfiConverterOptionalInt64.check_lower(value.stop_ms)
+        _UniffiFfiConverterOptionalInt64.check_lower(value.seconds)
+        _UniffiFfiConverterOptionalSequenceString.check_lower(value.tags)
+        _UniffiFfiConverterOptionalBoolean.check_lower(value.billable)
+        _UniffiFfiConverterOptionalString.check_lower(value.project)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterOptionalString.write(value.description, buf)
+        _UniffiFfiConverterOptionalInt64.write(value.start_ms, buf)
+        _UniffiFfiConverterOptionalInt64.write(value.stop_ms, buf)
+        _UniffiFfiConverterOptionalInt64.write(value.seconds, buf)
+        _UniffiFfiConverterOptionalSequenceString.write(value.tags, buf)
+        _UniffiFfiConverterOptionalBoolean.write(value.billable, buf)
+        _UniffiFfiConverterOptionalString.write(value.project, buf)
+
+class _UniffiFfiConverterOptionalTypeEntrySnapshot(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeEntrySnapshot.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeEntrySnapshot.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeEntrySnapshot.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+
+
+
+
+
+class ConflictState(enum.Enum):
+    """
+    Open or settled.
+"""
+    
+    OPEN = 0
+    """
+    Waiting for the person.
+"""
+    
+    RESOLVED = 1
+    """
+    Resolved (see `resolution`).
+"""
+    
+
+
+class _UniffiFfiConverterTypeConflictState(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return ConflictState.OPEN
+        if variant == 2:
+            return ConflictState.RESOLVED
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == ConflictState.OPEN:
+            return
+        if value == ConflictState.RESOLVED:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == ConflictState.OPEN:
+            buf.write_i32(1)
+        if value == ConflictState.RESOLVED:
+            buf.write_i32(2)
+
+
+
+
+
+
+
+
+class Resolution(enum.Enum):
+    """
+    How a person settles a conflict.
+"""
+    
+    KEEP_LOCAL = 0
+    """
+    Tacho's values win: they are pushed over the service's.
+"""
+    
+    KEEP_REMOTE = 1
+    """
+    The service's values win: they are written into the Tacho entry.
+"""
+    
+    DISMISS = 2
+    """
+    Close it and change nothing on either side.
+"""
+    
+
+
+class _UniffiFfiConverterTypeResolution(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return Resolution.KEEP_LOCAL
+        if variant == 2:
+            return Resolution.KEEP_REMOTE
+        if variant == 3:
+            return Resolution.DISMISS
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == Resolution.KEEP_LOCAL:
+            return
+        if value == Resolution.KEEP_REMOTE:
+            return
+        if value == Resolution.DISMISS:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == Resolution.KEEP_LOCAL:
+            buf.write_i32(1)
+        if value == Resolution.KEEP_REMOTE:
+            buf.write_i32(2)
+        if value == Resolution.DISMISS:
+            buf.write_i32(3)
+
+
+
+class _UniffiFfiConverterOptionalTypeResolution(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeResolution.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeResolution.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeResolution.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+@dataclass
+class ConnectorConflict:
+    """
+    A disagreement between Tacho and a service, for the conflict inbox: both sides to show
+    side by side and the person's choice (`resolve_conflict`).
+"""
+    def __init__(self, *, id:str, connection_id:str, connection_name:str, service:str, entry_id:typing.Optional[str], remote_id:typing.Optional[str], message:str, local:typing.Optional[EntrySnapshot], remote:typing.Optional[EntrySnapshot], raised_at_ms:int, state:ConflictState, resolution:typing.Optional[Resolution], resolved_at_ms:typing.Optional[int]):
+        self.id = id
+        self.connection_id = connection_id
+        self.connection_name = connection_name
+        self.service = service
+        self.entry_id = entry_id
+        self.remote_id = remote_id
+        self.message = message
+        self.local = local
+        self.remote = remote
+        self.raised_at_ms = raised_at_ms
+        self.state = state
+        self.resolution = resolution
+        self.resolved_at_ms = resolved_at_ms
+        
+        
+
+    
+    def __str__(self):
+        return "ConnectorConflict(id={}, connection_id={}, connection_name={}, service={}, entry_id={}, remote_id={}, message={}, local={}, remote={}, raised_at_ms={}, state={}, resolution={}, resolved_at_ms={})".format(self.id, self.connection_id, self.connection_name, self.service, self.entry_id, self.remote_id, self.message, self.local, self.remote, self.raised_at_ms, self.state, self.resolution, self.resolved_at_ms)
+    def __eq__(self, other):
+        if self.id != other.id:
+            return False
+        if self.connection_id != other.connection_id:
+            return False
+        if self.connection_name != other.connection_name:
+            return False
+        if self.service != other.service:
+            return False
+        if self.entry_id != other.entry_id:
+            return False
+        if self.remote_id != other.remote_id:
+            return False
+        if self.message != other.message:
+            return False
+        if self.local != other.local:
+            return False
+        if self.remote != other.remote:
+            return False
+        if self.raised_at_ms != other.raised_at_ms:
+            return False
+        if self.state != other.state:
+            return False
+        if self.resolution != other.resolution:
+            return False
+        if self.resolved_at_ms != other.resolved_at_ms:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeConnectorConflict(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ConnectorConflict(
+            id=_UniffiFfiConverterString.read(buf),
+            connection_id=_UniffiFfiConverterString.read(buf),
+            connection_name=_UniffiFfiConverterString.read(buf),
+            service=_UniffiFfiConverterString.read(buf),
+            entry_id=_UniffiFfiConverterOptionalString.read(buf),
+            remote_id=_UniffiFfiConverterOptionalString.read(buf),
+            message=_UniffiFfiConverterString.read(buf),
+            local=_UniffiFfiConverterOptionalTypeEntrySnapshot.read(buf),
+            remote=_UniffiFfiConverterOptionalTypeEntrySnapshot.read(buf),
+            raised_at_ms=_UniffiFfiConverterInt64.read(buf),
+            state=_UniffiFfiConverterTypeConflictState.read(buf),
+            resolution=_UniffiFfiConverterOptionalTypeResolution.read(buf),
+            resolved_at_ms=_UniffiFfiConverterOptionalInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.id)
+        _UniffiFfiConverterString.check_lower(value.connection_id)
+        _UniffiFfiConverterString.check_lower(value.connection_name)
+        _UniffiFfiConverterString.check_lower(value.service)
+        _UniffiFfiConverterOptionalString.check_lower(value.entry_id)
+        _UniffiFfiConverterOptionalString.check_lower(value.remote_id)
+        _UniffiFfiConverterString.check_lower(value.message)
+        _UniffiFfiConverterOptionalTypeEntrySnapshot.check_lower(value.local)
+        _UniffiFfiConverterOptionalTypeEntrySnapshot.check_lower(value.remote)
+        _UniffiFfiConverterInt64.check_lower(value.raised_at_ms)
+        _UniffiFfiConverterTypeConflictState.check_lower(value.state)
+        _UniffiFfiConverterOptionalTypeResolution.check_lower(value.resolution)
+        _UniffiFfiConverterOptionalInt64.check_lower(value.resolved_at_ms)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.id, buf)
+        _UniffiFfiConverterString.write(value.connection_id, buf)
+        _UniffiFfiConverterString.write(value.connection_name, buf)
+        _UniffiFfiConverterString.write(value.service, buf)
+        _UniffiFfiConverterOptionalString.write(value.entry_id, buf)
+        _UniffiFfiConverterOptionalString.write(value.remote_id, buf)
+        _UniffiFfiConverterString.write(value.message, buf)
+        _UniffiFfiConverterOptionalTypeEntrySnapshot.write(value.local, buf)
+        _UniffiFfiConverterOptionalTypeEntrySnapshot.write(value.remote, buf)
+        _UniffiFfiConverterInt64.write(value.raised_at_ms, buf)
+        _UniffiFfiConverterTypeConflictState.write(value.state, buf)
+        _UniffiFfiConverterOptionalTypeResolution.write(value.resolution, buf)
+        _UniffiFfiConverterOptionalInt64.write(value.resolved_at_ms, buf)
+
+
+
+
+
+
+class LinkState(enum.Enum):
+    """
+    Where one time entry stands on one connection (a badge on the timesheet).
+"""
+    
+    PENDING = 0
+    """
+    Waiting to be pushed (paused connection, quota, retry after a failure).
+"""
+    
+    SYNCED = 1
+    """
+    The service holds what Tacho holds.
+"""
+    
+    CONFLICT = 2
+    """
+    A conflict is open for it: see `conflicts`.
+"""
+    
+    ERROR = 3
+    """
+    Pushing failed for good; the link's `message` says why.
+"""
+    
+
+
+class _UniffiFfiConverterTypeLinkState(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return LinkState.PENDING
+        if variant == 2:
+            return LinkState.SYNCED
+        if variant == 3:
+            return LinkState.CONFLICT
+        if variant == 4:
+            return LinkState.ERROR
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == LinkState.PENDING:
+            return
+        if value == LinkState.SYNCED:
+            return
+        if value == LinkState.CONFLICT:
+            return
+        if value == LinkState.ERROR:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == LinkState.PENDING:
+            buf.write_i32(1)
+        if value == LinkState.SYNCED:
+            buf.write_i32(2)
+        if value == LinkState.CONFLICT:
+            buf.write_i32(3)
+        if value == LinkState.ERROR:
+            buf.write_i32(4)
+
+
+
+@dataclass
+class ConnectorLink:
+    """
+    One time entry on one connection.
+"""
+    def __init__(self, *, entry_id:str, connection_id:str, connection_name:str, service:str, remote_id:typing.Optional[str], state:LinkState, synced_at_ms:typing.Optional[int], message:typing.Optional[str]):
+        self.entry_id = entry_id
+        self.connection_id = connection_id
+        self.connection_name = connection_name
+        self.service = service
+        self.remote_id = remote_id
+        self.state = state
+        self.synced_at_ms = synced_at_ms
+        self.message = message
+        
+        
+
+    
+    def __str__(self):
+        return "ConnectorLink(entry_id={}, connection_id={}, connection_name={}, service={}, remote_id={}, state={}, synced_at_ms={}, message={})".format(self.entry_id, self.connection_id, self.connection_name, self.service, self.remote_id, self.state, self.synced_at_ms, self.message)
+    def __eq__(self, other):
+        if self.entry_id != other.entry_id:
+            return False
+        if self.connection_id != other.connection_id:
+            return False
+        if self.connection_name != other.connection_name:
+            return False
+        if self.service != other.service:
+            return False
+        if self.remote_id != other.remote_id:
+            return False
+        if self.state != other.state:
+            return False
+        if self.synced_at_ms != other.synced_at_ms:
+            return False
+        if self.message != other.message:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeConnectorLink(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ConnectorLink(
+            entry_id=_UniffiFfiConverterString.read(buf),
+            connection_id=_UniffiFfiConverterString.read(buf),
+            connection_name=_UniffiFfiConverterString.read(buf),
+            service=_UniffiFfiConverterString.read(buf),
+            remote_id=_UniffiFfiConverterOptionalString.read(buf),
+            state=_UniffiFfiConverterTypeLinkState.read(buf),
+            synced_at_ms=_UniffiFfiConverterOptionalInt64.read(buf),
+            message=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.entry_id)
+        _UniffiFfiConverterString.check_lower(value.connection_id)
+        _UniffiFfiConverterString.check_lower(value.connection_name)
+        _UniffiFfiConverterString.check_lower(value.service)
+        _UniffiFfiConverterOptionalString.check_lower(value.remote_id)
+        _UniffiFfiConverterTypeLinkState.check_lower(value.state)
+        _UniffiFfiConverterOptionalInt64.check_lower(value.synced_at_ms)
+        _UniffiFfiConverterOptionalString.check_lower(value.message)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.entry_id, buf)
+        _UniffiFfiConverterString.write(value.connection_id, buf)
+        _UniffiFfiConverterString.write(value.connection_name, buf)
+        _UniffiFfiConverterString.write(value.service, buf)
+        _UniffiFfiConverterOptionalString.write(value.remote_id, buf)
+        _UniffiFfiConverterTypeLinkState.write(value.state, buf)
+        _UniffiFfiConverterOptionalInt64.write(value.synced_at_ms, buf)
+        _UniffiFfiConverterOptionalString.write(value.message, buf)
+
+@dataclass
+class ConnectorStatus:
+    """
+    A connection's queue right now (`connector_status`).
+"""
+    def __init__(self, *, state:ConnectorState, state_name:str, pending:int, running:int, conflicts:int, errors:int, last_error:typing.Optional[str], last_push_at:typing.Optional[str], last_pull_at:typing.Optional[str]):
+        self.state = state
+        self.state_name = state_name
+        self.pending = pending
+        self.running = running
+        self.conflicts = conflicts
+        self.errors = errors
+        self.last_error = last_error
+        self.last_push_at = last_push_at
+        self.last_pull_at = last_pull_at
+        
+        
+
+    
+    def __str__(self):
+        return "ConnectorStatus(state={}, state_name={}, pending={}, running={}, conflicts={}, errors={}, last_error={}, last_push_at={}, last_pull_at={})".format(self.state, self.state_name, self.pending, self.running, self.conflicts, self.errors, self.last_error, self.last_push_at, self.last_pull_at)
+    def __eq__(self, other):
+        if self.state != other.state:
+            return False
+        if self.state_name != other.state_name:
+            return False
+        if self.pending != other.pending:
+            return False
+        if self.running != other.running:
+            return False
+        if self.conflicts != other.conflicts:
+            return False
+        if self.errors != other.errors:
+            return False
+        if self.last_error != other.last_error:
+            return False
+        if self.last_push_at != other.last_push_at:
+            return False
+        if self.last_pull_at != other.last_pull_at:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeConnectorStatus(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ConnectorStatus(
+            state=_UniffiFfiConverterTypeConnectorState.read(buf),
+            state_name=_UniffiFfiConverterString.read(buf),
+            pending=_UniffiFfiConverterUInt64.read(buf),
+            running=_UniffiFfiConverterUInt64.read(buf),
+            conflicts=_UniffiFfiConverterUInt64.read(buf),
+            errors=_UniffiFfiConverterUInt64.read(buf),
+            last_error=_UniffiFfiConverterOptionalString.read(buf),
+            last_push_at=_UniffiFfiConverterOptionalString.read(buf),
+            last_pull_at=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeConnectorState.check_lower(value.state)
+        _UniffiFfiConverterString.check_lower(value.state_name)
+        _UniffiFfiConverterUInt64.check_lower(value.pending)
+        _UniffiFfiConverterUInt64.check_lower(value.running)
+        _UniffiFfiConverterUInt64.check_lower(value.conflicts)
+        _UniffiFfiConverterUInt64.check_lower(value.errors)
+        _UniffiFfiConverterOptionalString.check_lower(value.last_error)
+        _UniffiFfiConverterOptionalString.check_lower(value.last_push_at)
+        _UniffiFfiConverterOptionalString.check_lower(value.last_pull_at)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeConnectorState.write(value.state, buf)
+        _UniffiFfiConverterString.write(value.state_name, buf)
+        _UniffiFfiConverterUInt64.write(value.pending, buf)
+        _UniffiFfiConverterUInt64.write(value.running, buf)
+        _UniffiFfiConverterUInt64.write(value.conflicts, buf)
+        _UniffiFfiConverterUInt64.write(value.errors, buf)
+        _UniffiFfiConverterOptionalString.write(value.last_error, buf)
+        _UniffiFfiConverterOptionalString.write(value.last_push_at, buf)
+        _UniffiFfiConverterOptionalString.write(value.last_pull_at, buf)
+
+@dataclass
+class ConnectorRunReport:
+    """
+    What `connector_run` saw when the connection's work was drained (or given up on).
+"""
+    def __init__(self, *, status:ConnectorStatus, drained:bool):
+        self.status = status
+        self.drained = drained
+        
+        
+
+    
+    def __str__(self):
+        return "ConnectorRunReport(status={}, drained={})".format(self.status, self.drained)
+    def __eq__(self, other):
+        if self.status != other.status:
+            return False
+        if self.drained != other.drained:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeConnectorRunReport(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ConnectorRunReport(
+            status=_UniffiFfiConverterTypeConnectorStatus.read(buf),
+            drained=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeConnectorStatus.check_lower(value.status)
+        _UniffiFfiConverterBoolean.check_lower(value.drained)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeConnectorStatus.write(value.status, buf)
+        _UniffiFfiConverterBoolean.write(value.drained, buf)
+
 @dataclass
 class DeviceHandoff:
     """
@@ -3021,29 +3989,6 @@ class _UniffiFfiConverterTypeDeviceInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterBoolean.write(value.current, buf)
         _UniffiFfiConverterOptionalString.write(value.revoked_at, buf)
 
-class _UniffiFfiConverterSequenceString(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        for item in value:
-            _UniffiFfiConverterString.check_lower(item)
-
-    @classmethod
-    def write(cls, value, buf):
-        items = len(value)
-        buf.write_i32(items)
-        for item in value:
-            _UniffiFfiConverterString.write(item, buf)
-
-    @classmethod
-    def read(cls, buf):
-        count = buf.read_i32()
-        if count < 0:
-            raise InternalError("Unexpected negative sequence length")
-
-        return [
-            _UniffiFfiConverterString.read(buf) for i in range(count)
-        ]
-
 
 
 
@@ -3069,6 +4014,11 @@ class EntrySource(enum.Enum):
     Travel time of a trip.
 """
     
+    CONNECTOR = 3
+    """
+    Pulled from a connected timesheet service (Toggl, Tempo, Kimai, Zammad).
+"""
+    
 
 
 class _UniffiFfiConverterTypeEntrySource(_UniffiConverterRustBuffer):
@@ -3081,6 +4031,8 @@ class _UniffiFfiConverterTypeEntrySource(_UniffiConverterRustBuffer):
             return EntrySource.MANUAL
         if variant == 3:
             return EntrySource.TRIP
+        if variant == 4:
+            return EntrySource.CONNECTOR
         raise InternalError("Raw enum value doesn't match any cases")
 
     @staticmethod
@@ -3090,6 +4042,8 @@ class _UniffiFfiConverterTypeEntrySource(_UniffiConverterRustBuffer):
         if value == EntrySource.MANUAL:
             return
         if value == EntrySource.TRIP:
+            return
+        if value == EntrySource.CONNECTOR:
             return
         raise ValueError(value)
 
@@ -3101,6 +4055,8 @@ class _UniffiFfiConverterTypeEntrySource(_UniffiConverterRustBuffer):
             buf.write_i32(2)
         if value == EntrySource.TRIP:
             buf.write_i32(3)
+        if value == EntrySource.CONNECTOR:
+            buf.write_i32(4)
 
 
 
@@ -3743,56 +4699,6 @@ class _UniffiFfiConverterTypeEntryDetail(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalTypeProject.write(value.project, buf)
         _UniffiFfiConverterSequenceTypeTimeEntryEdit.write(value.history, buf)
 
-class _UniffiFfiConverterOptionalSequenceString(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        if value is not None:
-            _UniffiFfiConverterSequenceString.check_lower(value)
-
-    @classmethod
-    def write(cls, value, buf):
-        if value is None:
-            buf.write_u8(0)
-            return
-
-        buf.write_u8(1)
-        _UniffiFfiConverterSequenceString.write(value, buf)
-
-    @classmethod
-    def read(cls, buf):
-        flag = buf.read_u8()
-        if flag == 0:
-            return None
-        elif flag == 1:
-            return _UniffiFfiConverterSequenceString.read(buf)
-        else:
-            raise InternalError("Unexpected flag byte for optional type")
-
-class _UniffiFfiConverterOptionalBoolean(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        if value is not None:
-            _UniffiFfiConverterBoolean.check_lower(value)
-
-    @classmethod
-    def write(cls, value, buf):
-        if value is None:
-            buf.write_u8(0)
-            return
-
-        buf.write_u8(1)
-        _UniffiFfiConverterBoolean.write(value, buf)
-
-    @classmethod
-    def read(cls, buf):
-        flag = buf.read_u8()
-        if flag == 0:
-            return None
-        elif flag == 1:
-            return _UniffiFfiConverterBoolean.read(buf)
-        else:
-            raise InternalError("Unexpected flag byte for optional type")
-
 @dataclass
 class EntryEdit:
     """
@@ -3949,6 +4855,75 @@ class _UniffiFfiConverterTypeEntryFilter(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalInt64.write(value.from_ms, buf)
         _UniffiFfiConverterOptionalInt64.write(value.until_ms, buf)
         _UniffiFfiConverterOptionalString.write(value.project, buf)
+
+class _UniffiFfiConverterSequenceTypeConnectorLink(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeConnectorLink.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeConnectorLink.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeConnectorLink.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class EntrySyncState:
+    """
+    One entry's sync badge: the most urgent state of its links (conflict, then error, then
+    pending; synced only when every link is), with the links behind it.
+"""
+    def __init__(self, *, entry_id:str, state:LinkState, links:typing.List[ConnectorLink]):
+        self.entry_id = entry_id
+        self.state = state
+        self.links = links
+        
+        
+
+    
+    def __str__(self):
+        return "EntrySyncState(entry_id={}, state={}, links={})".format(self.entry_id, self.state, self.links)
+    def __eq__(self, other):
+        if self.entry_id != other.entry_id:
+            return False
+        if self.state != other.state:
+            return False
+        if self.links != other.links:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeEntrySyncState(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return EntrySyncState(
+            entry_id=_UniffiFfiConverterString.read(buf),
+            state=_UniffiFfiConverterTypeLinkState.read(buf),
+            links=_UniffiFfiConverterSequenceTypeConnectorLink.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.entry_id)
+        _UniffiFfiConverterTypeLinkState.check_lower(value.state)
+        _UniffiFfiConverterSequenceTypeConnectorLink.check_lower(value.links)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.entry_id, buf)
+        _UniffiFfiConverterTypeLinkState.write(value.state, buf)
+        _UniffiFfiConverterSequenceTypeConnectorLink.write(value.links, buf)
 
 
 
@@ -4238,19 +5213,6 @@ class _UniffiFfiConverterTypeLogRecord(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.target, buf)
         _UniffiFfiConverterString.write(value.message, buf)
         _UniffiFfiConverterString.write(value.fields, buf)
-
-class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "u64"
-    VALUE_MIN = 0
-    VALUE_MAX = 2**64
-
-    @staticmethod
-    def read(buf):
-        return buf.read_u64()
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_u64(value)
 
 @dataclass
 class LogoutReport:
@@ -7279,6 +8241,52 @@ class _UniffiFfiConverterSequenceTypeCar(_UniffiConverterRustBuffer):
             _UniffiFfiConverterTypeCar.read(buf) for i in range(count)
         ]
 
+class _UniffiFfiConverterSequenceTypeConnectorConflict(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeConnectorConflict.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeConnectorConflict.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeConnectorConflict.read(buf) for i in range(count)
+        ]
+
+class _UniffiFfiConverterSequenceTypeConnectionInfo(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeConnectionInfo.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeConnectionInfo.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeConnectionInfo.read(buf) for i in range(count)
+        ]
+
 class _UniffiFfiConverterSequenceTypeDeviceInfo(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -7323,6 +8331,29 @@ class _UniffiFfiConverterSequenceTypeTimeEntry(_UniffiConverterRustBuffer):
 
         return [
             _UniffiFfiConverterTypeTimeEntry.read(buf) for i in range(count)
+        ]
+
+class _UniffiFfiConverterSequenceTypeEntrySyncState(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeEntrySyncState.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeEntrySyncState.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeEntrySyncState.read(buf) for i in range(count)
         ]
 
 class _UniffiFfiConverterBytes(_UniffiConverterRustBuffer):
@@ -7847,10 +8878,54 @@ class CoreProtocol(typing.Protocol):
         history.
 """
         raise NotImplementedError
+    async def conflict_count(self, ) -> int:
+        """
+        How many conflicts are open, as last synced (the watch's count). Local, no network.
+"""
+        raise NotImplementedError
+    async def conflicts(self, include_resolved: bool) -> typing.List[ConnectorConflict]:
+        """
+        The conflict inbox as last synced, oldest first; resolved ones too with
+        `include_resolved`. Local: works offline.
+"""
+        raise NotImplementedError
     async def connect(self, source: TripSource,car_hint: typing.Optional[str]) -> FeedOutcome:
         """
         A connect event (CarPlay, Bluetooth, a Shortcut): starts a trip, or
         continues the last one within its grace period (a fuel stop).
+"""
+        raise NotImplementedError
+    async def connector_links(self, ) -> typing.List[ConnectorLink]:
+        """
+        Every entry's state on every connection, as last synced. Local.
+"""
+        raise NotImplementedError
+    async def connector_pause(self, key: str) -> ConnectionInfo:
+        """
+        Pauses a connection: nothing is sent until it is resumed; work keeps queueing.
+"""
+        raise NotImplementedError
+    async def connector_resume(self, key: str) -> ConnectionInfo:
+        """
+        Resumes a paused connection, or a disabled one after its token was rotated.
+"""
+        raise NotImplementedError
+    async def connector_run(self, key: str,wait_s: int) -> ConnectorRunReport:
+        """
+        "Run now": pushes this device's changes, has the relay push and pull the connection,
+        waits up to `wait_s` seconds for its queue to drain (or get stuck) and syncs what it
+        wrote back (statuses, conflicts).
+"""
+        raise NotImplementedError
+    async def connector_status(self, key: str) -> ConnectorStatus:
+        """
+        The queue and state of the connection named `key` (its name or id).
+"""
+        raise NotImplementedError
+    async def connectors(self, ) -> typing.List[ConnectionInfo]:
+        """
+        The account's timesheet connections with their state and counts, oldest first.
+        Adding one takes the service's token: a CLI or dashboard task.
 """
         raise NotImplementedError
     async def delete_car(self, key: str) -> bool:
@@ -7942,6 +9017,12 @@ class CoreProtocol(typing.Protocol):
         """
         One time entry (id, or the 8-character tail lists show), deleted ones
         too, with its project and history.
+"""
+        raise NotImplementedError
+    async def entry_sync_states(self, ) -> typing.List[EntrySyncState]:
+        """
+        One sync badge per entry that has links (entries without any have no badge), as last
+        synced. Local.
 """
         raise NotImplementedError
     async def hours_report(self, period: str,format: ReportFormat) -> bytes:
@@ -8078,6 +9159,13 @@ class CoreProtocol(typing.Protocol):
     async def rename_device(self, device_id: str,name: str) -> DeviceInfo:
         """
         Renames a device of the account.
+"""
+        raise NotImplementedError
+    async def resolve_conflict(self, id: str,resolution: Resolution) -> None:
+        """
+        Settles conflict `id` on the relay (keep-local pushes Tacho's values, keep-remote
+        writes the service's into the entry, dismiss changes nothing), then syncs so this
+        device shows the outcome. Needs the network and a session.
 """
         raise NotImplementedError
     async def restore_car(self, key: str) -> Car:
@@ -8542,6 +9630,44 @@ class Core(CoreProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    async def conflict_count(self, ) -> int:
+        """
+        How many conflicts are open, as last synced (the watch's count). Local, no network.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterUInt64.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_conflict_count(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_u64,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_u64,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_u64,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def conflicts(self, include_resolved: bool) -> typing.List[ConnectorConflict]:
+        """
+        The conflict inbox as last synced, oldest first; resolved ones too with
+        `include_resolved`. Local: works offline.
+"""
+        
+        _UniffiFfiConverterBoolean.check_lower(include_resolved)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterBoolean.lower(include_resolved),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeConnectorConflict.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_conflicts(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     async def connect(self, source: TripSource,car_hint: typing.Optional[str]) -> FeedOutcome:
         """
         A connect event (CarPlay, Bluetooth, a Shortcut): starts a trip, or
@@ -8560,6 +9686,126 @@ class Core(CoreProtocol):
         _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_tacho_uniffi_fn_method_core_connect(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def connector_links(self, ) -> typing.List[ConnectorLink]:
+        """
+        Every entry's state on every connection, as last synced. Local.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeConnectorLink.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_connector_links(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def connector_pause(self, key: str) -> ConnectionInfo:
+        """
+        Pauses a connection: nothing is sent until it is resumed; work keeps queueing.
+"""
+        
+        _UniffiFfiConverterString.check_lower(key)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(key),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeConnectionInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_connector_pause(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def connector_resume(self, key: str) -> ConnectionInfo:
+        """
+        Resumes a paused connection, or a disabled one after its token was rotated.
+"""
+        
+        _UniffiFfiConverterString.check_lower(key)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(key),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeConnectionInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_connector_resume(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def connector_run(self, key: str,wait_s: int) -> ConnectorRunReport:
+        """
+        "Run now": pushes this device's changes, has the relay push and pull the connection,
+        waits up to `wait_s` seconds for its queue to drain (or get stuck) and syncs what it
+        wrote back (statuses, conflicts).
+"""
+        
+        _UniffiFfiConverterString.check_lower(key)
+
+        _UniffiFfiConverterUInt32.check_lower(wait_s)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(key),
+            _UniffiFfiConverterUInt32.lower(wait_s),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeConnectorRunReport.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_connector_run(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def connector_status(self, key: str) -> ConnectorStatus:
+        """
+        The queue and state of the connection named `key` (its name or id).
+"""
+        
+        _UniffiFfiConverterString.check_lower(key)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(key),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeConnectorStatus.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_connector_status(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def connectors(self, ) -> typing.List[ConnectionInfo]:
+        """
+        The account's timesheet connections with their state and counts, oldest first.
+        Adding one takes the service's token: a CLI or dashboard task.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeConnectionInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_connectors(*_uniffi_lowered_args),
             _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
@@ -8895,6 +10141,24 @@ class Core(CoreProtocol):
         _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_tacho_uniffi_fn_method_core_entry(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def entry_sync_states(self, ) -> typing.List[EntrySyncState]:
+        """
+        One sync badge per entry that has links (entries without any have no badge), as last
+        synced. Local.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeEntrySyncState.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_entry_sync_states(*_uniffi_lowered_args),
             _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
@@ -9413,6 +10677,31 @@ class Core(CoreProtocol):
             _UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def resolve_conflict(self, id: str,resolution: Resolution) -> None:
+        """
+        Settles conflict `id` on the relay (keep-local pushes Tacho's values, keep-remote
+        writes the service's into the entry, dismiss changes nothing), then syncs so this
+        device shows the outcome. Needs the network and a session.
+"""
+        
+        _UniffiFfiConverterString.check_lower(id)
+
+        _UniffiFfiConverterTypeResolution.check_lower(resolution)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(id),
+            _UniffiFfiConverterTypeResolution.lower(resolution),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeTachoError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_tacho_uniffi_fn_method_core_resolve_conflict(*_uniffi_lowered_args),
+            _UniffiLib.ffi_tacho_uniffi_rust_future_poll_void,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_complete_void,
+            _UniffiLib.ffi_tacho_uniffi_rust_future_free_void,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
@@ -10513,6 +11802,10 @@ __all__ = [
     "TripSource",
     "Purpose",
     "Decider",
+    "ConnectorState",
+    "ConflictState",
+    "Resolution",
+    "LinkState",
     "EntrySource",
     "Rounding",
     "EntryField",
@@ -10533,6 +11826,12 @@ __all__ = [
     "ActiveTrip",
     "Car",
     "CarChange",
+    "ConnectionInfo",
+    "EntrySnapshot",
+    "ConnectorConflict",
+    "ConnectorLink",
+    "ConnectorStatus",
+    "ConnectorRunReport",
     "DeviceHandoff",
     "DeviceInfo",
     "TimeEntry",
@@ -10541,6 +11840,7 @@ __all__ = [
     "EntryDetail",
     "EntryEdit",
     "EntryFilter",
+    "EntrySyncState",
     "FeedOutcome",
     "LogRecord",
     "LogoutReport",

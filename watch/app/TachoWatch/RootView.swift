@@ -2,7 +2,8 @@ import SwiftUI
 import Tacho
 import TachoFFI
 
-/// Three pages, one tap each: the timer, the active trip, the last trip.
+/// Three pages, one tap each: the timer, the active trip, the last trip; the count of open
+/// timesheet conflicts in the corner when there are any.
 struct RootView: View {
     @EnvironmentObject private var model: AppModel
 
@@ -28,6 +29,9 @@ private struct StoreView: View {
             LastTripPage(store: store)
         }
         .tabViewStyle(.page)
+        .overlay(alignment: .topTrailing) {
+            ConflictCountButton(store: store)
+        }
         .overlay(alignment: .bottom) {
             if let error = store.lastError {
                 Text(error)

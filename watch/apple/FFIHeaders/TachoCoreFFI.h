@@ -413,9 +413,49 @@ uint64_t uniffi_tacho_uniffi_fn_method_core_cars(uint64_t ptr
 uint64_t uniffi_tacho_uniffi_fn_method_core_classify_trip(uint64_t ptr, RustBuffer key, RustBuffer purpose, RustBuffer business_partner
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_CONFLICT_COUNT
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_CONFLICT_COUNT
+uint64_t uniffi_tacho_uniffi_fn_method_core_conflict_count(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_CONFLICTS
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_CONFLICTS
+uint64_t uniffi_tacho_uniffi_fn_method_core_conflicts(uint64_t ptr, int8_t include_resolved
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_CONNECT
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_CONNECT
 uint64_t uniffi_tacho_uniffi_fn_method_core_connect(uint64_t ptr, RustBuffer source, RustBuffer car_hint
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_CONNECTOR_LINKS
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_CONNECTOR_LINKS
+uint64_t uniffi_tacho_uniffi_fn_method_core_connector_links(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_CONNECTOR_PAUSE
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_CONNECTOR_PAUSE
+uint64_t uniffi_tacho_uniffi_fn_method_core_connector_pause(uint64_t ptr, RustBuffer key
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_CONNECTOR_RESUME
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_CONNECTOR_RESUME
+uint64_t uniffi_tacho_uniffi_fn_method_core_connector_resume(uint64_t ptr, RustBuffer key
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_CONNECTOR_RUN
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_CONNECTOR_RUN
+uint64_t uniffi_tacho_uniffi_fn_method_core_connector_run(uint64_t ptr, RustBuffer key, uint32_t wait_s
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_CONNECTOR_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_CONNECTOR_STATUS
+uint64_t uniffi_tacho_uniffi_fn_method_core_connector_status(uint64_t ptr, RustBuffer key
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_CONNECTORS
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_CONNECTORS
+uint64_t uniffi_tacho_uniffi_fn_method_core_connectors(uint64_t ptr
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_DELETE_CAR
@@ -496,6 +536,11 @@ uint64_t uniffi_tacho_uniffi_fn_method_core_entries(uint64_t ptr, RustBuffer fil
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_ENTRY
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_ENTRY
 uint64_t uniffi_tacho_uniffi_fn_method_core_entry(uint64_t ptr, RustBuffer key
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_ENTRY_SYNC_STATES
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_ENTRY_SYNC_STATES
+uint64_t uniffi_tacho_uniffi_fn_method_core_entry_sync_states(uint64_t ptr
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_HOURS_REPORT
@@ -616,6 +661,11 @@ uint64_t uniffi_tacho_uniffi_fn_method_core_projects(uint64_t ptr
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_RENAME_DEVICE
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_RENAME_DEVICE
 uint64_t uniffi_tacho_uniffi_fn_method_core_rename_device(uint64_t ptr, RustBuffer device_id, RustBuffer name
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_RESOLVE_CONFLICT
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_RESOLVE_CONFLICT
+uint64_t uniffi_tacho_uniffi_fn_method_core_resolve_conflict(uint64_t ptr, RustBuffer id, RustBuffer resolution
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_FN_METHOD_CORE_RESTORE_CAR
@@ -1231,9 +1281,57 @@ uint16_t uniffi_tacho_uniffi_checksum_method_core_classify_trip(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_CONFLICT_COUNT
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_CONFLICT_COUNT
+uint16_t uniffi_tacho_uniffi_checksum_method_core_conflict_count(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_CONFLICTS
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_CONFLICTS
+uint16_t uniffi_tacho_uniffi_checksum_method_core_conflicts(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_CONNECT
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_CONNECT
 uint16_t uniffi_tacho_uniffi_checksum_method_core_connect(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_CONNECTOR_LINKS
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_CONNECTOR_LINKS
+uint16_t uniffi_tacho_uniffi_checksum_method_core_connector_links(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_CONNECTOR_PAUSE
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_CONNECTOR_PAUSE
+uint16_t uniffi_tacho_uniffi_checksum_method_core_connector_pause(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_CONNECTOR_RESUME
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_CONNECTOR_RESUME
+uint16_t uniffi_tacho_uniffi_checksum_method_core_connector_resume(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_CONNECTOR_RUN
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_CONNECTOR_RUN
+uint16_t uniffi_tacho_uniffi_checksum_method_core_connector_run(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_CONNECTOR_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_CONNECTOR_STATUS
+uint16_t uniffi_tacho_uniffi_checksum_method_core_connector_status(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_CONNECTORS
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_CONNECTORS
+uint16_t uniffi_tacho_uniffi_checksum_method_core_connectors(void
     
 );
 #endif
@@ -1330,6 +1428,12 @@ uint16_t uniffi_tacho_uniffi_checksum_method_core_entries(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_ENTRY
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_ENTRY
 uint16_t uniffi_tacho_uniffi_checksum_method_core_entry(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_ENTRY_SYNC_STATES
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_ENTRY_SYNC_STATES
+uint16_t uniffi_tacho_uniffi_checksum_method_core_entry_sync_states(void
     
 );
 #endif
@@ -1474,6 +1578,12 @@ uint16_t uniffi_tacho_uniffi_checksum_method_core_projects(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_RENAME_DEVICE
 #define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_RENAME_DEVICE
 uint16_t uniffi_tacho_uniffi_checksum_method_core_rename_device(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_RESOLVE_CONFLICT
+#define UNIFFI_FFIDEF_UNIFFI_TACHO_UNIFFI_CHECKSUM_METHOD_CORE_RESOLVE_CONFLICT
+uint16_t uniffi_tacho_uniffi_checksum_method_core_resolve_conflict(void
     
 );
 #endif

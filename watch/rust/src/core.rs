@@ -13,11 +13,13 @@ use crate::events::{CoreListener, TaskHandle, spawn_listener};
 use crate::runtime::{Runtime, RuntimeKind};
 use crate::secrets::{ForeignSecrets, SecretStore};
 use crate::types::{
-    ActiveTrip, Car, CarChange, DeviceHandoff, DeviceInfo, EntryDetail, EntryEdit, EntryFilter,
-    FeedOutcome, LogoutReport, NewCar, NewEntry, NewPlace, OidcNonce, OidcPending, ParkedOp, Ping,
-    Place, PlaceChange, Project, ProjectChange, Purpose, ReportFormat, RestoredTrip, Rounding,
-    SplitAt, SplitTrip, SyncReport, SyncStatus, TimeEntry, TimerStatus, Trip, TripDetail, TripEnd,
-    TripField, TripFilter, TripPoint, TripStatusOf, instant_opt, millis,
+    ActiveTrip, Car, CarChange, ConnectionInfo, ConnectorConflict, ConnectorLink,
+    ConnectorRunReport, ConnectorStatus, DeviceHandoff, DeviceInfo, EntryDetail, EntryEdit,
+    EntryFilter, EntrySyncState, FeedOutcome, LogoutReport, NewCar, NewEntry, NewPlace, OidcNonce,
+    OidcPending, ParkedOp, Ping, Place, PlaceChange, Project, ProjectChange, Purpose, ReportFormat,
+    Resolution, RestoredTrip, Rounding, SplitAt, SplitTrip, SyncReport, SyncStatus, TimeEntry,
+    TimerStatus, Trip, TripDetail, TripEnd, TripField, TripFilter, TripPoint, TripStatusOf,
+    entry_sync_states, instant_opt, millis,
 };
 
 /// Result of every exported call.
@@ -917,6 +919,101 @@ impl Core {
         self.run(|core| async move { Ok(core.outbox_len().await?) })
             .await
     }
+
+    // ---- timesheet connectors -------------------------------------------
+    // Connections live on the relay (these calls need the network and a session); links and
+    // conflicts arrive by sync and are read locally, so badges and the inbox work offline.
+
+    /// The account's timesheet connections with their state and counts, oldest first.
+    /// Adding one takes the service's token: a CLI or dashboard task.
+    pub async fn connectors(&self) -> Result<Vec<ConnectionInfo>> {
+        self.run(|core| async move {
+            Ok(core
+                .connectors()
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+        .await
+    }
+
+    /// The queue and state of the connection named `key` (its name or id).
+    pub async fn connector_status(&self, key: String) -> Result<ConnectorStatus> {
+        self.run(|core| async move { Ok(core.connector_status(&key).await?.into()) })
+            .await
+    }
+
+    /// Pauses a connection: nothing is sent until it is resumed; work keeps queueing.
+    pub async fn connector_pause(&self, key: String) -> Result<ConnectionInfo> {
+        self.run(|core| async move { Ok(core.connector_pause(&key).await?.into()) })
+            .await
+    }
+
+    /// Resumes a paused connection, or a disabled one after its token was rotated.
+    pub async fn connector_resume(&self, key: String) -> Result<ConnectionInfo> {
+        self.run(|core| async move { Ok(core.connector_resume(&key).await?.into()) })
+            .await
+    }
+
+    /// "Run now": pushes this device's changes, has the relay push and pull the connection,
+    /// waits up to `wait_s` seconds for its queue to drain (or get stuck) and syncs what it
+    /// wrote back (statuses, conflicts).
+    pub async fn connector_run(&self, key: String, wait_s: u32) -> Result<ConnectorRunReport> {
+        let wait = std::time::Duration::from_secs(u64::from(wait_s));
+        self.run(|core| async move { Ok(core.connector_run(&key, wait, |_| {}).await?.into()) })
+            .await
+    }
+
+    /// The conflict inbox as last synced, oldest first; resolved ones too with
+    /// `include_resolved`. Local: works offline.
+    pub async fn conflicts(&self, include_resolved: bool) -> Result<Vec<ConnectorConflict>> {
+        self.run(|core| async move {
+            Ok(core
+                .conflicts(include_resolved)
+                .await?
+                .into_iter()
+                .map(|(id, c)| ConnectorConflict::new(id, c))
+                .collect())
+        })
+        .await
+    }
+
+    /// How many conflicts are open, as last synced (the watch's count). Local, no network.
+    pub async fn conflict_count(&self) -> Result<u64> {
+        self.run(|core| async move {
+            Ok(u64::try_from(core.conflicts(false).await?.len()).unwrap_or(u64::MAX))
+        })
+        .await
+    }
+
+    /// Settles conflict `id` on the relay (keep-local pushes Tacho's values, keep-remote
+    /// writes the service's into the entry, dismiss changes nothing), then syncs so this
+    /// device shows the outcome. Needs the network and a session.
+    pub async fn resolve_conflict(&self, id: String, resolution: Resolution) -> Result<()> {
+        self.run(|core| async move { Ok(core.resolve_conflict(&id, resolution.into()).await?) })
+            .await
+    }
+
+    /// Every entry's state on every connection, as last synced. Local.
+    pub async fn connector_links(&self) -> Result<Vec<ConnectorLink>> {
+        self.run(|core| async move {
+            Ok(core
+                .connector_links()
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+        .await
+    }
+
+    /// One sync badge per entry that has links (entries without any have no badge), as last
+    /// synced. Local.
+    pub async fn entry_sync_states(&self) -> Result<Vec<EntrySyncState>> {
+        self.run(|core| async move { Ok(entry_sync_states(core.connector_links().await?)) })
+            .await
+    }
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory
@@ -947,6 +1044,7 @@ fn write_atomically(path: &str, bytes: &[u8]) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::{ConflictState, ConnectorState, LinkState};
 
     fn open(dir: &tempfile::TempDir, zone: &str) -> Result<Arc<Core>> {
         let path = dir.path().join("t.db").to_string_lossy().into_owned();
@@ -1038,5 +1136,297 @@ mod tests {
             write_atomically(&dir.path().join("missing/r.csv").to_string_lossy(), b"x"),
             Err(TachoError::Storage { .. })
         ));
+    }
+
+    /// Connector state as the relay's connector device would write it: ops of kind
+    /// `connector_conflict` / `connector_link`, applied to a real store file through the pull
+    /// path (`apply_remote`), before the binding opens the file.
+    mod connector_state {
+        use std::sync::Arc;
+
+        use serde_json::{Value, json};
+        use tacho_model::clock::SystemClock;
+        use tacho_model::connector::link_id;
+        use tacho_model::hlc::Hlc;
+        use tacho_model::id::{DeviceId, OpId};
+        use tacho_model::op::{EntityKind, Op, OpKind, SCHEMA_VERSION};
+
+        /// 2026-12-07T10:00:00Z.
+        pub const RAISED_MS: i64 = 1_796_637_600_000;
+
+        pub struct Relay {
+            device: DeviceId,
+            seq: u64,
+            pub ops: Vec<Op>,
+        }
+
+        impl Relay {
+            pub fn new() -> Self {
+                Self {
+                    device: DeviceId::new(),
+                    seq: 0,
+                    ops: Vec::new(),
+                }
+            }
+
+            fn op(&mut self, entity: EntityKind, id: uuid::Uuid, kind: OpKind) {
+                self.seq += 1;
+                self.ops.push(Op {
+                    op_id: OpId::new(),
+                    device: self.device,
+                    device_seq: self.seq,
+                    hlc: Hlc::new(RAISED_MS as u64 + self.seq, 0),
+                    entity,
+                    entity_id: id,
+                    kind,
+                    schema: SCHEMA_VERSION,
+                });
+            }
+
+            fn upsert(&mut self, entity: EntityKind, id: uuid::Uuid, fields: Value) {
+                let Value::Object(fields) = fields else {
+                    unreachable!("an object")
+                };
+                self.op(entity, id, OpKind::Upsert { fields });
+            }
+
+            pub fn link(&mut self, conn: uuid::Uuid, entry: uuid::Uuid, state: &str) {
+                self.upsert(
+                    EntityKind::ConnectorLink,
+                    link_id(conn, entry),
+                    json!({
+                        "connection_id": conn, "connection_name": format!("conn {}", &conn.to_string()[..4]),
+                        "service": "kimai", "entry_id": entry, "remote_id": "17", "state": state,
+                        "synced_at": "2026-12-07T09:00:00Z",
+                        "message": if state == "error" { Some("HTTP 422: activity closed") } else { None },
+                    }),
+                );
+            }
+
+            pub fn conflict(
+                &mut self,
+                id: uuid::Uuid,
+                conn: uuid::Uuid,
+                entry: uuid::Uuid,
+                minute: u32,
+            ) {
+                self.upsert(
+                    EntityKind::ConnectorConflict,
+                    id,
+                    json!({
+                        "connection_id": conn, "connection_name": "work kimai", "service": "kimai",
+                        "entry_id": entry, "remote_id": "17",
+                        "local": {"description": "review", "start": "2026-12-07T08:00:00Z",
+                                  "stop": "2026-12-07T09:30:00Z", "seconds": 5400, "tags": ["a"]},
+                        "remote": {"description": "code review", "seconds": 3600, "billable": true},
+                        "message": "edited on both sides",
+                        "raised_at": format!("2026-12-07T10:{minute:02}:00Z"), "state": "open",
+                    }),
+                );
+            }
+
+            pub fn resolve(&mut self, id: uuid::Uuid) {
+                self.upsert(
+                    EntityKind::ConnectorConflict,
+                    id,
+                    json!({"state": "resolved", "resolution": "dismiss",
+                           "resolved_at": "2026-12-07T11:00:00Z"}),
+                );
+            }
+
+            pub fn delete(&mut self, entity: EntityKind, id: uuid::Uuid) {
+                self.op(entity, id, OpKind::Delete);
+            }
+
+            /// Applies the ops to the store file at `path` as one pulled page.
+            pub fn apply_to(&self, path: &std::path::Path) {
+                let Ok(mut store) = tacho_store::Store::open(path, Arc::new(SystemClock)) else {
+                    unreachable!("the store opens")
+                };
+                let applied = store.write(|w| w.apply_remote(&self.ops, self.ops.len() as u64));
+                assert!(matches!(&applied, Ok(a) if a.invalid == 0), "{applied:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn conflicts_links_and_badges_come_from_pulled_connector_ops() {
+        use connector_state::{RAISED_MS, Relay};
+        use tacho_model::op::EntityKind;
+
+        let Ok(dir) = tempfile::tempdir() else {
+            unreachable!("a temp dir")
+        };
+        let path = dir.path().join("t.db");
+        let (kimai, toggl) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        let (entry_a, entry_b, entry_c) = (
+            uuid::Uuid::now_v7(),
+            uuid::Uuid::now_v7(),
+            uuid::Uuid::now_v7(),
+        );
+        let (older, newer, settled, gone) = (
+            uuid::Uuid::now_v7(),
+            uuid::Uuid::now_v7(),
+            uuid::Uuid::now_v7(),
+            uuid::Uuid::now_v7(),
+        );
+        let mut relay = Relay::new();
+        relay.link(kimai, entry_a, "synced");
+        relay.link(toggl, entry_a, "conflict");
+        relay.link(kimai, entry_b, "pending");
+        relay.link(toggl, entry_b, "error");
+        relay.link(kimai, entry_c, "synced");
+        // Raised out of id order: the inbox is ordered by when, not by id.
+        relay.conflict(newer, toggl, entry_a, 30);
+        relay.conflict(older, toggl, entry_a, 5);
+        relay.conflict(settled, kimai, entry_b, 10);
+        relay.resolve(settled);
+        relay.conflict(gone, kimai, entry_c, 20);
+        relay.delete(EntityKind::ConnectorConflict, gone);
+        relay.apply_to(&path);
+
+        let Ok(core) = Core::new(
+            path.to_string_lossy().into_owned(),
+            "UTC".into(),
+            RuntimeKind::CurrentThread,
+            None,
+            None,
+        ) else {
+            unreachable!("the core opens")
+        };
+        let Ok(foreign) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            unreachable!("a runtime")
+        };
+        foreign.block_on(async {
+            assert_eq!(core.conflict_count().await, Ok(2));
+            let Ok(open) = core.conflicts(false).await else {
+                unreachable!("conflicts read")
+            };
+            let ids: Vec<_> = open.iter().map(|c| c.id.clone()).collect();
+            assert_eq!(ids, [older.to_string(), newer.to_string()]);
+            let first = &open[0];
+            assert_eq!(first.connection_id, toggl.to_string());
+            assert_eq!(first.connection_name, "work kimai");
+            assert_eq!(first.service, "kimai");
+            assert_eq!(first.entry_id, Some(entry_a.to_string()));
+            assert_eq!(first.message, "edited on both sides");
+            assert_eq!(first.raised_at_ms, RAISED_MS + 5 * 60_000);
+            assert_eq!(first.state, ConflictState::Open);
+            assert_eq!(first.resolution, None);
+            let local = first
+                .local
+                .clone()
+                .unwrap_or_else(|| unreachable!("local side"));
+            assert_eq!(local.description.as_deref(), Some("review"));
+            assert_eq!(local.start_ms, Some(RAISED_MS - 2 * 3_600_000));
+            assert_eq!(local.stop_ms, Some(RAISED_MS - 30 * 60_000));
+            assert_eq!(local.seconds, Some(5400));
+            assert_eq!(local.tags, Some(vec!["a".to_owned()]));
+            let remote = first
+                .remote
+                .clone()
+                .unwrap_or_else(|| unreachable!("remote side"));
+            assert_eq!(remote.description.as_deref(), Some("code review"));
+            assert_eq!((remote.start_ms, remote.billable), (None, Some(true)));
+
+            let Ok(all) = core.conflicts(true).await else {
+                unreachable!("conflicts read")
+            };
+            assert_eq!(all.len(), 3, "the deleted one stays out");
+            let done = all.iter().find(|c| c.id == settled.to_string());
+            assert!(
+                matches!(done, Some(c) if c.state == ConflictState::Resolved
+                    && c.resolution == Some(Resolution::Dismiss)
+                    && c.resolved_at_ms == Some(RAISED_MS + 3_600_000)),
+                "{done:?}"
+            );
+
+            let Ok(links) = core.connector_links().await else {
+                unreachable!("links read")
+            };
+            assert_eq!(links.len(), 5);
+            let error = links.iter().find(|l| l.state == LinkState::Error);
+            assert!(
+                matches!(error, Some(l) if l.entry_id == entry_b.to_string()
+                    && l.message.as_deref() == Some("HTTP 422: activity closed")
+                    && l.synced_at_ms == Some(RAISED_MS - 3_600_000)),
+                "{error:?}"
+            );
+            let Ok(badges) = core.entry_sync_states().await else {
+                unreachable!("badges read")
+            };
+            let badge = |entry: uuid::Uuid| {
+                badges
+                    .iter()
+                    .find(|b| b.entry_id == entry.to_string())
+                    .map(|b| (b.state, b.links.len()))
+            };
+            assert_eq!(badges.len(), 3);
+            assert_eq!(badge(entry_a), Some((LinkState::Conflict, 2)));
+            assert_eq!(badge(entry_b), Some((LinkState::Error, 2)));
+            assert_eq!(badge(entry_c), Some((LinkState::Synced, 1)));
+        });
+    }
+
+    #[test]
+    fn connector_calls_check_input_and_need_a_session() {
+        let Ok(dir) = tempfile::tempdir() else {
+            unreachable!("a temp dir")
+        };
+        let Ok(core) = open(&dir, "UTC") else {
+            unreachable!("the core opens")
+        };
+        let Ok(foreign) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            unreachable!("a runtime")
+        };
+        foreign.block_on(async {
+            assert_eq!(core.conflict_count().await, Ok(0));
+            assert_eq!(core.entry_sync_states().await, Ok(vec![]));
+            assert!(matches!(
+                core.resolve_conflict("not-an-id".into(), Resolution::KeepLocal).await,
+                Err(TachoError::BadInput { reason }) if reason.contains("not-an-id")
+            ));
+            // Connections live on the relay: without a session the call says so.
+            assert!(matches!(
+                core.connectors().await,
+                Err(TachoError::Auth { .. })
+            ));
+            assert!(matches!(
+                core.resolve_conflict(uuid::Uuid::now_v7().to_string(), Resolution::Dismiss)
+                    .await,
+                Err(TachoError::Auth { .. })
+            ));
+        });
+    }
+
+    #[test]
+    fn connection_answers_map_their_state_and_name() {
+        let info: tacho_model::api::connectors::ConnectionInfo =
+            match serde_json::from_value(serde_json::json!({
+                "id": "0190d5e2-0000-7000-8000-00000000abcd", "provider": "toggl",
+                "state": "quota", "quota_until": "2026-12-07T11:00:00Z",
+                "counts": {"pending": 4, "conflicts": 1, "errors": 2},
+                "created_at": "2026-12-01T00:00:00Z", "updated_at": "2026-12-01T00:00:00Z",
+            })) {
+                Ok(info) => info,
+                Err(e) => unreachable!("{e}"),
+            };
+        let mapped = ConnectionInfo::from(info.clone());
+        assert_eq!(mapped.name, "toggl", "no label: the service's name");
+        assert_eq!(mapped.state, ConnectorState::Quota);
+        assert_eq!((mapped.pending, mapped.conflicts, mapped.errors), (4, 1, 2));
+        let mut renamed = info;
+        renamed.label = Some("client A".into());
+        renamed.state = "archived".into();
+        let mapped = ConnectionInfo::from(renamed);
+        assert_eq!(mapped.name, "client A");
+        assert_eq!(mapped.state, ConnectorState::Unknown);
+        assert_eq!(mapped.state_name, "archived");
     }
 }

@@ -1584,6 +1584,337 @@ pub fn handoff_from_json(json: String) -> Result<DeviceHandoff, TachoError> {
         .map_err(|e| TachoError::bad_input(format!("not a device handoff: {e}")))
 }
 
+// ---- timesheet connectors ------------------------------------------------
+
+/// Where a connection stands on the relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum ConnectorState {
+    /// Pushing and pulling.
+    Active,
+    /// Paused by the person: work queues, nothing is sent.
+    Paused,
+    /// The service refused the credentials (see `disabled_reason`): rotate the token on the
+    /// relay (CLI or dashboard), then resume.
+    Disabled,
+    /// Waiting for the service's quota (see `quota_until`).
+    Quota,
+    /// A state this build does not know (a newer relay); shown as is in `state_name`.
+    Unknown,
+}
+
+impl ConnectorState {
+    /// The state named `name` on the wire.
+    fn parse(name: &str) -> Self {
+        match name {
+            "active" => Self::Active,
+            "paused" => Self::Paused,
+            "disabled" => Self::Disabled,
+            "quota" => Self::Quota,
+            _ => Self::Unknown,
+        }
+    }
+}
+
+mirror_enum!(
+    /// Where one time entry stands on one connection (a badge on the timesheet).
+    LinkState <=> tacho_model::connector::LinkState {
+        /// Waiting to be pushed (paused connection, quota, retry after a failure).
+        Pending,
+        /// The service holds what Tacho holds.
+        Synced,
+        /// A conflict is open for it: see `conflicts`.
+        Conflict,
+        /// Pushing failed for good; the link's `message` says why.
+        Error,
+    }
+);
+
+mirror_enum!(
+    /// Open or settled.
+    ConflictState <=> tacho_model::connector::ConflictState {
+        /// Waiting for the person.
+        Open,
+        /// Resolved (see `resolution`).
+        Resolved,
+    }
+);
+
+mirror_enum!(
+    /// How a person settles a conflict.
+    Resolution <=> tacho_model::connector::Resolution {
+        /// Tacho's values win: they are pushed over the service's.
+        KeepLocal,
+        /// The service's values win: they are written into the Tacho entry.
+        KeepRemote,
+        /// Close it and change nothing on either side.
+        Dismiss,
+    }
+);
+
+/// A timesheet connection (Toggl, Tempo, Kimai, Zammad) as the relay lists it. Adding one
+/// takes a service token, so it stays a CLI or dashboard task; apps list and steer them.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ConnectionInfo {
+    /// The relay's id of the connection.
+    pub id: String,
+    /// The person's name for it (the service's name when it has none).
+    pub name: String,
+    /// The service: `toggl`, `tempo`, `kimai` or `zammad`.
+    pub service: String,
+    /// Where it stands.
+    pub state: ConnectorState,
+    /// The state's wire name (`active`, `paused`, …), also for states this build does not know.
+    pub state_name: String,
+    /// Why it was disabled.
+    pub disabled_reason: Option<String>,
+    /// Until when it waits for the service's quota (RFC 3339).
+    pub quota_until: Option<String>,
+    /// Entries waiting to be pushed.
+    pub pending: u64,
+    /// Open conflicts.
+    pub conflicts: u64,
+    /// Entries whose push failed for good.
+    pub errors: u64,
+    /// Last successful push (RFC 3339).
+    pub last_push_at: Option<String>,
+    /// Last successful pull (RFC 3339).
+    pub last_pull_at: Option<String>,
+}
+
+impl From<tacho_model::api::connectors::ConnectionInfo> for ConnectionInfo {
+    fn from(c: tacho_model::api::connectors::ConnectionInfo) -> Self {
+        Self {
+            id: c.id.to_string(),
+            name: c.label.unwrap_or_else(|| c.provider.clone()),
+            service: c.provider,
+            state: ConnectorState::parse(&c.state),
+            state_name: c.state,
+            disabled_reason: c.disabled_reason,
+            quota_until: c.quota_until,
+            pending: c.counts.pending,
+            conflicts: c.counts.conflicts,
+            errors: c.counts.errors,
+            last_push_at: c.last_push_at,
+            last_pull_at: c.last_pull_at,
+        }
+    }
+}
+
+/// A connection's queue right now (`connector_status`).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ConnectorStatus {
+    /// Where it stands.
+    pub state: ConnectorState,
+    /// The state's wire name.
+    pub state_name: String,
+    /// Entries waiting to be pushed.
+    pub pending: u64,
+    /// Work being done right now.
+    pub running: u64,
+    /// Open conflicts.
+    pub conflicts: u64,
+    /// Entries whose push failed for good.
+    pub errors: u64,
+    /// The last failure's message.
+    pub last_error: Option<String>,
+    /// Last successful push (RFC 3339).
+    pub last_push_at: Option<String>,
+    /// Last successful pull (RFC 3339).
+    pub last_pull_at: Option<String>,
+}
+
+impl From<tacho_model::api::connectors::ConnectorStatus> for ConnectorStatus {
+    fn from(s: tacho_model::api::connectors::ConnectorStatus) -> Self {
+        Self {
+            state: ConnectorState::parse(&s.state),
+            state_name: s.state,
+            pending: s.pending,
+            running: s.running,
+            conflicts: s.conflicts,
+            errors: s.errors,
+            last_error: s.last_error,
+            last_push_at: s.last_push_at,
+            last_pull_at: s.last_pull_at,
+        }
+    }
+}
+
+/// What `connector_run` saw when the connection's work was drained (or given up on).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ConnectorRunReport {
+    /// The connection's status at the end.
+    pub status: ConnectorStatus,
+    /// Whether everything queued was pushed (nothing pending or running, no error, active).
+    pub drained: bool,
+}
+
+impl From<tacho_core::RunReport> for ConnectorRunReport {
+    fn from(r: tacho_core::RunReport) -> Self {
+        Self {
+            status: r.status.into(),
+            drained: r.drained,
+        }
+    }
+}
+
+/// A time entry as one side of a conflict holds it. Every field is optional: services keep
+/// different subsets (Zammad has no description or start time).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct EntrySnapshot {
+    /// Description.
+    pub description: Option<String>,
+    /// Start, Unix ms.
+    pub start_ms: Option<i64>,
+    /// Stop, Unix ms.
+    pub stop_ms: Option<i64>,
+    /// Duration in seconds.
+    pub seconds: Option<i64>,
+    /// Tags.
+    pub tags: Option<Vec<String>>,
+    /// Billable flag.
+    pub billable: Option<bool>,
+    /// Project (Tacho's name) or the service's target, in its words.
+    pub project: Option<String>,
+}
+
+impl From<tacho_model::connector::EntrySnapshot> for EntrySnapshot {
+    fn from(s: tacho_model::connector::EntrySnapshot) -> Self {
+        Self {
+            description: s.description,
+            start_ms: s.start.map(millis),
+            stop_ms: s.stop.map(millis),
+            seconds: s.seconds,
+            tags: s.tags,
+            billable: s.billable,
+            project: s.project,
+        }
+    }
+}
+
+/// A disagreement between Tacho and a service, for the conflict inbox: both sides to show
+/// side by side and the person's choice (`resolve_conflict`).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ConnectorConflict {
+    /// The conflict's id (for `resolve_conflict`).
+    pub id: String,
+    /// The relay's connection id.
+    pub connection_id: String,
+    /// The person's name for the connection.
+    pub connection_name: String,
+    /// The service.
+    pub service: String,
+    /// The Tacho entry concerned (none for a connection-wide alert such as a refused token).
+    pub entry_id: Option<String>,
+    /// The service's id of the record concerned.
+    pub remote_id: Option<String>,
+    /// What happened, in the service's words where it gave some.
+    pub message: String,
+    /// Tacho's values (none: deleted in Tacho, or not about an entry).
+    pub local: Option<EntrySnapshot>,
+    /// The service's values (none: deleted there, or never written).
+    pub remote: Option<EntrySnapshot>,
+    /// When the relay raised it, Unix ms.
+    pub raised_at_ms: i64,
+    /// Open or resolved.
+    pub state: ConflictState,
+    /// How it was resolved.
+    pub resolution: Option<Resolution>,
+    /// When it was resolved, Unix ms.
+    pub resolved_at_ms: Option<i64>,
+}
+
+impl ConnectorConflict {
+    /// The conflict with its entity id.
+    pub(crate) fn new(id: uuid::Uuid, c: tacho_model::connector::ConnectorConflict) -> Self {
+        Self {
+            id: id.to_string(),
+            connection_id: c.connection_id.to_string(),
+            connection_name: c.connection_name,
+            service: c.service,
+            entry_id: c.entry_id.map(|e| e.to_string()),
+            remote_id: c.remote_id,
+            message: c.message,
+            local: c.local.map(Into::into),
+            remote: c.remote.map(Into::into),
+            raised_at_ms: millis(c.raised_at),
+            state: c.state.into(),
+            resolution: c.resolution.map(Into::into),
+            resolved_at_ms: c.resolved_at.map(millis),
+        }
+    }
+}
+
+/// One time entry on one connection.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ConnectorLink {
+    /// The Tacho time entry.
+    pub entry_id: String,
+    /// The relay's connection id.
+    pub connection_id: String,
+    /// The person's name for the connection.
+    pub connection_name: String,
+    /// The service.
+    pub service: String,
+    /// The service's id for the entry, once it has one.
+    pub remote_id: Option<String>,
+    /// Where it stands.
+    pub state: LinkState,
+    /// When it was last in step, Unix ms.
+    pub synced_at_ms: Option<i64>,
+    /// The service's or the relay's explanation, for `Error` and `Conflict`.
+    pub message: Option<String>,
+}
+
+impl From<tacho_model::connector::ConnectorLink> for ConnectorLink {
+    fn from(l: tacho_model::connector::ConnectorLink) -> Self {
+        Self {
+            entry_id: l.entry_id.to_string(),
+            connection_id: l.connection_id.to_string(),
+            connection_name: l.connection_name,
+            service: l.service,
+            remote_id: l.remote_id,
+            state: l.state.into(),
+            synced_at_ms: l.synced_at.map(millis),
+            message: l.message,
+        }
+    }
+}
+
+/// One entry's sync badge: the most urgent state of its links (conflict, then error, then
+/// pending; synced only when every link is), with the links behind it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct EntrySyncState {
+    /// The Tacho time entry.
+    pub entry_id: String,
+    /// The badge.
+    pub state: LinkState,
+    /// The entry's links, one per connection.
+    pub links: Vec<ConnectorLink>,
+}
+
+/// Groups links by entry into badges, entries in id order (ids are time-ordered).
+pub(crate) fn entry_sync_states(
+    links: Vec<tacho_model::connector::ConnectorLink>,
+) -> Vec<EntrySyncState> {
+    let mut by_entry: std::collections::BTreeMap<uuid::Uuid, Vec<_>> =
+        std::collections::BTreeMap::new();
+    for link in links {
+        by_entry.entry(link.entry_id).or_default().push(link);
+    }
+    by_entry
+        .into_iter()
+        .filter_map(|(entry, links)| {
+            let state =
+                tacho_model::connector::LinkState::most_urgent(links.iter().map(|l| l.state))?;
+            Some(EntrySyncState {
+                entry_id: entry.to_string(),
+                state: state.into(),
+                links: links.into_iter().map(Into::into).collect(),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

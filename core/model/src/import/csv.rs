@@ -86,6 +86,7 @@ pub fn parse(input: &str) -> Result<Track, ImportError> {
     Ok(Track {
         name: None,
         segments: vec![pings],
+        warnings: Vec::new(),
     })
 }
 

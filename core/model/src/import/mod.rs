@@ -14,9 +14,11 @@ use serde::{Deserialize, Serialize};
 use crate::gps::Ping;
 
 pub mod csv;
+pub mod entries;
 pub mod geojson;
 pub mod gpx;
 pub mod nmea;
+pub mod text;
 
 /// Metres of horizontal accuracy per unit of HDOP.
 ///
@@ -123,6 +125,21 @@ pub struct Track {
     pub name: Option<String>,
     /// Runs of fixes; a break between segments is a recording gap in the source.
     pub segments: Vec<Vec<Ping>>,
+    /// What was skipped and why, for the user to read (an NMEA log's last line cut short
+    /// by a logger losing power). Empty for a clean file.
+    pub warnings: Vec<ImportWarning>,
+}
+
+/// Something in an imported file that was skipped rather than refused, and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{format} {location}: {message}")]
+pub struct ImportWarning {
+    /// The format the input was parsed as.
+    pub format: TrackFormat,
+    /// Where the skipped part is.
+    pub location: Location,
+    /// What was skipped and why.
+    pub message: String,
 }
 
 impl Track {
@@ -164,6 +181,13 @@ pub enum Location {
         /// 0-based index.
         index: usize,
     },
+    /// A byte of the file (one that is not UTF-8): its line and 0-based byte offset.
+    Byte {
+        /// 1-based line.
+        line: usize,
+        /// 0-based offset from the start of the file.
+        offset: usize,
+    },
 }
 
 /// Reads as the middle of an error message: `line 12, element <trkpt>`.
@@ -177,6 +201,7 @@ impl fmt::Display for Location {
                 write!(f, "line {line}, element <{name}>")
             }
             Self::Feature { index } => write!(f, "features[{index}]"),
+            Self::Byte { line, offset } => write!(f, "line {line}, byte offset {offset}"),
         }
     }
 }
@@ -215,6 +240,25 @@ pub fn parse(format: TrackFormat, input: &str) -> Result<Track, ImportError> {
         TrackFormat::GeoJson => geojson::parse(input),
         TrackFormat::Csv => csv::parse(input),
     }
+}
+
+/// Parses a whole file as read from disk: bytes that are not UTF-8 are refused naming the
+/// line and byte offset of the first bad byte (see [`text::utf8`]), then as [`parse`].
+pub fn parse_bytes(format: TrackFormat, input: &[u8]) -> Result<Track, ImportError> {
+    let text = text::utf8(input).map_err(|e| not_utf8(format, e))?;
+    parse(format, text)
+}
+
+/// The error for a file that is not UTF-8, as every track format reports it.
+pub fn not_utf8(format: TrackFormat, e: text::NotUtf8) -> ImportError {
+    ImportError::new(
+        format,
+        Location::Byte {
+            line: e.line,
+            offset: e.offset,
+        },
+        e.to_string(),
+    )
 }
 
 /// Drops a UTF-8 byte-order mark, which editors on Windows like to add.

@@ -13,14 +13,22 @@
 //! quality 0, proprietary (`$P…`) and other sentences, blank lines.
 //! Errors: a line not starting with `$`, a bad `*hh` checksum, a garbage
 //! field in an RMC or GGA, a GGA-only log (no date), a log with no fix.
+//!
+//! A last line cut short (a logger losing power mid-sentence: `$GPG`, or a
+//! sentence that stops before its `*hh` while the other sentences carry one,
+//! or that stops inside it) is skipped with a [`Track::warnings`] entry naming
+//! the line: refusing the whole log for its last second would make people
+//! edit the file by hand for nothing. The same damage on any other line (a
+//! sentence without `*hh` in a log whose sentences carry one, or a partial
+//! checksum) is an error, since there it is not a cut but a corrupt file.
 
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
 
 use crate::gps::Ping;
 
 use super::{
-    ImportError, Location, Track, TrackFormat, accuracy_from_hdop, check_lat, check_lon,
-    parse_finite, snippet, strip_bom,
+    ImportError, ImportWarning, Location, Track, TrackFormat, accuracy_from_hdop, check_lat,
+    check_lon, parse_finite, snippet, strip_bom,
 };
 
 const KNOTS_TO_MPS: f64 = 1852.0 / 3600.0;
@@ -74,8 +82,32 @@ impl Epoch {
 pub fn parse(input: &str) -> Result<Track, ImportError> {
     let input = strip_bom(input);
     let mut epochs: Vec<Epoch> = Vec::new();
-    for (i, raw) in input.split('\n').enumerate() {
+    let lines: Vec<&str> = input.split('\n').collect();
+    let last = lines.iter().rposition(|l| !l.trim().is_empty());
+    let uses_checksums = lines.iter().any(|l| l.contains('*'));
+    let mut warnings = Vec::new();
+    for (i, raw) in lines.iter().enumerate() {
         let line = i + 1;
+        if Some(i) == last
+            && let Some(why) = cut_short(raw, &lines[..i])
+        {
+            warnings.push(ImportWarning {
+                format: TrackFormat::Nmea,
+                location: Location::Line(line),
+                message: format!("skipped the last line, {why}: {}", snippet(raw)),
+            });
+            continue;
+        }
+        let text = raw.trim();
+        if uses_checksums && text.starts_with('$') && !text.contains('*') {
+            return Err(err(
+                line,
+                format!(
+                    "no *hh checksum while the other sentences have one: the sentence is cut short or damaged: {}",
+                    snippet(text)
+                ),
+            ));
+        }
         let Some(record) = parse_line(raw, line)? else {
             continue;
         };
@@ -93,7 +125,14 @@ pub fn parse(input: &str) -> Result<Track, ImportError> {
     }
 
     if epochs.is_empty() {
-        return Err(err(1, "no fixes: the log has no valid RMC or GGA sentence"));
+        let why = match warnings.first() {
+            Some(w) => format!(" (and {w})"),
+            None => String::new(),
+        };
+        return Err(err(
+            1,
+            format!("no fixes: the log has no valid RMC or GGA sentence{why}"),
+        ));
     }
     let dates = resolve_dates(&epochs)?;
     let mut pings = Vec::with_capacity(epochs.len());
@@ -103,6 +142,7 @@ pub fn parse(input: &str) -> Result<Track, ImportError> {
     Ok(Track {
         name: None,
         segments: vec![pings],
+        warnings,
     })
 }
 
@@ -191,6 +231,32 @@ fn fix(epoch: &Epoch, date: NaiveDate) -> Result<Ping, ImportError> {
         ping.altitude_m = altitude;
     }
     Ok(ping)
+}
+
+/// Why the file's last non-blank line is a sentence cut short, or `None` when it is whole (or
+/// not a sentence at all, which [`parse_line`] refuses). `before` are the lines above it.
+fn cut_short(raw: &str, before: &[&str]) -> Option<&'static str> {
+    let body = raw.trim().strip_prefix('$')?;
+    let (data, sum) = match body.split_once('*') {
+        Some((data, sum)) => (data, Some(sum.trim())),
+        None => (body, None),
+    };
+    let address = data.split(',').next().unwrap_or("");
+    if !data.contains(',') || address.len() < 5 {
+        return Some("it is cut short after its first characters");
+    }
+    match sum {
+        Some(sum) if sum.len() < 2 && sum.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Some("it is cut short inside its *hh checksum")
+        }
+        Some(_) => None,
+        None if before.iter().any(|l| l.contains('*')) => {
+            Some("it is cut short before its *hh checksum (the other sentences have one)")
+        }
+        // Without checksums in the log a cut can't be told from a bad field: parse_line
+        // refuses the line, naming it.
+        None => None,
+    }
 }
 
 /// One line: `None` for lines that carry no fix (blank, ignored or void).

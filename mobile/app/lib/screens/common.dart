@@ -8,10 +8,12 @@ import '../src/rust/api/error.dart';
 import '../src/rust/api/session.dart';
 import '../src/rust/api/types.dart';
 
+/// A failed call in words for people: the core's message.
+String errorText(Object error) => error is ApiError ? error.message : error.toString();
+
 /// Shows a failed call as a snack bar with the core's message.
 void showError(BuildContext context, Object error) {
-  final text = error is ApiError ? error.message : error.toString();
-  ScaffoldMessenger.of(context).showSnackBar(SnackBar(content: Text(text)));
+  ScaffoldMessenger.of(context).showSnackBar(SnackBar(content: Text(errorText(error))));
 }
 
 /// Runs [action], showing its error instead of throwing.

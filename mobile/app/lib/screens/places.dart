@@ -56,9 +56,14 @@ class _PlacesScreenState extends CoreListState<PlacesScreen> {
                   '${p.center.lat.toStringAsFixed(5)}, ${p.center.lon.toStringAsFixed(5)}'
                       ' · ${p.radiusM.round()} m'),
               trailing: PopupMenuButton<String>(
-                onSelected: (action) => action == 'delete' ? _delete(context, p) : _rename(context, p),
+                onSelected: (action) => switch (action) {
+                  'delete' => _delete(context, p),
+                  'edit' => _edit(context, p),
+                  _ => _rename(context, p),
+                },
                 itemBuilder: (_) => const [
                   PopupMenuItem(value: 'rename', child: Text('Rename')),
+                  PopupMenuItem(value: 'edit', child: Text('Position, kind and radius')),
                   PopupMenuItem(value: 'delete', child: Text('Delete')),
                 ],
               ),
@@ -102,37 +107,78 @@ class _PlacesScreenState extends CoreListState<PlacesScreen> {
   }
 
   Future<void> _add(BuildContext context) async {
-    final place = await showDialog<NewPlaceInput>(
+    final f = await showDialog<_PlaceFields>(
       context: context,
       builder: (_) => const _PlaceForm(),
     );
-    if (place == null || !context.mounted) return;
+    if (f == null || !context.mounted) return;
     await guarded(context, () async {
-      await core.addPlace(place: place);
+      await core.addPlace(
+          place: NewPlaceInput(
+              name: f.name, kind: f.kind, lat: f.lat, lon: f.lon, radiusM: f.radiusM, address: f.address));
+      await reload();
+    });
+  }
+
+  /// Edits a place; only the fields that changed are sent (the core records just those).
+  Future<void> _edit(BuildContext context, PlaceInfo p) async {
+    final f = await showDialog<_PlaceFields>(
+      context: context,
+      builder: (_) => _PlaceForm(editing: p),
+    );
+    if (f == null || !context.mounted) return;
+    final moved = f.lat != p.center.lat || f.lon != p.center.lon;
+    await guarded(context, () async {
+      await core.editPlace(
+        key: p.id,
+        change: PlaceChangeInput(
+          name: f.name != p.name ? f.name : null,
+          kind: f.kind != p.kind ? f.kind : null,
+          // A position is one value: both coordinates go together.
+          lat: moved ? f.lat : null,
+          lon: moved ? f.lon : null,
+          radiusM: f.radiusM != p.radiusM ? f.radiusM : null,
+          address: f.address != null && f.address != p.address ? f.address : null,
+          clearAddress: f.address == null && p.address != null,
+        ),
+      );
       await reload();
     });
   }
 }
 
+/// What the place form returns, for a new place or an edit.
+typedef _PlaceFields = ({
+  String name,
+  PlaceKind kind,
+  double lat,
+  double lon,
+  double radiusM,
+  String? address,
+});
+
 class _PlaceForm extends StatefulWidget {
-  const _PlaceForm();
+  const _PlaceForm({this.editing});
+
+  /// The place being edited, whose values the fields start with; null for a new place.
+  final PlaceInfo? editing;
 
   @override
   State<_PlaceForm> createState() => _PlaceFormState();
 }
 
 class _PlaceFormState extends State<_PlaceForm> {
-  final _name = TextEditingController();
-  final _lat = TextEditingController();
-  final _lon = TextEditingController();
-  final _radius = TextEditingController(text: '150');
-  final _address = TextEditingController();
-  PlaceKind _kind = PlaceKind.client;
+  late final _name = TextEditingController(text: widget.editing?.name ?? '');
+  late final _lat = TextEditingController(text: widget.editing?.center.lat.toString() ?? '');
+  late final _lon = TextEditingController(text: widget.editing?.center.lon.toString() ?? '');
+  late final _radius = TextEditingController(text: widget.editing?.radiusM.toString() ?? '150');
+  late final _address = TextEditingController(text: widget.editing?.address ?? '');
+  late PlaceKind _kind = widget.editing?.kind ?? PlaceKind.client;
 
   @override
   Widget build(BuildContext context) {
     return AlertDialog(
-      title: const Text('New place'),
+      title: Text(widget.editing?.name ?? 'New place'),
       content: SingleChildScrollView(
         child: Column(
           mainAxisSize: MainAxisSize.min,
@@ -162,19 +208,17 @@ class _PlaceFormState extends State<_PlaceForm> {
             final lon = double.tryParse(_lon.text.trim());
             final radius = double.tryParse(_radius.text.trim());
             if (lat == null || lon == null || radius == null) return;
-            Navigator.pop(
-              context,
-              NewPlaceInput(
-                name: _name.text,
-                kind: _kind,
-                lat: lat,
-                lon: lon,
-                radiusM: radius,
-                address: _address.text.trim().isEmpty ? null : _address.text.trim(),
-              ),
+            final _PlaceFields fields = (
+              name: _name.text,
+              kind: _kind,
+              lat: lat,
+              lon: lon,
+              radiusM: radius,
+              address: _address.text.trim().isEmpty ? null : _address.text.trim(),
             );
+            Navigator.pop(context, fields);
           },
-          child: const Text('Add'),
+          child: Text(widget.editing == null ? 'Add' : 'Save'),
         ),
       ],
     );

@@ -1,7 +1,9 @@
 // Timesheet: this week's entries with raw durations (rounding shows in the
 // totals and reports only), a form for entries typed in afterwards, and an
 // edit screen (project, description, start/stop, tags; delete and restore)
-// whose rules and history are the core's.
+// whose rules and history are the core's. Entries pushed to timesheet
+// connections carry a sync badge (pending, synced, conflict, error) as last
+// synced; the badge is the core's summary of the entry's links.
 
 import 'package:flutter/material.dart';
 
@@ -9,6 +11,7 @@ import '../format.dart';
 import '../src/rust/api/session.dart';
 import '../src/rust/api/types.dart';
 import 'common.dart';
+import 'connections.dart' show ConflictInboxScreen;
 
 /// The third tab.
 class TimesheetScreen extends StatefulWidget {
@@ -29,6 +32,7 @@ class _TimesheetScreenState extends CoreListState<TimesheetScreen> {
 
   List<TimeEntryInfo> _entries = const [];
   Map<String, String> _projectNames = const {};
+  Map<String, EntrySyncInfo> _badges = const {};
 
   @override
   Future<void> reload() async {
@@ -38,10 +42,12 @@ class _TimesheetScreenState extends CoreListState<TimesheetScreen> {
         query: EntryQuery(fromMs: from.millisecondsSinceEpoch),
       );
       final projects = await core.projects();
+      final badges = await core.entrySyncStates();
       if (!mounted) return;
       setState(() {
         _entries = entries.reversed.toList();
         _projectNames = {for (final p in projects) p.id: p.name};
+        _badges = {for (final b in badges) b.entryId: b};
       });
     } catch (e) {
       if (mounted) showError(context, e);
@@ -66,7 +72,13 @@ class _TimesheetScreenState extends CoreListState<TimesheetScreen> {
                     title: Text(_projectNames[e.projectId] ?? 'No project'),
                     subtitle: Text('${when(e.startMs)}'
                         '${e.description.isEmpty ? '' : ' · ${e.description}'}'),
-                    trailing: Text(hm(((e.stopMs ?? now) - e.startMs) ~/ 1000)),
+                    trailing: Row(
+                      mainAxisSize: MainAxisSize.min,
+                      children: [
+                        if (_badges[e.id] != null) SyncBadge(sync: _badges[e.id]!, core: core),
+                        Text(hm(((e.stopMs ?? now) - e.startMs) ~/ 1000)),
+                      ],
+                    ),
                     onTap: () => Navigator.of(context).push(MaterialPageRoute<void>(
                       builder: (_) => EntryEditScreen(core: core, entryId: e.id),
                     )),
@@ -278,6 +290,62 @@ class _EntryEditScreenState extends State<EntryEditScreen> {
                 subtitle: Text(when(h.atMs)),
               ),
           ],
+        ],
+      ),
+    );
+  }
+}
+
+/// An entry's state on its timesheet connections: tap for each connection's state and
+/// message; a conflict opens the inbox.
+class SyncBadge extends StatelessWidget {
+  const SyncBadge({super.key, required this.sync, required this.core});
+
+  final EntrySyncInfo sync;
+  final TachoCore core;
+
+  @override
+  Widget build(BuildContext context) {
+    final colors = Theme.of(context).colorScheme;
+    final (icon, color, label) = switch (sync.state) {
+      LinkState.pending => (Icons.cloud_upload_outlined, colors.outline, 'waiting to be pushed'),
+      LinkState.synced => (Icons.cloud_done_outlined, colors.primary, 'synced'),
+      LinkState.conflict => (Icons.call_split, colors.tertiary, 'conflict'),
+      LinkState.error => (Icons.error_outline, colors.error, 'push failed'),
+    };
+    return IconButton(
+      icon: Icon(icon, color: color, size: 20),
+      tooltip: label,
+      onPressed: () => _details(context),
+    );
+  }
+
+  void _details(BuildContext context) {
+    showModalBottomSheet<void>(
+      context: context,
+      builder: (sheet) => ListView(
+        shrinkWrap: true,
+        children: [
+          for (final l in sync.links)
+            ListTile(
+              title: Text('${l.connectionName} (${l.service})'),
+              subtitle: Text([
+                l.state.name,
+                if (l.syncedAtMs != null) 'in step ${when(l.syncedAtMs!)}',
+                if (l.message != null) l.message!,
+              ].join(' · ')),
+            ),
+          if (sync.state == LinkState.conflict)
+            ListTile(
+              leading: const Icon(Icons.call_split),
+              title: const Text('Open the conflict inbox'),
+              onTap: () {
+                Navigator.of(sheet).pop();
+                Navigator.of(context).push(MaterialPageRoute<void>(
+                  builder: (_) => ConflictInboxScreen(core: core),
+                ));
+              },
+            ),
         ],
       ),
     );

@@ -153,6 +153,10 @@ class _TripDetailScreenState extends CoreListState<TripDetailScreen> {
                     return;
                   }
                   await core.mergeTrips(first: t.id, second: next.id);
+                } else if (action == 'splitAt') {
+                  final at = await _pickSplitTime(context, t);
+                  if (at == null) return;
+                  await core.splitTrip(key: t.id, mode: SplitMode.time, atMs: at);
                 } else {
                   await core.splitTrip(key: t.id, mode: SplitMode.longestStop);
                 }
@@ -161,6 +165,7 @@ class _TripDetailScreenState extends CoreListState<TripDetailScreen> {
               itemBuilder: (_) => const [
                 PopupMenuItem(value: 'merge', child: Text('Merge with the next trip')),
                 PopupMenuItem(value: 'split', child: Text('Split at the longest stop')),
+                PopupMenuItem(value: 'splitAt', child: Text('Split at a time…')),
               ],
             ),
         ],
@@ -339,6 +344,48 @@ Future<String?> askText(BuildContext context, String label, String? initial) {
           child: const Text('Save'),
         ),
       ],
+    ),
+  );
+}
+
+/// Asks for the moment to split [trip] at, on a slider from its start to its end by the
+/// minute; null when cancelled. The core checks the time (inside the trip, not at an end).
+Future<int?> _pickSplitTime(BuildContext context, TripInfo trip) {
+  final start = trip.startedAtMs;
+  final end = trip.endedAtMs ?? start;
+  final minutes = (end - start) ~/ 60000;
+  if (minutes < 3) {
+    showError(context, 'This trip is too short to split at a chosen time');
+    return Future.value(null);
+  }
+  var chosen = minutes ~/ 2;
+  return showDialog<int>(
+    context: context,
+    builder: (context) => StatefulBuilder(
+      builder: (context, setState) => AlertDialog(
+        title: const Text('Split at'),
+        content: Column(
+          mainAxisSize: MainAxisSize.min,
+          children: [
+            Text(clock(start + chosen * 60000)),
+            Slider(
+              value: chosen.toDouble(),
+              min: 1,
+              max: (minutes - 1).toDouble(),
+              divisions: minutes - 2,
+              onChanged: (v) => setState(() => chosen = v.round()),
+            ),
+            Text('${clock(start)} – ${clock(end)}'),
+          ],
+        ),
+        actions: [
+          TextButton(onPressed: () => Navigator.of(context).pop(), child: const Text('Cancel')),
+          FilledButton(
+            onPressed: () => Navigator.of(context).pop(start + chosen * 60000),
+            child: const Text('Split'),
+          ),
+        ],
+      ),
     ),
   );
 }

@@ -12,8 +12,10 @@
 //! - no enums carry data, so the generated Dart needs neither `freezed` nor
 //!   `build_runner`.
 
+pub mod connectors;
 pub mod error;
 pub mod events;
+pub mod hooks;
 pub mod reference;
 pub mod reports;
 pub mod session;

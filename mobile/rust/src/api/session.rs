@@ -1,7 +1,10 @@
 //! Opening the core: the one object the app keeps for its whole life.
 
+use std::sync::Arc;
+
 use flutter_rust_bridge::frb;
 use tacho_core::{Core, CoreConfig};
+use tokio::sync::Mutex;
 
 use crate::api::error::ApiError;
 
@@ -11,6 +14,9 @@ use crate::api::error::ApiError;
 #[frb(opaque)]
 pub struct TachoCore {
     pub(crate) core: Core,
+    /// Shared with every other `TachoCore` of this database in the process (see
+    /// `crate::shared`): held by whichever sync runs.
+    pub(crate) sync_guard: Arc<Mutex<()>>,
 }
 
 impl TachoCore {
@@ -20,6 +26,11 @@ impl TachoCore {
     /// was killed, or closes it if its grace period ran out meanwhile.
     /// `device_name` is what the relay lists this phone as (e.g. from
     /// `device_info_plus`); without one the core's default is used.
+    ///
+    /// A database already open in this process (the UI isolate's, when background sync opens
+    /// it from its own isolate) is not opened twice: this returns a handle on the same core, so
+    /// there is one trip recorder and at most one sync at a time. Its zone and device name
+    /// stay the first open's.
     pub async fn open(
         db_path: String,
         time_zone: String,
@@ -30,8 +41,10 @@ impl TachoCore {
         if let Some(name) = device_name {
             config.device_name = name;
         }
+        let shared = crate::shared::open(config).await?;
         Ok(TachoCore {
-            core: Core::open(config).await?,
+            core: shared.core,
+            sync_guard: shared.sync_guard,
         })
     }
 

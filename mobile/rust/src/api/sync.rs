@@ -4,8 +4,8 @@
 use crate::api::error::ApiError;
 use crate::api::session::TachoCore;
 use crate::api::types::{
-    DeviceInfoView, LogoutInfo, OidcNonceInfo, OidcPendingInfo, ParkedOpInfo, SyncReportInfo,
-    SyncStatusInfo, WatchHandoff,
+    BackgroundSyncInfo, BackgroundSyncOutcome, DeviceInfoView, LogoutInfo, OidcNonceInfo,
+    OidcPendingInfo, ParkedOpInfo, SyncReportInfo, SyncStatusInfo, WatchHandoff,
 };
 use crate::mapping;
 
@@ -170,11 +170,16 @@ impl TachoCore {
 
     /// Keeps syncing while the app is in the foreground (long-poll for others' changes, push
     /// new ones, back off on errors) until the returned loop is stopped or dropped. The app
-    /// starts it on resume and stops it on pause; background refresh calls `sync_now`.
+    /// starts it on resume and stops it on pause; background refresh calls
+    /// [`TachoCore::background_sync`]. The loop holds the database's sync guard for its whole
+    /// life, from before this returns: called while a background sync runs, it returns when
+    /// that one has ended (within its budget).
     pub async fn start_sync_loop(&self, wait_s: u32) -> SyncLoop {
         let core = self.core.clone();
+        let held = self.sync_guard.clone().lock_owned().await;
         // Spawned on the bridge's async runtime (tokio), the one every async call runs on.
         let task = tokio::spawn(async move {
+            let _held = held;
             // `sync_forever` retries every failure with backoff; it returns only when the
             // database itself fails, which the next foreground call reports.
             let _ = core.sync_forever(u64::from(wait_s)).await;
@@ -182,6 +187,41 @@ impl TachoCore {
         SyncLoop {
             task: task.abort_handle(),
         }
+    }
+
+    /// One sync for a background refresh (WorkManager, BGAppRefreshTask), within `budget_s`
+    /// seconds (the platform gives about 30): never alongside another sync of this database
+    /// (`Busy` then, at once), nothing sent when not signed in. Only a failed sync is an
+    /// outcome worth a retry; the error is also kept for the sync status.
+    pub async fn background_sync(&self, budget_s: u32) -> Result<BackgroundSyncInfo, ApiError> {
+        let Ok(_held) = self.sync_guard.clone().try_lock_owned() else {
+            return Ok(background(BackgroundSyncOutcome::Busy, None, None));
+        };
+        if self.core.sync_status().await?.account_id.is_none() {
+            return Ok(background(BackgroundSyncOutcome::NotSignedIn, None, None));
+        }
+        let budget = std::time::Duration::from_secs(u64::from(budget_s.max(1)));
+        Ok(
+            match tokio::time::timeout(budget, self.core.sync_once()).await {
+                Ok(Ok(report)) => {
+                    background(BackgroundSyncOutcome::Synced, Some(report.into()), None)
+                }
+                Ok(Err(e)) => background(BackgroundSyncOutcome::Failed, None, Some(e.to_string())),
+                Err(_) => background(BackgroundSyncOutcome::OutOfTime, None, None),
+            },
+        )
+    }
+}
+
+fn background(
+    outcome: BackgroundSyncOutcome,
+    report: Option<SyncReportInfo>,
+    error: Option<String>,
+) -> BackgroundSyncInfo {
+    BackgroundSyncInfo {
+        outcome,
+        report,
+        error,
     }
 }
 

@@ -697,6 +697,61 @@ pub struct SyncReportInfo {
     pub cursor: i64,
 }
 
+/// A hook token just made: `token` is the secret for the automation's
+/// `Authorization: Bearer` header, shown only this once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewHookToken {
+    /// Id, for revoking.
+    pub id: String,
+    /// The secret (`tho_…`).
+    pub token: String,
+}
+
+/// A hook token as listed (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookTokenView {
+    /// Id, for revoking.
+    pub id: String,
+    /// Label for people.
+    pub label: String,
+    /// The car it is limited to, if any.
+    pub car_id: Option<String>,
+    /// That car's name when the token was made.
+    pub car_name: Option<String>,
+    /// When it was made (RFC 3339).
+    pub created_at: String,
+    /// When it was last used (RFC 3339).
+    pub last_used_at: Option<String>,
+}
+
+/// How a background sync ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackgroundSyncOutcome {
+    /// Pushed and pulled until caught up.
+    Synced,
+    /// Another sync of this database was running (the foreground loop, or an earlier
+    /// background run): nothing was done, that one carries on.
+    Busy,
+    /// Not signed in: nothing to do, nothing was sent.
+    NotSignedIn,
+    /// The time budget ran out first; what was pushed or pulled by then is kept and the next
+    /// sync continues from there.
+    OutOfTime,
+    /// The sync failed (no network, the relay refused); the error is also in the sync status.
+    Failed,
+}
+
+/// What one background sync did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackgroundSyncInfo {
+    /// How it ended.
+    pub outcome: BackgroundSyncOutcome,
+    /// The counts, when it synced.
+    pub report: Option<SyncReportInfo>,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+}
+
 /// A change the relay refused as invalid; shown so the person knows what
 /// did not sync.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -875,4 +930,200 @@ pub struct PlaceChangeInput {
     pub address: Option<String>,
     /// Remove the address.
     pub clear_address: bool,
+}
+
+/// Where a timesheet connection stands on the relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectorState {
+    /// Pushing and pulling.
+    Active,
+    /// Paused by the person: work queues, nothing is sent.
+    Paused,
+    /// The service refused the credentials (see `disabled_reason`): rotate the token on the
+    /// relay (CLI or dashboard), then resume.
+    Disabled,
+    /// Waiting for the service's quota (see `quota_until`).
+    Quota,
+    /// A state this build does not know (a newer relay); `state_name` has its name.
+    Unknown,
+}
+
+/// Where one time entry stands on one connection (a badge on the timesheet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    /// Waiting to be pushed (paused connection, quota, retry after a failure).
+    Pending,
+    /// The service holds what Tacho holds.
+    Synced,
+    /// A conflict is open for it: see `conflicts`.
+    Conflict,
+    /// Pushing failed for good; the link's `message` says why.
+    Error,
+}
+
+/// Open or settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictState {
+    /// Waiting for the person.
+    Open,
+    /// Resolved (see `resolution`).
+    Resolved,
+}
+
+/// How a person settles a conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// Tacho's values win: they are pushed over the service's.
+    KeepLocal,
+    /// The service's values win: they are written into the Tacho entry.
+    KeepRemote,
+    /// Close it and change nothing on either side.
+    Dismiss,
+}
+
+/// A timesheet connection (Toggl, Tempo, Kimai, Zammad) as the relay lists it. Adding one
+/// takes a service token, so it stays a CLI or dashboard task; the app lists and steers them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionView {
+    /// The relay's id of the connection.
+    pub id: String,
+    /// The person's name for it (the service's name when it has none).
+    pub name: String,
+    /// The service: `toggl`, `tempo`, `kimai` or `zammad`.
+    pub service: String,
+    /// Where it stands.
+    pub state: ConnectorState,
+    /// The state's wire name (`active`, `paused`, …), also for states this build does not know.
+    pub state_name: String,
+    /// Why it was disabled.
+    pub disabled_reason: Option<String>,
+    /// Until when it waits for the service's quota (RFC 3339).
+    pub quota_until: Option<String>,
+    /// Entries waiting to be pushed.
+    pub pending: i64,
+    /// Open conflicts.
+    pub conflicts: i64,
+    /// Entries whose push failed for good.
+    pub errors: i64,
+    /// Last successful push (RFC 3339).
+    pub last_push_at: Option<String>,
+    /// Last successful pull (RFC 3339).
+    pub last_pull_at: Option<String>,
+}
+
+/// A connection's queue right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectorStatusInfo {
+    /// Where it stands.
+    pub state: ConnectorState,
+    /// The state's wire name.
+    pub state_name: String,
+    /// Entries waiting to be pushed.
+    pub pending: i64,
+    /// Work being done right now.
+    pub running: i64,
+    /// Open conflicts.
+    pub conflicts: i64,
+    /// Entries whose push failed for good.
+    pub errors: i64,
+    /// The last failure's message.
+    pub last_error: Option<String>,
+    /// Last successful push (RFC 3339).
+    pub last_push_at: Option<String>,
+    /// Last successful pull (RFC 3339).
+    pub last_pull_at: Option<String>,
+}
+
+/// What "run now" saw when the connection's work was drained (or given up on).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectorRunInfo {
+    /// The connection's status at the end.
+    pub status: ConnectorStatusInfo,
+    /// Whether everything queued was pushed (nothing pending or running, no error, active).
+    pub drained: bool,
+}
+
+/// A time entry as one side of a conflict holds it. Every field is optional: services keep
+/// different subsets (Zammad has no description or start time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntrySnapshotInfo {
+    /// Description.
+    pub description: Option<String>,
+    /// Start, unix ms.
+    pub start_ms: Option<i64>,
+    /// Stop, unix ms.
+    pub stop_ms: Option<i64>,
+    /// Duration in seconds.
+    pub seconds: Option<i64>,
+    /// Tags.
+    pub tags: Option<Vec<String>>,
+    /// Billable flag.
+    pub billable: Option<bool>,
+    /// Project (Tacho's name) or the service's target, in its words.
+    pub project: Option<String>,
+}
+
+/// A disagreement between Tacho and a service, for the conflict inbox: both sides to show
+/// side by side and the person's choice (`resolveConflict`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConflictInfo {
+    /// The conflict's id (for `resolveConflict`).
+    pub id: String,
+    /// The relay's connection id.
+    pub connection_id: String,
+    /// The person's name for the connection.
+    pub connection_name: String,
+    /// The service.
+    pub service: String,
+    /// The Tacho entry concerned (none for a connection-wide alert such as a refused token).
+    pub entry_id: Option<String>,
+    /// The service's id of the record concerned.
+    pub remote_id: Option<String>,
+    /// What happened, in the service's words where it gave some.
+    pub message: String,
+    /// Tacho's values (none: deleted in Tacho, or not about an entry).
+    pub local: Option<EntrySnapshotInfo>,
+    /// The service's values (none: deleted there, or never written).
+    pub remote: Option<EntrySnapshotInfo>,
+    /// When the relay raised it, unix ms.
+    pub raised_at_ms: i64,
+    /// Open or resolved.
+    pub state: ConflictState,
+    /// How it was resolved.
+    pub resolution: Option<Resolution>,
+    /// When it was resolved, unix ms.
+    pub resolved_at_ms: Option<i64>,
+}
+
+/// One time entry on one connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectorLinkInfo {
+    /// The Tacho time entry.
+    pub entry_id: String,
+    /// The relay's connection id.
+    pub connection_id: String,
+    /// The person's name for the connection.
+    pub connection_name: String,
+    /// The service.
+    pub service: String,
+    /// The service's id for the entry, once it has one.
+    pub remote_id: Option<String>,
+    /// Where it stands.
+    pub state: LinkState,
+    /// When it was last in step, unix ms.
+    pub synced_at_ms: Option<i64>,
+    /// The service's or the relay's explanation, for `error` and `conflict`.
+    pub message: Option<String>,
+}
+
+/// One entry's sync badge: the most urgent state of its links (conflict, then error, then
+/// pending; synced only when every link is), with the links behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntrySyncInfo {
+    /// The Tacho time entry.
+    pub entry_id: String,
+    /// The badge.
+    pub state: LinkState,
+    /// The entry's links, one per connection.
+    pub links: Vec<ConnectorLinkInfo>,
 }

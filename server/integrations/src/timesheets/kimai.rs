@@ -337,7 +337,7 @@ impl Client {
             let answer = match self.call::<()>(Method::GET, "timesheets", &q, None).await {
                 Ok(answer) => answer,
                 Err(Failure::NotFound) if page > 1 => return Ok(sheets),
-                Err(other) => return Err(other),
+                Err(other) => return Err(wire::list_failure(Service::Kimai)(other)),
             };
             let batch: Vec<Timesheet> = answer.json("Kimai timesheets")?;
             let total_pages = answer
@@ -475,7 +475,8 @@ impl Client {
         };
         let items: Vec<Named> = self
             .call::<()>(Method::GET, path, &[], None)
-            .await?
+            .await
+            .map_err(wire::list_failure(Service::Kimai))?
             .json("Kimai list")?;
         Ok(items
             .into_iter()

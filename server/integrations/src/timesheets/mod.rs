@@ -55,6 +55,8 @@ impl Service {
     }
 
     /// The public API host when the person gives none (Kimai and Zammad are self-hosted: none).
+    /// Tempo's regional clusters (`https://api.eu.tempo.io`, `https://api.us.tempo.io`) are
+    /// chosen by giving them as the base URL; a token used on the wrong one is refused.
     pub fn default_base_url(self) -> Option<&'static str> {
         match self {
             Self::Toggl => Some("https://api.track.toggl.com"),

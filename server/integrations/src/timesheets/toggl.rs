@@ -392,7 +392,8 @@ impl Client {
                 &[("since", since.timestamp().to_string())],
                 None,
             )
-            .await?;
+            .await
+            .map_err(wire::list_failure(Service::Toggl))?;
         let list: Option<Vec<TimeEntry>> = answer.json("Toggl time entries")?;
         Ok(list.unwrap_or_default())
     }
@@ -439,7 +440,10 @@ impl Client {
         match what {
             Lookup::Projects => {
                 let path = format!("workspaces/{wid}/projects");
-                let answer = self.call::<()>(Method::GET, &path, &[], None).await?;
+                let answer = self
+                    .call::<()>(Method::GET, &path, &[], None)
+                    .await
+                    .map_err(wire::list_failure(Service::Toggl))?;
                 let list: Option<Vec<Project>> = answer.json("Toggl projects")?;
                 Ok(list
                     .unwrap_or_default()
@@ -453,7 +457,10 @@ impl Client {
             }
             Lookup::Tasks => {
                 let path = format!("workspaces/{wid}/tasks");
-                let answer = self.call::<()>(Method::GET, &path, &[], None).await?;
+                let answer = self
+                    .call::<()>(Method::GET, &path, &[], None)
+                    .await
+                    .map_err(wire::list_failure(Service::Toggl))?;
                 let tasks = match answer.json::<Tasks>("Toggl tasks")? {
                     Tasks::Bare(list) | Tasks::Paged { data: list } => list.unwrap_or_default(),
                 };

@@ -103,6 +103,21 @@ fn fallback_message(answer: &Answer) -> String {
     line.chars().take(200).collect()
 }
 
+/// A 404 on a list (not a record) means the base URL or API path is wrong, not that something
+/// is gone: a refusal the person must fix, so a pull or picker never reads it as a deletion.
+pub(crate) fn list_failure(service: Service) -> impl Fn(Failure) -> Failure {
+    move |failure| match failure {
+        Failure::NotFound => Failure::Refused {
+            status: 404,
+            message: format!(
+                "{} answered 404 for a list: check the base URL",
+                service.as_str()
+            ),
+        },
+        other => other,
+    }
+}
+
 /// Joins a relative API path onto the API base.
 pub(crate) fn url(api: &Url, path: &str) -> Result<Url, Failure> {
     api.join(path).map_err(|e| Failure::Protocol {
@@ -240,6 +255,21 @@ mod tests {
             Failure::Refused { message, .. } => assert_eq!(message.len(), 200),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_404_on_a_list_is_a_refusal_not_a_deletion() {
+        let map = list_failure(Service::Kimai);
+        assert!(matches!(
+            map(Failure::NotFound),
+            Failure::Refused { status: 404, .. }
+        ));
+        assert!(
+            map(Failure::Uncertain {
+                message: "x".into()
+            })
+            .is_uncertain()
+        );
     }
 
     #[test]

@@ -456,7 +456,8 @@ impl Client {
         }
         let types: Vec<ActivityType> = self
             .call::<()>(Method::GET, "time_accounting/types", None)
-            .await?
+            .await
+            .map_err(wire::list_failure(Service::Zammad))?
             .json("Zammad activity types")?;
         Ok(types
             .into_iter()

@@ -84,11 +84,12 @@ fn info_of(row: &sqlx::any::AnyRow, caller: Uuid) -> ServiceResult<DeviceInfo> {
     let id: String = row.try_get("id")?;
     let device_id = Uuid::parse_str(&id).map_err(ServiceError::internal)?;
     let revoked: Option<i64> = row.try_get("revoked_at")?;
+    let pushed: Option<i64> = row.try_get("last_push_at")?;
     Ok(DeviceInfo {
         device_id,
         name: row.try_get("name")?,
         created_at: rfc3339(row.try_get("created_at")?),
-        last_push_at: None,
+        last_push_at: pushed.map(rfc3339),
         current: device_id == caller,
         revoked_at: revoked.map(rfc3339),
     })
@@ -101,7 +102,7 @@ fn no_such_device() -> ServiceError {
 /// The caller's account's devices, oldest first; `current` marks the caller.
 pub(super) async fn list(db: &Db, claims: &Claims) -> ServiceResult<DeviceList> {
     let rows = sqlx::query(
-        "SELECT id, name, created_at, revoked_at FROM devices WHERE account_id = $1 \
+        "SELECT id, name, created_at, revoked_at, last_push_at FROM devices WHERE account_id = $1 \
          ORDER BY created_at, id",
     )
     .bind(claims.account.to_string())
@@ -144,10 +145,12 @@ pub(super) async fn rename(
     if changed == 0 {
         return Err(no_such_device());
     }
-    let row = sqlx::query("SELECT id, name, created_at, revoked_at FROM devices WHERE id = $1")
-        .bind(device.to_string())
-        .fetch_one(&db.pool)
-        .await?;
+    let row = sqlx::query(
+        "SELECT id, name, created_at, revoked_at, last_push_at FROM devices WHERE id = $1",
+    )
+    .bind(device.to_string())
+    .fetch_one(&db.pool)
+    .await?;
     info_of(&row, claims.device)
 }
 

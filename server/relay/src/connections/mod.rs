@@ -201,7 +201,8 @@ pub struct ConnectionView {
     pub created_at: String,
     /// RFC 3339.
     pub updated_at: String,
-    /// `active`, `paused` (by its owner) or `disabled` (the service refused its credentials).
+    /// `active`, `paused` (by its owner), `disabled` (the service refused its credentials) or
+    /// `quota` (Toggl's hourly quota is spent until `quota_until`).
     pub state: String,
     /// Why it is disabled (the service's words), when it is.
     pub disabled_reason: Option<String>,
@@ -230,7 +231,12 @@ impl From<Connection> for ConnectionView {
     fn from(c: Connection) -> Self {
         Self {
             webhook_path: c.webhook_path(),
-            state: c.state.clone(),
+            state: if c.state == "active" && c.quota_until.is_some_and(|t| t > crate::db::now_ms())
+            {
+                "quota".to_owned()
+            } else {
+                c.state.clone()
+            },
             disabled_reason: c.state_reason.clone(),
             quota_until: c
                 .quota_until

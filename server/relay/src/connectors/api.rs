@@ -64,8 +64,7 @@ pub struct LookupList {
 /// Answer of `GET /v1/connections/{id}/status`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConnectorStatus {
-    /// `active`, `paused`, `disabled`, or `quota_paused` (Toggl's quota is spent until
-    /// `quota_until`).
+    /// `active`, `paused`, `disabled`, or `quota` (Toggl's quota is spent until `quota_until`).
     pub state: String,
     /// Why it is disabled.
     pub disabled_reason: Option<String>,
@@ -73,8 +72,8 @@ pub struct ConnectorStatus {
     pub quota_until: Option<String>,
     /// Entries waiting to be pushed.
     pub pending: i64,
-    /// Whether a worker is pushing now.
-    pub running: bool,
+    /// Entries being pushed now (one request at a time per connection: 0 or 1).
+    pub running: i64,
     /// Open conflicts.
     pub conflicts: i64,
     /// Entries whose push failed after its retries.
@@ -394,14 +393,16 @@ impl Connectors {
     pub async fn status(&self, account: Uuid, id: &str) -> ServiceResult<ConnectorStatus> {
         let conn = self.owned(account, id).await?;
         let cid = conn.id.to_string();
-        let running = sqlx::query(
+        let running = i64::from(
+            sqlx::query(
             "SELECT id FROM jobs WHERE dedupe_key = $1 AND state = 'running' AND lease_until > $2",
         )
         .bind(crate::sync::connector_work::push_key(&cid))
         .bind(now_ms())
-        .fetch_optional(&self.ctx.db.pool)
-        .await?
-        .is_some();
+            .fetch_optional(&self.ctx.db.pool)
+            .await?
+            .is_some(),
+        );
         let last_error: Option<String> = sqlx::query(
             "SELECT last_error FROM connector_work WHERE connection_id = $1 \
              AND last_error IS NOT NULL ORDER BY changed_at DESC LIMIT 1",
@@ -413,7 +414,7 @@ impl Connectors {
         .transpose()?;
         let now = now_ms();
         let state = if conn.state == "active" && !may_send(&conn, now) {
-            "quota_paused".to_owned()
+            "quota".to_owned()
         } else {
             conn.state.clone()
         };

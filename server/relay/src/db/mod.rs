@@ -69,8 +69,13 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (
         13,
+        "device_last_push",
+        include_str!("../../migrations/0013_device_last_push.sql"),
+    ),
+    (
+        14,
         "connectors",
-        include_str!("../../migrations/0013_connectors.sql"),
+        include_str!("../../migrations/0014_connectors.sql"),
     ),
 ];
 

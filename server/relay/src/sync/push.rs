@@ -193,7 +193,19 @@ pub(super) async fn push_ops(
                 insert_rows(&mut tx, backend, &space, &device, &mut rows, received_at).await?;
                 materialise(&mut tx, backend, &space, &mut merged).await?;
                 enqueue_batch(&mut tx, backend, claims.account, &device, &entries).await?;
-                finish_push(db, &mut tx, &space, &device, next, expected - 1, accepted).await?;
+                finish_push(
+                    db,
+                    &mut tx,
+                    &space,
+                    &device,
+                    next,
+                    Progress {
+                        last_seq: expected - 1,
+                        at: received_at,
+                    },
+                    accepted,
+                )
+                .await?;
                 tx.commit().await?;
                 if accepted > 0 {
                     hub.publish(claims.space, published, next);
@@ -273,7 +285,19 @@ pub(super) async fn push_ops(
             insert_rows(&mut tx, backend, &space, &device, &mut rows, received_at).await?;
             materialise(&mut tx, backend, &space, &mut merged).await?;
             enqueue_batch(&mut tx, backend, claims.account, &device, &entries).await?;
-            finish_push(db, &mut tx, &space, &device, next, device_seq, accepted).await?;
+            finish_push(
+                db,
+                &mut tx,
+                &space,
+                &device,
+                next,
+                Progress {
+                    last_seq: device_seq,
+                    at: received_at,
+                },
+                accepted,
+            )
+            .await?;
             tx.commit().await?;
             if accepted > 0 {
                 hub.publish(claims.space, published, next);
@@ -325,7 +349,19 @@ pub(super) async fn push_ops(
     insert_rows(&mut tx, backend, &space, &device, &mut rows, received_at).await?;
     materialise(&mut tx, backend, &space, &mut merged).await?;
     enqueue_batch(&mut tx, backend, claims.account, &device, &entries).await?;
-    finish_push(db, &mut tx, &space, &device, next, expected - 1, accepted).await?;
+    finish_push(
+        db,
+        &mut tx,
+        &space,
+        &device,
+        next,
+        Progress {
+            last_seq: expected - 1,
+            at: received_at,
+        },
+        accepted,
+    )
+    .await?;
     tx.commit().await?;
     if accepted > 0 {
         hub.publish(claims.space, published, next);
@@ -482,6 +518,13 @@ async fn insert_rows(
     Ok(())
 }
 
+/// How far a push took its device: the last sequence number it consumed and
+/// when the batch arrived.
+struct Progress {
+    last_seq: i64,
+    at: i64,
+}
+
 /// Moves the space's head and the device's sequence after a push, and tells
 /// other instances.
 async fn finish_push(
@@ -490,7 +533,7 @@ async fn finish_push(
     space: &str,
     device: &str,
     head: i64,
-    last_seq: i64,
+    Progress { last_seq, at }: Progress,
     accepted: u64,
 ) -> ServiceResult<()> {
     if accepted > 0 {
@@ -500,11 +543,16 @@ async fn finish_push(
             .execute(&mut **tx)
             .await?;
     }
-    sqlx::query("UPDATE devices SET last_seq = $1 WHERE id = $2 AND last_seq < $1")
-        .bind(last_seq)
-        .bind(device)
-        .execute(&mut **tx)
-        .await?;
+    // `last_push_at` rides on the statement that moves `last_seq` (no extra round trip): it
+    // changes when a batch stored or refused a new op, not on a replay.
+    sqlx::query(
+        "UPDATE devices SET last_seq = $1, last_push_at = $3 WHERE id = $2 AND last_seq < $1",
+    )
+    .bind(last_seq)
+    .bind(device)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
     if accepted > 0 {
         db.notify_push(tx, space, head).await?;
     }

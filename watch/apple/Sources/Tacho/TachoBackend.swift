@@ -33,6 +33,10 @@ public protocol TachoBackend: AnyObject, Sendable {
     func adoptDeviceSession(handoff: DeviceHandoff) async throws -> SyncStatus
     /// This database's device id.
     func deviceId() throws -> String
+    /// Open timesheet-connector conflicts, as last synced (local, no network).
+    func conflictCount() async throws -> UInt64
+    /// The conflicts themselves, oldest first (resolved ones too with `includeResolved`).
+    func conflicts(includeResolved: Bool) async throws -> [ConnectorConflict]
     /// Calls `handler` on a core thread for every change until the returned
     /// subscription is cancelled or released.
     func observe(_ handler: @escaping @Sendable (CoreEvent) -> Void) -> any EventSubscription

@@ -24,6 +24,12 @@ public final class TachoStore: ObservableObject {
     @Published public private(set) var sync: SyncStatus?
     /// The last failure, in words, for a small banner.
     @Published public private(set) var lastError: String?
+    /// Open timesheet-connector conflicts, as last synced (a count on the main screen).
+    @Published public private(set) var conflictCount: UInt64 = 0
+    /// The open conflicts, loaded when the list is shown (`loadConflicts`). The watch only
+    /// lists them: resolving one (side by side, keep Tacho / keep the service / dismiss)
+    /// happens on the phone.
+    @Published public private(set) var conflicts: [ConnectorConflict] = []
 
     private let backend: any TachoBackend
     private var subscription: (any EventSubscription)?
@@ -64,6 +70,15 @@ public final class TachoStore: ObservableObject {
             self.lastTrip = try await self.backend.lastEndedTrip()
             self.projects = try await self.backend.projects()
             self.sync = try await self.backend.syncStatus()
+            self.conflictCount = try await self.backend.conflictCount()
+        }
+    }
+
+    /// Loads the open conflicts for the short list (and the count with them).
+    public func loadConflicts() async {
+        await perform {
+            self.conflicts = try await self.backend.conflicts(includeResolved: false)
+            self.conflictCount = UInt64(self.conflicts.count)
         }
     }
 
@@ -148,12 +163,14 @@ public final class TachoStore: ObservableObject {
         await syncNow()
     }
 
-    /// One sync run if signed in (the watch calls it on each wake-up).
+    /// One sync run if signed in (the watch calls it on each wake-up). Conflicts arrive by
+    /// sync, so the count is read again after it.
     public func syncNow() async {
         guard sync?.signedIn == true else { return }
         await perform {
             _ = try await self.backend.syncOnce()
             self.sync = try await self.backend.syncStatus()
+            self.conflictCount = try await self.backend.conflictCount()
         }
     }
 

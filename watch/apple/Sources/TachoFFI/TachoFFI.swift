@@ -895,10 +895,54 @@ public protocol CoreProtocol: AnyObject, Sendable {
     func classifyTrip(key: String, purpose: Purpose, businessPartner: String?) async throws  -> Trip
     
     /**
+     * How many conflicts are open, as last synced (the watch's count). Local, no network.
+     */
+    func conflictCount() async throws  -> UInt64
+    
+    /**
+     * The conflict inbox as last synced, oldest first; resolved ones too with
+     * `include_resolved`. Local: works offline.
+     */
+    func conflicts(includeResolved: Bool) async throws  -> [ConnectorConflict]
+    
+    /**
      * A connect event (CarPlay, Bluetooth, a Shortcut): starts a trip, or
      * continues the last one within its grace period (a fuel stop).
      */
     func connect(source: TripSource, carHint: String?) async throws  -> FeedOutcome
+    
+    /**
+     * Every entry's state on every connection, as last synced. Local.
+     */
+    func connectorLinks() async throws  -> [ConnectorLink]
+    
+    /**
+     * Pauses a connection: nothing is sent until it is resumed; work keeps queueing.
+     */
+    func connectorPause(key: String) async throws  -> ConnectionInfo
+    
+    /**
+     * Resumes a paused connection, or a disabled one after its token was rotated.
+     */
+    func connectorResume(key: String) async throws  -> ConnectionInfo
+    
+    /**
+     * "Run now": pushes this device's changes, has the relay push and pull the connection,
+     * waits up to `wait_s` seconds for its queue to drain (or get stuck) and syncs what it
+     * wrote back (statuses, conflicts).
+     */
+    func connectorRun(key: String, waitS: UInt32) async throws  -> ConnectorRunReport
+    
+    /**
+     * The queue and state of the connection named `key` (its name or id).
+     */
+    func connectorStatus(key: String) async throws  -> ConnectorStatus
+    
+    /**
+     * The account's timesheet connections with their state and counts, oldest first.
+     * Adding one takes the service's token: a CLI or dashboard task.
+     */
+    func connectors() async throws  -> [ConnectionInfo]
     
     /**
      * Deletes a car no trip or reading refers to (`InUse` otherwise: retire
@@ -990,6 +1034,12 @@ public protocol CoreProtocol: AnyObject, Sendable {
      * too, with its project and history.
      */
     func entry(key: String) async throws  -> EntryDetail
+    
+    /**
+     * One sync badge per entry that has links (entries without any have no badge), as last
+     * synced. Local.
+     */
+    func entrySyncStates() async throws  -> [EntrySyncState]
     
     /**
      * The timesheet (raw and rounded hours, the year's total) for a period
@@ -1126,6 +1176,13 @@ public protocol CoreProtocol: AnyObject, Sendable {
      * Renames a device of the account.
      */
     func renameDevice(deviceId: String, name: String) async throws  -> DeviceInfo
+    
+    /**
+     * Settles conflict `id` on the relay (keep-local pushes Tacho's values, keep-remote
+     * writes the service's into the entry, dismiss changes nothing), then syncs so this
+     * device shows the outcome. Needs the network and a session.
+     */
+    func resolveConflict(id: String, resolution: Resolution) async throws 
     
     /**
      * Brings a deleted car back.
@@ -1563,6 +1620,45 @@ open func classifyTrip(key: String, purpose: Purpose, businessPartner: String?)a
 }
     
     /**
+     * How many conflicts are open, as last synced (the watch's count). Local, no network.
+     */
+open func conflictCount()async throws  -> UInt64  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_conflict_count(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_u64,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_u64,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_u64,
+            liftFunc: FfiConverterUInt64.lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * The conflict inbox as last synced, oldest first; resolved ones too with
+     * `include_resolved`. Local: works offline.
+     */
+open func conflicts(includeResolved: Bool)async throws  -> [ConnectorConflict]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_conflicts(
+                        self.uniffiCloneHandle(),FfiConverterBool.lower(includeResolved)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeConnectorConflict.lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
      * A connect event (CarPlay, Bluetooth, a Shortcut): starts a trip, or
      * continues the last one within its grace period (a fuel stop).
      */
@@ -1578,6 +1674,123 @@ open func connect(source: TripSource, carHint: String?)async throws  -> FeedOutc
             completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeFeedOutcome_lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * Every entry's state on every connection, as last synced. Local.
+     */
+open func connectorLinks()async throws  -> [ConnectorLink]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_connector_links(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeConnectorLink.lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * Pauses a connection: nothing is sent until it is resumed; work keeps queueing.
+     */
+open func connectorPause(key: String)async throws  -> ConnectionInfo  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_connector_pause(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(key)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeConnectionInfo_lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * Resumes a paused connection, or a disabled one after its token was rotated.
+     */
+open func connectorResume(key: String)async throws  -> ConnectionInfo  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_connector_resume(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(key)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeConnectionInfo_lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * "Run now": pushes this device's changes, has the relay push and pull the connection,
+     * waits up to `wait_s` seconds for its queue to drain (or get stuck) and syncs what it
+     * wrote back (statuses, conflicts).
+     */
+open func connectorRun(key: String, waitS: UInt32)async throws  -> ConnectorRunReport  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_connector_run(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(key),FfiConverterUInt32.lower(waitS)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeConnectorRunReport_lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * The queue and state of the connection named `key` (its name or id).
+     */
+open func connectorStatus(key: String)async throws  -> ConnectorStatus  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_connector_status(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(key)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeConnectorStatus_lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * The account's timesheet connections with their state and counts, oldest first.
+     * Adding one takes the service's token: a CLI or dashboard task.
+     */
+open func connectors()async throws  -> [ConnectionInfo]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_connectors(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeConnectionInfo.lift,
             errorHandler: FfiConverterTypeTachoError_lift
         )
 }
@@ -1886,6 +2099,26 @@ open func entry(key: String)async throws  -> EntryDetail  {
             completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeEntryDetail_lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * One sync badge per entry that has links (entries without any have no badge), as last
+     * synced. Local.
+     */
+open func entrySyncStates()async throws  -> [EntrySyncState]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_entry_sync_states(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeEntrySyncState.lift,
             errorHandler: FfiConverterTypeTachoError_lift
         )
 }
@@ -2351,6 +2584,27 @@ open func renameDevice(deviceId: String, name: String)async throws  -> DeviceInf
             completeFunc: ffi_tacho_uniffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_tacho_uniffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeDeviceInfo_lift,
+            errorHandler: FfiConverterTypeTachoError_lift
+        )
+}
+    
+    /**
+     * Settles conflict `id` on the relay (keep-local pushes Tacho's values, keep-remote
+     * writes the service's into the entry, dismiss changes nothing), then syncs so this
+     * device shows the outcome. Needs the network and a session.
+     */
+open func resolveConflict(id: String, resolution: Resolution)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tacho_uniffi_fn_method_core_resolve_conflict(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id),FfiConverterTypeResolution_lower(resolution)
+                )
+            },
+            pollFunc: ffi_tacho_uniffi_rust_future_poll_void,
+            completeFunc: ffi_tacho_uniffi_rust_future_complete_void,
+            freeFunc: ffi_tacho_uniffi_rust_future_free_void,
+            liftFunc: { $0 },
             errorHandler: FfiConverterTypeTachoError_lift
         )
 }
@@ -4156,6 +4410,693 @@ public func FfiConverterTypeCarChange_lower(_ value: CarChange) -> RustBuffer {
 
 
 /**
+ * A timesheet connection (Toggl, Tempo, Kimai, Zammad) as the relay lists it. Adding one
+ * takes a service token, so it stays a CLI or dashboard task; apps list and steer them.
+ */
+public struct ConnectionInfo: Equatable, Hashable {
+    /**
+     * The relay's id of the connection.
+     */
+    public var id: String
+    /**
+     * The person's name for it (the service's name when it has none).
+     */
+    public var name: String
+    /**
+     * The service: `toggl`, `tempo`, `kimai` or `zammad`.
+     */
+    public var service: String
+    /**
+     * Where it stands.
+     */
+    public var state: ConnectorState
+    /**
+     * The state's wire name (`active`, `paused`, …), also for states this build does not know.
+     */
+    public var stateName: String
+    /**
+     * Why it was disabled.
+     */
+    public var disabledReason: String?
+    /**
+     * Until when it waits for the service's quota (RFC 3339).
+     */
+    public var quotaUntil: String?
+    /**
+     * Entries waiting to be pushed.
+     */
+    public var pending: UInt64
+    /**
+     * Open conflicts.
+     */
+    public var conflicts: UInt64
+    /**
+     * Entries whose push failed for good.
+     */
+    public var errors: UInt64
+    /**
+     * Last successful push (RFC 3339).
+     */
+    public var lastPushAt: String?
+    /**
+     * Last successful pull (RFC 3339).
+     */
+    public var lastPullAt: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The relay's id of the connection.
+         */id: String, 
+        /**
+         * The person's name for it (the service's name when it has none).
+         */name: String, 
+        /**
+         * The service: `toggl`, `tempo`, `kimai` or `zammad`.
+         */service: String, 
+        /**
+         * Where it stands.
+         */state: ConnectorState, 
+        /**
+         * The state's wire name (`active`, `paused`, …), also for states this build does not know.
+         */stateName: String, 
+        /**
+         * Why it was disabled.
+         */disabledReason: String?, 
+        /**
+         * Until when it waits for the service's quota (RFC 3339).
+         */quotaUntil: String?, 
+        /**
+         * Entries waiting to be pushed.
+         */pending: UInt64, 
+        /**
+         * Open conflicts.
+         */conflicts: UInt64, 
+        /**
+         * Entries whose push failed for good.
+         */errors: UInt64, 
+        /**
+         * Last successful push (RFC 3339).
+         */lastPushAt: String?, 
+        /**
+         * Last successful pull (RFC 3339).
+         */lastPullAt: String?) {
+        self.id = id
+        self.name = name
+        self.service = service
+        self.state = state
+        self.stateName = stateName
+        self.disabledReason = disabledReason
+        self.quotaUntil = quotaUntil
+        self.pending = pending
+        self.conflicts = conflicts
+        self.errors = errors
+        self.lastPushAt = lastPushAt
+        self.lastPullAt = lastPullAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ConnectionInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConnectionInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConnectionInfo {
+        return
+            try ConnectionInfo(
+                id: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                service: FfiConverterString.read(from: &buf), 
+                state: FfiConverterTypeConnectorState.read(from: &buf), 
+                stateName: FfiConverterString.read(from: &buf), 
+                disabledReason: FfiConverterOptionString.read(from: &buf), 
+                quotaUntil: FfiConverterOptionString.read(from: &buf), 
+                pending: FfiConverterUInt64.read(from: &buf), 
+                conflicts: FfiConverterUInt64.read(from: &buf), 
+                errors: FfiConverterUInt64.read(from: &buf), 
+                lastPushAt: FfiConverterOptionString.read(from: &buf), 
+                lastPullAt: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ConnectionInfo, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.service, into: &buf)
+        FfiConverterTypeConnectorState.write(value.state, into: &buf)
+        FfiConverterString.write(value.stateName, into: &buf)
+        FfiConverterOptionString.write(value.disabledReason, into: &buf)
+        FfiConverterOptionString.write(value.quotaUntil, into: &buf)
+        FfiConverterUInt64.write(value.pending, into: &buf)
+        FfiConverterUInt64.write(value.conflicts, into: &buf)
+        FfiConverterUInt64.write(value.errors, into: &buf)
+        FfiConverterOptionString.write(value.lastPushAt, into: &buf)
+        FfiConverterOptionString.write(value.lastPullAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConnectionInfo_lift(_ buf: RustBuffer) throws -> ConnectionInfo {
+    return try FfiConverterTypeConnectionInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConnectionInfo_lower(_ value: ConnectionInfo) -> RustBuffer {
+    return FfiConverterTypeConnectionInfo.lower(value)
+}
+
+
+/**
+ * A disagreement between Tacho and a service, for the conflict inbox: both sides to show
+ * side by side and the person's choice (`resolve_conflict`).
+ */
+public struct ConnectorConflict: Equatable, Hashable {
+    /**
+     * The conflict's id (for `resolve_conflict`).
+     */
+    public var id: String
+    /**
+     * The relay's connection id.
+     */
+    public var connectionId: String
+    /**
+     * The person's name for the connection.
+     */
+    public var connectionName: String
+    /**
+     * The service.
+     */
+    public var service: String
+    /**
+     * The Tacho entry concerned (none for a connection-wide alert such as a refused token).
+     */
+    public var entryId: String?
+    /**
+     * The service's id of the record concerned.
+     */
+    public var remoteId: String?
+    /**
+     * What happened, in the service's words where it gave some.
+     */
+    public var message: String
+    /**
+     * Tacho's values (none: deleted in Tacho, or not about an entry).
+     */
+    public var local: EntrySnapshot?
+    /**
+     * The service's values (none: deleted there, or never written).
+     */
+    public var remote: EntrySnapshot?
+    /**
+     * When the relay raised it, Unix ms.
+     */
+    public var raisedAtMs: Int64
+    /**
+     * Open or resolved.
+     */
+    public var state: ConflictState
+    /**
+     * How it was resolved.
+     */
+    public var resolution: Resolution?
+    /**
+     * When it was resolved, Unix ms.
+     */
+    public var resolvedAtMs: Int64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The conflict's id (for `resolve_conflict`).
+         */id: String, 
+        /**
+         * The relay's connection id.
+         */connectionId: String, 
+        /**
+         * The person's name for the connection.
+         */connectionName: String, 
+        /**
+         * The service.
+         */service: String, 
+        /**
+         * The Tacho entry concerned (none for a connection-wide alert such as a refused token).
+         */entryId: String?, 
+        /**
+         * The service's id of the record concerned.
+         */remoteId: String?, 
+        /**
+         * What happened, in the service's words where it gave some.
+         */message: String, 
+        /**
+         * Tacho's values (none: deleted in Tacho, or not about an entry).
+         */local: EntrySnapshot?, 
+        /**
+         * The service's values (none: deleted there, or never written).
+         */remote: EntrySnapshot?, 
+        /**
+         * When the relay raised it, Unix ms.
+         */raisedAtMs: Int64, 
+        /**
+         * Open or resolved.
+         */state: ConflictState, 
+        /**
+         * How it was resolved.
+         */resolution: Resolution?, 
+        /**
+         * When it was resolved, Unix ms.
+         */resolvedAtMs: Int64?) {
+        self.id = id
+        self.connectionId = connectionId
+        self.connectionName = connectionName
+        self.service = service
+        self.entryId = entryId
+        self.remoteId = remoteId
+        self.message = message
+        self.local = local
+        self.remote = remote
+        self.raisedAtMs = raisedAtMs
+        self.state = state
+        self.resolution = resolution
+        self.resolvedAtMs = resolvedAtMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ConnectorConflict: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConnectorConflict: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConnectorConflict {
+        return
+            try ConnectorConflict(
+                id: FfiConverterString.read(from: &buf), 
+                connectionId: FfiConverterString.read(from: &buf), 
+                connectionName: FfiConverterString.read(from: &buf), 
+                service: FfiConverterString.read(from: &buf), 
+                entryId: FfiConverterOptionString.read(from: &buf), 
+                remoteId: FfiConverterOptionString.read(from: &buf), 
+                message: FfiConverterString.read(from: &buf), 
+                local: FfiConverterOptionTypeEntrySnapshot.read(from: &buf), 
+                remote: FfiConverterOptionTypeEntrySnapshot.read(from: &buf), 
+                raisedAtMs: FfiConverterInt64.read(from: &buf), 
+                state: FfiConverterTypeConflictState.read(from: &buf), 
+                resolution: FfiConverterOptionTypeResolution.read(from: &buf), 
+                resolvedAtMs: FfiConverterOptionInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ConnectorConflict, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.connectionId, into: &buf)
+        FfiConverterString.write(value.connectionName, into: &buf)
+        FfiConverterString.write(value.service, into: &buf)
+        FfiConverterOptionString.write(value.entryId, into: &buf)
+        FfiConverterOptionString.write(value.remoteId, into: &buf)
+        FfiConverterString.write(value.message, into: &buf)
+        FfiConverterOptionTypeEntrySnapshot.write(value.local, into: &buf)
+        FfiConverterOptionTypeEntrySnapshot.write(value.remote, into: &buf)
+        FfiConverterInt64.write(value.raisedAtMs, into: &buf)
+        FfiConverterTypeConflictState.write(value.state, into: &buf)
+        FfiConverterOptionTypeResolution.write(value.resolution, into: &buf)
+        FfiConverterOptionInt64.write(value.resolvedAtMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConnectorConflict_lift(_ buf: RustBuffer) throws -> ConnectorConflict {
+    return try FfiConverterTypeConnectorConflict.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConnectorConflict_lower(_ value: ConnectorConflict) -> RustBuffer {
+    return FfiConverterTypeConnectorConflict.lower(value)
+}
+
+
+/**
+ * One time entry on one connection.
+ */
+public struct ConnectorLink: Equatable, Hashable {
+    /**
+     * The Tacho time entry.
+     */
+    public var entryId: String
+    /**
+     * The relay's connection id.
+     */
+    public var connectionId: String
+    /**
+     * The person's name for the connection.
+     */
+    public var connectionName: String
+    /**
+     * The service.
+     */
+    public var service: String
+    /**
+     * The service's id for the entry, once it has one.
+     */
+    public var remoteId: String?
+    /**
+     * Where it stands.
+     */
+    public var state: LinkState
+    /**
+     * When it was last in step, Unix ms.
+     */
+    public var syncedAtMs: Int64?
+    /**
+     * The service's or the relay's explanation, for `Error` and `Conflict`.
+     */
+    public var message: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The Tacho time entry.
+         */entryId: String, 
+        /**
+         * The relay's connection id.
+         */connectionId: String, 
+        /**
+         * The person's name for the connection.
+         */connectionName: String, 
+        /**
+         * The service.
+         */service: String, 
+        /**
+         * The service's id for the entry, once it has one.
+         */remoteId: String?, 
+        /**
+         * Where it stands.
+         */state: LinkState, 
+        /**
+         * When it was last in step, Unix ms.
+         */syncedAtMs: Int64?, 
+        /**
+         * The service's or the relay's explanation, for `Error` and `Conflict`.
+         */message: String?) {
+        self.entryId = entryId
+        self.connectionId = connectionId
+        self.connectionName = connectionName
+        self.service = service
+        self.remoteId = remoteId
+        self.state = state
+        self.syncedAtMs = syncedAtMs
+        self.message = message
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ConnectorLink: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConnectorLink: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConnectorLink {
+        return
+            try ConnectorLink(
+                entryId: FfiConverterString.read(from: &buf), 
+                connectionId: FfiConverterString.read(from: &buf), 
+                connectionName: FfiConverterString.read(from: &buf), 
+                service: FfiConverterString.read(from: &buf), 
+                remoteId: FfiConverterOptionString.read(from: &buf), 
+                state: FfiConverterTypeLinkState.read(from: &buf), 
+                syncedAtMs: FfiConverterOptionInt64.read(from: &buf), 
+                message: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ConnectorLink, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.entryId, into: &buf)
+        FfiConverterString.write(value.connectionId, into: &buf)
+        FfiConverterString.write(value.connectionName, into: &buf)
+        FfiConverterString.write(value.service, into: &buf)
+        FfiConverterOptionString.write(value.remoteId, into: &buf)
+        FfiConverterTypeLinkState.write(value.state, into: &buf)
+        FfiConverterOptionInt64.write(value.syncedAtMs, into: &buf)
+        FfiConverterOptionString.write(value.message, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConnectorLink_lift(_ buf: RustBuffer) throws -> ConnectorLink {
+    return try FfiConverterTypeConnectorLink.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConnectorLink_lower(_ value: ConnectorLink) -> RustBuffer {
+    return FfiConverterTypeConnectorLink.lower(value)
+}
+
+
+/**
+ * What `connector_run` saw when the connection's work was drained (or given up on).
+ */
+public struct ConnectorRunReport: Equatable, Hashable {
+    /**
+     * The connection's status at the end.
+     */
+    public var status: ConnectorStatus
+    /**
+     * Whether everything queued was pushed (nothing pending or running, no error, active).
+     */
+    public var drained: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The connection's status at the end.
+         */status: ConnectorStatus, 
+        /**
+         * Whether everything queued was pushed (nothing pending or running, no error, active).
+         */drained: Bool) {
+        self.status = status
+        self.drained = drained
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ConnectorRunReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConnectorRunReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConnectorRunReport {
+        return
+            try ConnectorRunReport(
+                status: FfiConverterTypeConnectorStatus.read(from: &buf), 
+                drained: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ConnectorRunReport, into buf: inout [UInt8]) {
+        FfiConverterTypeConnectorStatus.write(value.status, into: &buf)
+        FfiConverterBool.write(value.drained, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConnectorRunReport_lift(_ buf: RustBuffer) throws -> ConnectorRunReport {
+    return try FfiConverterTypeConnectorRunReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConnectorRunReport_lower(_ value: ConnectorRunReport) -> RustBuffer {
+    return FfiConverterTypeConnectorRunReport.lower(value)
+}
+
+
+/**
+ * A connection's queue right now (`connector_status`).
+ */
+public struct ConnectorStatus: Equatable, Hashable {
+    /**
+     * Where it stands.
+     */
+    public var state: ConnectorState
+    /**
+     * The state's wire name.
+     */
+    public var stateName: String
+    /**
+     * Entries waiting to be pushed.
+     */
+    public var pending: UInt64
+    /**
+     * Work being done right now.
+     */
+    public var running: UInt64
+    /**
+     * Open conflicts.
+     */
+    public var conflicts: UInt64
+    /**
+     * Entries whose push failed for good.
+     */
+    public var errors: UInt64
+    /**
+     * The last failure's message.
+     */
+    public var lastError: String?
+    /**
+     * Last successful push (RFC 3339).
+     */
+    public var lastPushAt: String?
+    /**
+     * Last successful pull (RFC 3339).
+     */
+    public var lastPullAt: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Where it stands.
+         */state: ConnectorState, 
+        /**
+         * The state's wire name.
+         */stateName: String, 
+        /**
+         * Entries waiting to be pushed.
+         */pending: UInt64, 
+        /**
+         * Work being done right now.
+         */running: UInt64, 
+        /**
+         * Open conflicts.
+         */conflicts: UInt64, 
+        /**
+         * Entries whose push failed for good.
+         */errors: UInt64, 
+        /**
+         * The last failure's message.
+         */lastError: String?, 
+        /**
+         * Last successful push (RFC 3339).
+         */lastPushAt: String?, 
+        /**
+         * Last successful pull (RFC 3339).
+         */lastPullAt: String?) {
+        self.state = state
+        self.stateName = stateName
+        self.pending = pending
+        self.running = running
+        self.conflicts = conflicts
+        self.errors = errors
+        self.lastError = lastError
+        self.lastPushAt = lastPushAt
+        self.lastPullAt = lastPullAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ConnectorStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConnectorStatus: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConnectorStatus {
+        return
+            try ConnectorStatus(
+                state: FfiConverterTypeConnectorState.read(from: &buf), 
+                stateName: FfiConverterString.read(from: &buf), 
+                pending: FfiConverterUInt64.read(from: &buf), 
+                running: FfiConverterUInt64.read(from: &buf), 
+                conflicts: FfiConverterUInt64.read(from: &buf), 
+                errors: FfiConverterUInt64.read(from: &buf), 
+                lastError: FfiConverterOptionString.read(from: &buf), 
+                lastPushAt: FfiConverterOptionString.read(from: &buf), 
+                lastPullAt: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ConnectorStatus, into buf: inout [UInt8]) {
+        FfiConverterTypeConnectorState.write(value.state, into: &buf)
+        FfiConverterString.write(value.stateName, into: &buf)
+        FfiConverterUInt64.write(value.pending, into: &buf)
+        FfiConverterUInt64.write(value.running, into: &buf)
+        FfiConverterUInt64.write(value.conflicts, into: &buf)
+        FfiConverterUInt64.write(value.errors, into: &buf)
+        FfiConverterOptionString.write(value.lastError, into: &buf)
+        FfiConverterOptionString.write(value.lastPushAt, into: &buf)
+        FfiConverterOptionString.write(value.lastPullAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConnectorStatus_lift(_ buf: RustBuffer) throws -> ConnectorStatus {
+    return try FfiConverterTypeConnectorStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConnectorStatus_lower(_ value: ConnectorStatus) -> RustBuffer {
+    return FfiConverterTypeConnectorStatus.lower(value)
+}
+
+
+/**
  * A session the phone minted for the watch: everything the watch needs to
  * sync without ever seeing the password. Secret: hand it over only on an
  * encrypted channel (WatchConnectivity) and keep it in the Keychain.
@@ -4691,6 +5632,206 @@ public func FfiConverterTypeEntryFilter_lift(_ buf: RustBuffer) throws -> EntryF
 #endif
 public func FfiConverterTypeEntryFilter_lower(_ value: EntryFilter) -> RustBuffer {
     return FfiConverterTypeEntryFilter.lower(value)
+}
+
+
+/**
+ * A time entry as one side of a conflict holds it. Every field is optional: services keep
+ * different subsets (Zammad has no description or start time).
+ */
+public struct EntrySnapshot: Equatable, Hashable {
+    /**
+     * Description.
+     */
+    public var description: String?
+    /**
+     * Start, Unix ms.
+     */
+    public var startMs: Int64?
+    /**
+     * Stop, Unix ms.
+     */
+    public var stopMs: Int64?
+    /**
+     * Duration in seconds.
+     */
+    public var seconds: Int64?
+    /**
+     * Tags.
+     */
+    public var tags: [String]?
+    /**
+     * Billable flag.
+     */
+    public var billable: Bool?
+    /**
+     * Project (Tacho's name) or the service's target, in its words.
+     */
+    public var project: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Description.
+         */description: String?, 
+        /**
+         * Start, Unix ms.
+         */startMs: Int64?, 
+        /**
+         * Stop, Unix ms.
+         */stopMs: Int64?, 
+        /**
+         * Duration in seconds.
+         */seconds: Int64?, 
+        /**
+         * Tags.
+         */tags: [String]?, 
+        /**
+         * Billable flag.
+         */billable: Bool?, 
+        /**
+         * Project (Tacho's name) or the service's target, in its words.
+         */project: String?) {
+        self.description = description
+        self.startMs = startMs
+        self.stopMs = stopMs
+        self.seconds = seconds
+        self.tags = tags
+        self.billable = billable
+        self.project = project
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension EntrySnapshot: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEntrySnapshot: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EntrySnapshot {
+        return
+            try EntrySnapshot(
+                description: FfiConverterOptionString.read(from: &buf), 
+                startMs: FfiConverterOptionInt64.read(from: &buf), 
+                stopMs: FfiConverterOptionInt64.read(from: &buf), 
+                seconds: FfiConverterOptionInt64.read(from: &buf), 
+                tags: FfiConverterOptionSequenceString.read(from: &buf), 
+                billable: FfiConverterOptionBool.read(from: &buf), 
+                project: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: EntrySnapshot, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.description, into: &buf)
+        FfiConverterOptionInt64.write(value.startMs, into: &buf)
+        FfiConverterOptionInt64.write(value.stopMs, into: &buf)
+        FfiConverterOptionInt64.write(value.seconds, into: &buf)
+        FfiConverterOptionSequenceString.write(value.tags, into: &buf)
+        FfiConverterOptionBool.write(value.billable, into: &buf)
+        FfiConverterOptionString.write(value.project, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEntrySnapshot_lift(_ buf: RustBuffer) throws -> EntrySnapshot {
+    return try FfiConverterTypeEntrySnapshot.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEntrySnapshot_lower(_ value: EntrySnapshot) -> RustBuffer {
+    return FfiConverterTypeEntrySnapshot.lower(value)
+}
+
+
+/**
+ * One entry's sync badge: the most urgent state of its links (conflict, then error, then
+ * pending; synced only when every link is), with the links behind it.
+ */
+public struct EntrySyncState: Equatable, Hashable {
+    /**
+     * The Tacho time entry.
+     */
+    public var entryId: String
+    /**
+     * The badge.
+     */
+    public var state: LinkState
+    /**
+     * The entry's links, one per connection.
+     */
+    public var links: [ConnectorLink]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The Tacho time entry.
+         */entryId: String, 
+        /**
+         * The badge.
+         */state: LinkState, 
+        /**
+         * The entry's links, one per connection.
+         */links: [ConnectorLink]) {
+        self.entryId = entryId
+        self.state = state
+        self.links = links
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension EntrySyncState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEntrySyncState: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EntrySyncState {
+        return
+            try EntrySyncState(
+                entryId: FfiConverterString.read(from: &buf), 
+                state: FfiConverterTypeLinkState.read(from: &buf), 
+                links: FfiConverterSequenceTypeConnectorLink.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: EntrySyncState, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.entryId, into: &buf)
+        FfiConverterTypeLinkState.write(value.state, into: &buf)
+        FfiConverterSequenceTypeConnectorLink.write(value.links, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEntrySyncState_lift(_ buf: RustBuffer) throws -> EntrySyncState {
+    return try FfiConverterTypeEntrySyncState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEntrySyncState_lower(_ value: EntrySyncState) -> RustBuffer {
+    return FfiConverterTypeEntrySyncState.lower(value)
 }
 
 
@@ -7827,6 +8968,187 @@ public func FfiConverterTypeTripStatusOf_lower(_ value: TripStatusOf) -> RustBuf
 
 
 /**
+ * Open or settled.
+ */
+
+public enum ConflictState: Equatable, Hashable {
+    
+    /**
+     * Waiting for the person.
+     */
+    case `open`
+    /**
+     * Resolved (see `resolution`).
+     */
+    case resolved
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ConflictState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConflictState: FfiConverterRustBuffer {
+    typealias SwiftType = ConflictState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConflictState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .`open`
+        
+        case 2: return .resolved
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ConflictState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .`open`:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .resolved:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConflictState_lift(_ buf: RustBuffer) throws -> ConflictState {
+    return try FfiConverterTypeConflictState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConflictState_lower(_ value: ConflictState) -> RustBuffer {
+    return FfiConverterTypeConflictState.lower(value)
+}
+
+
+
+/**
+ * Where a connection stands on the relay.
+ */
+
+public enum ConnectorState: Equatable, Hashable {
+    
+    /**
+     * Pushing and pulling.
+     */
+    case active
+    /**
+     * Paused by the person: work queues, nothing is sent.
+     */
+    case paused
+    /**
+     * The service refused the credentials (see `disabled_reason`): rotate the token on the
+     * relay (CLI or dashboard), then resume.
+     */
+    case disabled
+    /**
+     * Waiting for the service's quota (see `quota_until`).
+     */
+    case quota
+    /**
+     * A state this build does not know (a newer relay); shown as is in `state_name`.
+     */
+    case unknown
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ConnectorState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConnectorState: FfiConverterRustBuffer {
+    typealias SwiftType = ConnectorState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConnectorState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .active
+        
+        case 2: return .paused
+        
+        case 3: return .disabled
+        
+        case 4: return .quota
+        
+        case 5: return .unknown
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ConnectorState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .active:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .paused:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .disabled:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .quota:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .unknown:
+            writeInt(&buf, Int32(5))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConnectorState_lift(_ buf: RustBuffer) throws -> ConnectorState {
+    return try FfiConverterTypeConnectorState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConnectorState_lower(_ value: ConnectorState) -> RustBuffer {
+    return FfiConverterTypeConnectorState.lower(value)
+}
+
+
+
+/**
  * A change a UI may want to refresh for.
  */
 
@@ -8290,6 +9612,10 @@ public enum EntrySource: Equatable, Hashable {
      * Travel time of a trip.
      */
     case trip
+    /**
+     * Pulled from a connected timesheet service (Toggl, Tempo, Kimai, Zammad).
+     */
+    case connector
 
 
 
@@ -8317,6 +9643,8 @@ public struct FfiConverterTypeEntrySource: FfiConverterRustBuffer {
         
         case 3: return .trip
         
+        case 4: return .connector
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -8336,6 +9664,10 @@ public struct FfiConverterTypeEntrySource: FfiConverterRustBuffer {
         case .trip:
             writeInt(&buf, Int32(3))
         
+        
+        case .connector:
+            writeInt(&buf, Int32(4))
+        
         }
     }
 }
@@ -8353,6 +9685,101 @@ public func FfiConverterTypeEntrySource_lift(_ buf: RustBuffer) throws -> EntryS
 #endif
 public func FfiConverterTypeEntrySource_lower(_ value: EntrySource) -> RustBuffer {
     return FfiConverterTypeEntrySource.lower(value)
+}
+
+
+
+/**
+ * Where one time entry stands on one connection (a badge on the timesheet).
+ */
+
+public enum LinkState: Equatable, Hashable {
+    
+    /**
+     * Waiting to be pushed (paused connection, quota, retry after a failure).
+     */
+    case pending
+    /**
+     * The service holds what Tacho holds.
+     */
+    case synced
+    /**
+     * A conflict is open for it: see `conflicts`.
+     */
+    case conflict
+    /**
+     * Pushing failed for good; the link's `message` says why.
+     */
+    case error
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension LinkState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLinkState: FfiConverterRustBuffer {
+    typealias SwiftType = LinkState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LinkState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .pending
+        
+        case 2: return .synced
+        
+        case 3: return .conflict
+        
+        case 4: return .error
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: LinkState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .pending:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .synced:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .conflict:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .error:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLinkState_lift(_ buf: RustBuffer) throws -> LinkState {
+    return try FfiConverterTypeLinkState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLinkState_lower(_ value: LinkState) -> RustBuffer {
+    return FfiConverterTypeLinkState.lower(value)
 }
 
 
@@ -8724,6 +10151,91 @@ public func FfiConverterTypeReportFormat_lift(_ buf: RustBuffer) throws -> Repor
 #endif
 public func FfiConverterTypeReportFormat_lower(_ value: ReportFormat) -> RustBuffer {
     return FfiConverterTypeReportFormat.lower(value)
+}
+
+
+
+/**
+ * How a person settles a conflict.
+ */
+
+public enum Resolution: Equatable, Hashable {
+    
+    /**
+     * Tacho's values win: they are pushed over the service's.
+     */
+    case keepLocal
+    /**
+     * The service's values win: they are written into the Tacho entry.
+     */
+    case keepRemote
+    /**
+     * Close it and change nothing on either side.
+     */
+    case dismiss
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Resolution: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeResolution: FfiConverterRustBuffer {
+    typealias SwiftType = Resolution
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Resolution {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .keepLocal
+        
+        case 2: return .keepRemote
+        
+        case 3: return .dismiss
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Resolution, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .keepLocal:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .keepRemote:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .dismiss:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeResolution_lift(_ buf: RustBuffer) throws -> Resolution {
+    return try FfiConverterTypeResolution.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeResolution_lower(_ value: Resolution) -> RustBuffer {
+    return FfiConverterTypeResolution.lower(value)
 }
 
 
@@ -10096,6 +11608,30 @@ fileprivate struct FfiConverterOptionTypeActiveTrip: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeEntrySnapshot: FfiConverterRustBuffer {
+    typealias SwiftType = EntrySnapshot?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeEntrySnapshot.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeEntrySnapshot.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeLatLon: FfiConverterRustBuffer {
     typealias SwiftType = LatLon?
 
@@ -10288,6 +11824,30 @@ fileprivate struct FfiConverterOptionTypePurpose: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeResolution: FfiConverterRustBuffer {
+    typealias SwiftType = Resolution?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeResolution.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeResolution.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeRounding: FfiConverterRustBuffer {
     typealias SwiftType = Rounding?
 
@@ -10386,6 +11946,81 @@ fileprivate struct FfiConverterSequenceTypeCar: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeConnectionInfo: FfiConverterRustBuffer {
+    typealias SwiftType = [ConnectionInfo]
+
+    public static func write(_ value: [ConnectionInfo], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeConnectionInfo.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ConnectionInfo] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ConnectionInfo]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeConnectionInfo.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeConnectorConflict: FfiConverterRustBuffer {
+    typealias SwiftType = [ConnectorConflict]
+
+    public static func write(_ value: [ConnectorConflict], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeConnectorConflict.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ConnectorConflict] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ConnectorConflict]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeConnectorConflict.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeConnectorLink: FfiConverterRustBuffer {
+    typealias SwiftType = [ConnectorLink]
+
+    public static func write(_ value: [ConnectorLink], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeConnectorLink.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ConnectorLink] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ConnectorLink]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeConnectorLink.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeDeviceInfo: FfiConverterRustBuffer {
     typealias SwiftType = [DeviceInfo]
 
@@ -10403,6 +12038,31 @@ fileprivate struct FfiConverterSequenceTypeDeviceInfo: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeDeviceInfo.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeEntrySyncState: FfiConverterRustBuffer {
+    typealias SwiftType = [EntrySyncState]
+
+    public static func write(_ value: [EntrySyncState], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeEntrySyncState.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [EntrySyncState] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [EntrySyncState]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeEntrySyncState.read(from: &buf))
         }
         return seq
     }
@@ -10844,7 +12504,31 @@ private let initializationResult: InitializationResult = {
     if (uniffi_tacho_uniffi_checksum_method_core_classify_trip() != 31314) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_tacho_uniffi_checksum_method_core_conflict_count() != 26791) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_conflicts() != 41541) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_tacho_uniffi_checksum_method_core_connect() != 49410) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_connector_links() != 7756) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_connector_pause() != 48965) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_connector_resume() != 7827) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_connector_run() != 18493) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_connector_status() != 60212) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_connectors() != 21620) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tacho_uniffi_checksum_method_core_delete_car() != 14327) {
@@ -10893,6 +12577,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tacho_uniffi_checksum_method_core_entry() != 64020) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_entry_sync_states() != 55561) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tacho_uniffi_checksum_method_core_hours_report() != 47908) {
@@ -10965,6 +12652,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tacho_uniffi_checksum_method_core_rename_device() != 14914) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tacho_uniffi_checksum_method_core_resolve_conflict() != 56613) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tacho_uniffi_checksum_method_core_restore_car() != 50445) {

@@ -13,6 +13,7 @@ final class FakeBackend: TachoBackend, @unchecked Sendable {
     var calls: [String] = []
     var handler: (@Sendable (CoreEvent) -> Void)?
     var subscriptions: [FakeSubscription] = []
+    var openConflicts: [ConnectorConflict] = []
 
     func timerStatus() async throws -> TimerStatus { calls.append("timerStatus"); return status }
     func activeTrip() async throws -> ActiveTrip? { active }
@@ -84,6 +85,16 @@ final class FakeBackend: TachoBackend, @unchecked Sendable {
 
     func deviceId() throws -> String { "watch-device" }
 
+    func conflictCount() async throws -> UInt64 {
+        calls.append("conflictCount")
+        return UInt64(openConflicts.count)
+    }
+
+    func conflicts(includeResolved: Bool) async throws -> [ConnectorConflict] {
+        calls.append("conflicts:\(includeResolved)")
+        return openConflicts
+    }
+
     func observe(_ handler: @escaping @Sendable (CoreEvent) -> Void) -> any EventSubscription {
         self.handler = handler
         let subscription = FakeSubscription()
@@ -105,8 +116,47 @@ func makeTrip(id: String = "0190d5e2-0000-7000-8000-000000000001") -> Trip {
          businessPartner: nil, note: nil, recovered: false)
 }
 
+func makeConflict(id: String, message: String = "edited on both sides") -> ConnectorConflict {
+    ConnectorConflict(
+        id: id, connectionId: "0190d5e2-0000-7000-8000-0000000000c1", connectionName: "work kimai",
+        service: "kimai", entryId: "0190d5e2-0000-7000-8000-0000000000e1", remoteId: "17",
+        message: message,
+        local: EntrySnapshot(description: "review", startMs: nil, stopMs: nil, seconds: 5_400,
+                             tags: nil, billable: nil, project: nil),
+        remote: nil, raisedAtMs: 1_796_637_600_000, state: .open, resolution: nil,
+        resolvedAtMs: nil)
+}
+
 @MainActor
 final class TachoStoreTests: XCTestCase {
+    func testTheConflictCountLoadsWithEverythingAndTheListOnDemand() async {
+        let backend = FakeBackend()
+        backend.openConflicts = [makeConflict(id: "c1"), makeConflict(id: "c2")]
+        let store = TachoStore(backend: backend)
+        await store.start()
+        XCTAssertEqual(store.conflictCount, 2)
+        XCTAssertTrue(store.conflicts.isEmpty, "the list loads only when shown")
+        XCTAssertFalse(backend.calls.contains("conflicts:false"))
+
+        backend.openConflicts = [makeConflict(id: "c2", message: "deleted on Kimai")]
+        await store.loadConflicts()
+        XCTAssertEqual(store.conflicts.map(\.id), ["c2"])
+        XCTAssertEqual(store.conflicts.first?.message, "deleted on Kimai")
+        XCTAssertEqual(store.conflictCount, 1)
+        XCTAssertTrue(backend.calls.contains("conflicts:false"), "only open conflicts are listed")
+    }
+
+    func testSyncingReadsTheConflictCountAgain() async {
+        let backend = FakeBackend()
+        backend.signedIn = true
+        let store = TachoStore(backend: backend)
+        await store.start()
+        XCTAssertEqual(store.conflictCount, 0)
+        backend.openConflicts = [makeConflict(id: "c1")]
+        await store.syncNow()
+        XCTAssertEqual(store.conflictCount, 1)
+    }
+
     func testStartLoadsEverythingAndListens() async {
         let backend = FakeBackend()
         backend.last = makeTrip()

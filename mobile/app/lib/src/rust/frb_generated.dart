@@ -71,7 +71,7 @@ import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated.dart';
                   String get codegenVersion => '2.13.0';
 
                   @override
-                  int get rustContentHash => 1775316156;
+                  int get rustContentHash => 21387025;
 
                   static const kDefaultExternalLibraryLoaderConfig = ExternalLibraryLoaderConfig(
                     stem: 'tacho_flutter',
@@ -97,6 +97,8 @@ Future<ProjectInfo> crateApiSessionTachoCoreAddProject({required TachoCore that 
 
 Future<ProjectInfo> crateApiSessionTachoCoreArchiveProject({required TachoCore that , required String key , required bool archived });
 
+Future<BackgroundSyncInfo> crateApiSessionTachoCoreBackgroundSync({required TachoCore that , required int budgetS });
+
 Future<List<CarInfo>> crateApiSessionTachoCoreCarList({required TachoCore that , required bool includeRetired });
 
 Future<List<OdometerReadingInfo>> crateApiSessionTachoCoreCarReadings({required TachoCore that , required String car , required int limit });
@@ -105,7 +107,25 @@ Future<List<CarInfo>> crateApiSessionTachoCoreCars({required TachoCore that });
 
 Future<TripInfo> crateApiSessionTachoCoreClassifyTrip({required TachoCore that , required String key , required Purpose purpose , String? businessPartner });
 
+Future<PlatformInt64> crateApiSessionTachoCoreConflictCount({required TachoCore that });
+
+Future<List<ConflictInfo>> crateApiSessionTachoCoreConflicts({required TachoCore that , required bool includeResolved });
+
 Future<FeedResult> crateApiSessionTachoCoreConnect({required TachoCore that , required TripSource source , String? carHint });
+
+Future<List<ConnectorLinkInfo>> crateApiSessionTachoCoreConnectorLinks({required TachoCore that });
+
+Future<ConnectionView> crateApiSessionTachoCoreConnectorPause({required TachoCore that , required String key });
+
+Future<ConnectionView> crateApiSessionTachoCoreConnectorResume({required TachoCore that , required String key });
+
+Future<ConnectorRunInfo> crateApiSessionTachoCoreConnectorRun({required TachoCore that , required String key , required int waitS });
+
+Future<ConnectorStatusInfo> crateApiSessionTachoCoreConnectorStatus({required TachoCore that , required String key });
+
+Future<List<ConnectionView>> crateApiSessionTachoCoreConnectors({required TachoCore that });
+
+Future<NewHookToken> crateApiSessionTachoCoreCreateHookToken({required TachoCore that , String? car , String? label });
 
 Future<bool> crateApiSessionTachoCoreDeleteCar({required TachoCore that , required String key });
 
@@ -139,7 +159,11 @@ Future<List<TimeEntryInfo>> crateApiSessionTachoCoreEntries({required TachoCore 
 
 Future<EntryDetailInfo> crateApiSessionTachoCoreEntry({required TachoCore that , required String key });
 
+Future<List<EntrySyncInfo>> crateApiSessionTachoCoreEntrySyncStates({required TachoCore that });
+
 Future<CarInfo> crateApiSessionTachoCoreFindCar({required TachoCore that , required String key });
+
+Future<List<HookTokenView>> crateApiSessionTachoCoreHookTokens({required TachoCore that });
 
 Future<Uint8List> crateApiSessionTachoCoreHoursReport({required TachoCore that , required String period , required ReportFormat format });
 
@@ -183,6 +207,8 @@ Future<List<ProjectInfo>> crateApiSessionTachoCoreProjects({required TachoCore t
 
 Future<DeviceInfoView> crateApiSessionTachoCoreRenameDevice({required TachoCore that , required String deviceId , required String name });
 
+Future<void> crateApiSessionTachoCoreResolveConflict({required TachoCore that , required String id , required Resolution resolution });
+
 Future<CarInfo> crateApiSessionTachoCoreRestoreCar({required TachoCore that , required String key });
 
 Future<EntryDetailInfo> crateApiSessionTachoCoreRestoreEntry({required TachoCore that , required String key });
@@ -196,6 +222,8 @@ Future<RestoredTripInfo> crateApiSessionTachoCoreRestoreTrip({required TachoCore
 Future<CarInfo> crateApiSessionTachoCoreRetireCar({required TachoCore that , required String key , required bool retired });
 
 Future<void> crateApiSessionTachoCoreRevokeDevice({required TachoCore that , required String deviceId });
+
+Future<void> crateApiSessionTachoCoreRevokeHookToken({required TachoCore that , required String id });
 
 Future<TripDetail> crateApiSessionTachoCoreSetTripOdometer({required TachoCore that , required String key , required TripEnd end , required double km });
 
@@ -454,12 +482,38 @@ sse_encode_bool(archived, serializer);
         );
         
 
+@override Future<BackgroundSyncInfo> crateApiSessionTachoCoreBackgroundSync({required TachoCore that , required int budgetS })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_u_32(budgetS, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 8, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_background_sync_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreBackgroundSyncConstMeta,
+            argValues: [that, budgetS],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreBackgroundSyncConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_background_sync",
+            argNames: ["that", "budgetS"],
+        );
+        
+
 @override Future<List<CarInfo>> crateApiSessionTachoCoreCarList({required TachoCore that , required bool includeRetired })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_bool(includeRetired, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 8, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 9, port: port_);
             
             },
             codec: 
@@ -486,7 +540,7 @@ sse_encode_bool(includeRetired, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(car, serializer);
 sse_encode_u_32(limit, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 9, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 10, port: port_);
             
             },
             codec: 
@@ -511,7 +565,7 @@ sse_encode_u_32(limit, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 10, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 11, port: port_);
             
             },
             codec: 
@@ -539,7 +593,7 @@ sse_encode_u_32(limit, serializer);
 sse_encode_String(key, serializer);
 sse_encode_purpose(purpose, serializer);
 sse_encode_opt_String(businessPartner, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 11, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 12, port: port_);
             
             },
             codec: 
@@ -560,13 +614,64 @@ sse_encode_opt_String(businessPartner, serializer);
         );
         
 
+@override Future<PlatformInt64> crateApiSessionTachoCoreConflictCount({required TachoCore that })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 13, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_i_64,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreConflictCountConstMeta,
+            argValues: [that],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreConflictCountConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_conflict_count",
+            argNames: ["that"],
+        );
+        
+
+@override Future<List<ConflictInfo>> crateApiSessionTachoCoreConflicts({required TachoCore that , required bool includeResolved })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_bool(includeResolved, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 14, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_list_conflict_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreConflictsConstMeta,
+            argValues: [that, includeResolved],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreConflictsConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_conflicts",
+            argNames: ["that", "includeResolved"],
+        );
+        
+
 @override Future<FeedResult> crateApiSessionTachoCoreConnect({required TachoCore that , required TripSource source , String? carHint })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_trip_source(source, serializer);
 sse_encode_opt_String(carHint, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 12, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 15, port: port_);
             
             },
             codec: 
@@ -587,12 +692,194 @@ sse_encode_opt_String(carHint, serializer);
         );
         
 
+@override Future<List<ConnectorLinkInfo>> crateApiSessionTachoCoreConnectorLinks({required TachoCore that })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 16, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_list_connector_link_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreConnectorLinksConstMeta,
+            argValues: [that],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreConnectorLinksConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_connector_links",
+            argNames: ["that"],
+        );
+        
+
+@override Future<ConnectionView> crateApiSessionTachoCoreConnectorPause({required TachoCore that , required String key })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(key, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 17, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_connection_view,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreConnectorPauseConstMeta,
+            argValues: [that, key],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreConnectorPauseConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_connector_pause",
+            argNames: ["that", "key"],
+        );
+        
+
+@override Future<ConnectionView> crateApiSessionTachoCoreConnectorResume({required TachoCore that , required String key })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(key, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 18, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_connection_view,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreConnectorResumeConstMeta,
+            argValues: [that, key],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreConnectorResumeConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_connector_resume",
+            argNames: ["that", "key"],
+        );
+        
+
+@override Future<ConnectorRunInfo> crateApiSessionTachoCoreConnectorRun({required TachoCore that , required String key , required int waitS })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(key, serializer);
+sse_encode_u_32(waitS, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 19, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_connector_run_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreConnectorRunConstMeta,
+            argValues: [that, key, waitS],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreConnectorRunConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_connector_run",
+            argNames: ["that", "key", "waitS"],
+        );
+        
+
+@override Future<ConnectorStatusInfo> crateApiSessionTachoCoreConnectorStatus({required TachoCore that , required String key })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(key, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 20, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_connector_status_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreConnectorStatusConstMeta,
+            argValues: [that, key],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreConnectorStatusConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_connector_status",
+            argNames: ["that", "key"],
+        );
+        
+
+@override Future<List<ConnectionView>> crateApiSessionTachoCoreConnectors({required TachoCore that })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 21, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_list_connection_view,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreConnectorsConstMeta,
+            argValues: [that],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreConnectorsConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_connectors",
+            argNames: ["that"],
+        );
+        
+
+@override Future<NewHookToken> crateApiSessionTachoCoreCreateHookToken({required TachoCore that , String? car , String? label })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_opt_String(car, serializer);
+sse_encode_opt_String(label, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 22, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_new_hook_token,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreCreateHookTokenConstMeta,
+            argValues: [that, car, label],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreCreateHookTokenConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_create_hook_token",
+            argNames: ["that", "car", "label"],
+        );
+        
+
 @override Future<bool> crateApiSessionTachoCoreDeleteCar({required TachoCore that , required String key })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 13, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 23, port: port_);
             
             },
             codec: 
@@ -618,7 +905,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 14, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 24, port: port_);
             
             },
             codec: 
@@ -644,7 +931,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 15, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 25, port: port_);
             
             },
             codec: 
@@ -670,7 +957,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 16, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 26, port: port_);
             
             },
             codec: 
@@ -695,7 +982,7 @@ sse_encode_String(key, serializer);
             callFfi: () {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            return pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 17)!;
+            return pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 27)!;
             
             },
             codec: 
@@ -720,7 +1007,7 @@ sse_encode_String(key, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 18, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 28, port: port_);
             
             },
             codec: 
@@ -746,7 +1033,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 19, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 29, port: port_);
             
             },
             codec: 
@@ -771,7 +1058,7 @@ sse_encode_String(key, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 20, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 30, port: port_);
             
             },
             codec: 
@@ -798,7 +1085,7 @@ sse_encode_String(key, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
 sse_encode_box_autoadd_car_change_input(change, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 21, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 31, port: port_);
             
             },
             codec: 
@@ -825,7 +1112,7 @@ sse_encode_box_autoadd_car_change_input(change, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
 sse_encode_box_autoadd_entry_edit_input(edit, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 22, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 32, port: port_);
             
             },
             codec: 
@@ -852,7 +1139,7 @@ sse_encode_box_autoadd_entry_edit_input(edit, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
 sse_encode_box_autoadd_place_change_input(change, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 23, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 33, port: port_);
             
             },
             codec: 
@@ -879,7 +1166,7 @@ sse_encode_box_autoadd_place_change_input(change, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
 sse_encode_box_autoadd_project_change_input(change, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 24, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 34, port: port_);
             
             },
             codec: 
@@ -907,7 +1194,7 @@ sse_encode_box_autoadd_project_change_input(change, serializer);
 sse_encode_String(key, serializer);
 sse_encode_trip_field(field, serializer);
 sse_encode_opt_String(value, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 25, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 35, port: port_);
             
             },
             codec: 
@@ -932,7 +1219,7 @@ sse_encode_opt_String(value, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 26, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 36, port: port_);
             
             },
             codec: 
@@ -958,7 +1245,7 @@ sse_encode_opt_String(value, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_box_autoadd_entry_query(query, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 27, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 37, port: port_);
             
             },
             codec: 
@@ -984,7 +1271,7 @@ sse_encode_box_autoadd_entry_query(query, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 28, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 38, port: port_);
             
             },
             codec: 
@@ -1005,12 +1292,37 @@ sse_encode_String(key, serializer);
         );
         
 
+@override Future<List<EntrySyncInfo>> crateApiSessionTachoCoreEntrySyncStates({required TachoCore that })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 39, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_list_entry_sync_info,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreEntrySyncStatesConstMeta,
+            argValues: [that],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreEntrySyncStatesConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_entry_sync_states",
+            argNames: ["that"],
+        );
+        
+
 @override Future<CarInfo> crateApiSessionTachoCoreFindCar({required TachoCore that , required String key })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 29, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 40, port: port_);
             
             },
             codec: 
@@ -1031,13 +1343,38 @@ sse_encode_String(key, serializer);
         );
         
 
+@override Future<List<HookTokenView>> crateApiSessionTachoCoreHookTokens({required TachoCore that })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 41, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_list_hook_token_view,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreHookTokensConstMeta,
+            argValues: [that],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreHookTokensConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_hook_tokens",
+            argNames: ["that"],
+        );
+        
+
 @override Future<Uint8List> crateApiSessionTachoCoreHoursReport({required TachoCore that , required String period , required ReportFormat format })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(period, serializer);
 sse_encode_report_format(format, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 30, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 42, port: port_);
             
             },
             codec: 
@@ -1063,7 +1400,7 @@ sse_encode_report_format(format, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(month, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 31, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 43, port: port_);
             
             },
             codec: 
@@ -1088,7 +1425,7 @@ sse_encode_String(month, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 32, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 44, port: port_);
             
             },
             codec: 
@@ -1116,7 +1453,7 @@ sse_encode_String(month, serializer);
 sse_encode_String(relayUrl, serializer);
 sse_encode_String(email, serializer);
 sse_encode_String(password, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 33, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 45, port: port_);
             
             },
             codec: 
@@ -1142,7 +1479,7 @@ sse_encode_String(password, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_bool(forgetData, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 34, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 46, port: port_);
             
             },
             codec: 
@@ -1169,7 +1506,7 @@ sse_encode_bool(forgetData, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(first, serializer);
 sse_encode_String(second, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 35, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 47, port: port_);
             
             },
             codec: 
@@ -1197,7 +1534,7 @@ sse_encode_String(second, serializer);
 sse_encode_String(car, serializer);
 sse_encode_String(period, serializer);
 sse_encode_report_format(format, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 36, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 48, port: port_);
             
             },
             codec: 
@@ -1224,7 +1561,7 @@ sse_encode_report_format(format, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(watchDeviceId, serializer);
 sse_encode_String(watchName, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 37, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 49, port: port_);
             
             },
             codec: 
@@ -1252,7 +1589,7 @@ sse_encode_String(watchName, serializer);
 sse_encode_String(relayUrl, serializer);
 sse_encode_String(provider, serializer);
 sse_encode_String(redirectUri, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 38, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 50, port: port_);
             
             },
             codec: 
@@ -1279,7 +1616,7 @@ sse_encode_String(redirectUri, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(pending, serializer);
 sse_encode_String(redirectUrl, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 39, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 51, port: port_);
             
             },
             codec: 
@@ -1306,7 +1643,7 @@ sse_encode_String(redirectUrl, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(relayUrl, serializer);
 sse_encode_String(provider, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 40, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 52, port: port_);
             
             },
             codec: 
@@ -1335,7 +1672,7 @@ sse_encode_String(relayUrl, serializer);
 sse_encode_String(provider, serializer);
 sse_encode_String(idToken, serializer);
 sse_encode_String(nonce, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 41, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 53, port: port_);
             
             },
             codec: 
@@ -1362,7 +1699,7 @@ sse_encode_String(nonce, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_String(dbPath, serializer);
 sse_encode_String(timeZone, serializer);
 sse_encode_opt_String(deviceName, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 42, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 54, port: port_);
             
             },
             codec: 
@@ -1387,7 +1724,7 @@ sse_encode_opt_String(deviceName, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 43, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 55, port: port_);
             
             },
             codec: 
@@ -1413,7 +1750,7 @@ sse_encode_opt_String(deviceName, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_box_autoadd_ping_input(ping, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 44, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 56, port: port_);
             
             },
             codec: 
@@ -1439,7 +1776,7 @@ sse_encode_box_autoadd_ping_input(ping, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_list_ping_input(pings, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 45, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 57, port: port_);
             
             },
             codec: 
@@ -1465,7 +1802,7 @@ sse_encode_list_ping_input(pings, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_bool(includeDeleted, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 46, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 58, port: port_);
             
             },
             codec: 
@@ -1490,7 +1827,7 @@ sse_encode_bool(includeDeleted, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 47, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 59, port: port_);
             
             },
             codec: 
@@ -1516,7 +1853,7 @@ sse_encode_bool(includeDeleted, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_bool(includeArchived, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 48, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 60, port: port_);
             
             },
             codec: 
@@ -1541,7 +1878,7 @@ sse_encode_bool(includeArchived, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 49, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 61, port: port_);
             
             },
             codec: 
@@ -1568,7 +1905,7 @@ sse_encode_bool(includeArchived, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(deviceId, serializer);
 sse_encode_String(name, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 50, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 62, port: port_);
             
             },
             codec: 
@@ -1589,12 +1926,39 @@ sse_encode_String(name, serializer);
         );
         
 
+@override Future<void> crateApiSessionTachoCoreResolveConflict({required TachoCore that , required String id , required Resolution resolution })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(id, serializer);
+sse_encode_resolution(resolution, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 63, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_unit,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreResolveConflictConstMeta,
+            argValues: [that, id, resolution],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreResolveConflictConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_resolve_conflict",
+            argNames: ["that", "id", "resolution"],
+        );
+        
+
 @override Future<CarInfo> crateApiSessionTachoCoreRestoreCar({required TachoCore that , required String key })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 51, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 64, port: port_);
             
             },
             codec: 
@@ -1620,7 +1984,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 52, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 65, port: port_);
             
             },
             codec: 
@@ -1646,7 +2010,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 53, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 66, port: port_);
             
             },
             codec: 
@@ -1672,7 +2036,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 54, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 67, port: port_);
             
             },
             codec: 
@@ -1698,7 +2062,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 55, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 68, port: port_);
             
             },
             codec: 
@@ -1725,7 +2089,7 @@ sse_encode_String(key, serializer);
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
 sse_encode_bool(retired, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 56, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 69, port: port_);
             
             },
             codec: 
@@ -1751,7 +2115,7 @@ sse_encode_bool(retired, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(deviceId, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 57, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 70, port: port_);
             
             },
             codec: 
@@ -1772,6 +2136,32 @@ sse_encode_String(deviceId, serializer);
         );
         
 
+@override Future<void> crateApiSessionTachoCoreRevokeHookToken({required TachoCore that , required String id })  { return handler.executeNormal(NormalTask(
+            callFfi: (port_) {
+              
+            final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
+sse_encode_String(id, serializer);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 71, port: port_);
+            
+            },
+            codec: 
+        SseCodec(
+          decodeSuccessData: sse_decode_unit,
+          decodeErrorData: sse_decode_api_error,
+        )
+        ,
+            constMeta: kCrateApiSessionTachoCoreRevokeHookTokenConstMeta,
+            argValues: [that, id],
+            apiImpl: this,
+        )); }
+
+
+        TaskConstMeta get kCrateApiSessionTachoCoreRevokeHookTokenConstMeta => const TaskConstMeta(
+            debugName: "TachoCore_revoke_hook_token",
+            argNames: ["that", "id"],
+        );
+        
+
 @override Future<TripDetail> crateApiSessionTachoCoreSetTripOdometer({required TachoCore that , required String key , required TripEnd end , required double km })  { return handler.executeNormal(NormalTask(
             callFfi: (port_) {
               
@@ -1779,7 +2169,7 @@ sse_encode_String(deviceId, serializer);
 sse_encode_String(key, serializer);
 sse_encode_trip_end(end, serializer);
 sse_encode_f_64(km, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 58, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 72, port: port_);
             
             },
             codec: 
@@ -1807,7 +2197,7 @@ sse_encode_f_64(km, serializer);
 sse_encode_String(relayUrl, serializer);
 sse_encode_String(email, serializer);
 sse_encode_String(password, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 59, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 73, port: port_);
             
             },
             codec: 
@@ -1835,7 +2225,7 @@ sse_encode_String(password, serializer);
 sse_encode_String(key, serializer);
 sse_encode_split_mode(mode, serializer);
 sse_encode_opt_box_autoadd_i_64(atMs, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 60, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 74, port: port_);
             
             },
             codec: 
@@ -1861,7 +2251,7 @@ sse_encode_opt_box_autoadd_i_64(atMs, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_u_32(waitS, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 61, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 75, port: port_);
             
             },
             codec: 
@@ -1889,7 +2279,7 @@ sse_encode_u_32(waitS, serializer);
 sse_encode_opt_String(project, serializer);
 sse_encode_String(description, serializer);
 sse_encode_list_String(tags, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 62, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 76, port: port_);
             
             },
             codec: 
@@ -1914,7 +2304,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 63, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 77, port: port_);
             
             },
             codec: 
@@ -1942,7 +2332,7 @@ sse_encode_list_String(tags, serializer);
 sse_encode_opt_String(project, serializer);
 sse_encode_String(description, serializer);
 sse_encode_list_String(tags, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 64, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 78, port: port_);
             
             },
             codec: 
@@ -1967,7 +2357,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 65, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 79, port: port_);
             
             },
             codec: 
@@ -1992,7 +2382,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 66, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 80, port: port_);
             
             },
             codec: 
@@ -2017,7 +2407,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 67, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 81, port: port_);
             
             },
             codec: 
@@ -2042,7 +2432,7 @@ sse_encode_list_String(tags, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 68, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 82, port: port_);
             
             },
             codec: 
@@ -2068,7 +2458,7 @@ sse_encode_list_String(tags, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 69, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 83, port: port_);
             
             },
             codec: 
@@ -2094,7 +2484,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_String(key, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 70, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 84, port: port_);
             
             },
             codec: 
@@ -2119,7 +2509,7 @@ sse_encode_String(key, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 71, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 85, port: port_);
             
             },
             codec: 
@@ -2145,7 +2535,7 @@ sse_encode_String(key, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_box_autoadd_trip_query(query, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 72, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 86, port: port_);
             
             },
             codec: 
@@ -2173,7 +2563,7 @@ sse_encode_box_autoadd_trip_query(query, serializer);
               
             final serializer = SseSerializer(generalizedFrbRustBinding);sse_encode_Auto_Ref_RustOpaque_flutter_rust_bridgefor_generatedRustAutoOpaqueInnerTachoCore(that, serializer);
 sse_encode_StreamSink_core_event_info_Sse(sink, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 73, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 87, port: port_);
             
             },
             codec: 
@@ -2203,7 +2593,7 @@ sse_encode_StreamSink_core_event_info_Sse(sink, serializer);
 sse_encode_String(period, serializer);
 sse_encode_report_format(format, serializer);
 sse_encode_String(dir, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 74, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 88, port: port_);
             
             },
             codec: 
@@ -2232,7 +2622,7 @@ sse_encode_String(car, serializer);
 sse_encode_String(period, serializer);
 sse_encode_report_format(format, serializer);
 sse_encode_String(dir, serializer);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 75, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 89, port: port_);
             
             },
             codec: 
@@ -2257,7 +2647,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 76, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 90, port: port_);
             
             },
             codec: 
@@ -2282,7 +2672,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 77, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 91, port: port_);
             
             },
             codec: 
@@ -2307,7 +2697,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 78, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 92, port: port_);
             
             },
             codec: 
@@ -2332,7 +2722,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 79, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 93, port: port_);
             
             },
             codec: 
@@ -2357,7 +2747,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 80, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 94, port: port_);
             
             },
             codec: 
@@ -2382,7 +2772,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 81, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 95, port: port_);
             
             },
             codec: 
@@ -2407,7 +2797,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 82, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 96, port: port_);
             
             },
             codec: 
@@ -2432,7 +2822,7 @@ sse_encode_String(dir, serializer);
             callFfi: (port_) {
               
             final serializer = SseSerializer(generalizedFrbRustBinding);
-            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 83, port: port_);
+            pdeCallFfi(generalizedFrbRustBinding, serializer, funcId: 97, port: port_);
             
             },
             codec: 
@@ -2506,6 +2896,16 @@ message: dco_decode_String(arr[1]),); }
 @protected ApiErrorKind dco_decode_api_error_kind(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return ApiErrorKind.values[raw as int]; }
 
+@protected BackgroundSyncInfo dco_decode_background_sync_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 3) throw Exception('unexpected arr length: expect 3 but see ${arr.length}');
+                return BackgroundSyncInfo(outcome: dco_decode_background_sync_outcome(arr[0]),
+report: dco_decode_opt_box_autoadd_sync_report_info(arr[1]),
+error: dco_decode_opt_String(arr[2]),); }
+
+@protected BackgroundSyncOutcome dco_decode_background_sync_outcome(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return BackgroundSyncOutcome.values[raw as int]; }
+
 @protected bool dco_decode_bool(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return raw as bool; }
 
@@ -2526,6 +2926,9 @@ return dco_decode_entry_edit_input(raw); }
 
 @protected EntryQuery dco_decode_box_autoadd_entry_query(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return dco_decode_entry_query(raw); }
+
+@protected EntrySnapshotInfo dco_decode_box_autoadd_entry_snapshot_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return dco_decode_entry_snapshot_info(raw); }
 
 @protected double dco_decode_box_autoadd_f_64(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return raw as double; }
@@ -2569,8 +2972,14 @@ return dco_decode_project_info(raw); }
 @protected Purpose dco_decode_box_autoadd_purpose(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return dco_decode_purpose(raw); }
 
+@protected Resolution dco_decode_box_autoadd_resolution(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return dco_decode_resolution(raw); }
+
 @protected RoundingRule dco_decode_box_autoadd_rounding_rule(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return dco_decode_rounding_rule(raw); }
+
+@protected SyncReportInfo dco_decode_box_autoadd_sync_report_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return dco_decode_sync_report_info(raw); }
 
 @protected TimeEntryInfo dco_decode_box_autoadd_time_entry_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return dco_decode_time_entry_info(raw); }
@@ -2612,6 +3021,76 @@ availableFrom: dco_decode_opt_String(arr[5]),
 availableTo: dco_decode_opt_String(arr[6]),
 connectHint: dco_decode_opt_String(arr[7]),
 retired: dco_decode_bool(arr[8]),); }
+
+@protected ConflictInfo dco_decode_conflict_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 13) throw Exception('unexpected arr length: expect 13 but see ${arr.length}');
+                return ConflictInfo(id: dco_decode_String(arr[0]),
+connectionId: dco_decode_String(arr[1]),
+connectionName: dco_decode_String(arr[2]),
+service: dco_decode_String(arr[3]),
+entryId: dco_decode_opt_String(arr[4]),
+remoteId: dco_decode_opt_String(arr[5]),
+message: dco_decode_String(arr[6]),
+local: dco_decode_opt_box_autoadd_entry_snapshot_info(arr[7]),
+remote: dco_decode_opt_box_autoadd_entry_snapshot_info(arr[8]),
+raisedAtMs: dco_decode_i_64(arr[9]),
+state: dco_decode_conflict_state(arr[10]),
+resolution: dco_decode_opt_box_autoadd_resolution(arr[11]),
+resolvedAtMs: dco_decode_opt_box_autoadd_i_64(arr[12]),); }
+
+@protected ConflictState dco_decode_conflict_state(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return ConflictState.values[raw as int]; }
+
+@protected ConnectionView dco_decode_connection_view(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 12) throw Exception('unexpected arr length: expect 12 but see ${arr.length}');
+                return ConnectionView(id: dco_decode_String(arr[0]),
+name: dco_decode_String(arr[1]),
+service: dco_decode_String(arr[2]),
+state: dco_decode_connector_state(arr[3]),
+stateName: dco_decode_String(arr[4]),
+disabledReason: dco_decode_opt_String(arr[5]),
+quotaUntil: dco_decode_opt_String(arr[6]),
+pending: dco_decode_i_64(arr[7]),
+conflicts: dco_decode_i_64(arr[8]),
+errors: dco_decode_i_64(arr[9]),
+lastPushAt: dco_decode_opt_String(arr[10]),
+lastPullAt: dco_decode_opt_String(arr[11]),); }
+
+@protected ConnectorLinkInfo dco_decode_connector_link_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 8) throw Exception('unexpected arr length: expect 8 but see ${arr.length}');
+                return ConnectorLinkInfo(entryId: dco_decode_String(arr[0]),
+connectionId: dco_decode_String(arr[1]),
+connectionName: dco_decode_String(arr[2]),
+service: dco_decode_String(arr[3]),
+remoteId: dco_decode_opt_String(arr[4]),
+state: dco_decode_link_state(arr[5]),
+syncedAtMs: dco_decode_opt_box_autoadd_i_64(arr[6]),
+message: dco_decode_opt_String(arr[7]),); }
+
+@protected ConnectorRunInfo dco_decode_connector_run_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 2) throw Exception('unexpected arr length: expect 2 but see ${arr.length}');
+                return ConnectorRunInfo(status: dco_decode_connector_status_info(arr[0]),
+drained: dco_decode_bool(arr[1]),); }
+
+@protected ConnectorState dco_decode_connector_state(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return ConnectorState.values[raw as int]; }
+
+@protected ConnectorStatusInfo dco_decode_connector_status_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 9) throw Exception('unexpected arr length: expect 9 but see ${arr.length}');
+                return ConnectorStatusInfo(state: dco_decode_connector_state(arr[0]),
+stateName: dco_decode_String(arr[1]),
+pending: dco_decode_i_64(arr[2]),
+running: dco_decode_i_64(arr[3]),
+conflicts: dco_decode_i_64(arr[4]),
+errors: dco_decode_i_64(arr[5]),
+lastError: dco_decode_opt_String(arr[6]),
+lastPushAt: dco_decode_opt_String(arr[7]),
+lastPullAt: dco_decode_opt_String(arr[8]),); }
 
 @protected CoreEventInfo dco_decode_core_event_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 final arr = raw as List<dynamic>;
@@ -2667,8 +3146,26 @@ final arr = raw as List<dynamic>;
 untilMs: dco_decode_opt_box_autoadd_i_64(arr[1]),
 project: dco_decode_opt_String(arr[2]),); }
 
+@protected EntrySnapshotInfo dco_decode_entry_snapshot_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 7) throw Exception('unexpected arr length: expect 7 but see ${arr.length}');
+                return EntrySnapshotInfo(description: dco_decode_opt_String(arr[0]),
+startMs: dco_decode_opt_box_autoadd_i_64(arr[1]),
+stopMs: dco_decode_opt_box_autoadd_i_64(arr[2]),
+seconds: dco_decode_opt_box_autoadd_i_64(arr[3]),
+tags: dco_decode_opt_list_String(arr[4]),
+billable: dco_decode_opt_box_autoadd_bool(arr[5]),
+project: dco_decode_opt_String(arr[6]),); }
+
 @protected EntrySource dco_decode_entry_source(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return EntrySource.values[raw as int]; }
+
+@protected EntrySyncInfo dco_decode_entry_sync_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 3) throw Exception('unexpected arr length: expect 3 but see ${arr.length}');
+                return EntrySyncInfo(entryId: dco_decode_String(arr[0]),
+state: dco_decode_link_state(arr[1]),
+links: dco_decode_list_connector_link_info(arr[2]),); }
 
 @protected double dco_decode_f_64(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return raw as double; }
@@ -2686,6 +3183,16 @@ resumed: dco_decode_bool(arr[6]),
 rejectedCount: dco_decode_u_32(arr[7]),
 droppedCount: dco_decode_u_32(arr[8]),); }
 
+@protected HookTokenView dco_decode_hook_token_view(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 6) throw Exception('unexpected arr length: expect 6 but see ${arr.length}');
+                return HookTokenView(id: dco_decode_String(arr[0]),
+label: dco_decode_String(arr[1]),
+carId: dco_decode_opt_String(arr[2]),
+carName: dco_decode_opt_String(arr[3]),
+createdAt: dco_decode_String(arr[4]),
+lastUsedAt: dco_decode_opt_String(arr[5]),); }
+
 @protected int dco_decode_i_32(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return raw as int; }
 
@@ -2698,14 +3205,32 @@ final arr = raw as List<dynamic>;
                 return LatLng(lat: dco_decode_f_64(arr[0]),
 lon: dco_decode_f_64(arr[1]),); }
 
+@protected LinkState dco_decode_link_state(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return LinkState.values[raw as int]; }
+
 @protected List<String> dco_decode_list_String(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return (raw as List<dynamic>).map(dco_decode_String).toList(); }
 
 @protected List<CarInfo> dco_decode_list_car_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return (raw as List<dynamic>).map(dco_decode_car_info).toList(); }
 
+@protected List<ConflictInfo> dco_decode_list_conflict_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return (raw as List<dynamic>).map(dco_decode_conflict_info).toList(); }
+
+@protected List<ConnectionView> dco_decode_list_connection_view(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return (raw as List<dynamic>).map(dco_decode_connection_view).toList(); }
+
+@protected List<ConnectorLinkInfo> dco_decode_list_connector_link_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return (raw as List<dynamic>).map(dco_decode_connector_link_info).toList(); }
+
 @protected List<DeviceInfoView> dco_decode_list_device_info_view(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return (raw as List<dynamic>).map(dco_decode_device_info_view).toList(); }
+
+@protected List<EntrySyncInfo> dco_decode_list_entry_sync_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return (raw as List<dynamic>).map(dco_decode_entry_sync_info).toList(); }
+
+@protected List<HookTokenView> dco_decode_list_hook_token_view(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return (raw as List<dynamic>).map(dco_decode_hook_token_view).toList(); }
 
 @protected List<OdometerReadingInfo> dco_decode_list_odometer_reading_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return (raw as List<dynamic>).map(dco_decode_odometer_reading_info).toList(); }
@@ -2773,6 +3298,12 @@ tags: dco_decode_list_String(arr[4]),
 billable: dco_decode_opt_box_autoadd_bool(arr[5]),
 trip: dco_decode_opt_String(arr[6]),); }
 
+@protected NewHookToken dco_decode_new_hook_token(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+final arr = raw as List<dynamic>;
+                if (arr.length != 2) throw Exception('unexpected arr length: expect 2 but see ${arr.length}');
+                return NewHookToken(id: dco_decode_String(arr[0]),
+token: dco_decode_String(arr[1]),); }
+
 @protected NewPlaceInput dco_decode_new_place_input(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 final arr = raw as List<dynamic>;
                 if (arr.length != 6) throw Exception('unexpected arr length: expect 6 but see ${arr.length}');
@@ -2830,6 +3361,9 @@ return raw == null ? null : dco_decode_box_autoadd_bool(raw); }
 @protected Decider? dco_decode_opt_box_autoadd_decider(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return raw == null ? null : dco_decode_box_autoadd_decider(raw); }
 
+@protected EntrySnapshotInfo? dco_decode_opt_box_autoadd_entry_snapshot_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return raw == null ? null : dco_decode_box_autoadd_entry_snapshot_info(raw); }
+
 @protected double? dco_decode_opt_box_autoadd_f_64(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return raw == null ? null : dco_decode_box_autoadd_f_64(raw); }
 
@@ -2851,8 +3385,14 @@ return raw == null ? null : dco_decode_box_autoadd_project_info(raw); }
 @protected Purpose? dco_decode_opt_box_autoadd_purpose(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return raw == null ? null : dco_decode_box_autoadd_purpose(raw); }
 
+@protected Resolution? dco_decode_opt_box_autoadd_resolution(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return raw == null ? null : dco_decode_box_autoadd_resolution(raw); }
+
 @protected RoundingRule? dco_decode_opt_box_autoadd_rounding_rule(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return raw == null ? null : dco_decode_box_autoadd_rounding_rule(raw); }
+
+@protected SyncReportInfo? dco_decode_opt_box_autoadd_sync_report_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return raw == null ? null : dco_decode_box_autoadd_sync_report_info(raw); }
 
 @protected TimeEntryInfo? dco_decode_opt_box_autoadd_time_entry_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return raw == null ? null : dco_decode_box_autoadd_time_entry_info(raw); }
@@ -2938,6 +3478,9 @@ return ReadingSource.values[raw as int]; }
 
 @protected ReportFormat dco_decode_report_format(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 return ReportFormat.values[raw as int]; }
+
+@protected Resolution dco_decode_resolution(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
+return Resolution.values[raw as int]; }
 
 @protected RestoredTripInfo dco_decode_restored_trip_info(dynamic raw){ // Codec=Dco (DartCObject based), see doc to use other codecs
 final arr = raw as List<dynamic>;
@@ -3164,6 +3707,16 @@ return ApiError(kind: var_kind, message: var_message); }
 var inner = sse_decode_i_32(deserializer);
         return ApiErrorKind.values[inner]; }
 
+@protected BackgroundSyncInfo sse_decode_background_sync_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_outcome = sse_decode_background_sync_outcome(deserializer);
+var var_report = sse_decode_opt_box_autoadd_sync_report_info(deserializer);
+var var_error = sse_decode_opt_String(deserializer);
+return BackgroundSyncInfo(outcome: var_outcome, report: var_report, error: var_error); }
+
+@protected BackgroundSyncOutcome sse_decode_background_sync_outcome(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var inner = sse_decode_i_32(deserializer);
+        return BackgroundSyncOutcome.values[inner]; }
+
 @protected bool sse_decode_bool(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 return deserializer.buffer.getUint8() != 0; }
 
@@ -3184,6 +3737,9 @@ return (sse_decode_entry_edit_input(deserializer)); }
 
 @protected EntryQuery sse_decode_box_autoadd_entry_query(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 return (sse_decode_entry_query(deserializer)); }
+
+@protected EntrySnapshotInfo sse_decode_box_autoadd_entry_snapshot_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+return (sse_decode_entry_snapshot_info(deserializer)); }
 
 @protected double sse_decode_box_autoadd_f_64(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 return (sse_decode_f_64(deserializer)); }
@@ -3227,8 +3783,14 @@ return (sse_decode_project_info(deserializer)); }
 @protected Purpose sse_decode_box_autoadd_purpose(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 return (sse_decode_purpose(deserializer)); }
 
+@protected Resolution sse_decode_box_autoadd_resolution(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+return (sse_decode_resolution(deserializer)); }
+
 @protected RoundingRule sse_decode_box_autoadd_rounding_rule(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 return (sse_decode_rounding_rule(deserializer)); }
+
+@protected SyncReportInfo sse_decode_box_autoadd_sync_report_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+return (sse_decode_sync_report_info(deserializer)); }
 
 @protected TimeEntryInfo sse_decode_box_autoadd_time_entry_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 return (sse_decode_time_entry_info(deserializer)); }
@@ -3268,6 +3830,73 @@ var var_availableTo = sse_decode_opt_String(deserializer);
 var var_connectHint = sse_decode_opt_String(deserializer);
 var var_retired = sse_decode_bool(deserializer);
 return CarInfo(id: var_id, name: var_name, make: var_make, model: var_model, plate: var_plate, availableFrom: var_availableFrom, availableTo: var_availableTo, connectHint: var_connectHint, retired: var_retired); }
+
+@protected ConflictInfo sse_decode_conflict_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_id = sse_decode_String(deserializer);
+var var_connectionId = sse_decode_String(deserializer);
+var var_connectionName = sse_decode_String(deserializer);
+var var_service = sse_decode_String(deserializer);
+var var_entryId = sse_decode_opt_String(deserializer);
+var var_remoteId = sse_decode_opt_String(deserializer);
+var var_message = sse_decode_String(deserializer);
+var var_local = sse_decode_opt_box_autoadd_entry_snapshot_info(deserializer);
+var var_remote = sse_decode_opt_box_autoadd_entry_snapshot_info(deserializer);
+var var_raisedAtMs = sse_decode_i_64(deserializer);
+var var_state = sse_decode_conflict_state(deserializer);
+var var_resolution = sse_decode_opt_box_autoadd_resolution(deserializer);
+var var_resolvedAtMs = sse_decode_opt_box_autoadd_i_64(deserializer);
+return ConflictInfo(id: var_id, connectionId: var_connectionId, connectionName: var_connectionName, service: var_service, entryId: var_entryId, remoteId: var_remoteId, message: var_message, local: var_local, remote: var_remote, raisedAtMs: var_raisedAtMs, state: var_state, resolution: var_resolution, resolvedAtMs: var_resolvedAtMs); }
+
+@protected ConflictState sse_decode_conflict_state(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var inner = sse_decode_i_32(deserializer);
+        return ConflictState.values[inner]; }
+
+@protected ConnectionView sse_decode_connection_view(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_id = sse_decode_String(deserializer);
+var var_name = sse_decode_String(deserializer);
+var var_service = sse_decode_String(deserializer);
+var var_state = sse_decode_connector_state(deserializer);
+var var_stateName = sse_decode_String(deserializer);
+var var_disabledReason = sse_decode_opt_String(deserializer);
+var var_quotaUntil = sse_decode_opt_String(deserializer);
+var var_pending = sse_decode_i_64(deserializer);
+var var_conflicts = sse_decode_i_64(deserializer);
+var var_errors = sse_decode_i_64(deserializer);
+var var_lastPushAt = sse_decode_opt_String(deserializer);
+var var_lastPullAt = sse_decode_opt_String(deserializer);
+return ConnectionView(id: var_id, name: var_name, service: var_service, state: var_state, stateName: var_stateName, disabledReason: var_disabledReason, quotaUntil: var_quotaUntil, pending: var_pending, conflicts: var_conflicts, errors: var_errors, lastPushAt: var_lastPushAt, lastPullAt: var_lastPullAt); }
+
+@protected ConnectorLinkInfo sse_decode_connector_link_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_entryId = sse_decode_String(deserializer);
+var var_connectionId = sse_decode_String(deserializer);
+var var_connectionName = sse_decode_String(deserializer);
+var var_service = sse_decode_String(deserializer);
+var var_remoteId = sse_decode_opt_String(deserializer);
+var var_state = sse_decode_link_state(deserializer);
+var var_syncedAtMs = sse_decode_opt_box_autoadd_i_64(deserializer);
+var var_message = sse_decode_opt_String(deserializer);
+return ConnectorLinkInfo(entryId: var_entryId, connectionId: var_connectionId, connectionName: var_connectionName, service: var_service, remoteId: var_remoteId, state: var_state, syncedAtMs: var_syncedAtMs, message: var_message); }
+
+@protected ConnectorRunInfo sse_decode_connector_run_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_status = sse_decode_connector_status_info(deserializer);
+var var_drained = sse_decode_bool(deserializer);
+return ConnectorRunInfo(status: var_status, drained: var_drained); }
+
+@protected ConnectorState sse_decode_connector_state(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var inner = sse_decode_i_32(deserializer);
+        return ConnectorState.values[inner]; }
+
+@protected ConnectorStatusInfo sse_decode_connector_status_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_state = sse_decode_connector_state(deserializer);
+var var_stateName = sse_decode_String(deserializer);
+var var_pending = sse_decode_i_64(deserializer);
+var var_running = sse_decode_i_64(deserializer);
+var var_conflicts = sse_decode_i_64(deserializer);
+var var_errors = sse_decode_i_64(deserializer);
+var var_lastError = sse_decode_opt_String(deserializer);
+var var_lastPushAt = sse_decode_opt_String(deserializer);
+var var_lastPullAt = sse_decode_opt_String(deserializer);
+return ConnectorStatusInfo(state: var_state, stateName: var_stateName, pending: var_pending, running: var_running, conflicts: var_conflicts, errors: var_errors, lastError: var_lastError, lastPushAt: var_lastPushAt, lastPullAt: var_lastPullAt); }
 
 @protected CoreEventInfo sse_decode_core_event_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 var var_kind = sse_decode_core_event_kind(deserializer);
@@ -3321,9 +3950,25 @@ var var_untilMs = sse_decode_opt_box_autoadd_i_64(deserializer);
 var var_project = sse_decode_opt_String(deserializer);
 return EntryQuery(fromMs: var_fromMs, untilMs: var_untilMs, project: var_project); }
 
+@protected EntrySnapshotInfo sse_decode_entry_snapshot_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_description = sse_decode_opt_String(deserializer);
+var var_startMs = sse_decode_opt_box_autoadd_i_64(deserializer);
+var var_stopMs = sse_decode_opt_box_autoadd_i_64(deserializer);
+var var_seconds = sse_decode_opt_box_autoadd_i_64(deserializer);
+var var_tags = sse_decode_opt_list_String(deserializer);
+var var_billable = sse_decode_opt_box_autoadd_bool(deserializer);
+var var_project = sse_decode_opt_String(deserializer);
+return EntrySnapshotInfo(description: var_description, startMs: var_startMs, stopMs: var_stopMs, seconds: var_seconds, tags: var_tags, billable: var_billable, project: var_project); }
+
 @protected EntrySource sse_decode_entry_source(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 var inner = sse_decode_i_32(deserializer);
         return EntrySource.values[inner]; }
+
+@protected EntrySyncInfo sse_decode_entry_sync_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_entryId = sse_decode_String(deserializer);
+var var_state = sse_decode_link_state(deserializer);
+var var_links = sse_decode_list_connector_link_info(deserializer);
+return EntrySyncInfo(entryId: var_entryId, state: var_state, links: var_links); }
 
 @protected double sse_decode_f_64(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 return deserializer.buffer.getFloat64(); }
@@ -3340,6 +3985,15 @@ var var_rejectedCount = sse_decode_u_32(deserializer);
 var var_droppedCount = sse_decode_u_32(deserializer);
 return FeedResult(startedTripIds: var_startedTripIds, endedTripIds: var_endedTripIds, points: var_points, rejected: var_rejected, dropped: var_dropped, outliers: var_outliers, resumed: var_resumed, rejectedCount: var_rejectedCount, droppedCount: var_droppedCount); }
 
+@protected HookTokenView sse_decode_hook_token_view(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_id = sse_decode_String(deserializer);
+var var_label = sse_decode_String(deserializer);
+var var_carId = sse_decode_opt_String(deserializer);
+var var_carName = sse_decode_opt_String(deserializer);
+var var_createdAt = sse_decode_String(deserializer);
+var var_lastUsedAt = sse_decode_opt_String(deserializer);
+return HookTokenView(id: var_id, label: var_label, carId: var_carId, carName: var_carName, createdAt: var_createdAt, lastUsedAt: var_lastUsedAt); }
+
 @protected int sse_decode_i_32(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 return deserializer.buffer.getInt32(); }
 
@@ -3350,6 +4004,10 @@ return deserializer.buffer.getPlatformInt64(); }
 var var_lat = sse_decode_f_64(deserializer);
 var var_lon = sse_decode_f_64(deserializer);
 return LatLng(lat: var_lat, lon: var_lon); }
+
+@protected LinkState sse_decode_link_state(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var inner = sse_decode_i_32(deserializer);
+        return LinkState.values[inner]; }
 
 @protected List<String> sse_decode_list_String(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 
@@ -3367,11 +4025,51 @@ return LatLng(lat: var_lat, lon: var_lon); }
         return ans_;
          }
 
+@protected List<ConflictInfo> sse_decode_list_conflict_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+
+        var len_ = sse_decode_i_32(deserializer);
+        var ans_ = <ConflictInfo>[];
+        for (var idx_ = 0; idx_ < len_; ++idx_) { ans_.add(sse_decode_conflict_info(deserializer)); }
+        return ans_;
+         }
+
+@protected List<ConnectionView> sse_decode_list_connection_view(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+
+        var len_ = sse_decode_i_32(deserializer);
+        var ans_ = <ConnectionView>[];
+        for (var idx_ = 0; idx_ < len_; ++idx_) { ans_.add(sse_decode_connection_view(deserializer)); }
+        return ans_;
+         }
+
+@protected List<ConnectorLinkInfo> sse_decode_list_connector_link_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+
+        var len_ = sse_decode_i_32(deserializer);
+        var ans_ = <ConnectorLinkInfo>[];
+        for (var idx_ = 0; idx_ < len_; ++idx_) { ans_.add(sse_decode_connector_link_info(deserializer)); }
+        return ans_;
+         }
+
 @protected List<DeviceInfoView> sse_decode_list_device_info_view(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 
         var len_ = sse_decode_i_32(deserializer);
         var ans_ = <DeviceInfoView>[];
         for (var idx_ = 0; idx_ < len_; ++idx_) { ans_.add(sse_decode_device_info_view(deserializer)); }
+        return ans_;
+         }
+
+@protected List<EntrySyncInfo> sse_decode_list_entry_sync_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+
+        var len_ = sse_decode_i_32(deserializer);
+        var ans_ = <EntrySyncInfo>[];
+        for (var idx_ = 0; idx_ < len_; ++idx_) { ans_.add(sse_decode_entry_sync_info(deserializer)); }
+        return ans_;
+         }
+
+@protected List<HookTokenView> sse_decode_list_hook_token_view(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+
+        var len_ = sse_decode_i_32(deserializer);
+        var ans_ = <HookTokenView>[];
+        for (var idx_ = 0; idx_ < len_; ++idx_) { ans_.add(sse_decode_hook_token_view(deserializer)); }
         return ans_;
          }
 
@@ -3494,6 +4192,11 @@ var var_billable = sse_decode_opt_box_autoadd_bool(deserializer);
 var var_trip = sse_decode_opt_String(deserializer);
 return NewEntryInput(project: var_project, description: var_description, startMs: var_startMs, stopMs: var_stopMs, tags: var_tags, billable: var_billable, trip: var_trip); }
 
+@protected NewHookToken sse_decode_new_hook_token(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var var_id = sse_decode_String(deserializer);
+var var_token = sse_decode_String(deserializer);
+return NewHookToken(id: var_id, token: var_token); }
+
 @protected NewPlaceInput sse_decode_new_place_input(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 var var_name = sse_decode_String(deserializer);
 var var_kind = sse_decode_place_kind(deserializer);
@@ -3570,6 +4273,15 @@ return OidcPendingInfo(authorizationUrl: var_authorizationUrl, state: var_state,
             }
              }
 
+@protected EntrySnapshotInfo? sse_decode_opt_box_autoadd_entry_snapshot_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+
+            if (sse_decode_bool(deserializer)) {
+                return (sse_decode_box_autoadd_entry_snapshot_info(deserializer));
+            } else {
+                return null;
+            }
+             }
+
 @protected double? sse_decode_opt_box_autoadd_f_64(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 
             if (sse_decode_bool(deserializer)) {
@@ -3633,10 +4345,28 @@ return OidcPendingInfo(authorizationUrl: var_authorizationUrl, state: var_state,
             }
              }
 
+@protected Resolution? sse_decode_opt_box_autoadd_resolution(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+
+            if (sse_decode_bool(deserializer)) {
+                return (sse_decode_box_autoadd_resolution(deserializer));
+            } else {
+                return null;
+            }
+             }
+
 @protected RoundingRule? sse_decode_opt_box_autoadd_rounding_rule(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 
             if (sse_decode_bool(deserializer)) {
                 return (sse_decode_box_autoadd_rounding_rule(deserializer));
+            } else {
+                return null;
+            }
+             }
+
+@protected SyncReportInfo? sse_decode_opt_box_autoadd_sync_report_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+
+            if (sse_decode_bool(deserializer)) {
+                return (sse_decode_box_autoadd_sync_report_info(deserializer));
             } else {
                 return null;
             }
@@ -3748,6 +4478,10 @@ var inner = sse_decode_i_32(deserializer);
 @protected ReportFormat sse_decode_report_format(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 var inner = sse_decode_i_32(deserializer);
         return ReportFormat.values[inner]; }
+
+@protected Resolution sse_decode_resolution(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+var inner = sse_decode_i_32(deserializer);
+        return Resolution.values[inner]; }
 
 @protected RestoredTripInfo sse_decode_restored_trip_info(SseDeserializer deserializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 var var_trip = sse_decode_trip_detail(deserializer);
@@ -3966,6 +4700,15 @@ sse_encode_String(self.message, serializer);
 @protected void sse_encode_api_error_kind(ApiErrorKind self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_i_32(self.index, serializer); }
 
+@protected void sse_encode_background_sync_info(BackgroundSyncInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_background_sync_outcome(self.outcome, serializer);
+sse_encode_opt_box_autoadd_sync_report_info(self.report, serializer);
+sse_encode_opt_String(self.error, serializer);
+ }
+
+@protected void sse_encode_background_sync_outcome(BackgroundSyncOutcome self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_i_32(self.index, serializer); }
+
 @protected void sse_encode_bool(bool self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 serializer.buffer.putUint8(self ? 1 : 0); }
 
@@ -3986,6 +4729,9 @@ sse_encode_entry_edit_input(self, serializer); }
 
 @protected void sse_encode_box_autoadd_entry_query(EntryQuery self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_entry_query(self, serializer); }
+
+@protected void sse_encode_box_autoadd_entry_snapshot_info(EntrySnapshotInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_entry_snapshot_info(self, serializer); }
 
 @protected void sse_encode_box_autoadd_f_64(double self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_f_64(self, serializer); }
@@ -4029,8 +4775,14 @@ sse_encode_project_info(self, serializer); }
 @protected void sse_encode_box_autoadd_purpose(Purpose self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_purpose(self, serializer); }
 
+@protected void sse_encode_box_autoadd_resolution(Resolution self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_resolution(self, serializer); }
+
 @protected void sse_encode_box_autoadd_rounding_rule(RoundingRule self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_rounding_rule(self, serializer); }
+
+@protected void sse_encode_box_autoadd_sync_report_info(SyncReportInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_sync_report_info(self, serializer); }
 
 @protected void sse_encode_box_autoadd_time_entry_info(TimeEntryInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_time_entry_info(self, serializer); }
@@ -4069,6 +4821,71 @@ sse_encode_opt_String(self.availableFrom, serializer);
 sse_encode_opt_String(self.availableTo, serializer);
 sse_encode_opt_String(self.connectHint, serializer);
 sse_encode_bool(self.retired, serializer);
+ }
+
+@protected void sse_encode_conflict_info(ConflictInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_String(self.id, serializer);
+sse_encode_String(self.connectionId, serializer);
+sse_encode_String(self.connectionName, serializer);
+sse_encode_String(self.service, serializer);
+sse_encode_opt_String(self.entryId, serializer);
+sse_encode_opt_String(self.remoteId, serializer);
+sse_encode_String(self.message, serializer);
+sse_encode_opt_box_autoadd_entry_snapshot_info(self.local, serializer);
+sse_encode_opt_box_autoadd_entry_snapshot_info(self.remote, serializer);
+sse_encode_i_64(self.raisedAtMs, serializer);
+sse_encode_conflict_state(self.state, serializer);
+sse_encode_opt_box_autoadd_resolution(self.resolution, serializer);
+sse_encode_opt_box_autoadd_i_64(self.resolvedAtMs, serializer);
+ }
+
+@protected void sse_encode_conflict_state(ConflictState self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_i_32(self.index, serializer); }
+
+@protected void sse_encode_connection_view(ConnectionView self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_String(self.id, serializer);
+sse_encode_String(self.name, serializer);
+sse_encode_String(self.service, serializer);
+sse_encode_connector_state(self.state, serializer);
+sse_encode_String(self.stateName, serializer);
+sse_encode_opt_String(self.disabledReason, serializer);
+sse_encode_opt_String(self.quotaUntil, serializer);
+sse_encode_i_64(self.pending, serializer);
+sse_encode_i_64(self.conflicts, serializer);
+sse_encode_i_64(self.errors, serializer);
+sse_encode_opt_String(self.lastPushAt, serializer);
+sse_encode_opt_String(self.lastPullAt, serializer);
+ }
+
+@protected void sse_encode_connector_link_info(ConnectorLinkInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_String(self.entryId, serializer);
+sse_encode_String(self.connectionId, serializer);
+sse_encode_String(self.connectionName, serializer);
+sse_encode_String(self.service, serializer);
+sse_encode_opt_String(self.remoteId, serializer);
+sse_encode_link_state(self.state, serializer);
+sse_encode_opt_box_autoadd_i_64(self.syncedAtMs, serializer);
+sse_encode_opt_String(self.message, serializer);
+ }
+
+@protected void sse_encode_connector_run_info(ConnectorRunInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_connector_status_info(self.status, serializer);
+sse_encode_bool(self.drained, serializer);
+ }
+
+@protected void sse_encode_connector_state(ConnectorState self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_i_32(self.index, serializer); }
+
+@protected void sse_encode_connector_status_info(ConnectorStatusInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_connector_state(self.state, serializer);
+sse_encode_String(self.stateName, serializer);
+sse_encode_i_64(self.pending, serializer);
+sse_encode_i_64(self.running, serializer);
+sse_encode_i_64(self.conflicts, serializer);
+sse_encode_i_64(self.errors, serializer);
+sse_encode_opt_String(self.lastError, serializer);
+sse_encode_opt_String(self.lastPushAt, serializer);
+sse_encode_opt_String(self.lastPullAt, serializer);
  }
 
 @protected void sse_encode_core_event_info(CoreEventInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
@@ -4120,8 +4937,24 @@ sse_encode_opt_box_autoadd_i_64(self.untilMs, serializer);
 sse_encode_opt_String(self.project, serializer);
  }
 
+@protected void sse_encode_entry_snapshot_info(EntrySnapshotInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_opt_String(self.description, serializer);
+sse_encode_opt_box_autoadd_i_64(self.startMs, serializer);
+sse_encode_opt_box_autoadd_i_64(self.stopMs, serializer);
+sse_encode_opt_box_autoadd_i_64(self.seconds, serializer);
+sse_encode_opt_list_String(self.tags, serializer);
+sse_encode_opt_box_autoadd_bool(self.billable, serializer);
+sse_encode_opt_String(self.project, serializer);
+ }
+
 @protected void sse_encode_entry_source(EntrySource self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_i_32(self.index, serializer); }
+
+@protected void sse_encode_entry_sync_info(EntrySyncInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_String(self.entryId, serializer);
+sse_encode_link_state(self.state, serializer);
+sse_encode_list_connector_link_info(self.links, serializer);
+ }
 
 @protected void sse_encode_f_64(double self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 serializer.buffer.putFloat64(self); }
@@ -4138,6 +4971,15 @@ sse_encode_u_32(self.rejectedCount, serializer);
 sse_encode_u_32(self.droppedCount, serializer);
  }
 
+@protected void sse_encode_hook_token_view(HookTokenView self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_String(self.id, serializer);
+sse_encode_String(self.label, serializer);
+sse_encode_opt_String(self.carId, serializer);
+sse_encode_opt_String(self.carName, serializer);
+sse_encode_String(self.createdAt, serializer);
+sse_encode_opt_String(self.lastUsedAt, serializer);
+ }
+
 @protected void sse_encode_i_32(int self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 serializer.buffer.putInt32(self); }
 
@@ -4149,6 +4991,9 @@ sse_encode_f_64(self.lat, serializer);
 sse_encode_f_64(self.lon, serializer);
  }
 
+@protected void sse_encode_link_state(LinkState self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_i_32(self.index, serializer); }
+
 @protected void sse_encode_list_String(List<String> self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_i_32(self.length, serializer);
         for (final item in self) { sse_encode_String(item, serializer); } }
@@ -4157,9 +5002,29 @@ sse_encode_i_32(self.length, serializer);
 sse_encode_i_32(self.length, serializer);
         for (final item in self) { sse_encode_car_info(item, serializer); } }
 
+@protected void sse_encode_list_conflict_info(List<ConflictInfo> self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_i_32(self.length, serializer);
+        for (final item in self) { sse_encode_conflict_info(item, serializer); } }
+
+@protected void sse_encode_list_connection_view(List<ConnectionView> self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_i_32(self.length, serializer);
+        for (final item in self) { sse_encode_connection_view(item, serializer); } }
+
+@protected void sse_encode_list_connector_link_info(List<ConnectorLinkInfo> self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_i_32(self.length, serializer);
+        for (final item in self) { sse_encode_connector_link_info(item, serializer); } }
+
 @protected void sse_encode_list_device_info_view(List<DeviceInfoView> self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_i_32(self.length, serializer);
         for (final item in self) { sse_encode_device_info_view(item, serializer); } }
+
+@protected void sse_encode_list_entry_sync_info(List<EntrySyncInfo> self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_i_32(self.length, serializer);
+        for (final item in self) { sse_encode_entry_sync_info(item, serializer); } }
+
+@protected void sse_encode_list_hook_token_view(List<HookTokenView> self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_i_32(self.length, serializer);
+        for (final item in self) { sse_encode_hook_token_view(item, serializer); } }
 
 @protected void sse_encode_list_odometer_reading_info(List<OdometerReadingInfo> self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_i_32(self.length, serializer);
@@ -4236,6 +5101,11 @@ sse_encode_opt_box_autoadd_bool(self.billable, serializer);
 sse_encode_opt_String(self.trip, serializer);
  }
 
+@protected void sse_encode_new_hook_token(NewHookToken self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_String(self.id, serializer);
+sse_encode_String(self.token, serializer);
+ }
+
 @protected void sse_encode_new_place_input(NewPlaceInput self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_String(self.name, serializer);
 sse_encode_place_kind(self.kind, serializer);
@@ -4308,6 +5178,14 @@ sse_encode_String(self.pending, serializer);
                 }
                  }
 
+@protected void sse_encode_opt_box_autoadd_entry_snapshot_info(EntrySnapshotInfo? self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+
+                sse_encode_bool(self != null, serializer);
+                if (self != null) {
+                    sse_encode_box_autoadd_entry_snapshot_info(self, serializer);
+                }
+                 }
+
 @protected void sse_encode_opt_box_autoadd_f_64(double? self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 
                 sse_encode_bool(self != null, serializer);
@@ -4364,11 +5242,27 @@ sse_encode_String(self.pending, serializer);
                 }
                  }
 
+@protected void sse_encode_opt_box_autoadd_resolution(Resolution? self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+
+                sse_encode_bool(self != null, serializer);
+                if (self != null) {
+                    sse_encode_box_autoadd_resolution(self, serializer);
+                }
+                 }
+
 @protected void sse_encode_opt_box_autoadd_rounding_rule(RoundingRule? self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 
                 sse_encode_bool(self != null, serializer);
                 if (self != null) {
                     sse_encode_box_autoadd_rounding_rule(self, serializer);
+                }
+                 }
+
+@protected void sse_encode_opt_box_autoadd_sync_report_info(SyncReportInfo? self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+
+                sse_encode_bool(self != null, serializer);
+                if (self != null) {
+                    sse_encode_box_autoadd_sync_report_info(self, serializer);
                 }
                  }
 
@@ -4469,6 +5363,9 @@ sse_encode_i_32(self.index, serializer); }
 sse_encode_i_32(self.index, serializer); }
 
 @protected void sse_encode_report_format(ReportFormat self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
+sse_encode_i_32(self.index, serializer); }
+
+@protected void sse_encode_resolution(Resolution self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
 sse_encode_i_32(self.index, serializer); }
 
 @protected void sse_encode_restored_trip_info(RestoredTripInfo self, SseSerializer serializer){ // Codec=Sse (Serialization based), see doc to use other codecs
@@ -4699,6 +5596,13 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
  Future<ProjectInfo>  archiveProject({required String key , required bool archived })=>RustLib.instance.api.crateApiSessionTachoCoreArchiveProject(that: this, key: key, archived: archived);
 
 
+/// One sync for a background refresh (WorkManager, BGAppRefreshTask), within `budget_s`
+/// seconds (the platform gives about 30): never alongside another sync of this database
+/// (`Busy` then, at once), nothing sent when not signed in. Only a failed sync is an
+/// outcome worth a retry; the error is also kept for the sync status.
+ Future<BackgroundSyncInfo>  backgroundSync({required int budgetS })=>RustLib.instance.api.crateApiSessionTachoCoreBackgroundSync(that: this, budgetS: budgetS);
+
+
 /// Cars by name; retired ones only with `include_retired`.
  Future<List<CarInfo>>  carList({required bool includeRetired })=>RustLib.instance.api.crateApiSessionTachoCoreCarList(that: this, includeRetired: includeRetired);
 
@@ -4720,11 +5624,52 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
  Future<TripInfo>  classifyTrip({required String key , required Purpose purpose , String? businessPartner })=>RustLib.instance.api.crateApiSessionTachoCoreClassifyTrip(that: this, key: key, purpose: purpose, businessPartner: businessPartner);
 
 
+/// How many conflicts are open, as last synced (a badge on the Connections tab). Local.
+ Future<PlatformInt64>  conflictCount()=>RustLib.instance.api.crateApiSessionTachoCoreConflictCount(that: this, );
+
+
+/// The conflict inbox as last synced, oldest first; resolved ones too with
+/// `include_resolved`. Local: works offline.
+ Future<List<ConflictInfo>>  conflicts({required bool includeResolved })=>RustLib.instance.api.crateApiSessionTachoCoreConflicts(that: this, includeResolved: includeResolved);
+
+
 /// A connect event: CarPlay or the car's Bluetooth connected (from an
 /// App Intent or the Android receiver), or the person pressed start.
 /// `car_hint` is the Bluetooth/CarPlay name that picks the car. Within
 /// the grace period after a disconnect it continues the same trip.
  Future<FeedResult>  connect({required TripSource source , String? carHint })=>RustLib.instance.api.crateApiSessionTachoCoreConnect(that: this, source: source, carHint: carHint);
+
+
+/// Every entry's state on every connection, as last synced. Local.
+ Future<List<ConnectorLinkInfo>>  connectorLinks()=>RustLib.instance.api.crateApiSessionTachoCoreConnectorLinks(that: this, );
+
+
+/// Pauses a connection: nothing is sent until it is resumed; work keeps queueing.
+ Future<ConnectionView>  connectorPause({required String key })=>RustLib.instance.api.crateApiSessionTachoCoreConnectorPause(that: this, key: key);
+
+
+/// Resumes a paused connection, or a disabled one after its token was rotated.
+ Future<ConnectionView>  connectorResume({required String key })=>RustLib.instance.api.crateApiSessionTachoCoreConnectorResume(that: this, key: key);
+
+
+/// "Run now": pushes this phone's changes, has the relay push and pull the connection,
+/// waits up to `wait_s` seconds for its queue to drain (or get stuck) and syncs what it
+/// wrote back (statuses, conflicts).
+ Future<ConnectorRunInfo>  connectorRun({required String key , required int waitS })=>RustLib.instance.api.crateApiSessionTachoCoreConnectorRun(that: this, key: key, waitS: waitS);
+
+
+/// The queue and state of the connection named `key` (its name or id).
+ Future<ConnectorStatusInfo>  connectorStatus({required String key })=>RustLib.instance.api.crateApiSessionTachoCoreConnectorStatus(that: this, key: key);
+
+
+/// The account's timesheet connections with their state and counts, oldest first.
+ Future<List<ConnectionView>>  connectors()=>RustLib.instance.api.crateApiSessionTachoCoreConnectors(that: this, );
+
+
+/// Makes a hook token, optionally limited to one car (id, name or connect hint as synced:
+/// sync first so the relay knows the car). The secret in the answer is shown only this
+/// once; the relay keeps only its hash.
+ Future<NewHookToken>  createHookToken({String? car , String? label })=>RustLib.instance.api.crateApiSessionTachoCoreCreateHookToken(that: this, car: car, label: label);
 
 
 /// Deletes a car no trip uses (an `InUse` error otherwise: retire it);
@@ -4798,8 +5743,17 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
  Future<EntryDetailInfo>  entry({required String key })=>RustLib.instance.api.crateApiSessionTachoCoreEntry(that: this, key: key);
 
 
+/// One sync badge per entry that has links (entries without any have no badge), as last
+/// synced. Local.
+ Future<List<EntrySyncInfo>>  entrySyncStates()=>RustLib.instance.api.crateApiSessionTachoCoreEntrySyncStates(that: this, );
+
+
 /// A car by id, name or plate.
  Future<CarInfo>  findCar({required String key })=>RustLib.instance.api.crateApiSessionTachoCoreFindCar(that: this, key: key);
+
+
+/// The account's hook tokens, oldest first, never their secrets.
+ Future<List<HookTokenView>>  hookTokens()=>RustLib.instance.api.crateApiSessionTachoCoreHookTokens(that: this, );
 
 
 /// The timesheet for a period, raw and rounded hours.
@@ -4894,6 +5848,12 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
  Future<DeviceInfoView>  renameDevice({required String deviceId , required String name })=>RustLib.instance.api.crateApiSessionTachoCoreRenameDevice(that: this, deviceId: deviceId, name: name);
 
 
+/// Settles conflict `id` on the relay (keep-local pushes Tacho's values, keep-remote
+/// writes the service's into the entry, dismiss changes nothing), then syncs so this
+/// phone shows the outcome. Needs the network and a session.
+ Future<void>  resolveConflict({required String id , required Resolution resolution })=>RustLib.instance.api.crateApiSessionTachoCoreResolveConflict(that: this, id: id, resolution: resolution);
+
+
 /// Brings a deleted car back.
  Future<CarInfo>  restoreCar({required String key })=>RustLib.instance.api.crateApiSessionTachoCoreRestoreCar(that: this, key: key);
 
@@ -4922,6 +5882,10 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
  Future<void>  revokeDevice({required String deviceId })=>RustLib.instance.api.crateApiSessionTachoCoreRevokeDevice(that: this, deviceId: deviceId);
 
 
+/// Revokes a hook token: it stops working at once. An unknown id is `notFound`.
+ Future<void>  revokeHookToken({required String id })=>RustLib.instance.api.crateApiSessionTachoCoreRevokeHookToken(that: this, id: id);
+
+
 /// Records the odometer (km, as read off the dashboard) at one end of a
 /// trip; this is what closes the mileage log's chain.
  Future<TripDetail>  setTripOdometer({required String key , required TripEnd end , required double km })=>RustLib.instance.api.crateApiSessionTachoCoreSetTripOdometer(that: this, key: key, end: end, km: km);
@@ -4938,7 +5902,10 @@ sse_encode_i_64(self.accessExpiresAtMs, serializer);
 
 /// Keeps syncing while the app is in the foreground (long-poll for others' changes, push
 /// new ones, back off on errors) until the returned loop is stopped or dropped. The app
-/// starts it on resume and stops it on pause; background refresh calls `sync_now`.
+/// starts it on resume and stops it on pause; background refresh calls
+/// [`TachoCore::background_sync`]. The loop holds the database's sync guard for its whole
+/// life, from before this returns: called while a background sync runs, it returns when
+/// that one has ended (within its budget).
  Future<SyncLoop>  startSyncLoop({required int waitS })=>RustLib.instance.api.crateApiSessionTachoCoreStartSyncLoop(that: this, waitS: waitS);
 
 

@@ -54,6 +54,10 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected ApiErrorKind dco_decode_api_error_kind(dynamic raw);
 
+@protected BackgroundSyncInfo dco_decode_background_sync_info(dynamic raw);
+
+@protected BackgroundSyncOutcome dco_decode_background_sync_outcome(dynamic raw);
+
 @protected bool dco_decode_bool(dynamic raw);
 
 @protected ActiveTrip dco_decode_box_autoadd_active_trip(dynamic raw);
@@ -67,6 +71,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected EntryEditInput dco_decode_box_autoadd_entry_edit_input(dynamic raw);
 
 @protected EntryQuery dco_decode_box_autoadd_entry_query(dynamic raw);
+
+@protected EntrySnapshotInfo dco_decode_box_autoadd_entry_snapshot_info(dynamic raw);
 
 @protected double dco_decode_box_autoadd_f_64(dynamic raw);
 
@@ -96,7 +102,11 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected Purpose dco_decode_box_autoadd_purpose(dynamic raw);
 
+@protected Resolution dco_decode_box_autoadd_resolution(dynamic raw);
+
 @protected RoundingRule dco_decode_box_autoadd_rounding_rule(dynamic raw);
+
+@protected SyncReportInfo dco_decode_box_autoadd_sync_report_info(dynamic raw);
 
 @protected TimeEntryInfo dco_decode_box_autoadd_time_entry_info(dynamic raw);
 
@@ -109,6 +119,20 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected CarChangeInput dco_decode_car_change_input(dynamic raw);
 
 @protected CarInfo dco_decode_car_info(dynamic raw);
+
+@protected ConflictInfo dco_decode_conflict_info(dynamic raw);
+
+@protected ConflictState dco_decode_conflict_state(dynamic raw);
+
+@protected ConnectionView dco_decode_connection_view(dynamic raw);
+
+@protected ConnectorLinkInfo dco_decode_connector_link_info(dynamic raw);
+
+@protected ConnectorRunInfo dco_decode_connector_run_info(dynamic raw);
+
+@protected ConnectorState dco_decode_connector_state(dynamic raw);
+
+@protected ConnectorStatusInfo dco_decode_connector_status_info(dynamic raw);
 
 @protected CoreEventInfo dco_decode_core_event_info(dynamic raw);
 
@@ -126,11 +150,17 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected EntryQuery dco_decode_entry_query(dynamic raw);
 
+@protected EntrySnapshotInfo dco_decode_entry_snapshot_info(dynamic raw);
+
 @protected EntrySource dco_decode_entry_source(dynamic raw);
+
+@protected EntrySyncInfo dco_decode_entry_sync_info(dynamic raw);
 
 @protected double dco_decode_f_64(dynamic raw);
 
 @protected FeedResult dco_decode_feed_result(dynamic raw);
+
+@protected HookTokenView dco_decode_hook_token_view(dynamic raw);
 
 @protected int dco_decode_i_32(dynamic raw);
 
@@ -138,11 +168,23 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected LatLng dco_decode_lat_lng(dynamic raw);
 
+@protected LinkState dco_decode_link_state(dynamic raw);
+
 @protected List<String> dco_decode_list_String(dynamic raw);
 
 @protected List<CarInfo> dco_decode_list_car_info(dynamic raw);
 
+@protected List<ConflictInfo> dco_decode_list_conflict_info(dynamic raw);
+
+@protected List<ConnectionView> dco_decode_list_connection_view(dynamic raw);
+
+@protected List<ConnectorLinkInfo> dco_decode_list_connector_link_info(dynamic raw);
+
 @protected List<DeviceInfoView> dco_decode_list_device_info_view(dynamic raw);
+
+@protected List<EntrySyncInfo> dco_decode_list_entry_sync_info(dynamic raw);
+
+@protected List<HookTokenView> dco_decode_list_hook_token_view(dynamic raw);
 
 @protected List<OdometerReadingInfo> dco_decode_list_odometer_reading_info(dynamic raw);
 
@@ -174,6 +216,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected NewEntryInput dco_decode_new_entry_input(dynamic raw);
 
+@protected NewHookToken dco_decode_new_hook_token(dynamic raw);
+
 @protected NewPlaceInput dco_decode_new_place_input(dynamic raw);
 
 @protected NewProjectInput dco_decode_new_project_input(dynamic raw);
@@ -192,6 +236,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected Decider? dco_decode_opt_box_autoadd_decider(dynamic raw);
 
+@protected EntrySnapshotInfo? dco_decode_opt_box_autoadd_entry_snapshot_info(dynamic raw);
+
 @protected double? dco_decode_opt_box_autoadd_f_64(dynamic raw);
 
 @protected PlatformInt64? dco_decode_opt_box_autoadd_i_64(dynamic raw);
@@ -206,7 +252,11 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected Purpose? dco_decode_opt_box_autoadd_purpose(dynamic raw);
 
+@protected Resolution? dco_decode_opt_box_autoadd_resolution(dynamic raw);
+
 @protected RoundingRule? dco_decode_opt_box_autoadd_rounding_rule(dynamic raw);
+
+@protected SyncReportInfo? dco_decode_opt_box_autoadd_sync_report_info(dynamic raw);
 
 @protected TimeEntryInfo? dco_decode_opt_box_autoadd_time_entry_info(dynamic raw);
 
@@ -235,6 +285,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected ReadingSource dco_decode_reading_source(dynamic raw);
 
 @protected ReportFormat dco_decode_report_format(dynamic raw);
+
+@protected Resolution dco_decode_resolution(dynamic raw);
 
 @protected RestoredTripInfo dco_decode_restored_trip_info(dynamic raw);
 
@@ -312,6 +364,10 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected ApiErrorKind sse_decode_api_error_kind(SseDeserializer deserializer);
 
+@protected BackgroundSyncInfo sse_decode_background_sync_info(SseDeserializer deserializer);
+
+@protected BackgroundSyncOutcome sse_decode_background_sync_outcome(SseDeserializer deserializer);
+
 @protected bool sse_decode_bool(SseDeserializer deserializer);
 
 @protected ActiveTrip sse_decode_box_autoadd_active_trip(SseDeserializer deserializer);
@@ -325,6 +381,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected EntryEditInput sse_decode_box_autoadd_entry_edit_input(SseDeserializer deserializer);
 
 @protected EntryQuery sse_decode_box_autoadd_entry_query(SseDeserializer deserializer);
+
+@protected EntrySnapshotInfo sse_decode_box_autoadd_entry_snapshot_info(SseDeserializer deserializer);
 
 @protected double sse_decode_box_autoadd_f_64(SseDeserializer deserializer);
 
@@ -354,7 +412,11 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected Purpose sse_decode_box_autoadd_purpose(SseDeserializer deserializer);
 
+@protected Resolution sse_decode_box_autoadd_resolution(SseDeserializer deserializer);
+
 @protected RoundingRule sse_decode_box_autoadd_rounding_rule(SseDeserializer deserializer);
+
+@protected SyncReportInfo sse_decode_box_autoadd_sync_report_info(SseDeserializer deserializer);
 
 @protected TimeEntryInfo sse_decode_box_autoadd_time_entry_info(SseDeserializer deserializer);
 
@@ -367,6 +429,20 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected CarChangeInput sse_decode_car_change_input(SseDeserializer deserializer);
 
 @protected CarInfo sse_decode_car_info(SseDeserializer deserializer);
+
+@protected ConflictInfo sse_decode_conflict_info(SseDeserializer deserializer);
+
+@protected ConflictState sse_decode_conflict_state(SseDeserializer deserializer);
+
+@protected ConnectionView sse_decode_connection_view(SseDeserializer deserializer);
+
+@protected ConnectorLinkInfo sse_decode_connector_link_info(SseDeserializer deserializer);
+
+@protected ConnectorRunInfo sse_decode_connector_run_info(SseDeserializer deserializer);
+
+@protected ConnectorState sse_decode_connector_state(SseDeserializer deserializer);
+
+@protected ConnectorStatusInfo sse_decode_connector_status_info(SseDeserializer deserializer);
 
 @protected CoreEventInfo sse_decode_core_event_info(SseDeserializer deserializer);
 
@@ -384,11 +460,17 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected EntryQuery sse_decode_entry_query(SseDeserializer deserializer);
 
+@protected EntrySnapshotInfo sse_decode_entry_snapshot_info(SseDeserializer deserializer);
+
 @protected EntrySource sse_decode_entry_source(SseDeserializer deserializer);
+
+@protected EntrySyncInfo sse_decode_entry_sync_info(SseDeserializer deserializer);
 
 @protected double sse_decode_f_64(SseDeserializer deserializer);
 
 @protected FeedResult sse_decode_feed_result(SseDeserializer deserializer);
+
+@protected HookTokenView sse_decode_hook_token_view(SseDeserializer deserializer);
 
 @protected int sse_decode_i_32(SseDeserializer deserializer);
 
@@ -396,11 +478,23 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected LatLng sse_decode_lat_lng(SseDeserializer deserializer);
 
+@protected LinkState sse_decode_link_state(SseDeserializer deserializer);
+
 @protected List<String> sse_decode_list_String(SseDeserializer deserializer);
 
 @protected List<CarInfo> sse_decode_list_car_info(SseDeserializer deserializer);
 
+@protected List<ConflictInfo> sse_decode_list_conflict_info(SseDeserializer deserializer);
+
+@protected List<ConnectionView> sse_decode_list_connection_view(SseDeserializer deserializer);
+
+@protected List<ConnectorLinkInfo> sse_decode_list_connector_link_info(SseDeserializer deserializer);
+
 @protected List<DeviceInfoView> sse_decode_list_device_info_view(SseDeserializer deserializer);
+
+@protected List<EntrySyncInfo> sse_decode_list_entry_sync_info(SseDeserializer deserializer);
+
+@protected List<HookTokenView> sse_decode_list_hook_token_view(SseDeserializer deserializer);
 
 @protected List<OdometerReadingInfo> sse_decode_list_odometer_reading_info(SseDeserializer deserializer);
 
@@ -432,6 +526,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected NewEntryInput sse_decode_new_entry_input(SseDeserializer deserializer);
 
+@protected NewHookToken sse_decode_new_hook_token(SseDeserializer deserializer);
+
 @protected NewPlaceInput sse_decode_new_place_input(SseDeserializer deserializer);
 
 @protected NewProjectInput sse_decode_new_project_input(SseDeserializer deserializer);
@@ -450,6 +546,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected Decider? sse_decode_opt_box_autoadd_decider(SseDeserializer deserializer);
 
+@protected EntrySnapshotInfo? sse_decode_opt_box_autoadd_entry_snapshot_info(SseDeserializer deserializer);
+
 @protected double? sse_decode_opt_box_autoadd_f_64(SseDeserializer deserializer);
 
 @protected PlatformInt64? sse_decode_opt_box_autoadd_i_64(SseDeserializer deserializer);
@@ -464,7 +562,11 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected Purpose? sse_decode_opt_box_autoadd_purpose(SseDeserializer deserializer);
 
+@protected Resolution? sse_decode_opt_box_autoadd_resolution(SseDeserializer deserializer);
+
 @protected RoundingRule? sse_decode_opt_box_autoadd_rounding_rule(SseDeserializer deserializer);
+
+@protected SyncReportInfo? sse_decode_opt_box_autoadd_sync_report_info(SseDeserializer deserializer);
 
 @protected TimeEntryInfo? sse_decode_opt_box_autoadd_time_entry_info(SseDeserializer deserializer);
 
@@ -493,6 +595,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected ReadingSource sse_decode_reading_source(SseDeserializer deserializer);
 
 @protected ReportFormat sse_decode_report_format(SseDeserializer deserializer);
+
+@protected Resolution sse_decode_resolution(SseDeserializer deserializer);
 
 @protected RestoredTripInfo sse_decode_restored_trip_info(SseDeserializer deserializer);
 
@@ -570,6 +674,10 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected void sse_encode_api_error_kind(ApiErrorKind self, SseSerializer serializer);
 
+@protected void sse_encode_background_sync_info(BackgroundSyncInfo self, SseSerializer serializer);
+
+@protected void sse_encode_background_sync_outcome(BackgroundSyncOutcome self, SseSerializer serializer);
+
 @protected void sse_encode_bool(bool self, SseSerializer serializer);
 
 @protected void sse_encode_box_autoadd_active_trip(ActiveTrip self, SseSerializer serializer);
@@ -583,6 +691,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected void sse_encode_box_autoadd_entry_edit_input(EntryEditInput self, SseSerializer serializer);
 
 @protected void sse_encode_box_autoadd_entry_query(EntryQuery self, SseSerializer serializer);
+
+@protected void sse_encode_box_autoadd_entry_snapshot_info(EntrySnapshotInfo self, SseSerializer serializer);
 
 @protected void sse_encode_box_autoadd_f_64(double self, SseSerializer serializer);
 
@@ -612,7 +722,11 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected void sse_encode_box_autoadd_purpose(Purpose self, SseSerializer serializer);
 
+@protected void sse_encode_box_autoadd_resolution(Resolution self, SseSerializer serializer);
+
 @protected void sse_encode_box_autoadd_rounding_rule(RoundingRule self, SseSerializer serializer);
+
+@protected void sse_encode_box_autoadd_sync_report_info(SyncReportInfo self, SseSerializer serializer);
 
 @protected void sse_encode_box_autoadd_time_entry_info(TimeEntryInfo self, SseSerializer serializer);
 
@@ -625,6 +739,20 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected void sse_encode_car_change_input(CarChangeInput self, SseSerializer serializer);
 
 @protected void sse_encode_car_info(CarInfo self, SseSerializer serializer);
+
+@protected void sse_encode_conflict_info(ConflictInfo self, SseSerializer serializer);
+
+@protected void sse_encode_conflict_state(ConflictState self, SseSerializer serializer);
+
+@protected void sse_encode_connection_view(ConnectionView self, SseSerializer serializer);
+
+@protected void sse_encode_connector_link_info(ConnectorLinkInfo self, SseSerializer serializer);
+
+@protected void sse_encode_connector_run_info(ConnectorRunInfo self, SseSerializer serializer);
+
+@protected void sse_encode_connector_state(ConnectorState self, SseSerializer serializer);
+
+@protected void sse_encode_connector_status_info(ConnectorStatusInfo self, SseSerializer serializer);
 
 @protected void sse_encode_core_event_info(CoreEventInfo self, SseSerializer serializer);
 
@@ -642,11 +770,17 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected void sse_encode_entry_query(EntryQuery self, SseSerializer serializer);
 
+@protected void sse_encode_entry_snapshot_info(EntrySnapshotInfo self, SseSerializer serializer);
+
 @protected void sse_encode_entry_source(EntrySource self, SseSerializer serializer);
+
+@protected void sse_encode_entry_sync_info(EntrySyncInfo self, SseSerializer serializer);
 
 @protected void sse_encode_f_64(double self, SseSerializer serializer);
 
 @protected void sse_encode_feed_result(FeedResult self, SseSerializer serializer);
+
+@protected void sse_encode_hook_token_view(HookTokenView self, SseSerializer serializer);
 
 @protected void sse_encode_i_32(int self, SseSerializer serializer);
 
@@ -654,11 +788,23 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected void sse_encode_lat_lng(LatLng self, SseSerializer serializer);
 
+@protected void sse_encode_link_state(LinkState self, SseSerializer serializer);
+
 @protected void sse_encode_list_String(List<String> self, SseSerializer serializer);
 
 @protected void sse_encode_list_car_info(List<CarInfo> self, SseSerializer serializer);
 
+@protected void sse_encode_list_conflict_info(List<ConflictInfo> self, SseSerializer serializer);
+
+@protected void sse_encode_list_connection_view(List<ConnectionView> self, SseSerializer serializer);
+
+@protected void sse_encode_list_connector_link_info(List<ConnectorLinkInfo> self, SseSerializer serializer);
+
 @protected void sse_encode_list_device_info_view(List<DeviceInfoView> self, SseSerializer serializer);
+
+@protected void sse_encode_list_entry_sync_info(List<EntrySyncInfo> self, SseSerializer serializer);
+
+@protected void sse_encode_list_hook_token_view(List<HookTokenView> self, SseSerializer serializer);
 
 @protected void sse_encode_list_odometer_reading_info(List<OdometerReadingInfo> self, SseSerializer serializer);
 
@@ -690,6 +836,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected void sse_encode_new_entry_input(NewEntryInput self, SseSerializer serializer);
 
+@protected void sse_encode_new_hook_token(NewHookToken self, SseSerializer serializer);
+
 @protected void sse_encode_new_place_input(NewPlaceInput self, SseSerializer serializer);
 
 @protected void sse_encode_new_project_input(NewProjectInput self, SseSerializer serializer);
@@ -708,6 +856,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected void sse_encode_opt_box_autoadd_decider(Decider? self, SseSerializer serializer);
 
+@protected void sse_encode_opt_box_autoadd_entry_snapshot_info(EntrySnapshotInfo? self, SseSerializer serializer);
+
 @protected void sse_encode_opt_box_autoadd_f_64(double? self, SseSerializer serializer);
 
 @protected void sse_encode_opt_box_autoadd_i_64(PlatformInt64? self, SseSerializer serializer);
@@ -722,7 +872,11 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 
 @protected void sse_encode_opt_box_autoadd_purpose(Purpose? self, SseSerializer serializer);
 
+@protected void sse_encode_opt_box_autoadd_resolution(Resolution? self, SseSerializer serializer);
+
 @protected void sse_encode_opt_box_autoadd_rounding_rule(RoundingRule? self, SseSerializer serializer);
+
+@protected void sse_encode_opt_box_autoadd_sync_report_info(SyncReportInfo? self, SseSerializer serializer);
 
 @protected void sse_encode_opt_box_autoadd_time_entry_info(TimeEntryInfo? self, SseSerializer serializer);
 
@@ -751,6 +905,8 @@ CrossPlatformFinalizerArg get rust_arc_decrement_strong_count_TachoCorePtr => wi
 @protected void sse_encode_reading_source(ReadingSource self, SseSerializer serializer);
 
 @protected void sse_encode_report_format(ReportFormat self, SseSerializer serializer);
+
+@protected void sse_encode_resolution(Resolution self, SseSerializer serializer);
 
 @protected void sse_encode_restored_trip_info(RestoredTripInfo self, SseSerializer serializer);
 

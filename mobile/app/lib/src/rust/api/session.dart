@@ -42,6 +42,13 @@ import 'types.dart';
  Future<ProjectInfo>  archiveProject({required String key , required bool archived });
 
 
+/// One sync for a background refresh (WorkManager, BGAppRefreshTask), within `budget_s`
+/// seconds (the platform gives about 30): never alongside another sync of this database
+/// (`Busy` then, at once), nothing sent when not signed in. Only a failed sync is an
+/// outcome worth a retry; the error is also kept for the sync status.
+ Future<BackgroundSyncInfo>  backgroundSync({required int budgetS });
+
+
 /// Cars by name; retired ones only with `include_retired`.
  Future<List<CarInfo>>  carList({required bool includeRetired });
 
@@ -63,11 +70,52 @@ import 'types.dart';
  Future<TripInfo>  classifyTrip({required String key , required Purpose purpose , String? businessPartner });
 
 
+/// How many conflicts are open, as last synced (a badge on the Connections tab). Local.
+ Future<PlatformInt64>  conflictCount();
+
+
+/// The conflict inbox as last synced, oldest first; resolved ones too with
+/// `include_resolved`. Local: works offline.
+ Future<List<ConflictInfo>>  conflicts({required bool includeResolved });
+
+
 /// A connect event: CarPlay or the car's Bluetooth connected (from an
 /// App Intent or the Android receiver), or the person pressed start.
 /// `car_hint` is the Bluetooth/CarPlay name that picks the car. Within
 /// the grace period after a disconnect it continues the same trip.
  Future<FeedResult>  connect({required TripSource source , String? carHint });
+
+
+/// Every entry's state on every connection, as last synced. Local.
+ Future<List<ConnectorLinkInfo>>  connectorLinks();
+
+
+/// Pauses a connection: nothing is sent until it is resumed; work keeps queueing.
+ Future<ConnectionView>  connectorPause({required String key });
+
+
+/// Resumes a paused connection, or a disabled one after its token was rotated.
+ Future<ConnectionView>  connectorResume({required String key });
+
+
+/// "Run now": pushes this phone's changes, has the relay push and pull the connection,
+/// waits up to `wait_s` seconds for its queue to drain (or get stuck) and syncs what it
+/// wrote back (statuses, conflicts).
+ Future<ConnectorRunInfo>  connectorRun({required String key , required int waitS });
+
+
+/// The queue and state of the connection named `key` (its name or id).
+ Future<ConnectorStatusInfo>  connectorStatus({required String key });
+
+
+/// The account's timesheet connections with their state and counts, oldest first.
+ Future<List<ConnectionView>>  connectors();
+
+
+/// Makes a hook token, optionally limited to one car (id, name or connect hint as synced:
+/// sync first so the relay knows the car). The secret in the answer is shown only this
+/// once; the relay keeps only its hash.
+ Future<NewHookToken>  createHookToken({String? car , String? label });
 
 
 /// Deletes a car no trip uses (an `InUse` error otherwise: retire it);
@@ -141,8 +189,17 @@ import 'types.dart';
  Future<EntryDetailInfo>  entry({required String key });
 
 
+/// One sync badge per entry that has links (entries without any have no badge), as last
+/// synced. Local.
+ Future<List<EntrySyncInfo>>  entrySyncStates();
+
+
 /// A car by id, name or plate.
  Future<CarInfo>  findCar({required String key });
+
+
+/// The account's hook tokens, oldest first, never their secrets.
+ Future<List<HookTokenView>>  hookTokens();
 
 
 /// The timesheet for a period, raw and rounded hours.
@@ -209,6 +266,11 @@ import 'types.dart';
 /// was killed, or closes it if its grace period ran out meanwhile.
 /// `device_name` is what the relay lists this phone as (e.g. from
 /// `device_info_plus`); without one the core's default is used.
+///
+/// A database already open in this process (the UI isolate's, when background sync opens
+/// it from its own isolate) is not opened twice: this returns a handle on the same core, so
+/// there is one trip recorder and at most one sync at a time. Its zone and device name
+/// stay the first open's.
 static Future<TachoCore>  open({required String dbPath , required String timeZone , String? deviceName })=>RustLib.instance.api.crateApiSessionTachoCoreOpen(dbPath: dbPath, timeZone: timeZone, deviceName: deviceName);
 
 
@@ -246,6 +308,12 @@ static Future<TachoCore>  open({required String dbPath , required String timeZon
  Future<DeviceInfoView>  renameDevice({required String deviceId , required String name });
 
 
+/// Settles conflict `id` on the relay (keep-local pushes Tacho's values, keep-remote
+/// writes the service's into the entry, dismiss changes nothing), then syncs so this
+/// phone shows the outcome. Needs the network and a session.
+ Future<void>  resolveConflict({required String id , required Resolution resolution });
+
+
 /// Brings a deleted car back.
  Future<CarInfo>  restoreCar({required String key });
 
@@ -274,6 +342,10 @@ static Future<TachoCore>  open({required String dbPath , required String timeZon
  Future<void>  revokeDevice({required String deviceId });
 
 
+/// Revokes a hook token: it stops working at once. An unknown id is `notFound`.
+ Future<void>  revokeHookToken({required String id });
+
+
 /// Records the odometer (km, as read off the dashboard) at one end of a
 /// trip; this is what closes the mileage log's chain.
  Future<TripDetail>  setTripOdometer({required String key , required TripEnd end , required double km });
@@ -290,7 +362,10 @@ static Future<TachoCore>  open({required String dbPath , required String timeZon
 
 /// Keeps syncing while the app is in the foreground (long-poll for others' changes, push
 /// new ones, back off on errors) until the returned loop is stopped or dropped. The app
-/// starts it on resume and stops it on pause; background refresh calls `sync_now`.
+/// starts it on resume and stops it on pause; background refresh calls
+/// [`TachoCore::background_sync`]. The loop holds the database's sync guard for its whole
+/// life, from before this returns: called while a background sync runs, it returns when
+/// that one has ended (within its budget).
  Future<SyncLoop>  startSyncLoop({required int waitS });
 
 

@@ -7,7 +7,7 @@ import '../frb_generated.dart';
 import 'package:flutter_rust_bridge/flutter_rust_bridge_for_generated.dart';
 
 
-            // These function are ignored because they are on traits that is not defined in current crate (put an empty `#[frb]` on it to unignore): `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`
+            // These function are ignored because they are on traits that is not defined in current crate (put an empty `#[frb]` on it to unignore): `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `assert_fields_are_eq`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `clone`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `eq`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`, `fmt`
 
 
             
@@ -40,6 +40,53 @@ final PlatformInt64 durationS;
                 && trip == other.trip&& liveDistanceM == other.liveDistanceM&& durationS == other.durationS;
 
             }
+
+/// What one background sync did.
+class BackgroundSyncInfo  {
+                /// How it ended.
+final BackgroundSyncOutcome outcome;
+/// The counts, when it synced.
+final SyncReportInfo? report;
+/// Why it failed, when it did.
+final String? error;
+
+                const BackgroundSyncInfo({required this.outcome ,this.report ,this.error ,});
+
+
+
+
+
+        @override
+        int get hashCode => outcome.hashCode^report.hashCode^error.hashCode;
+
+
+
+        @override
+        bool operator ==(Object other) =>
+            identical(this, other) ||
+            other is BackgroundSyncInfo &&
+                runtimeType == other.runtimeType
+                && outcome == other.outcome&& report == other.report&& error == other.error;
+
+            }
+
+/// How a background sync ended.
+enum BackgroundSyncOutcome {
+                    /// Pushed and pulled until caught up.
+synced,
+/// Another sync of this database was running (the foreground loop, or an earlier
+/// background run): nothing was done, that one carries on.
+busy,
+/// Not signed in: nothing to do, nothing was sent.
+notSignedIn,
+/// The time budget ran out first; what was pushed or pulled by then is kept and the next
+/// sync continues from there.
+outOfTime,
+/// The sync failed (no network, the relay refused); the error is also in the sync status.
+failed,
+                    ;
+                    
+                }
 
 /// A change to a car; dates are `YYYY-MM-DD`.
 class CarChangeInput  {
@@ -128,6 +175,238 @@ final bool retired;
             other is CarInfo &&
                 runtimeType == other.runtimeType
                 && id == other.id&& name == other.name&& make == other.make&& model == other.model&& plate == other.plate&& availableFrom == other.availableFrom&& availableTo == other.availableTo&& connectHint == other.connectHint&& retired == other.retired;
+
+            }
+
+/// A disagreement between Tacho and a service, for the conflict inbox: both sides to show
+/// side by side and the person's choice (`resolveConflict`).
+class ConflictInfo  {
+                /// The conflict's id (for `resolveConflict`).
+final String id;
+/// The relay's connection id.
+final String connectionId;
+/// The person's name for the connection.
+final String connectionName;
+/// The service.
+final String service;
+/// The Tacho entry concerned (none for a connection-wide alert such as a refused token).
+final String? entryId;
+/// The service's id of the record concerned.
+final String? remoteId;
+/// What happened, in the service's words where it gave some.
+final String message;
+/// Tacho's values (none: deleted in Tacho, or not about an entry).
+final EntrySnapshotInfo? local;
+/// The service's values (none: deleted there, or never written).
+final EntrySnapshotInfo? remote;
+/// When the relay raised it, unix ms.
+final PlatformInt64 raisedAtMs;
+/// Open or resolved.
+final ConflictState state;
+/// How it was resolved.
+final Resolution? resolution;
+/// When it was resolved, unix ms.
+final PlatformInt64? resolvedAtMs;
+
+                const ConflictInfo({required this.id ,required this.connectionId ,required this.connectionName ,required this.service ,this.entryId ,this.remoteId ,required this.message ,this.local ,this.remote ,required this.raisedAtMs ,required this.state ,this.resolution ,this.resolvedAtMs ,});
+
+
+
+
+
+        @override
+        int get hashCode => id.hashCode^connectionId.hashCode^connectionName.hashCode^service.hashCode^entryId.hashCode^remoteId.hashCode^message.hashCode^local.hashCode^remote.hashCode^raisedAtMs.hashCode^state.hashCode^resolution.hashCode^resolvedAtMs.hashCode;
+
+
+
+        @override
+        bool operator ==(Object other) =>
+            identical(this, other) ||
+            other is ConflictInfo &&
+                runtimeType == other.runtimeType
+                && id == other.id&& connectionId == other.connectionId&& connectionName == other.connectionName&& service == other.service&& entryId == other.entryId&& remoteId == other.remoteId&& message == other.message&& local == other.local&& remote == other.remote&& raisedAtMs == other.raisedAtMs&& state == other.state&& resolution == other.resolution&& resolvedAtMs == other.resolvedAtMs;
+
+            }
+
+/// Open or settled.
+enum ConflictState {
+                    /// Waiting for the person.
+open,
+/// Resolved (see `resolution`).
+resolved,
+                    ;
+                    
+                }
+
+/// A timesheet connection (Toggl, Tempo, Kimai, Zammad) as the relay lists it. Adding one
+/// takes a service token, so it stays a CLI or dashboard task; the app lists and steers them.
+class ConnectionView  {
+                /// The relay's id of the connection.
+final String id;
+/// The person's name for it (the service's name when it has none).
+final String name;
+/// The service: `toggl`, `tempo`, `kimai` or `zammad`.
+final String service;
+/// Where it stands.
+final ConnectorState state;
+/// The state's wire name (`active`, `paused`, …), also for states this build does not know.
+final String stateName;
+/// Why it was disabled.
+final String? disabledReason;
+/// Until when it waits for the service's quota (RFC 3339).
+final String? quotaUntil;
+/// Entries waiting to be pushed.
+final PlatformInt64 pending;
+/// Open conflicts.
+final PlatformInt64 conflicts;
+/// Entries whose push failed for good.
+final PlatformInt64 errors;
+/// Last successful push (RFC 3339).
+final String? lastPushAt;
+/// Last successful pull (RFC 3339).
+final String? lastPullAt;
+
+                const ConnectionView({required this.id ,required this.name ,required this.service ,required this.state ,required this.stateName ,this.disabledReason ,this.quotaUntil ,required this.pending ,required this.conflicts ,required this.errors ,this.lastPushAt ,this.lastPullAt ,});
+
+
+
+
+
+        @override
+        int get hashCode => id.hashCode^name.hashCode^service.hashCode^state.hashCode^stateName.hashCode^disabledReason.hashCode^quotaUntil.hashCode^pending.hashCode^conflicts.hashCode^errors.hashCode^lastPushAt.hashCode^lastPullAt.hashCode;
+
+
+
+        @override
+        bool operator ==(Object other) =>
+            identical(this, other) ||
+            other is ConnectionView &&
+                runtimeType == other.runtimeType
+                && id == other.id&& name == other.name&& service == other.service&& state == other.state&& stateName == other.stateName&& disabledReason == other.disabledReason&& quotaUntil == other.quotaUntil&& pending == other.pending&& conflicts == other.conflicts&& errors == other.errors&& lastPushAt == other.lastPushAt&& lastPullAt == other.lastPullAt;
+
+            }
+
+/// One time entry on one connection.
+class ConnectorLinkInfo  {
+                /// The Tacho time entry.
+final String entryId;
+/// The relay's connection id.
+final String connectionId;
+/// The person's name for the connection.
+final String connectionName;
+/// The service.
+final String service;
+/// The service's id for the entry, once it has one.
+final String? remoteId;
+/// Where it stands.
+final LinkState state;
+/// When it was last in step, unix ms.
+final PlatformInt64? syncedAtMs;
+/// The service's or the relay's explanation, for `error` and `conflict`.
+final String? message;
+
+                const ConnectorLinkInfo({required this.entryId ,required this.connectionId ,required this.connectionName ,required this.service ,this.remoteId ,required this.state ,this.syncedAtMs ,this.message ,});
+
+
+
+
+
+        @override
+        int get hashCode => entryId.hashCode^connectionId.hashCode^connectionName.hashCode^service.hashCode^remoteId.hashCode^state.hashCode^syncedAtMs.hashCode^message.hashCode;
+
+
+
+        @override
+        bool operator ==(Object other) =>
+            identical(this, other) ||
+            other is ConnectorLinkInfo &&
+                runtimeType == other.runtimeType
+                && entryId == other.entryId&& connectionId == other.connectionId&& connectionName == other.connectionName&& service == other.service&& remoteId == other.remoteId&& state == other.state&& syncedAtMs == other.syncedAtMs&& message == other.message;
+
+            }
+
+/// What "run now" saw when the connection's work was drained (or given up on).
+class ConnectorRunInfo  {
+                /// The connection's status at the end.
+final ConnectorStatusInfo status;
+/// Whether everything queued was pushed (nothing pending or running, no error, active).
+final bool drained;
+
+                const ConnectorRunInfo({required this.status ,required this.drained ,});
+
+
+
+
+
+        @override
+        int get hashCode => status.hashCode^drained.hashCode;
+
+
+
+        @override
+        bool operator ==(Object other) =>
+            identical(this, other) ||
+            other is ConnectorRunInfo &&
+                runtimeType == other.runtimeType
+                && status == other.status&& drained == other.drained;
+
+            }
+
+/// Where a timesheet connection stands on the relay.
+enum ConnectorState {
+                    /// Pushing and pulling.
+active,
+/// Paused by the person: work queues, nothing is sent.
+paused,
+/// The service refused the credentials (see `disabled_reason`): rotate the token on the
+/// relay (CLI or dashboard), then resume.
+disabled,
+/// Waiting for the service's quota (see `quota_until`).
+quota,
+/// A state this build does not know (a newer relay); `state_name` has its name.
+unknown,
+                    ;
+                    
+                }
+
+/// A connection's queue right now.
+class ConnectorStatusInfo  {
+                /// Where it stands.
+final ConnectorState state;
+/// The state's wire name.
+final String stateName;
+/// Entries waiting to be pushed.
+final PlatformInt64 pending;
+/// Work being done right now.
+final PlatformInt64 running;
+/// Open conflicts.
+final PlatformInt64 conflicts;
+/// Entries whose push failed for good.
+final PlatformInt64 errors;
+/// The last failure's message.
+final String? lastError;
+/// Last successful push (RFC 3339).
+final String? lastPushAt;
+/// Last successful pull (RFC 3339).
+final String? lastPullAt;
+
+                const ConnectorStatusInfo({required this.state ,required this.stateName ,required this.pending ,required this.running ,required this.conflicts ,required this.errors ,this.lastError ,this.lastPushAt ,this.lastPullAt ,});
+
+
+
+
+
+        @override
+        int get hashCode => state.hashCode^stateName.hashCode^pending.hashCode^running.hashCode^conflicts.hashCode^errors.hashCode^lastError.hashCode^lastPushAt.hashCode^lastPullAt.hashCode;
+
+
+
+        @override
+        bool operator ==(Object other) =>
+            identical(this, other) ||
+            other is ConnectorStatusInfo &&
+                runtimeType == other.runtimeType
+                && state == other.state&& stateName == other.stateName&& pending == other.pending&& running == other.running&& conflicts == other.conflicts&& errors == other.errors&& lastError == other.lastError&& lastPushAt == other.lastPushAt&& lastPullAt == other.lastPullAt;
 
             }
 
@@ -352,6 +631,44 @@ final String? project;
 
             }
 
+/// A time entry as one side of a conflict holds it. Every field is optional: services keep
+/// different subsets (Zammad has no description or start time).
+class EntrySnapshotInfo  {
+                /// Description.
+final String? description;
+/// Start, unix ms.
+final PlatformInt64? startMs;
+/// Stop, unix ms.
+final PlatformInt64? stopMs;
+/// Duration in seconds.
+final PlatformInt64? seconds;
+/// Tags.
+final List<String>? tags;
+/// Billable flag.
+final bool? billable;
+/// Project (Tacho's name) or the service's target, in its words.
+final String? project;
+
+                const EntrySnapshotInfo({this.description ,this.startMs ,this.stopMs ,this.seconds ,this.tags ,this.billable ,this.project ,});
+
+
+
+
+
+        @override
+        int get hashCode => description.hashCode^startMs.hashCode^stopMs.hashCode^seconds.hashCode^tags.hashCode^billable.hashCode^project.hashCode;
+
+
+
+        @override
+        bool operator ==(Object other) =>
+            identical(this, other) ||
+            other is EntrySnapshotInfo &&
+                runtimeType == other.runtimeType
+                && description == other.description&& startMs == other.startMs&& stopMs == other.stopMs&& seconds == other.seconds&& tags == other.tags&& billable == other.billable&& project == other.project;
+
+            }
+
 /// How a time entry came to be, shown as an icon.
 enum EntrySource {
                     /// The timer.
@@ -360,9 +677,41 @@ timer,
 manual,
 /// Travel time taken from a trip.
 trip,
+/// Pulled from a connected timesheet service (Toggl, Tempo, Kimai, Zammad).
+connector,
                     ;
                     
                 }
+
+/// One entry's sync badge: the most urgent state of its links (conflict, then error, then
+/// pending; synced only when every link is), with the links behind it.
+class EntrySyncInfo  {
+                /// The Tacho time entry.
+final String entryId;
+/// The badge.
+final LinkState state;
+/// The entry's links, one per connection.
+final List<ConnectorLinkInfo> links;
+
+                const EntrySyncInfo({required this.entryId ,required this.state ,required this.links ,});
+
+
+
+
+
+        @override
+        int get hashCode => entryId.hashCode^state.hashCode^links.hashCode;
+
+
+
+        @override
+        bool operator ==(Object other) =>
+            identical(this, other) ||
+            other is EntrySyncInfo &&
+                runtimeType == other.runtimeType
+                && entryId == other.entryId&& state == other.state&& links == other.links;
+
+            }
 
 /// What a connect, ping, disconnect or tick did, so the caller can update
 /// the Live Activity or notification without another call.
@@ -406,6 +755,41 @@ final int droppedCount;
 
             }
 
+/// A hook token as listed (never its secret).
+class HookTokenView  {
+                /// Id, for revoking.
+final String id;
+/// Label for people.
+final String label;
+/// The car it is limited to, if any.
+final String? carId;
+/// That car's name when the token was made.
+final String? carName;
+/// When it was made (RFC 3339).
+final String createdAt;
+/// When it was last used (RFC 3339).
+final String? lastUsedAt;
+
+                const HookTokenView({required this.id ,required this.label ,this.carId ,this.carName ,required this.createdAt ,this.lastUsedAt ,});
+
+
+
+
+
+        @override
+        int get hashCode => id.hashCode^label.hashCode^carId.hashCode^carName.hashCode^createdAt.hashCode^lastUsedAt.hashCode;
+
+
+
+        @override
+        bool operator ==(Object other) =>
+            identical(this, other) ||
+            other is HookTokenView &&
+                runtimeType == other.runtimeType
+                && id == other.id&& label == other.label&& carId == other.carId&& carName == other.carName&& createdAt == other.createdAt&& lastUsedAt == other.lastUsedAt;
+
+            }
+
 /// A position, for map markers and polylines.
 class LatLng  {
                 /// Latitude in degrees.
@@ -432,6 +816,20 @@ final double lon;
                 && lat == other.lat&& lon == other.lon;
 
             }
+
+/// Where one time entry stands on one connection (a badge on the timesheet).
+enum LinkState {
+                    /// Waiting to be pushed (paused connection, quota, retry after a failure).
+pending,
+/// The service holds what Tacho holds.
+synced,
+/// A conflict is open for it: see `conflicts`.
+conflict,
+/// Pushing failed for good; the link's `message` says why.
+error,
+                    ;
+                    
+                }
 
 /// What `logout` did.
 class LogoutInfo  {
@@ -540,6 +938,34 @@ final String? trip;
             other is NewEntryInput &&
                 runtimeType == other.runtimeType
                 && project == other.project&& description == other.description&& startMs == other.startMs&& stopMs == other.stopMs&& tags == other.tags&& billable == other.billable&& trip == other.trip;
+
+            }
+
+/// A hook token just made: `token` is the secret for the automation's
+/// `Authorization: Bearer` header, shown only this once.
+class NewHookToken  {
+                /// Id, for revoking.
+final String id;
+/// The secret (`tho_…`).
+final String token;
+
+                const NewHookToken({required this.id ,required this.token ,});
+
+
+
+
+
+        @override
+        int get hashCode => id.hashCode^token.hashCode;
+
+
+
+        @override
+        bool operator ==(Object other) =>
+            identical(this, other) ||
+            other is NewHookToken &&
+                runtimeType == other.runtimeType
+                && id == other.id&& token == other.token;
 
             }
 
@@ -974,6 +1400,18 @@ csv,
 xlsx,
 /// JSON, for machines.
 json,
+                    ;
+                    
+                }
+
+/// How a person settles a conflict.
+enum Resolution {
+                    /// Tacho's values win: they are pushed over the service's.
+keepLocal,
+/// The service's values win: they are written into the Tacho entry.
+keepRemote,
+/// Close it and change nothing on either side.
+dismiss,
                     ;
                     
                 }

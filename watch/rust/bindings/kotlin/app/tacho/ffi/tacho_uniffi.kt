@@ -816,7 +816,23 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_classify_trip(
     ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_conflict_count(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_conflicts(
+    ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_connect(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_connector_links(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_connector_pause(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_connector_resume(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_connector_run(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_connector_status(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_connectors(
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_delete_car(
     ): Int
@@ -849,6 +865,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_tacho_uniffi_checksum_method_core_entries(
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_entry(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_entry_sync_states(
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_hours_report(
     ): Int
@@ -897,6 +915,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_tacho_uniffi_checksum_method_core_projects(
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_rename_device(
+    ): Int
+    external fun uniffi_tacho_uniffi_checksum_method_core_resolve_conflict(
     ): Int
     external fun uniffi_tacho_uniffi_checksum_method_core_restore_car(
     ): Int
@@ -1028,7 +1048,23 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_classify_trip(`ptr`: Long,`key`: RustBuffer.ByValue,`purpose`: RustBuffer.ByValue,`businessPartner`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_conflict_count(`ptr`: Long,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_conflicts(`ptr`: Long,`includeResolved`: Byte,
+    ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_connect(`ptr`: Long,`source`: RustBuffer.ByValue,`carHint`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_connector_links(`ptr`: Long,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_connector_pause(`ptr`: Long,`key`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_connector_resume(`ptr`: Long,`key`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_connector_run(`ptr`: Long,`key`: RustBuffer.ByValue,`waitS`: Int,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_connector_status(`ptr`: Long,`key`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_connectors(`ptr`: Long,
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_delete_car(`ptr`: Long,`key`: RustBuffer.ByValue,
     ): Long
@@ -1061,6 +1097,8 @@ internal object UniffiLib {
     external fun uniffi_tacho_uniffi_fn_method_core_entries(`ptr`: Long,`filter`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_entry(`ptr`: Long,`key`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_entry_sync_states(`ptr`: Long,
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_hours_report(`ptr`: Long,`period`: RustBuffer.ByValue,`format`: RustBuffer.ByValue,
     ): Long
@@ -1109,6 +1147,8 @@ internal object UniffiLib {
     external fun uniffi_tacho_uniffi_fn_method_core_projects(`ptr`: Long,
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_rename_device(`ptr`: Long,`deviceId`: RustBuffer.ByValue,`name`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_tacho_uniffi_fn_method_core_resolve_conflict(`ptr`: Long,`id`: RustBuffer.ByValue,`resolution`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_tacho_uniffi_fn_method_core_restore_car(`ptr`: Long,`key`: RustBuffer.ByValue,
     ): Long
@@ -1380,7 +1420,31 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_classify_trip() and 0xFFFF) != 31314) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_conflict_count() and 0xFFFF) != 26791) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_conflicts() and 0xFFFF) != 41541) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_connect() and 0xFFFF) != 49410) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_connector_links() and 0xFFFF) != 7756) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_connector_pause() and 0xFFFF) != 48965) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_connector_resume() and 0xFFFF) != 7827) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_connector_run() and 0xFFFF) != 18493) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_connector_status() and 0xFFFF) != 60212) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_connectors() and 0xFFFF) != 21620) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_delete_car() and 0xFFFF) != 14327) {
@@ -1429,6 +1493,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_entry() and 0xFFFF) != 64020) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_entry_sync_states() and 0xFFFF) != 55561) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_hours_report() and 0xFFFF) != 47908) {
@@ -1501,6 +1568,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_rename_device() and 0xFFFF) != 14914) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tacho_uniffi_checksum_method_core_resolve_conflict() and 0xFFFF) != 56613) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tacho_uniffi_checksum_method_core_restore_car() and 0xFFFF) != 50445) {
@@ -2509,10 +2579,54 @@ public interface CoreInterface {
     suspend fun `classifyTrip`(`key`: kotlin.String, `purpose`: Purpose, `businessPartner`: kotlin.String?): Trip
     
     /**
+     * How many conflicts are open, as last synced (the watch's count). Local, no network.
+     */
+    suspend fun `conflictCount`(): kotlin.ULong
+    
+    /**
+     * The conflict inbox as last synced, oldest first; resolved ones too with
+     * `include_resolved`. Local: works offline.
+     */
+    suspend fun `conflicts`(`includeResolved`: kotlin.Boolean): List<ConnectorConflict>
+    
+    /**
      * A connect event (CarPlay, Bluetooth, a Shortcut): starts a trip, or
      * continues the last one within its grace period (a fuel stop).
      */
     suspend fun `connect`(`source`: TripSource, `carHint`: kotlin.String?): FeedOutcome
+    
+    /**
+     * Every entry's state on every connection, as last synced. Local.
+     */
+    suspend fun `connectorLinks`(): List<ConnectorLink>
+    
+    /**
+     * Pauses a connection: nothing is sent until it is resumed; work keeps queueing.
+     */
+    suspend fun `connectorPause`(`key`: kotlin.String): ConnectionInfo
+    
+    /**
+     * Resumes a paused connection, or a disabled one after its token was rotated.
+     */
+    suspend fun `connectorResume`(`key`: kotlin.String): ConnectionInfo
+    
+    /**
+     * "Run now": pushes this device's changes, has the relay push and pull the connection,
+     * waits up to `wait_s` seconds for its queue to drain (or get stuck) and syncs what it
+     * wrote back (statuses, conflicts).
+     */
+    suspend fun `connectorRun`(`key`: kotlin.String, `waitS`: kotlin.UInt): ConnectorRunReport
+    
+    /**
+     * The queue and state of the connection named `key` (its name or id).
+     */
+    suspend fun `connectorStatus`(`key`: kotlin.String): ConnectorStatus
+    
+    /**
+     * The account's timesheet connections with their state and counts, oldest first.
+     * Adding one takes the service's token: a CLI or dashboard task.
+     */
+    suspend fun `connectors`(): List<ConnectionInfo>
     
     /**
      * Deletes a car no trip or reading refers to (`InUse` otherwise: retire
@@ -2604,6 +2718,12 @@ public interface CoreInterface {
      * too, with its project and history.
      */
     suspend fun `entry`(`key`: kotlin.String): EntryDetail
+    
+    /**
+     * One sync badge per entry that has links (entries without any have no badge), as last
+     * synced. Local.
+     */
+    suspend fun `entrySyncStates`(): List<EntrySyncState>
     
     /**
      * The timesheet (raw and rounded hours, the year's total) for a period
@@ -2740,6 +2860,13 @@ public interface CoreInterface {
      * Renames a device of the account.
      */
     suspend fun `renameDevice`(`deviceId`: kotlin.String, `name`: kotlin.String): DeviceInfo
+    
+    /**
+     * Settles conflict `id` on the relay (keep-local pushes Tacho's values, keep-remote
+     * writes the service's into the entry, dismiss changes nothing), then syncs so this
+     * device shows the outcome. Needs the network and a session.
+     */
+    suspend fun `resolveConflict`(`id`: kotlin.String, `resolution`: Resolution)
     
     /**
      * Brings a deleted car back.
@@ -3274,6 +3401,56 @@ open class Core: Disposable, AutoCloseable, CoreInterface
 
     
     /**
+     * How many conflicts are open, as last synced (the watch's count). Local, no network.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `conflictCount`() : kotlin.ULong {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_conflict_count(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterULong.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The conflict inbox as last synced, oldest first; resolved ones too with
+     * `include_resolved`. Local: works offline.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `conflicts`(`includeResolved`: kotlin.Boolean) : List<ConnectorConflict> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_conflicts(
+                uniffiHandle,
+                
+        FfiConverterBoolean.lower(`includeResolved`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeConnectorConflict.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * A connect event (CarPlay, Bluetooth, a Shortcut): starts a trip, or
      * continues the last one within its grace period (a fuel stop).
      */
@@ -3294,6 +3471,158 @@ open class Core: Disposable, AutoCloseable, CoreInterface
         { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeFeedOutcome.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Every entry's state on every connection, as last synced. Local.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `connectorLinks`() : List<ConnectorLink> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_connector_links(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeConnectorLink.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Pauses a connection: nothing is sent until it is resumed; work keeps queueing.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `connectorPause`(`key`: kotlin.String) : ConnectionInfo {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_connector_pause(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`key`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeConnectionInfo.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Resumes a paused connection, or a disabled one after its token was rotated.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `connectorResume`(`key`: kotlin.String) : ConnectionInfo {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_connector_resume(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`key`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeConnectionInfo.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * "Run now": pushes this device's changes, has the relay push and pull the connection,
+     * waits up to `wait_s` seconds for its queue to drain (or get stuck) and syncs what it
+     * wrote back (statuses, conflicts).
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `connectorRun`(`key`: kotlin.String, `waitS`: kotlin.UInt) : ConnectorRunReport {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_connector_run(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`key`),
+        FfiConverterUInt.lower(`waitS`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeConnectorRunReport.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The queue and state of the connection named `key` (its name or id).
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `connectorStatus`(`key`: kotlin.String) : ConnectorStatus {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_connector_status(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`key`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeConnectorStatus.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The account's timesheet connections with their state and counts, oldest first.
+     * Adding one takes the service's token: a CLI or dashboard task.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `connectors`() : List<ConnectionInfo> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_connectors(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeConnectionInfo.lift(it) },
         // Error FFI converter
         TachoException.ErrorHandler,
     )
@@ -3701,6 +4030,31 @@ open class Core: Disposable, AutoCloseable, CoreInterface
         { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeEntryDetail.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * One sync badge per entry that has links (entries without any have no badge), as last
+     * synced. Local.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `entrySyncStates`() : List<EntrySyncState> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_entry_sync_states(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeEntrySyncState.lift(it) },
         // Error FFI converter
         TachoException.ErrorHandler,
     )
@@ -4316,6 +4670,35 @@ open class Core: Disposable, AutoCloseable, CoreInterface
         { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeDeviceInfo.lift(it) },
+        // Error FFI converter
+        TachoException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Settles conflict `id` on the relay (keep-local pushes Tacho's values, keep-remote
+     * writes the service's into the entry, dismiss changes nothing), then syncs so this
+     * device shows the outcome. Needs the network and a session.
+     */
+    @Throws(TachoException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `resolveConflict`(`id`: kotlin.String, `resolution`: Resolution) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tacho_uniffi_fn_method_core_resolve_conflict(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+        FfiConverterTypeResolution.lower(`resolution`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tacho_uniffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_tacho_uniffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
         // Error FFI converter
         TachoException.ErrorHandler,
     )
@@ -6671,6 +7054,515 @@ public object FfiConverterTypeCarChange: FfiConverterRustBuffer<CarChange> {
 
 
 /**
+ * A timesheet connection (Toggl, Tempo, Kimai, Zammad) as the relay lists it. Adding one
+ * takes a service token, so it stays a CLI or dashboard task; apps list and steer them.
+ */
+data class ConnectionInfo (
+    /**
+     * The relay's id of the connection.
+     */
+    var `id`: kotlin.String
+    , 
+    /**
+     * The person's name for it (the service's name when it has none).
+     */
+    var `name`: kotlin.String
+    , 
+    /**
+     * The service: `toggl`, `tempo`, `kimai` or `zammad`.
+     */
+    var `service`: kotlin.String
+    , 
+    /**
+     * Where it stands.
+     */
+    var `state`: ConnectorState
+    , 
+    /**
+     * The state's wire name (`active`, `paused`, …), also for states this build does not know.
+     */
+    var `stateName`: kotlin.String
+    , 
+    /**
+     * Why it was disabled.
+     */
+    var `disabledReason`: kotlin.String?
+    , 
+    /**
+     * Until when it waits for the service's quota (RFC 3339).
+     */
+    var `quotaUntil`: kotlin.String?
+    , 
+    /**
+     * Entries waiting to be pushed.
+     */
+    var `pending`: kotlin.ULong
+    , 
+    /**
+     * Open conflicts.
+     */
+    var `conflicts`: kotlin.ULong
+    , 
+    /**
+     * Entries whose push failed for good.
+     */
+    var `errors`: kotlin.ULong
+    , 
+    /**
+     * Last successful push (RFC 3339).
+     */
+    var `lastPushAt`: kotlin.String?
+    , 
+    /**
+     * Last successful pull (RFC 3339).
+     */
+    var `lastPullAt`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConnectionInfo: FfiConverterRustBuffer<ConnectionInfo> {
+    override fun read(buf: ByteBuffer): ConnectionInfo {
+        return ConnectionInfo(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeConnectorState.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ConnectionInfo) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`service`) +
+            FfiConverterTypeConnectorState.allocationSize(value.`state`) +
+            FfiConverterString.allocationSize(value.`stateName`) +
+            FfiConverterOptionalString.allocationSize(value.`disabledReason`) +
+            FfiConverterOptionalString.allocationSize(value.`quotaUntil`) +
+            FfiConverterULong.allocationSize(value.`pending`) +
+            FfiConverterULong.allocationSize(value.`conflicts`) +
+            FfiConverterULong.allocationSize(value.`errors`) +
+            FfiConverterOptionalString.allocationSize(value.`lastPushAt`) +
+            FfiConverterOptionalString.allocationSize(value.`lastPullAt`)
+    )
+
+    override fun write(value: ConnectionInfo, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`service`, buf)
+            FfiConverterTypeConnectorState.write(value.`state`, buf)
+            FfiConverterString.write(value.`stateName`, buf)
+            FfiConverterOptionalString.write(value.`disabledReason`, buf)
+            FfiConverterOptionalString.write(value.`quotaUntil`, buf)
+            FfiConverterULong.write(value.`pending`, buf)
+            FfiConverterULong.write(value.`conflicts`, buf)
+            FfiConverterULong.write(value.`errors`, buf)
+            FfiConverterOptionalString.write(value.`lastPushAt`, buf)
+            FfiConverterOptionalString.write(value.`lastPullAt`, buf)
+    }
+}
+
+
+
+/**
+ * A disagreement between Tacho and a service, for the conflict inbox: both sides to show
+ * side by side and the person's choice (`resolve_conflict`).
+ */
+data class ConnectorConflict (
+    /**
+     * The conflict's id (for `resolve_conflict`).
+     */
+    var `id`: kotlin.String
+    , 
+    /**
+     * The relay's connection id.
+     */
+    var `connectionId`: kotlin.String
+    , 
+    /**
+     * The person's name for the connection.
+     */
+    var `connectionName`: kotlin.String
+    , 
+    /**
+     * The service.
+     */
+    var `service`: kotlin.String
+    , 
+    /**
+     * The Tacho entry concerned (none for a connection-wide alert such as a refused token).
+     */
+    var `entryId`: kotlin.String?
+    , 
+    /**
+     * The service's id of the record concerned.
+     */
+    var `remoteId`: kotlin.String?
+    , 
+    /**
+     * What happened, in the service's words where it gave some.
+     */
+    var `message`: kotlin.String
+    , 
+    /**
+     * Tacho's values (none: deleted in Tacho, or not about an entry).
+     */
+    var `local`: EntrySnapshot?
+    , 
+    /**
+     * The service's values (none: deleted there, or never written).
+     */
+    var `remote`: EntrySnapshot?
+    , 
+    /**
+     * When the relay raised it, Unix ms.
+     */
+    var `raisedAtMs`: kotlin.Long
+    , 
+    /**
+     * Open or resolved.
+     */
+    var `state`: ConflictState
+    , 
+    /**
+     * How it was resolved.
+     */
+    var `resolution`: Resolution?
+    , 
+    /**
+     * When it was resolved, Unix ms.
+     */
+    var `resolvedAtMs`: kotlin.Long?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConnectorConflict: FfiConverterRustBuffer<ConnectorConflict> {
+    override fun read(buf: ByteBuffer): ConnectorConflict {
+        return ConnectorConflict(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalTypeEntrySnapshot.read(buf),
+            FfiConverterOptionalTypeEntrySnapshot.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterTypeConflictState.read(buf),
+            FfiConverterOptionalTypeResolution.read(buf),
+            FfiConverterOptionalLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ConnectorConflict) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`connectionId`) +
+            FfiConverterString.allocationSize(value.`connectionName`) +
+            FfiConverterString.allocationSize(value.`service`) +
+            FfiConverterOptionalString.allocationSize(value.`entryId`) +
+            FfiConverterOptionalString.allocationSize(value.`remoteId`) +
+            FfiConverterString.allocationSize(value.`message`) +
+            FfiConverterOptionalTypeEntrySnapshot.allocationSize(value.`local`) +
+            FfiConverterOptionalTypeEntrySnapshot.allocationSize(value.`remote`) +
+            FfiConverterLong.allocationSize(value.`raisedAtMs`) +
+            FfiConverterTypeConflictState.allocationSize(value.`state`) +
+            FfiConverterOptionalTypeResolution.allocationSize(value.`resolution`) +
+            FfiConverterOptionalLong.allocationSize(value.`resolvedAtMs`)
+    )
+
+    override fun write(value: ConnectorConflict, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`connectionId`, buf)
+            FfiConverterString.write(value.`connectionName`, buf)
+            FfiConverterString.write(value.`service`, buf)
+            FfiConverterOptionalString.write(value.`entryId`, buf)
+            FfiConverterOptionalString.write(value.`remoteId`, buf)
+            FfiConverterString.write(value.`message`, buf)
+            FfiConverterOptionalTypeEntrySnapshot.write(value.`local`, buf)
+            FfiConverterOptionalTypeEntrySnapshot.write(value.`remote`, buf)
+            FfiConverterLong.write(value.`raisedAtMs`, buf)
+            FfiConverterTypeConflictState.write(value.`state`, buf)
+            FfiConverterOptionalTypeResolution.write(value.`resolution`, buf)
+            FfiConverterOptionalLong.write(value.`resolvedAtMs`, buf)
+    }
+}
+
+
+
+/**
+ * One time entry on one connection.
+ */
+data class ConnectorLink (
+    /**
+     * The Tacho time entry.
+     */
+    var `entryId`: kotlin.String
+    , 
+    /**
+     * The relay's connection id.
+     */
+    var `connectionId`: kotlin.String
+    , 
+    /**
+     * The person's name for the connection.
+     */
+    var `connectionName`: kotlin.String
+    , 
+    /**
+     * The service.
+     */
+    var `service`: kotlin.String
+    , 
+    /**
+     * The service's id for the entry, once it has one.
+     */
+    var `remoteId`: kotlin.String?
+    , 
+    /**
+     * Where it stands.
+     */
+    var `state`: LinkState
+    , 
+    /**
+     * When it was last in step, Unix ms.
+     */
+    var `syncedAtMs`: kotlin.Long?
+    , 
+    /**
+     * The service's or the relay's explanation, for `Error` and `Conflict`.
+     */
+    var `message`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConnectorLink: FfiConverterRustBuffer<ConnectorLink> {
+    override fun read(buf: ByteBuffer): ConnectorLink {
+        return ConnectorLink(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterTypeLinkState.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ConnectorLink) = (
+            FfiConverterString.allocationSize(value.`entryId`) +
+            FfiConverterString.allocationSize(value.`connectionId`) +
+            FfiConverterString.allocationSize(value.`connectionName`) +
+            FfiConverterString.allocationSize(value.`service`) +
+            FfiConverterOptionalString.allocationSize(value.`remoteId`) +
+            FfiConverterTypeLinkState.allocationSize(value.`state`) +
+            FfiConverterOptionalLong.allocationSize(value.`syncedAtMs`) +
+            FfiConverterOptionalString.allocationSize(value.`message`)
+    )
+
+    override fun write(value: ConnectorLink, buf: ByteBuffer) {
+            FfiConverterString.write(value.`entryId`, buf)
+            FfiConverterString.write(value.`connectionId`, buf)
+            FfiConverterString.write(value.`connectionName`, buf)
+            FfiConverterString.write(value.`service`, buf)
+            FfiConverterOptionalString.write(value.`remoteId`, buf)
+            FfiConverterTypeLinkState.write(value.`state`, buf)
+            FfiConverterOptionalLong.write(value.`syncedAtMs`, buf)
+            FfiConverterOptionalString.write(value.`message`, buf)
+    }
+}
+
+
+
+/**
+ * What `connector_run` saw when the connection's work was drained (or given up on).
+ */
+data class ConnectorRunReport (
+    /**
+     * The connection's status at the end.
+     */
+    var `status`: ConnectorStatus
+    , 
+    /**
+     * Whether everything queued was pushed (nothing pending or running, no error, active).
+     */
+    var `drained`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConnectorRunReport: FfiConverterRustBuffer<ConnectorRunReport> {
+    override fun read(buf: ByteBuffer): ConnectorRunReport {
+        return ConnectorRunReport(
+            FfiConverterTypeConnectorStatus.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ConnectorRunReport) = (
+            FfiConverterTypeConnectorStatus.allocationSize(value.`status`) +
+            FfiConverterBoolean.allocationSize(value.`drained`)
+    )
+
+    override fun write(value: ConnectorRunReport, buf: ByteBuffer) {
+            FfiConverterTypeConnectorStatus.write(value.`status`, buf)
+            FfiConverterBoolean.write(value.`drained`, buf)
+    }
+}
+
+
+
+/**
+ * A connection's queue right now (`connector_status`).
+ */
+data class ConnectorStatus (
+    /**
+     * Where it stands.
+     */
+    var `state`: ConnectorState
+    , 
+    /**
+     * The state's wire name.
+     */
+    var `stateName`: kotlin.String
+    , 
+    /**
+     * Entries waiting to be pushed.
+     */
+    var `pending`: kotlin.ULong
+    , 
+    /**
+     * Work being done right now.
+     */
+    var `running`: kotlin.ULong
+    , 
+    /**
+     * Open conflicts.
+     */
+    var `conflicts`: kotlin.ULong
+    , 
+    /**
+     * Entries whose push failed for good.
+     */
+    var `errors`: kotlin.ULong
+    , 
+    /**
+     * The last failure's message.
+     */
+    var `lastError`: kotlin.String?
+    , 
+    /**
+     * Last successful push (RFC 3339).
+     */
+    var `lastPushAt`: kotlin.String?
+    , 
+    /**
+     * Last successful pull (RFC 3339).
+     */
+    var `lastPullAt`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConnectorStatus: FfiConverterRustBuffer<ConnectorStatus> {
+    override fun read(buf: ByteBuffer): ConnectorStatus {
+        return ConnectorStatus(
+            FfiConverterTypeConnectorState.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ConnectorStatus) = (
+            FfiConverterTypeConnectorState.allocationSize(value.`state`) +
+            FfiConverterString.allocationSize(value.`stateName`) +
+            FfiConverterULong.allocationSize(value.`pending`) +
+            FfiConverterULong.allocationSize(value.`running`) +
+            FfiConverterULong.allocationSize(value.`conflicts`) +
+            FfiConverterULong.allocationSize(value.`errors`) +
+            FfiConverterOptionalString.allocationSize(value.`lastError`) +
+            FfiConverterOptionalString.allocationSize(value.`lastPushAt`) +
+            FfiConverterOptionalString.allocationSize(value.`lastPullAt`)
+    )
+
+    override fun write(value: ConnectorStatus, buf: ByteBuffer) {
+            FfiConverterTypeConnectorState.write(value.`state`, buf)
+            FfiConverterString.write(value.`stateName`, buf)
+            FfiConverterULong.write(value.`pending`, buf)
+            FfiConverterULong.write(value.`running`, buf)
+            FfiConverterULong.write(value.`conflicts`, buf)
+            FfiConverterULong.write(value.`errors`, buf)
+            FfiConverterOptionalString.write(value.`lastError`, buf)
+            FfiConverterOptionalString.write(value.`lastPushAt`, buf)
+            FfiConverterOptionalString.write(value.`lastPullAt`, buf)
+    }
+}
+
+
+
+/**
  * A session the phone minted for the watch: everything the watch needs to
  * sync without ever seeing the password. Secret: hand it over only on an
  * encrypted channel (WatchConnectivity) and keep it in the Keychain.
@@ -7056,6 +7948,150 @@ public object FfiConverterTypeEntryFilter: FfiConverterRustBuffer<EntryFilter> {
             FfiConverterOptionalLong.write(value.`fromMs`, buf)
             FfiConverterOptionalLong.write(value.`untilMs`, buf)
             FfiConverterOptionalString.write(value.`project`, buf)
+    }
+}
+
+
+
+/**
+ * A time entry as one side of a conflict holds it. Every field is optional: services keep
+ * different subsets (Zammad has no description or start time).
+ */
+data class EntrySnapshot (
+    /**
+     * Description.
+     */
+    var `description`: kotlin.String?
+    , 
+    /**
+     * Start, Unix ms.
+     */
+    var `startMs`: kotlin.Long?
+    , 
+    /**
+     * Stop, Unix ms.
+     */
+    var `stopMs`: kotlin.Long?
+    , 
+    /**
+     * Duration in seconds.
+     */
+    var `seconds`: kotlin.Long?
+    , 
+    /**
+     * Tags.
+     */
+    var `tags`: List<kotlin.String>?
+    , 
+    /**
+     * Billable flag.
+     */
+    var `billable`: kotlin.Boolean?
+    , 
+    /**
+     * Project (Tacho's name) or the service's target, in its words.
+     */
+    var `project`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEntrySnapshot: FfiConverterRustBuffer<EntrySnapshot> {
+    override fun read(buf: ByteBuffer): EntrySnapshot {
+        return EntrySnapshot(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalSequenceString.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: EntrySnapshot) = (
+            FfiConverterOptionalString.allocationSize(value.`description`) +
+            FfiConverterOptionalLong.allocationSize(value.`startMs`) +
+            FfiConverterOptionalLong.allocationSize(value.`stopMs`) +
+            FfiConverterOptionalLong.allocationSize(value.`seconds`) +
+            FfiConverterOptionalSequenceString.allocationSize(value.`tags`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`billable`) +
+            FfiConverterOptionalString.allocationSize(value.`project`)
+    )
+
+    override fun write(value: EntrySnapshot, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`description`, buf)
+            FfiConverterOptionalLong.write(value.`startMs`, buf)
+            FfiConverterOptionalLong.write(value.`stopMs`, buf)
+            FfiConverterOptionalLong.write(value.`seconds`, buf)
+            FfiConverterOptionalSequenceString.write(value.`tags`, buf)
+            FfiConverterOptionalBoolean.write(value.`billable`, buf)
+            FfiConverterOptionalString.write(value.`project`, buf)
+    }
+}
+
+
+
+/**
+ * One entry's sync badge: the most urgent state of its links (conflict, then error, then
+ * pending; synced only when every link is), with the links behind it.
+ */
+data class EntrySyncState (
+    /**
+     * The Tacho time entry.
+     */
+    var `entryId`: kotlin.String
+    , 
+    /**
+     * The badge.
+     */
+    var `state`: LinkState
+    , 
+    /**
+     * The entry's links, one per connection.
+     */
+    var `links`: List<ConnectorLink>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEntrySyncState: FfiConverterRustBuffer<EntrySyncState> {
+    override fun read(buf: ByteBuffer): EntrySyncState {
+        return EntrySyncState(
+            FfiConverterString.read(buf),
+            FfiConverterTypeLinkState.read(buf),
+            FfiConverterSequenceTypeConnectorLink.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: EntrySyncState) = (
+            FfiConverterString.allocationSize(value.`entryId`) +
+            FfiConverterTypeLinkState.allocationSize(value.`state`) +
+            FfiConverterSequenceTypeConnectorLink.allocationSize(value.`links`)
+    )
+
+    override fun write(value: EntrySyncState, buf: ByteBuffer) {
+            FfiConverterString.write(value.`entryId`, buf)
+            FfiConverterTypeLinkState.write(value.`state`, buf)
+            FfiConverterSequenceTypeConnectorLink.write(value.`links`, buf)
     }
 }
 
@@ -9327,6 +10363,105 @@ public object FfiConverterTypeTripStatusOf: FfiConverterRustBuffer<TripStatusOf>
 
 
 /**
+ * Open or settled.
+ */
+
+enum class ConflictState {
+    
+    /**
+     * Waiting for the person.
+     */
+    OPEN,
+    /**
+     * Resolved (see `resolution`).
+     */
+    RESOLVED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConflictState: FfiConverterRustBuffer<ConflictState> {
+    override fun read(buf: ByteBuffer) = try {
+        ConflictState.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ConflictState) = 4UL
+
+    override fun write(value: ConflictState, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Where a connection stands on the relay.
+ */
+
+enum class ConnectorState {
+    
+    /**
+     * Pushing and pulling.
+     */
+    ACTIVE,
+    /**
+     * Paused by the person: work queues, nothing is sent.
+     */
+    PAUSED,
+    /**
+     * The service refused the credentials (see `disabled_reason`): rotate the token on the
+     * relay (CLI or dashboard), then resume.
+     */
+    DISABLED,
+    /**
+     * Waiting for the service's quota (see `quota_until`).
+     */
+    QUOTA,
+    /**
+     * A state this build does not know (a newer relay); shown as is in `state_name`.
+     */
+    UNKNOWN;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConnectorState: FfiConverterRustBuffer<ConnectorState> {
+    override fun read(buf: ByteBuffer) = try {
+        ConnectorState.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ConnectorState) = 4UL
+
+    override fun write(value: ConnectorState, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * A change a UI may want to refresh for.
  */
 sealed class CoreEvent {
@@ -9727,7 +10862,11 @@ enum class EntrySource {
     /**
      * Travel time of a trip.
      */
-    TRIP;
+    TRIP,
+    /**
+     * Pulled from a connected timesheet service (Toggl, Tempo, Kimai, Zammad).
+     */
+    CONNECTOR;
 
     
 
@@ -9749,6 +10888,57 @@ public object FfiConverterTypeEntrySource: FfiConverterRustBuffer<EntrySource> {
     override fun allocationSize(value: EntrySource) = 4UL
 
     override fun write(value: EntrySource, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Where one time entry stands on one connection (a badge on the timesheet).
+ */
+
+enum class LinkState {
+    
+    /**
+     * Waiting to be pushed (paused connection, quota, retry after a failure).
+     */
+    PENDING,
+    /**
+     * The service holds what Tacho holds.
+     */
+    SYNCED,
+    /**
+     * A conflict is open for it: see `conflicts`.
+     */
+    CONFLICT,
+    /**
+     * Pushing failed for good; the link's `message` says why.
+     */
+    ERROR;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLinkState: FfiConverterRustBuffer<LinkState> {
+    override fun read(buf: ByteBuffer) = try {
+        LinkState.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: LinkState) = 4UL
+
+    override fun write(value: LinkState, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -9950,6 +11140,53 @@ public object FfiConverterTypeReportFormat: FfiConverterRustBuffer<ReportFormat>
     override fun allocationSize(value: ReportFormat) = 4UL
 
     override fun write(value: ReportFormat, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * How a person settles a conflict.
+ */
+
+enum class Resolution {
+    
+    /**
+     * Tacho's values win: they are pushed over the service's.
+     */
+    KEEP_LOCAL,
+    /**
+     * The service's values win: they are written into the Tacho entry.
+     */
+    KEEP_REMOTE,
+    /**
+     * Close it and change nothing on either side.
+     */
+    DISMISS;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeResolution: FfiConverterRustBuffer<Resolution> {
+    override fun read(buf: ByteBuffer) = try {
+        Resolution.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: Resolution) = 4UL
+
+    override fun write(value: Resolution, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -11210,6 +12447,38 @@ public object FfiConverterOptionalTypeActiveTrip: FfiConverterRustBuffer<ActiveT
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeEntrySnapshot: FfiConverterRustBuffer<EntrySnapshot?> {
+    override fun read(buf: ByteBuffer): EntrySnapshot? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeEntrySnapshot.read(buf)
+    }
+
+    override fun allocationSize(value: EntrySnapshot?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeEntrySnapshot.allocationSize(value)
+        }
+    }
+
+    override fun write(value: EntrySnapshot?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeEntrySnapshot.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeLatLon: FfiConverterRustBuffer<LatLon?> {
     override fun read(buf: ByteBuffer): LatLon? {
         if (buf.get().toInt() == 0) {
@@ -11466,6 +12735,38 @@ public object FfiConverterOptionalTypePurpose: FfiConverterRustBuffer<Purpose?> 
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeResolution: FfiConverterRustBuffer<Resolution?> {
+    override fun read(buf: ByteBuffer): Resolution? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeResolution.read(buf)
+    }
+
+    override fun allocationSize(value: Resolution?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeResolution.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Resolution?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeResolution.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeRounding: FfiConverterRustBuffer<Rounding?> {
     override fun read(buf: ByteBuffer): Rounding? {
         if (buf.get().toInt() == 0) {
@@ -11586,6 +12887,90 @@ public object FfiConverterSequenceTypeCar: FfiConverterRustBuffer<List<Car>> {
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeConnectionInfo: FfiConverterRustBuffer<List<ConnectionInfo>> {
+    override fun read(buf: ByteBuffer): List<ConnectionInfo> {
+        val len = buf.getInt()
+        return List<ConnectionInfo>(len) {
+            FfiConverterTypeConnectionInfo.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ConnectionInfo>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeConnectionInfo.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ConnectionInfo>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeConnectionInfo.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeConnectorConflict: FfiConverterRustBuffer<List<ConnectorConflict>> {
+    override fun read(buf: ByteBuffer): List<ConnectorConflict> {
+        val len = buf.getInt()
+        return List<ConnectorConflict>(len) {
+            FfiConverterTypeConnectorConflict.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ConnectorConflict>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeConnectorConflict.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ConnectorConflict>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeConnectorConflict.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeConnectorLink: FfiConverterRustBuffer<List<ConnectorLink>> {
+    override fun read(buf: ByteBuffer): List<ConnectorLink> {
+        val len = buf.getInt()
+        return List<ConnectorLink>(len) {
+            FfiConverterTypeConnectorLink.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ConnectorLink>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeConnectorLink.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ConnectorLink>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeConnectorLink.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeDeviceInfo: FfiConverterRustBuffer<List<DeviceInfo>> {
     override fun read(buf: ByteBuffer): List<DeviceInfo> {
         val len = buf.getInt()
@@ -11604,6 +12989,34 @@ public object FfiConverterSequenceTypeDeviceInfo: FfiConverterRustBuffer<List<De
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeDeviceInfo.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeEntrySyncState: FfiConverterRustBuffer<List<EntrySyncState>> {
+    override fun read(buf: ByteBuffer): List<EntrySyncState> {
+        val len = buf.getInt()
+        return List<EntrySyncState>(len) {
+            FfiConverterTypeEntrySyncState.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<EntrySyncState>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeEntrySyncState.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<EntrySyncState>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeEntrySyncState.write(it, buf)
         }
     }
 }

@@ -1,4 +1,4 @@
--- Tacho relay schema v13: the timesheet connectors (server/relay/src/connectors/, issue 13).
+-- Tacho relay schema v14: the timesheet connectors (server/relay/src/connectors/, issue 13).
 -- Plain SQL both engines accept, as in v7/v8.
 
 -- A connection's life: `active`, `paused` (by its owner), `disabled` (the service refused its
