@@ -118,11 +118,6 @@ pub async fn receive(
         Err(e) if is_unique_violation(&e) => true,
         Err(e) => return Err(e.into()),
     };
-    if !duplicate {
-        // A change on the provider's side (Zammad: a ticket's time accounting): pull it now.
-        let mut c = db.pool.acquire().await?;
-        crate::sync::connector_work::request_pull(&mut c, &connection.to_string()).await?;
-    }
     Ok(HookAccepted {
         delivery: delivery.id,
         duplicate,

@@ -364,6 +364,13 @@ impl Connectors {
         self.owned(account, id).await
     }
 
+    /// Asks for a pull of connection `id` (a verified webhook delivery for it arrived).
+    pub async fn request_pull(&self, id: &str) -> ServiceResult<()> {
+        let mut c = self.ctx.db.pool.acquire().await?;
+        request_pull(&mut c, id).await?;
+        Ok(())
+    }
+
     /// Enqueues a push and a pull of connection `id` now.
     pub async fn run(&self, account: Uuid, id: &str) -> ServiceResult<()> {
         let conn = self.owned(account, id).await?;

@@ -156,6 +156,10 @@ pub async fn hook(
         .connections()
         .receive(&provider, &connection, &headers, &body)
         .await?;
+    if !accepted.duplicate {
+        // A change on the provider's side (Zammad: a ticket's time accounting): pull it now.
+        state.connectors().request_pull(&connection).await?;
+    }
     Ok(Json(accepted))
 }
 

@@ -5,7 +5,7 @@
 //! per-op query: one indexed lookup of the account's connections, one multi-row upsert, one job
 //! upsert per connection; a batch without time entries costs nothing.
 //!
-//! The connectors (`crate::connectors`) drain the work; they call [`wake`] and [`enqueue`] too
+//! The connectors module drains the work; they call [`wake`] and [`enqueue`] too
 //! (mapping changes, conflict resolutions, the scheduler's tick).
 
 use std::collections::HashSet;
