@@ -28,8 +28,8 @@ pub const RUN_WAIT: Duration = Duration::from_secs(300);
 pub struct RunReport {
     /// The connection's status at the end.
     pub status: ConnectorStatus,
-    /// Whether everything queued was pushed (nothing pending or running, no error, not
-    /// paused, disabled or waiting for a quota).
+    /// Whether everything queued was pushed and a pull finished after the run was asked for
+    /// (nothing pending or running, no error, not paused, disabled or waiting for a quota).
     pub drained: bool,
 }
 
@@ -195,6 +195,10 @@ impl Core {
     ) -> Result<RunReport> {
         self.sync_once().await?;
         let id = self.connector(key).await?.id;
+        // The run is over when the queue is empty AND a pull finished after it was asked for.
+        let before: ConnectorStatus = self
+            .relay_get(&format!("/v1/connections/{id}/status"))
+            .await?;
         let _: Value = self
             .relay_post(&format!("/v1/connections/{id}/run"), &Value::Null)
             .await?;
@@ -205,7 +209,9 @@ impl Core {
                 .relay_get(&format!("/v1/connections/{id}/status"))
                 .await?;
             progress(&status);
-            let idle = status.pending == 0 && status.running == 0;
+            let pulled =
+                status.last_pull_at.is_some() && status.last_pull_at != before.last_pull_at;
+            let idle = status.pending == 0 && status.running == 0 && pulled;
             let stuck = status.state != "active";
             if idle || stuck || started.elapsed() >= wait {
                 break status;
@@ -216,6 +222,8 @@ impl Core {
         self.sync_once().await?;
         let drained = status.pending == 0
             && status.running == 0
+            && status.last_pull_at.is_some()
+            && status.last_pull_at != before.last_pull_at
             && status.errors == 0
             && status.state == "active";
         Ok(RunReport { status, drained })

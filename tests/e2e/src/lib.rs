@@ -98,6 +98,8 @@ impl Drop for TestDb {
 pub struct Relay {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
+    /// The job runner, when started ([`Relay::start_with_jobs`]): connectors need one.
+    jobs: Option<tacho_relay::jobs::RunnerHandle>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -105,11 +107,50 @@ pub struct Relay {
 impl Relay {
     /// Starts a relay over `database_url` on a free loopback port.
     pub async fn start(database_url: &str) -> Self {
+        Self::start_with(database_url, |_| {}).await
+    }
+
+    /// [`Relay::start`], with `adjust` changing the configuration first (a master key for
+    /// connections, short connector timeouts).
+    pub async fn start_with(
+        database_url: &str,
+        adjust: impl FnOnce(&mut tacho_relay::Config),
+    ) -> Self {
+        Self::start_inner(database_url, adjust, false).await
+    }
+
+    /// [`Relay::start_with`], plus the relay's job runner (as `tacho-relay` runs it), polling
+    /// every 30 ms: what the timesheet connectors' workers run on.
+    pub async fn start_with_jobs(
+        database_url: &str,
+        adjust: impl FnOnce(&mut tacho_relay::Config),
+    ) -> Self {
+        Self::start_inner(database_url, adjust, true).await
+    }
+
+    async fn start_inner(
+        database_url: &str,
+        adjust: impl FnOnce(&mut tacho_relay::Config),
+        with_jobs: bool,
+    ) -> Self {
         // Rate limits off: these scenarios exercise clients (retries, fault proxies), not the
         // relay's limiter, which has its own tests.
         let mut config = tacho_relay::Config::new(database_url);
         config.rate_limits = tacho_relay::limits::RateLimits::unlimited();
+        adjust(&mut config);
         let state = tacho_relay::AppState::new(config).await.unwrap();
+        let jobs = with_jobs.then(|| {
+            state
+                .job_runner(tacho_relay::jobs::RunnerConfig {
+                    poll: std::time::Duration::from_millis(30),
+                    backoff: tacho_relay::jobs::Backoff {
+                        base: std::time::Duration::from_millis(50),
+                        cap: std::time::Duration::from_millis(200),
+                    },
+                    ..tacho_relay::jobs::RunnerConfig::default()
+                })
+                .spawn()
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -122,6 +163,7 @@ impl Relay {
         });
         Self {
             url,
+            jobs,
             stop: Some(stop),
             task: Some(task),
         }
@@ -129,6 +171,9 @@ impl Relay {
 
     /// Stops the relay and waits for it to finish (a restart test starts a new one).
     pub async fn stop(mut self) {
+        if let Some(jobs) = self.jobs.take() {
+            jobs.shutdown().await;
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

@@ -288,7 +288,10 @@ pub async fn pull(ctx: &Ctx, connection: &str) -> Result<(), JobError> {
     Ok(())
 }
 
-async fn mappings(ctx: &Ctx, connection: &str) -> Result<Vec<(String, Target)>, JobError> {
+pub(crate) async fn mappings(
+    ctx: &Ctx,
+    connection: &str,
+) -> Result<Vec<(String, Target)>, JobError> {
     let rows =
         sqlx::query("SELECT project_id, target FROM connector_mappings WHERE connection_id = $1")
             .bind(connection)
@@ -366,8 +369,9 @@ async fn handle_failure(ctx: &Ctx, conn: &Connection, f: Failure) -> Result<(), 
     }
 }
 
-/// A remote record created or changed.
-async fn apply_changed(
+/// A remote record created or changed (also called by the push worker when it finds the
+/// remote side changed before an update).
+pub(crate) async fn apply_changed(
     ctx: &Ctx,
     conn: &Connection,
     space: Uuid,

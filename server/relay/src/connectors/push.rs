@@ -392,6 +392,31 @@ async fn push_entry(
             }
         }
     };
+    // Changed in Tacho since the last sync: changed remotely too? Then it is a conflict for the
+    // person, never an overwrite (the pull would see the same, but a push may come first).
+    if let Some(Intent::Update {
+        remote_id, before, ..
+    }) = &action
+        && link.state == "synced"
+        && link.remote_hash.is_some()
+    {
+        let read = call(
+            ctx,
+            conn,
+            "get",
+            &work.entry,
+            Some(remote_id),
+            client.get(remote_id, before),
+        )
+        .await?;
+        if let Ok(Some(remote)) = read
+            && link.remote_hash.as_deref() != Some(store::remote_hash(&remote).as_str())
+        {
+            let mappings = super::pull::mappings(ctx, &id).await?;
+            super::pull::apply_changed(ctx, conn, space, &mappings, &remote).await?;
+            return Ok(Next::Continue);
+        }
+    }
     let Some(intent) = action else {
         let mut tx = ctx.db.begin_write().await?;
         let now_synced =
