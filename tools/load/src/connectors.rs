@@ -10,6 +10,9 @@
 //!   figure is the enqueue cost in the push transaction alone (a drain running alongside would
 //!   share the 2 cores with the pushers and price the HTTP client, not the enqueue). Both runs
 //!   push the same set-up project op, so their op streams are alike.
+//! - **connector-quota**: `--entries` entries for a Toggl connection at the free plan's 30
+//!   requests per hour (the fake enforces it over the whole run, set-up calls included); counts
+//!   what reaches the fake in `--seconds` after the resume.
 //!
 //! The relay runs in-process with a short connector tick and job poll ([`TICK`], [`POLL`]): with
 //! the defaults (10 s, 1 s) the drain would measure the waits, not the work.
@@ -381,6 +384,123 @@ pub(super) async fn throughput_comparison(args: &Args, dbs: &mut Databases) -> R
         bail!(
             "expected connector work only in the run with a connection (without {q0}, with {q1})"
         );
+    }
+    Ok(())
+}
+
+/// Toggl project the quota scenario maps to.
+const TOGGL_PROJECT: u64 = 900_001;
+/// Requests per hour of Toggl's free plan, which the fake enforces in the quota scenario.
+const TOGGL_FREE_QUOTA: u32 = 30;
+
+/// `--scenario connector-quota`: `--entries` entries queued for a Toggl connection at the free
+/// plan's quota; what it sends in `--seconds` after the resume, with the fake enforcing 30 per
+/// hour (a sliding hour, so an overrun shows as a 429 and in the count).
+pub(super) async fn quota_scenario(args: &Args, dbs: &mut Databases) -> Result<()> {
+    println!(
+        "== connector quota: {} time entries for a fake Toggl at {TOGGL_FREE_QUOTA} requests/hour, watched {} s; \
+         connector tick {} ms, job poll {} ms (defaults 10 s, 1 s)",
+        args.entries,
+        args.seconds,
+        TICK.as_millis(),
+        POLL.as_millis()
+    );
+    let url = dbs.fresh("quota").await?;
+    let (base, relay) = start_relay_with(&url, configure).await?;
+    println!(
+        "relay: {base} (in-process, fresh {:?} database)",
+        args.database
+    );
+    let runner = relay.state.job_runner(runner_config()).spawn();
+    let result = quota(args, Api::new(base)?).await;
+    runner.shutdown().await;
+    stop_relay(relay).await?;
+    result
+}
+
+async fn quota(args: &Args, api: Api) -> Result<()> {
+    use tacho_fakes::toggl::{TOKEN as TOGGL_TOKEN, WORKSPACE_ID};
+    let n = args.entries;
+    let fake = tacho_fakes::FakeToggl::start()
+        .await
+        .context("starting the fake Toggl")?;
+    fake.add_project(WORKSPACE_ID, TOGGL_PROJECT, "Client work", None);
+    // The whole run is one hour for the fake: set-up calls count against the quota too.
+    fake.set_quota(TOGGL_FREE_QUOTA, Duration::from_secs(3600));
+
+    let person = first_session(make_account(&api, 1, "quota").await?)?;
+    let mut generator = DeviceGen::new(person.device, 3);
+    let project = add_project(&api, &person, &mut generator).await?;
+    let body = json!({
+        "provider": "toggl", "label": "Load Toggl", "base_url": fake.base_url(),
+        "settings": {"workspace_id": WORKSPACE_ID},
+        "secrets": {"api_token": TOGGL_TOKEN},
+    });
+    let conn = expect_2xx(
+        api.call("POST", "/v1/connections", &person.token, Some(&body))
+            .await,
+        "adding the Toggl connection",
+    )?;
+    let id = conn["id"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no connection id in {conn}"))?
+        .to_owned();
+    let path = format!("/v1/connections/{id}");
+    expect_2xx(
+        api.call(
+            "PUT",
+            &format!("{path}/mappings/{project}"),
+            &person.token,
+            Some(&json!({"target": format!("project={TOGGL_PROJECT}")})),
+        )
+        .await,
+        "mapping the project",
+    )?;
+    expect_2xx(
+        api.call("POST", &format!("{path}/pause"), &person.token, None)
+            .await,
+        "pause",
+    )?;
+    let ops = entry_ops(&mut generator, project, n, "toggl");
+    timed_push(&api, &person, &ops, args.batch).await?;
+    let setup = fake.request_count();
+    expect_2xx(
+        api.call("POST", &format!("{path}/resume"), &person.token, None)
+            .await,
+        "resume",
+    )?;
+    let resumed = Instant::now();
+    let watch = Duration::from_secs(args.seconds);
+    // Bounded: the watch window at 100 ms a look; the highest count seen is kept.
+    for _ in 0..(watch.as_millis() / 100) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if resumed.elapsed() >= watch {
+            break;
+        }
+    }
+    let total = fake.request_count();
+    let sent = total - setup;
+    let created = fake.count(|_| true);
+    let status = expect_2xx(api.call("GET", &path, &person.token, None).await, "status")?;
+    println!(
+        "  set-up (connection check, lookups): {setup} requests; after the resume, in {:.1} s: {sent} requests, \
+         {created} of {n} entries created",
+        resumed.elapsed().as_secs_f64()
+    );
+    println!(
+        "  connection after the watch: state {}, quota {}, counts {}",
+        status["state"], status["quota"], status["counts"]
+    );
+    println!(
+        "  target <= {TOGGL_FREE_QUOTA} requests per hour (set-up included): {} ({total} requests)",
+        if total <= TOGGL_FREE_QUOTA as usize {
+            "MET"
+        } else {
+            "MISSED"
+        }
+    );
+    if created == 0 {
+        bail!("no entry reached the fake Toggl");
     }
     Ok(())
 }

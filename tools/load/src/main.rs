@@ -12,7 +12,8 @@
 //!
 //! With `--with-connection`, the throughput scenario runs twice on fresh relays, without and with
 //! a (paused) Kimai connection on the account, to price the connectors' enqueue. `--scenario
-//! connector-drain` measures how fast a backlog of time entries drains to a fake Kimai (see
+//! connector-drain` measures how fast a backlog of time entries drains to a fake Kimai, and
+//! `--scenario connector-quota` what a Toggl connection sends at the free quota (see
 //! [`connectors`]).
 //!
 //! Every loop is bounded in count and time, and the tool stops by itself. Figures are printed as
@@ -63,6 +64,8 @@ enum Scenario {
     Throughput,
     /// A backlog of `--entries` time entries drained to a fake Kimai (not part of `all`).
     ConnectorDrain,
+    /// `--entries` time entries for a fake Toggl at the free quota, watched `--seconds`.
+    ConnectorQuota,
 }
 
 /// Load generator for tacho-relay (loopback only).
@@ -132,7 +135,10 @@ impl Args {
         within("pushers", self.pushers as u64, 1, 64)?;
         within("max-inflight", self.max_inflight as u64, 1, 4096)?;
         within("entries", self.entries as u64, 1, 100_000)?;
-        let in_process = self.scenario == Scenario::ConnectorDrain || self.with_connection;
+        let in_process = matches!(
+            self.scenario,
+            Scenario::ConnectorDrain | Scenario::ConnectorQuota
+        ) || self.with_connection;
         if in_process && self.relay.is_some() {
             bail!("--relay cannot be used with connectors: they need the in-process relay's keys");
         }
@@ -1287,6 +1293,9 @@ async fn stop_relay(relay: Relay) -> Result<()> {
 async fn run(args: &Args, dbs: &mut Databases) -> Result<()> {
     if args.scenario == Scenario::ConnectorDrain {
         return connectors::drain_scenario(args, dbs).await;
+    }
+    if args.scenario == Scenario::ConnectorQuota {
+        return connectors::quota_scenario(args, dbs).await;
     }
     if args.scenario == Scenario::Throughput && args.with_connection {
         return connectors::throughput_comparison(args, dbs).await;

@@ -66,3 +66,21 @@ fn throughput_with_connection_enqueues_only_with_the_connection() {
     );
     assert!(out.contains("end to end: "), "{out}");
 }
+
+#[test]
+fn connector_quota_sends_to_toggl_and_reports_the_hour() {
+    let out = run(&[
+        "--scenario",
+        "connector-quota",
+        "--entries",
+        "40",
+        "--seconds",
+        "3",
+    ]);
+    assert!(
+        out.contains("set-up (connection check, lookups): "),
+        "{out}"
+    );
+    assert!(out.contains(" of 40 entries created"), "{out}");
+    assert!(out.contains("target <= 30 requests per hour"), "{out}");
+}
