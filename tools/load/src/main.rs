@@ -10,8 +10,16 @@
 //! 3. a **baseline**: the same op rows inserted straight into a fresh database of the same kind,
 //!    in the relay's own schema, in transactions of `--batch` rows.
 //!
+//! With `--with-connection`, the throughput scenario runs twice on fresh relays, without and with
+//! a (paused) Kimai connection on the account, to price the connectors' enqueue. `--scenario
+//! connector-drain` measures how fast a backlog of time entries drains to a fake Kimai, and
+//! `--scenario connector-quota` what a Toggl connection sends at the free quota (see
+//! [`connectors`]).
+//!
 //! Every loop is bounded in count and time, and the tool stops by itself. Figures are printed as
 //! plain text. Temporary databases are removed at the end.
+
+mod connectors;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -54,6 +62,10 @@ enum Scenario {
     All,
     Devices,
     Throughput,
+    /// A backlog of `--entries` time entries drained to a fake Kimai (not part of `all`).
+    ConnectorDrain,
+    /// `--entries` time entries for a fake Toggl at the free quota, watched `--seconds`.
+    ConnectorQuota,
 }
 
 /// Load generator for tacho-relay (loopback only).
@@ -90,6 +102,13 @@ struct Args {
     /// Which scenarios to run.
     #[arg(long, value_enum, default_value_t = Scenario::All)]
     scenario: Scenario,
+    /// Time entries in the connector-drain scenario.
+    #[arg(long, default_value_t = 10_000)]
+    entries: usize,
+    /// Throughput scenario: run it twice on fresh relays, without and then with a mapped (paused)
+    /// Kimai connection on the account, and print the ratio.
+    #[arg(long)]
+    with_connection: bool,
     /// Use a running relay instead of starting one (loopback addresses only).
     #[arg(long)]
     relay: Option<String>,
@@ -115,6 +134,17 @@ impl Args {
         within("accounts", self.accounts as u64, 1, self.devices as u64)?;
         within("pushers", self.pushers as u64, 1, 64)?;
         within("max-inflight", self.max_inflight as u64, 1, 4096)?;
+        within("entries", self.entries as u64, 1, 100_000)?;
+        let in_process = matches!(
+            self.scenario,
+            Scenario::ConnectorDrain | Scenario::ConnectorQuota
+        ) || self.with_connection;
+        if in_process && self.relay.is_some() {
+            bail!("--relay cannot be used with connectors: they need the in-process relay's keys");
+        }
+        if self.with_connection && self.scenario == Scenario::Devices {
+            bail!("--with-connection applies to the throughput scenario");
+        }
         require_loopback(&self.pg_admin, "--pg-admin")?;
         if self.pg_admin.contains('?') {
             bail!("--pg-admin must not carry query parameters (they could name another host)");
@@ -285,6 +315,24 @@ impl Api {
             .body(body);
         if let Some(t) = token {
             req = req.bearer_auth(t);
+        }
+        self.send(req).await
+    }
+
+    /// Any method with a JSON body (or none).
+    async fn call(&self, method: &str, path: &str, token: &str, body: Option<&Value>) -> Answer {
+        let method = match reqwest::Method::from_bytes(method.as_bytes()) {
+            Ok(m) => m,
+            Err(_) => return Answer::Failed("bad method"),
+        };
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_string());
         }
         self.send(req).await
     }
@@ -503,6 +551,15 @@ impl DeviceGen {
             entity_id: entity_id.to_string(),
             body: op.to_string(),
         }
+    }
+
+    /// An upsert of `fields` on `entity` `entity_id`.
+    fn upsert(&mut self, entity: &'static str, entity_id: Uuid, fields: Value) -> OpRow {
+        self.finish(
+            entity,
+            entity_id,
+            json!({"kind": "upsert", "fields": fields}),
+        )
     }
 
     fn point_chunk(&mut self) -> OpRow {
@@ -922,6 +979,7 @@ async fn devices_scenario(api: &Api, args: &Args) -> Result<DevicesRun> {
 
 struct ThroughputRun {
     outcome: PushOutcome,
+    push_elapsed: Duration,
     ops_pulled: u64,
     end_to_end: Duration,
 }
@@ -939,13 +997,22 @@ fn throughput_batch(generator: &mut DeviceGen, batch: usize) -> Vec<OpRow> {
         .collect()
 }
 
-async fn throughput_scenario(api: &Api, args: &Args) -> Result<ThroughputRun> {
+async fn throughput_scenario(
+    api: &Api,
+    args: &Args,
+    prep: connectors::Prep<'_>,
+) -> Result<ThroughputRun> {
     println!(
-        "\n== scenario 2: throughput ({} pushing devices, batches of {} ops, {} s, one more device pulls limit={PULL_LIMIT} wait={LONG_POLL_S})",
-        args.pushers, args.batch, args.seconds
+        "\n== scenario 2: throughput ({} pushing devices, batches of {} ops, {} s, one more device pulls limit={PULL_LIMIT} wait={LONG_POLL_S}){}",
+        args.pushers,
+        args.batch,
+        args.seconds,
+        prep.label()
     );
     let mut sessions = make_account(api, args.pushers + 1, "tp").await?;
     let puller = sessions.pop().ok_or_else(|| anyhow!("no puller session"))?;
+    // Ops the puller pushed itself before the run (a project, for the connection's mapping).
+    let setup_ops = prep.apply(api, &puller).await?;
 
     let (done_tx, mut done_rx) = watch::channel::<Option<i64>>(None);
     let t0 = Instant::now();
@@ -1055,9 +1122,9 @@ async fn throughput_scenario(api: &Api, args: &Args) -> Result<ThroughputRun> {
         "  catch-up after the last push: {:.2} s",
         last_op_at.saturating_duration_since(push_end).as_secs_f64()
     );
-    if ops_pulled != outcome.ops_accepted {
+    if ops_pulled != outcome.ops_accepted + setup_ops {
         println!(
-            "  NOTE: pulled {ops_pulled} ops but {} were accepted",
+            "  NOTE: pulled {ops_pulled} ops but {} were accepted (+ {setup_ops} set-up ops)",
             outcome.ops_accepted
         );
     }
@@ -1069,6 +1136,7 @@ async fn throughput_scenario(api: &Api, args: &Args) -> Result<ThroughputRun> {
     );
     Ok(ThroughputRun {
         outcome,
+        push_elapsed: push_end.duration_since(t0),
         ops_pulled,
         end_to_end,
     })
@@ -1187,11 +1255,20 @@ struct Relay {
 }
 
 async fn start_relay(url: &str) -> Result<(String, Relay)> {
+    start_relay_with(url, |_| Ok(())).await
+}
+
+/// [`start_relay`] with `configure` applied to the configuration last.
+async fn start_relay_with(
+    url: &str,
+    configure: impl FnOnce(&mut tacho_relay::Config) -> Result<()>,
+) -> Result<(String, Relay)> {
     // Rate and connection limits off: the load generator is one account with a thousand devices
     // on one address, far beyond a person's traffic; it measures throughput, not the limiter.
     let mut config = tacho_relay::Config::new(url);
     config.rate_limits = tacho_relay::limits::RateLimits::unlimited();
     config.max_connections_per_ip = 0;
+    configure(&mut config)?;
     let state = tacho_relay::AppState::new(config).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -1202,7 +1279,27 @@ async fn start_relay(url: &str) -> Result<(String, Relay)> {
     Ok((base, Relay { stop, task, state }))
 }
 
+/// Stops an in-process relay and closes its pool.
+async fn stop_relay(relay: Relay) -> Result<()> {
+    let _ = relay.stop.send(());
+    match tokio::time::timeout(Duration::from_secs(10), relay.task).await {
+        Ok(joined) => joined??,
+        Err(_) => println!("relay did not stop within 10 s"),
+    }
+    relay.state.db().pool.close().await;
+    Ok(())
+}
+
 async fn run(args: &Args, dbs: &mut Databases) -> Result<()> {
+    if args.scenario == Scenario::ConnectorDrain {
+        return connectors::drain_scenario(args, dbs).await;
+    }
+    if args.scenario == Scenario::ConnectorQuota {
+        return connectors::quota_scenario(args, dbs).await;
+    }
+    if args.scenario == Scenario::Throughput && args.with_connection {
+        return connectors::throughput_comparison(args, dbs).await;
+    }
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     println!(
         "tacho-load: database {:?}, {cores} cores, devices {}, seconds {}, interval {} ms, batch {}",
@@ -1236,23 +1333,27 @@ async fn run(args: &Args, dbs: &mut Databases) -> Result<()> {
                 .map_err(|_| anyhow!("devices scenario overran {limit:?}"))??,
         )
     };
-    let throughput = if args.scenario == Scenario::Devices {
+    let throughput = if args.scenario == Scenario::Devices || args.with_connection {
         None
     } else {
         Some(
-            tokio::time::timeout(limit, throughput_scenario(&api, args))
-                .await
-                .map_err(|_| anyhow!("throughput scenario overran {limit:?}"))??,
+            tokio::time::timeout(
+                limit,
+                throughput_scenario(&api, args, connectors::Prep::Plain),
+            )
+            .await
+            .map_err(|_| anyhow!("throughput scenario overran {limit:?}"))??,
         )
     };
 
     if let Some(relay) = relay {
-        let _ = relay.stop.send(());
-        match tokio::time::timeout(Duration::from_secs(10), relay.task).await {
-            Ok(joined) => joined??,
-            Err(_) => println!("relay did not stop within 10 s"),
-        }
-        relay.state.db().pool.close().await;
+        stop_relay(relay).await?;
+    }
+    if args.with_connection {
+        connectors::throughput_comparison(args, dbs).await?;
+    }
+    if devices.is_none() && throughput.is_none() {
+        return Ok(());
     }
 
     println!(
