@@ -403,7 +403,20 @@ async fn bad_input_changes_nothing() {
             .unwrap_err();
         assert!(err.to_string().contains("target"), "{spec}: {err}");
     }
-    assert_eq!(pair.phone.connectors().await.unwrap(), before);
+    // What a person configured, not the times the background pull keeps moving.
+    let configured = |list: Vec<tacho_model::api::connectors::ConnectionInfo>| {
+        list.into_iter()
+            .map(|c| {
+                (
+                    c.id, c.provider, c.label, c.base_url, c.settings, c.secrets, c.state,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        configured(pair.phone.connectors().await.unwrap()),
+        configured(before)
+    );
     assert_eq!(
         pair.phone.connector_mappings("kimai").await.unwrap().len(),
         1

@@ -422,16 +422,9 @@ pub fn is_slug(id: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
-/// Whether a URL's host is a loopback name or address (plain HTTP is allowed only there).
-pub fn is_loopback_host(url: &reqwest::Url) -> bool {
-    url.host_str().is_some_and(|host| {
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        host.eq_ignore_ascii_case("localhost")
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
-    })
-}
+/// Whether a URL's host is a loopback name or address (plain HTTP is allowed only there): the
+/// connectors' rule, one home for both.
+pub use tacho_integrations::http::is_loopback_host;
 
 fn check_issuer(issuer: &str) -> Result<(), String> {
     let url = reqwest::Url::parse(issuer).map_err(|e| format!("not a URL: {e}"))?;
